@@ -1,0 +1,6 @@
+// The shape every subcommand module exports.
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  run(argv: readonly string[]): Promise<number>;
+}

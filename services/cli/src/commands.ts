@@ -1,0 +1,5 @@
+// The list of subcommands, in the order `xlat64 --help` shows them.
+import type { Command } from './command.js';
+import { versionCommand } from './version.js';
+
+export const commands: readonly Command[] = [versionCommand];
