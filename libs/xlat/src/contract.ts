@@ -1,0 +1,48 @@
+// The stateless translator's public contract, shared by its implementation (translator.ts), the
+// golden vectors (test/vectors), the fuzz suite (test/fuzz) and `xlat64 translate`.
+import type { DropReasonName, Verdict } from './verdict.js';
+
+/** Configuration as an operator writes it (strings); `createTranslator` validates it. */
+export interface TranslatorConfigInput {
+  /** RFC 6052 prefix, e.g. '64:ff9b::/96'; lengths 32, 40, 48, 56, 64 or 96. */
+  prefix: string;
+  /** Allow non-global IPv4 (RFC 6052 sec. 3.1) inside 64:ff9b::/96. Default false. Labs use documentation ranges. */
+  allowNonGlobalIpv4?: boolean;
+  /** RFC 7757 explicit address mappings, e.g. { ipv4: '192.0.0.1/32', ipv6: '2001:db8:1:464::1/128' }. */
+  eam?: readonly { ipv4: string; ipv6: string }[];
+  /** RFC 6791 IPv4 source addresses for ICMPv6 errors from untranslatable IPv6 sources, e.g. ['192.0.2.0/30']. */
+  pool6791?: readonly string[];
+  /** RFC 7915 lowest-ipv6-mtu: IPv4 packets without DF are fragmented to fit it. Default 1280. */
+  lowestIpv6Mtu?: number;
+  /** MTU of the IPv6 side (Packet Too Big / fragmentation decisions). Default 1500. */
+  mtu6?: number;
+  /** MTU of the IPv4 side. Default 1500. */
+  mtu4?: number;
+  /** IPv4 UDP with checksum 0: 'compute' it (default) or 'drop' it (RFC 7915 sec. 4.5). */
+  udpZeroChecksum?: 'compute' | 'drop';
+}
+
+/** Filled by every translate call; one object per translator, reused (no allocation per packet). */
+export interface TranslationResult {
+  /** Reason of a Drop or ReplyIcmp verdict; 0 ('none') on Translate. */
+  reason: number;
+  /** Number of packets written back to back from output offset 0 (more than 1 when fragmenting). */
+  count: number;
+  /** Byte length of each written packet, `lengths[0 .. count-1]`. */
+  readonly lengths: Int32Array;
+  /** Total bytes written. */
+  length: number;
+}
+
+export interface Translator {
+  readonly result: TranslationResult;
+  /**
+   * Translate one whole IPv4 packet (`input` is exactly the packet). The output buffer must hold at
+   * least `input.length + 2048` bytes (fragmentation adds headers). Never throws on packet content.
+   */
+  v4ToV6(input: Uint8Array, output: Uint8Array): Verdict;
+  /** Translate one whole IPv6 packet; same rules as v4ToV6. */
+  v6ToV4(input: Uint8Array, output: Uint8Array): Verdict;
+}
+
+export type { DropReasonName };
