@@ -1,5 +1,6 @@
 // The list of subcommands, in the order `xlat64 --help` shows them.
 import type { Command } from './command.js';
+import { statusCommand } from './status.js';
 import { versionCommand } from './version.js';
 
-export const commands: readonly Command[] = [versionCommand];
+export const commands: readonly Command[] = [statusCommand, versionCommand];
