@@ -1,0 +1,411 @@
+// tun.c - the N-API addon behind libs/tun: opens Linux TUN queues (/dev/net/tun, TUNSETIFF with
+// IFF_MULTI_QUEUE / IFF_VNET_HDR), negotiates offloads (TUNSETOFFLOAD, TUNSETVNETHDRSZ) and moves
+// packets in batches between a queue and a caller's buffer: poll(2) with a timeout, then
+// non-blocking read(2)s until the batch is full. Kernel interface: Documentation/networking/tuntap.rst.
+//
+// Errors are thrown as JS errors whose `code` is the errno name (EPERM, EBUSY, ...), with `syscall`
+// and `errno` set, and a message that names the device and the fix where one is known.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <node_api.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+// Debian 12's uapi headers predate UDP segmentation offload on TUN (Linux 6.2).
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+#define CHECK_NAPI(env, call)                                                                      \
+  do {                                                                                             \
+    if ((call) != napi_ok) {                                                                       \
+      napi_throw_error((env), "XLAT64_ERR_TUN_NAPI", "N-API call failed: " #call);                \
+      return NULL;                                                                                 \
+    }                                                                                              \
+  } while (0)
+
+static const char *errno_name(int err) {
+  switch (err) {
+  case EPERM: return "EPERM";
+  case ENOENT: return "ENOENT";
+  case EINTR: return "EINTR";
+  case EIO: return "EIO";
+  case EBADF: return "EBADF";
+  case EAGAIN: return "EAGAIN";
+  case ENOMEM: return "ENOMEM";
+  case EACCES: return "EACCES";
+  case EFAULT: return "EFAULT";
+  case EBUSY: return "EBUSY";
+  case EEXIST: return "EEXIST";
+  case ENODEV: return "ENODEV";
+  case EINVAL: return "EINVAL";
+  case ENFILE: return "ENFILE";
+  case EMFILE: return "EMFILE";
+  case ENOTTY: return "ENOTTY";
+  case ENOSPC: return "ENOSPC";
+  case EMSGSIZE: return "EMSGSIZE";
+  case ENOBUFS: return "ENOBUFS";
+  case EBADFD: return "EBADFD";
+  case ENXIO: return "ENXIO";
+  case EOPNOTSUPP: return "EOPNOTSUPP";
+  default: return "EUNKNOWN";
+  }
+}
+
+static const char *errno_hint(int err, const char *syscall, const char *what) {
+  switch (err) {
+  case EPERM:
+  case EACCES: return " — run as root or grant CAP_NET_ADMIN";
+  case ENOENT:
+    if (strcmp(what, "/dev/net/tun") == 0)
+      return " — load the tun module (modprobe tun) or pass /dev/net/tun into the container";
+    if (strncmp(what, "/run/netns/", 11) == 0) return " — no such network namespace (ip netns add NAME)";
+    return "";
+  case EBUSY: return " — the name is taken by a device with other flags (queue/vnet-header mode must match)";
+  case EINVAL:
+    if (strcmp(syscall, "TUNSETIFF") == 0) return " — the name exists as a non-TUN device or the flags do not match it";
+    return "";
+  case EBADF: return " — the queue was closed";
+  default: return "";
+  }
+}
+
+// Throws an Error with code = errno name, syscall and errno properties. Always returns NULL.
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *what) {
+  char msg[512];
+  snprintf(msg, sizeof msg, "%s %s: %s (%s)%s", syscall, what, errno_name(err), strerror(err),
+           errno_hint(err, syscall, what));
+  napi_value code, message, error, v;
+  napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, error, "syscall", v);
+  napi_create_int32(env, -err, &v);
+  napi_set_named_property(env, error, "errno", v);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "XLAT64_ERR_TUN_ARGUMENT", msg);
+  return NULL;
+}
+
+static int get_int(napi_env env, napi_value v, int32_t *out) {
+  return napi_get_value_int32(env, v, out) == napi_ok;
+}
+
+static int get_bool_prop(napi_env env, napi_value obj, const char *name, int *out) {
+  napi_value v;
+  bool has = false, b = false;
+  *out = 0;
+  if (napi_has_named_property(env, obj, name, &has) != napi_ok) return 0;
+  if (!has) return 1;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok) return 0;
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined) return 1;
+  if (napi_get_value_bool(env, v, &b) != napi_ok) return 0;
+  *out = b ? 1 : 0;
+  return 1;
+}
+
+// Uint8Array/Buffer -> pointer + length.
+static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *ptr;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) != napi_ok) return 0;
+  if (type != napi_uint8_array) return 0;
+  *data = ptr;
+  *len = length;
+  return 1;
+}
+
+static int get_u32s(napi_env env, napi_value v, uint32_t **data, size_t *len) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *ptr;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) != napi_ok) return 0;
+  if (type != napi_uint32_array) return 0;
+  *data = ptr;
+  *len = length;
+  return 1;
+}
+
+// open(name: string, flags: { multiQueue?, vnetHdr? }, netnsPath?: string) -> { fd, name }
+// With netnsPath (e.g. /run/netns/x64-plat) the calling thread enters that network namespace for
+// the TUNSETIFF only, so the device is created there, then returns to its own namespace.
+static napi_value tun_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_type(env, "open(name, flags[, netnsPath]) needs a name and a flags object");
+
+  char name[IFNAMSIZ + 1];
+  size_t name_len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len) != napi_ok)
+    return throw_type(env, "open: name must be a string");
+  if (name_len >= IFNAMSIZ) return throw_type(env, "open: name must be at most 15 bytes (IFNAMSIZ - 1)");
+
+  int multi_queue = 0, vnet_hdr = 0;
+  if (!get_bool_prop(env, argv[1], "multiQueue", &multi_queue) ||
+      !get_bool_prop(env, argv[1], "vnetHdr", &vnet_hdr))
+    return throw_type(env, "open: flags.multiQueue and flags.vnetHdr must be booleans");
+
+  char netns[256] = {0};
+  if (argc >= 3) {
+    napi_valuetype t;
+    napi_typeof(env, argv[2], &t);
+    if (t == napi_string) {
+      size_t l = 0;
+      if (napi_get_value_string_utf8(env, argv[2], netns, sizeof netns, &l) != napi_ok || l >= sizeof netns - 1)
+        return throw_type(env, "open: netnsPath must be a path shorter than 255 bytes");
+    } else if (t != napi_undefined && t != napi_null) {
+      return throw_type(env, "open: netnsPath must be a string");
+    }
+  }
+
+  int own_ns = -1, target_ns = -1;
+  if (netns[0]) {
+    own_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (own_ns < 0) return throw_errno(env, errno, "open", "/proc/thread-self/ns/net");
+    target_ns = open(netns, O_RDONLY | O_CLOEXEC);
+    if (target_ns < 0) {
+      int e = errno;
+      close(own_ns);
+      return throw_errno(env, e, "open", netns);
+    }
+    if (setns(target_ns, CLONE_NEWNET) < 0) {
+      int e = errno;
+      close(own_ns);
+      close(target_ns);
+      return throw_errno(env, e, "setns", netns);
+    }
+    close(target_ns);
+  }
+
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  int err = fd < 0 ? errno : 0;
+  const char *failed = "open";
+  struct ifreq ifr;
+  if (fd >= 0) {
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0) | (vnet_hdr ? IFF_VNET_HDR : 0);
+    memcpy(ifr.ifr_name, name, name_len);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+      err = errno;
+      failed = "TUNSETIFF";
+      close(fd);
+      fd = -1;
+    }
+  }
+
+  if (own_ns >= 0) {
+    // Returning to our own namespace cannot fail for a thread that just left it; if it ever does,
+    // the thread would keep running in the wrong namespace, so treat it as fatal for this call.
+    if (setns(own_ns, CLONE_NEWNET) < 0) {
+      int e = errno;
+      close(own_ns);
+      if (fd >= 0) close(fd);
+      return throw_errno(env, e, "setns", "back to the original namespace");
+    }
+    close(own_ns);
+  }
+
+  if (fd < 0) {
+    char what[300];
+    if (strcmp(failed, "open") == 0) snprintf(what, sizeof what, "/dev/net/tun");
+    else snprintf(what, sizeof what, "%s", name_len ? name : "(kernel-chosen name)");
+    return throw_errno(env, err, failed, what);
+  }
+
+  napi_value result, v;
+  CHECK_NAPI(env, napi_create_object(env, &result));
+  CHECK_NAPI(env, napi_create_int32(env, fd, &v));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "fd", v));
+  ifr.ifr_name[IFNAMSIZ - 1] = 0;
+  CHECK_NAPI(env, napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &v));
+  CHECK_NAPI(env, napi_set_named_property(env, result, "name", v));
+  return result;
+}
+
+// setOffload(fd, flags) -> undefined. Raw TUNSETOFFLOAD; the TS side negotiates fallbacks.
+static napi_value tun_set_offload(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, flags;
+  if (argc < 2 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &flags))
+    return throw_type(env, "setOffload(fd, flags) needs two integers");
+  if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)(uint32_t)flags) < 0)
+    return throw_errno(env, errno, "TUNSETOFFLOAD", "on the TUN queue");
+  return NULL;
+}
+
+// setVnetHdrSize(fd, bytes) -> undefined (TUNSETVNETHDRSZ; the kernel accepts >= 10).
+static napi_value tun_set_vnet_hdr_size(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, size;
+  if (argc < 2 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &size))
+    return throw_type(env, "setVnetHdrSize(fd, bytes) needs two integers");
+  int sz = size;
+  if (ioctl(fd, TUNSETVNETHDRSZ, &sz) < 0) return throw_errno(env, errno, "TUNSETVNETHDRSZ", "on the TUN queue");
+  return NULL;
+}
+
+// readBatch(fd, buffer, offsetsOut, lengthsOut, maxPackets, timeoutMs, packetMaxBytes, headroomBytes)
+//   -> number of packets read (0 on timeout).
+// Waits up to timeoutMs for the queue to become readable, then reads packets back to back into
+// buffer (each at offsets[i], headroomBytes after the end of the previous one) until maxPackets
+// were read, the queue is empty, or less than packetMaxBytes + headroomBytes is left.
+static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, max_packets, timeout_ms, packet_max, headroom = 0;
+  uint8_t *buf;
+  size_t buf_len, n_off, n_len;
+  uint32_t *offsets, *lengths;
+  if (argc < 7 || !get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], &buf, &buf_len) ||
+      !get_u32s(env, argv[2], &offsets, &n_off) || !get_u32s(env, argv[3], &lengths, &n_len) ||
+      !get_int(env, argv[4], &max_packets) || !get_int(env, argv[5], &timeout_ms) ||
+      !get_int(env, argv[6], &packet_max) || (argc >= 8 && !get_int(env, argv[7], &headroom)))
+    return throw_type(env, "readBatch(fd, buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, "
+                           "maxPackets, timeoutMs, packetMaxBytes[, headroomBytes])");
+  if (max_packets < 0 || (size_t)max_packets > n_off || (size_t)max_packets > n_len)
+    return throw_type(env, "readBatch: maxPackets exceeds offsets/lengths capacity");
+  if (packet_max <= 0 || headroom < 0) return throw_type(env, "readBatch: packetMaxBytes > 0, headroomBytes >= 0");
+
+  struct pollfd pfd = {.fd = fd, .events = POLLIN, .revents = 0};
+  int pr;
+  do {
+    pr = poll(&pfd, 1, timeout_ms);
+  } while (pr < 0 && errno == EINTR && timeout_ms == 0);
+  if (pr < 0) {
+    if (errno == EINTR) pr = 0; // a signal interrupted the wait: report an empty batch
+    else return throw_errno(env, errno, "poll", "on the TUN queue");
+  }
+  if (pr > 0 && (pfd.revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the TUN queue");
+
+  int count = 0;
+  if (pr > 0) {
+    size_t pos = 0;
+    while (count < max_packets) {
+      size_t start = pos + (size_t)headroom;
+      if (start > buf_len || buf_len - start < (size_t)packet_max) break;
+      ssize_t n = read(fd, buf + start, (size_t)packet_max);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) break;
+        if (count > 0) break; // deliver what we have; the error repeats on the next call
+        return throw_errno(env, errno, "read", "from the TUN queue");
+      }
+      offsets[count] = (uint32_t)start;
+      lengths[count] = (uint32_t)n;
+      count++;
+      // Keep packets 8-byte aligned so typed-array and DataView access stays cheap.
+      pos = (start + (size_t)n + 7) & ~(size_t)7;
+    }
+  }
+  napi_value result;
+  CHECK_NAPI(env, napi_create_int32(env, count, &result));
+  return result;
+}
+
+// writeBatch(fd, buffer, offsets, lengths, count) -> number of packets the kernel accepted.
+// A packet the kernel refuses (EINVAL for a malformed vnet header, EIO when the device is down, ...)
+// is skipped so one bad packet never stalls the batch; the caller counts count - returned as drops.
+// EBADF (queue closed) throws.
+static napi_value tun_write_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, count;
+  uint8_t *buf;
+  size_t buf_len, n_off, n_len;
+  uint32_t *offsets, *lengths;
+  if (argc < 5 || !get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], &buf, &buf_len) ||
+      !get_u32s(env, argv[2], &offsets, &n_off) || !get_u32s(env, argv[3], &lengths, &n_len) ||
+      !get_int(env, argv[4], &count))
+    return throw_type(env, "writeBatch(fd, buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count)");
+  if (count < 0 || (size_t)count > n_off || (size_t)count > n_len)
+    return throw_type(env, "writeBatch: count exceeds offsets/lengths length");
+
+  int written = 0;
+  for (int i = 0; i < count; i++) {
+    size_t off = offsets[i], len = lengths[i];
+    if (off > buf_len || len > buf_len - off) return throw_type(env, "writeBatch: a packet lies outside the buffer");
+    ssize_t n;
+    do {
+      n = write(fd, buf + off, len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno == EBADF || errno == EBADFD) return throw_errno(env, errno, "write", "to the TUN queue");
+      continue;
+    }
+    written++;
+  }
+  napi_value result;
+  CHECK_NAPI(env, napi_create_int32(env, written, &result));
+  return result;
+}
+
+// close(fd) -> undefined
+static napi_value tun_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "close(fd) needs an integer");
+  if (close(fd) < 0 && errno != EINTR) return throw_errno(env, errno, "close", "the TUN queue");
+  return NULL;
+}
+
+static napi_value constants(napi_env env) {
+  napi_value obj, v;
+  napi_create_object(env, &obj);
+#define C(name)                                                                                    \
+  napi_create_uint32(env, (uint32_t)(name), &v);                                                   \
+  napi_set_named_property(env, obj, #name, v)
+  C(TUN_F_CSUM);
+  C(TUN_F_TSO4);
+  C(TUN_F_TSO6);
+  C(TUN_F_TSO_ECN);
+  C(TUN_F_UFO);
+  C(TUN_F_USO4);
+  C(TUN_F_USO6);
+  C(IFNAMSIZ);
+#undef C
+  return obj;
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, tun_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setOffload", NULL, tun_set_offload, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setVnetHdrSize", NULL, tun_set_vnet_hdr_size, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readBatch", NULL, tun_read_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writeBatch", NULL, tun_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, tun_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"constants", NULL, NULL, NULL, NULL, constants(env), napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

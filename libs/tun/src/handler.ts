@@ -1,0 +1,45 @@
+// The contract between a TUN queue worker and the packet handler module a caller plugs into it.
+// The handler runs inside the queue's worker thread, on the buffer the batch was read into, so a
+// translator handles each packet where it landed and writes its output batch straight to a TUN fd.
+import type { MessagePort } from 'node:worker_threads';
+import type { TunNative } from './native.js';
+
+/** What a handler gets once, when its queue's worker starts. */
+export interface QueueContext {
+  /** Index of this queue in the device's fds, 0-based. */
+  readonly queueIndex: number;
+  readonly queueCount: number;
+  /** This queue's fd (the one the batches come from). */
+  readonly fd: number;
+  /** Every queue fd of the device, and of any peer devices the caller passed in `extraFds`. */
+  readonly fds: readonly number[];
+  readonly extraFds: readonly number[];
+  readonly deviceName: string;
+  /** Bytes of virtio_net_hdr in front of each packet (0 without IFF_VNET_HDR). */
+  readonly vnetHdrBytes: number;
+  /** TUN_F_* offloads the kernel accepted. */
+  readonly offloads: number;
+  /** `handlerOptions` as given to startQueues (structured-cloned; SharedArrayBuffers are shared). */
+  readonly options: unknown;
+  /** The addon: writeBatch(fd, buffer, offsets, lengths, count) sends an output batch. */
+  readonly tun: TunNative;
+  /** A private channel to the main thread (the other end is `QueueSet.queues[i].port`). */
+  readonly port: MessagePort;
+}
+
+/** Per-queue packet handler. onBatch must not keep references to `buffer` past its return. */
+export interface QueueHandler {
+  /**
+   * One batch: packet i is buffer[offsets[i] .. offsets[i] + lengths[i]) (virtio header first when
+   * vnetHdrBytes > 0). Synchronous: return when the batch is handled. Never throw for a bad packet;
+   * a throw is counted in the queue's handlerErrors and the loop continues.
+   */
+  onBatch(buffer: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): void;
+  /** Called when a read wait timed out with no packet (at most every pollTimeoutMs): flush, expire. */
+  onIdle?(): void;
+  /** Called once after the loop stopped, before the worker exits. */
+  onStop?(): void | Promise<void>;
+}
+
+/** A handler module must export this function under this name. */
+export type CreateQueueHandler = (context: QueueContext) => QueueHandler | Promise<QueueHandler>;

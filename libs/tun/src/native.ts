@@ -1,0 +1,95 @@
+// Loads the libs/tun N-API addon (native/tun.c, built by node-gyp during `npm install`) and gives it
+// types. The same file is used from the TypeScript sources (vitest, tsx) and from the compiled
+// dist/ tree, so the package directory is found relative to either location.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { TunError, TunErrorCode } from './errors.js';
+
+/** TUN_F_* bits of TUNSETOFFLOAD (linux/if_tun.h). */
+export interface TunConstants {
+  readonly TUN_F_CSUM: number;
+  readonly TUN_F_TSO4: number;
+  readonly TUN_F_TSO6: number;
+  readonly TUN_F_TSO_ECN: number;
+  readonly TUN_F_UFO: number;
+  readonly TUN_F_USO4: number;
+  readonly TUN_F_USO6: number;
+  readonly IFNAMSIZ: number;
+}
+
+/** The raw addon. Errors are thrown with `code` = errno name; prefer the wrappers in device.ts. */
+export interface TunNative {
+  open(
+    name: string,
+    flags: { multiQueue?: boolean; vnetHdr?: boolean },
+    netnsPath?: string,
+  ): { fd: number; name: string };
+  setOffload(fd: number, flags: number): void;
+  setVnetHdrSize(fd: number, bytes: number): void;
+  /**
+   * Waits up to timeoutMs for the queue to be readable, then reads up to maxPackets packets back to
+   * back into buffer (packet i at offsets[i], lengths[i] bytes, each headroomBytes after the 8-byte
+   * aligned end of the previous one). Stops early when the queue is empty or fewer than
+   * packetMaxBytes + headroomBytes bytes are left. Returns the count; 0 on timeout.
+   */
+  readBatch(
+    fd: number,
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    maxPackets: number,
+    timeoutMs: number,
+    packetMaxBytes: number,
+    headroomBytes?: number,
+  ): number;
+  /** Writes count packets; returns how many the kernel accepted (refused ones are skipped). */
+  writeBatch(
+    fd: number,
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+  ): number;
+  close(fd: number): void;
+  readonly constants: TunConstants;
+}
+
+/**
+ * libs/tun's own directory. From src/ it is `..`; from dist/libs/tun/src/ it is the checkout's
+ * libs/tun (the addon and the worker bootstrap are not copied into dist/).
+ */
+export function tunPackageDir(): string {
+  const here = new URL('.', import.meta.url);
+  const fromSource = new URL('../', here);
+  if (existsSync(new URL('binding.gyp', fromSource))) return fileURLToPath(fromSource);
+  const fromDist = new URL('../../../../libs/tun/', here);
+  return fileURLToPath(fromDist);
+}
+
+export function addonPath(): string {
+  return process.env.XLAT64_TUN_ADDON ?? `${tunPackageDir()}build/Release/xlat64_tun.node`;
+}
+
+let loaded: TunNative | undefined;
+
+export function loadNative(): TunNative {
+  if (loaded) return loaded;
+  const file = addonPath();
+  if (!existsSync(file)) {
+    throw new TunError(
+      TunErrorCode.addonMissing,
+      `TUN addon not found at ${file}: run \`npm install\` (or \`npm run build:tun\`) in the checkout`,
+    );
+  }
+  try {
+    loaded = createRequire(import.meta.url)(file) as TunNative;
+  } catch (error) {
+    throw new TunError(
+      TunErrorCode.addonMissing,
+      `TUN addon at ${file} failed to load (built for another Node version?): rebuild with \`npm run build:tun\``,
+      { cause: error },
+    );
+  }
+  return loaded;
+}

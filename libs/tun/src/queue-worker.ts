@@ -1,0 +1,135 @@
+// Worker-thread entry of one TUN queue: loads the caller's handler module, then loops
+// readBatch -> handler.onBatch until the shared stop flag is set. The flag is checked between batches
+// and every read waits at most pollTimeoutMs, so stop is prompt even when no packet ever arrives
+// (worker.terminate() cannot interrupt a thread blocked in the addon). No allocation per packet.
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import type { CreateQueueHandler, QueueContext, QueueHandler } from './handler.js';
+import { loadNative } from './native.js';
+import { Control, QueueState, type QueueWorkerData, Stat, type WorkerToMain } from './queue-protocol.js';
+
+// Yield to the worker's event loop this often even under constant load, so timers and messages a
+// handler relies on still run.
+const YIELD_EVERY_BATCHES = 64;
+const HANDLER_ERRORS_REPORTED_MAX = 10;
+
+const data = workerData as QueueWorkerData;
+const port = parentPort!;
+const post = (message: WorkerToMain) => port.postMessage(message);
+const describe = (error: unknown) =>
+  error instanceof Error
+    ? { message: error.message, stack: error.stack ?? '', code: (error as { code?: string }).code }
+    : { message: String(error), stack: '', code: undefined };
+
+const control = new Int32Array(data.control);
+const stats = new Float64Array(data.stats);
+
+async function start(): Promise<void> {
+  const native = loadNative();
+  const buffer = Buffer.alloc(data.bufferBytes);
+  const offsets = new Uint32Array(data.batchPackets);
+  const lengths = new Uint32Array(data.batchPackets);
+  const { fd, batchPackets, pollTimeoutMs, packetMaxBytes, headroomBytes } = data;
+
+  let handler: QueueHandler;
+  try {
+    const module = (await import(data.handlerModule)) as { createQueueHandler?: CreateQueueHandler };
+    if (typeof module.createQueueHandler !== 'function') {
+      throw new Error(
+        `handler module ${data.handlerModule} does not export a function createQueueHandler(context)`,
+      );
+    }
+    const context: QueueContext = {
+      queueIndex: data.queueIndex,
+      queueCount: data.queueCount,
+      fd,
+      fds: data.fds,
+      extraFds: data.extraFds,
+      deviceName: data.deviceName,
+      vnetHdrBytes: data.vnetHdrBytes,
+      offloads: data.offloads,
+      options: data.handlerOptions,
+      tun: native,
+      port: data.port as MessagePort,
+    };
+    handler = await module.createQueueHandler(context);
+    if (!handler || typeof handler.onBatch !== 'function') {
+      throw new Error(`createQueueHandler of ${data.handlerModule} returned no object with onBatch()`);
+    }
+  } catch (error) {
+    post({ type: 'start-error', ...describe(error) });
+    Atomics.store(control, Control.state, QueueState.stopped);
+    return;
+  }
+
+  let handlerErrorsReported = 0;
+  const onIdle = handler.onIdle?.bind(handler);
+
+  const finish = async () => {
+    Atomics.store(control, Control.state, QueueState.stopping);
+    try {
+      await handler.onStop?.();
+    } catch (error) {
+      post({ type: 'handler-error', ...describe(error) });
+    }
+    Atomics.store(control, Control.state, QueueState.stopped);
+    post({ type: 'stopped' });
+  };
+
+  const run = (): void => {
+    try {
+      for (let i = 0; i < YIELD_EVERY_BATCHES; i++) {
+        if (Atomics.load(control, Control.stop) !== 0) {
+          void finish();
+          return;
+        }
+        const count = native.readBatch(
+          fd,
+          buffer,
+          offsets,
+          lengths,
+          batchPackets,
+          pollTimeoutMs,
+          packetMaxBytes,
+          headroomBytes,
+        );
+        if (count === 0) {
+          stats[Stat.idleWaits]++;
+          if (onIdle) {
+            try {
+              onIdle();
+            } catch (error) {
+              stats[Stat.handlerErrors]++;
+              if (handlerErrorsReported++ < HANDLER_ERRORS_REPORTED_MAX)
+                post({ type: 'handler-error', ...describe(error) });
+            }
+          }
+          break;
+        }
+        let bytes = 0;
+        for (let p = 0; p < count; p++) bytes += lengths[p];
+        stats[Stat.batches]++;
+        stats[Stat.packets] += count;
+        stats[Stat.bytes] += bytes;
+        try {
+          handler.onBatch(buffer, offsets, lengths, count);
+        } catch (error) {
+          stats[Stat.handlerErrors]++;
+          if (handlerErrorsReported++ < HANDLER_ERRORS_REPORTED_MAX)
+            post({ type: 'handler-error', ...describe(error) });
+        }
+      }
+    } catch (error) {
+      // The queue itself failed (EBADF: closed under us, ...). Report and stop this worker.
+      post({ type: 'fatal', ...describe(error) });
+      void finish();
+      return;
+    }
+    setImmediate(run);
+  };
+
+  Atomics.store(control, Control.state, QueueState.running);
+  post({ type: 'ready' });
+  run();
+}
+
+void start();
