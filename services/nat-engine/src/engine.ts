@@ -1,0 +1,772 @@
+// The stateful NAT64 engine of one shard: RFC 6146 sec. 3.5 filtering and updating (UDP 3.5.1, TCP
+// 3.5.2, ICMP queries 3.5.3, ICMP errors 3.5.4), sec. 3.6/3.7 outgoing tuple, sec. 3.8 hairpinning, with
+// RFC 6888 port blocks and RFC 7857 updates. Works on flow keys, fills one reused result, never throws
+// on packet content and allocates nothing on the established path.
+//
+// Replay equals live: every change of replicated state is an event, applied to the engine's own tables
+// by the same reducer a standby uses. The one exception is the established path's lifetime refresh: it
+// moves `sessionExpiresAtMs` forward in place and marks the session dirty; `flush(nowMs)` publishes one
+// SessionChanged (same state, remaining lifetime) per dirty session. So after every flush, the fold of
+// the log is entry for entry the engine's state. Expiry is decided by the live engine from its timer
+// wheel and published as events too; a replaying node never expires anything on its own.
+
+import {
+  type NatEngineConfig,
+  type NatEngineConfigInput,
+  resolveStaticBibEntry,
+  type StaticBibEntryInput,
+  validateConfig,
+} from './config.js';
+import { assert, NatStaticMappingError } from './errors.js';
+import {
+  type EventSink,
+  type LimitName,
+  NAT_EVENT_SCHEMA_VERSION,
+  type NatEvent,
+  NatEventType,
+  SessionRemovedCause,
+} from './events.js';
+import { createFlowKey4, type FlowKey4, type FlowKey6, protocolSlotOf, TcpFlag } from './flow-key.js';
+import { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js';
+import { findFreePort } from './pool4/rfc6056.js';
+import { DeterministicPoolAllocator } from './pool4/rfc7422.js';
+import type { RandomSource } from './random.js';
+import { applyEvent } from './reducer.js';
+import { hairpinKey } from './steps/hairpinning.js';
+import { fillOutgoing4to6, fillOutgoing6to4 } from './steps/outgoing-tuple.js';
+import { HeldSynTable } from './tables/held-syn-table.js';
+import { NatState } from './tables/nat-state.js';
+import { Lifetime, TcpState, tcpTransition } from './tcp-state-machine.js';
+import {
+  createEngineResult,
+  EngineDropReason,
+  type EngineResult,
+  EngineVerdict,
+  engineDropReasonNames,
+  IcmpReply,
+} from './verdict.js';
+
+/** Told about held SYNs (the packet path keeps the packet bytes under the hold id). */
+export interface HeldSynListener {
+  /** 6 s passed with no outbound SYN: answer the held packet with ICMP port unreachable (type 3 code 3). */
+  expired(holdId: number): void;
+  /** The subscriber's SYN arrived (simultaneous open): forget the held packet silently. */
+  discarded(holdId: number): void;
+}
+
+export interface NatEngineOptions {
+  sink: EventSink;
+  random: RandomSource;
+  /** Time the engine starts at (its timer wheels start here). */
+  startMs: number;
+  /** Defaults to the in-process allocator (or the RFC 7422 one when `deterministic` is configured). */
+  allocator?: (state: NatState, random: RandomSource) => PoolAllocator;
+  heldSyns?: HeldSynListener;
+  /** Reserved for the cluster; stamped on every event. */
+  shard?: number;
+  epoch?: number;
+}
+
+const NO_HELD_SYNS: HeldSynListener = { expired() {}, discarded() {} };
+
+export class NatEngine {
+  readonly config: NatEngineConfig;
+  readonly state: NatState;
+  /** Filled by every outbound6 / inbound4 call. */
+  readonly result: EngineResult = createEngineResult();
+  /** Packets per drop reason (index = EngineDropReason); ReplyIcmp verdicts count here too. */
+  readonly dropCounters = new Float64Array(engineDropReasonNames.length);
+  translated64 = 0;
+  translated46 = 0;
+  heldSynsExpired = 0;
+  heldSynsDiscarded = 0;
+
+  private readonly sink: EventSink;
+  private readonly random: RandomSource;
+  private readonly allocator: PoolAllocator;
+  private readonly heldSynListener: HeldSynListener;
+  private readonly heldSyns: HeldSynTable;
+  private readonly shard: number;
+  private readonly epoch: number;
+  /** Live-only refresh bookkeeping (see the file comment). */
+  private readonly sessionDirty: Uint8Array;
+  private readonly dirtyList: Int32Array;
+  private dirtyCount = 0;
+  /** LimitReached is published at most once per subscriber per flush interval. */
+  private readonly limitReportedGeneration: Uint32Array;
+  private flushGeneration = 1;
+  private unknownSubscriberLimitReported = false;
+  private readonly prefix = new Uint32Array(4);
+  private readonly hairpinKey4: FlowKey4 = createFlowKey4();
+  private allocatedBlock = -1;
+  private nowMs = 0;
+
+  constructor(config: NatEngineConfig, options: NatEngineOptions) {
+    this.config = config;
+    this.sink = options.sink;
+    this.random = options.random;
+    this.state = new NatState(config, options.random.nextUint32(), options.startMs);
+    const allocatorFactory =
+      options.allocator ??
+      (config.deterministic !== null
+        ? (state: NatState) => new DeterministicPoolAllocator(state)
+        : (state: NatState, random: RandomSource) => new InProcessPoolAllocator(state, random));
+    this.allocator = allocatorFactory(this.state, options.random);
+    this.heldSynListener = options.heldSyns ?? NO_HELD_SYNS;
+    this.heldSyns = new HeldSynTable(config.heldSynsMax, options.startMs);
+    this.shard = options.shard ?? 0;
+    this.epoch = options.epoch ?? 0;
+    this.sessionDirty = new Uint8Array(config.sessionsMax);
+    this.dirtyList = new Int32Array(config.sessionsMax);
+    this.limitReportedGeneration = new Uint32Array(config.subscribersMax);
+    this.nowMs = options.startMs;
+  }
+
+  /** Adds the configured static BIB entries that are not in the state yet (idempotent after replay). */
+  start(nowMs: number): void {
+    for (const entry of this.config.staticBib) {
+      if (this.state.findMapping4(entry.protocolSlot, entry.ipv4, entry.ipv4Port) === -1) {
+        this.addResolvedStatic(
+          entry.protocolSlot,
+          entry.ipv6,
+          entry.ipv6Port,
+          entry.ipv4,
+          entry.ipv4Port,
+          nowMs,
+          'staticBib',
+        );
+      }
+    }
+  }
+
+  /** Adds a static BIB entry (port forward); throws NatStaticMappingError when it conflicts. */
+  addStaticMapping(entry: StaticBibEntryInput, nowMs: number): void {
+    const c = this.config;
+    const r = resolveStaticBibEntry(
+      'staticMapping',
+      entry,
+      c.protocols,
+      c.rangeFirst,
+      c.rangeLast,
+      c.rangeBase,
+    );
+    this.addResolvedStatic(r.protocolSlot, r.ipv6, r.ipv6Port, r.ipv4, r.ipv4Port, nowMs, 'staticMapping');
+  }
+
+  /** Removes a static BIB entry and its sessions. Returns false when there is no such static entry. */
+  removeStaticMapping(protocolSlot: number, ipv4: number, ipv4Port: number, nowMs: number): boolean {
+    const state = this.state;
+    const m = state.findMapping4(protocolSlot, ipv4, ipv4Port);
+    if (m === -1 || state.mappingStatic[m] !== 1) return false;
+    while (state.mappingFirstSession[m] !== -1) {
+      this.emitSessionRemoved(state.mappingFirstSession[m], SessionRemovedCause.Administrative, nowMs);
+    }
+    this.emitMappingRemoved(m, nowMs);
+    return true;
+  }
+
+  private addResolvedStatic(
+    slot: number,
+    ipv6: Uint32Array,
+    ipv6Port: number,
+    ipv4: number,
+    ipv4Port: number,
+    nowMs: number,
+    field: string,
+  ): void {
+    const state = this.state;
+    if (state.findMapping4(slot, ipv4, ipv4Port) !== -1) {
+      throw new NatStaticMappingError(
+        `${field}.ipv4Port`,
+        'that IPv4 transport address is mapped already',
+        'pick another port',
+      );
+    }
+    if (state.findMapping6(slot, ipv6, 0, ipv6Port) !== -1) {
+      throw new NatStaticMappingError(
+        `${field}.ipv6Port`,
+        'that IPv6 transport address is mapped already',
+        'pick another port',
+      );
+    }
+    if (!state.hasMappingRoom()) {
+      throw new NatStaticMappingError(field, 'the BIB is full (mappingsMax)', 'raise mappingsMax');
+    }
+    const sub = this.subscriberOf(ipv6);
+    const addressIndex = state.addressIndexOf(ipv4);
+    if (sub !== -1 && state.subscriberAddress[sub] !== -1 && state.subscriberAddress[sub] !== addressIndex) {
+      throw new NatStaticMappingError(
+        `${field}.ipv4`,
+        "the subscriber's mappings are on another pool address (paired pooling, RFC 6888 REQ-2)",
+        "use the subscriber's current address",
+      );
+    }
+    if (sub === -1 && !state.hasSubscriberRoom()) {
+      throw new NatStaticMappingError(
+        field,
+        'the subscriber table is full (subscribersMax)',
+        'raise subscribersMax',
+      );
+    }
+    this.emit({
+      type: NatEventType.MappingCreated,
+      version: NAT_EVENT_SCHEMA_VERSION,
+      shard: this.shard,
+      epoch: this.epoch,
+      timeMs: nowMs,
+      protocol: slot,
+      ipv6: [ipv6[0], ipv6[1], ipv6[2], ipv6[3]],
+      ipv6Port,
+      ipv4,
+      ipv4Port,
+      isStatic: true,
+    });
+  }
+
+  // ---- IPv6 -> IPv4 -----------------------------------------------------------------------------------
+
+  /** Processes an IPv6-side flow key; the verdict and outgoing tuple are in `result`. */
+  outbound6(key: FlowKey6, nowMs: number): EngineVerdict {
+    const result = this.result;
+    result.hairpin = false;
+    const slot = protocolSlotOf(key.protocol);
+    if (slot < 0) return this.drop(EngineDropReason.protocol64);
+    const state = this.state;
+    const remotePort = slot === 2 ? 0 : key.dstPort;
+    let m = state.findMapping6(slot, key.src6, 0, key.srcPort);
+
+    if (key.icmpError) {
+      // RFC 6146 sec. 3.5.4 and RFC 7857 sec. 5.1: an ICMP error travels on an existing session and
+      // does not refresh it.
+      const s = m === -1 ? -1 : state.findSession(m, key.dst4, remotePort);
+      if (s === -1) return this.drop(EngineDropReason.nosession64);
+      fillOutgoing6to4(result, state, m, key.dst4, key.dstPort);
+      return this.finishOutbound(key, state.sessionHairpin[s] === 1, nowMs);
+    }
+
+    if (m !== -1) {
+      const s = state.findSession(m, key.dst4, remotePort);
+      if (s !== -1) {
+        // The established path: lookups, a lifetime refresh, no allocation.
+        if (slot === 0) this.stepTcp(s, true, key.tcpFlags, nowMs);
+        else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
+        fillOutgoing6to4(result, state, m, key.dst4, key.dstPort);
+        return this.finishOutbound(key, state.sessionHairpin[s] === 1, nowMs);
+      }
+    }
+
+    // RFC 6146 sec. 3.5.2.2, CLOSED state: only a SYN creates TCP state. Other packets of a known
+    // mapping are translated without state; with no mapping they are dropped.
+    if (slot === 0 && (key.tcpFlags & TcpFlag.Syn) === 0) {
+      if (m === -1) return this.drop(EngineDropReason.nosession64);
+      fillOutgoing6to4(result, state, m, key.dst4, key.dstPort);
+      return this.finishOutbound(key, state.addressIndexOf(key.dst4) >= 0, nowMs);
+    }
+
+    // A new session (and maybe a new mapping). Every bound is checked before the first event, so a
+    // refused flow leaves no state behind and no live mapping is ever evicted.
+    const mask = this.config.subscriberMask;
+    const prefix = this.prefix;
+    for (let i = 0; i < 4; i++) prefix[i] = (key.src6[i] & mask[i]) >>> 0;
+    let sub = state.findSubscriber(prefix[0], prefix[1], prefix[2], prefix[3]);
+    if (sub !== -1 && state.subscriberSessionCount[sub] >= this.config.subscriberSessionsMax) {
+      return this.refuse(EngineDropReason.subscribersessions64, 'subscriber-sessions', sub, slot, nowMs);
+    }
+    if (!state.hasSessionRoom())
+      return this.refuse(EngineDropReason.sessionsfull64, 'sessions-table', sub, slot, nowMs);
+    if (m === -1) {
+      if (!state.hasMappingRoom())
+        return this.refuse(EngineDropReason.mappingsfull64, 'mappings-table', sub, slot, nowMs);
+      // RFC 6146 sec. 3.5.1.1 / RFC 6888: a port from one of the subscriber's blocks, leasing a block
+      // on the subscriber's address when all are full.
+      const port = this.allocatePort(sub, slot, key.srcPort, nowMs);
+      if (port < 0) {
+        sub = state.findSubscriber(prefix[0], prefix[1], prefix[2], prefix[3]);
+        return this.refuse(-port, this.limitOfReason(-port), sub, slot, nowMs);
+      }
+      this.emit({
+        type: NatEventType.MappingCreated,
+        version: NAT_EVENT_SCHEMA_VERSION,
+        shard: this.shard,
+        epoch: this.epoch,
+        timeMs: nowMs,
+        protocol: slot,
+        ipv6: [key.src6[0], key.src6[1], key.src6[2], key.src6[3]],
+        ipv6Port: key.srcPort,
+        ipv4: state.blockAddressOf(this.allocatedBlock),
+        ipv4Port: port,
+        isStatic: false,
+      });
+      m = state.findMapping4(slot, state.blockAddressOf(this.allocatedBlock), port);
+      assert(m !== -1, 'the new mapping is in the BIB');
+    }
+
+    let tcpState = 0;
+    let lifetimeMs = slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs;
+    if (slot === 0) {
+      tcpState = TcpState.V6Init;
+      lifetimeMs = this.config.tcpTransitoryTimeoutMs;
+      // Simultaneous open (RFC 6146 sec. 3.5.2.2, RFC 5382 REQ-4): an inbound SYN held for this very
+      // connection is discarded silently and the connection is established.
+      const held = this.heldSyns.find(state.mappingV4[m], state.mappingV4Port[m], key.dst4, key.dstPort);
+      if (held !== -1) {
+        this.heldSyns.remove(held);
+        this.heldSynsDiscarded++;
+        this.heldSynListener.discarded(held);
+        tcpState = TcpState.Established;
+        lifetimeMs = this.config.tcpEstablishedTimeoutMs;
+      }
+    }
+    this.emitSession(NatEventType.SessionCreated, m, key.dst4, remotePort, tcpState, lifetimeMs, nowMs);
+    fillOutgoing6to4(result, state, m, key.dst4, key.dstPort);
+    return this.finishOutbound(key, state.addressIndexOf(key.dst4) >= 0, nowMs);
+  }
+
+  private finishOutbound(key: FlowKey6, hairpin: boolean, nowMs: number): EngineVerdict {
+    if (!hairpin) {
+      this.translated64++;
+      return EngineVerdict.Translate;
+    }
+    // RFC 6146 sec. 3.8: the outgoing tuple goes through the IPv4 side as an incoming packet.
+    const verdict = this.inbound4Leg(hairpinKey(key, this.result, this.hairpinKey4), nowMs, true);
+    if (verdict === EngineVerdict.Translate) {
+      this.result.hairpin = true;
+      return verdict;
+    }
+    // The reply of the IPv4 leg would go to an IPv4 host that does not exist: drop instead.
+    this.result.verdict = EngineVerdict.Drop;
+    return EngineVerdict.Drop;
+  }
+
+  /**
+   * A port for a new mapping of subscriber `sub` (-1: none yet), or minus the drop reason. Sets
+   * `allocatedBlock`. May emit BlockLeased (a new subscriber row is created by it).
+   */
+  private allocatePort(sub: number, slot: number, srcPort: number, nowMs: number): number {
+    const state = this.state;
+    const parity = srcPort & 1;
+    let preferred = -1;
+    if (sub !== -1) {
+      for (let b = state.subscriberBlockHead[sub * 3 + slot]; b !== -1; b = state.blockNext[b]) {
+        const port = findFreePort(state, b, parity, nowMs, this.random);
+        if (port >= 0) {
+          this.allocatedBlock = b;
+          return port;
+        }
+      }
+      if (state.subscriberBlockCount[sub * 3 + slot] >= this.config.subscriberBlocksMax) {
+        return -EngineDropReason.subscriberblocks64;
+      }
+      preferred = state.subscriberAddress[sub];
+    } else if (!state.hasSubscriberRoom()) {
+      return -EngineDropReason.subscribersfull64;
+    }
+    const block = this.allocator.tryLease(this.prefix, slot, preferred, nowMs);
+    if (block < 0) return -EngineDropReason.poolexhausted64;
+    this.emit({
+      type: NatEventType.BlockLeased,
+      version: NAT_EVENT_SCHEMA_VERSION,
+      shard: this.shard,
+      epoch: this.epoch,
+      timeMs: nowMs,
+      protocol: slot,
+      address: state.blockAddressOf(block),
+      firstPort: state.blockFirstPortOf(block),
+      subscriber: [this.prefix[0], this.prefix[1], this.prefix[2], this.prefix[3]],
+    });
+    const port = findFreePort(state, block, parity, nowMs, this.random);
+    assert(port >= 0, 'a freshly leased block has a free port');
+    this.allocatedBlock = block;
+    return port;
+  }
+
+  private limitOfReason(reason: number): LimitName {
+    if (reason === EngineDropReason.subscriberblocks64) return 'subscriber-blocks';
+    if (reason === EngineDropReason.subscribersfull64) return 'subscribers-table';
+    return 'pool';
+  }
+
+  /** RFC 6146 sec. 3.5.1.1: no mapping can be made: drop, ICMPv6 address unreachable, a counter, an event. */
+  private refuse(reason: number, limit: LimitName, sub: number, slot: number, nowMs: number): EngineVerdict {
+    const result = this.result;
+    this.dropCounters[reason]++;
+    result.verdict = EngineVerdict.ReplyIcmp;
+    result.reason = reason;
+    result.icmpType = IcmpReply.V6DestinationUnreachable;
+    result.icmpCode = IcmpReply.V6AddressUnreachable;
+    let report: boolean;
+    if (sub === -1) {
+      report = !this.unknownSubscriberLimitReported;
+      this.unknownSubscriberLimitReported = true;
+    } else {
+      report = this.limitReportedGeneration[sub] !== this.flushGeneration;
+      this.limitReportedGeneration[sub] = this.flushGeneration;
+    }
+    if (report) {
+      this.emit({
+        type: NatEventType.LimitReached,
+        version: NAT_EVENT_SCHEMA_VERSION,
+        shard: this.shard,
+        epoch: this.epoch,
+        timeMs: nowMs,
+        subscriber: [this.prefix[0], this.prefix[1], this.prefix[2], this.prefix[3]],
+        protocol: slot,
+        limit,
+      });
+    }
+    return EngineVerdict.ReplyIcmp;
+  }
+
+  // ---- IPv4 -> IPv6 -----------------------------------------------------------------------------------
+
+  /** Processes an IPv4-side flow key; the verdict and outgoing tuple are in `result`. */
+  inbound4(key: FlowKey4, nowMs: number): EngineVerdict {
+    this.result.hairpin = false;
+    return this.inbound4Leg(key, nowMs, false);
+  }
+
+  private inbound4Leg(key: FlowKey4, nowMs: number, hairpinLeg: boolean): EngineVerdict {
+    const result = this.result;
+    const slot = protocolSlotOf(key.protocol);
+    if (slot < 0) return this.drop(EngineDropReason.protocol46);
+    const state = this.state;
+    const remotePort = slot === 2 ? 0 : key.srcPort;
+    const m = state.findMapping4(slot, key.dst4, key.dstPort);
+
+    if (key.icmpError) {
+      const s = m === -1 ? -1 : state.findSession(m, key.src4, remotePort);
+      if (s === -1) return this.drop(EngineDropReason.nosession46);
+      fillOutgoing4to6(result, state, m, key.src4, key.srcPort, key.dst4, key.dstPort);
+      this.translated46++;
+      return EngineVerdict.Translate;
+    }
+
+    if (m !== -1) {
+      const s = state.findSession(m, key.src4, remotePort);
+      if (s !== -1) {
+        if (slot === 0) this.stepTcp(s, false, key.tcpFlags, nowMs);
+        else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
+        fillOutgoing4to6(result, state, m, key.src4, key.srcPort, key.dst4, key.dstPort);
+        this.translated46++;
+        return EngineVerdict.Translate;
+      }
+    }
+
+    // RFC 6146 sec. 3.5.1 / 3.5.2.2 / 3.5.3 filtering: endpoint-independent accepts any source once a
+    // mapping exists; address-dependent only sources the mapping has a session with.
+    const allowed =
+      m !== -1 && (!this.config.addressDependentFiltering || state.mappingHasRemote(m, key.src4));
+
+    if (slot === 0) {
+      const syn = (key.tcpFlags & TcpFlag.Syn) !== 0;
+      if (!syn) {
+        if (!allowed) return this.drop(EngineDropReason.nosession46);
+        fillOutgoing4to6(result, state, m, key.src4, key.srcPort, key.dst4, key.dstPort);
+        this.translated46++;
+        return EngineVerdict.Translate;
+      }
+      if (this.config.dropExternallyInitiatedTcp) return this.drop(EngineDropReason.externaltcp46);
+      if (!allowed) {
+        // Unsolicited SYN: held 6 s, no ICMP error now (RFC 6146 sec. 3.5.2.2).
+        if (hairpinLeg) return this.drop(EngineDropReason.filtered46);
+        if (this.heldSyns.find(key.dst4, key.dstPort, key.src4, key.srcPort) !== -1) {
+          return this.drop(EngineDropReason.synalreadyheld46);
+        }
+        const h = this.heldSyns.add(
+          key.dst4,
+          key.dstPort,
+          key.src4,
+          key.srcPort,
+          nowMs + this.config.tcpIncomingSynHoldMs,
+        );
+        if (h === -1) return this.drop(EngineDropReason.heldfull46);
+        result.verdict = EngineVerdict.Hold;
+        result.reason = 0;
+        result.holdId = h;
+        return EngineVerdict.Hold;
+      }
+      if (!this.hasRoomForInboundSession(m)) return this.drop(EngineDropReason.sessionsfull46);
+      this.emitSession(
+        NatEventType.SessionCreated,
+        m,
+        key.src4,
+        remotePort,
+        TcpState.V4Init,
+        this.config.tcpTransitoryTimeoutMs,
+        nowMs,
+      );
+    } else {
+      if (m === -1) {
+        if (slot === 1 && !hairpinLeg)
+          return this.replyIcmp4(EngineDropReason.nomapping46, IcmpReply.V4PortUnreachable);
+        return this.drop(EngineDropReason.nomapping46);
+      }
+      if (!allowed) {
+        if (slot === 1 && !hairpinLeg)
+          return this.replyIcmp4(EngineDropReason.filtered46, IcmpReply.V4AdminProhibited);
+        return this.drop(EngineDropReason.filtered46);
+      }
+      if (!this.hasRoomForInboundSession(m)) return this.drop(EngineDropReason.sessionsfull46);
+      const lifetimeMs = slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs;
+      this.emitSession(NatEventType.SessionCreated, m, key.src4, remotePort, 0, lifetimeMs, nowMs);
+    }
+    fillOutgoing4to6(result, state, m, key.src4, key.srcPort, key.dst4, key.dstPort);
+    this.translated46++;
+    return EngineVerdict.Translate;
+  }
+
+  private hasRoomForInboundSession(m: number): boolean {
+    const state = this.state;
+    return (
+      state.hasSessionRoom() &&
+      state.subscriberSessionCount[state.mappingSubscriber[m]] < this.config.subscriberSessionsMax
+    );
+  }
+
+  // ---- shared steps -----------------------------------------------------------------------------------
+
+  /** RFC 6146 sec. 3.5.2.2 for a packet of an existing TCP session. */
+  private stepTcp(s: number, fromV6: boolean, flags: number, nowMs: number): void {
+    const state = this.state;
+    const current = state.sessionState[s];
+    const next = tcpTransition(current, fromV6, flags);
+    const nextState = next & 15;
+    const lifetime = next >>> 4;
+    const lifetimeMs =
+      lifetime === Lifetime.Established
+        ? this.config.tcpEstablishedTimeoutMs
+        : this.config.tcpTransitoryTimeoutMs;
+    if (nextState !== current) {
+      const remaining = lifetime === Lifetime.Keep ? state.sessionExpiresAtMs[s] - nowMs : lifetimeMs;
+      this.emitSession(
+        NatEventType.SessionChanged,
+        state.sessionMapping[s],
+        state.sessionRemote[s],
+        state.sessionRemotePort[s],
+        nextState,
+        remaining,
+        nowMs,
+      );
+    } else if (lifetime !== Lifetime.Keep) {
+      this.touch(s, lifetimeMs, nowMs);
+    }
+  }
+
+  /** Lifetime refresh on the established path: in place, published at the next flush. */
+  private touch(s: number, lifetimeMs: number, nowMs: number): void {
+    const expiresAtMs = nowMs + lifetimeMs;
+    if (expiresAtMs <= this.state.sessionExpiresAtMs[s]) return;
+    this.state.sessionExpiresAtMs[s] = expiresAtMs;
+    if (this.sessionDirty[s] === 0) {
+      this.sessionDirty[s] = 1;
+      this.dirtyList[this.dirtyCount++] = s;
+    }
+  }
+
+  private drop(reason: number): EngineVerdict {
+    this.dropCounters[reason]++;
+    this.result.verdict = EngineVerdict.Drop;
+    this.result.reason = reason;
+    return EngineVerdict.Drop;
+  }
+
+  private replyIcmp4(reason: number, code: number): EngineVerdict {
+    this.dropCounters[reason]++;
+    const result = this.result;
+    result.verdict = EngineVerdict.ReplyIcmp;
+    result.reason = reason;
+    result.icmpType = IcmpReply.V4DestinationUnreachable;
+    result.icmpCode = code;
+    return EngineVerdict.ReplyIcmp;
+  }
+
+  // ---- events -----------------------------------------------------------------------------------------
+
+  private emit(event: NatEvent): void {
+    applyEvent(this.state, event);
+    this.sink.push(event);
+  }
+
+  private emitSession(
+    type: typeof NatEventType.SessionCreated | typeof NatEventType.SessionChanged,
+    m: number,
+    remote: number,
+    remotePort: number,
+    tcpState: number,
+    remainingMs: number,
+    nowMs: number,
+  ): void {
+    const state = this.state;
+    this.emit({
+      type,
+      version: NAT_EVENT_SCHEMA_VERSION,
+      shard: this.shard,
+      epoch: this.epoch,
+      timeMs: nowMs,
+      protocol: state.mappingProtocol[m],
+      ipv4: state.mappingV4[m],
+      ipv4Port: state.mappingV4Port[m],
+      remote,
+      remotePort,
+      state: tcpState,
+      remainingMs,
+    });
+  }
+
+  private emitSessionRemoved(s: number, cause: number, nowMs: number): void {
+    const state = this.state;
+    const m = state.sessionMapping[s];
+    this.emit({
+      type: NatEventType.SessionRemoved,
+      version: NAT_EVENT_SCHEMA_VERSION,
+      shard: this.shard,
+      epoch: this.epoch,
+      timeMs: nowMs,
+      protocol: state.mappingProtocol[m],
+      ipv4: state.mappingV4[m],
+      ipv4Port: state.mappingV4Port[m],
+      remote: state.sessionRemote[s],
+      remotePort: state.sessionRemotePort[s],
+      cause,
+    });
+  }
+
+  private emitMappingRemoved(m: number, nowMs: number): void {
+    const state = this.state;
+    this.emit({
+      type: NatEventType.MappingRemoved,
+      version: NAT_EVENT_SCHEMA_VERSION,
+      shard: this.shard,
+      epoch: this.epoch,
+      timeMs: nowMs,
+      protocol: state.mappingProtocol[m],
+      ipv4: state.mappingV4[m],
+      ipv4Port: state.mappingV4Port[m],
+    });
+  }
+
+  /**
+   * Publishes the coalesced lifetime refreshes (one SessionChanged per session touched since the last
+   * flush) and opens a new LimitReached interval. Call every flush interval (a few ms to a second).
+   */
+  flush(nowMs: number): void {
+    const state = this.state;
+    for (let i = 0; i < this.dirtyCount; i++) {
+      const s = this.dirtyList[i];
+      this.sessionDirty[s] = 0;
+      if (!state.isSessionUsed(s)) continue;
+      this.emitSession(
+        NatEventType.SessionChanged,
+        state.sessionMapping[s],
+        state.sessionRemote[s],
+        state.sessionRemotePort[s],
+        state.sessionState[s],
+        state.sessionExpiresAtMs[s] - nowMs,
+        nowMs,
+      );
+    }
+    this.dirtyCount = 0;
+    this.flushGeneration = (this.flushGeneration + 1) >>> 0 || 1;
+    this.unknownSubscriberLimitReported = false;
+  }
+
+  // ---- expiry -----------------------------------------------------------------------------------------
+
+  /** Runs the timer wheels up to `nowMs`: session expiry, idle block release, held SYN timeout. */
+  advance(nowMs: number): void {
+    this.nowMs = nowMs;
+    this.state.sessionWheel.advance(nowMs, this.visitSession);
+    this.state.blockWheel.advance(nowMs, this.visitBlock);
+    this.heldSyns.wheel.advance(nowMs, this.visitHeldSyn);
+  }
+
+  private readonly visitSession = (s: number): void => {
+    const state = this.state;
+    if (!state.isSessionUsed(s)) return;
+    const nowMs = this.nowMs;
+    const expiresAtMs = state.sessionExpiresAtMs[s];
+    if (expiresAtMs > nowMs) {
+      state.sessionWheel.add(s, expiresAtMs);
+      return;
+    }
+    const m = state.sessionMapping[s];
+    const tcpState = state.sessionState[s];
+    if (
+      state.mappingProtocol[m] === 0 &&
+      (tcpState === TcpState.Established || tcpState === TcpState.V4FinRcv || tcpState === TcpState.V6FinRcv)
+    ) {
+      // RFC 6146 sec. 3.5.2.2: an idle established connection is not cut at once; without probes it
+      // moves to TRANS and goes 4 minutes later unless a packet revives it.
+      this.emitSession(
+        NatEventType.SessionChanged,
+        m,
+        state.sessionRemote[s],
+        state.sessionRemotePort[s],
+        TcpState.Trans,
+        this.config.tcpTransitoryTimeoutMs,
+        nowMs,
+      );
+      return;
+    }
+    this.emitSessionRemoved(s, SessionRemovedCause.Expired, nowMs);
+    // RFC 6146 sec. 3.5.1: a dynamic BIB entry goes with its last session; its port is then held 120 s.
+    if (state.mappingSessionCount[m] === 0 && state.mappingStatic[m] === 0) this.emitMappingRemoved(m, nowMs);
+  };
+
+  private readonly visitBlock = (block: number): void => {
+    const state = this.state;
+    if (state.blockOwner[block] === -1 || state.blockInUse[block] !== 0) return;
+    const dueMs = state.blockIdleSinceMs[block] + this.config.blockIdleTimeoutMs;
+    if (dueMs > this.nowMs) {
+      state.blockWheel.add(block, dueMs);
+      return;
+    }
+    this.emit({
+      type: NatEventType.BlockReleased,
+      version: NAT_EVENT_SCHEMA_VERSION,
+      shard: this.shard,
+      epoch: this.epoch,
+      timeMs: this.nowMs,
+      protocol: state.blockSlotOf(block),
+      address: state.blockAddressOf(block),
+      firstPort: state.blockFirstPortOf(block),
+    });
+    this.allocator.released(block, this.nowMs);
+  };
+
+  private readonly visitHeldSyn = (h: number): void => {
+    if (!this.heldSyns.isUsed(h)) return;
+    if (this.heldSyns.expiresAtMs[h] > this.nowMs) {
+      this.heldSyns.wheel.add(h, this.heldSyns.expiresAtMs[h]);
+      return;
+    }
+    this.heldSyns.remove(h);
+    this.heldSynsExpired++;
+    this.heldSynListener.expired(h);
+  };
+
+  /** Number of SYNs currently held. */
+  get heldSynCount(): number {
+    return this.heldSyns.count;
+  }
+
+  private subscriberOf(v6: ArrayLike<number>): number {
+    const mask = this.config.subscriberMask;
+    return this.state.findSubscriber(
+      (v6[0] & mask[0]) >>> 0,
+      (v6[1] & mask[1]) >>> 0,
+      (v6[2] & mask[2]) >>> 0,
+      (v6[3] & mask[3]) >>> 0,
+    );
+  }
+}
+
+/** Validates `input` and builds an engine. Throws NatConfigError naming the first bad field. */
+export function createNatEngine(input: NatEngineConfigInput, options: NatEngineOptions): NatEngine {
+  return new NatEngine(validateConfig(input), options);
+}
+
+/** A state for replay: the same tables, folded from events only (see reducer.ts). */
+export function createReplayState(config: NatEngineConfig, startMs: number, hashSeed = 0x9e3779b9): NatState {
+  return new NatState(config, hashSeed, startMs);
+}

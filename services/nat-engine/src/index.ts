@@ -1,0 +1,56 @@
+// Public surface of services/nat-engine: the RFC 6146 stateful NAT64 engine with RFC 6888 port blocks,
+// its configuration, flow keys, verdicts, events and the reducer that rebuilds state from them.
+export { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './address.js';
+export {
+  type FilteringBehaviour,
+  type NatEngineConfig,
+  type NatEngineConfigInput,
+  type StaticBibEntryInput,
+  validateConfig,
+} from './config.js';
+export {
+  createNatEngine,
+  createReplayState,
+  type HeldSynListener,
+  NatEngine,
+  type NatEngineOptions,
+} from './engine.js';
+export { NatConfigError, NatStaticMappingError } from './errors.js';
+export {
+  ArrayEventSink,
+  CountingEventSink,
+  type EventSink,
+  type Ipv6Words,
+  type LimitName,
+  NAT_EVENT_SCHEMA_VERSION,
+  type NatEvent,
+  NatEventType,
+  SessionRemovedCause,
+} from './events.js';
+export {
+  createFlowKey4,
+  createFlowKey6,
+  type FlowKey4,
+  type FlowKey6,
+  PROTOCOL_SLOTS,
+  Protocol,
+  ProtocolSlot,
+  protocolSlotOf,
+  TcpFlag,
+} from './flow-key.js';
+export { checkInvariants, dumpState, type StateDump } from './inspect.js';
+export { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js';
+export { DeterministicPoolAllocator, deterministicMapping } from './pool4/rfc7422.js';
+export { createCryptoRandom, createSeededRandom, type RandomSource } from './random.js';
+export { applyEvent, applyEvents } from './reducer.js';
+export type { NatState } from './tables/nat-state.js';
+export { TcpState, tcpStateNames } from './tcp-state-machine.js';
+export {
+  createEngineResult,
+  EngineDropReason,
+  type EngineDropReasonName,
+  type EngineResult,
+  EngineVerdict,
+  engineDropReasonNames,
+  IcmpReply,
+} from './verdict.js';

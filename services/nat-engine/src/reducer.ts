@@ -1,0 +1,139 @@
+// The fold: `applyEvent(state, event)` is the only way replicated state changes. It takes time from the
+// event, never from a clock, and draws no randomness, so a fresh NatState fed a log reaches the same
+// BIB, sessions and block table as the engine that wrote it (the engine applies its own events too).
+
+import { assert } from './errors.js';
+import { NAT_EVENT_SCHEMA_VERSION, type NatEvent, NatEventType } from './events.js';
+import type { NatState } from './tables/nat-state.js';
+
+const prefixWords = new Uint32Array(4);
+
+function maskedSubscriberRow(state: NatState, v6: ArrayLike<number>, create: boolean): number {
+  const mask = state.config.subscriberMask;
+  for (let i = 0; i < 4; i++) prefixWords[i] = (v6[i] & mask[i]) >>> 0;
+  const s = state.findSubscriber(prefixWords[0], prefixWords[1], prefixWords[2], prefixWords[3]);
+  if (s !== -1 || !create) return s;
+  return state.addSubscriber(prefixWords[0], prefixWords[1], prefixWords[2], prefixWords[3]);
+}
+
+function sessionOf(
+  state: NatState,
+  protocol: number,
+  ipv4: number,
+  ipv4Port: number,
+  remote: number,
+  remotePort: number,
+) {
+  const m = state.findMapping4(protocol, ipv4, ipv4Port);
+  assert(m !== -1, 'a session event names an existing mapping');
+  const s = state.findSession(m, remote, remotePort);
+  return { m, s };
+}
+
+export function applyEvent(state: NatState, event: NatEvent): void {
+  assert(event.version === NAT_EVENT_SCHEMA_VERSION, `event schema version ${event.version} is known`);
+  switch (event.type) {
+    case NatEventType.BlockLeased: {
+      const addressIndex = state.addressIndexOf(event.address);
+      assert(addressIndex >= 0, 'a leased block is on a pool address');
+      const block = state.blockOfPort(event.protocol, addressIndex, event.firstPort);
+      assert(
+        block >= 0 && state.blockFirstPortOf(block) === event.firstPort,
+        'a leased block starts at a block boundary',
+      );
+      const s = maskedSubscriberRow(state, event.subscriber, true);
+      if (state.subscriberAddress[s] === -1) state.subscriberAddress[s] = addressIndex;
+      assert(
+        state.subscriberAddress[s] === addressIndex,
+        'all blocks of a subscriber are on one address (paired pooling)',
+      );
+      state.leaseBlock(block, s, event.timeMs);
+      return;
+    }
+    case NatEventType.BlockReleased: {
+      const addressIndex = state.addressIndexOf(event.address);
+      const block = state.blockOfPort(event.protocol, addressIndex, event.firstPort);
+      assert(block >= 0, 'a released block exists');
+      state.releaseBlock(block);
+      return;
+    }
+    case NatEventType.MappingCreated: {
+      const addressIndex = state.addressIndexOf(event.ipv4);
+      assert(addressIndex >= 0, 'a mapping is on a pool address');
+      const s = maskedSubscriberRow(state, event.ipv6, event.isStatic);
+      assert(s !== -1, 'a dynamic mapping belongs to a subscriber holding a block');
+      if (state.subscriberAddress[s] === -1) state.subscriberAddress[s] = addressIndex;
+      assert(
+        state.subscriberAddress[s] === addressIndex,
+        "a mapping is on its subscriber's address (paired pooling)",
+      );
+      const block = event.isStatic ? -1 : state.blockOfPort(event.protocol, addressIndex, event.ipv4Port);
+      assert(event.isStatic || block >= 0, 'a dynamic mapping is inside the dynamic port range');
+      state.addMapping(
+        event.protocol,
+        event.ipv6,
+        event.ipv6Port,
+        event.ipv4,
+        event.ipv4Port,
+        s,
+        block,
+        event.timeMs,
+      );
+      return;
+    }
+    case NatEventType.MappingRemoved: {
+      const m = state.findMapping4(event.protocol, event.ipv4, event.ipv4Port);
+      assert(m !== -1, 'a removed mapping exists');
+      state.removeMapping(m, event.timeMs);
+      return;
+    }
+    case NatEventType.SessionCreated: {
+      const { m, s } = sessionOf(
+        state,
+        event.protocol,
+        event.ipv4,
+        event.ipv4Port,
+        event.remote,
+        event.remotePort,
+      );
+      assert(s === -1, 'a created session is new');
+      state.addSession(m, event.remote, event.remotePort, event.state, event.timeMs + event.remainingMs);
+      return;
+    }
+    case NatEventType.SessionChanged: {
+      const { s } = sessionOf(
+        state,
+        event.protocol,
+        event.ipv4,
+        event.ipv4Port,
+        event.remote,
+        event.remotePort,
+      );
+      assert(s !== -1, 'a changed session exists');
+      state.changeSession(s, event.state, event.timeMs + event.remainingMs);
+      return;
+    }
+    case NatEventType.SessionRemoved: {
+      const { s } = sessionOf(
+        state,
+        event.protocol,
+        event.ipv4,
+        event.ipv4Port,
+        event.remote,
+        event.remotePort,
+      );
+      assert(s !== -1, 'a removed session exists');
+      state.removeSession(s);
+      return;
+    }
+    case NatEventType.LimitReached:
+      return;
+    default:
+      assert(false, `unknown event type ${(event as { type: number }).type}`);
+  }
+}
+
+/** Folds a whole log into `state`. */
+export function applyEvents(state: NatState, events: Iterable<NatEvent>): void {
+  for (const event of events) applyEvent(state, event);
+}

@@ -1,0 +1,550 @@
+// The replicated state of one shard: subscribers, port blocks (RFC 6888 paired pooling), the BIB and the
+// session table of RFC 6146 sec. 3.1, all in typed arrays sized at start-up (struct of arrays, open
+// addressing; no JavaScript object per entry). Only the reducer (reducer.ts) changes it, except the hot
+// path's lifetime refresh of `sessionExpiresAtMs`, which the engine publishes at flush (see engine.ts).
+
+import { addressAt, addressIndexIn, type NatEngineConfig } from '../config.js';
+import { assert } from '../errors.js';
+import { TimerWheel } from '../timer-wheel.js';
+import { finish, indexInsert, indexRemove, indexSizeFor, mix } from './hash.js';
+
+const FREE = 255;
+
+export class NatState {
+  readonly config: NatEngineConfig;
+  readonly hashSeed: number;
+
+  // Subscribers: key = IPv6 source masked to subscriberPrefixLength.
+  readonly subscriberPrefix: Uint32Array;
+  /** Pool address index of all the subscriber's blocks and mappings (paired pooling), -1 when none. */
+  readonly subscriberAddress: Int32Array;
+  /** Head of the subscriber's block list per protocol slot (index sub * 3 + slot), -1 when none. */
+  readonly subscriberBlockHead: Int32Array;
+  readonly subscriberBlockCount: Int32Array;
+  readonly subscriberSessionCount: Int32Array;
+  readonly subscriberMappingCount: Int32Array;
+  readonly subscriberUsed: Uint8Array;
+  private readonly subscriberFreeNext: Int32Array;
+  private subscriberFreeHead = 0;
+  private readonly subscriberIndex: Int32Array;
+  subscriberCount = 0;
+
+  // Blocks: one row per (protocol, pool address, block number) of the whole pool.
+  private readonly blockBase: Int32Array;
+  readonly blockOwner: Int32Array;
+  readonly blockInUse: Int32Array;
+  /** When the block's last mapping went (a leased block with no mapping is idle); -1 while in use. */
+  readonly blockIdleSinceMs: Float64Array;
+  readonly blockNext: Int32Array;
+  readonly blockSlab: Int32Array;
+  /** Free blocks per (pool address index * 3 + protocol slot). */
+  readonly freeBlocksPerAddress: Int32Array;
+  /** Per port of a leased block: (second the port was freed) + 1, 0 = never freed. RFC 6888 hold-down. */
+  readonly slabFreedAtS: Uint32Array;
+  private readonly slabFree: Int32Array;
+  private slabFreeTop: number;
+  leasedBlockCount = 0;
+  readonly blockWheel: TimerWheel;
+
+  // BIB (RFC 6146 sec. 3.1): (protocol, IPv6 address, IPv6 port) <-> (protocol, IPv4 address, IPv4 port).
+  readonly mappingProtocol: Uint8Array;
+  readonly mappingV6: Uint32Array;
+  readonly mappingV6Port: Uint16Array;
+  readonly mappingV4: Uint32Array;
+  readonly mappingV4Port: Uint16Array;
+  /** Subscriber row; also the free-list link of a free row. */
+  readonly mappingSubscriber: Int32Array;
+  /** Block of a dynamic mapping; -1 for a static one. */
+  readonly mappingBlock: Int32Array;
+  readonly mappingSessionCount: Int32Array;
+  readonly mappingFirstSession: Int32Array;
+  readonly mappingStatic: Uint8Array;
+  private mappingFreeHead = 0;
+  readonly mappingIndex6: Int32Array;
+  readonly mappingIndex4: Int32Array;
+  mappingCount = 0;
+
+  // Sessions (RFC 6146 sec. 3.1): (mapping, remote IPv4 address, remote port); ICMP uses remote port 0.
+  readonly sessionMapping: Int32Array;
+  readonly sessionRemote: Uint32Array;
+  readonly sessionRemotePort: Uint16Array;
+  /** TcpState for TCP, 0 otherwise; FREE (255) for a free row. */
+  readonly sessionState: Uint8Array;
+  /** 1 when the remote is a pool address (RFC 6146 sec. 3.8 hairpinning). */
+  readonly sessionHairpin: Uint8Array;
+  readonly sessionExpiresAtMs: Float64Array;
+  /** Next session of the same mapping; also the free-list link of a free row. */
+  readonly sessionNext: Int32Array;
+  private sessionFreeHead = 0;
+  readonly sessionIndex: Int32Array;
+  sessionCount = 0;
+  readonly sessionWheel: TimerWheel;
+
+  constructor(config: NatEngineConfig, hashSeed: number, startMs: number) {
+    this.config = config;
+    this.hashSeed = hashSeed | 0;
+    const subs = config.subscribersMax;
+    this.subscriberPrefix = new Uint32Array(subs * 4);
+    this.subscriberAddress = new Int32Array(subs).fill(-1);
+    this.subscriberBlockHead = new Int32Array(subs * 3).fill(-1);
+    this.subscriberBlockCount = new Int32Array(subs * 3);
+    this.subscriberSessionCount = new Int32Array(subs);
+    this.subscriberMappingCount = new Int32Array(subs);
+    this.subscriberUsed = new Uint8Array(subs);
+    this.subscriberFreeNext = new Int32Array(subs);
+    for (let i = 0; i < subs; i++) this.subscriberFreeNext[i] = i + 1 < subs ? i + 1 : -1;
+    this.subscriberIndex = new Int32Array(indexSizeFor(subs)).fill(-1);
+
+    const blocks = config.totalBlocks;
+    this.blockBase = new Int32Array(3);
+    let base = 0;
+    for (let slot = 0; slot < 3; slot++) {
+      this.blockBase[slot] = base;
+      base += config.protocols[slot].blocksPerAddress * config.poolAddressCount;
+    }
+    this.blockOwner = new Int32Array(blocks).fill(-1);
+    this.blockInUse = new Int32Array(blocks);
+    this.blockIdleSinceMs = new Float64Array(blocks).fill(-1);
+    this.blockNext = new Int32Array(blocks).fill(-1);
+    this.blockSlab = new Int32Array(blocks).fill(-1);
+    this.freeBlocksPerAddress = new Int32Array(config.poolAddressCount * 3);
+    for (let a = 0; a < config.poolAddressCount; a++) {
+      for (let slot = 0; slot < 3; slot++)
+        this.freeBlocksPerAddress[a * 3 + slot] = config.protocols[slot].blocksPerAddress;
+    }
+    const slabs = Math.min(config.leasedBlocksMax, blocks);
+    this.slabFreedAtS = new Uint32Array(slabs * config.blockSizePorts);
+    this.slabFree = new Int32Array(slabs);
+    for (let i = 0; i < slabs; i++) this.slabFree[i] = slabs - 1 - i;
+    this.slabFreeTop = slabs;
+    this.blockWheel = new TimerWheel(blocks, 512, 1000, startMs);
+
+    const maps = config.mappingsMax;
+    this.mappingProtocol = new Uint8Array(maps).fill(FREE);
+    this.mappingV6 = new Uint32Array(maps * 4);
+    this.mappingV6Port = new Uint16Array(maps);
+    this.mappingV4 = new Uint32Array(maps);
+    this.mappingV4Port = new Uint16Array(maps);
+    this.mappingSubscriber = new Int32Array(maps);
+    for (let i = 0; i < maps; i++) this.mappingSubscriber[i] = i + 1 < maps ? i + 1 : -1;
+    this.mappingBlock = new Int32Array(maps);
+    this.mappingSessionCount = new Int32Array(maps);
+    this.mappingFirstSession = new Int32Array(maps).fill(-1);
+    this.mappingStatic = new Uint8Array(maps);
+    this.mappingIndex6 = new Int32Array(indexSizeFor(maps)).fill(-1);
+    this.mappingIndex4 = new Int32Array(indexSizeFor(maps)).fill(-1);
+
+    const sessions = config.sessionsMax;
+    this.sessionMapping = new Int32Array(sessions);
+    this.sessionRemote = new Uint32Array(sessions);
+    this.sessionRemotePort = new Uint16Array(sessions);
+    this.sessionState = new Uint8Array(sessions).fill(FREE);
+    this.sessionHairpin = new Uint8Array(sessions);
+    this.sessionExpiresAtMs = new Float64Array(sessions);
+    this.sessionNext = new Int32Array(sessions);
+    for (let i = 0; i < sessions; i++) this.sessionNext[i] = i + 1 < sessions ? i + 1 : -1;
+    this.sessionIndex = new Int32Array(indexSizeFor(sessions)).fill(-1);
+    this.sessionWheel = new TimerWheel(sessions, 4096, 1000, startMs);
+  }
+
+  // ---- hashing -------------------------------------------------------------------------------------
+
+  hashSubscriber(a: number, b: number, c: number, d: number): number {
+    return finish(mix(mix(mix(mix(this.hashSeed, a), b), c), d));
+  }
+
+  hashMapping6(slot: number, a: number, b: number, c: number, d: number, port: number): number {
+    return finish(mix(mix(mix(mix(mix(this.hashSeed, a), b), c), d), port | (slot << 16)));
+  }
+
+  hashMapping4(slot: number, address: number, port: number): number {
+    return finish(mix(mix(this.hashSeed ^ 0x5bd1e995, address), port | (slot << 16)));
+  }
+
+  hashSession(mapping: number, remote: number, remotePort: number): number {
+    return finish(mix(mix(mix(this.hashSeed ^ 0x27d4eb2f, mapping), remote), remotePort));
+  }
+
+  private readonly subscriberHashOf = (s: number): number =>
+    this.hashSubscriber(
+      this.subscriberPrefix[s * 4],
+      this.subscriberPrefix[s * 4 + 1],
+      this.subscriberPrefix[s * 4 + 2],
+      this.subscriberPrefix[s * 4 + 3],
+    );
+  private readonly mapping6HashOf = (m: number): number =>
+    this.hashMapping6(
+      this.mappingProtocol[m],
+      this.mappingV6[m * 4],
+      this.mappingV6[m * 4 + 1],
+      this.mappingV6[m * 4 + 2],
+      this.mappingV6[m * 4 + 3],
+      this.mappingV6Port[m],
+    );
+  private readonly mapping4HashOf = (m: number): number =>
+    this.hashMapping4(this.mappingProtocol[m], this.mappingV4[m], this.mappingV4Port[m]);
+  private readonly sessionHashOf = (s: number): number =>
+    this.hashSession(this.sessionMapping[s], this.sessionRemote[s], this.sessionRemotePort[s]);
+
+  // ---- find (hot path) -------------------------------------------------------------------------------
+
+  /** Subscriber row of an already masked prefix, or -1. */
+  findSubscriber(a: number, b: number, c: number, d: number): number {
+    const index = this.subscriberIndex;
+    const mask = index.length - 1;
+    const p = this.subscriberPrefix;
+    let i = this.hashSubscriber(a, b, c, d) & mask;
+    for (;;) {
+      const s = index[i];
+      if (s === -1) return -1;
+      const o = s * 4;
+      if (p[o] === a && p[o + 1] === b && p[o + 2] === c && p[o + 3] === d) return s;
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** BIB entry by its IPv6 transport address, or -1. `v6` holds the address at `offset`. */
+  findMapping6(slot: number, v6: Uint32Array, offset: number, port: number): number {
+    const a = v6[offset];
+    const b = v6[offset + 1];
+    const c = v6[offset + 2];
+    const d = v6[offset + 3];
+    const index = this.mappingIndex6;
+    const mask = index.length - 1;
+    const m6 = this.mappingV6;
+    let i = this.hashMapping6(slot, a, b, c, d, port) & mask;
+    for (;;) {
+      const m = index[i];
+      if (m === -1) return -1;
+      const o = m * 4;
+      if (
+        this.mappingV6Port[m] === port &&
+        m6[o + 3] === d &&
+        m6[o] === a &&
+        m6[o + 1] === b &&
+        m6[o + 2] === c &&
+        this.mappingProtocol[m] === slot
+      ) {
+        return m;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** BIB entry by its IPv4 transport address, or -1. */
+  findMapping4(slot: number, address: number, port: number): number {
+    const index = this.mappingIndex4;
+    const mask = index.length - 1;
+    let i = this.hashMapping4(slot, address, port) & mask;
+    for (;;) {
+      const m = index[i];
+      if (m === -1) return -1;
+      if (this.mappingV4Port[m] === port && this.mappingV4[m] === address && this.mappingProtocol[m] === slot)
+        return m;
+      i = (i + 1) & mask;
+    }
+  }
+
+  findSession(mapping: number, remote: number, remotePort: number): number {
+    const index = this.sessionIndex;
+    const mask = index.length - 1;
+    let i = this.hashSession(mapping, remote, remotePort) & mask;
+    for (;;) {
+      const s = index[i];
+      if (s === -1) return -1;
+      if (
+        this.sessionRemote[s] === remote &&
+        this.sessionRemotePort[s] === remotePort &&
+        this.sessionMapping[s] === mapping
+      ) {
+        return s;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** RFC 6146 sec. 3.5.1 address-dependent filtering: does the mapping have a session with this remote address? */
+  mappingHasRemote(mapping: number, remote: number): boolean {
+    for (let s = this.mappingFirstSession[mapping]; s !== -1; s = this.sessionNext[s]) {
+      if (this.sessionRemote[s] === remote) return true;
+    }
+    return false;
+  }
+
+  isSessionUsed(s: number): boolean {
+    return this.sessionState[s] !== FREE;
+  }
+
+  isMappingUsed(m: number): boolean {
+    return this.mappingProtocol[m] !== FREE;
+  }
+
+  // ---- pool geometry -------------------------------------------------------------------------------
+
+  addressIndexOf(address: number): number {
+    const c = this.config;
+    return addressIndexIn(c.rangeFirst, c.rangeLast, c.rangeBase, address);
+  }
+
+  blockIndexOf(slot: number, addressIndex: number, blockNumber: number): number {
+    return this.blockBase[slot] + addressIndex * this.config.protocols[slot].blocksPerAddress + blockNumber;
+  }
+
+  blockSlotOf(block: number): number {
+    return block >= this.blockBase[2] ? 2 : block >= this.blockBase[1] ? 1 : 0;
+  }
+
+  blockAddressIndexOf(block: number): number {
+    const slot = this.blockSlotOf(block);
+    return Math.floor((block - this.blockBase[slot]) / this.config.protocols[slot].blocksPerAddress);
+  }
+
+  /** IPv4 address (uint32) of a block. */
+  blockAddressOf(block: number): number {
+    return addressAt(this.config, this.blockAddressIndexOf(block));
+  }
+
+  blockFirstPortOf(block: number): number {
+    const slot = this.blockSlotOf(block);
+    const p = this.config.protocols[slot];
+    return p.portFirst + ((block - this.blockBase[slot]) % p.blocksPerAddress) * this.config.blockSizePorts;
+  }
+
+  /** Block holding a dynamic (address, port), or -1 when the port is outside the dynamic range. */
+  blockOfPort(slot: number, addressIndex: number, port: number): number {
+    const p = this.config.protocols[slot];
+    if (port < p.portFirst || port > p.portLast) return -1;
+    return this.blockIndexOf(
+      slot,
+      addressIndex,
+      Math.floor((port - p.portFirst) / this.config.blockSizePorts),
+    );
+  }
+
+  // ---- add / remove (reducer only) -------------------------------------------------------------------
+
+  addSubscriber(a: number, b: number, c: number, d: number): number {
+    const s = this.subscriberFreeHead;
+    assert(s !== -1, 'subscriber table has room (the engine checks subscribersMax before emitting)');
+    this.subscriberFreeHead = this.subscriberFreeNext[s];
+    const o = s * 4;
+    this.subscriberPrefix[o] = a;
+    this.subscriberPrefix[o + 1] = b;
+    this.subscriberPrefix[o + 2] = c;
+    this.subscriberPrefix[o + 3] = d;
+    this.subscriberAddress[s] = -1;
+    this.subscriberSessionCount[s] = 0;
+    this.subscriberMappingCount[s] = 0;
+    for (let slot = 0; slot < 3; slot++) {
+      this.subscriberBlockHead[s * 3 + slot] = -1;
+      this.subscriberBlockCount[s * 3 + slot] = 0;
+    }
+    this.subscriberUsed[s] = 1;
+    indexInsert(this.subscriberIndex, this.hashSubscriber(a, b, c, d), s);
+    this.subscriberCount++;
+    return s;
+  }
+
+  /** Removes the subscriber when it holds no block and no mapping. */
+  removeSubscriberIfUnused(s: number): void {
+    if (this.subscriberMappingCount[s] !== 0) return;
+    for (let slot = 0; slot < 3; slot++) if (this.subscriberBlockCount[s * 3 + slot] !== 0) return;
+    assert(this.subscriberSessionCount[s] === 0, 'a subscriber without mappings has no sessions');
+    indexRemove(this.subscriberIndex, this.subscriberHashOf(s), s, this.subscriberHashOf);
+    this.subscriberUsed[s] = 0;
+    this.subscriberAddress[s] = -1;
+    this.subscriberFreeNext[s] = this.subscriberFreeHead;
+    this.subscriberFreeHead = s;
+    this.subscriberCount--;
+  }
+
+  hasSubscriberRoom(): boolean {
+    return this.subscriberFreeHead !== -1;
+  }
+
+  hasSlabRoom(): boolean {
+    return this.slabFreeTop > 0;
+  }
+
+  leaseBlock(block: number, subscriber: number, timeMs: number): void {
+    assert(this.blockOwner[block] === -1, 'a leased block is free');
+    assert(this.slabFreeTop > 0, 'a slab is free for the block (the allocator checks leasedBlocksMax)');
+    const slot = this.blockSlotOf(block);
+    const addressIndex = this.blockAddressIndexOf(block);
+    const slab = this.slabFree[--this.slabFreeTop];
+    const size = this.config.blockSizePorts;
+    this.slabFreedAtS.fill(0, slab * size, slab * size + size);
+    this.blockOwner[block] = subscriber;
+    this.blockInUse[block] = 0;
+    this.blockSlab[block] = slab;
+    const listAt = subscriber * 3 + slot;
+    this.blockNext[block] = this.subscriberBlockHead[listAt];
+    this.subscriberBlockHead[listAt] = block;
+    this.subscriberBlockCount[listAt]++;
+    this.freeBlocksPerAddress[addressIndex * 3 + slot]--;
+    this.leasedBlockCount++;
+    this.markBlockIdle(block, timeMs);
+  }
+
+  releaseBlock(block: number): void {
+    const subscriber = this.blockOwner[block];
+    assert(subscriber !== -1, 'a released block is leased');
+    assert(this.blockInUse[block] === 0, 'a released block has no mapping');
+    const slot = this.blockSlotOf(block);
+    const listAt = subscriber * 3 + slot;
+    let prev = -1;
+    let b = this.subscriberBlockHead[listAt];
+    while (b !== block) {
+      assert(b !== -1, "a leased block is on its subscriber's list");
+      prev = b;
+      b = this.blockNext[b];
+    }
+    if (prev === -1) this.subscriberBlockHead[listAt] = this.blockNext[block];
+    else this.blockNext[prev] = this.blockNext[block];
+    this.blockNext[block] = -1;
+    this.subscriberBlockCount[listAt]--;
+    this.slabFree[this.slabFreeTop++] = this.blockSlab[block];
+    this.blockSlab[block] = -1;
+    this.blockOwner[block] = -1;
+    this.blockIdleSinceMs[block] = -1;
+    this.blockWheel.remove(block);
+    this.freeBlocksPerAddress[this.blockAddressIndexOf(block) * 3 + slot]++;
+    this.leasedBlockCount--;
+    this.removeSubscriberIfUnused(subscriber);
+  }
+
+  private markBlockIdle(block: number, timeMs: number): void {
+    this.blockIdleSinceMs[block] = timeMs;
+    this.blockWheel.add(block, timeMs + this.config.blockIdleTimeoutMs);
+  }
+
+  hasMappingRoom(): boolean {
+    return this.mappingFreeHead !== -1;
+  }
+
+  addMapping(
+    slot: number,
+    v6: ArrayLike<number>,
+    v6Port: number,
+    v4: number,
+    v4Port: number,
+    subscriber: number,
+    block: number,
+    timeMs: number,
+  ): number {
+    const m = this.mappingFreeHead;
+    assert(m !== -1, 'BIB has room (the engine checks mappingsMax before emitting)');
+    this.mappingFreeHead = this.mappingSubscriber[m];
+    this.mappingProtocol[m] = slot;
+    const o = m * 4;
+    for (let i = 0; i < 4; i++) this.mappingV6[o + i] = v6[i];
+    this.mappingV6Port[m] = v6Port;
+    this.mappingV4[m] = v4;
+    this.mappingV4Port[m] = v4Port;
+    this.mappingSubscriber[m] = subscriber;
+    this.mappingBlock[m] = block;
+    this.mappingSessionCount[m] = 0;
+    this.mappingFirstSession[m] = -1;
+    this.mappingStatic[m] = block === -1 ? 1 : 0;
+    indexInsert(this.mappingIndex6, this.mapping6HashOf(m), m);
+    indexInsert(this.mappingIndex4, this.mapping4HashOf(m), m);
+    this.mappingCount++;
+    this.subscriberMappingCount[subscriber]++;
+    if (block !== -1) {
+      assert(
+        this.blockOwner[block] === subscriber,
+        "a dynamic mapping's port is in a block of its subscriber",
+      );
+      if (this.blockInUse[block]++ === 0) {
+        this.blockIdleSinceMs[block] = -1;
+        this.blockWheel.remove(block);
+      }
+    }
+    void timeMs;
+    return m;
+  }
+
+  removeMapping(m: number, timeMs: number): void {
+    assert(this.mappingSessionCount[m] === 0, 'a removed mapping has no session');
+    indexRemove(this.mappingIndex6, this.mapping6HashOf(m), m, this.mapping6HashOf);
+    indexRemove(this.mappingIndex4, this.mapping4HashOf(m), m, this.mapping4HashOf);
+    const subscriber = this.mappingSubscriber[m];
+    const block = this.mappingBlock[m];
+    if (block !== -1) {
+      const offset = this.mappingV4Port[m] - this.blockFirstPortOf(block);
+      this.slabFreedAtS[this.blockSlab[block] * this.config.blockSizePorts + offset] =
+        Math.floor(timeMs / 1000) + 1;
+      if (--this.blockInUse[block] === 0) this.markBlockIdle(block, timeMs);
+    }
+    this.mappingProtocol[m] = FREE;
+    this.mappingSubscriber[m] = this.mappingFreeHead;
+    this.mappingFreeHead = m;
+    this.mappingCount--;
+    this.subscriberMappingCount[subscriber]--;
+    this.removeSubscriberIfUnused(subscriber);
+  }
+
+  /** True when `port` of the leased `block` was freed less than portReuseHoldMs before `nowMs`. */
+  isPortHeld(block: number, port: number, nowMs: number): boolean {
+    const size = this.config.blockSizePorts;
+    const freedAtS = this.slabFreedAtS[this.blockSlab[block] * size + (port - this.blockFirstPortOf(block))];
+    return freedAtS !== 0 && nowMs < freedAtS * 1000 + this.config.portReuseHoldMs;
+  }
+
+  hasSessionRoom(): boolean {
+    return this.sessionFreeHead !== -1;
+  }
+
+  addSession(
+    mapping: number,
+    remote: number,
+    remotePort: number,
+    state: number,
+    expiresAtMs: number,
+  ): number {
+    const s = this.sessionFreeHead;
+    assert(s !== -1, 'session table has room (the engine checks sessionsMax before emitting)');
+    this.sessionFreeHead = this.sessionNext[s];
+    this.sessionMapping[s] = mapping;
+    this.sessionRemote[s] = remote;
+    this.sessionRemotePort[s] = remotePort;
+    this.sessionState[s] = state;
+    this.sessionHairpin[s] = this.addressIndexOf(remote) >= 0 ? 1 : 0;
+    this.sessionExpiresAtMs[s] = expiresAtMs;
+    this.sessionNext[s] = this.mappingFirstSession[mapping];
+    this.mappingFirstSession[mapping] = s;
+    this.mappingSessionCount[mapping]++;
+    this.subscriberSessionCount[this.mappingSubscriber[mapping]]++;
+    indexInsert(this.sessionIndex, this.hashSession(mapping, remote, remotePort), s);
+    this.sessionWheel.add(s, expiresAtMs);
+    this.sessionCount++;
+    return s;
+  }
+
+  changeSession(s: number, state: number, expiresAtMs: number): void {
+    this.sessionState[s] = state;
+    this.sessionExpiresAtMs[s] = expiresAtMs;
+    this.sessionWheel.add(s, expiresAtMs);
+  }
+
+  removeSession(s: number): void {
+    const mapping = this.sessionMapping[s];
+    indexRemove(this.sessionIndex, this.sessionHashOf(s), s, this.sessionHashOf);
+    let prev = -1;
+    let x = this.mappingFirstSession[mapping];
+    while (x !== s) {
+      assert(x !== -1, "a session is on its mapping's list");
+      prev = x;
+      x = this.sessionNext[x];
+    }
+    if (prev === -1) this.mappingFirstSession[mapping] = this.sessionNext[s];
+    else this.sessionNext[prev] = this.sessionNext[s];
+    this.mappingSessionCount[mapping]--;
+    this.subscriberSessionCount[this.mappingSubscriber[mapping]]--;
+    this.sessionWheel.remove(s);
+    this.sessionState[s] = FREE;
+    this.sessionNext[s] = this.sessionFreeHead;
+    this.sessionFreeHead = s;
+    this.sessionCount--;
+  }
+}

@@ -1,0 +1,83 @@
+// Shared helpers for the engine's tests: an engine with a seeded random source and a fake clock,
+// and flow keys written from text addresses.
+import {
+  ArrayEventSink,
+  createFlowKey4,
+  createFlowKey6,
+  createNatEngine,
+  createSeededRandom,
+  type FlowKey4,
+  type FlowKey6,
+  formatIpv4,
+  type NatEngine,
+  type NatEngineConfigInput,
+  Protocol,
+  parseIpv4,
+  parseIpv6,
+} from '../src/internal.js';
+
+export interface Harness {
+  engine: NatEngine;
+  sink: ArrayEventSink;
+  held: { expired: number[]; discarded: number[] };
+}
+
+export function harness(config: Partial<NatEngineConfigInput> = {}, seed = 1, startMs = 0): Harness {
+  const sink = new ArrayEventSink();
+  const held = { expired: [] as number[], discarded: [] as number[] };
+  const engine = createNatEngine(
+    { pool: ['203.0.113.0/30'], sessionsMax: 4096, subscribersMax: 256, ...config },
+    {
+      sink,
+      random: createSeededRandom(seed),
+      startMs,
+      heldSyns: { expired: (h) => held.expired.push(h), discarded: (h) => held.discarded.push(h) },
+    },
+  );
+  engine.start(startMs);
+  return { engine, sink, held };
+}
+
+const protocols = { tcp: Protocol.Tcp, udp: Protocol.Udp, icmp: Protocol.Icmpv6 } as const;
+
+/** An IPv6-side key: `v6('udp', '2001:db8::1', 5000, '198.51.100.1', 53)`. */
+export function v6(
+  protocol: keyof typeof protocols,
+  src: string,
+  srcPort: number,
+  dst4: string,
+  dstPort: number,
+  tcpFlags = 0,
+  key: FlowKey6 = createFlowKey6(),
+): FlowKey6 {
+  key.protocol = protocols[protocol];
+  if (!parseIpv6(src, key.src6)) throw new Error(`bad IPv6 ${src}`);
+  key.srcPort = srcPort;
+  key.dst4 = parseIpv4(dst4);
+  key.dstPort = dstPort;
+  key.tcpFlags = tcpFlags;
+  key.icmpError = false;
+  return key;
+}
+
+/** An IPv4-side key: `v4('udp', '198.51.100.1', 53, '203.0.113.1', 40000)`. */
+export function v4(
+  protocol: keyof typeof protocols,
+  src4: string,
+  srcPort: number,
+  dst4: string | number,
+  dstPort: number,
+  tcpFlags = 0,
+  key: FlowKey4 = createFlowKey4(),
+): FlowKey4 {
+  key.protocol = protocol === 'icmp' ? Protocol.Icmp : protocols[protocol];
+  key.src4 = parseIpv4(src4);
+  key.srcPort = srcPort;
+  key.dst4 = typeof dst4 === 'number' ? dst4 : parseIpv4(dst4);
+  key.dstPort = dstPort;
+  key.tcpFlags = tcpFlags;
+  key.icmpError = false;
+  return key;
+}
+
+export { formatIpv4 };
