@@ -67,6 +67,32 @@ describe('TUN queue workers', () => {
     expect(set.stats().idleWaits).toBeGreaterThan(0);
   });
 
+  it('counts a handler that throws on every batch, reports it through onError, and keeps the queue reading', async () => {
+    const tun = openTun({ name: 'x64t-thr', netnsPath: `/run/netns/${NS_A}` });
+    devices.push(tun);
+    ip('-n', NS_A, 'addr', 'add', '198.51.100.1/24', 'dev', tun.name);
+    ip('-n', NS_A, 'link', 'set', tun.name, 'up');
+    const reported: TunError[] = [];
+    const set = await startQueues({
+      device: tun,
+      handlerModule: fixture('throwing-handler.ts'),
+      pollTimeoutMs: 50,
+      onError: (error) => reported.push(error),
+    });
+    queueSets.push(set);
+    // Nothing answers 198.51.100.9: each echo request lands in the TUN as a batch of its own.
+    const ping = spawnInNs(NS_A, ['ping', '-c', '4', '-i', '0.2', '-W', '1', '198.51.100.9']);
+    children.push(ping);
+    await waitFor(() => set.stats().handlerErrors >= 2, 'two handler errors');
+    await ping.kill();
+    expect(reported.length).toBeGreaterThanOrEqual(2);
+    expect(reported[0].code).toBe(TunErrorCode.workerFailed);
+    expect(reported[0].message).toContain('boom from the test handler');
+    expect(set.queues[0].exited()).toBe(false);
+    await set.stop();
+    expect(set.queues[0].exited()).toBe(true);
+  });
+
   it('rejects startQueues with a typed error when the handler module exports no createQueueHandler', async () => {
     const tun = openTun({ name: 'x64t-bad', netnsPath: `/run/netns/${NS_A}` });
     devices.push(tun);
