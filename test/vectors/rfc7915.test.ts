@@ -1,0 +1,142 @@
+// Proves the stateless translator meets RFC 7915 (and RFC 6052 / 7757 / 6791 / 4884) requirement by
+// requirement: every golden vector in rfc7915/ is replayed through createTranslator, and its verdict,
+// drop reason and output bytes must equal the hand-built expectation, every output packet must be
+// well-formed, and the committed bytes must still be what the case table builds.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { TranslatorConfigInput } from '../../libs/xlat/src/contract.js';
+import { createTranslator, dropReasonNames, type Translator, Verdict } from '../../libs/xlat/src/index.js';
+import { checkPacket } from '../support/wellformed.js';
+import { render, vectorDir } from './generate.js';
+import { cases } from './rfc7915/cases.js';
+import { REPLY_MASK4, REPLY_MASK6 } from './rfc7915/helpers.js';
+
+interface IndexEntry {
+  id: string;
+  verdict: string;
+  reason: string;
+  lengths: number[];
+}
+
+const index = JSON.parse(readFileSync(join(vectorDir, 'index.json'), 'utf8')) as IndexEntry[];
+const verdictNames = ['Translate', 'Drop', 'ReplyIcmp'];
+
+const translators = new Map<string, Translator>();
+function translatorFor(config: TranslatorConfigInput): Translator {
+  const key = JSON.stringify(config);
+  let t = translators.get(key);
+  if (!t) {
+    t = createTranslator(config);
+    translators.set(key, t);
+  }
+  return t;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** Copies the translator-chosen fields of a generated ICMP error (see helpers.ts) into `expected`. */
+function maskReply(expected: Buffer, actual: Uint8Array): Buffer {
+  const e = Buffer.from(expected);
+  const mask = (e[0] >> 4 === 4 ? REPLY_MASK4 : REPLY_MASK6) as readonly [number, number][];
+  for (const [from, to] of mask)
+    for (let i = from; i < to && i < actual.length && i < e.length; i++) e[i] = actual[i];
+  return e;
+}
+
+function firstDifference(a: Uint8Array, b: Uint8Array): string {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++)
+    if (a[i] !== b[i])
+      return `first difference at byte ${i}: got 0x${a[i].toString(16)}, want 0x${b[i].toString(16)}`;
+  return a.length === b.length ? 'identical' : `lengths differ: got ${a.length}, want ${b.length}`;
+}
+
+describe('golden vectors are what the case table builds', () => {
+  it('the committed .in/.expected bytes and index.json equal a fresh rendering of cases.ts (run generate.ts after editing cases)', () => {
+    const rendered = render();
+    expect(index.map((e) => e.id)).toEqual(rendered.map((r) => r.id));
+    for (const r of rendered) {
+      expect(hex(readFileSync(join(vectorDir, `${r.id}.in`))), `${r.id}.in`).toBe(hex(r.input));
+      expect(hex(readFileSync(join(vectorDir, `${r.id}.expected`))), `${r.id}.expected`).toBe(
+        hex(r.expected),
+      );
+    }
+  });
+
+  it('every expected output packet is itself well-formed (the oracle does not expect broken packets)', () => {
+    for (const r of render()) {
+      const entry = index.find((e) => e.id === r.id)!;
+      let off = 0;
+      for (const len of entry.lengths) {
+        expect(checkPacket(r.expected.subarray(off, off + len)), r.id).toEqual([]);
+        off += len;
+      }
+    }
+  });
+});
+
+describe('RFC 7915 golden vectors through createTranslator', () => {
+  for (const c of cases) {
+    const entry = index.find((e) => e.id === c.id)!;
+    it(`${c.id} (${c.section}): ${c.requirement}`, () => {
+      const input = readFileSync(join(vectorDir, `${c.id}.in`));
+      const expected = readFileSync(join(vectorDir, `${c.id}.expected`));
+      const t = translatorFor(c.config);
+      const output = new Uint8Array(input.length + 2048);
+      const verdict = c.direction === 46 ? t.v4ToV6(input, output) : t.v6ToV4(input, output);
+      const r = t.result;
+      const got = {
+        verdict: verdictNames[verdict] ?? `unknown verdict ${verdict}`,
+        reason: dropReasonNames[r.reason] ?? `unnamed reason ${r.reason}`,
+      };
+      expect(got).toEqual({ verdict: c.verdict, reason: c.reason });
+      if (verdict === Verdict.Drop) return;
+      const lengths = Array.from(r.lengths.subarray(0, r.count));
+      expect({ count: r.count, lengths, length: r.length }).toEqual({
+        count: entry.lengths.length,
+        lengths: entry.lengths,
+        length: expected.length,
+      });
+      let off = 0;
+      for (let i = 0; i < r.count; i++) {
+        const actual = output.subarray(off, off + lengths[i]);
+        let want = expected.subarray(off, off + entry.lengths[i]);
+        if (verdict === Verdict.ReplyIcmp) want = maskReply(want, actual);
+        expect(checkPacket(actual), `packet ${i} well-formed`).toEqual([]);
+        expect(hex(actual), `packet ${i}: ${firstDifference(actual, want)}`).toBe(hex(want));
+        off += lengths[i];
+      }
+    });
+  }
+});
+
+describe('configuration is validated (RFC 6052 sec. 2.2, RFC 7757 sec. 3)', () => {
+  const bad: [string, TranslatorConfigInput, string][] = [
+    ['a /33 prefix (RFC 6052 allows 32, 40, 48, 56, 64, 96)', { prefix: '2001:db8::/33' }, 'prefix'],
+    [
+      'a prefix with bits 64-71 set in a /96 (RFC 6052 sec. 2.2 "MUST be set to zero")',
+      { prefix: '2001:db8:0:0:ff00::/96' },
+      'prefix',
+    ],
+    [
+      'an EAM whose IPv4 and IPv6 suffix lengths differ (RFC 7757 sec. 3.2)',
+      { prefix: '64:ff9b::/96', eam: [{ ipv4: '192.0.2.0/24', ipv6: '2001:db8::/64' }] },
+      'eam',
+    ],
+  ];
+  for (const [what, config, field] of bad) {
+    it(`refuses ${what} with XLAT64_ERR_CONFIG naming the field`, () => {
+      let error: unknown;
+      try {
+        createTranslator(config);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(Error);
+      const e = error as { code?: string; field?: string };
+      expect(e.code).toBe('XLAT64_ERR_CONFIG');
+      expect(String(e.field)).toContain(field);
+    });
+  }
+});
