@@ -101,7 +101,7 @@ describe('RFC 7915 golden vectors through createTranslator', () => {
       let off = 0;
       for (let i = 0; i < r.count; i++) {
         const actual = output.subarray(off, off + lengths[i]);
-        let want = expected.subarray(off, off + entry.lengths[i]);
+        let want: Buffer = expected.subarray(off, off + entry.lengths[i]);
         if (verdict === Verdict.ReplyIcmp) want = maskReply(want, actual);
         expect(checkPacket(actual), `packet ${i} well-formed`).toEqual([]);
         expect(hex(actual), `packet ${i}: ${firstDifference(actual, want)}`).toBe(hex(want));
