@@ -282,7 +282,9 @@ up() {
   (yes 'xlat64 lab payload 0123456789abcdef' || true) | head -c 4194304 >"$RUN/www/4MiB.bin"
   sha256sum "$RUN/www/4MiB.bin" | cut -d' ' -f1 >"$RUN/www/4MiB.sha256"
   write_xlat64_configs
-  trap 'log "up failed at line $LINENO ($BASH_COMMAND); tearing down"; down >/dev/null 2>&1 || true' ERR
+  # Any failure from here on (a failing command, or die() from a check) tears down what was built.
+  trap 'log "up failed at line $LINENO: $BASH_COMMAND"' ERR
+  trap 'if [[ ! -s $RUN/config ]]; then log "up failed; tearing down"; down >/dev/null 2>&1 || true; fi' EXIT
 
   for ns in $ALL_NS; do ns_base "$ns"; done
   nsx "$NS_P" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
@@ -323,8 +325,8 @@ up() {
       nsx "$NS_S" ss -ltnH "sport = :$IPERF_PORT" | grep -q . && break
     sleep 0.05
   done
-  trap - ERR
   config_line >"$RUN/config"
+  trap - EXIT
   log "up ($(config_line)); state in $RUN"
 }
 

@@ -4,13 +4,21 @@
 // takes the lab down in afterAll, even when a check fails.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const LAB = fileURLToPath(new URL('./lab.sh', import.meta.url));
 const RUN = '/tmp/x64t-lab';
-const env = { ...process.env, X64_LAB_PREFIX: 'x64t-lab', X64_LAB_RUN: RUN, PLAT: 'tayga', CLAT: 'tayga' };
+const baseEnv = {
+  ...process.env,
+  X64_LAB_PREFIX: 'x64t-lab',
+  X64_LAB_RUN: RUN,
+  PLAT: 'tayga',
+  CLAT: 'tayga',
+};
+/** The environment lab.sh runs with; each describe sets its translators. */
+let env: NodeJS.ProcessEnv = baseEnv;
 const NS_CLIENT = 'x64t-lab-client';
 
 function lab(command: string): string {
@@ -33,15 +41,17 @@ function clientBytes(...args: string[]): Buffer {
 }
 const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
 
-beforeAll(() => {
-  lab('up');
-});
-
 afterAll(() => {
+  env = baseEnv;
   lab('down');
 });
 
 describe('infra/lab with TAYGA as PLAT and CLAT', () => {
+  beforeAll(() => {
+    env = baseEnv;
+    lab('up');
+  });
+
   it('is up with every process it started running, and a second up leaves it as it is', () => {
     const status = lab('status');
     expect(status).toContain('state: up');
@@ -84,9 +94,7 @@ describe('infra/lab with TAYGA as PLAT and CLAT', () => {
   it('verify reports OK', () => {
     expect(labStderr('verify')).toContain('verify: OK');
   });
-});
 
-describe('infra/lab down', () => {
   it('removes its namespaces and stops the processes it recorded, and a second down is harmless', () => {
     const pids = ['tayga-plat', 'tayga-clat', 'http', 'iperf3'].map((name) =>
       Number(readFileSync(`${RUN}/${name}.pid`, 'utf8').trim()),
@@ -101,5 +109,72 @@ describe('infra/lab down', () => {
         : 'gone';
       expect(['gone', 'Z']).toContain(state);
     }
+  });
+});
+
+describe('infra/lab with a stand-in for `xlat64 clat`', () => {
+  const standIn = '/tmp/x64t-lab-standin';
+
+  beforeAll(() => {
+    // TAYGA in the foreground plays the xlat64 CLAT: it only creates the clat46 TUN and translates;
+    // the lab must start it, record its PID, wait for the device and add address and routes itself.
+    mkdirSync(standIn, { recursive: true });
+    writeFileSync(
+      `${standIn}/clat.conf`,
+      [
+        'tun-device clat46',
+        'ipv4-addr 192.0.0.2',
+        'ipv6-addr 2001:db8:1:464::2',
+        'prefix 2001:db8:64::/96',
+        'map 192.0.0.1 2001:db8:1:464::1',
+        `data-dir ${standIn}`,
+        '',
+      ].join('\n'),
+    );
+    env = { ...baseEnv, CLAT: 'xlat64', XLAT64_CLAT_CMD: `tayga -d -c ${standIn}/clat.conf` };
+    lab('up');
+  });
+
+  afterAll(() => {
+    lab('down');
+    rmSync(standIn, { recursive: true, force: true });
+  });
+
+  it('starts the CLAT command in the client namespace, records its PID and completes the CLAT set-up so IPv4 works', () => {
+    expect(lab('status')).toMatch(/xlat64-clat: pid \d+ running/);
+    expect(client('ip', '-4', '-o', 'addr', 'show', 'dev', 'clat46')).toContain('192.0.0.1/29');
+    expect(client('ip', '-4', 'route', 'show', 'default')).toMatch(/dev clat46 .*mtu 1480/);
+    const body = client('curl', '-sS', '--max-time', '10', 'http://198.51.100.2:8000/');
+    expect(body.trim()).toBe('hello from x64-server (IPv4-only) via NAT64');
+  });
+
+  it('down stops the CLAT command by its recorded PID', () => {
+    const pid = Number(readFileSync(`${RUN}/xlat64-clat.pid`, 'utf8').trim());
+    lab('down');
+    const state = existsSync(`/proc/${pid}/stat`)
+      ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]
+      : 'gone';
+    expect(['gone', 'Z']).toContain(state);
+    expect(namespaces()).not.toMatch(/x64t-lab-/);
+  });
+});
+
+describe('infra/lab with a PLAT command that fails', () => {
+  it('fails `up` with the command log, and leaves no namespace behind', () => {
+    env = {
+      ...baseEnv,
+      PLAT: 'xlat64',
+      CLAT: 'none',
+      XLAT64_PLAT_CMD: 'sh -c "echo cannot-start-for-test >&2; exit 3"',
+    };
+    let output = '';
+    try {
+      labStderr('up');
+    } catch (error) {
+      output = String((error as { stdout?: string }).stdout);
+    }
+    expect(output).toContain('exited before creating plat64');
+    expect(output).toContain('cannot-start-for-test');
+    expect(namespaces()).not.toMatch(/x64t-lab-/);
   });
 });
