@@ -20,6 +20,16 @@ export interface TranslatorConfigInput {
   mtu4?: number;
   /** IPv4 UDP with checksum 0: 'compute' it (default) or 'drop' it (RFC 7915 sec. 4.5). */
   udpZeroChecksum?: 'compute' | 'drop';
+  /**
+   * Source of the ICMPv4 errors the translator originates (TTL exceeded, fragmentation needed,
+   * source route failed). Default: the first pool6791 address, else 192.0.0.8 (RFC 7600 sec. 4).
+   */
+  ipv4Address?: string;
+  /**
+   * Source of the ICMPv6 errors the translator originates (hop limit exceeded, packet too big,
+   * parameter problem). Default: the offending packet's destination address.
+   */
+  ipv6Address?: string;
 }
 
 /** Filled by every translate call; one object per translator, reused (no allocation per packet). */

@@ -43,6 +43,10 @@ export const dropReasonNames = [
   'toobig64', // too big for the IPv4 side: ICMPv6 packet too big sent back (ReplyIcmp)
   'protocol64', // a next header that must not cross (e.g. ICMPv4 inside IPv6)
   'checksum64', // an L4 checksum that had to be verified (ICMPv6 error) is wrong
+  // Appended after the first release of this list (never renumber):
+  'icmpchecksum46', // ICMPv4 error checksum wrong: it is recomputed, so it is verified first
+  'buffer46', // output buffer too small for the translated IPv6 packet or its fragments
+  'buffer64', // output buffer too small for the translated IPv4 packet or its fragments
 ] as const;
 export type DropReasonName = (typeof dropReasonNames)[number];
 

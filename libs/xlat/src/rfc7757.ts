@@ -1,0 +1,97 @@
+// RFC 7757 Explicit Address Mappings: an IPv4 prefix paired with an IPv6 prefix whose suffix
+// lengths are equal (sec. 3.2); the suffix bits are copied across. Lookups are longest-prefix match
+// (sec. 3.3) in either direction, allocation-free over a table sorted by prefix length.
+
+/** One validated EAM entry. */
+export interface EamEntry {
+  readonly ipv4: number;
+  readonly ipv4Length: number;
+  readonly ipv6: Uint8Array;
+  readonly ipv6Length: number;
+}
+
+export class EamTable {
+  readonly size: number;
+  // Struct of arrays, sorted by IPv4 prefix length (descending) for 4->6 lookups.
+  private readonly v4Prefix: Uint32Array;
+  private readonly v4Mask: Uint32Array;
+  private readonly v4Order: Int32Array;
+  // Sorted by IPv6 prefix length (descending) for 6->4 lookups.
+  private readonly v6Order: Int32Array;
+  private readonly v6Prefix: Uint8Array;
+  private readonly v6Length: Int32Array;
+  /** Suffix bits (32 - IPv4 prefix length = 128 - IPv6 prefix length). */
+  private readonly suffixBits: Int32Array;
+
+  constructor(entries: readonly EamEntry[]) {
+    const n = entries.length;
+    this.size = n;
+    this.v4Prefix = new Uint32Array(n);
+    this.v4Mask = new Uint32Array(n);
+    this.v6Prefix = new Uint8Array(n * 16);
+    this.v6Length = new Int32Array(n);
+    this.suffixBits = new Int32Array(n);
+    entries.forEach((entry, i) => {
+      this.v4Prefix[i] = entry.ipv4;
+      this.v4Mask[i] = entry.ipv4Length === 0 ? 0 : (0xffffffff << (32 - entry.ipv4Length)) >>> 0;
+      this.v6Prefix.set(entry.ipv6, i * 16);
+      this.v6Length[i] = entry.ipv6Length;
+      this.suffixBits[i] = 32 - entry.ipv4Length;
+    });
+    const indexes = entries.map((_, i) => i);
+    this.v4Order = Int32Array.from(
+      [...indexes].sort((a, b) => entries[b].ipv4Length - entries[a].ipv4Length),
+    );
+    this.v6Order = Int32Array.from(
+      [...indexes].sort((a, b) => entries[b].ipv6Length - entries[a].ipv6Length),
+    );
+  }
+
+  /** Writes the mapped IPv6 address of `ipv4` at `out[offset]`; false when no entry matches. */
+  map4to6(ipv4: number, out: Uint8Array, offset: number): boolean {
+    for (let k = 0; k < this.size; k++) {
+      const i = this.v4Order[k];
+      if ((ipv4 & this.v4Mask[i]) >>> 0 !== this.v4Prefix[i]) continue;
+      const base = i * 16;
+      for (let j = 0; j < 16; j++) out[offset + j] = this.v6Prefix[base + j];
+      // Copy the suffix: the low `suffixBits` bits of the IPv4 address into the low bits of IPv6.
+      const bits = this.suffixBits[i];
+      if (bits > 0) {
+        const suffix = bits === 32 ? ipv4 : (ipv4 & ((1 << bits) - 1)) >>> 0;
+        out[offset + 12] |= suffix >>> 24;
+        out[offset + 13] |= suffix >>> 16;
+        out[offset + 14] |= suffix >>> 8;
+        out[offset + 15] |= suffix;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /** The mapped IPv4 address of the IPv6 address at `buf[offset]`, or -1 when no entry matches. */
+  map6to4(buf: Uint8Array, offset: number): number {
+    for (let k = 0; k < this.size; k++) {
+      const i = this.v6Order[k];
+      if (!this.matches6(i, buf, offset)) continue;
+      const bits = this.suffixBits[i];
+      if (bits === 0) return this.v4Prefix[i];
+      const low =
+        ((buf[offset + 12] << 24) | (buf[offset + 13] << 16) | (buf[offset + 14] << 8) | buf[offset + 15]) >>>
+        0;
+      const suffix = bits === 32 ? low : (low & ((1 << bits) - 1)) >>> 0;
+      return (this.v4Prefix[i] | suffix) >>> 0;
+    }
+    return -1;
+  }
+
+  private matches6(i: number, buf: Uint8Array, offset: number): boolean {
+    const length = this.v6Length[i];
+    const base = i * 16;
+    const whole = length >> 3;
+    for (let j = 0; j < whole; j++) if (buf[offset + j] !== this.v6Prefix[base + j]) return false;
+    const rest = length & 7;
+    if (rest === 0) return true;
+    const mask = (0xff << (8 - rest)) & 0xff;
+    return (buf[offset + whole] & mask) === this.v6Prefix[base + whole];
+  }
+}
