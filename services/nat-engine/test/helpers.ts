@@ -81,3 +81,29 @@ export function v4(
 }
 
 export { formatIpv4 };
+
+/** The session of an IPv6-side key, or null: its TCP state and expiry. */
+export function sessionOf(engine: NatEngine, key: FlowKey6): { state: number; expiresAtMs: number } | null {
+  const st = engine.state;
+  const slot = key.protocol === Protocol.Tcp ? 0 : key.protocol === Protocol.Udp ? 1 : 2;
+  const m = st.findMapping6(slot, key.src6, 0, key.srcPort);
+  if (m === -1) return null;
+  const s = st.findSession(m, key.dst4, slot === 2 ? 0 : key.dstPort);
+  if (s === -1) return null;
+  return { state: st.sessionState[s], expiresAtMs: st.sessionExpiresAtMs[s] };
+}
+
+/** The IPv4 transport address of an IPv6-side key's mapping, or null. */
+export function mappingOf(engine: NatEngine, key: FlowKey6): { address: string; port: number } | null {
+  const st = engine.state;
+  const slot = key.protocol === Protocol.Tcp ? 0 : key.protocol === Protocol.Udp ? 1 : 2;
+  const m = st.findMapping6(slot, key.src6, 0, key.srcPort);
+  if (m === -1) return null;
+  return { address: formatIpv4(st.mappingV4[m]), port: st.mappingV4Port[m] };
+}
+
+/** Runs the wheels and publishes refreshes at `nowMs`. */
+export function tick(engine: NatEngine, nowMs: number): void {
+  engine.advance(nowMs);
+  engine.flush(nowMs);
+}
