@@ -27,6 +27,9 @@
 #define TUN_F_USO6 0x40
 #endif
 
+// Room one read must have: a 65,535-byte IPv6 payload + 40-byte header + the virtio header, rounded.
+#define PACKET_MAX_DEFAULT (65536 + 64)
+
 #define CHECK_NAPI(env, call)                                                                      \
   do {                                                                                             \
     if ((call) != napi_ok) {                                                                       \
@@ -270,7 +273,7 @@ static napi_value tun_set_vnet_hdr_size(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// readBatch(fd, buffer, offsetsOut, lengthsOut, maxPackets, timeoutMs, packetMaxBytes, headroomBytes)
+// readBatch(fd, buffer, offsetsOut, lengthsOut, maxPackets, timeoutMs[, packetMaxBytes[, headroomBytes]])
 //   -> number of packets read (0 on timeout).
 // Waits up to timeoutMs for the queue to become readable, then reads packets back to back into
 // buffer (each at offsets[i], headroomBytes after the end of the previous one) until maxPackets
@@ -279,16 +282,16 @@ static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value argv[8];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd, max_packets, timeout_ms, packet_max, headroom = 0;
+  int32_t fd, max_packets, timeout_ms, packet_max = PACKET_MAX_DEFAULT, headroom = 0;
   uint8_t *buf;
   size_t buf_len, n_off, n_len;
   uint32_t *offsets, *lengths;
-  if (argc < 7 || !get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], &buf, &buf_len) ||
+  if (argc < 6 || !get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], &buf, &buf_len) ||
       !get_u32s(env, argv[2], &offsets, &n_off) || !get_u32s(env, argv[3], &lengths, &n_len) ||
       !get_int(env, argv[4], &max_packets) || !get_int(env, argv[5], &timeout_ms) ||
-      !get_int(env, argv[6], &packet_max) || (argc >= 8 && !get_int(env, argv[7], &headroom)))
+      (argc >= 7 && !get_int(env, argv[6], &packet_max)) || (argc >= 8 && !get_int(env, argv[7], &headroom)))
     return throw_type(env, "readBatch(fd, buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, "
-                           "maxPackets, timeoutMs, packetMaxBytes[, headroomBytes])");
+                           "maxPackets, timeoutMs[, packetMaxBytes[, headroomBytes]])");
   if (max_packets < 0 || (size_t)max_packets > n_off || (size_t)max_packets > n_len)
     return throw_type(env, "readBatch: maxPackets exceeds offsets/lengths capacity");
   if (packet_max <= 0 || headroom < 0) return throw_type(env, "readBatch: packetMaxBytes > 0, headroomBytes >= 0");

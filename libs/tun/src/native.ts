@@ -31,7 +31,9 @@ export interface TunNative {
    * Waits up to timeoutMs for the queue to be readable, then reads up to maxPackets packets back to
    * back into buffer (packet i at offsets[i], lengths[i] bytes, each headroomBytes after the 8-byte
    * aligned end of the previous one). Stops early when the queue is empty or fewer than
-   * packetMaxBytes + headroomBytes bytes are left. Returns the count; 0 on timeout.
+   * packetMaxBytes (default 65,600) + headroomBytes (default 0) bytes are left. Returns the count;
+   * 0 on timeout. packetMaxBytes must cover the device's largest packet: the kernel cuts a longer
+   * one short without telling.
    */
   readBatch(
     fd: number,
@@ -40,7 +42,7 @@ export interface TunNative {
     lengths: Uint32Array,
     maxPackets: number,
     timeoutMs: number,
-    packetMaxBytes: number,
+    packetMaxBytes?: number,
     headroomBytes?: number,
   ): number;
   /** Writes count packets; returns how many the kernel accepted (refused ones are skipped). */
