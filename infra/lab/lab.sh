@@ -363,6 +363,17 @@ status() {
   if is_up; then echo "state: up"; else echo "state: down"; fi
 }
 
+# verify/status describe the lab as it was brought up, whatever this shell's PLAT/CLAT say.
+if [[ ${1:-} != up && -s $RUN/config ]]; then
+  for kv in $(cat "$RUN/config"); do
+    case $kv in
+    PLAT=*) PLAT=${kv#PLAT=} ;;
+    CLAT=*) CLAT=${kv#CLAT=} ;;
+    OFFLOAD=*) OFFLOAD=${kv#OFFLOAD=} ;;
+    esac
+  done
+fi
+
 case ${1:-} in
 up) up ;;
 down) down ;;
