@@ -1,0 +1,220 @@
+// Benchmarks of the NAT64 engine (RFC 8219 / RFC 9693 style figures for a stateful NATxy): connection
+// setup rate (first packet through extraction + engine + RFC 7915 rewrite, and the engine alone, side by
+// side), established-path lookups, bytes per session at 1,000,000 sessions, and expiry cost.
+// Run with `npm run bench -- nat-engine` (node --expose-gc, so heap figures are taken after a full GC).
+
+import {
+  createStatefulTranslator,
+  extractFlowKey6,
+  FlowKey,
+  parseRfc6052Prefix,
+  XlatTuple,
+} from '../../../libs/xlat/src/index.js';
+import {
+  CountingEventSink,
+  createFlowKey4,
+  createFlowKey6,
+  createNatEngine,
+  createSeededRandom,
+  EngineVerdict,
+  type FlowKey6,
+  type NatEngine,
+  Protocol,
+} from '../src/internal.js';
+
+const SUBSCRIBERS = 4096;
+const SESSIONS = 1_000_000;
+const CAPACITY = 1 << 20;
+
+function gc(): void {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (collect) {
+    collect();
+    collect();
+  }
+}
+
+function memoryBytes(): number {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+function newEngine(sessionsMax: number): { engine: NatEngine; sink: CountingEventSink } {
+  const sink = new CountingEventSink();
+  const engine = createNatEngine(
+    {
+      pool: ['203.0.113.0/24'],
+      sessionsMax,
+      mappingsMax: sessionsMax,
+      subscribersMax: SUBSCRIBERS * 2,
+      leasedBlocksMax: SUBSCRIBERS * 2,
+    },
+    { sink, random: createSeededRandom(42), startMs: 0 },
+  );
+  return { engine, sink };
+}
+
+/** Flow f: subscriber f mod 4096, its own source port (each flow is one mapping and one session). */
+function setFlow(key: FlowKey6, f: number): void {
+  const sub = f % SUBSCRIBERS;
+  key.protocol = Protocol.Udp;
+  key.src6[0] = 0x20010db8;
+  key.src6[1] = sub << 8;
+  key.src6[2] = 0;
+  key.src6[3] = 1;
+  key.srcPort = 1024 + Math.floor(f / SUBSCRIBERS);
+  key.dst4 = (0x5db8d800 + (f & 255)) >>> 0;
+  key.dstPort = 443;
+  key.tcpFlags = 0;
+  key.icmpError = false;
+}
+
+function row(name: string, count: number, ms: number, unit = 'ops/s'): string {
+  const rate = (count / ms) * 1000;
+  return `| ${name.padEnd(58)} | ${count.toString().padStart(9)} | ${ms.toFixed(1).padStart(9)} | ${Math.round(rate).toLocaleString('en').padStart(12)} ${unit} | ${((ms * 1e6) / count).toFixed(0).padStart(6)} ns |`;
+}
+
+/** A UDP/IPv6 packet to 64:ff9b::<dst4>, 32 bytes of payload; source address and port patched per flow. */
+function ipv6UdpTemplate(): Uint8Array {
+  const p = new Uint8Array(40 + 8 + 32);
+  p[0] = 0x60; // version 6
+  p[5] = 40; // payload length
+  p[6] = 17; // UDP
+  p[7] = 64; // hop limit
+  p.set([0x20, 0x01, 0x0d, 0xb8], 8); // source 2001:db8:...::1
+  p[23] = 1;
+  p.set([0x00, 0x64, 0xff, 0x9b], 24); // destination 64:ff9b::93.184.216.x
+  p.set([93, 184, 216, 34], 36);
+  p[42] = 0x01; // destination port 443
+  p[43] = 0xbb;
+  p[45] = 40; // UDP length
+  return p;
+}
+
+function patchFlow(p: Uint8Array, f: number): void {
+  const sub = f % SUBSCRIBERS;
+  // source 2001:db8:0:<sub>00::1 (sub in bits 40..55), source port, destination 93.184.216.<f & 255>
+  p[13] = (sub >>> 8) & 255;
+  p[14] = sub & 255;
+  const port = 1024 + Math.floor(f / SUBSCRIBERS);
+  p[40] = port >>> 8;
+  p[41] = port & 255;
+  p[39] = f & 255;
+}
+
+function firstPacketThroughTranslation(count: number): { ms: number; translated: number } {
+  const { engine } = newEngine(CAPACITY);
+  const xlat = createStatefulTranslator({ prefix: '64:ff9b::/96' });
+  const pref64 = parseRfc6052Prefix('64:ff9b::/96');
+  const packet = ipv6UdpTemplate();
+  const output = new Uint8Array(packet.length + 2048);
+  const flow = new FlowKey();
+  const key = createFlowKey6();
+  const tuple = new XlatTuple();
+  const result = engine.result;
+  let translated = 0;
+  const t0 = performance.now();
+  for (let f = 0; f < count; f++) {
+    patchFlow(packet, f);
+    if (extractFlowKey6(packet, flow) !== 0) continue;
+    const src = flow.src;
+    key.protocol = flow.protocol;
+    key.src6[0] = ((src[0] << 24) | (src[1] << 16) | (src[2] << 8) | src[3]) >>> 0;
+    key.src6[1] = ((src[4] << 24) | (src[5] << 16) | (src[6] << 8) | src[7]) >>> 0;
+    key.src6[2] = ((src[8] << 24) | (src[9] << 16) | (src[10] << 8) | src[11]) >>> 0;
+    key.src6[3] = ((src[12] << 24) | (src[13] << 16) | (src[14] << 8) | src[15]) >>> 0;
+    key.srcPort = flow.srcPort;
+    key.dst4 = pref64.extract(flow.dst, 0) >>> 0;
+    key.dstPort = flow.dstPort;
+    key.tcpFlags = flow.tcpFlags;
+    key.icmpError = flow.icmpError;
+    if (engine.outbound6(key, 0) !== EngineVerdict.Translate) continue;
+    tuple.src4 = result.v4Src;
+    tuple.srcPort = result.v4SrcPort;
+    tuple.dst4 = result.v4Dst;
+    tuple.dstPort = result.v4DstPort;
+    if (xlat.v6ToV4(packet, output, tuple) === 0) translated++;
+  }
+  return { ms: performance.now() - t0, translated };
+}
+
+export default async function bench(): Promise<void> {
+  const lines: string[] = [];
+  lines.push(
+    `| ${'case'.padEnd(58)} | ${'count'.padStart(9)} | ${'ms'.padStart(9)} | ${'rate'.padStart(18)} | ${'per op'.padStart(9)} |`,
+  );
+  lines.push(`|${'-'.repeat(60)}|${'-'.repeat(11)}|${'-'.repeat(11)}|${'-'.repeat(20)}|${'-'.repeat(11)}|`);
+
+  // 1. Connection setup: the engine alone vs the whole first-packet path, same flows, same process.
+  {
+    const warm = firstPacketThroughTranslation(50_000);
+    void warm;
+    const { ms, translated } = firstPacketThroughTranslation(500_000);
+    if (translated !== 500_000) throw new Error(`only ${translated} first packets translated`);
+    lines.push(row('new sessions: extract + engine + RFC 7915 rewrite (UDP)', 500_000, ms));
+  }
+
+  // 2. Memory at 1,000,000 sessions (tables sized for 2^20), and the engine-only setup rate.
+  gc();
+  const before = memoryBytes();
+  const { engine, sink } = newEngine(CAPACITY);
+  const key = createFlowKey6();
+  const t0 = performance.now();
+  for (let f = 0; f < SESSIONS; f++) {
+    setFlow(key, f);
+    if (engine.outbound6(key, 0) !== EngineVerdict.Translate) throw new Error(`flow ${f} refused`);
+  }
+  const setupMs = performance.now() - t0;
+  lines.push(row('new sessions: engine alone (mapping + session + 2 events)', SESSIONS, setupMs));
+  gc();
+  const after = memoryBytes();
+  const bytesPerSession = (after - before) / SESSIONS;
+
+  // 3. Established path: outbound and inbound lookups of existing sessions (with lifetime refresh).
+  const lookups = 3_000_000;
+  let t = performance.now();
+  for (let i = 0; i < lookups; i++) {
+    setFlow(key, (i * 7919) % SESSIONS);
+    engine.outbound6(key, 1000);
+  }
+  lines.push(row('established lookups IPv6->IPv4 (random order)', lookups, performance.now() - t));
+  const pool = new Uint32Array(SESSIONS);
+  const poolPort = new Uint16Array(SESSIONS);
+  for (let f = 0; f < SESSIONS; f++) {
+    setFlow(key, f);
+    engine.outbound6(key, 1000);
+    pool[f] = engine.result.v4Src;
+    poolPort[f] = engine.result.v4SrcPort;
+  }
+  const key4 = createFlowKey4();
+  key4.protocol = Protocol.Udp;
+  key4.srcPort = 443;
+  t = performance.now();
+  for (let i = 0; i < lookups; i++) {
+    const f = (i * 7919) % SESSIONS;
+    key4.src4 = (0x5db8d800 + (f & 255)) >>> 0;
+    key4.dst4 = pool[f];
+    key4.dstPort = poolPort[f];
+    engine.inbound4(key4, 2000);
+  }
+  lines.push(row('established lookups IPv4->IPv6 (random order)', lookups, performance.now() - t));
+  t = performance.now();
+  engine.flush(2000);
+  lines.push(
+    row('flush: coalesced refresh events (one per touched session)', SESSIONS, performance.now() - t),
+  );
+
+  // 4. Expiry: every session and mapping times out in one advance (SessionRemoved + MappingRemoved each).
+  const events = sink.count;
+  t = performance.now();
+  engine.advance(2000 + 5 * 60_000 + 1000);
+  const expiryMs = performance.now() - t;
+  if (engine.state.sessionCount !== 0) throw new Error(`${engine.state.sessionCount} sessions left`);
+  lines.push(row('expiry: session + its mapping removed by the timer wheel', SESSIONS, expiryMs));
+  lines.push(`\nevents emitted during expiry: ${sink.count - events}`);
+  lines.push(
+    `memory at ${SESSIONS.toLocaleString('en')} sessions (1 mapping each, tables sized for ${CAPACITY.toLocaleString('en')}): ` +
+      `${((after - before) / 1048576).toFixed(1)} MiB = ${bytesPerSession.toFixed(1)} bytes per session (heapUsed + arrayBuffers delta after GC${(globalThis as { gc?: unknown }).gc ? '' : ', no --expose-gc'})`,
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
