@@ -7,6 +7,8 @@ export default defineConfig({
     include: ['libs/**/*.test.ts', 'services/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/node_modules/**', 'dist/**'],
     pool: 'forks',
+    // Takes down the test lab and any x64t- namespace a crashed suite left behind.
+    globalSetup: ['infra/lab/global-teardown.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default'],

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressStep, routeStep, runCommand, SystemSetup } from '../src/system-setup.js';
 
-const ns = `x64u-setup-${process.pid}`;
+const ns = `x64t-setup-${process.pid}`;
 const inNamespace = (argv: readonly string[]) => runCommand(['ip', 'netns', 'exec', ns, ...argv]);
 const show = (...args: string[]) => execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8' });
 
