@@ -96,6 +96,11 @@ function mapIcmpError4to6(type: number, code: number, pointer: number): boolean 
   return false;
 }
 
+function isIllegalSource4(address: number): boolean {
+  const first = address >>> 24;
+  return first === 0 || first === 127 || first >= 224;
+}
+
 /** Writes the fixed IPv6 header at `out[offset]`. */
 function writeIpv6Header(
   out: Uint8Array,
@@ -225,8 +230,9 @@ export function translate4to6(
     );
   }
   const protocol = v4.protocol;
-  // ICMPv6 must not arrive inside IPv4 (it would mean a translation loop or a forgery).
-  if (protocol === 58) return drop(result, R.protocol46);
+  // ICMPv6 must not arrive inside IPv4 (it would mean a translation loop or a forgery); IGMP is
+  // single-hop (sec. 4.2: "SHOULD be silently dropped").
+  if (protocol === 58 || protocol === 2) return drop(result, R.protocol46);
   const l4 = v4.payloadOffset;
   const end = v4.totalLength;
   const l4Length = end - l4;
@@ -306,6 +312,9 @@ export function translate4to6(
     }
   }
 
+  // Sec. 4.1: an illegal source (RFC 1812 sec. 5.3.7: this network, loopback, multicast, class E,
+  // broadcast) is silently dropped, except that ICMPv4 errors are translated for troubleshooting.
+  if (!icmpError && isIllegalSource4(v4.src)) return drop(result, R.srcaddr46);
   const reason = planner.plan46(state, input, icmpError);
   if (reason !== 0) return drop(result, reason);
 

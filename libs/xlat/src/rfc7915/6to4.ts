@@ -78,6 +78,12 @@ function mapIcmpError6to4(type: number, code: number, pointer: number): boolean 
   return false;
 }
 
+function isIllegalSource6(input: Uint8Array): boolean {
+  if (input[8] === 0xff) return true;
+  for (let i = 8; i < 23; i++) if (input[i] !== 0) return false;
+  return input[23] <= 1;
+}
+
 function writeIpv4Header(
   out: Uint8Array,
   offset: number,
@@ -243,6 +249,8 @@ export function translate6to4(
     }
   }
 
+  // Sec. 5.1: an illegal source (unspecified, loopback, multicast) is silently dropped.
+  if (!icmpError && isIllegalSource6(input)) return drop(result, R.srcaddr64);
   const reason = planner.plan64(state, input, icmpError);
   if (reason !== 0) return drop(result, reason);
 
