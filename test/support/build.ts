@@ -271,6 +271,8 @@ export function ipv4(o: Ipv4Options): Buffer {
   b.writeUInt16BE((o.reservedFlag ? 0x8000 : 0) | (o.df ? 0x4000 : 0) | (o.mf ? 0x2000 : 0) | frag, 6);
   b[8] = o.ttl ?? 64;
   b[9] = o.protocol ?? l4?.protocol4 ?? 0xfd;
+  parseIpv4(o.src).copy(b, 12);
+  parseIpv4(o.dst).copy(b, 16);
   Buffer.from(opt).copy(b, 20);
   payload.copy(b, hl);
   if (l4 && l4.checksumOffset >= 0 && o.computeL4Checksum !== false) {

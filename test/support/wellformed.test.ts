@@ -92,6 +92,32 @@ describe('builder output is well-formed', () => {
     for (const [name, p] of Object.entries(good())) expect([name, checkPacket(p)]).toEqual([name, []]);
   });
 
+  it('writes every IPv4 and IPv6 header field where RFC 791 and RFC 8200 put it (a regression: addresses once stayed zero)', () => {
+    const p4 = ipv4({
+      src: '192.0.2.1',
+      dst: '198.51.100.2',
+      tos: 0xb8,
+      id: 0x1234,
+      df: true,
+      ttl: 7,
+      payload: udp({}),
+    });
+    expect(p4.subarray(0, 20).toString('hex')).toBe(
+      `45b8001c123440000711${p4.subarray(10, 12).toString('hex')}c0000201c6336402`,
+    );
+    const p6 = ipv6({
+      src: '2001:db8::1',
+      dst: '64:ff9b::192.0.2.1',
+      trafficClass: 0xb8,
+      flowLabel: 0x12345,
+      hopLimit: 9,
+      payload: udp({}),
+    });
+    expect(p6.subarray(0, 40).toString('hex')).toBe(
+      '6b812345000811092001' + '0db8000000000000000000000001' + '0064ff9b0000000000000000c0000201',
+    );
+  });
+
   it('fragments of TCP and ICMP-free packets pass, their L4 checksum being skipped', () => {
     const whole4 = ipv4({ src: S4, dst: D4, id: 7, payload: udp({ payload: filler(100) }) });
     for (const f of fragment4(whole4, [48, 48])) expect(checkPacket(f)).toEqual([]);
@@ -168,7 +194,11 @@ describe('the checker catches each kind of corruption', () => {
     ['ICMPv6 RFC 4884 length past the end', fixIcmp6(withByte(g.err6ext, 44, 100)), /RFC 4884/],
     ['IPv6 extension header runs past the end', withByte(g.ext6, 41, 30), /extension header|payload length/],
     ['IPv6 hop-by-hop not first', withByte(g.ext6, 40, 0), /hop-by-hop not first/],
-    ['IPv4 carrying fragmented ICMP', fixIpv4Checksum(withU16(g.echo4, 6, 0x2000)), /fragmented ICMP/],
+    [
+      'IPv6 next header 44 whose Fragment Header is cut short',
+      withU16(withByte(g.raw6, 6, 44), 4, 4),
+      /extension header 44/,
+    ],
   ];
   for (const [name, packet, re] of cases) {
     it(`reports: ${name}`, () => {

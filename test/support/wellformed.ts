@@ -44,10 +44,9 @@ export function checkIpv4(p: Uint8Array, options: CheckOptions = {}): string[] {
   const offset = (flags & 0x1fff) * 8;
   const end = Math.min(total, p.length);
   const l4 = p.subarray(hl, end);
-  if (offset !== 0 || mf) {
-    if (p[9] === 1) problems.push('IPv4: fragmented ICMP (a translator must not produce it)');
-    return problems;
-  }
+  // A fragment's transport checksum spans other fragments: nothing more can be checked. (A fragmented
+  // ICMP message is legal; a translator produces one when RFC 7915 4.1 fragments a DF-clear echo.)
+  if (offset !== 0 || mf) return problems;
   const proto = p[9];
   if (proto === 6)
     problems.push(...checkTcp(l4, pseudo4Sum(p.subarray(12, 16), p.subarray(16, 20), 6, l4.length)));
@@ -85,10 +84,7 @@ export function checkIpv6(p: Uint8Array, options: CheckOptions = {}): string[] {
   const end = Math.min(40 + plen, p.length);
   const chain = walkExtensions(p, 40, end, p[6]);
   if (chain.problem) return [...problems, `IPv6: ${chain.problem}`];
-  if (chain.fragmented) {
-    if (chain.next === 58) problems.push('IPv6: fragmented ICMPv6 (a translator must not produce it)');
-    return problems;
-  }
+  if (chain.fragmented) return problems;
   const l4 = p.subarray(chain.offset, end);
   const src = p.subarray(8, 24);
   const dst = p.subarray(24, 40);
@@ -124,7 +120,9 @@ function walkExtensions(
   let firstFragment = true;
   let seen = 0;
   for (;;) {
-    if (next !== 0 && next !== 43 && next !== 60 && next !== 44 && next !== 51) break;
+    // AH (51) is left to the upper layer: its length is checked by nobody downstream of a translator,
+    // and an IPv4 packet may legitimately carry AH as its protocol.
+    if (next !== 0 && next !== 43 && next !== 60 && next !== 44) break;
     if (next === 0 && seen > 0)
       return { offset: off, next, fragmented, firstFragment, problem: 'hop-by-hop not first' };
     if (off + 8 > end) {
@@ -143,8 +141,7 @@ function walkExtensions(
       const fo = (p[off + 2] << 8) | p[off + 3];
       if ((fo & 0xfff8) !== 0 || (fo & 1) !== 0) fragmented = true;
       if ((fo & 0xfff8) !== 0) firstFragment = false;
-    } else if (next === 51) len = (p[off + 1] + 2) * 4;
-    else len = (p[off + 1] + 1) * 8;
+    } else len = (p[off + 1] + 1) * 8;
     if (off + len > end) {
       if (truncatedOk) return { offset: end, next: 59, fragmented, firstFragment };
       return {

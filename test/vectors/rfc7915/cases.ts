@@ -1641,13 +1641,18 @@ translate(
   },
   { ...CONFIG, pool6791: ['203.0.113.7/32'] },
 );
-drop(
-  '64-rfc6791-no-pool',
-  'RFC 7915 5.1',
-  'The same ICMPv6 error without an RFC 6791 pool: the source cannot be translated',
+translate(
+  '64-rfc6791-no-pool-dummy-address',
+  'RFC 6791 4; RFC 7600 4',
+  'Without an RFC 6791 pool the ICMPv6 error is still passed ("The source address used SHOULD NOT cause the ICMP packet to be discarded"), sourced from the IPv4 dummy address 192.0.0.8',
   64,
-  'srcaddr64',
-  () => err6in({ type: 3, code: 0, body: quoted64(UDP, 1).v6 }, { src: '2001:db8:ffff::1' }),
+  () => {
+    const q = quoted64(UDP, 1);
+    return one(
+      err6in({ type: 3, code: 0, body: q.v6 }, { src: '2001:db8:ffff::1' }),
+      err4out({ type: 11, code: 0, body: q.v4 }, { src: '192.0.0.8' }),
+    );
+  },
 );
 
 // ---------------------------------------------------------------------------------------------
