@@ -35,7 +35,7 @@ import { applyEvent } from './reducer.js';
 import { hairpinKey } from './steps/hairpinning.js';
 import { fillOutgoing4to6, fillOutgoing6to4 } from './steps/outgoing-tuple.js';
 import { HeldSynTable } from './tables/held-syn-table.js';
-import { NatState } from './tables/nat-state.js';
+import { NatState, SESSION_DIRTY } from './tables/nat-state.js';
 import { Lifetime, TcpState, tcpTransition } from './tcp-state-machine.js';
 import {
   createEngineResult,
@@ -89,7 +89,6 @@ export class NatEngine {
   private readonly shard: number;
   private readonly epoch: number;
   /** Live-only refresh bookkeeping (see the file comment). */
-  private readonly sessionDirty: Uint8Array;
   private readonly dirtyList: Int32Array;
   private dirtyCount = 0;
   /** LimitReached is published at most once per subscriber per flush interval. */
@@ -116,7 +115,6 @@ export class NatEngine {
     this.heldSyns = new HeldSynTable(config.heldSynsMax, options.startMs);
     this.shard = options.shard ?? 0;
     this.epoch = options.epoch ?? 0;
-    this.sessionDirty = new Uint8Array(config.sessionsMax);
     this.dirtyList = new Int32Array(config.sessionsMax);
     this.limitReportedGeneration = new Uint32Array(config.subscribersMax);
     this.nowMs = options.startMs;
@@ -157,7 +155,7 @@ export class NatEngine {
   removeStaticMapping(protocolSlot: number, ipv4: number, ipv4Port: number, nowMs: number): boolean {
     const state = this.state;
     const m = state.findMapping4(protocolSlot, ipv4, ipv4Port);
-    if (m === -1 || state.mappingStatic[m] !== 1) return false;
+    if (m === -1 || state.mappingStaticOf(m) !== 1) return false;
     while (state.mappingFirstSession[m] !== -1) {
       this.emitSessionRemoved(state.mappingFirstSession[m], SessionRemovedCause.Administrative, nowMs);
     }
@@ -241,7 +239,7 @@ export class NatEngine {
       const s = m === -1 ? -1 : state.findSession(m, key.dst4, remotePort);
       if (s === -1) return this.drop(EngineDropReason.nosession64);
       fillOutgoing6to4(result, state, m, key.dst4, key.dstPort);
-      return this.finishOutbound(key, state.sessionHairpin[s] === 1, nowMs);
+      return this.finishOutbound(key, state.sessionHairpinOf(s) === 1, nowMs);
     }
 
     if (m !== -1) {
@@ -251,7 +249,7 @@ export class NatEngine {
         if (slot === 0) this.stepTcp(s, true, key.tcpFlags, nowMs);
         else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
         fillOutgoing6to4(result, state, m, key.dst4, key.dstPort);
-        return this.finishOutbound(key, state.sessionHairpin[s] === 1, nowMs);
+        return this.finishOutbound(key, state.sessionHairpinOf(s) === 1, nowMs);
       }
     }
 
@@ -308,7 +306,7 @@ export class NatEngine {
       lifetimeMs = this.config.tcpTransitoryTimeoutMs;
       // Simultaneous open (RFC 6146 sec. 3.5.2.2, RFC 5382 REQ-4): an inbound SYN held for this very
       // connection is discarded silently and the connection is established.
-      const held = this.heldSyns.find(state.mappingV4[m], state.mappingV4Port[m], key.dst4, key.dstPort);
+      const held = this.heldSyns.find(state.mappingV4Of(m), state.mappingV4PortOf(m), key.dst4, key.dstPort);
       if (held !== -1) {
         this.heldSyns.remove(held);
         this.heldSynsDiscarded++;
@@ -528,7 +526,7 @@ export class NatEngine {
   /** RFC 6146 sec. 3.5.2.2 for a packet of an existing TCP session. */
   private stepTcp(s: number, fromV6: boolean, flags: number, nowMs: number): void {
     const state = this.state;
-    const current = state.sessionState[s];
+    const current = state.sessionStateOf(s);
     const next = tcpTransition(current, fromV6, flags);
     const nextState = next & 15;
     const lifetime = next >>> 4;
@@ -540,9 +538,9 @@ export class NatEngine {
       const remaining = lifetime === Lifetime.Keep ? state.sessionExpiresAtMs[s] - nowMs : lifetimeMs;
       this.emitSession(
         NatEventType.SessionChanged,
-        state.sessionMapping[s],
-        state.sessionRemote[s],
-        state.sessionRemotePort[s],
+        state.sessionMappingOf(s),
+        state.sessionRemoteOf(s),
+        state.sessionRemotePortOf(s),
         nextState,
         remaining,
         nowMs,
@@ -557,8 +555,11 @@ export class NatEngine {
     const expiresAtMs = nowMs + lifetimeMs;
     if (expiresAtMs <= this.state.sessionExpiresAtMs[s]) return;
     this.state.sessionExpiresAtMs[s] = expiresAtMs;
-    if (this.sessionDirty[s] === 0) {
-      this.sessionDirty[s] = 1;
+    // The dirty bit lives in the session record (same cache line as the lookup just read).
+    const rec = this.state.sessionRecord;
+    const word = rec[s * 4 + 2];
+    if ((word & SESSION_DIRTY) === 0) {
+      rec[s * 4 + 2] = word | SESSION_DIRTY;
       this.dirtyList[this.dirtyCount++] = s;
     }
   }
@@ -603,9 +604,9 @@ export class NatEngine {
       shard: this.shard,
       epoch: this.epoch,
       timeMs: nowMs,
-      protocol: state.mappingProtocol[m],
-      ipv4: state.mappingV4[m],
-      ipv4Port: state.mappingV4Port[m],
+      protocol: state.mappingProtocolOf(m),
+      ipv4: state.mappingV4Of(m),
+      ipv4Port: state.mappingV4PortOf(m),
       remote,
       remotePort,
       state: tcpState,
@@ -615,18 +616,18 @@ export class NatEngine {
 
   private emitSessionRemoved(s: number, cause: number, nowMs: number): void {
     const state = this.state;
-    const m = state.sessionMapping[s];
+    const m = state.sessionMappingOf(s);
     this.emit({
       type: NatEventType.SessionRemoved,
       version: NAT_EVENT_SCHEMA_VERSION,
       shard: this.shard,
       epoch: this.epoch,
       timeMs: nowMs,
-      protocol: state.mappingProtocol[m],
-      ipv4: state.mappingV4[m],
-      ipv4Port: state.mappingV4Port[m],
-      remote: state.sessionRemote[s],
-      remotePort: state.sessionRemotePort[s],
+      protocol: state.mappingProtocolOf(m),
+      ipv4: state.mappingV4Of(m),
+      ipv4Port: state.mappingV4PortOf(m),
+      remote: state.sessionRemoteOf(s),
+      remotePort: state.sessionRemotePortOf(s),
       cause,
     });
   }
@@ -639,9 +640,9 @@ export class NatEngine {
       shard: this.shard,
       epoch: this.epoch,
       timeMs: nowMs,
-      protocol: state.mappingProtocol[m],
-      ipv4: state.mappingV4[m],
-      ipv4Port: state.mappingV4Port[m],
+      protocol: state.mappingProtocolOf(m),
+      ipv4: state.mappingV4Of(m),
+      ipv4Port: state.mappingV4PortOf(m),
     });
   }
 
@@ -653,14 +654,14 @@ export class NatEngine {
     const state = this.state;
     for (let i = 0; i < this.dirtyCount; i++) {
       const s = this.dirtyList[i];
-      this.sessionDirty[s] = 0;
+      state.sessionRecord[s * 4 + 2] &= ~SESSION_DIRTY;
       if (!state.isSessionUsed(s)) continue;
       this.emitSession(
         NatEventType.SessionChanged,
-        state.sessionMapping[s],
-        state.sessionRemote[s],
-        state.sessionRemotePort[s],
-        state.sessionState[s],
+        state.sessionMappingOf(s),
+        state.sessionRemoteOf(s),
+        state.sessionRemotePortOf(s),
+        state.sessionStateOf(s),
         state.sessionExpiresAtMs[s] - nowMs,
         nowMs,
       );
@@ -689,10 +690,10 @@ export class NatEngine {
       state.sessionWheel.add(s, expiresAtMs);
       return;
     }
-    const m = state.sessionMapping[s];
-    const tcpState = state.sessionState[s];
+    const m = state.sessionMappingOf(s);
+    const tcpState = state.sessionStateOf(s);
     if (
-      state.mappingProtocol[m] === 0 &&
+      state.mappingProtocolOf(m) === 0 &&
       (tcpState === TcpState.Established || tcpState === TcpState.V4FinRcv || tcpState === TcpState.V6FinRcv)
     ) {
       // RFC 6146 sec. 3.5.2.2: an idle established connection is not cut at once; without probes it
@@ -700,8 +701,8 @@ export class NatEngine {
       this.emitSession(
         NatEventType.SessionChanged,
         m,
-        state.sessionRemote[s],
-        state.sessionRemotePort[s],
+        state.sessionRemoteOf(s),
+        state.sessionRemotePortOf(s),
         TcpState.Trans,
         this.config.tcpTransitoryTimeoutMs,
         nowMs,
@@ -710,7 +711,8 @@ export class NatEngine {
     }
     this.emitSessionRemoved(s, SessionRemovedCause.Expired, nowMs);
     // RFC 6146 sec. 3.5.1: a dynamic BIB entry goes with its last session; its port is then held 120 s.
-    if (state.mappingSessionCount[m] === 0 && state.mappingStatic[m] === 0) this.emitMappingRemoved(m, nowMs);
+    if (state.mappingSessionCount[m] === 0 && state.mappingStaticOf(m) === 0)
+      this.emitMappingRemoved(m, nowMs);
   };
 
   private readonly visitBlock = (block: number): void => {

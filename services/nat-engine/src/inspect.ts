@@ -45,21 +45,21 @@ export function dumpState(state: NatState): StateDump {
     );
   }
   const mappings: string[] = [];
-  for (let m = 0; m < state.mappingProtocol.length; m++) {
+  for (let m = 0; m < state.config.mappingsMax; m++) {
     if (!state.isMappingUsed(m)) continue;
     mappings.push(
-      `${PROTOCOL_SLOTS[state.mappingProtocol[m]]} [${formatIpv6(state.mappingV6, m * 4)}]:${state.mappingV6Port[m]} ` +
-        `${formatIpv4(state.mappingV4[m])}:${state.mappingV4Port[m]}${state.mappingStatic[m] ? ' static' : ''} sessions ${state.mappingSessionCount[m]}`,
+      `${PROTOCOL_SLOTS[state.mappingProtocolOf(m)]} [${formatIpv6(state.mappingRecord, m * 8)}]:${state.mappingV6PortOf(m)} ` +
+        `${formatIpv4(state.mappingV4Of(m))}:${state.mappingV4PortOf(m)}${state.mappingStaticOf(m) ? ' static' : ''} sessions ${state.mappingSessionCount[m]}`,
     );
   }
   const sessions: string[] = [];
-  for (let s = 0; s < state.sessionState.length; s++) {
+  for (let s = 0; s < state.config.sessionsMax; s++) {
     if (!state.isSessionUsed(s)) continue;
-    const m = state.sessionMapping[s];
-    const tcp = state.mappingProtocol[m] === 0 ? ` ${tcpStateNames[state.sessionState[s]]}` : '';
+    const m = state.sessionMappingOf(s);
+    const tcp = state.mappingProtocolOf(m) === 0 ? ` ${tcpStateNames[state.sessionStateOf(s)]}` : '';
     sessions.push(
-      `${PROTOCOL_SLOTS[state.mappingProtocol[m]]} ${formatIpv4(state.mappingV4[m])}:${state.mappingV4Port[m]} -> ` +
-        `${formatIpv4(state.sessionRemote[s])}:${state.sessionRemotePort[s]}${tcp} expires ${state.sessionExpiresAtMs[s]}`,
+      `${PROTOCOL_SLOTS[state.mappingProtocolOf(m)]} ${formatIpv4(state.mappingV4Of(m))}:${state.mappingV4PortOf(m)} -> ` +
+        `${formatIpv4(state.sessionRemoteOf(s))}:${state.sessionRemotePortOf(s)}${tcp} expires ${state.sessionExpiresAtMs[s]}`,
     );
   }
   subscribers.sort();
@@ -80,20 +80,20 @@ export function checkInvariants(state: NatState): string[] {
   const seen = new Set<string>();
   const mappingsPerSubscriber = new Map<number, number>();
   const sessionsPerMapping = new Map<number, number>();
-  for (let s = 0; s < state.sessionState.length; s++) {
+  for (let s = 0; s < state.config.sessionsMax; s++) {
     if (!state.isSessionUsed(s)) continue;
-    const m = state.sessionMapping[s];
+    const m = state.sessionMappingOf(s);
     if (!state.isMappingUsed(m)) problems.push(`session ${s} on a free mapping ${m}`);
     sessionsPerMapping.set(m, (sessionsPerMapping.get(m) ?? 0) + 1);
   }
-  for (let m = 0; m < state.mappingProtocol.length; m++) {
+  for (let m = 0; m < state.config.mappingsMax; m++) {
     if (!state.isMappingUsed(m)) continue;
-    const key = `${state.mappingProtocol[m]} ${state.mappingV4[m]}:${state.mappingV4Port[m]}`;
+    const key = `${state.mappingProtocolOf(m)} ${state.mappingV4Of(m)}:${state.mappingV4PortOf(m)}`;
     if (seen.has(key)) problems.push(`two mappings share ${key}`);
     seen.add(key);
     const sub = state.mappingSubscriber[m];
     mappingsPerSubscriber.set(sub, (mappingsPerSubscriber.get(sub) ?? 0) + 1);
-    if (state.addressIndexOf(state.mappingV4[m]) !== state.subscriberAddress[sub]) {
+    if (state.addressIndexOf(state.mappingV4Of(m)) !== state.subscriberAddress[sub]) {
       problems.push(`mapping ${key} is not on its subscriber's address`);
     }
     const block = state.mappingBlock[m];
@@ -101,7 +101,7 @@ export function checkInvariants(state: NatState): string[] {
       problems.push(`mapping ${key} is in a block of another subscriber`);
     if ((sessionsPerMapping.get(m) ?? 0) !== state.mappingSessionCount[m])
       problems.push(`mapping ${key} session count`);
-    if (state.mappingSessionCount[m] === 0 && state.mappingStatic[m] === 0) {
+    if (state.mappingSessionCount[m] === 0 && state.mappingStaticOf(m) === 0) {
       problems.push(`dynamic mapping ${key} has no session`);
     }
   }

@@ -90,7 +90,7 @@ export function sessionOf(engine: NatEngine, key: FlowKey6): { state: number; ex
   if (m === -1) return null;
   const s = st.findSession(m, key.dst4, slot === 2 ? 0 : key.dstPort);
   if (s === -1) return null;
-  return { state: st.sessionState[s], expiresAtMs: st.sessionExpiresAtMs[s] };
+  return { state: st.sessionStateOf(s), expiresAtMs: st.sessionExpiresAtMs[s] };
 }
 
 /** The IPv4 transport address of an IPv6-side key's mapping, or null. */
@@ -99,7 +99,7 @@ export function mappingOf(engine: NatEngine, key: FlowKey6): { address: string; 
   const slot = key.protocol === Protocol.Tcp ? 0 : key.protocol === Protocol.Udp ? 1 : 2;
   const m = st.findMapping6(slot, key.src6, 0, key.srcPort);
   if (m === -1) return null;
-  return { address: formatIpv4(st.mappingV4[m]), port: st.mappingV4Port[m] };
+  return { address: formatIpv4(st.mappingV4Of(m)), port: st.mappingV4PortOf(m) };
 }
 
 /** Runs the wheels and publishes refreshes at `nowMs`. */

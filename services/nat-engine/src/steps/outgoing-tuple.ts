@@ -13,13 +13,13 @@ export function fillOutgoing6to4(
   dst4: number,
   dstPort: number,
 ): void {
-  const port = state.mappingV4Port[m];
+  const port = state.mappingV4PortOf(m);
   result.verdict = EngineVerdict.Translate;
   result.reason = 0;
-  result.v4Src = state.mappingV4[m];
+  result.v4Src = state.mappingV4Of(m);
   result.v4SrcPort = port;
   result.v4Dst = dst4;
-  result.v4DstPort = state.mappingProtocol[m] === 2 ? port : dstPort;
+  result.v4DstPort = state.mappingProtocolOf(m) === 2 ? port : dstPort;
 }
 
 export function fillOutgoing4to6(
@@ -31,17 +31,17 @@ export function fillOutgoing4to6(
   dst4: number,
   dstPort: number,
 ): void {
-  const v6Port = state.mappingV6Port[m];
-  const o = m * 4;
+  const v6Port = state.mappingV6PortOf(m);
+  const o = m * 8;
   result.verdict = EngineVerdict.Translate;
   result.reason = 0;
-  result.v6[0] = state.mappingV6[o];
-  result.v6[1] = state.mappingV6[o + 1];
-  result.v6[2] = state.mappingV6[o + 2];
-  result.v6[3] = state.mappingV6[o + 3];
+  result.v6[0] = state.mappingRecord[o];
+  result.v6[1] = state.mappingRecord[o + 1];
+  result.v6[2] = state.mappingRecord[o + 2];
+  result.v6[3] = state.mappingRecord[o + 3];
   result.v6Port = v6Port;
   result.v4Src = src4;
-  result.v4SrcPort = state.mappingProtocol[m] === 2 ? v6Port : srcPort;
+  result.v4SrcPort = state.mappingProtocolOf(m) === 2 ? v6Port : srcPort;
   result.v4Dst = dst4;
   result.v4DstPort = dstPort;
 }

@@ -9,6 +9,8 @@ import { TimerWheel } from '../timer-wheel.js';
 import { finish, indexInsert, indexRemove, indexSizeFor, mix } from './hash.js';
 
 const FREE = 255;
+/** Bit of a session record's third word: refreshed since the last flush (engine-only, not replicated). */
+export const SESSION_DIRTY = 1 << 25;
 
 export class NatState {
   readonly config: NatEngineConfig;
@@ -47,34 +49,32 @@ export class NatState {
   readonly blockWheel: TimerWheel;
 
   // BIB (RFC 6146 sec. 3.1): (protocol, IPv6 address, IPv6 port) <-> (protocol, IPv4 address, IPv4 port).
-  readonly mappingProtocol: Uint8Array;
-  readonly mappingV6: Uint32Array;
-  readonly mappingV6Port: Uint16Array;
-  readonly mappingV4: Uint32Array;
-  readonly mappingV4Port: Uint16Array;
+  /**
+   * BIB records, 8 words each, so the established path reads one entry from one cache line: IPv6 address
+   * (4 words), IPv6 port | protocol slot << 16 | static << 24, IPv4 address, IPv4 port, unused. Measured:
+   * separate arrays per field cost ~13 cache misses per lookup at 1M sessions (2 M lookups/s).
+   */
+  readonly mappingRecord: Uint32Array;
   /** Subscriber row; also the free-list link of a free row. */
   readonly mappingSubscriber: Int32Array;
   /** Block of a dynamic mapping; -1 for a static one. */
   readonly mappingBlock: Int32Array;
   readonly mappingSessionCount: Int32Array;
   readonly mappingFirstSession: Int32Array;
-  readonly mappingStatic: Uint8Array;
   private mappingFreeHead = 0;
   readonly mappingIndex6: Int32Array;
   readonly mappingIndex4: Int32Array;
   mappingCount = 0;
 
   // Sessions (RFC 6146 sec. 3.1): (mapping, remote IPv4 address, remote port); ICMP uses remote port 0.
-  readonly sessionMapping: Int32Array;
-  readonly sessionRemote: Uint32Array;
-  readonly sessionRemotePort: Uint16Array;
-  /** TcpState for TCP, 0 otherwise; FREE (255) for a free row. */
-  readonly sessionState: Uint8Array;
-  /** 1 when the remote is a pool address (RFC 6146 sec. 3.8 hairpinning). */
-  readonly sessionHairpin: Uint8Array;
+  /**
+   * Session records, 4 words each: mapping; remote IPv4 address (int32); remote port | state << 16 |
+   * hairpin << 24 | dirty << 25; next session of the same mapping (also the free-list link). State is the
+   * TcpState for TCP, 0 otherwise, FREE (255) for a free row; hairpin = the remote is a pool address
+   * (RFC 6146 sec. 3.8); dirty is the engine's live-only "refreshed since the last flush" bit.
+   */
+  readonly sessionRecord: Int32Array;
   readonly sessionExpiresAtMs: Float64Array;
-  /** Next session of the same mapping; also the free-list link of a free row. */
-  readonly sessionNext: Int32Array;
   private sessionFreeHead = 0;
   readonly sessionIndex: Int32Array;
   sessionCount = 0;
@@ -120,29 +120,23 @@ export class NatState {
     this.blockWheel = new TimerWheel(blocks, 512, 1000, startMs);
 
     const maps = config.mappingsMax;
-    this.mappingProtocol = new Uint8Array(maps).fill(FREE);
-    this.mappingV6 = new Uint32Array(maps * 4);
-    this.mappingV6Port = new Uint16Array(maps);
-    this.mappingV4 = new Uint32Array(maps);
-    this.mappingV4Port = new Uint16Array(maps);
+    this.mappingRecord = new Uint32Array(maps * 8);
+    for (let i = 0; i < maps; i++) this.mappingRecord[i * 8 + 4] = FREE << 16;
     this.mappingSubscriber = new Int32Array(maps);
     for (let i = 0; i < maps; i++) this.mappingSubscriber[i] = i + 1 < maps ? i + 1 : -1;
     this.mappingBlock = new Int32Array(maps);
     this.mappingSessionCount = new Int32Array(maps);
     this.mappingFirstSession = new Int32Array(maps).fill(-1);
-    this.mappingStatic = new Uint8Array(maps);
     this.mappingIndex6 = new Int32Array(indexSizeFor(maps)).fill(-1);
     this.mappingIndex4 = new Int32Array(indexSizeFor(maps)).fill(-1);
 
     const sessions = config.sessionsMax;
-    this.sessionMapping = new Int32Array(sessions);
-    this.sessionRemote = new Uint32Array(sessions);
-    this.sessionRemotePort = new Uint16Array(sessions);
-    this.sessionState = new Uint8Array(sessions).fill(FREE);
-    this.sessionHairpin = new Uint8Array(sessions);
+    this.sessionRecord = new Int32Array(sessions * 4);
     this.sessionExpiresAtMs = new Float64Array(sessions);
-    this.sessionNext = new Int32Array(sessions);
-    for (let i = 0; i < sessions; i++) this.sessionNext[i] = i + 1 < sessions ? i + 1 : -1;
+    for (let i = 0; i < sessions; i++) {
+      this.sessionRecord[i * 4 + 2] = FREE << 16;
+      this.sessionRecord[i * 4 + 3] = i + 1 < sessions ? i + 1 : -1;
+    }
     this.sessionIndex = new Int32Array(indexSizeFor(sessions)).fill(-1);
     this.sessionWheel = new TimerWheel(sessions, 4096, 1000, startMs);
   }
@@ -174,17 +168,64 @@ export class NatState {
     );
   private readonly mapping6HashOf = (m: number): number =>
     this.hashMapping6(
-      this.mappingProtocol[m],
-      this.mappingV6[m * 4],
-      this.mappingV6[m * 4 + 1],
-      this.mappingV6[m * 4 + 2],
-      this.mappingV6[m * 4 + 3],
-      this.mappingV6Port[m],
+      this.mappingProtocolOf(m),
+      this.mappingRecord[m * 8],
+      this.mappingRecord[m * 8 + 1],
+      this.mappingRecord[m * 8 + 2],
+      this.mappingRecord[m * 8 + 3],
+      this.mappingV6PortOf(m),
     );
   private readonly mapping4HashOf = (m: number): number =>
-    this.hashMapping4(this.mappingProtocol[m], this.mappingV4[m], this.mappingV4Port[m]);
+    this.hashMapping4(this.mappingProtocolOf(m), this.mappingV4Of(m), this.mappingV4PortOf(m));
   private readonly sessionHashOf = (s: number): number =>
-    this.hashSession(this.sessionMapping[s], this.sessionRemote[s], this.sessionRemotePort[s]);
+    this.hashSession(this.sessionMappingOf(s), this.sessionRemoteOf(s), this.sessionRemotePortOf(s));
+
+  // ---- record fields ---------------------------------------------------------------------------------
+
+  mappingProtocolOf(m: number): number {
+    return (this.mappingRecord[m * 8 + 4] >>> 16) & 255;
+  }
+
+  mappingV6PortOf(m: number): number {
+    return this.mappingRecord[m * 8 + 4] & 0xffff;
+  }
+
+  /** 1 for a static BIB entry. */
+  mappingStaticOf(m: number): number {
+    return (this.mappingRecord[m * 8 + 4] >>> 24) & 1;
+  }
+
+  mappingV4Of(m: number): number {
+    return this.mappingRecord[m * 8 + 5];
+  }
+
+  mappingV4PortOf(m: number): number {
+    return this.mappingRecord[m * 8 + 6];
+  }
+
+  sessionMappingOf(s: number): number {
+    return this.sessionRecord[s * 4];
+  }
+
+  sessionRemoteOf(s: number): number {
+    return this.sessionRecord[s * 4 + 1] >>> 0;
+  }
+
+  sessionRemotePortOf(s: number): number {
+    return this.sessionRecord[s * 4 + 2] & 0xffff;
+  }
+
+  sessionStateOf(s: number): number {
+    return (this.sessionRecord[s * 4 + 2] >>> 16) & 255;
+  }
+
+  sessionHairpinOf(s: number): number {
+    return (this.sessionRecord[s * 4 + 2] >>> 24) & 1;
+  }
+
+  sessionNextOf(s: number): number {
+    return this.sessionRecord[s * 4 + 3];
+  }
 
   // ---- find (hot path) -------------------------------------------------------------------------------
 
@@ -211,19 +252,19 @@ export class NatState {
     const d = v6[offset + 3];
     const index = this.mappingIndex6;
     const mask = index.length - 1;
-    const m6 = this.mappingV6;
+    const rec = this.mappingRecord;
+    const word4 = port | (slot << 16);
     let i = this.hashMapping6(slot, a, b, c, d, port) & mask;
     for (;;) {
       const m = index[i];
       if (m === -1) return -1;
-      const o = m * 4;
+      const o = m * 8;
       if (
-        this.mappingV6Port[m] === port &&
-        m6[o + 3] === d &&
-        m6[o] === a &&
-        m6[o + 1] === b &&
-        m6[o + 2] === c &&
-        this.mappingProtocol[m] === slot
+        (rec[o + 4] & 0xffffff) === word4 &&
+        rec[o + 3] === d &&
+        rec[o] === a &&
+        rec[o + 1] === b &&
+        rec[o + 2] === c
       ) {
         return m;
       }
@@ -235,12 +276,13 @@ export class NatState {
   findMapping4(slot: number, address: number, port: number): number {
     const index = this.mappingIndex4;
     const mask = index.length - 1;
+    const rec = this.mappingRecord;
     let i = this.hashMapping4(slot, address, port) & mask;
     for (;;) {
       const m = index[i];
       if (m === -1) return -1;
-      if (this.mappingV4Port[m] === port && this.mappingV4[m] === address && this.mappingProtocol[m] === slot)
-        return m;
+      const o = m * 8;
+      if (rec[o + 6] === port && rec[o + 5] === address && ((rec[o + 4] >>> 16) & 255) === slot) return m;
       i = (i + 1) & mask;
     }
   }
@@ -248,35 +290,33 @@ export class NatState {
   findSession(mapping: number, remote: number, remotePort: number): number {
     const index = this.sessionIndex;
     const mask = index.length - 1;
+    const rec = this.sessionRecord;
+    const remoteWord = remote | 0;
     let i = this.hashSession(mapping, remote, remotePort) & mask;
     for (;;) {
       const s = index[i];
       if (s === -1) return -1;
-      if (
-        this.sessionRemote[s] === remote &&
-        this.sessionRemotePort[s] === remotePort &&
-        this.sessionMapping[s] === mapping
-      ) {
-        return s;
-      }
+      const o = s * 4;
+      if (rec[o + 1] === remoteWord && (rec[o + 2] & 0xffff) === remotePort && rec[o] === mapping) return s;
       i = (i + 1) & mask;
     }
   }
 
   /** RFC 6146 sec. 3.5.1 address-dependent filtering: does the mapping have a session with this remote address? */
   mappingHasRemote(mapping: number, remote: number): boolean {
-    for (let s = this.mappingFirstSession[mapping]; s !== -1; s = this.sessionNext[s]) {
-      if (this.sessionRemote[s] === remote) return true;
+    const remoteWord = remote | 0;
+    for (let s = this.mappingFirstSession[mapping]; s !== -1; s = this.sessionRecord[s * 4 + 3]) {
+      if (this.sessionRecord[s * 4 + 1] === remoteWord) return true;
     }
     return false;
   }
 
   isSessionUsed(s: number): boolean {
-    return this.sessionState[s] !== FREE;
+    return this.sessionStateOf(s) !== FREE;
   }
 
   isMappingUsed(m: number): boolean {
-    return this.mappingProtocol[m] !== FREE;
+    return this.mappingProtocolOf(m) !== FREE;
   }
 
   // ---- pool geometry -------------------------------------------------------------------------------
@@ -435,17 +475,16 @@ export class NatState {
     const m = this.mappingFreeHead;
     assert(m !== -1, 'BIB has room (the engine checks mappingsMax before emitting)');
     this.mappingFreeHead = this.mappingSubscriber[m];
-    this.mappingProtocol[m] = slot;
-    const o = m * 4;
-    for (let i = 0; i < 4; i++) this.mappingV6[o + i] = v6[i];
-    this.mappingV6Port[m] = v6Port;
-    this.mappingV4[m] = v4;
-    this.mappingV4Port[m] = v4Port;
+    const o = m * 8;
+    const rec = this.mappingRecord;
+    for (let i = 0; i < 4; i++) rec[o + i] = v6[i];
+    rec[o + 4] = v6Port | (slot << 16) | ((block === -1 ? 1 : 0) << 24);
+    rec[o + 5] = v4;
+    rec[o + 6] = v4Port;
     this.mappingSubscriber[m] = subscriber;
     this.mappingBlock[m] = block;
     this.mappingSessionCount[m] = 0;
     this.mappingFirstSession[m] = -1;
-    this.mappingStatic[m] = block === -1 ? 1 : 0;
     indexInsert(this.mappingIndex6, this.mapping6HashOf(m), m);
     indexInsert(this.mappingIndex4, this.mapping4HashOf(m), m);
     this.mappingCount++;
@@ -471,12 +510,12 @@ export class NatState {
     const subscriber = this.mappingSubscriber[m];
     const block = this.mappingBlock[m];
     if (block !== -1) {
-      const offset = this.mappingV4Port[m] - this.blockFirstPortOf(block);
+      const offset = this.mappingV4PortOf(m) - this.blockFirstPortOf(block);
       this.slabFreedAtS[this.blockSlab[block] * this.config.blockSizePorts + offset] =
         Math.floor(timeMs / 1000) + 1;
       if (--this.blockInUse[block] === 0) this.markBlockIdle(block, timeMs);
     }
-    this.mappingProtocol[m] = FREE;
+    this.mappingRecord[m * 8 + 4] = FREE << 16;
     this.mappingSubscriber[m] = this.mappingFreeHead;
     this.mappingFreeHead = m;
     this.mappingCount--;
@@ -504,14 +543,16 @@ export class NatState {
   ): number {
     const s = this.sessionFreeHead;
     assert(s !== -1, 'session table has room (the engine checks sessionsMax before emitting)');
-    this.sessionFreeHead = this.sessionNext[s];
-    this.sessionMapping[s] = mapping;
-    this.sessionRemote[s] = remote;
-    this.sessionRemotePort[s] = remotePort;
-    this.sessionState[s] = state;
-    this.sessionHairpin[s] = this.addressIndexOf(remote) >= 0 ? 1 : 0;
+    const rec = this.sessionRecord;
+    const o = s * 4;
+    this.sessionFreeHead = rec[o + 3];
+    const hairpin = this.addressIndexOf(remote) >= 0 ? 1 : 0;
+    rec[o] = mapping;
+    rec[o + 1] = remote | 0;
+    // The dirty bit belongs to the engine's refresh list and survives reuse of the row.
+    rec[o + 2] = remotePort | (state << 16) | (hairpin << 24) | (rec[o + 2] & SESSION_DIRTY);
     this.sessionExpiresAtMs[s] = expiresAtMs;
-    this.sessionNext[s] = this.mappingFirstSession[mapping];
+    rec[o + 3] = this.mappingFirstSession[mapping];
     this.mappingFirstSession[mapping] = s;
     this.mappingSessionCount[mapping]++;
     this.subscriberSessionCount[this.mappingSubscriber[mapping]]++;
@@ -522,28 +563,30 @@ export class NatState {
   }
 
   changeSession(s: number, state: number, expiresAtMs: number): void {
-    this.sessionState[s] = state;
+    const o = s * 4 + 2;
+    this.sessionRecord[o] = (this.sessionRecord[o] & ~(255 << 16)) | (state << 16);
     this.sessionExpiresAtMs[s] = expiresAtMs;
     this.sessionWheel.add(s, expiresAtMs);
   }
 
   removeSession(s: number): void {
-    const mapping = this.sessionMapping[s];
+    const rec = this.sessionRecord;
+    const mapping = rec[s * 4];
     indexRemove(this.sessionIndex, this.sessionHashOf(s), s, this.sessionHashOf);
     let prev = -1;
     let x = this.mappingFirstSession[mapping];
     while (x !== s) {
       assert(x !== -1, "a session is on its mapping's list");
       prev = x;
-      x = this.sessionNext[x];
+      x = rec[x * 4 + 3];
     }
-    if (prev === -1) this.mappingFirstSession[mapping] = this.sessionNext[s];
-    else this.sessionNext[prev] = this.sessionNext[s];
+    if (prev === -1) this.mappingFirstSession[mapping] = rec[s * 4 + 3];
+    else rec[prev * 4 + 3] = rec[s * 4 + 3];
     this.mappingSessionCount[mapping]--;
     this.subscriberSessionCount[this.mappingSubscriber[mapping]]--;
     this.sessionWheel.remove(s);
-    this.sessionState[s] = FREE;
-    this.sessionNext[s] = this.sessionFreeHead;
+    rec[s * 4 + 2] = (rec[s * 4 + 2] & SESSION_DIRTY) | (FREE << 16);
+    rec[s * 4 + 3] = this.sessionFreeHead;
     this.sessionFreeHead = s;
     this.sessionCount--;
   }
