@@ -1,7 +1,8 @@
 // The list of subcommands, in the order `xlat64 --help` shows them.
+import { clatCommand } from './clat.js';
 import type { Command } from './command.js';
 import { statusCommand } from './status.js';
 import { translateCommand } from './translate.js';
 import { versionCommand } from './version.js';
 
-export const commands: readonly Command[] = [translateCommand, statusCommand, versionCommand];
+export const commands: readonly Command[] = [clatCommand, translateCommand, statusCommand, versionCommand];

@@ -3,6 +3,7 @@
 // what `start` added — also after a failure halfway through start.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { IngressError } from './errors.js';
 
 export interface SetupStep {
@@ -96,4 +97,19 @@ export function routeStep(device: string, destination: string, extra: readonly s
     apply: ['ip', family, 'route', 'add', destination, 'dev', device, ...extra],
     undo: ['ip', family, 'route', 'del', destination, 'dev', device, ...extra],
   };
+}
+
+/** Sets a sysctl, restoring the previous value on undo; no step when it already has the value. */
+export function sysctlStep(key: string, value: string, read = readSysctl): SetupStep | null {
+  const previous = read(key);
+  if (previous === value) return null;
+  return {
+    description: `set sysctl ${key}=${value}`,
+    apply: ['sysctl', '-qw', `${key}=${value}`],
+    undo: ['sysctl', '-qw', `${key}=${previous}`],
+  };
+}
+
+export function readSysctl(key: string): string {
+  return readFileSync(`/proc/sys/${key.replaceAll('.', '/')}`, 'utf8').trim();
 }

@@ -1,0 +1,81 @@
+// `xlat64 clat`: the customer-side stateless translator of 464XLAT (RFC 6877), in the foreground
+// until SIGINT/SIGTERM. Options come from --config (YAML/JSON) and flags; flags win.
+import { parseArgs } from 'node:util';
+import { startClat } from '../../clat/src/clat.js';
+import { clatConfigKeys, parseClatConfig } from '../../clat/src/config.js';
+import type { Command } from './command.js';
+import { CliUsageError } from './errors.js';
+import { loadRoleConfig, log, waitForStopSignal } from './role-runner.js';
+
+const help = `usage: xlat64 clat [--config FILE] [options]
+
+Runs a CLAT: a TUN device holding the RFC 7335 IPv4 address (192.0.0.1), an IPv4 default route
+through it with MTU = IPv6 MTU - 20, and stateless RFC 7915 translation of that IPv4 traffic to a
+dedicated IPv6 address towards the PLAT's PREF64. Needs root (CAP_NET_ADMIN). Stops on SIGINT or
+SIGTERM and removes the routes and addresses it added.
+
+Options (config-file key in brackets):
+  --config FILE             YAML or JSON with the keys below
+  --device NAME             TUN device name [device] (default clat)
+  --ipv4-address A          [ipv4Address] (default 192.0.0.1)
+  --ipv6-address A          dedicated IPv6 address for translated traffic [ipv6Address] (required)
+  --prefix P                the PLAT's PREF64 [prefix] (default 64:ff9b::/96)
+  --allow-non-global        allow non-global IPv4 inside 64:ff9b::/96 [allowNonGlobalIpv4] (labs)
+  --ipv6-mtu N              IPv6 path MTU [ipv6Mtu] (default 1280: IPv4 route MTU 1260)
+  --no-default-route        do not install the IPv4 default route [defaultRoute: false]
+  --ndp-proxy-device DEV    answer NDP for the IPv6 address on this uplink [ndpProxyDevice]
+  --queues N                TUN queues / worker threads [queues] (default 1)
+  --status-socket PATH      where \`xlat64 status\` asks [statusSocket]
+`;
+
+export const clatCommand: Command = {
+  name: 'clat',
+  summary: 'run the CLAT (stateless RFC 7915 customer-side translator) on a TUN device',
+  async run(argv) {
+    let values: Record<string, string | boolean | undefined>;
+    try {
+      ({ values } = parseArgs({
+        args: [...argv],
+        options: {
+          help: { type: 'boolean', short: 'h' },
+          config: { type: 'string' },
+          device: { type: 'string' },
+          'ipv4-address': { type: 'string' },
+          'ipv6-address': { type: 'string' },
+          prefix: { type: 'string' },
+          'allow-non-global': { type: 'boolean' },
+          'ipv6-mtu': { type: 'string' },
+          'no-default-route': { type: 'boolean' },
+          'ndp-proxy-device': { type: 'string' },
+          queues: { type: 'string' },
+          'status-socket': { type: 'string' },
+        },
+      }));
+    } catch (error) {
+      throw new CliUsageError(`${(error as Error).message}; see 'xlat64 clat --help'`);
+    }
+    if (values.help) {
+      process.stdout.write(help);
+      return 0;
+    }
+    const raw = loadRoleConfig(values.config as string | undefined, clatConfigKeys, {
+      device: values.device,
+      ipv4Address: values['ipv4-address'],
+      ipv6Address: values['ipv6-address'],
+      prefix: values.prefix,
+      allowNonGlobalIpv4: values['allow-non-global'] ? true : undefined,
+      ipv6Mtu: values['ipv6-mtu'],
+      defaultRoute: values['no-default-route'] ? false : undefined,
+      ndpProxyDevice: values['ndp-proxy-device'],
+      queues: values.queues,
+      statusSocket: values['status-socket'],
+    });
+    const config = parseClatConfig(raw);
+    const clat = await startClat(config, log);
+    const signal = await waitForStopSignal();
+    log(`clat: ${signal}, stopping`);
+    await clat.stop();
+    log('clat: stopped, system configuration restored');
+    return 0;
+  },
+};
