@@ -35,7 +35,7 @@ export function copyBytes(
   length: number,
 ): void {
   if (length <= 0) return;
-  if (length <= 16) {
+  if (length <= 64) {
     for (let i = 0; i < length; i++) dst[dstOffset + i] = src[srcOffset + i];
     return;
   }

@@ -1,6 +1,6 @@
 // Internet checksum (RFC 1071) and its incremental update (RFC 1624, equation 3).
-// Sums are carried unfolded as non-negative numbers below 2^32 and folded once at the end; a
-// 64 KiB packet sums to at most 32768 * 0xffff < 2^31, so no intermediate overflow is possible.
+// Sums are carried unfolded as non-negative numbers below 2^31 and folded at the end: a 64 KiB
+// packet sums to at most 32768 * 0xffff < 2^31, so no intermediate overflow is possible.
 
 /** Adds the 16-bit big-endian words of `buf[start, end)` to `acc`; an odd last byte is padded with zero. */
 export function sumWords(buf: Uint8Array, start: number, end: number, acc: number): number {
@@ -9,14 +9,15 @@ export function sumWords(buf: Uint8Array, start: number, end: number, acc: numbe
   const even = end - ((end - start) & 1);
   for (; i < even; i += 2) sum += (buf[i] << 8) | buf[i + 1];
   if (i < end) sum += buf[i] << 8;
-  // Keep the accumulator small so callers may chain many ranges.
-  return (sum & 0xffff) + Math.floor(sum / 0x10000);
+  // Keep the accumulator small so callers may chain many ranges; integer ops only, so the result
+  // stays a small integer and never allocates a heap number.
+  return (sum & 0xffff) + (sum >>> 16);
 }
 
 /** Folds an accumulator to 16 bits with end-around carry. */
 export function fold(sum: number): number {
   let s = sum;
-  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
   return s;
 }
 

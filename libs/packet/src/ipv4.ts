@@ -50,7 +50,10 @@ export class Ipv4View {
   fragmentOffset = 0;
   ttl = 0;
   protocol = 0;
-  /** Source and destination as unsigned 32-bit numbers. */
+  /**
+   * Source and destination as signed 32-bit integers (`| 0`): V8 keeps them as small integers, so
+   * they never allocate on the packet path. `>>> 0` gives the unsigned value.
+   */
   src = 0;
   dst = 0;
   /** Offset of the first byte after the header (the L4 header of a first fragment). */
@@ -104,8 +107,9 @@ export function parseIpv4(
   return ParseStatus.Ok;
 }
 
+/** An IPv4 address as a signed 32-bit integer (see Ipv4View.src). */
 export function readAddress4(buf: Uint8Array, offset: number): number {
-  return ((buf[offset] << 24) | (buf[offset + 1] << 16) | (buf[offset + 2] << 8) | buf[offset + 3]) >>> 0;
+  return (buf[offset] << 24) | (buf[offset + 1] << 16) | (buf[offset + 2] << 8) | buf[offset + 3];
 }
 
 export function writeAddress4(buf: Uint8Array, offset: number, address: number): void {

@@ -15,7 +15,7 @@ import { Pool6791 } from './rfc6791.js';
 import { type EamEntry, EamTable } from './rfc7757.js';
 
 /** RFC 7600 sec. 4: 192.0.0.8, the IPv4 dummy address a translator may source ICMPv4 errors from. */
-export const IPV4_DUMMY_ADDRESS = 0xc0000008;
+export const IPV4_DUMMY_ADDRESS = 0xc0000008 | 0;
 
 /** Validated configuration, read by the packet path. */
 export interface TranslatorConfig {
@@ -27,7 +27,7 @@ export interface TranslatorConfig {
   readonly mtu6: number;
   readonly mtu4: number;
   readonly udpZeroChecksumCompute: boolean;
-  /** Source of ICMPv4 errors the translator originates (ReplyIcmp from v4ToV6). */
+  /** Source of ICMPv4 errors the translator originates (ReplyIcmp from v4ToV6), signed 32-bit. */
   readonly ipv4Address: number;
   /** Source of ICMPv6 errors the translator originates, or null: use the offending packet's destination. */
   readonly ipv6Address: Uint8Array | null;
@@ -153,9 +153,9 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
         'ipv4Address',
         `${JSON.stringify(input.ipv4Address)} is not an IPv4 address; write e.g. '192.0.2.1'`,
       );
-    ipv4Address = v;
+    ipv4Address = v | 0;
   } else if (poolPrefixes.length > 0) {
-    ipv4Address = poolPrefixes[0].address;
+    ipv4Address = poolPrefixes[0].address | 0;
   }
   let ipv6Address: Uint8Array | null = null;
   if (input.ipv6Address !== undefined) {

@@ -19,7 +19,7 @@ export class InnerFlowKey {
   protocol = 0;
   readonly src = new Uint8Array(16);
   readonly dst = new Uint8Array(16);
-  /** IPv4 addresses as unsigned 32-bit numbers (IPv4 family only). */
+  /** IPv4 addresses as signed 32-bit integers (`>>> 0` for unsigned; IPv4 family only). */
   src4 = 0;
   dst4 = 0;
   /** Ports, or for an ICMP query the identifier in both. */
@@ -34,7 +34,7 @@ export class FlowKey {
   family = 0;
   /** Upper-layer protocol as carried (1 = ICMPv4, 58 = ICMPv6, 6, 17, ...). */
   protocol = 0;
-  /** Addresses: 16 bytes for IPv6; for IPv4 the first 4 bytes (and `src4`/`dst4`). */
+  /** Addresses: 16 bytes for IPv6; for IPv4 the first 4 bytes (and `src4`/`dst4`, signed 32-bit). */
   readonly src = new Uint8Array(16);
   readonly dst = new Uint8Array(16);
   src4 = 0;

@@ -25,14 +25,14 @@ export { XlatConfigError } from './errors.js';
 /** extractFlowKey4/6(packet, key): 0 or a drop reason; fills a preallocated FlowKey (inner key for ICMP errors). */
 export { extractFlowKey4, extractFlowKey6, FlowKey, InnerFlowKey } from './flow.js';
 // RFC 6052 helpers.
-/** Rfc6052Prefix: embed(ipv4, out, offset), extract(buf, offset) -> ipv4 or -1, matches(buf, offset). */
+/** Rfc6052Prefix: embed(ipv4, out, offset), matches(buf, offset), extract(buf, offset) -> signed 32-bit IPv4. */
 export { isGlobalIpv4, Rfc6052Prefix, rfc6052PrefixLengths, wellKnownPrefix } from './rfc6052.js';
 /** parseRfc6052Prefix('64:ff9b::/96'), embedIpv4('64:ff9b::/96' | prefix, '192.0.2.1'), extractIpv4(...). */
 export { embedIpv4, extractIpv4, parseRfc6052Prefix } from './rfc6052-text.js';
 export { Pool6791 } from './rfc6791.js';
 /** RFC 7757 EAM table and RFC 6791 pool, for tools that inspect a configuration. */
 export { type EamEntry, EamTable } from './rfc7757.js';
-/** XlatTuple: preallocate one; src4/dst4 (uint32), src6/dst6 (16 bytes), srcPort/dstPort. */
+/** XlatTuple: preallocate one; src4/dst4 (32-bit, signed or unsigned), src6/dst6 (16 bytes), srcPort/dstPort. */
 export { XlatTuple } from './rfc7915/common.js';
 // NAT64 lower layer (RFC 6146 sec. 3.7): the same rewrite, with a tuple decided by the NAT engine.
 /** createStatefulTranslator(config): StatefulTranslator — v6ToV4/v4ToV6(input, output, tuple). */

@@ -51,6 +51,5 @@ export function extractIpv4(prefix: string | Rfc6052Prefix, ipv6: string | Uint8
   } else {
     bytes = ipv6;
   }
-  const v4 = p.extract(bytes, 0);
-  return v4 < 0 ? null : formatIpv4Address(v4);
+  return p.matches(bytes, 0) ? formatIpv4Address(p.extract(bytes, 0)) : null;
 }

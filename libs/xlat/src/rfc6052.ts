@@ -63,7 +63,7 @@ export class Rfc6052Prefix {
     this.isWellKnown = length === 96 && equalBytes(this.prefix, 0, wellKnownPrefix, 0, 12);
   }
 
-  /** Writes the IPv6 address embedding `ipv4` (unsigned 32-bit) at `out[offset]` (sec. 2.2). */
+  /** Writes the IPv6 address embedding `ipv4` (signed or unsigned 32-bit) at `out[offset]` (sec. 2.2). */
   embed(ipv4: number, out: Uint8Array, offset: number): void {
     const prefix = this.prefix;
     for (let i = 0; i < 16; i++) out[offset + i] = prefix[i];
@@ -80,15 +80,16 @@ export class Rfc6052Prefix {
     return true;
   }
 
-  /** The embedded IPv4 address (unsigned), or -1 when the address is outside the prefix. */
+  /**
+   * The embedded IPv4 address as a signed 32-bit integer (`>>> 0` for unsigned). Only meaningful
+   * when `matches(buf, offset)`; a signed result keeps the packet path free of heap numbers.
+   */
   extract(buf: Uint8Array, offset: number): number {
-    if (!this.matches(buf, offset)) return -1;
     return (
-      ((buf[offset + this.p0] << 24) |
-        (buf[offset + this.p1] << 16) |
-        (buf[offset + this.p2] << 8) |
-        buf[offset + this.p3]) >>>
-      0
+      (buf[offset + this.p0] << 24) |
+      (buf[offset + this.p1] << 16) |
+      (buf[offset + this.p2] << 8) |
+      buf[offset + this.p3]
     );
   }
 }

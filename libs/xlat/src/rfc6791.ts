@@ -4,25 +4,24 @@
 
 export class Pool6791 {
   /** Every address of every configured prefix, flattened (the pool is small by design). */
-  private readonly addresses: Uint32Array;
+  private readonly addresses: Int32Array;
 
   constructor(prefixes: readonly { address: number; length: number }[], maxAddresses = 65536) {
     const list: number[] = [];
     for (const { address, length } of prefixes) {
       const count = 2 ** (32 - length);
-      for (let i = 0; i < count && list.length < maxAddresses; i++) list.push((address + i) >>> 0);
+      for (let i = 0; i < count && list.length < maxAddresses; i++) list.push((address + i) | 0);
     }
-    this.addresses = Uint32Array.from(list);
+    this.addresses = Int32Array.from(list);
   }
 
   get size(): number {
     return this.addresses.length;
   }
 
-  /** The pool address for the IPv6 source at `buf[offset]`, or -1 for an empty pool. */
+  /** The pool address (signed 32-bit) for the IPv6 source at `buf[offset]`; the pool must not be empty. */
   pick(buf: Uint8Array, offset: number): number {
     const n = this.addresses.length;
-    if (n === 0) return -1;
     if (n === 1) return this.addresses[0];
     let hash = 0x811c9dc5;
     for (let i = 0; i < 16; i++) hash = Math.imul(hash ^ buf[offset + i], 0x01000193);

@@ -4,6 +4,7 @@
 
 /** One validated EAM entry. */
 export interface EamEntry {
+  /** IPv4 prefix, signed or unsigned 32-bit. */
   readonly ipv4: number;
   readonly ipv4Length: number;
   readonly ipv6: Uint8Array;
@@ -13,8 +14,9 @@ export interface EamEntry {
 export class EamTable {
   readonly size: number;
   // Struct of arrays, sorted by IPv4 prefix length (descending) for 4->6 lookups.
-  private readonly v4Prefix: Uint32Array;
-  private readonly v4Mask: Uint32Array;
+  // Signed 32-bit (Int32Array): small integers in V8, no heap numbers on the packet path.
+  private readonly v4Prefix: Int32Array;
+  private readonly v4Mask: Int32Array;
   private readonly v4Order: Int32Array;
   // Sorted by IPv6 prefix length (descending) for 6->4 lookups.
   private readonly v6Order: Int32Array;
@@ -26,14 +28,14 @@ export class EamTable {
   constructor(entries: readonly EamEntry[]) {
     const n = entries.length;
     this.size = n;
-    this.v4Prefix = new Uint32Array(n);
-    this.v4Mask = new Uint32Array(n);
+    this.v4Prefix = new Int32Array(n);
+    this.v4Mask = new Int32Array(n);
     this.v6Prefix = new Uint8Array(n * 16);
     this.v6Length = new Int32Array(n);
     this.suffixBits = new Int32Array(n);
     entries.forEach((entry, i) => {
-      this.v4Prefix[i] = entry.ipv4;
-      this.v4Mask[i] = entry.ipv4Length === 0 ? 0 : (0xffffffff << (32 - entry.ipv4Length)) >>> 0;
+      this.v4Prefix[i] = entry.ipv4 | 0;
+      this.v4Mask[i] = entry.ipv4Length === 0 ? 0 : -1 << (32 - entry.ipv4Length);
       this.v6Prefix.set(entry.ipv6, i * 16);
       this.v6Length[i] = entry.ipv6Length;
       this.suffixBits[i] = 32 - entry.ipv4Length;
@@ -51,13 +53,13 @@ export class EamTable {
   map4to6(ipv4: number, out: Uint8Array, offset: number): boolean {
     for (let k = 0; k < this.size; k++) {
       const i = this.v4Order[k];
-      if ((ipv4 & this.v4Mask[i]) >>> 0 !== this.v4Prefix[i]) continue;
+      if ((ipv4 & this.v4Mask[i]) !== this.v4Prefix[i]) continue;
       const base = i * 16;
       for (let j = 0; j < 16; j++) out[offset + j] = this.v6Prefix[base + j];
       // Copy the suffix: the low `suffixBits` bits of the IPv4 address into the low bits of IPv6.
       const bits = this.suffixBits[i];
       if (bits > 0) {
-        const suffix = bits === 32 ? ipv4 : (ipv4 & ((1 << bits) - 1)) >>> 0;
+        const suffix = bits === 32 ? ipv4 : ipv4 & ((1 << bits) - 1);
         out[offset + 12] |= suffix >>> 24;
         out[offset + 13] |= suffix >>> 16;
         out[offset + 14] |= suffix >>> 8;
@@ -68,20 +70,22 @@ export class EamTable {
     return false;
   }
 
-  /** The mapped IPv4 address of the IPv6 address at `buf[offset]`, or -1 when no entry matches. */
-  map6to4(buf: Uint8Array, offset: number): number {
+  /** The IPv4 address the last successful `map6to4` produced (signed 32-bit). */
+  mapped = 0;
+
+  /** Maps the IPv6 address at `buf[offset]` into `this.mapped`; false when no entry matches. */
+  map6to4(buf: Uint8Array, offset: number): boolean {
     for (let k = 0; k < this.size; k++) {
       const i = this.v6Order[k];
       if (!this.matches6(i, buf, offset)) continue;
       const bits = this.suffixBits[i];
-      if (bits === 0) return this.v4Prefix[i];
       const low =
-        ((buf[offset + 12] << 24) | (buf[offset + 13] << 16) | (buf[offset + 14] << 8) | buf[offset + 15]) >>>
-        0;
-      const suffix = bits === 32 ? low : (low & ((1 << bits) - 1)) >>> 0;
-      return (this.v4Prefix[i] | suffix) >>> 0;
+        (buf[offset + 12] << 24) | (buf[offset + 13] << 16) | (buf[offset + 14] << 8) | buf[offset + 15];
+      const suffix = bits === 0 ? 0 : bits === 32 ? low : low & ((1 << bits) - 1);
+      this.mapped = this.v4Prefix[i] | suffix;
+      return true;
     }
-    return -1;
+    return false;
   }
 
   private matches6(i: number, buf: Uint8Array, offset: number): boolean {

@@ -51,17 +51,17 @@ class SessionPlanner implements AddressPlanner {
   plan64(state: XlatState, _input: Uint8Array, icmpError: boolean): number {
     const t = this.tuple!;
     const outer = state.outer;
-    outer.src4 = t.src4;
-    outer.dst4 = t.dst4;
+    outer.src4 = t.src4 | 0;
+    outer.dst4 = t.dst4 | 0;
     if (!icmpError) {
       outer.srcPort = t.srcPort;
       outer.dstPort = t.dstPort;
       return 0;
     }
     const inner = state.inner;
-    inner.src4 = t.dst4;
+    inner.src4 = t.dst4 | 0;
     inner.srcPort = t.dstPort;
-    inner.dst4 = t.src4;
+    inner.dst4 = t.src4 | 0;
     inner.dstPort = t.srcPort;
     return 0;
   }

@@ -29,21 +29,25 @@ export function mapAddress4to6(
   return true;
 }
 
-/** IPv6 -> IPv4 address, or -1 when the address is untranslatable. */
-export function mapAddress6to4(
+/** Result of the last successful mapAddress6to4 (signed 32-bit; module scope, single-threaded). */
+let mapped = 0;
+
+/** IPv6 -> IPv4 address into `mapped`; false when the address is untranslatable. */
+function mapAddress6to4(
   cfg: TranslatorConfig,
   buf: Uint8Array,
   offset: number,
   enforceGlobal: boolean,
-): number {
-  if (cfg.eam.size > 0) {
-    const mapped = cfg.eam.map6to4(buf, offset);
-    if (mapped >= 0) return mapped;
+): boolean {
+  if (cfg.eam.size > 0 && cfg.eam.map6to4(buf, offset)) {
+    mapped = cfg.eam.mapped;
+    return true;
   }
+  if (!cfg.prefix.matches(buf, offset)) return false;
   const ipv4 = cfg.prefix.extract(buf, offset);
-  if (ipv4 < 0) return -1;
-  if (enforceGlobal && cfg.prefix.isWellKnown && !cfg.allowNonGlobalIpv4 && !isGlobalIpv4(ipv4)) return -1;
-  return ipv4;
+  if (enforceGlobal && cfg.prefix.isWellKnown && !cfg.allowNonGlobalIpv4 && !isGlobalIpv4(ipv4)) return false;
+  mapped = ipv4;
+  return true;
 }
 
 /** The stateless address decision. Ports and identifiers stay as the parse left them. */
@@ -62,25 +66,22 @@ export const statelessPlanner: AddressPlanner = {
   },
   plan64(state, input, icmpError) {
     const cfg = state.cfg;
-    let src = mapAddress6to4(cfg, input, 8, !icmpError);
-    if (src < 0) {
+    if (mapAddress6to4(cfg, input, 8, !icmpError)) {
+      state.outer.src4 = mapped;
+    } else {
       // RFC 7915 sec. 5.1 / RFC 6791: an ICMPv6 error from an untranslatable source (a router inside
       // the IPv6 network) gets a pool address; without a pool, the translator's own IPv4 address.
       if (!icmpError) return R.srcaddr64;
-      src = cfg.pool6791.pick(input, 8);
-      if (src < 0) src = cfg.ipv4Address;
+      state.outer.src4 = cfg.pool6791.size > 0 ? cfg.pool6791.pick(input, 8) : cfg.ipv4Address;
     }
-    const dst = mapAddress6to4(cfg, input, 24, !icmpError);
-    if (dst < 0) return R.dstaddr64;
-    state.outer.src4 = src;
-    state.outer.dst4 = dst;
+    if (!mapAddress6to4(cfg, input, 24, !icmpError)) return R.dstaddr64;
+    state.outer.dst4 = mapped;
     if (icmpError) {
       const at = state.inner6.start;
-      const innerSrc = mapAddress6to4(cfg, input, at + 8, false);
-      const innerDst = mapAddress6to4(cfg, input, at + 24, false);
-      if (innerSrc < 0 || innerDst < 0) return R.icmpinner64;
-      state.inner.src4 = innerSrc;
-      state.inner.dst4 = innerDst;
+      if (!mapAddress6to4(cfg, input, at + 8, false)) return R.icmpinner64;
+      state.inner.src4 = mapped;
+      if (!mapAddress6to4(cfg, input, at + 24, false)) return R.icmpinner64;
+      state.inner.dst4 = mapped;
     }
     return 0;
   },

@@ -143,8 +143,8 @@ describe('flow-key extraction', () => {
     expect([key.family, key.protocol, key.icmpType, key.srcPort, key.dstPort]).toEqual([
       4, 1, 0, 0x0abc, 0x0abc,
     ]);
-    expect(key.src4).toBe(parseIpv4Address(REMOTE));
-    expect(key.dst4).toBe(parseIpv4Address(POOL));
+    expect(key.src4 >>> 0).toBe(parseIpv4Address(REMOTE));
+    expect(key.dst4 >>> 0).toBe(parseIpv4Address(POOL));
   });
 
   it('reports fragments, with ports only in the first', () => {
@@ -173,8 +173,8 @@ describe('flow-key extraction', () => {
     expect(key.icmpError).toBe(true);
     expect([
       key.inner.protocol,
-      key.inner.src4,
-      key.inner.dst4,
+      key.inner.src4 >>> 0,
+      key.inner.dst4 >>> 0,
       key.inner.srcPort,
       key.inner.dstPort,
     ]).toEqual([17, parseIpv4Address(POOL), parseIpv4Address(REMOTE), 6000, 53]);

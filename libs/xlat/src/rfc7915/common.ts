@@ -8,7 +8,8 @@ import { Verdict } from '../verdict.js';
 
 /**
  * Addresses and ports of one translated packet (the outer packet, or the packet quoted in an ICMP
- * error). IPv4 addresses are unsigned 32-bit numbers, IPv6 addresses 16 bytes. For ICMP queries
+ * error). IPv4 addresses are 32-bit numbers (signed or unsigned; only the low 32 bits count), IPv6
+ * addresses 16 bytes. For ICMP queries
  * both ports hold the identifier; the 6->4 direction writes `srcPort`, 4->6 writes `dstPort`
  * (the identifier is the IPv6 side's "port", RFC 6146 sec. 3.5.3).
  */
