@@ -515,6 +515,16 @@ export function runFuzz(
       const outFamily = out[0] >> 4;
       const wantFamily = (verdict === Verdict.Translate) === (direction === 46) ? 6 : 4;
       if (outFamily !== wantFamily) problems.push(`output family ${outFamily}, expected ${wantFamily}`);
+      // RFC 7915 sec. 1.4: "the translator MUST send a Packet Too Big error message or fragment the
+      // packet when the packet size exceeds the MTU of the next-hop interface".
+      const mtu = outFamily === 6 ? (configs[ci].mtu6 ?? 1500) : (configs[ci].mtu4 ?? 1500);
+      if (len > mtu) problems.push(`${len} bytes exceed the IPv${outFamily} MTU ${mtu}`);
+      // RFC 4443 sec. 2.4 (c): an ICMPv6 error must not exceed the minimum IPv6 MTU; RFC 1812
+      // sec. 4.3.2.3: a generated ICMPv4 error should not exceed 576 bytes.
+      if (outFamily === 6 && out[6] === 58 && len > 1280 && out[40] < 128)
+        problems.push(`ICMPv6 error of ${len} bytes > 1280`);
+      if (verdict === Verdict.ReplyIcmp && outFamily === 4 && len > 576)
+        problems.push(`generated ICMPv4 error of ${len} bytes > 576`);
       if (problems.length > 0) {
         fail(
           i,
