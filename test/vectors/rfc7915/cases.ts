@@ -938,6 +938,17 @@ drop(
   () => fragment4(in4({ id: 5, payload: udp({ payload: filler(100), checksum: 0 }) }), [64])[0],
 );
 translate(
+  '46-udp-zero-checksum-later-fragment',
+  'RFC 7915 4.5',
+  'Only the first fragment carries the UDP header: a later fragment of a zero-checksum datagram is translated as it is',
+  46,
+  () => {
+    const whole4 = in4({ id: 5, payload: udp({ payload: filler(100), checksum: 0 }) });
+    const whole6 = out6({ payload: udp({ payload: filler(100), checksum: 0 }) });
+    return one(fragment4(whole4, [64])[1], fragment6(whole6, [64], 5)[1]);
+  },
+);
+translate(
   '46-wkp-checksum-neutral',
   'RFC 7915 4.5; RFC 6052 4.1',
   'With 64:ff9b::/96 the mapping is checksum-neutral: the TCP checksum is unchanged',
@@ -1200,6 +1211,42 @@ translate(
     });
     return one(input, f.f4[0]);
   },
+);
+translate(
+  '64-fragment-larger-than-mtu4-fragmented',
+  'RFC 7915 1.4, 5.1.1; RFC 791 2.3',
+  'A 1648-byte first fragment would be a 1620-byte IPv4 fragment > MTU 1500: with "The IPv4 Don\'t Fragment (DF) flag is cleared (set to zero), allowing this packet to be further fragmented" the translator fragments it (1480 + 120, MF on both, same identification)',
+  64,
+  () => {
+    const f = frag64(() => udp({ payload: filler(3000) }), [1600], 7);
+    const whole4 = ipv4({
+      src: H4,
+      dst: S4,
+      ttl: 63,
+      id: 7,
+      df: false,
+      payload: udp({ payload: filler(3000) }),
+    });
+    const f4 = fragment4(whole4, [1480, 120]);
+    return { input: f.f6[0], expected: [f4[0], f4[1]] };
+  },
+);
+translate(
+  '64-ext-headers-fit-mtu4',
+  'RFC 7915 5.1',
+  'A 1560-byte IPv6 packet with 40 bytes of ignored extension headers is exactly 1500 bytes in IPv4: it fits the IPv4 MTU (sizes are computed after the headers are removed)',
+  64,
+  () =>
+    one(
+      in6({
+        ext: [
+          { type: 'hopByHop', options: filler(14) },
+          { type: 'destination', options: filler(14) },
+        ],
+        payload: TCP(1460),
+      }),
+      out4({ df: true, payload: TCP(1460) }),
+    ),
 );
 drop(
   '64-fragment-then-extension-header',
