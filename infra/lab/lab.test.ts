@@ -1,67 +1,52 @@
-// End-to-end test of the namespace lab with TAYGA as PLAT and CLAT: brings it up under its own
-// x64t-lab-* namespace names, checks ping and HTTP content from the IPv6-only client both through
-// NAT64 (64:ff9b::/96) and through the CLAT (plain IPv4), checks up/down are idempotent, and always
-// takes the lab down in afterAll, even when a check fails.
+// End-to-end tests of the namespace lab (through lab.ts, the handle test suites use): with TAYGA as
+// PLAT and CLAT it serves ping and HTTP content to the IPv6-only client through NAT64 and through the
+// CLAT; a stand-in for `xlat64 clat` is started, completed and stopped the way the README promises;
+// a failing PLAT command fails `up` without leaving namespaces; `up` and `down` are idempotent. Each
+// part takes its lab down in afterAll, even when a check fails.
+
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLab } from './lab.js';
 
-const LAB = fileURLToPath(new URL('./lab.sh', import.meta.url));
 const RUN = '/tmp/x64t-lab';
-const baseEnv = {
-  ...process.env,
-  X64_LAB_PREFIX: 'x64t-lab',
-  X64_LAB_RUN: RUN,
-  PLAT: 'tayga',
-  CLAT: 'tayga',
-};
-/** The environment lab.sh runs with; each describe sets its translators. */
-let env: NodeJS.ProcessEnv = baseEnv;
-const NS_CLIENT = 'x64t-lab-client';
-
-function lab(command: string): string {
-  return execFileSync('bash', [LAB, command], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-function labStderr(command: string): string {
-  return execFileSync('bash', ['-c', `bash "${LAB}" ${command} 2>&1`], { env, encoding: 'utf8' });
-}
-function client(...args: string[]): string {
-  return execFileSync('ip', ['netns', 'exec', NS_CLIENT, ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-function clientBytes(...args: string[]): Buffer {
-  return execFileSync('ip', ['netns', 'exec', NS_CLIENT, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 16 * 1024 * 1024,
-  });
-}
+const PREFIX = 'x64t-lab';
+const HELLO = 'hello from x64-server (IPv4-only) via NAT64';
 const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-
-afterAll(() => {
-  env = baseEnv;
-  lab('down');
-});
+const gone = (pid: number) => {
+  const state = existsSync(`/proc/${pid}/stat`)
+    ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]
+    : 'gone';
+  return state === 'gone' || state === 'Z';
+};
 
 describe('infra/lab with TAYGA as PLAT and CLAT', () => {
+  const lab = createLab({ prefix: PREFIX, runDir: RUN, plat: 'tayga', clat: 'tayga' });
+  const client = (...command: string[]) => lab.exec('client', command).toString();
+
   beforeAll(() => {
-    env = baseEnv;
-    lab('up');
+    lab.up();
+  });
+
+  afterAll(() => {
+    lab.down();
   });
 
   it('is up with every process it started running, and a second up leaves it as it is', () => {
-    const status = lab('status');
+    const status = lab.status();
     expect(status).toContain('state: up');
-    expect(status).toMatch(/tayga-plat: pid \d+ running/);
-    expect(status).toMatch(/tayga-clat: pid \d+ running/);
-    expect(status).toMatch(/http: pid \d+ running/);
-    expect(status).toMatch(/iperf3: pid \d+ running/);
+    for (const name of ['tayga-plat', 'tayga-clat', 'http', 'iperf3']) {
+      expect(status).toMatch(new RegExp(`${name}: pid \\d+ running`));
+    }
     const pidBefore = readFileSync(`${RUN}/tayga-plat.pid`, 'utf8');
-    expect(labStderr('up')).toContain('already up');
+    expect(lab.up()).toContain('already up');
     expect(readFileSync(`${RUN}/tayga-plat.pid`, 'utf8')).toBe(pidBefore);
+    expect(lab.env()).toMatchObject({
+      NS_CLIENT: `${PREFIX}-client`,
+      PREF64: '64:ff9b::/96',
+      POOL4: '203.0.113.0/24',
+    });
   });
 
   it('keeps the client IPv6-only: its only IPv4 address is the CLAT address on the CLAT device', () => {
@@ -74,12 +59,12 @@ describe('infra/lab with TAYGA as PLAT and CLAT', () => {
   it('reaches the IPv4-only server from the IPv6-only client through NAT64 at 64:ff9b::/96 (ping and HTTP content)', () => {
     expect(client('ping', '-6', '-c', '1', '-W', '5', '64:ff9b::198.51.100.2')).toContain('1 received');
     const body = client('curl', '-sS', '-g', '--max-time', '10', 'http://[64:ff9b::198.51.100.2]:8000/');
-    expect(body.trim()).toBe('hello from x64-server (IPv4-only) via NAT64');
+    expect(body.trim()).toBe(HELLO);
   });
 
   it('reaches the server by plain IPv4 through the CLAT, and a 4 MiB download arrives intact', () => {
     expect(client('ping', '-c', '1', '-W', '5', '198.51.100.2')).toContain('1 received');
-    const file = clientBytes('curl', '-sS', '--max-time', '30', 'http://198.51.100.2:8000/4MiB.bin');
+    const file = lab.exec('client', ['curl', '-sS', '--max-time', '30', 'http://198.51.100.2:8000/4MiB.bin']);
     expect(file.length).toBe(4 * 1024 * 1024);
     const want = readFileSync(`${RUN}/www/4MiB.sha256`, 'utf8').trim();
     expect(createHash('sha256').update(file).digest('hex')).toBe(want);
@@ -92,32 +77,34 @@ describe('infra/lab with TAYGA as PLAT and CLAT', () => {
   });
 
   it('verify reports OK', () => {
-    expect(labStderr('verify')).toContain('verify: OK');
+    expect(lab.verify()).toContain('verify: OK');
   });
 
-  it('removes its namespaces and stops the processes it recorded, and a second down is harmless', () => {
+  it('down removes its namespaces and stops the processes it recorded, and a second down is harmless', () => {
     const pids = ['tayga-plat', 'tayga-clat', 'http', 'iperf3'].map((name) =>
       Number(readFileSync(`${RUN}/${name}.pid`, 'utf8').trim()),
     );
-    lab('down');
-    lab('down');
+    lab.down();
+    lab.down();
     expect(namespaces()).not.toMatch(/x64t-lab-/);
     expect(existsSync(RUN)).toBe(false);
-    for (const pid of pids) {
-      const state = existsSync(`/proc/${pid}/stat`)
-        ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]
-        : 'gone';
-      expect(['gone', 'Z']).toContain(state);
-    }
+    for (const pid of pids) expect(gone(pid)).toBe(true);
   });
 });
 
 describe('infra/lab with a stand-in for `xlat64 clat`', () => {
   const standIn = '/tmp/x64t-lab-standin';
+  // TAYGA in the foreground plays the xlat64 CLAT: it only creates the clat46 TUN and translates; the
+  // lab must start it, record its PID, wait for the device and add the address and routes itself.
+  const lab = createLab({
+    prefix: PREFIX,
+    runDir: RUN,
+    plat: 'tayga',
+    clat: 'xlat64',
+    xlat64ClatCommand: `tayga -d -c ${standIn}/clat.conf`,
+  });
 
   beforeAll(() => {
-    // TAYGA in the foreground plays the xlat64 CLAT: it only creates the clat46 TUN and translates;
-    // the lab must start it, record its PID, wait for the device and add address and routes itself.
     mkdirSync(standIn, { recursive: true });
     writeFileSync(
       `${standIn}/clat.conf`,
@@ -131,45 +118,53 @@ describe('infra/lab with a stand-in for `xlat64 clat`', () => {
         '',
       ].join('\n'),
     );
-    env = { ...baseEnv, CLAT: 'xlat64', XLAT64_CLAT_CMD: `tayga -d -c ${standIn}/clat.conf` };
-    lab('up');
+    lab.up();
   });
 
   afterAll(() => {
-    lab('down');
+    lab.down();
     rmSync(standIn, { recursive: true, force: true });
   });
 
   it('starts the CLAT command in the client namespace, records its PID and completes the CLAT set-up so IPv4 works', () => {
-    expect(lab('status')).toMatch(/xlat64-clat: pid \d+ running/);
-    expect(client('ip', '-4', '-o', 'addr', 'show', 'dev', 'clat46')).toContain('192.0.0.1/29');
-    expect(client('ip', '-4', 'route', 'show', 'default')).toMatch(/dev clat46 .*mtu 1480/);
-    const body = client('curl', '-sS', '--max-time', '10', 'http://198.51.100.2:8000/');
-    expect(body.trim()).toBe('hello from x64-server (IPv4-only) via NAT64');
+    expect(lab.status()).toMatch(/xlat64-clat: pid \d+ running/);
+    expect(lab.exec('client', ['ip', '-4', '-o', 'addr', 'show', 'dev', 'clat46']).toString()).toContain(
+      '192.0.0.1/29',
+    );
+    expect(lab.exec('client', ['ip', '-4', 'route', 'show', 'default']).toString()).toMatch(
+      /dev clat46 .*mtu 1480/,
+    );
+    const body = lab
+      .exec('client', ['curl', '-sS', '--max-time', '10', 'http://198.51.100.2:8000/'])
+      .toString();
+    expect(body.trim()).toBe(HELLO);
   });
 
   it('down stops the CLAT command by its recorded PID', () => {
     const pid = Number(readFileSync(`${RUN}/xlat64-clat.pid`, 'utf8').trim());
-    lab('down');
-    const state = existsSync(`/proc/${pid}/stat`)
-      ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2]
-      : 'gone';
-    expect(['gone', 'Z']).toContain(state);
+    lab.down();
+    expect(gone(pid)).toBe(true);
     expect(namespaces()).not.toMatch(/x64t-lab-/);
   });
 });
 
 describe('infra/lab with a PLAT command that fails', () => {
+  const lab = createLab({
+    prefix: PREFIX,
+    runDir: RUN,
+    plat: 'xlat64',
+    clat: 'none',
+    xlat64PlatCommand: 'sh -c "echo cannot-start-for-test >&2; exit 3"',
+  });
+
+  afterAll(() => {
+    lab.down();
+  });
+
   it('fails `up` with the command log, and leaves no namespace behind', () => {
-    env = {
-      ...baseEnv,
-      PLAT: 'xlat64',
-      CLAT: 'none',
-      XLAT64_PLAT_CMD: 'sh -c "echo cannot-start-for-test >&2; exit 3"',
-    };
     let output = '';
     try {
-      labStderr('up');
+      lab.up();
     } catch (error) {
       output = String((error as { stdout?: string }).stdout);
     }
