@@ -187,6 +187,26 @@ reply(
   () => in4({ ttl: 1, df: true, payload: TCP(1360) }),
   (i) => reply4(i, 11, 0),
 );
+reply(
+  '46-ttl-1-time-exceeded-own-address',
+  'RFC 7915 4.1, 4.4',
+  "The ICMPv4 error comes from the translator's configured IPv4 address (contract option ipv4Address)",
+  46,
+  'ttl46',
+  () => in4({ ttl: 1, payload: TCP() }),
+  (i) => reply4(i, 11, 0, 0, '203.0.113.1'),
+  { ...CONFIG, ipv4Address: '203.0.113.1' },
+);
+reply(
+  '46-ttl-1-time-exceeded-pool6791-address',
+  'RFC 7915 4.4; RFC 6791',
+  'Without ipv4Address the translator sources its ICMPv4 errors from the first RFC 6791 pool address',
+  46,
+  'ttl46',
+  () => in4({ ttl: 1, payload: TCP() }),
+  (i) => reply4(i, 11, 0, 0, '203.0.113.7'),
+  { ...CONFIG, pool6791: ['203.0.113.7/32'] },
+);
 drop(
   '46-ttl-1-icmp-error-no-reply',
   'RFC 7915 4.4; RFC 1812 4.3.2.7',
@@ -1052,6 +1072,16 @@ reply(
   'hoplimit64',
   () => in6({ hopLimit: 1, payload: TCP(1340) }),
   (i) => reply6(i, 3, 0),
+);
+reply(
+  '64-hoplimit-1-time-exceeded-own-address',
+  'RFC 7915 5.4',
+  "The ICMPv6 error comes from the translator's configured IPv6 address (contract option ipv6Address)",
+  64,
+  'hoplimit64',
+  () => in6({ hopLimit: 1, payload: TCP() }),
+  (i) => reply6(i, 3, 0, 0, '2001:db8:64::1'),
+  { ...CONFIG, ipv6Address: '2001:db8:64::1' },
 );
 drop(
   '64-hoplimit-1-icmp-error-no-reply',

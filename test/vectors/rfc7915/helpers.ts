@@ -88,13 +88,14 @@ export const ICMP4_ERROR_MAX = 576;
 export const ICMP6_ERROR_MAX = 1280;
 
 /**
- * The ICMPv4 error a translator sends back for a dropped IPv4 packet (ReplyIcmp). The translator's
- * own choices (source address, TOS, identification, flags, TTL and thus the header checksum) are
- * masked by the test, see REPLY_MASK4; here they are filled with plausible values.
+ * The ICMPv4 error a translator sends back for a dropped IPv4 packet (ReplyIcmp), from the
+ * translator's own IPv4 address: the contract's `ipv4Address`, by default 192.0.0.8, the IPv4 dummy
+ * address of RFC 7600 sec. 4. The translator's other free choices (TOS, identification, flags, TTL
+ * and so the header checksum) are masked by the test, see REPLY_MASK4.
  */
-export function reply4(input: Buffer, type: number, code: number, rest = 0): Buffer {
+export function reply4(input: Buffer, type: number, code: number, rest = 0, src = '192.0.0.8'): Buffer {
   return ipv4({
-    src: formatIpv4(input, 16),
+    src,
     dst: formatIpv4(input, 12),
     ttl: 64,
     payload: icmp({
@@ -106,10 +107,19 @@ export function reply4(input: Buffer, type: number, code: number, rest = 0): Buf
   });
 }
 
-/** The ICMPv6 error sent back for a dropped IPv6 packet; masked fields as in reply4 (REPLY_MASK6). */
-export function reply6(input: Buffer, type: number, code: number, rest = 0): Buffer {
+/**
+ * The ICMPv6 error sent back for a dropped IPv6 packet, from the contract's `ipv6Address`, by default
+ * the dropped packet's destination. Traffic class, flow label and hop limit are masked (REPLY_MASK6).
+ */
+export function reply6(
+  input: Buffer,
+  type: number,
+  code: number,
+  rest = 0,
+  src = formatIpv6(input, 24),
+): Buffer {
   return ipv6({
-    src: formatIpv6(input, 24),
+    src,
     dst: formatIpv6(input, 8),
     hopLimit: 64,
     payload: icmp({
@@ -123,21 +133,17 @@ export function reply6(input: Buffer, type: number, code: number, rest = 0): Buf
 
 /**
  * Byte ranges of a translator-generated ICMPv4 error that no RFC fixes: TOS (1), identification
- * (4-5), flags/offset (6-7), TTL (8), header checksum (10-11) and source address (12-15). The
+ * (4-5), flags/offset (6-7), TTL (8) and the header checksum over them (10-11). The
  * well-formedness check still verifies the header checksum over the real values.
  */
 export const REPLY_MASK4: readonly [number, number][] = [
   [1, 2],
   [4, 9],
-  [10, 16],
+  [10, 12],
 ];
 
-/**
- * The same for a generated ICMPv6 error: traffic class and flow label (0-3), hop limit (7), source
- * address (8-23) and the ICMPv6 checksum (42-43), which covers the source address.
- */
+/** The same for a generated ICMPv6 error: traffic class and flow label (0-3) and hop limit (7). */
 export const REPLY_MASK6: readonly [number, number][] = [
   [0, 4],
-  [7, 24],
-  [42, 44],
+  [7, 8],
 ];
