@@ -5,7 +5,7 @@
 //
 // Replay equals live: every change of replicated state is an event, applied to the engine's own tables
 // by the same reducer a standby uses. The one exception is the established path's lifetime refresh: it
-// moves `sessionExpiresAtMs` forward in place and marks the session dirty; `flush(nowMs)` publishes one
+// moves the session's expiry forward in place and marks the session dirty; `flush(nowMs)` publishes one
 // SessionChanged (same state, remaining lifetime) per dirty session. So after every flush, the fold of
 // the log is entry for entry the engine's state. Expiry is decided by the live engine from its timer
 // wheel and published as events too; a replaying node never expires anything on its own.
@@ -35,7 +35,7 @@ import { applyEvent } from './reducer.js';
 import { hairpinKey } from './steps/hairpinning.js';
 import { fillOutgoing4to6, fillOutgoing6to4 } from './steps/outgoing-tuple.js';
 import { HeldSynTable } from './tables/held-syn-table.js';
-import { NatState, SESSION_DIRTY } from './tables/nat-state.js';
+import { NatState, SESSION_DIRTY, SESSION_WORDS } from './tables/nat-state.js';
 import { Lifetime, TcpState, tcpTransition } from './tcp-state-machine.js';
 import {
   createEngineResult,
@@ -231,27 +231,24 @@ export class NatEngine {
     if (slot < 0) return this.drop(EngineDropReason.protocol64);
     const state = this.state;
     const remotePort = slot === 2 ? 0 : key.dstPort;
-    let m = state.findMapping6(slot, key.src6, 0, key.srcPort);
+    const s = state.findSession6(slot, key.src6, 0, key.srcPort, key.dst4, remotePort);
 
     if (key.icmpError) {
       // RFC 6146 sec. 3.5.4 and RFC 7857 sec. 5.1: an ICMP error travels on an existing session and
       // does not refresh it.
-      const s = m === -1 ? -1 : state.findSession(m, key.dst4, remotePort);
       if (s === -1) return this.drop(EngineDropReason.nosession64);
-      fillOutgoing6to4(result, state, m, key.dst4, key.dstPort);
+      fillOutgoing6to4(result, state, state.sessionMappingOf(s), key.dst4, key.dstPort);
       return this.finishOutbound(key, state.sessionHairpinOf(s) === 1, nowMs);
     }
 
-    if (m !== -1) {
-      const s = state.findSession(m, key.dst4, remotePort);
-      if (s !== -1) {
-        // The established path: lookups, a lifetime refresh, no allocation.
-        if (slot === 0) this.stepTcp(s, true, key.tcpFlags, nowMs);
-        else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
-        fillOutgoing6to4(result, state, m, key.dst4, key.dstPort);
-        return this.finishOutbound(key, state.sessionHairpinOf(s) === 1, nowMs);
-      }
+    if (s !== -1) {
+      // The established path: one session lookup, a lifetime refresh, no allocation.
+      if (slot === 0) this.stepTcp(s, true, key.tcpFlags, nowMs);
+      else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
+      fillOutgoing6to4(result, state, state.sessionMappingOf(s), key.dst4, key.dstPort);
+      return this.finishOutbound(key, state.sessionHairpinOf(s) === 1, nowMs);
     }
+    let m = state.findMapping6(slot, key.src6, 0, key.srcPort);
 
     // RFC 6146 sec. 3.5.2.2, CLOSED state: only a SYN creates TCP state. Other packets of a known
     // mapping are translated without state; with no mapping they are dropped.
@@ -429,26 +426,39 @@ export class NatEngine {
     if (slot < 0) return this.drop(EngineDropReason.protocol46);
     const state = this.state;
     const remotePort = slot === 2 ? 0 : key.srcPort;
-    const m = state.findMapping4(slot, key.dst4, key.dstPort);
+    const s = state.findSession4(slot, key.dst4, key.dstPort, key.src4, remotePort);
 
     if (key.icmpError) {
-      const s = m === -1 ? -1 : state.findSession(m, key.src4, remotePort);
       if (s === -1) return this.drop(EngineDropReason.nosession46);
-      fillOutgoing4to6(result, state, m, key.src4, key.srcPort, key.dst4, key.dstPort);
+      fillOutgoing4to6(
+        result,
+        state,
+        state.sessionMappingOf(s),
+        key.src4,
+        key.srcPort,
+        key.dst4,
+        key.dstPort,
+      );
       this.translated46++;
       return EngineVerdict.Translate;
     }
 
-    if (m !== -1) {
-      const s = state.findSession(m, key.src4, remotePort);
-      if (s !== -1) {
-        if (slot === 0) this.stepTcp(s, false, key.tcpFlags, nowMs);
-        else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
-        fillOutgoing4to6(result, state, m, key.src4, key.srcPort, key.dst4, key.dstPort);
-        this.translated46++;
-        return EngineVerdict.Translate;
-      }
+    if (s !== -1) {
+      if (slot === 0) this.stepTcp(s, false, key.tcpFlags, nowMs);
+      else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
+      fillOutgoing4to6(
+        result,
+        state,
+        state.sessionMappingOf(s),
+        key.src4,
+        key.srcPort,
+        key.dst4,
+        key.dstPort,
+      );
+      this.translated46++;
+      return EngineVerdict.Translate;
     }
+    const m = state.findMapping4(slot, key.dst4, key.dstPort);
 
     // RFC 6146 sec. 3.5.1 / 3.5.2.2 / 3.5.3 filtering: endpoint-independent accepts any source once a
     // mapping exists; address-dependent only sources the mapping has a session with.
@@ -535,7 +545,7 @@ export class NatEngine {
         ? this.config.tcpEstablishedTimeoutMs
         : this.config.tcpTransitoryTimeoutMs;
     if (nextState !== current) {
-      const remaining = lifetime === Lifetime.Keep ? state.sessionExpiresAtMs[s] - nowMs : lifetimeMs;
+      const remaining = lifetime === Lifetime.Keep ? state.sessionExpiresAtOf(s) - nowMs : lifetimeMs;
       this.emitSession(
         NatEventType.SessionChanged,
         state.sessionMappingOf(s),
@@ -553,13 +563,14 @@ export class NatEngine {
   /** Lifetime refresh on the established path: in place, published at the next flush. */
   private touch(s: number, lifetimeMs: number, nowMs: number): void {
     const expiresAtMs = nowMs + lifetimeMs;
-    if (expiresAtMs <= this.state.sessionExpiresAtMs[s]) return;
-    this.state.sessionExpiresAtMs[s] = expiresAtMs;
+    const state = this.state;
+    if (expiresAtMs <= state.sessionExpiresAtOf(s)) return;
+    state.setSessionExpiresAt(s, expiresAtMs);
     // The dirty bit lives in the session record (same cache line as the lookup just read).
-    const rec = this.state.sessionRecord;
-    const word = rec[s * 4 + 2];
+    const rec = state.sessionRecord;
+    const word = rec[s * SESSION_WORDS + 2];
     if ((word & SESSION_DIRTY) === 0) {
-      rec[s * 4 + 2] = word | SESSION_DIRTY;
+      rec[s * SESSION_WORDS + 2] = word | SESSION_DIRTY;
       this.dirtyList[this.dirtyCount++] = s;
     }
   }
@@ -654,7 +665,7 @@ export class NatEngine {
     const state = this.state;
     for (let i = 0; i < this.dirtyCount; i++) {
       const s = this.dirtyList[i];
-      state.sessionRecord[s * 4 + 2] &= ~SESSION_DIRTY;
+      state.sessionRecord[s * SESSION_WORDS + 2] &= ~SESSION_DIRTY;
       if (!state.isSessionUsed(s)) continue;
       this.emitSession(
         NatEventType.SessionChanged,
@@ -662,7 +673,7 @@ export class NatEngine {
         state.sessionRemoteOf(s),
         state.sessionRemotePortOf(s),
         state.sessionStateOf(s),
-        state.sessionExpiresAtMs[s] - nowMs,
+        state.sessionExpiresAtOf(s) - nowMs,
         nowMs,
       );
     }
@@ -685,7 +696,7 @@ export class NatEngine {
     const state = this.state;
     if (!state.isSessionUsed(s)) return;
     const nowMs = this.nowMs;
-    const expiresAtMs = state.sessionExpiresAtMs[s];
+    const expiresAtMs = state.sessionExpiresAtOf(s);
     if (expiresAtMs > nowMs) {
       state.sessionWheel.add(s, expiresAtMs);
       return;

@@ -59,7 +59,7 @@ export function dumpState(state: NatState): StateDump {
     const tcp = state.mappingProtocolOf(m) === 0 ? ` ${tcpStateNames[state.sessionStateOf(s)]}` : '';
     sessions.push(
       `${PROTOCOL_SLOTS[state.mappingProtocolOf(m)]} ${formatIpv4(state.mappingV4Of(m))}:${state.mappingV4PortOf(m)} -> ` +
-        `${formatIpv4(state.sessionRemoteOf(s))}:${state.sessionRemotePortOf(s)}${tcp} expires ${state.sessionExpiresAtMs[s]}`,
+        `${formatIpv4(state.sessionRemoteOf(s))}:${state.sessionRemotePortOf(s)}${tcp} expires ${state.sessionExpiresAtOf(s)}`,
     );
   }
   subscribers.sort();

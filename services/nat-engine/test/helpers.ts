@@ -90,7 +90,7 @@ export function sessionOf(engine: NatEngine, key: FlowKey6): { state: number; ex
   if (m === -1) return null;
   const s = st.findSession(m, key.dst4, slot === 2 ? 0 : key.dstPort);
   if (s === -1) return null;
-  return { state: st.sessionStateOf(s), expiresAtMs: st.sessionExpiresAtMs[s] };
+  return { state: st.sessionStateOf(s), expiresAtMs: st.sessionExpiresAtOf(s) };
 }
 
 /** The IPv4 transport address of an IPv6-side key's mapping, or null. */

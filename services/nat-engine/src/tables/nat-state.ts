@@ -11,6 +11,8 @@ import { finish, indexInsert, indexRemove, indexSizeFor, mix } from './hash.js';
 const FREE = 255;
 /** Bit of a session record's third word: refreshed since the last flush (engine-only, not replicated). */
 export const SESSION_DIRTY = 1 << 25;
+/** Int32 words per session record. */
+export const SESSION_WORDS = 6;
 
 export class NatState {
   readonly config: NatEngineConfig;
@@ -68,15 +70,21 @@ export class NatState {
 
   // Sessions (RFC 6146 sec. 3.1): (mapping, remote IPv4 address, remote port); ICMP uses remote port 0.
   /**
-   * Session records, 4 words each: mapping; remote IPv4 address (int32); remote port | state << 16 |
-   * hairpin << 24 | dirty << 25; next session of the same mapping (also the free-list link). State is the
-   * TcpState for TCP, 0 otherwise, FREE (255) for a free row; hairpin = the remote is a pool address
-   * (RFC 6146 sec. 3.8); dirty is the engine's live-only "refreshed since the last flush" bit.
+   * Session records, 6 words (24 bytes) each: mapping; remote IPv4 address (int32); remote port | state
+   * << 16 | hairpin << 24 | dirty << 25; next session of the same mapping (also the free-list link); the
+   * expiry time in ms as a float64 (words 4-5, read through `sessionExpiry`). State is the TcpState for
+   * TCP, 0 otherwise, FREE (255) for a free row; hairpin = the remote is a pool address (RFC 6146 sec.
+   * 3.8); dirty is the engine's live-only "refreshed since the last flush" bit. One record, one cache
+   * line (three in four records): the established path touches only it, its index slot and its mapping.
    */
   readonly sessionRecord: Int32Array;
-  readonly sessionExpiresAtMs: Float64Array;
+  /** Float64 view of sessionRecord: the expiry of session s is at index s * 3 + 2. */
+  readonly sessionExpiry: Float64Array;
   private sessionFreeHead = 0;
-  readonly sessionIndex: Int32Array;
+  /** Sessions by (protocol, IPv6 address, IPv6 port, remote, remote port): the IPv6 side's one-probe lookup. */
+  readonly sessionIndex6: Int32Array;
+  /** Sessions by (protocol, IPv4 pool address, pool port, remote, remote port): the IPv4 side's. */
+  readonly sessionIndex4: Int32Array;
   sessionCount = 0;
   readonly sessionWheel: TimerWheel;
 
@@ -131,13 +139,15 @@ export class NatState {
     this.mappingIndex4 = new Int32Array(indexSizeFor(maps)).fill(-1);
 
     const sessions = config.sessionsMax;
-    this.sessionRecord = new Int32Array(sessions * 4);
-    this.sessionExpiresAtMs = new Float64Array(sessions);
+    const buffer = new ArrayBuffer(sessions * SESSION_WORDS * 4);
+    this.sessionRecord = new Int32Array(buffer);
+    this.sessionExpiry = new Float64Array(buffer);
     for (let i = 0; i < sessions; i++) {
-      this.sessionRecord[i * 4 + 2] = FREE << 16;
-      this.sessionRecord[i * 4 + 3] = i + 1 < sessions ? i + 1 : -1;
+      this.sessionRecord[i * SESSION_WORDS + 2] = FREE << 16;
+      this.sessionRecord[i * SESSION_WORDS + 3] = i + 1 < sessions ? i + 1 : -1;
     }
-    this.sessionIndex = new Int32Array(indexSizeFor(sessions)).fill(-1);
+    this.sessionIndex6 = new Int32Array(indexSizeFor(sessions)).fill(-1);
+    this.sessionIndex4 = new Int32Array(indexSizeFor(sessions)).fill(-1);
     this.sessionWheel = new TimerWheel(sessions, 4096, 1000, startMs);
   }
 
@@ -155,8 +165,24 @@ export class NatState {
     return finish(mix(mix(this.hashSeed ^ 0x5bd1e995, address), port | (slot << 16)));
   }
 
-  hashSession(mapping: number, remote: number, remotePort: number): number {
-    return finish(mix(mix(mix(this.hashSeed ^ 0x27d4eb2f, mapping), remote), remotePort));
+  hashSession6(
+    slot: number,
+    a: number,
+    b: number,
+    c: number,
+    d: number,
+    port: number,
+    remote: number,
+    remotePort: number,
+  ): number {
+    const h = mix(mix(mix(mix(mix(this.hashSeed ^ 0x27d4eb2f, a), b), c), d), port | (slot << 16));
+    return finish(mix(mix(h, remote), remotePort));
+  }
+
+  hashSession4(slot: number, address: number, port: number, remote: number, remotePort: number): number {
+    return finish(
+      mix(mix(mix(mix(this.hashSeed ^ 0x165667b1, address), port | (slot << 16)), remote), remotePort),
+    );
   }
 
   private readonly subscriberHashOf = (s: number): number =>
@@ -177,8 +203,30 @@ export class NatState {
     );
   private readonly mapping4HashOf = (m: number): number =>
     this.hashMapping4(this.mappingProtocolOf(m), this.mappingV4Of(m), this.mappingV4PortOf(m));
-  private readonly sessionHashOf = (s: number): number =>
-    this.hashSession(this.sessionMappingOf(s), this.sessionRemoteOf(s), this.sessionRemotePortOf(s));
+  private readonly session6HashOf = (s: number): number => {
+    const m = this.sessionMappingOf(s);
+    const r = this.mappingRecord;
+    return this.hashSession6(
+      this.mappingProtocolOf(m),
+      r[m * 8],
+      r[m * 8 + 1],
+      r[m * 8 + 2],
+      r[m * 8 + 3],
+      this.mappingV6PortOf(m),
+      this.sessionRemoteOf(s),
+      this.sessionRemotePortOf(s),
+    );
+  };
+  private readonly session4HashOf = (s: number): number => {
+    const m = this.sessionMappingOf(s);
+    return this.hashSession4(
+      this.mappingProtocolOf(m),
+      this.mappingV4Of(m),
+      this.mappingV4PortOf(m),
+      this.sessionRemoteOf(s),
+      this.sessionRemotePortOf(s),
+    );
+  };
 
   // ---- record fields ---------------------------------------------------------------------------------
 
@@ -204,27 +252,36 @@ export class NatState {
   }
 
   sessionMappingOf(s: number): number {
-    return this.sessionRecord[s * 4];
+    return this.sessionRecord[s * SESSION_WORDS];
   }
 
   sessionRemoteOf(s: number): number {
-    return this.sessionRecord[s * 4 + 1] >>> 0;
+    return this.sessionRecord[s * SESSION_WORDS + 1] >>> 0;
   }
 
   sessionRemotePortOf(s: number): number {
-    return this.sessionRecord[s * 4 + 2] & 0xffff;
+    return this.sessionRecord[s * SESSION_WORDS + 2] & 0xffff;
   }
 
   sessionStateOf(s: number): number {
-    return (this.sessionRecord[s * 4 + 2] >>> 16) & 255;
+    return (this.sessionRecord[s * SESSION_WORDS + 2] >>> 16) & 255;
   }
 
   sessionHairpinOf(s: number): number {
-    return (this.sessionRecord[s * 4 + 2] >>> 24) & 1;
+    return (this.sessionRecord[s * SESSION_WORDS + 2] >>> 24) & 1;
+  }
+
+  sessionExpiresAtOf(s: number): number {
+    return this.sessionExpiry[s * 3 + 2];
+  }
+
+  /** The established path's in-place refresh (see engine.ts); everything else goes through events. */
+  setSessionExpiresAt(s: number, expiresAtMs: number): void {
+    this.sessionExpiry[s * 3 + 2] = expiresAtMs;
   }
 
   sessionNextOf(s: number): number {
-    return this.sessionRecord[s * 4 + 3];
+    return this.sessionRecord[s * SESSION_WORDS + 3];
   }
 
   // ---- find (hot path) -------------------------------------------------------------------------------
@@ -287,26 +344,83 @@ export class NatState {
     }
   }
 
-  findSession(mapping: number, remote: number, remotePort: number): number {
-    const index = this.sessionIndex;
+  /** Session by the IPv6 side's 5-tuple, or -1: one index probe, then the session and mapping records. */
+  findSession6(
+    slot: number,
+    v6: Uint32Array,
+    offset: number,
+    port: number,
+    remote: number,
+    remotePort: number,
+  ): number {
+    const a = v6[offset];
+    const b = v6[offset + 1];
+    const c = v6[offset + 2];
+    const d = v6[offset + 3];
+    const index = this.sessionIndex6;
     const mask = index.length - 1;
     const rec = this.sessionRecord;
+    const mrec = this.mappingRecord;
     const remoteWord = remote | 0;
-    let i = this.hashSession(mapping, remote, remotePort) & mask;
+    const word4 = port | (slot << 16);
+    let i = this.hashSession6(slot, a, b, c, d, port, remote, remotePort) & mask;
     for (;;) {
       const s = index[i];
       if (s === -1) return -1;
-      const o = s * 4;
-      if (rec[o + 1] === remoteWord && (rec[o + 2] & 0xffff) === remotePort && rec[o] === mapping) return s;
+      const o = s * SESSION_WORDS;
+      if (rec[o + 1] === remoteWord && (rec[o + 2] & 0xffff) === remotePort) {
+        const mo = rec[o] * 8;
+        if (
+          (mrec[mo + 4] & 0xffffff) === word4 &&
+          mrec[mo + 3] === d &&
+          mrec[mo] === a &&
+          mrec[mo + 1] === b &&
+          mrec[mo + 2] === c
+        ) {
+          return s;
+        }
+      }
       i = (i + 1) & mask;
     }
+  }
+
+  /** Session by the IPv4 side's 5-tuple (pool address and port, remote address and port), or -1. */
+  findSession4(slot: number, address: number, port: number, remote: number, remotePort: number): number {
+    const index = this.sessionIndex4;
+    const mask = index.length - 1;
+    const rec = this.sessionRecord;
+    const mrec = this.mappingRecord;
+    const remoteWord = remote | 0;
+    let i = this.hashSession4(slot, address, port, remote, remotePort) & mask;
+    for (;;) {
+      const s = index[i];
+      if (s === -1) return -1;
+      const o = s * SESSION_WORDS;
+      if (rec[o + 1] === remoteWord && (rec[o + 2] & 0xffff) === remotePort) {
+        const mo = rec[o] * 8;
+        if (mrec[mo + 6] === port && mrec[mo + 5] === address && ((mrec[mo + 4] >>> 16) & 255) === slot)
+          return s;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** Session of `mapping` with the remote (address, port), or -1. */
+  findSession(mapping: number, remote: number, remotePort: number): number {
+    return this.findSession4(
+      this.mappingProtocolOf(mapping),
+      this.mappingV4Of(mapping),
+      this.mappingV4PortOf(mapping),
+      remote,
+      remotePort,
+    );
   }
 
   /** RFC 6146 sec. 3.5.1 address-dependent filtering: does the mapping have a session with this remote address? */
   mappingHasRemote(mapping: number, remote: number): boolean {
     const remoteWord = remote | 0;
-    for (let s = this.mappingFirstSession[mapping]; s !== -1; s = this.sessionRecord[s * 4 + 3]) {
-      if (this.sessionRecord[s * 4 + 1] === remoteWord) return true;
+    for (let s = this.mappingFirstSession[mapping]; s !== -1; s = this.sessionRecord[s * SESSION_WORDS + 3]) {
+      if (this.sessionRecord[s * SESSION_WORDS + 1] === remoteWord) return true;
     }
     return false;
   }
@@ -544,49 +658,51 @@ export class NatState {
     const s = this.sessionFreeHead;
     assert(s !== -1, 'session table has room (the engine checks sessionsMax before emitting)');
     const rec = this.sessionRecord;
-    const o = s * 4;
+    const o = s * SESSION_WORDS;
     this.sessionFreeHead = rec[o + 3];
     const hairpin = this.addressIndexOf(remote) >= 0 ? 1 : 0;
     rec[o] = mapping;
     rec[o + 1] = remote | 0;
     // The dirty bit belongs to the engine's refresh list and survives reuse of the row.
     rec[o + 2] = remotePort | (state << 16) | (hairpin << 24) | (rec[o + 2] & SESSION_DIRTY);
-    this.sessionExpiresAtMs[s] = expiresAtMs;
+    this.sessionExpiry[s * 3 + 2] = expiresAtMs;
     rec[o + 3] = this.mappingFirstSession[mapping];
     this.mappingFirstSession[mapping] = s;
     this.mappingSessionCount[mapping]++;
     this.subscriberSessionCount[this.mappingSubscriber[mapping]]++;
-    indexInsert(this.sessionIndex, this.hashSession(mapping, remote, remotePort), s);
+    indexInsert(this.sessionIndex6, this.session6HashOf(s), s);
+    indexInsert(this.sessionIndex4, this.session4HashOf(s), s);
     this.sessionWheel.add(s, expiresAtMs);
     this.sessionCount++;
     return s;
   }
 
   changeSession(s: number, state: number, expiresAtMs: number): void {
-    const o = s * 4 + 2;
+    const o = s * SESSION_WORDS + 2;
     this.sessionRecord[o] = (this.sessionRecord[o] & ~(255 << 16)) | (state << 16);
-    this.sessionExpiresAtMs[s] = expiresAtMs;
+    this.sessionExpiry[s * 3 + 2] = expiresAtMs;
     this.sessionWheel.add(s, expiresAtMs);
   }
 
   removeSession(s: number): void {
     const rec = this.sessionRecord;
-    const mapping = rec[s * 4];
-    indexRemove(this.sessionIndex, this.sessionHashOf(s), s, this.sessionHashOf);
+    const mapping = rec[s * SESSION_WORDS];
+    indexRemove(this.sessionIndex6, this.session6HashOf(s), s, this.session6HashOf);
+    indexRemove(this.sessionIndex4, this.session4HashOf(s), s, this.session4HashOf);
     let prev = -1;
     let x = this.mappingFirstSession[mapping];
     while (x !== s) {
       assert(x !== -1, "a session is on its mapping's list");
       prev = x;
-      x = rec[x * 4 + 3];
+      x = rec[x * SESSION_WORDS + 3];
     }
-    if (prev === -1) this.mappingFirstSession[mapping] = rec[s * 4 + 3];
-    else rec[prev * 4 + 3] = rec[s * 4 + 3];
+    if (prev === -1) this.mappingFirstSession[mapping] = rec[s * SESSION_WORDS + 3];
+    else rec[prev * SESSION_WORDS + 3] = rec[s * SESSION_WORDS + 3];
     this.mappingSessionCount[mapping]--;
     this.subscriberSessionCount[this.mappingSubscriber[mapping]]--;
     this.sessionWheel.remove(s);
-    rec[s * 4 + 2] = (rec[s * 4 + 2] & SESSION_DIRTY) | (FREE << 16);
-    rec[s * 4 + 3] = this.sessionFreeHead;
+    rec[s * SESSION_WORDS + 2] = (rec[s * SESSION_WORDS + 2] & SESSION_DIRTY) | (FREE << 16);
+    rec[s * SESSION_WORDS + 3] = this.sessionFreeHead;
     this.sessionFreeHead = s;
     this.sessionCount--;
   }
