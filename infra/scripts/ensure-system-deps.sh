@@ -54,6 +54,17 @@ for entry in "${deps[@]}"; do
   fi
 done
 
+# Node's C headers for node-gyp (libs/tun). Official tarballs and nodesource packages ship them next
+# to the binary; Debian's own nodejs package keeps them in libnode-dev. (N-API headers are ABI-stable,
+# so Debian's headers also serve a newer Node.)
+node_bin=$(command -v node || true)
+if [[ -n $node_bin ]]; then
+  node_prefix=$(cd "$(dirname "$(readlink -f "$node_bin")")/.." && pwd)
+  if [[ ! -f $node_prefix/include/node/node_api.h && ! -f /usr/include/node/node_api.h ]]; then
+    missing+=("libnode-dev")
+  fi
+fi
+
 tun_missing=0
 if [[ $group == all && ! -c /dev/net/tun ]]; then tun_missing=1; fi
 
