@@ -43,6 +43,7 @@ export {
   IPV6_OFFSET_PAYLOAD_LENGTH,
   IPV6_OFFSET_SRC,
   Ipv6View,
+  isExtensionHeader,
   NextHeader,
   parseIpv6,
 } from './ipv6.js';

@@ -13,6 +13,29 @@ export const IPV6_OFFSET_SRC = 8;
 export const IPV6_OFFSET_DST = 24;
 
 /** Next-header values of the extension headers this view walks (IANA protocol numbers). */
+/**
+ * True for Next Header values that are IPv6 extension headers (IANA "IPv6 Extension Header Types"):
+ * hop-by-hop, routing, fragment, ESP, AH, destination options, mobility, HIP, shim6, experiments.
+ */
+export function isExtensionHeader(nextHeader: number): boolean {
+  switch (nextHeader) {
+    case 0:
+    case 43:
+    case 44:
+    case 50:
+    case 51:
+    case 60:
+    case 135:
+    case 139:
+    case 140:
+    case 253:
+    case 254:
+      return true;
+    default:
+      return false;
+  }
+}
+
 export const NextHeader = {
   HopByHop: 0,
   Icmp4: 1,
@@ -61,8 +84,8 @@ export class Ipv6View {
 /**
  * Parses the IPv6 header at `buf[start]` and walks its extension headers. `strict` (an outer
  * packet) requires the whole payload to be present; a non-strict parse (inside an ICMPv6 error)
- * needs only the extension headers. A payload length of 0 (a jumbogram) is Malformed: it cannot be
- * translated (RFC 7915 sec. 5.1 has no IPv4 equivalent).
+ * needs only the extension headers. A jumbogram (payload length 0 and a hop-by-hop header) is
+ * Malformed: it cannot be translated (IPv4 has no equivalent).
  */
 export function parseIpv6(
   buf: Uint8Array,
@@ -74,7 +97,9 @@ export function parseIpv6(
   if (available < IPV6_HEADER_LENGTH || start + available > buf.length) return ParseStatus.Truncated;
   if (buf[start] >> 4 !== 6) return ParseStatus.Malformed;
   const payloadLength = read16(buf, start + IPV6_OFFSET_PAYLOAD_LENGTH);
-  if (payloadLength === 0) return ParseStatus.Malformed;
+  // Payload length 0 with a hop-by-hop header is a jumbogram (RFC 2675); alone it is an empty packet.
+  if (payloadLength === 0 && buf[start + IPV6_OFFSET_NEXT_HEADER] === NextHeader.HopByHop)
+    return ParseStatus.Malformed;
   const total = IPV6_HEADER_LENGTH + payloadLength;
   if (strict && total > available) return ParseStatus.Truncated;
   const end = start + Math.min(available, total);

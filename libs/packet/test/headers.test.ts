@@ -172,8 +172,19 @@ describe('parseIpv6', () => {
     }).slice(0, 56);
     expect(parseIpv6(overrun, 0, overrun.length, view, true)).toBe(ParseStatus.Malformed);
 
-    const jumbo = ipv6({ src: '::1', dst: '::2', nextHeader: 17, payload: udp(1, 2), payloadLength: 0 });
+    const jumbo = ipv6({
+      src: '::1',
+      dst: '::2',
+      nextHeader: 0,
+      extensions: extensionHeader(17),
+      payload: udp(1, 2),
+      protocol: 17,
+      payloadLength: 0,
+    });
     expect(parseIpv6(jumbo, 0, jumbo.length, view, true)).toBe(ParseStatus.Malformed);
+    const empty = ipv6({ src: '::1', dst: '::2', nextHeader: 59, payload: new Uint8Array(0) });
+    expect(parseIpv6(empty, 0, empty.length, view, true)).toBe(ParseStatus.Ok);
+    expect([view.protocol, view.payloadOffset]).toEqual([59, 40]);
     const short = ipv6({ src: '::1', dst: '::2', nextHeader: 17, payload: udp(1, 2) });
     expect(parseIpv6(short, 0, short.length - 1, view, true)).toBe(ParseStatus.Truncated);
     expect(parseIpv6(short, 0, 39, view, false)).toBe(ParseStatus.Truncated);

@@ -31,6 +31,8 @@ export interface TranslatorConfig {
   readonly ipv4Address: number;
   /** Source of ICMPv6 errors the translator originates, or null: use the offending packet's destination. */
   readonly ipv6Address: Uint8Array | null;
+  /** True: DF-clear unfragmented 6->4 packets get identifications from a counter; false: 0. */
+  readonly generateIdentification: boolean;
 }
 
 function fail(field: string, message: string): never {
@@ -168,6 +170,14 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
     ipv6Address = v;
   }
 
+  const identification = input.identification6to4 ?? 'generate';
+  if (identification !== 'generate' && identification !== 'zero') {
+    fail(
+      'identification6to4',
+      `${JSON.stringify(identification)} is not a choice; write 'generate' (RFC 7915 sec. 5.1) or 'zero' (RFC 6145)`,
+    );
+  }
+
   return {
     prefix,
     allowNonGlobalIpv4,
@@ -179,5 +189,6 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
     udpZeroChecksumCompute: zero === 'compute',
     ipv4Address,
     ipv6Address,
+    generateIdentification: identification === 'generate',
   };
 }

@@ -30,6 +30,13 @@ export interface TranslatorConfigInput {
    * parameter problem). Default: the offending packet's destination address.
    */
   ipv6Address?: string;
+  /**
+   * Identification of unfragmented IPv6->IPv4 packets with DF clear (<= 1260 bytes): 'generate'
+   * (default; RFC 7915 sec. 5.1 "Set according to a Fragment Identification generator at the
+   * translator", unique per RFC 6864 sec. 4.1) or 'zero' (the RFC 6145 behaviour). Packets with DF
+   * set always carry 0 (RFC 6864: an atomic datagram's identification is meaningless).
+   */
+  identification6to4?: 'generate' | 'zero';
 }
 
 /** Filled by every translate call; one object per translator, reused (no allocation per packet). */

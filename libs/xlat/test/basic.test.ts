@@ -174,13 +174,18 @@ describe('IPv6 -> IPv4', () => {
     expect(checksumsOk4(o)).toBe(true);
   });
 
-  it('gives successive small packets distinct identifications', () => {
+  it('gives successive small packets distinct identifications, or 0 when configured (RFC 6145 style)', () => {
     const t = wkp();
     const p = ipv6({ src: '64:ff9b::8.8.4.4', dst: '64:ff9b::1.1.1.1', nextHeader: 17, payload: udp(1, 2) });
     t.v6ToV4(p, out);
     const first = r16(out, 4);
     t.v6ToV4(p, out);
     expect(r16(out, 4)).not.toBe(first);
+    expect(checksumsOk4(outPacket(t))).toBe(true);
+    const zero = createTranslator({ prefix: '64:ff9b::/96', identification6to4: 'zero' });
+    zero.v6ToV4(p, out);
+    zero.v6ToV4(p, out);
+    expect(r16(out, 4)).toBe(0);
   });
 
   it('translates ICMPv6 echo to ICMPv4 echo without pseudo-header', () => {

@@ -258,6 +258,31 @@ describe('IPv6 fragments and sizes -> IPv4', () => {
     expect(out.slice(20, 36)).toEqual(later.slice(48));
   });
 
+  it('drops a packet with an extension header behind the Fragment header (sec. 5.1.1), but not ESP', () => {
+    const ext = new Uint8Array([...fragmentHeader(60, 0, true, 1), ...extensionHeader(17)]);
+    const p = ipv6({
+      src: '2001:db8:64::198.51.100.2',
+      dst: '2001:db8:64::192.0.2.1',
+      nextHeader: 44,
+      extensions: ext,
+      payload: udp(1, 2, 8),
+      protocol: 17,
+      rawL4: true,
+    });
+    expect(t.v6ToV4(p, out)).toBe(Verdict.Drop);
+    expect(dropReasonName(t.result.reason)).toBe('header64');
+    const esp = ipv6({
+      src: '2001:db8:64::198.51.100.2',
+      dst: '2001:db8:64::192.0.2.1',
+      nextHeader: 44,
+      extensions: fragmentHeader(50, 0, true, 1),
+      payload: new Uint8Array(24),
+      rawL4: true,
+    });
+    expect(t.v6ToV4(esp, out)).toBe(Verdict.Translate);
+    expect(out[9]).toBe(50);
+  });
+
   it('drops a fragmented ICMPv6 message', () => {
     const p = ipv6({
       src: '2001:db8:64::198.51.100.2',

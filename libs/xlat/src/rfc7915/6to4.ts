@@ -7,6 +7,7 @@ import {
   checksumAdjust,
   checksumFinish,
   copyBytes,
+  isExtensionHeader,
   ParseStatus,
   parseIpv6,
   read16,
@@ -76,6 +77,14 @@ function mapIcmpError6to4(type: number, code: number, pointer: number): boolean 
     }
   }
   return false;
+}
+
+/** Sec. 5.1 "Identification: Set according to a Fragment Identification generator" (or 0 by config). */
+function nextIdentification(state: XlatState): number {
+  if (!state.cfg.generateIdentification) return 0;
+  const identification = state.nextIdentification;
+  state.nextIdentification = (identification + 1) & 0xffff;
+  return identification;
 }
 
 function isIllegalSource6(input: Uint8Array): boolean {
@@ -182,6 +191,11 @@ export function translate6to4(
   const protocol = v6.protocol;
   // ICMPv4 must not arrive inside IPv6.
   if (protocol === 1) return drop(result, R.protocol64);
+  // Sec. 5.1.1: an extension header (other than ESP) behind the Fragment header: "SHOULD be dropped".
+  if (v6.fragmentHeaderOffset >= 0) {
+    const afterFragment = input[v6.fragmentHeaderOffset];
+    if (afterFragment !== 50 && isExtensionHeader(afterFragment)) return drop(result, R.header64);
+  }
   const l4 = v6.payloadOffset;
   const end = 40 + v6.payloadLength;
   const l4Length = end - l4;
@@ -286,8 +300,7 @@ export function translate6to4(
     identification = 0;
     flags = 0x4000;
   } else {
-    identification = state.nextIdentification;
-    state.nextIdentification = (identification + 1) & 0xffff;
+    identification = nextIdentification(state);
     flags = 0;
   }
   copyBytes(input, l4, output, 20, l4Length);
@@ -460,8 +473,7 @@ function translateIcmpError64(
   write16(output, 22, checksum(output, 20, total));
 
   // Outer IPv4 header: at most 576 bytes, so DF = 0 and a fresh identification.
-  const identification = state.nextIdentification;
-  state.nextIdentification = (identification + 1) & 0xffff;
+  const identification = nextIdentification(state);
   writeIpv4Header(
     output,
     0,
