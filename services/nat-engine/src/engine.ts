@@ -62,6 +62,11 @@ export interface NatEngineOptions {
   /** Defaults to the in-process allocator (or the RFC 7422 one when `deterministic` is configured). */
   allocator?: (state: NatState, random: RandomSource) => PoolAllocator;
   heldSyns?: HeldSynListener;
+  /**
+   * Take over a state folded from another engine's log (a standby's `createReplayState` + `applyEvents`)
+   * instead of starting empty; it must have been built with the same configuration.
+   */
+  state?: NatState;
   /** Reserved for the cluster; stamped on every event. */
   shard?: number;
   epoch?: number;
@@ -104,7 +109,8 @@ export class NatEngine {
     this.config = config;
     this.sink = options.sink;
     this.random = options.random;
-    this.state = new NatState(config, options.random.nextUint32(), options.startMs);
+    this.state = options.state ?? new NatState(config, options.random.nextUint32(), options.startMs);
+    assert(this.state.config === config, 'a taken-over state was built with the same configuration object');
     const allocatorFactory =
       options.allocator ??
       (config.deterministic !== null
@@ -774,9 +780,12 @@ export class NatEngine {
   }
 }
 
-/** Validates `input` and builds an engine. Throws NatConfigError naming the first bad field. */
+/**
+ * Validates `input` and builds an engine. Throws NatConfigError naming the first bad field. With
+ * `options.state` (a takeover), the configuration that state was built with is used.
+ */
 export function createNatEngine(input: NatEngineConfigInput, options: NatEngineOptions): NatEngine {
-  return new NatEngine(validateConfig(input), options);
+  return new NatEngine(options.state?.config ?? validateConfig(input), options);
 }
 
 /** A state for replay: the same tables, folded from events only (see reducer.ts). */

@@ -3,10 +3,12 @@
 // reach exactly the same BIB, sessions and block table, entry by entry; the pool invariants hold throughout.
 import { describe, expect, it } from 'vitest';
 import {
+  ArrayEventSink,
   applyEvents,
   checkInvariants,
   createFlowKey4,
   createFlowKey6,
+  createNatEngine,
   createReplayState,
   createSeededRandom,
   dumpState,
@@ -180,4 +182,67 @@ describe('replay equivalence (RFC 6146 state as a fold over events)', () => {
       expect(engine.state.subscriberCount).toBe(0);
     });
   }
+});
+
+describe('takeover from the event log', () => {
+  it('proves a standby that folded the log serves established flows on the same IPv4 address and port, and its own events continue the log', () => {
+    // DESIGN.md failure model: "engine node killed: established TCP and UDP flows keep their IPv4
+    // address and port and continue".
+    const first = harness({ filtering: 'address-dependent' }, 3);
+    const udp = createFlowKey6();
+    udp.protocol = Protocol.Udp;
+    udp.src6.set([0x20010db8, 0x100, 0, 1]);
+    udp.srcPort = 5000;
+    udp.dst4 = 0xc6336401;
+    udp.dstPort = 53;
+    const tcp = createFlowKey6();
+    tcp.protocol = Protocol.Tcp;
+    tcp.src6.set([0x20010db8, 0x200, 0, 1]);
+    tcp.srcPort = 40000;
+    tcp.dst4 = 0xc6336402;
+    tcp.dstPort = 443;
+    tcp.tcpFlags = TcpFlag.Syn;
+    first.engine.outbound6(udp, 0);
+    const udpTuple = [first.engine.result.v4Src, first.engine.result.v4SrcPort];
+    first.engine.outbound6(tcp, 0);
+    const tcpTuple = [first.engine.result.v4Src, first.engine.result.v4SrcPort];
+    const synAck = createFlowKey4();
+    Object.assign(synAck, {
+      protocol: Protocol.Tcp,
+      src4: 0xc6336402,
+      srcPort: 443,
+      dst4: tcpTuple[0],
+      dstPort: tcpTuple[1],
+      tcpFlags: TcpFlag.Syn | TcpFlag.Ack,
+    });
+    first.engine.inbound4(synAck, 10);
+    first.engine.outbound6(udp, 60_000);
+    first.engine.flush(60_000);
+
+    // The standby folds the log and takes over (the first engine is gone).
+    const state = createReplayState(first.engine.config, 0);
+    applyEvents(state, first.sink.events);
+    const sink = new ArrayEventSink();
+    const standby = createNatEngine(
+      { pool: [] },
+      { sink, random: createSeededRandom(99), startMs: 60_000, state },
+    );
+    udp.tcpFlags = 0;
+    expect(standby.outbound6(udp, 61_000)).toBe(EngineVerdict.Translate);
+    expect([standby.result.v4Src, standby.result.v4SrcPort]).toEqual(udpTuple);
+    tcp.tcpFlags = TcpFlag.Ack;
+    expect(standby.outbound6(tcp, 61_000)).toBe(EngineVerdict.Translate);
+    expect([standby.result.v4Src, standby.result.v4SrcPort]).toEqual(tcpTuple);
+    synAck.tcpFlags = TcpFlag.Ack;
+    expect(standby.inbound4(synAck, 61_000)).toBe(EngineVerdict.Translate);
+    expect(standby.result.v6Port).toBe(40000);
+    // The UDP session's expiry carried over (refreshed at 60 s, so it lives until 6 min).
+    standby.advance(359_000);
+    expect(standby.outbound6(udp, 359_000)).toBe(EngineVerdict.Translate);
+    standby.flush(359_000);
+    // One log, two writers in turn: the fold of both equals the standby's state.
+    const again = createReplayState(first.engine.config, 0);
+    applyEvents(again, [...first.sink.events, ...sink.events]);
+    expect(dumpState(again)).toEqual(dumpState(standby.state));
+  });
 });
