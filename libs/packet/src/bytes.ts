@@ -48,6 +48,39 @@ export function copyBytes(
   dst.set(src.subarray(srcOffset, srcOffset + length), dstOffset);
 }
 
+/**
+ * Copies `src[from, end)` to `dst[at, ...)` without allocating, for the packet path. To stay
+ * allocation-free it may move the whole of `src` (TypedArray.set takes no range, and a range view
+ * would be an allocation), so it can also overwrite `dst` before `at` and after the copied range:
+ * write headers after calling it. Falls back to a view-allocating copy only when `dst` is too short
+ * for that (the translator's output is at least input + 2048 bytes, so it never does there).
+ */
+export function copyTail(src: Uint8Array, from: number, end: number, dst: Uint8Array, at: number): void {
+  const length = end - from;
+  if (length <= 0) return;
+  if (length <= 64) {
+    for (let i = 0; i < length; i++) dst[at + i] = src[from + i];
+    return;
+  }
+  if (src.buffer === dst.buffer) {
+    const delta = src.byteOffset - dst.byteOffset;
+    if (from + delta >= 0 && end + delta <= dst.length) {
+      dst.copyWithin(at, from + delta, end + delta);
+      return;
+    }
+  } else if (at >= from) {
+    if (at - from + src.length <= dst.length) {
+      dst.set(src, at - from);
+      return;
+    }
+  } else if (src.length <= dst.length) {
+    dst.set(src, 0);
+    dst.copyWithin(at, from, end);
+    return;
+  }
+  dst.set(src.subarray(from, end), at);
+}
+
 /** Zero-fills `[start, end)`. */
 export function zeroBytes(buf: Uint8Array, start: number, end: number): void {
   for (let i = start; i < end; i++) buf[i] = 0;

@@ -6,6 +6,7 @@ import {
   checksumAdjust,
   checksumFinish,
   copyBytes,
+  copyTail,
   findUnexpiredSourceRoute,
   ParseStatus,
   parseIpv4,
@@ -343,6 +344,8 @@ export function translate4to6(
   const outHeader = withFragmentHeader ? 48 : 40;
   if (outHeader + l4Length > output.length) return drop(result, R.buffer46);
 
+  // Data first: the allocation-free copy may scribble over the header area.
+  copyTail(input, l4, end, output, outHeader);
   writeIpv6Header(
     output,
     0,
@@ -356,7 +359,6 @@ export function translate4to6(
   if (withFragmentHeader) {
     writeFragmentHeader(output, 40, nextHeader, v4.fragmentOffset, v4.moreFragments, v4.identification);
   }
-  copyBytes(input, l4, output, outHeader, l4Length);
   if (first) {
     const r = rewriteL4(
       state,
@@ -375,43 +377,37 @@ export function translate4to6(
     if (r !== 0) return drop(result, r);
   }
   if (!needsSplit) return single(result, outHeader + l4Length, Verdict.Translate, 0);
-  return split46(state, input, output, l4, l4Length);
+  return split46(state, output, l4Length);
 }
 
 /**
  * Sec. 4 / 4.1: an IPv4 packet without DF that would exceed lowest-ipv6-mtu is sent as IPv6
- * fragments. Fragment 0 is already written as one packet (headers + rewritten L4); the others take
- * their data straight from the input, which is byte-identical past the L4 header.
+ * fragments. The packet is already written whole (headers + rewritten L4, Fragment header
+ * included); fragments 1..n-1 are moved into place from the last one back, so no data is
+ * overwritten before it has moved (each fragment only moves right), all within the output buffer.
  */
-function split46(
-  state: XlatState,
-  input: Uint8Array,
-  output: Uint8Array,
-  l4: number,
-  l4Length: number,
-): Verdict {
+function split46(state: XlatState, output: Uint8Array, l4Length: number): Verdict {
   const result = state.result;
   const v4 = state.outer4;
   const chunk = ((state.cfg.lowestIpv6Mtu - 48) >> 3) << 3;
   const count = Math.ceil(l4Length / chunk);
   if (count * 48 + l4Length > output.length || count > result.lengths.length) return drop(result, R.buffer46);
-  let position = 0;
-  for (let k = 0; k < count; k++) {
+  for (let k = count - 1; k >= 0; k--) {
     const dataLength = k === count - 1 ? l4Length - k * chunk : chunk;
     const more = k < count - 1 || v4.moreFragments;
+    const position = k * (48 + chunk);
     if (k > 0) {
+      output.copyWithin(position + 48, 48 + k * chunk, 48 + k * chunk + dataLength);
       // Same IPv6 and Fragment header as fragment 0 (next header, identification), new lengths.
-      copyBytes(output, 0, output, position, 48);
-      copyBytes(input, l4 + k * chunk, output, position + 48, dataLength);
+      output.copyWithin(position, 0, 48);
     }
     write16(output, position + 4, 8 + dataLength);
     write16(output, position + 42, ((v4.fragmentOffset + ((k * chunk) >> 3)) << 3) | (more ? 1 : 0));
     result.lengths[k] = 48 + dataLength;
-    position += 48 + dataLength;
   }
   result.reason = 0;
   result.count = count;
-  result.length = position;
+  result.length = count * 48 + l4Length;
   return Verdict.Translate;
 }
 
@@ -455,6 +451,9 @@ function translateIcmpError46(
     padded = translated;
   }
   const total = 48 + padded + extension;
+  const copied = translated - innerHeader;
+  // Data first: the allocation-free copy may scribble over the header area and what follows.
+  if (copied > 0) copyTail(input, innerL4, innerL4 + copied, output, 48 + innerHeader);
 
   // Outer IPv6 header and ICMPv6 header.
   writeIpv6Header(output, 0, v4.tos, total - 40, 58, v4.ttl - 1, state.outer.src6, state.outer.dst6);
@@ -498,8 +497,6 @@ function translateIcmpError46(
       inner.identification,
     );
   }
-  const copied = translated - innerHeader;
-  if (copied > 0) copyBytes(input, innerL4, output, at + innerHeader, copied);
   if (inner.fragmentOffset === 0 && copied > 0) {
     rewriteL4(
       state,

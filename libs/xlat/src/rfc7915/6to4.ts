@@ -7,6 +7,7 @@ import {
   checksumAdjust,
   checksumFinish,
   copyBytes,
+  copyTail,
   isExtensionHeader,
   ParseStatus,
   parseIpv6,
@@ -303,7 +304,7 @@ export function translate6to4(
     identification = nextIdentification(state);
     flags = 0;
   }
-  copyBytes(input, l4, output, 20, l4Length);
+  copyTail(input, l4, end, output, 20);
   if (first) {
     rewriteL4(
       output,
@@ -332,17 +333,14 @@ export function translate6to4(
     outer.dst4,
   );
   if (size <= cfg.mtu4) return single(result, size, Verdict.Translate, 0);
-  return split64(state, input, output, l4, l4Length);
+  return split64(state, output, l4Length);
 }
 
-/** IPv4 may be fragmented on the way (DF = 0): fragments of at most mtu4 (RFC 791 sec. 3.2). */
-function split64(
-  state: XlatState,
-  input: Uint8Array,
-  output: Uint8Array,
-  l4: number,
-  l4Length: number,
-): Verdict {
+/**
+ * IPv4 may be fragmented on the way (DF = 0): fragments of at most mtu4 (RFC 791 sec. 3.2). The
+ * packet is already written whole; fragments move into place from the last one back (see split46).
+ */
+function split64(state: XlatState, output: Uint8Array, l4Length: number): Verdict {
   const result = state.result;
   const chunk = ((state.cfg.mtu4 - 20) >> 3) << 3;
   const count = Math.ceil(l4Length / chunk);
@@ -350,24 +348,23 @@ function split64(
   const flags0 = read16(output, 6);
   const baseOffset = flags0 & 0x1fff;
   const lastMore = (flags0 & 0x2000) !== 0;
-  let position = 0;
-  for (let k = 0; k < count; k++) {
+  for (let k = count - 1; k >= 0; k--) {
     const dataLength = k === count - 1 ? l4Length - k * chunk : chunk;
     const more = k < count - 1 || lastMore;
+    const position = k * (20 + chunk);
     if (k > 0) {
-      copyBytes(output, 0, output, position, 20);
-      copyBytes(input, l4 + k * chunk, output, position + 20, dataLength);
+      output.copyWithin(position + 20, 20 + k * chunk, 20 + k * chunk + dataLength);
+      output.copyWithin(position, 0, 20);
     }
     write16(output, position + 2, 20 + dataLength);
     write16(output, position + 6, (more ? 0x2000 : 0) | (baseOffset + ((k * chunk) >> 3)));
     write16(output, position + 10, 0);
     write16(output, position + 10, checksum(output, position, position + 20));
     result.lengths[k] = 20 + dataLength;
-    position += 20 + dataLength;
   }
   result.reason = 0;
   result.count = count;
-  result.length = position;
+  result.length = count * 20 + l4Length;
   return Verdict.Translate;
 }
 
@@ -409,6 +406,9 @@ function translateIcmpError64(
     padded = translated;
   }
   const total = 28 + padded + extension;
+  const copied = translated - 20;
+  // Data first: the allocation-free copy may scribble over the header area and what follows.
+  if (copied > 0) copyTail(input, innerL4, innerL4 + copied, output, 48);
 
   output[20] = mappedType;
   output[21] = mappedCode;
@@ -451,8 +451,6 @@ function translateIcmpError64(
     tuple.src4,
     tuple.dst4,
   );
-  const copied = translated - 20;
-  if (copied > 0) copyBytes(input, innerL4, output, 48, copied);
   if (inner.fragmentOffset === 0 && copied > 0) {
     rewriteL4(
       output,

@@ -58,7 +58,7 @@ export function replyIcmp4(
   output[25] = rest >>> 16;
   output[26] = rest >>> 8;
   output[27] = rest;
-  copyBytes(input, 0, output, 28, quoted);
+  copyQuote(input, output, 28, quoted);
   write16(output, 22, checksum(output, 20, total));
   return single(state.result, total, Verdict.ReplyIcmp, reason);
 }
@@ -101,12 +101,18 @@ export function replyIcmp6(
   output[45] = rest >>> 16;
   output[46] = rest >>> 8;
   output[47] = rest;
-  copyBytes(input, 0, output, 48, quoted);
+  copyQuote(input, output, 48, quoted);
   let sum = sumWords(output, 8, 40, 0) + (total - 40) + 58;
   sum = sumWords(output, 40, total, sum);
   write16(output, 42, checksumFinish(sum));
   void sumAddress6;
   return single(state.result, total, Verdict.ReplyIcmp, reason);
+}
+
+/** Copies the quoted start of `input`; a whole-array set needs no range view, so no allocation. */
+function copyQuote(input: Uint8Array, output: Uint8Array, at: number, quoted: number): void {
+  if (at + input.length <= output.length) output.set(input, at);
+  else copyBytes(input, 0, output, at, quoted);
 }
 
 function isUnspecified(buf: Uint8Array, offset: number): boolean {
