@@ -554,3 +554,103 @@ function normalize(problem: string): string {
 export function failureReport(name: string, stats: FuzzStats): string {
   return `fuzz ${name} failed with base seed ${baseSeed} (replay: XLAT64_FUZZ_SEED=${baseSeed} npx vitest run test/fuzz):\n${stats.failures.join('\n')}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Round trips: a plain packet translated there and back must come back with the same meaning.
+// ---------------------------------------------------------------------------------------------
+
+/** A global unicast IPv4 address (RFC 6890 special ranges avoided) for the round-trip tests. */
+function globalIpv4(rng: Rng): string {
+  for (;;) {
+    const a = 1 + rng.int(223);
+    if (a === 10 || a === 100 || a === 127 || a === 169 || a === 172 || a === 192 || a === 198 || a === 203)
+      continue;
+    return `${a}.${rng.int(256)}.${rng.int(256)}.${1 + rng.int(254)}`;
+  }
+}
+
+/** A valid unfragmented TCP, UDP or ICMP echo packet of at most ~1200 bytes, addresses translatable under `prefix`. */
+export function plainPacket(rng: Rng, family: 4 | 6, prefix: string): Buffer {
+  const size = rng.chance(0.8) ? rng.int(200) : rng.int(1180);
+  const kind = rng.int(3);
+  const l4 = (echoType: number): L4 =>
+    kind === 0
+      ? tcp({
+          srcPort: rng.int(65536),
+          dstPort: rng.int(65536),
+          seq: rng.u32(),
+          ack: rng.u32(),
+          flags: rng.int(256),
+          payload: rng.bytes(size),
+        })
+      : kind === 1
+        ? udp({ srcPort: rng.int(65536), dstPort: rng.int(65536), payload: rng.bytes(size) })
+        : icmp({ type: echoType + rng.int(2), code: 0, rest: rng.u32(), body: rng.bytes(size) });
+  const a = globalIpv4(rng);
+  const b = globalIpv4(rng);
+  if (family === 4) {
+    // Echo request 8 / reply 0: pick by 8 - 8 * (0|1).
+    const echo = l4(0);
+    if (echo.kind === 'icmp') echo.bytes[0] = echo.bytes[0] === 0 ? 0 : 8;
+    return ipv4({
+      src: a,
+      dst: b,
+      tos: rng.int(256),
+      id: rng.int(65536),
+      df: rng.chance(0.5),
+      ttl: 3 + rng.int(250),
+      payload: echo,
+    });
+  }
+  return ipv6({
+    src: prefix + a,
+    dst: prefix + b,
+    trafficClass: rng.int(256),
+    hopLimit: 3 + rng.int(250),
+    payload: l4(128),
+  });
+}
+
+/**
+ * Translates `packet` in its own direction and the result back, and lists what changed that RFC 7915
+ * does not allow to change: addresses, traffic class/TOS, protocol, lengths, the transport bytes
+ * (checksum excepted: +0 and -0 may differ) and TTL/hop limit (exactly 2 lower after two hops).
+ */
+export function roundTrip(t: Translator, packet: Buffer): string[] {
+  const there = new Uint8Array(packet.length + 2048);
+  const back = new Uint8Array(packet.length + 2048);
+  const v4 = packet[0] >> 4 === 4;
+  const v1 = v4 ? t.v4ToV6(packet, there) : t.v6ToV4(packet, there);
+  if (v1 !== Verdict.Translate || t.result.count !== 1)
+    return [
+      `first translation: verdict ${v1} reason ${dropReasonNames[t.result.reason]} count ${t.result.count}`,
+    ];
+  const mid = there.subarray(0, t.result.length);
+  const problems = checkPacket(mid).map((p) => `first translation: ${p}`);
+  const v2 = v4 ? t.v6ToV4(mid, back) : t.v4ToV6(mid, back);
+  if (v2 !== Verdict.Translate || t.result.count !== 1)
+    return [...problems, `second translation: verdict ${v2} reason ${dropReasonNames[t.result.reason]}`];
+  const out = Buffer.from(back.subarray(0, t.result.length));
+  problems.push(...checkPacket(out).map((p) => `second translation: ${p}`));
+  if (out.length !== packet.length)
+    return [...problems, `length ${packet.length} came back as ${out.length}`];
+  const hl = v4 ? 20 : 40;
+  const ck = packet[v4 ? 9 : 6] === 6 ? 16 : packet[v4 ? 9 : 6] === 17 ? 6 : 2;
+  const same = (from: number, to: number, what: string) => {
+    if (!packet.subarray(from, to).equals(out.subarray(from, to))) problems.push(`${what} changed`);
+  };
+  if (v4) {
+    same(1, 4, 'TOS or total length');
+    same(9, 10, 'protocol');
+    same(12, 20, 'addresses');
+    if (out[8] !== packet[8] - 2) problems.push(`TTL ${packet[8]} came back as ${out[8]}`);
+  } else {
+    if (packet.readUInt32BE(0) >>> 20 !== out.readUInt32BE(0) >>> 20) problems.push('traffic class changed');
+    same(4, 7, 'payload length or next header');
+    same(8, 40, 'addresses');
+    if (out[7] !== packet[7] - 2) problems.push(`hop limit ${packet[7]} came back as ${out[7]}`);
+  }
+  same(hl, hl + ck, 'transport header before the checksum');
+  same(hl + ck + 2, packet.length, 'transport bytes after the checksum');
+  return problems;
+}
