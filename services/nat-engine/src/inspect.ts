@@ -3,7 +3,7 @@
 
 import { formatIpv4, formatIpv6 } from './address.js';
 import { PROTOCOL_SLOTS } from './flow-key.js';
-import type { NatState } from './tables/nat-state.js';
+import { type NatState, PORT_IN_USE } from './tables/nat-state.js';
 import { tcpStateNames } from './tcp-state-machine.js';
 
 export interface StateDump {
@@ -37,7 +37,8 @@ export function dumpState(state: NatState): StateDump {
     const slab = state.blockSlab[b];
     for (let i = 0; i < size; i++) {
       const freedAtS = state.slabFreedAtS[slab * size + i];
-      if (freedAtS !== 0) held.push(`${state.blockFirstPortOf(b) + i}@${freedAtS}`);
+      if (freedAtS !== 0 && freedAtS !== PORT_IN_USE)
+        held.push(`${state.blockFirstPortOf(b) + i}@${freedAtS}`);
     }
     blocks.push(
       `${PROTOCOL_SLOTS[state.blockSlotOf(b)]} ${formatIpv4(state.blockAddressOf(b))}:${state.blockFirstPortOf(b)}+${size} ` +

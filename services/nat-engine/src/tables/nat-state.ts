@@ -11,6 +11,8 @@ import { finish, indexInsert, indexRemove, indexSizeFor, mix } from './hash.js';
 const FREE = 255;
 /** Bit of a session record's third word: refreshed since the last flush (engine-only, not replicated). */
 export const SESSION_DIRTY = 1 << 25;
+/** slabFreedAtS value of a port held by a mapping. */
+export const PORT_IN_USE = 0xffffffff;
 /** Int32 words per session record. */
 export const SESSION_WORDS = 6;
 
@@ -43,7 +45,10 @@ export class NatState {
   readonly blockSlab: Int32Array;
   /** Free blocks per (pool address index * 3 + protocol slot). */
   readonly freeBlocksPerAddress: Int32Array;
-  /** Per port of a leased block: (second the port was freed) + 1, 0 = never freed. RFC 6888 hold-down. */
+  /**
+   * Per port of a leased block: PORT_IN_USE, or (second the port was freed) + 1 for the RFC 6888
+   * hold-down, or 0 = never used. Scanned contiguously by the port picker (no hash probe per candidate).
+   */
   readonly slabFreedAtS: Uint32Array;
   private readonly slabFree: Int32Array;
   private slabFreeTop: number;
@@ -608,6 +613,9 @@ export class NatState {
         this.blockOwner[block] === subscriber,
         "a dynamic mapping's port is in a block of its subscriber",
       );
+      const at = this.blockSlab[block] * this.config.blockSizePorts + (v4Port - this.blockFirstPortOf(block));
+      assert(this.slabFreedAtS[at] !== PORT_IN_USE, 'a new mapping takes a free port');
+      this.slabFreedAtS[at] = PORT_IN_USE;
       if (this.blockInUse[block]++ === 0) {
         this.blockIdleSinceMs[block] = -1;
         this.blockWheel.remove(block);
@@ -637,11 +645,13 @@ export class NatState {
     this.removeSubscriberIfUnused(subscriber);
   }
 
-  /** True when `port` of the leased `block` was freed less than portReuseHoldMs before `nowMs`. */
-  isPortHeld(block: number, port: number, nowMs: number): boolean {
+  /** True when `port` of the leased `block` is mapped, or was freed less than portReuseHoldMs before `nowMs`. */
+  isPortTaken(block: number, port: number, nowMs: number): boolean {
     const size = this.config.blockSizePorts;
     const freedAtS = this.slabFreedAtS[this.blockSlab[block] * size + (port - this.blockFirstPortOf(block))];
-    return freedAtS !== 0 && nowMs < freedAtS * 1000 + this.config.portReuseHoldMs;
+    return (
+      freedAtS === PORT_IN_USE || (freedAtS !== 0 && nowMs < freedAtS * 1000 + this.config.portReuseHoldMs)
+    );
   }
 
   hasSessionRoom(): boolean {
