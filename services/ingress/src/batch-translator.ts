@@ -192,6 +192,21 @@ export class BatchTranslator {
     }
   }
 
+  /** Queues a packet the role originated outside a batch (e.g. an ICMP error for a held SYN). */
+  enqueue(packet: Uint8Array): void {
+    const vnet = this.options.vnetHdrBytes;
+    if (
+      this.out.length - this.outPosition < packet.length + vnet ||
+      this.outCount === this.outOffsets.length
+    ) {
+      this.flush();
+    }
+    const position = this.outPosition;
+    this.out.set(packet, position + vnet);
+    this.options.counters[TX_REPLIES]++;
+    this.emitPlain(position, vnet, packet.length);
+  }
+
   private emitPlain(position: number, vnet: number, l3Length: number): void {
     if (vnet > 0) this.out.fill(0, position, position + vnet);
     this.record(position, vnet, l3Length);

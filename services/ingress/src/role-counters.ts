@@ -7,10 +7,14 @@ import { CounterLayout } from './counters.js';
 
 export const translatorDropBase = baseCounterNames.length;
 
-export function roleCounterLayout(roleDropNames: readonly string[]): CounterLayout {
+export function roleCounterLayout(
+  roleDropNames: readonly string[],
+  gaugeNames: readonly string[] = [],
+): CounterLayout {
   return new CounterLayout([
     ...baseCounterNames,
     ...dropReasonNames.map((name) => `drop.${name}`),
     ...roleDropNames.map((name) => `drop.${name}`),
+    ...gaugeNames,
   ]);
 }

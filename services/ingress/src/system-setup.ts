@@ -94,7 +94,7 @@ export function routeStep(device: string, destination: string, extra: readonly s
   const family = destination.includes(':') ? '-6' : '-4';
   return {
     description: `route ${destination} into ${device}${extra.length ? ` (${extra.join(' ')})` : ''}`,
-    apply: ['ip', family, 'route', 'add', destination, 'dev', device, ...extra],
+    apply: ['ip', family, 'route', 'replace', destination, 'dev', device, ...extra],
     undo: ['ip', family, 'route', 'del', destination, 'dev', device, ...extra],
   };
 }

@@ -1,0 +1,73 @@
+// `xlat64 plat`: the single-node PLAT (stateful NAT64 with carrier-grade port blocks) in the
+// foreground until SIGINT/SIGTERM. Options come from --config (YAML/JSON) and flags; flags win.
+import { parseArgs } from 'node:util';
+import { startPlat } from '../../ingress/src/plat.js';
+import { parsePlatConfig, platConfigKeys } from '../../ingress/src/plat-config.js';
+import type { Command } from './command.js';
+import { CliUsageError } from './errors.js';
+import { loadRoleConfig, log, waitForStopSignal } from './role-runner.js';
+
+const help = `usage: xlat64 plat [--config FILE] [options]
+
+Runs a single-node PLAT: a TUN device into which the PREF64 and the IPv4 pool are routed, and
+stateful NAT64 (RFC 6146) with port blocks (RFC 6888) between them. State changes go to an
+append-only event log in stateDir. Needs root. Stops on SIGINT or SIGTERM and removes its routes.
+
+Options (config-file key in brackets):
+  --config FILE           YAML or JSON with the keys below
+  --device NAME           TUN device [device] (default nat64)
+  --prefix P              PREF64 [prefix] (default 64:ff9b::/96)
+  --allow-non-global      allow non-global IPv4 inside 64:ff9b::/96 [allowNonGlobalIpv4] (labs)
+  --pool4 P               IPv4 pool prefix or range, repeatable [pool4] (required)
+  --state-dir DIR         event log directory [stateDir] (default /var/lib/xlat64)
+  --status-socket PATH    where \`xlat64 status\` asks [statusSocket]
+  --no-routes             do not route PREF64 and pool into the device [routes: false]
+Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, queues (1), and nat: { blockSizePorts,
+subscriberPrefixLength, subscriberBlocksMax, subscriberSessionsMax, filtering, timeouts, staticBib, ... }
+(see README "Configuration").
+`;
+
+export const platCommand: Command = {
+  name: 'plat',
+  summary: 'run a single-node PLAT (stateful NAT64, RFC 6146/6888) on a TUN device',
+  async run(argv) {
+    let values: Record<string, string | string[] | boolean | undefined>;
+    try {
+      ({ values } = parseArgs({
+        args: [...argv],
+        options: {
+          help: { type: 'boolean', short: 'h' },
+          config: { type: 'string' },
+          device: { type: 'string' },
+          prefix: { type: 'string' },
+          'allow-non-global': { type: 'boolean' },
+          pool4: { type: 'string', multiple: true },
+          'state-dir': { type: 'string' },
+          'status-socket': { type: 'string' },
+          'no-routes': { type: 'boolean' },
+        },
+      }));
+    } catch (error) {
+      throw new CliUsageError(`${(error as Error).message}; see 'xlat64 plat --help'`);
+    }
+    if (values.help) {
+      process.stdout.write(help);
+      return 0;
+    }
+    const raw = loadRoleConfig(values.config as string | undefined, platConfigKeys, {
+      device: values.device,
+      prefix: values.prefix,
+      allowNonGlobalIpv4: values['allow-non-global'] ? true : undefined,
+      pool4: values.pool4,
+      stateDir: values['state-dir'],
+      statusSocket: values['status-socket'],
+      routes: values['no-routes'] ? false : undefined,
+    });
+    const plat = await startPlat(parsePlatConfig(raw), log);
+    const signal = await waitForStopSignal();
+    log(`plat: ${signal}, stopping`);
+    await plat.stop();
+    log('plat: stopped, routes removed');
+    return 0;
+  },
+};

@@ -1,0 +1,136 @@
+// Configuration of `xlat64 plat`, the single-node PLAT (stateful NAT64, RFC 6146, with RFC 6888
+// port blocks) on a TUN device, with the embedded state (an append-only event log in stateDir).
+// NAT behaviour options live under `nat` and are checked by the engine's own validator.
+import { isAbsolute } from 'node:path';
+import {
+  type TranslatorConfigInput,
+  validateConfig as validateTranslatorConfig,
+} from '../../../libs/xlat/src/index.js';
+import {
+  NatConfigError,
+  type NatEngineConfigInput,
+  validateConfig as validateNatConfig,
+} from '../../nat-engine/src/index.js';
+import {
+  checkPrefix,
+  configError,
+  type RawConfig,
+  readBoolean,
+  readDeviceName,
+  readInteger,
+  readOptionalString,
+  readPrefix,
+  readString,
+  refuseUnknownKeys,
+} from './config-fields.js';
+
+export interface PlatConfig {
+  device: string;
+  prefix: string;
+  allowNonGlobalIpv4: boolean;
+  pool4: string[];
+  queues: number;
+  mtu4: number;
+  mtu6: number;
+  lowestIpv6Mtu: number;
+  /** Add the routes PREF64 -> TUN and pool4 -> TUN (and remove them at stop). */
+  routes: boolean;
+  stateDir: string;
+  statusSocket: string;
+  /** How often coalesced session refreshes and batched events are written. */
+  flushIntervalMs: number;
+  nat: Omit<NatEngineConfigInput, 'pool'>;
+}
+
+export const platConfigKeys = [
+  'device',
+  'prefix',
+  'allowNonGlobalIpv4',
+  'pool4',
+  'queues',
+  'mtu4',
+  'mtu6',
+  'lowestIpv6Mtu',
+  'routes',
+  'stateDir',
+  'statusSocket',
+  'flushIntervalMs',
+  'nat',
+] as const;
+
+export function parsePlatConfig(raw: RawConfig): PlatConfig {
+  refuseUnknownKeys(raw, platConfigKeys);
+  const device = readDeviceName(raw, 'device', 'nat64');
+  const pool4 = raw.pool4 ?? raw.pool;
+  if (!Array.isArray(pool4) || pool4.length === 0 || !pool4.every((p) => typeof p === 'string')) {
+    throw configError('pool4', 'is required: a list of IPv4 prefixes or ranges, e.g. [203.0.113.0/24]');
+  }
+  for (const entry of pool4 as string[]) {
+    if (entry.includes('/')) checkPrefix('pool4', entry, 4);
+  }
+  const queues = readInteger(raw, 'queues', 1, 1, 1);
+  const nat = raw.nat ?? {};
+  if (typeof nat !== 'object' || nat === null || Array.isArray(nat)) {
+    throw configError('nat', 'expected a mapping of NAT options (blockSizePorts, timeouts, filtering, ...)');
+  }
+  if ('pool' in nat) throw configError('nat.pool', 'the pool is set with the top-level key pool4');
+  const stateDir = readString(raw, 'stateDir', '/var/lib/xlat64');
+  if (!isAbsolute(stateDir)) throw configError('stateDir', `'${stateDir}' must be an absolute path`);
+  const config: PlatConfig = {
+    device,
+    prefix: readPrefix(raw, 'prefix', 6, '64:ff9b::/96'),
+    allowNonGlobalIpv4: readBoolean(raw, 'allowNonGlobalIpv4', false),
+    pool4: pool4 as string[],
+    queues,
+    mtu4: readInteger(raw, 'mtu4', 1500, 68, 65535),
+    mtu6: readInteger(raw, 'mtu6', 1500, 1280, 65535),
+    lowestIpv6Mtu: readInteger(raw, 'lowestIpv6Mtu', 1280, 1280, 65535),
+    routes: readBoolean(raw, 'routes', true),
+    stateDir,
+    statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/plat-${device}.sock`,
+    flushIntervalMs: readInteger(raw, 'flushIntervalMs', 1000, 1, 60_000),
+    nat: nat as Omit<NatEngineConfigInput, 'pool'>,
+  };
+  // The engine and the translator check their own fields; name them as the operator wrote them.
+  try {
+    validateNatConfig(natEngineConfig(config));
+  } catch (error) {
+    if (error instanceof NatConfigError) {
+      const field =
+        error.field === 'pool' || error.field.startsWith('pool')
+          ? error.field.replace(/^pool/, 'pool4')
+          : `nat.${error.field}`;
+      throw configError(field, error.message.slice(error.field.length + 2));
+    }
+    throw error;
+  }
+  try {
+    validateTranslatorConfig(platTranslatorConfig(config));
+  } catch (error) {
+    const field = (error as { field?: string }).field;
+    if (field !== undefined) throw configError(field, (error as Error).message.replace(`${field}: `, ''));
+    throw error;
+  }
+  return config;
+}
+
+export function natEngineConfig(config: PlatConfig): NatEngineConfigInput {
+  return { ...config.nat, pool: config.pool4 };
+}
+
+export function platTranslatorConfig(config: PlatConfig): TranslatorConfigInput {
+  return {
+    prefix: config.prefix,
+    allowNonGlobalIpv4: config.allowNonGlobalIpv4,
+    mtu4: config.mtu4,
+    mtu6: config.mtu6,
+    lowestIpv6Mtu: Math.min(config.lowestIpv6Mtu, config.mtu6),
+    // Time-exceeded and packet-too-big errors towards IPv4 hosts come from the first pool address.
+    ipv4Address: firstPoolAddress(config),
+  };
+}
+
+/** The first address of the first pool entry ('203.0.113.0/24' -> '203.0.113.0', a range -> its start). */
+export function firstPoolAddress(config: PlatConfig): string {
+  return config.pool4[0].split(/[/-]/)[0].trim();
+}

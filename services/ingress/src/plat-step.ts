@@ -1,0 +1,322 @@
+// The PLAT's treatment of one packet from its TUN (RFC 6146): extract the flow key (sec. 3.4),
+// let the NAT engine filter, update and pick the outgoing tuple (sec. 3.5, 3.6), then rewrite the
+// headers with the tuple (sec. 3.7, RFC 7915). Hairpinned flows (sec. 3.8) are rewritten IPv6 to
+// IPv6. Unsolicited IPv4 SYNs are held as the engine says, and engine-requested ICMP errors built.
+import { checksumAdjust, read16, sumWords, write16 } from '../../../libs/packet/src/index.js';
+import {
+  createStatefulTranslator,
+  DropReason,
+  extractFlowKey4,
+  extractFlowKey6,
+  FlowKey,
+  isGlobalIpv4,
+  type Rfc6052Prefix,
+  type StatefulTranslator,
+  type TranslationResult,
+  type TranslatorConfigInput,
+  Verdict,
+  XlatTuple,
+} from '../../../libs/xlat/src/index.js';
+import {
+  createFlowKey4,
+  createFlowKey6,
+  EngineVerdict,
+  engineDropReasonNames,
+  type FlowKey4,
+  type FlowKey6,
+  type HeldSynListener,
+  type NatEngine,
+} from '../../nat-engine/src/index.js';
+import type { PacketStep } from './batch-translator.js';
+import type { CounterLayout } from './counters.js';
+import { writeIcmp4Error, writeIcmp6Error } from './icmp-errors.js';
+import { translatorDropBase } from './role-counters.js';
+
+export const platDropNames = [
+  'version',
+  'routersolicitation',
+  'notforus64',
+  'fragment64',
+  'fragment46',
+  'hairpinprotocol',
+  'heldsyn',
+  ...engineDropReasonNames.filter((n) => n !== 'none').map((n) => `nat.${n}`),
+] as const;
+
+export interface PlatStepOptions {
+  translator: TranslatorConfigInput;
+  /** IPv4 source of ICMPv4 errors the PLAT originates (a pool address). */
+  icmpSource4: number;
+}
+
+const NO_REASON = 0;
+
+export class PlatStep implements PacketStep, HeldSynListener {
+  private readonly stateful: StatefulTranslator;
+  /** Same, without MTU limits, for GSO super-packets. */
+  private readonly superStateful: StatefulTranslator;
+  private readonly prefix: Rfc6052Prefix;
+  private readonly enforceGlobal: boolean;
+  private readonly flow = new FlowKey();
+  private readonly key6: FlowKey6 = createFlowKey6();
+  private readonly key4: FlowKey4 = createFlowKey4();
+  private readonly tuple = new XlatTuple();
+  private readonly own: TranslationResult = { reason: 0, count: 0, lengths: new Int32Array(1), length: 0 };
+  private current: TranslationResult;
+  private lastDrop = 0;
+  private nowMs = 0;
+  private readonly counterOf: (name: string) => number;
+  private readonly natDropBase: number;
+  private readonly c: {
+    version: number;
+    routerSolicitation: number;
+    notForUs: number;
+    fragment64: number;
+    fragment46: number;
+    hairpinProtocol: number;
+    heldSyn: number;
+  };
+  /** Held unsolicited SYNs by hold id (bounded by the engine's heldSynsMax). */
+  private readonly held = new Map<number, Uint8Array>();
+  /** ICMP errors for expired held SYNs, waiting for the next batch write. */
+  readonly pendingReplies: Uint8Array[] = [];
+
+  constructor(
+    private readonly engine: NatEngine,
+    private readonly options: PlatStepOptions,
+    layout: CounterLayout,
+    prefix: Rfc6052Prefix,
+  ) {
+    this.stateful = createStatefulTranslator(options.translator);
+    this.superStateful = createStatefulTranslator({
+      ...options.translator,
+      mtu4: 65535,
+      mtu6: 65535,
+      lowestIpv6Mtu: 65535,
+    });
+    this.current = this.stateful.result;
+    this.prefix = prefix;
+    this.enforceGlobal = prefix.isWellKnown && options.translator.allowNonGlobalIpv4 !== true;
+    this.counterOf = (name) => layout.index(`drop.${name}`);
+    this.natDropBase = layout.index('drop.nat.protocol64') - 1;
+    this.c = {
+      version: this.counterOf('version'),
+      routerSolicitation: this.counterOf('routersolicitation'),
+      notForUs: this.counterOf('notforus64'),
+      fragment64: this.counterOf('fragment64'),
+      fragment46: this.counterOf('fragment46'),
+      hairpinProtocol: this.counterOf('hairpinprotocol'),
+      heldSyn: this.counterOf('heldsyn'),
+    };
+  }
+
+  get result(): TranslationResult {
+    return this.current;
+  }
+
+  /** The engine's time for the packets of the next batch. */
+  setNow(nowMs: number): void {
+    this.nowMs = nowMs;
+  }
+
+  dropCounter(): number {
+    return this.lastDrop;
+  }
+
+  process(input: Uint8Array, output: Uint8Array, superPacket: boolean): Verdict {
+    const version = input.length > 0 ? input[0] >> 4 : 0;
+    if (version === 6) return this.outbound(input, output, superPacket);
+    if (version === 4) return this.inbound(input, output, superPacket);
+    return this.dropTo(this.c.version);
+  }
+
+  private outbound(input: Uint8Array, output: Uint8Array, superPacket: boolean): Verdict {
+    if (input.length < 40) return this.dropTo(translatorDropBase + DropReason.truncated64);
+    if (input[6] === 58 && input.length > 40 && input[40] === 133)
+      return this.dropTo(this.c.routerSolicitation);
+    if (!this.prefix.matches(input, 24)) return this.dropTo(this.c.notForUs);
+    const flow = this.flow;
+    const reason = extractFlowKey6(input, flow);
+    if (reason !== NO_REASON) return this.dropTo(translatorDropBase + reason);
+    const key = this.key6;
+    if (flow.icmpError) {
+      const inner = flow.inner;
+      if (!inner.hasPorts || !this.prefix.matches(inner.src, 0)) return this.dropTo(this.c.fragment64);
+      wordsFromBytes(inner.dst, key.src6);
+      key.protocol = inner.protocol;
+      key.srcPort = inner.dstPort;
+      key.dst4 = this.prefix.extract(inner.src, 0) >>> 0;
+      key.dstPort = inner.srcPort;
+      key.tcpFlags = 0;
+      key.icmpError = true;
+    } else {
+      if (!flow.hasPorts) return this.dropTo(this.c.fragment64);
+      wordsFromBytes(flow.src, key.src6);
+      key.protocol = flow.protocol;
+      key.srcPort = flow.srcPort;
+      key.dst4 = this.prefix.extract(flow.dst, 0) >>> 0;
+      key.dstPort = flow.dstPort;
+      key.tcpFlags = flow.tcpFlags;
+      key.icmpError = false;
+    }
+    if (this.enforceGlobal && !isGlobalIpv4(key.dst4))
+      return this.dropTo(translatorDropBase + DropReason.dstaddr64);
+    const engine = this.engine;
+    const verdict = engine.outbound6(key, this.nowMs);
+    const r = engine.result;
+    if (verdict === EngineVerdict.Translate) {
+      if (r.hairpin) return this.hairpin(input, output);
+      const tuple = this.tuple;
+      tuple.src4 = r.v4Src;
+      tuple.srcPort = r.v4SrcPort;
+      tuple.dst4 = r.v4Dst;
+      tuple.dstPort = r.v4DstPort;
+      const translator = superPacket ? this.superStateful : this.stateful;
+      this.current = translator.result;
+      const xlat = translator.v6ToV4(input, output, tuple);
+      if (xlat === Verdict.Drop) this.lastDrop = translatorDropBase + translator.result.reason;
+      return xlat;
+    }
+    if (verdict === EngineVerdict.ReplyIcmp) {
+      this.lastDrop = this.natDropBase + r.reason;
+      return this.reply(writeIcmp6Error(input, output, r.icmpType, r.icmpCode));
+    }
+    return this.dropTo(this.natDropBase + r.reason);
+  }
+
+  private inbound(input: Uint8Array, output: Uint8Array, superPacket: boolean): Verdict {
+    const flow = this.flow;
+    const reason = extractFlowKey4(input, flow);
+    if (reason !== NO_REASON) return this.dropTo(translatorDropBase + reason);
+    const key = this.key4;
+    if (flow.icmpError) {
+      const inner = flow.inner;
+      if (!inner.hasPorts) return this.dropTo(this.c.fragment46);
+      key.protocol = inner.protocol;
+      key.src4 = inner.dst4 >>> 0;
+      key.srcPort = inner.dstPort;
+      key.dst4 = inner.src4 >>> 0;
+      key.dstPort = inner.srcPort;
+      key.tcpFlags = 0;
+      key.icmpError = true;
+    } else {
+      if (!flow.hasPorts) return this.dropTo(this.c.fragment46);
+      key.protocol = flow.protocol;
+      key.src4 = flow.src4 >>> 0;
+      key.srcPort = flow.srcPort;
+      key.dst4 = flow.dst4 >>> 0;
+      key.dstPort = flow.dstPort;
+      key.tcpFlags = flow.tcpFlags;
+      key.icmpError = false;
+    }
+    const engine = this.engine;
+    const verdict = engine.inbound4(key, this.nowMs);
+    const r = engine.result;
+    if (verdict === EngineVerdict.Translate) {
+      const tuple = this.tuple;
+      this.prefix.embed(r.v4Src, tuple.src6, 0);
+      tuple.srcPort = r.v4SrcPort;
+      bytesFromWords(r.v6, tuple.dst6);
+      tuple.dstPort = r.v6Port;
+      const translator = superPacket ? this.superStateful : this.stateful;
+      this.current = translator.result;
+      const xlat = translator.v4ToV6(input, output, tuple);
+      if (xlat === Verdict.Drop) this.lastDrop = translatorDropBase + translator.result.reason;
+      return xlat;
+    }
+    if (verdict === EngineVerdict.Hold) {
+      // RFC 6146 sec. 3.5.2.2: keep the SYN (at least 6 s); the engine reports its fate.
+      this.held.set(r.holdId, input.slice());
+      return this.dropTo(this.c.heldSyn);
+    }
+    if (verdict === EngineVerdict.ReplyIcmp) {
+      this.lastDrop = this.natDropBase + r.reason;
+      return this.reply(writeIcmp4Error(input, output, r.icmpType, r.icmpCode, this.options.icmpSource4));
+    }
+    return this.dropTo(this.natDropBase + r.reason);
+  }
+
+  /**
+   * RFC 6146 sec. 3.8: both ends are subscribers. The engine gave the sender's mapping (the source
+   * the receiver sees, embedded in the PREF64) and the receiver's IPv6 transport address.
+   */
+  private hairpin(input: Uint8Array, output: Uint8Array): Verdict {
+    const protocol = input[6];
+    if ((protocol !== 6 && protocol !== 17) || input.length < 48) return this.dropTo(this.c.hairpinProtocol);
+    if (input[7] <= 1) return this.dropTo(translatorDropBase + DropReason.hoplimit64);
+    const r = this.engine.result;
+    const length = input.length;
+    output.set(input);
+    output[7] = input[7] - 1;
+    const checkAt = protocol === 6 ? 56 : 46;
+    const oldSum = sumWords(output, 8, 44, 0);
+    this.prefix.embed(r.v4Src, output, 8);
+    bytesFromWords(r.v6, this.tuple.dst6);
+    output.set(this.tuple.dst6, 24);
+    write16(output, 40, r.v4SrcPort);
+    write16(output, 42, r.v6Port);
+    const newSum = sumWords(output, 8, 44, 0);
+    const check = read16(output, checkAt);
+    if (!(protocol === 17 && check === 0) && checkAt + 2 <= length) {
+      let updated = checksumAdjust(check, oldSum, newSum);
+      if (protocol === 17 && updated === 0) updated = 0xffff;
+      write16(output, checkAt, updated);
+    }
+    return this.single(length, Verdict.Translate);
+  }
+
+  private reply(length: number): Verdict {
+    return this.single(length, Verdict.ReplyIcmp);
+  }
+
+  private single(length: number, verdict: Verdict): Verdict {
+    const own = this.own;
+    own.reason = 0;
+    own.count = 1;
+    own.lengths[0] = length;
+    own.length = length;
+    this.current = own;
+    return verdict;
+  }
+
+  private dropTo(counter: number): Verdict {
+    this.lastDrop = counter;
+    return Verdict.Drop;
+  }
+
+  // HeldSynListener: the engine's verdict on a held SYN.
+  expired(holdId: number): void {
+    const packet = this.held.get(holdId);
+    this.held.delete(holdId);
+    if (packet === undefined) return;
+    const reply = new Uint8Array(576);
+    const length = writeIcmp4Error(packet, reply, 3, 3, this.options.icmpSource4);
+    this.pendingReplies.push(reply.subarray(0, length));
+  }
+
+  discarded(holdId: number): void {
+    this.held.delete(holdId);
+  }
+
+  get heldCount(): number {
+    return this.held.size;
+  }
+}
+
+function wordsFromBytes(bytes: Uint8Array, words: Uint32Array): void {
+  for (let i = 0; i < 4; i++) {
+    const o = i * 4;
+    words[i] = ((bytes[o] << 24) | (bytes[o + 1] << 16) | (bytes[o + 2] << 8) | bytes[o + 3]) >>> 0;
+  }
+}
+
+function bytesFromWords(words: Uint32Array, bytes: Uint8Array): void {
+  for (let i = 0; i < 4; i++) {
+    const w = words[i];
+    const o = i * 4;
+    bytes[o] = w >>> 24;
+    bytes[o + 1] = w >>> 16;
+    bytes[o + 2] = w >>> 8;
+    bytes[o + 3] = w;
+  }
+}

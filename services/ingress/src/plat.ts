@@ -1,0 +1,127 @@
+// `xlat64 plat` at run time (single node, embedded state): opens the TUN, routes the PREF64 and
+// the IPv4 pool into it, turns on forwarding, runs the NAT engine in the queue worker, serves
+// `xlat64 status`, and on stop removes what it added. The event log of this run is written to
+// stateDir/events-<start time>.log (one JSON batch per line).
+import { join } from 'node:path';
+import { openTun, type QueueSet, startQueues, type TunDevice } from '../../../libs/tun/src/index.js';
+import { sumCounters } from './counters.js';
+import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
+import { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
+import { platDropNames } from './plat-step.js';
+import { roleCounterLayout } from './role-counters.js';
+import { StatusServer } from './status-server.js';
+import { linkUpSteps, routeStep, type SetupStep, SystemSetup, sysctlStep } from './system-setup.js';
+
+export interface RunningPlat {
+  readonly device: TunDevice;
+  readonly eventLogPath: string;
+  stop(): Promise<void>;
+}
+
+export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
+  const layout = roleCounterLayout(platDropNames, platGaugeNames);
+  const eventLogPath = join(config.stateDir, `events-${new Date().toISOString().replaceAll(':', '')}.log`);
+  const device = openTun({ name: config.device, queues: config.queues, vnetHdr: true });
+  const setup = new SystemSetup();
+  let queues: QueueSet | null = null;
+  let status: StatusServer | null = null;
+  try {
+    for (const step of platSetupSteps(config)) setup.apply(step);
+    const counters = Array.from({ length: config.queues }, () => layout.allocate());
+    const options: PlatQueueOptions = {
+      translator: platTranslatorConfig(config),
+      engine: natEngineConfig(config),
+      icmpSource4: firstPoolAddress(config),
+      eventLogPath,
+      flushIntervalMs: config.flushIntervalMs,
+      mtu4: config.mtu4,
+      mtu6: config.mtu6,
+      counters,
+    };
+    queues = await startQueues({
+      device,
+      handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
+      handlerOptions: options,
+      onError: (error, queue) => log(`plat: queue ${queue}: ${error.message}`),
+    });
+    const running = queues;
+    const startedAt = new Date().toISOString();
+    status = new StatusServer(config.statusSocket, () => ({
+      role: 'plat',
+      pid: process.pid,
+      startedAt,
+      device: device.name,
+      prefix: config.prefix,
+      pool4: config.pool4,
+      eventLog: eventLogPath,
+      offloads: device.offloadNames,
+      queueStats: running.stats(),
+      counters: sumCounters(layout, counters),
+    }));
+    await status.start();
+  } catch (error) {
+    await queues?.stop();
+    setup.undoAll();
+    device.close();
+    throw error;
+  }
+  log(
+    `plat: ${device.name} up, ${config.prefix} <-> pool ${config.pool4.join(',')}, offloads ` +
+      `[${device.offloadNames.join(',')}], events ${eventLogPath}, status ${config.statusSocket}`,
+  );
+  const runningQueues = queues;
+  const runningStatus = status;
+  return {
+    device,
+    eventLogPath,
+    async stop() {
+      await runningStatus.stop();
+      await runningQueues.stop();
+      const failures = setup.undoAll();
+      device.close();
+      for (const failure of failures) log(`plat: ${failure}`);
+    },
+  };
+}
+
+export function platSetupSteps(config: PlatConfig): SetupStep[] {
+  const steps: (SetupStep | null)[] = [
+    ...linkUpSteps(config.device, Math.max(1500, config.mtu6)),
+    sysctlStep('net.ipv6.conf.all.forwarding', '1'),
+    sysctlStep('net.ipv4.ip_forward', '1'),
+  ];
+  if (config.routes) {
+    steps.push(routeStep(config.device, config.prefix));
+    for (const entry of config.pool4)
+      for (const cidr of poolCidrs(entry)) steps.push(routeStep(config.device, cidr));
+  }
+  return steps.filter((s): s is SetupStep => s !== null);
+}
+
+/** A pool entry as CIDR blocks for routing: a prefix as is, an address as /32, a range split. */
+export function poolCidrs(entry: string): string[] {
+  if (entry.includes('/')) return [entry];
+  if (!entry.includes('-')) return [`${entry}/32`];
+  const [first, last] = entry.split('-').map((a) => toNumber(a.trim()));
+  const cidrs: string[] = [];
+  let start = first;
+  while (start <= last) {
+    let size = 32;
+    while (size > 0) {
+      const block = 2 ** (32 - size + 1);
+      if (start % block !== 0 || start + block - 1 > last) break;
+      size--;
+    }
+    cidrs.push(`${toText(start)}/${size}`);
+    start += 2 ** (32 - size);
+  }
+  return cidrs;
+}
+
+function toNumber(address: string): number {
+  return address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+function toText(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
