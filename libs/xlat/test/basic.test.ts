@@ -119,6 +119,18 @@ describe('IPv4 -> IPv6', () => {
     expect(checksumsOk6(outPacket(t))).toBe(true);
   });
 
+  it('drops IPv4 protocols that are IPv6 extension header numbers (found by the fuzz suite)', () => {
+    const t = wkp();
+    for (const protocol of [0, 43, 44, 60, 135]) {
+      const p = ipv4({ src: '8.8.4.4', dst: '1.1.1.1', protocol, payload: new Uint8Array(16) });
+      expect(t.v4ToV6(p, out), `protocol ${protocol}`).toBe(Verdict.Drop);
+      expect(dropReasonName(t.result.reason)).toBe('protocol46');
+    }
+    const esp = ipv4({ src: '8.8.4.4', dst: '1.1.1.1', protocol: 50, payload: new Uint8Array(16) });
+    expect(t.v4ToV6(esp, out)).toBe(Verdict.Translate);
+    expect(out[6]).toBe(50);
+  });
+
   it('drops ICMPv6 carried in IPv4 and ignores bytes past Total Length', () => {
     const t = wkp();
     const bad = ipv4({ src: '8.8.4.4', dst: '1.1.1.1', protocol: 58, payload: icmp(128, 0, 0) });

@@ -8,6 +8,7 @@ import {
   copyBytes,
   copyTail,
   findUnexpiredSourceRoute,
+  isExtensionHeader,
   ParseStatus,
   parseIpv4,
   read16,
@@ -95,6 +96,11 @@ function mapIcmpError4to6(type: number, code: number, pointer: number): boolean 
     return true;
   }
   return false;
+}
+
+/** Protocol numbers that only mean something as IPv6 extension headers (AH and ESP excepted). */
+function isIpv6Only(protocol: number): boolean {
+  return isExtensionHeader(protocol) && protocol !== 50 && protocol !== 51;
 }
 
 function isIllegalSource4(address: number): boolean {
@@ -232,8 +238,9 @@ export function translate4to6(
   }
   const protocol = v4.protocol;
   // ICMPv6 must not arrive inside IPv4 (it would mean a translation loop or a forgery); IGMP is
-  // single-hop (sec. 4.2: "SHOULD be silently dropped").
-  if (protocol === 58 || protocol === 2) return drop(result, R.protocol46);
+  // single-hop (sec. 4.2: "SHOULD be silently dropped"); IPv6 extension header numbers copied into
+  // Next Header would make the IPv6 packet parse as a broken extension chain.
+  if (protocol === 58 || protocol === 2 || isIpv6Only(protocol)) return drop(result, R.protocol46);
   const l4 = v4.payloadOffset;
   const end = v4.totalLength;
   const l4Length = end - l4;
@@ -286,7 +293,7 @@ export function translate4to6(
           return drop(result, R.icmpinner46);
         }
         const innerProtocol = inner.protocol;
-        if (innerProtocol === 58) return drop(result, R.icmpinner46);
+        if (innerProtocol === 58 || isIpv6Only(innerProtocol)) return drop(result, R.icmpinner46);
         const innerL4 = inner.payloadOffset;
         const innerPresent = inner.start + inner.available - innerL4;
         state.inner.srcPort = 0;
