@@ -1001,6 +1001,14 @@ translate(
   () => one(in6({ payload: TCP(100) }), out4({ payload: TCP(100) })),
 );
 translate(
+  '64-identification-zero-option',
+  'RFC 6145 5.1 (contract option identification6to4)',
+  'With identification6to4 \'zero\' a DF-clear packet carries identification 0, the RFC 6145 rule ("Identification: All zero"), compared byte for byte',
+  64,
+  () => one(in6({ payload: UDP() }), out4({ payload: UDP() })),
+  { ...CONFIG, identification6to4: 'zero' },
+);
+translate(
   '64-traffic-class-to-tos',
   'RFC 7915 5.1',
   'Type of Service: "By default, copied from the IPv6 Traffic Class (all 8 bits)"; the flow label is dropped',
