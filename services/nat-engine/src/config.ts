@@ -118,7 +118,8 @@ export const TCP_INCOMING_SYN_HOLD_MS = 6_000;
 export const PORT_REUSE_HOLD_MIN_MS = 120_000;
 /** Bound on the block table (every block of every pool address and protocol has a row). */
 export const TOTAL_BLOCKS_MAX = 1 << 22;
-const TABLE_MAX = 1 << 26;
+/** Table rows are numbered in 24 bits inside the indexes (tables/hash.ts). */
+const TABLE_MAX = (1 << 24) - 2;
 
 function integerIn(field: string, value: unknown, min: number, max: number, fix: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {

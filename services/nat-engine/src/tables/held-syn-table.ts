@@ -4,7 +4,7 @@
 // takeover the remote retransmits its SYN. Bounded by heldSynsMax; at the bound new SYNs are dropped.
 
 import { TimerWheel } from '../timer-wheel.js';
-import { finish, indexInsert, indexRemove, indexSizeFor, mix } from './hash.js';
+import { finish, INDEX_ENTITY, INDEX_TAG, indexInsert, indexRemove, indexSizeFor, mix } from './hash.js';
 
 export class HeldSynTable {
   readonly capacity: number;
@@ -30,7 +30,7 @@ export class HeldSynTable {
     this.used = new Uint8Array(capacity);
     this.freeNext = new Int32Array(capacity);
     for (let i = 0; i < capacity; i++) this.freeNext[i] = i + 1 < capacity ? i + 1 : -1;
-    this.index = new Int32Array(indexSizeFor(capacity)).fill(-1);
+    this.index = new Int32Array(indexSizeFor(capacity));
     this.wheel = new TimerWheel(capacity, 16, 1000, startMs);
   }
 
@@ -44,10 +44,17 @@ export class HeldSynTable {
   find(local4: number, localPort: number, remote4: number, remotePort: number): number {
     if (this.count === 0) return -1;
     const mask = this.index.length - 1;
-    let i = this.hash(local4, localPort, remote4, remotePort) & mask;
+    const hash = this.hash(local4, localPort, remote4, remotePort);
+    const tag = hash & INDEX_TAG;
+    let i = hash & mask;
     for (;;) {
-      const h = this.index[i];
-      if (h === -1) return -1;
+      const word = this.index[i];
+      if (word === 0) return -1;
+      if ((word & INDEX_TAG) !== tag) {
+        i = (i + 1) & mask;
+        continue;
+      }
+      const h = (word & INDEX_ENTITY) - 1;
       if (
         this.local4[h] === local4 &&
         this.localPort[h] === localPort &&

@@ -6,7 +6,7 @@
 import { addressAt, addressIndexIn, type NatEngineConfig } from '../config.js';
 import { assert } from '../errors.js';
 import { TimerWheel } from '../timer-wheel.js';
-import { finish, indexInsert, indexRemove, indexSizeFor, mix } from './hash.js';
+import { finish, INDEX_ENTITY, INDEX_TAG, indexInsert, indexRemove, indexSizeFor, mix } from './hash.js';
 
 const FREE = 255;
 /** Bit of a session record's third word: refreshed since the last flush (engine-only, not replicated). */
@@ -106,7 +106,7 @@ export class NatState {
     this.subscriberUsed = new Uint8Array(subs);
     this.subscriberFreeNext = new Int32Array(subs);
     for (let i = 0; i < subs; i++) this.subscriberFreeNext[i] = i + 1 < subs ? i + 1 : -1;
-    this.subscriberIndex = new Int32Array(indexSizeFor(subs)).fill(-1);
+    this.subscriberIndex = new Int32Array(indexSizeFor(subs));
 
     const blocks = config.totalBlocks;
     this.blockBase = new Int32Array(3);
@@ -140,8 +140,8 @@ export class NatState {
     this.mappingBlock = new Int32Array(maps);
     this.mappingSessionCount = new Int32Array(maps);
     this.mappingFirstSession = new Int32Array(maps).fill(-1);
-    this.mappingIndex6 = new Int32Array(indexSizeFor(maps)).fill(-1);
-    this.mappingIndex4 = new Int32Array(indexSizeFor(maps)).fill(-1);
+    this.mappingIndex6 = new Int32Array(indexSizeFor(maps));
+    this.mappingIndex4 = new Int32Array(indexSizeFor(maps));
 
     const sessions = config.sessionsMax;
     const buffer = new ArrayBuffer(sessions * SESSION_WORDS * 4);
@@ -151,8 +151,8 @@ export class NatState {
       this.sessionRecord[i * SESSION_WORDS + 2] = FREE << 16;
       this.sessionRecord[i * SESSION_WORDS + 3] = i + 1 < sessions ? i + 1 : -1;
     }
-    this.sessionIndex6 = new Int32Array(indexSizeFor(sessions)).fill(-1);
-    this.sessionIndex4 = new Int32Array(indexSizeFor(sessions)).fill(-1);
+    this.sessionIndex6 = new Int32Array(indexSizeFor(sessions));
+    this.sessionIndex4 = new Int32Array(indexSizeFor(sessions));
     this.sessionWheel = new TimerWheel(sessions, 4096, 1000, startMs);
   }
 
@@ -296,10 +296,17 @@ export class NatState {
     const index = this.subscriberIndex;
     const mask = index.length - 1;
     const p = this.subscriberPrefix;
-    let i = this.hashSubscriber(a, b, c, d) & mask;
+    const hash = this.hashSubscriber(a, b, c, d);
+    const tag = hash & INDEX_TAG;
+    let i = hash & mask;
     for (;;) {
-      const s = index[i];
-      if (s === -1) return -1;
+      const word = index[i];
+      if (word === 0) return -1;
+      if ((word & INDEX_TAG) !== tag) {
+        i = (i + 1) & mask;
+        continue;
+      }
+      const s = (word & INDEX_ENTITY) - 1;
       const o = s * 4;
       if (p[o] === a && p[o + 1] === b && p[o + 2] === c && p[o + 3] === d) return s;
       i = (i + 1) & mask;
@@ -316,10 +323,17 @@ export class NatState {
     const mask = index.length - 1;
     const rec = this.mappingRecord;
     const word4 = port | (slot << 16);
-    let i = this.hashMapping6(slot, a, b, c, d, port) & mask;
+    const hash = this.hashMapping6(slot, a, b, c, d, port);
+    const tag = hash & INDEX_TAG;
+    let i = hash & mask;
     for (;;) {
-      const m = index[i];
-      if (m === -1) return -1;
+      const word = index[i];
+      if (word === 0) return -1;
+      if ((word & INDEX_TAG) !== tag) {
+        i = (i + 1) & mask;
+        continue;
+      }
+      const m = (word & INDEX_ENTITY) - 1;
       const o = m * 8;
       if (
         (rec[o + 4] & 0xffffff) === word4 &&
@@ -339,10 +353,17 @@ export class NatState {
     const index = this.mappingIndex4;
     const mask = index.length - 1;
     const rec = this.mappingRecord;
-    let i = this.hashMapping4(slot, address, port) & mask;
+    const hash = this.hashMapping4(slot, address, port);
+    const tag = hash & INDEX_TAG;
+    let i = hash & mask;
     for (;;) {
-      const m = index[i];
-      if (m === -1) return -1;
+      const word = index[i];
+      if (word === 0) return -1;
+      if ((word & INDEX_TAG) !== tag) {
+        i = (i + 1) & mask;
+        continue;
+      }
+      const m = (word & INDEX_ENTITY) - 1;
       const o = m * 8;
       if (rec[o + 6] === port && rec[o + 5] === address && ((rec[o + 4] >>> 16) & 255) === slot) return m;
       i = (i + 1) & mask;
@@ -368,10 +389,17 @@ export class NatState {
     const mrec = this.mappingRecord;
     const remoteWord = remote | 0;
     const word4 = port | (slot << 16);
-    let i = this.hashSession6(slot, a, b, c, d, port, remote, remotePort) & mask;
+    const hash = this.hashSession6(slot, a, b, c, d, port, remote, remotePort);
+    const tag = hash & INDEX_TAG;
+    let i = hash & mask;
     for (;;) {
-      const s = index[i];
-      if (s === -1) return -1;
+      const word = index[i];
+      if (word === 0) return -1;
+      if ((word & INDEX_TAG) !== tag) {
+        i = (i + 1) & mask;
+        continue;
+      }
+      const s = (word & INDEX_ENTITY) - 1;
       const o = s * SESSION_WORDS;
       if (rec[o + 1] === remoteWord && (rec[o + 2] & 0xffff) === remotePort) {
         const mo = rec[o] * 8;
@@ -396,10 +424,17 @@ export class NatState {
     const rec = this.sessionRecord;
     const mrec = this.mappingRecord;
     const remoteWord = remote | 0;
-    let i = this.hashSession4(slot, address, port, remote, remotePort) & mask;
+    const hash = this.hashSession4(slot, address, port, remote, remotePort);
+    const tag = hash & INDEX_TAG;
+    let i = hash & mask;
     for (;;) {
-      const s = index[i];
-      if (s === -1) return -1;
+      const word = index[i];
+      if (word === 0) return -1;
+      if ((word & INDEX_TAG) !== tag) {
+        i = (i + 1) & mask;
+        continue;
+      }
+      const s = (word & INDEX_ENTITY) - 1;
       const o = s * SESSION_WORDS;
       if (rec[o + 1] === remoteWord && (rec[o + 2] & 0xffff) === remotePort) {
         const mo = rec[o] * 8;
