@@ -989,7 +989,7 @@ translate(
 translate(
   '64-udp-basic',
   'RFC 7915 5.1, 5.5',
-  'IPv4 header: version 4, IHL 5, total length = payload length + 20, identification 0, DF 0 (<= 1260), TTL = hop limit - 1, protocol, header checksum; UDP checksum updated',
+  'IPv4 header: version 4, IHL 5, total length = payload length + 20, identification from the translator generator (not compared), DF 0 (<= 1260), TTL = hop limit - 1, protocol, header checksum; UDP checksum updated',
   64,
   () => one(in6({ payload: UDP() }), out4({ payload: UDP() })),
 );

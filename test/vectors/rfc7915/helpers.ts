@@ -48,7 +48,7 @@ export function in6(o: Partial6): Buffer {
 }
 
 /**
- * Its RFC 7915 sec. 5.1 translation: TTL = hop limit - 1, identification 0, MF 0, offset 0, and DF
+ * Its RFC 7915 sec. 5.1 translation: TTL = hop limit - 1, identification 0 (where DF is clear the test masks it: the translator generates it), MF 0, offset 0, and DF
  * set only when the translated packet is longer than 1260 bytes (unless the case says otherwise).
  */
 export function out4(o: Partial4): Buffer {
