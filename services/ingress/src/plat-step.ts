@@ -29,6 +29,7 @@ import {
 } from '../../nat-engine/src/index.js';
 import type { PacketStep } from './batch-translator.js';
 import type { CounterLayout } from './counters.js';
+import { FragmentTable } from './fragment-table.js';
 import { writeIcmp4Error, writeIcmp6Error } from './icmp-errors.js';
 import { translatorDropBase } from './role-counters.js';
 
@@ -50,6 +51,8 @@ export interface PlatStepOptions {
 }
 
 const NO_REASON = 0;
+/** Fragments of one datagram arrive within milliseconds; RFC 8200 sec. 4.5 reassembly allows 60 s. */
+const FRAGMENT_LIFETIME_MS = 5000;
 
 export class PlatStep implements PacketStep, HeldSynListener {
   private readonly stateful: StatefulTranslator;
@@ -76,6 +79,10 @@ export class PlatStep implements PacketStep, HeldSynListener {
     hairpinProtocol: number;
     heldSyn: number;
   };
+  /** Tuples of fragmented datagrams, from their first fragment (RFC 6146 sec. 3.4). */
+  private readonly fragments = new FragmentTable(4096, FRAGMENT_LIFETIME_MS);
+  private readonly fragmentValue = new Uint32Array(8);
+  private readonly fragmentWords = new Uint32Array(4);
   /** Held unsolicited SYNs by hold id (bounded by the engine's heldSynsMax). */
   private readonly held = new Map<number, Uint8Array>();
   /** ICMP errors for expired held SYNs, waiting for the next batch write. */
@@ -150,6 +157,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
       key.tcpFlags = 0;
       key.icmpError = true;
     } else {
+      if (flow.isFragment && flow.fragmentOffset !== 0) return this.laterFragment64(input, output);
       if (!flow.hasPorts) return this.dropTo(this.c.fragment64);
       wordsFromBytes(flow.src, key.src6);
       key.protocol = flow.protocol;
@@ -171,6 +179,14 @@ export class PlatStep implements PacketStep, HeldSynListener {
       tuple.srcPort = r.v4SrcPort;
       tuple.dst4 = r.v4Dst;
       tuple.dstPort = r.v4DstPort;
+      if (flow.isFragment && !flow.icmpError) {
+        const v = this.fragmentValue;
+        v[0] = tuple.src4;
+        v[1] = tuple.srcPort;
+        v[2] = tuple.dst4;
+        v[3] = tuple.dstPort;
+        this.fragments.add(flow, v, this.nowMs);
+      }
       const translator = superPacket ? this.superStateful : this.stateful;
       this.current = translator.result;
       const xlat = translator.v6ToV4(input, output, tuple);
@@ -200,6 +216,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
       key.tcpFlags = 0;
       key.icmpError = true;
     } else {
+      if (flow.isFragment && flow.fragmentOffset !== 0) return this.laterFragment46(input, output);
       if (!flow.hasPorts) return this.dropTo(this.c.fragment46);
       key.protocol = flow.protocol;
       key.src4 = flow.src4 >>> 0;
@@ -218,6 +235,17 @@ export class PlatStep implements PacketStep, HeldSynListener {
       tuple.srcPort = r.v4SrcPort;
       bytesFromWords(r.v6, tuple.dst6);
       tuple.dstPort = r.v6Port;
+      if (flow.isFragment && !flow.icmpError) {
+        const v = this.fragmentValue;
+        v[0] = r.v4Src;
+        v[1] = r.v4SrcPort;
+        v[2] = r.v6[0];
+        v[3] = r.v6[1];
+        v[4] = r.v6[2];
+        v[5] = r.v6[3];
+        v[6] = r.v6Port;
+        this.fragments.add(flow, v, this.nowMs);
+      }
       const translator = superPacket ? this.superStateful : this.stateful;
       this.current = translator.result;
       const xlat = translator.v4ToV6(input, output, tuple);
@@ -234,6 +262,43 @@ export class PlatStep implements PacketStep, HeldSynListener {
       return this.reply(writeIcmp4Error(input, output, r.icmpType, r.icmpCode, this.options.icmpSource4));
     }
     return this.dropTo(this.natDropBase + r.reason);
+  }
+
+  /** A non-first IPv6 fragment: the tuple its first fragment got, or a drop when it is unknown. */
+  private laterFragment64(input: Uint8Array, output: Uint8Array): Verdict {
+    if (!this.fragments.find(this.flow, this.nowMs)) return this.dropTo(this.c.fragment64);
+    const v = this.fragmentValue;
+    this.fragments.copyValue(v);
+    const tuple = this.tuple;
+    tuple.src4 = v[0];
+    tuple.srcPort = v[1];
+    tuple.dst4 = v[2];
+    tuple.dstPort = v[3];
+    return this.rewrite(this.stateful.v6ToV4(input, output, tuple));
+  }
+
+  /** A non-first IPv4 fragment, likewise. */
+  private laterFragment46(input: Uint8Array, output: Uint8Array): Verdict {
+    if (!this.fragments.find(this.flow, this.nowMs)) return this.dropTo(this.c.fragment46);
+    const v = this.fragmentValue;
+    this.fragments.copyValue(v);
+    const tuple = this.tuple;
+    this.prefix.embed(v[0], tuple.src6, 0);
+    tuple.srcPort = v[1];
+    const words = this.fragmentWords;
+    words[0] = v[2];
+    words[1] = v[3];
+    words[2] = v[4];
+    words[3] = v[5];
+    bytesFromWords(words, tuple.dst6);
+    tuple.dstPort = v[6];
+    return this.rewrite(this.stateful.v4ToV6(input, output, tuple));
+  }
+
+  private rewrite(verdict: Verdict): Verdict {
+    this.current = this.stateful.result;
+    if (verdict === Verdict.Drop) this.lastDrop = translatorDropBase + this.stateful.result.reason;
+    return verdict;
   }
 
   /**

@@ -1,0 +1,198 @@
+// The PLAT's packet step, driven with real packets (built independently of libs/packet) through the
+// real NAT engine and stateful translator: outbound and return traffic, fragments of one datagram
+// sharing the first fragment's mapping, hairpinning, router solicitations and held SYNs.
+import { describe, expect, it } from 'vitest';
+import { parseRfc6052Prefix, Verdict } from '../../../libs/xlat/src/index.js';
+import {
+  formatIpv4,
+  formatIpv6,
+  fragment6,
+  icmp,
+  ipv4,
+  ipv6,
+  parseIpv6,
+  tcp,
+  udp,
+} from '../../../test/support/build.js';
+import { checkPacket } from '../../../test/support/wellformed.js';
+import { ArrayEventSink, createNatEngine, createSeededRandom } from '../../nat-engine/src/index.js';
+import { PlatStep, platDropNames } from '../src/plat-step.js';
+import { roleCounterLayout } from '../src/role-counters.js';
+
+const v6 = (text: string) => formatIpv6(parseIpv6(text));
+
+function newPlat() {
+  const sink = new ArrayEventSink();
+  let listener: PlatStep | null = null;
+  const engine = createNatEngine(
+    { pool: ['203.0.113.0/28'], blockSizePorts: 64, ports: { udp: [1024, 65535], tcp: [1024, 65535] } },
+    {
+      sink,
+      random: createSeededRandom(7),
+      startMs: 0,
+      heldSyns: { expired: (id) => listener?.expired(id), discarded: (id) => listener?.discarded(id) },
+    },
+  );
+  engine.start(0);
+  const layout = roleCounterLayout(platDropNames);
+  const step = new PlatStep(
+    engine,
+    { translator: { prefix: '64:ff9b::/96', allowNonGlobalIpv4: true }, icmpSource4: 0xcb007100 },
+    layout,
+    parseRfc6052Prefix('64:ff9b::/96'),
+  );
+  listener = step;
+  const out = Buffer.alloc(70_000);
+  const run = (packet: Uint8Array, nowMs = 1000) => {
+    step.setNow(nowMs);
+    const verdict = step.process(packet, out, false);
+    const packets: Buffer[] = [];
+    let offset = 0;
+    if (verdict !== Verdict.Drop) {
+      for (let i = 0; i < step.result.count; i++) {
+        packets.push(Buffer.from(out.subarray(offset, offset + step.result.lengths[i])));
+        offset += step.result.lengths[i];
+      }
+    }
+    return { verdict, packets, dropped: verdict === Verdict.Drop ? layout.names[step.dropCounter()] : null };
+  };
+  return { engine, step, run, sink };
+}
+
+const payload = Buffer.from('through the PLAT');
+
+describe('PLAT packet step', () => {
+  it('maps an outbound UDP flow onto a pool address and port, and translates the reply back to the subscriber', () => {
+    const { run } = newPlat();
+    const out = run(
+      ipv6({
+        src: '2001:db8:1::2',
+        dst: '64:ff9b::198.51.100.2',
+        payload: udp({ srcPort: 5000, dstPort: 53, payload }),
+      }),
+    );
+    expect(out.verdict).toBe(Verdict.Translate);
+    const [p4] = out.packets;
+    expect(checkPacket(p4)).toEqual([]);
+    expect(formatIpv4(p4, 12)).toMatch(/^203\.0\.113\.([0-9]|1[0-5])$/);
+    expect(formatIpv4(p4, 16)).toBe('198.51.100.2');
+    const poolAddress = formatIpv4(p4, 12);
+    const poolPort = p4.readUInt16BE(20);
+    expect(p4.subarray(28)).toEqual(payload);
+
+    const back = run(
+      ipv4({
+        src: '198.51.100.2',
+        dst: poolAddress,
+        payload: udp({ srcPort: 53, dstPort: poolPort, payload }),
+      }),
+    );
+    expect(back.verdict).toBe(Verdict.Translate);
+    const [p6] = back.packets;
+    expect(checkPacket(p6)).toEqual([]);
+    expect(formatIpv6(p6, 8)).toBe(v6('64:ff9b::c633:6402'));
+    expect(formatIpv6(p6, 24)).toBe(v6('2001:db8:1::2'));
+    expect(p6.readUInt16BE(42)).toBe(5000);
+  });
+
+  it('gives every fragment of one IPv6 datagram the mapping its first fragment got', () => {
+    const { run } = newPlat();
+    const big = ipv6({
+      src: '2001:db8:1::2',
+      dst: '64:ff9b::198.51.100.2',
+      payload: udp({ srcPort: 6000, dstPort: 9, payload: Buffer.alloc(3000, 7) }),
+    });
+    const fragments = fragment6(big, [1232, 1232], 0xabcd);
+    expect(fragments).toHaveLength(3);
+    const translated = fragments.map((f) => run(f));
+    expect(translated.map((t) => t.verdict)).toEqual([
+      Verdict.Translate,
+      Verdict.Translate,
+      Verdict.Translate,
+    ]);
+    const packets = translated.map((t) => t.packets[0]);
+    const sources = new Set(packets.map((p) => formatIpv4(p, 12)));
+    const ids = new Set(packets.map((p) => p.readUInt16BE(4)));
+    expect(sources.size).toBe(1);
+    expect(ids.size).toBe(1);
+    // Reassemble the IPv4 fragments and check the UDP payload arrived whole.
+    const parts = packets.map((p) => ({ offset: (p.readUInt16BE(6) & 0x1fff) * 8, data: p.subarray(20) }));
+    const datagram = Buffer.alloc(8 + 3000);
+    for (const part of parts) part.data.copy(datagram, part.offset);
+    expect(datagram.subarray(8)).toEqual(Buffer.alloc(3000, 7));
+    for (const p of packets) expect(checkPacket(p)).toEqual([]);
+  });
+
+  it('drops a non-first fragment whose first fragment was never seen, counting it', () => {
+    const { run } = newPlat();
+    const big = ipv6({
+      src: '2001:db8:1::2',
+      dst: '64:ff9b::198.51.100.2',
+      payload: udp({ srcPort: 6001, dstPort: 9, payload: Buffer.alloc(2000) }),
+    });
+    const [, second] = fragment6(big, [1232], 0x1234);
+    expect(run(second).dropped).toBe('drop.fragment64');
+  });
+
+  it('hairpins a subscriber to another subscriber mapping as IPv6 to IPv6 (RFC 6146 sec. 3.8)', () => {
+    const { run } = newPlat();
+    // Subscriber B (another /56) first creates a mapping by talking to the Internet.
+    const b = run(
+      ipv6({
+        src: '2001:db8:2::2',
+        dst: '64:ff9b::198.51.100.2',
+        payload: udp({ srcPort: 7000, dstPort: 53, payload }),
+      }),
+    ).packets[0];
+    const bAddress = formatIpv4(b, 12);
+    const bPort = b.readUInt16BE(20);
+    const toB = run(
+      ipv6({
+        src: '2001:db8:1::2',
+        dst: `64:ff9b::${bAddress}`,
+        payload: udp({ srcPort: 5005, dstPort: bPort, payload }),
+      }),
+    );
+    expect(toB.verdict).toBe(Verdict.Translate);
+    const [p] = toB.packets;
+    expect(p[0] >> 4).toBe(6);
+    expect(checkPacket(p)).toEqual([]);
+    expect(formatIpv6(p, 24)).toBe(v6('2001:db8:2::2'));
+    expect(p.readUInt16BE(42)).toBe(7000);
+    expect(formatIpv6(p, 8).startsWith('64:ff9b:')).toBe(true);
+  });
+
+  it('drops router solicitations and traffic outside the PREF64, each under its own counter', () => {
+    const { run } = newPlat();
+    const rs = ipv6({
+      src: 'fe80::1',
+      dst: 'ff02::2',
+      hopLimit: 255,
+      payload: icmp({ type: 133, code: 0, body: Buffer.alloc(4) }),
+    });
+    expect(run(rs).dropped).toBe('drop.routersolicitation');
+    const elsewhere = ipv6({ src: '2001:db8:1::2', dst: '2001:db8:9::1', payload: udp({ payload }) });
+    expect(run(elsewhere).dropped).toBe('drop.notforus64');
+  });
+
+  it('holds an unsolicited IPv4 SYN and answers it with ICMP port unreachable after 6 s (RFC 6146 sec. 3.5.2.2)', () => {
+    const { run, engine, step } = newPlat();
+    const syn = ipv4({
+      src: '198.51.100.2',
+      dst: '203.0.113.1',
+      payload: tcp({ srcPort: 40000, dstPort: 2222, flags: 0x02 }),
+    });
+    expect(run(syn, 1000).dropped).toBe('drop.heldsyn');
+    expect(step.heldCount).toBe(1);
+    engine.advance(6_900);
+    expect(step.heldCount).toBe(1);
+    expect(step.pendingReplies).toHaveLength(0);
+    engine.advance(8_000);
+    expect(step.heldCount).toBe(0);
+    expect(step.pendingReplies).toHaveLength(1);
+    const reply = Buffer.from(step.pendingReplies[0]);
+    expect(checkPacket(reply)).toEqual([]);
+    expect([reply[20], reply[21]]).toEqual([3, 3]);
+    expect(formatIpv4(reply, 16)).toBe('198.51.100.2');
+  });
+});
