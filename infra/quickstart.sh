@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `sudo npm start`: brings up the namespace lab with xlat64 as both CLAT and PLAT, shows IPv4
+# reaching an IPv4-only server from an IPv6-only client through 464XLAT, and says how to look
+# around and how to take it down (`sudo npm stop`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ $(id -u) != 0 ]]; then
+  echo "xlat64 quick start needs root (network namespaces, TUN devices): run 'sudo npm start'" >&2
+  exit 1
+fi
+[[ -f dist/services/cli/src/main.js ]] || npm run build
+export PLAT=${PLAT:-xlat64} CLAT=${CLAT:-xlat64}
+prefix=${X64_LAB_PREFIX:-x64}
+run=${X64_LAB_RUN:-/tmp/x64-lab}
+bash infra/lab/lab.sh up
+
+show() {
+  printf '\n$ %s\n' "$*"
+  "$@"
+}
+echo
+echo "== 464XLAT: the client ($prefix-client) has no IPv4 address but the CLAT's 192.0.0.1 and no IPv4 route but the CLAT."
+show ip netns exec "$prefix-client" ping -c 3 -i 0.2 198.51.100.2
+show ip netns exec "$prefix-client" curl -sS --max-time 5 http://198.51.100.2:8000/
+echo
+echo "== NAT64 alone: IPv6 straight to 64:ff9b::198.51.100.2 through the PLAT."
+show ip netns exec "$prefix-client" ping -6 -c 3 -i 0.2 64:ff9b::198.51.100.2
+show ip netns exec "$prefix-client" curl -sS --max-time 5 -g 'http://[64:ff9b::198.51.100.2]:8000/'
+cat <<EOF2
+
+== Look around
+  node bin/xlat64.mjs status --socket $run/xlat64-plat.sock     # PLAT counters, sessions, drops
+  node bin/xlat64.mjs status --socket $run/xlat64-clat.sock     # CLAT counters
+  sudo ip netns exec $prefix-client bash                         # a shell on the IPv6-only client
+  sudo ip netns exec $prefix-client iperf3 -c 198.51.100.2      # throughput through CLAT + PLAT
+  sudo bash infra/lab/lab.sh status                             # what the lab runs
+  logs: $run/xlat64-plat.log $run/xlat64-clat.log
+
+== Take it down
+  sudo npm stop
+EOF2
