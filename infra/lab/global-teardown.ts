@@ -1,11 +1,47 @@
-// Vitest global setup/teardown for suites that touch kernel namespaces: after the whole run (also
-// when a test file crashed or its fork was killed before its afterAll ran) it takes the test lab
-// down through lab.sh (which kills only the PIDs it recorded) and deletes any namespace left with the
-// test prefix x64t-. Wire it in vitest.config.ts: `globalSetup: ['infra/lab/global-teardown.ts']`.
+// Vitest global setup/teardown for suites that touch kernel namespaces: after a run (also when a test
+// file crashed or its fork was killed before its afterAll ran) it removes the x64t- namespaces that
+// run's suites left behind. Several runs share a machine, so a namespace is only removed when the
+// process that created it is gone: creators record themselves with recordNamespaceOwner() (the lab
+// does it through X64_LAB_OWNER_PID); names ending in -<pid> count as owned by that PID.
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const TEST_PREFIX = 'x64t-';
+export const OWNER_DIR = '/run/x64t-owners';
+
+/** Records `pid` (default: this process) as the owner of namespace `ns`; best effort. */
+export function recordNamespaceOwner(ns: string, pid: number = process.pid): void {
+  try {
+    mkdirSync(OWNER_DIR, { recursive: true });
+    writeFileSync(`${OWNER_DIR}/${ns}`, `${pid}\n`);
+  } catch {
+    // Not root: the namespace could not have been created either.
+  }
+}
+
+export function forgetNamespaceOwner(ns: string): void {
+  rmSync(`${OWNER_DIR}/${ns}`, { force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()?.split(' ')[0];
+    return state !== undefined && state !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** PID that owns `ns`, or undefined when nobody recorded one. */
+function ownerOf(ns: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(`${OWNER_DIR}/${ns}`, 'utf8').trim());
+    if (pid > 0) return pid;
+  } catch {}
+  const suffix = /-(\d+)$/.exec(ns);
+  return suffix ? Number(suffix[1]) : undefined;
+}
 
 export function leftoverTestNamespaces(): string[] {
   let list = '';
@@ -20,26 +56,33 @@ export function leftoverTestNamespaces(): string[] {
     .filter((name) => name.startsWith(TEST_PREFIX));
 }
 
+/** Removes the x64t- namespaces whose owner is gone (or unknown); returns their names. */
 export function removeTestNamespaces(): string[] {
-  const lab = fileURLToPath(new URL('./lab.sh', import.meta.url));
-  try {
-    execFileSync('bash', [lab, 'down'], {
-      env: { ...process.env, X64_LAB_PREFIX: 'x64t-lab', X64_LAB_RUN: '/tmp/x64t-lab' },
-      stdio: 'ignore',
-    });
-  } catch {
-    // Nothing was up, or not root: the namespace sweep below reports what is left.
-  }
-  const removed: string[] = [];
-  for (const ns of leftoverTestNamespaces()) {
+  const orphans = leftoverTestNamespaces().filter((ns) => {
+    const owner = ownerOf(ns);
+    return owner === undefined || !alive(owner);
+  });
+  if (orphans.some((ns) => ns.startsWith('x64t-lab-'))) {
+    // The test lab recorded the PIDs it started: let lab.sh stop them before the namespaces go.
     try {
-      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-      removed.push(ns);
+      execFileSync('bash', [fileURLToPath(new URL('./lab.sh', import.meta.url)), 'down'], {
+        env: { ...process.env, X64_LAB_PREFIX: 'x64t-lab', X64_LAB_RUN: '/tmp/x64t-lab' },
+        stdio: 'ignore',
+      });
     } catch {
-      // Already gone, or not permitted; a later run retries.
+      // Already down; the sweep below removes what is left.
     }
   }
-  return removed;
+  for (const ns of orphans) {
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    } catch {
+      // Already gone (lab.sh down above), or not permitted.
+    }
+    forgetNamespaceOwner(ns);
+  }
+  const left = leftoverTestNamespaces();
+  return orphans.filter((ns) => !left.includes(ns));
 }
 
 export default function setup(): () => void {

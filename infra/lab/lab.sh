@@ -94,12 +94,18 @@ down() {
     [[ -n $left ]] && log "warning: processes not started by the lab still run in $ns (PIDs $left); not killing them"
     ip netns del "$ns"
   done
+  for ns in $ALL_NS; do rm -f "/run/x64t-owners/$ns"; done
   rm -rf "$RUN"
   log "down ($(ip netns list | grep -c "^$PREFIX-\(client\|plat\|server\)\b" || true) lab namespaces left)"
 }
 
 ns_base() {
   local ns=$1
+  # Test runs record who owns their namespaces (before creating them), so a concurrent run's
+  # cleanup leaves them alone (infra/lab/global-teardown.ts).
+  if [[ -n ${X64_LAB_OWNER_PID:-} ]]; then
+    mkdir -p /run/x64t-owners && echo "$X64_LAB_OWNER_PID" >"/run/x64t-owners/$ns"
+  fi
   ip netns add "$ns"
   ip -n "$ns" link set lo up
   nsx "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \

@@ -54,6 +54,8 @@ export function createLab(options: LabOptions): Lab {
     PLAT: options.plat ?? 'tayga',
     CLAT: options.clat ?? 'tayga',
     OFFLOAD: options.offload === false ? '0' : '1',
+    // This process owns the lab's namespaces: a concurrent run's global teardown leaves them alone.
+    X64_LAB_OWNER_PID: String(process.pid),
   };
   if (options.xlat64PlatCommand) env.XLAT64_PLAT_CMD = options.xlat64PlatCommand;
   if (options.xlat64ClatCommand) env.XLAT64_CLAT_CMD = options.xlat64ClatCommand;

@@ -3,6 +3,7 @@
 // (1 = one N-API call per packet) and 1,500-byte packets against 64 KB TCP super-packets carried
 // with IFF_VNET_HDR GSO — the per-byte syscall saving the translator is built on.
 import { execFileSync } from 'node:child_process';
+import { forgetNamespaceOwner, recordNamespaceOwner } from '../../../infra/lab/global-teardown.js';
 import {
   loadNative,
   openTun,
@@ -125,6 +126,7 @@ export default async function bench(): Promise<void> {
   }
   const devices: TunDevice[] = [];
   try {
+    recordNamespaceOwner(NS);
     sh('ip', 'netns', 'add', NS);
     sh(
       'ip',
@@ -178,5 +180,6 @@ export default async function bench(): Promise<void> {
     try {
       sh('ip', 'netns', 'del', NS);
     } catch {}
+    forgetNamespaceOwner(NS);
   }
 }

@@ -1,6 +1,7 @@
 // Test helpers for kernel network namespaces: create one with the lab's sysctls (no DAD, no RA,
 // no rp_filter), run commands in it, delete it after killing the processes we started by PID.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { forgetNamespaceOwner, recordNamespaceOwner } from '../../../infra/lab/global-teardown.js';
 
 export function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -19,10 +20,14 @@ export function deleteNamespace(ns: string): void {
   } catch {
     // Not there: nothing to delete.
   }
+  forgetNamespaceOwner(ns);
 }
 
 export function createNamespace(ns: string): string {
   deleteNamespace(ns);
+  // Ours while this test process lives: another run's global teardown must not remove it.
+  // Recorded before the namespace exists, so no teardown ever sees it without an owner.
+  recordNamespaceOwner(ns);
   ip('netns', 'add', ns);
   ip('-n', ns, 'link', 'set', 'lo', 'up');
   inNs(
@@ -44,6 +49,7 @@ export interface Child {
   exit: Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** Everything the child wrote to stdout so far. */
   stdout(): string;
+  stderr(): string;
   kill(): Promise<void>;
 }
 
@@ -65,6 +71,7 @@ export function spawnInNs(ns: string, command: string[]): Child {
     process: child,
     exit,
     stdout: () => stdout,
+    stderr: () => stderr,
     async kill() {
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
         try {

@@ -35,10 +35,13 @@ afterAll(async () => {
   deleteNamespace(NS_B);
 });
 
-async function waitFor(condition: () => boolean, what: string, limitMs = 30_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
+async function waitFor(condition: () => boolean, what: string, child?: Child): Promise<void> {
+  const deadline = Date.now() + 30_000;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline || child?.process.exitCode != null) {
+      const detail = child ? ` (child exit ${child.process.exitCode}, stderr: ${child.stderr()})` : '';
+      throw new Error(`timed out waiting for ${what}${detail}`);
+    }
     await sleep(20);
   }
 }
@@ -65,6 +68,33 @@ describe('TUN queue workers', () => {
     expect(Atomics.load(counters, 2)).toBe(2);
     expect(Atomics.load(counters, 1)).toBe(0);
     expect(set.stats().idleWaits).toBeGreaterThan(0);
+  });
+
+  it('spreads flows over the queues of a multi-queue device, each read by its own worker', async () => {
+    const tun = openTun({ name: 'x64t-mq2', queues: 2, netnsPath: `/run/netns/${NS_A}` });
+    devices.push(tun);
+    ip('-n', NS_A, 'addr', 'add', '203.0.113.1/24', 'dev', tun.name);
+    ip('-n', NS_A, 'link', 'set', tun.name, 'up');
+    const shared = new SharedArrayBuffer(4 * 4);
+    const set = await startQueues({
+      device: tun,
+      handlerModule: fixture('idle-handler.ts'),
+      handlerOptions: { shared },
+      pollTimeoutMs: 50,
+    });
+    queueSets.push(set);
+    // 32 UDP flows towards an address routed into the TUN: the kernel picks a queue per flow hash,
+    // so with 32 flows both queues see traffic (all on one queue: probability 2^-31).
+    const script = fileURLToPath(fixture('udp-flows.mjs'));
+    const sender = spawnInNs(NS_A, [process.execPath, script, '203.0.113.9', '9', '32', '20']);
+    children.push(sender);
+    expect((await sender.exit).stdout).toContain('done');
+    await waitFor(() => set.stats().packets >= 32 * 20, 'every datagram read');
+    const perQueue = set.queues.map((q) => q.stats().packets);
+    expect(perQueue[0]).toBeGreaterThan(0);
+    expect(perQueue[1]).toBeGreaterThan(0);
+    expect(set.queues[0].threadId).not.toBe(set.queues[1].threadId);
+    await set.stop();
   });
 
   it('counts a handler that throws on every batch, reports it through onError, and keeps the queue reading', async () => {
@@ -141,7 +171,7 @@ describe('TUN queue workers', () => {
     for (const host of ['192.0.2.2', '2001:db8:7::2']) {
       const sink = spawnInNs(NS_B, [process.execPath, script, 'sink', host, '5001']);
       children.push(sink);
-      await waitFor(() => sink.stdout().includes('listening'), `sink on ${host}`);
+      await waitFor(() => sink.stdout().includes('listening'), `sink on ${host}`, sink);
       const source = spawnInNs(NS_A, [process.execPath, script, 'source', host, '5001', String(bytes)]);
       children.push(source);
       const result = await source.exit;
