@@ -462,6 +462,33 @@ drop(
   'protocol46',
   () => in4({ dst: H4, payload: raw(2, Buffer.from([0x11, 0x64, 0xee, 0x9b, 0, 0, 0, 0])) }),
 );
+for (const [proto, name, why] of [
+  [
+    44,
+    'fragment-header',
+    'the IPv6 side would take the IPv4 payload for a Fragment Header (RFC 8200 4.5) and mis-reassemble',
+  ],
+  [
+    0,
+    'hop-by-hop',
+    'the IPv6 side would parse the IPv4 payload as a Hop-by-Hop Options header (RFC 8200 4.3)',
+  ],
+  [
+    60,
+    'destination-options',
+    'the IPv6 side would parse the IPv4 payload as a Destination Options header (RFC 8200 4.6)',
+  ],
+  [58, 'icmpv6', 'an ICMPv6 message inside IPv4 has no pseudo-header checksum, so it would arrive invalid'],
+] as const) {
+  drop(
+    `46-protocol-${name}-dropped`,
+    'RFC 7915 4.1 Next Header; RFC 8200 4',
+    `IPv4 protocol ${proto} cannot be copied into the IPv6 Next Header as RFC 7915 says for other protocols: ${why} (found by test/fuzz)`,
+    46,
+    'protocol46',
+    () => in4({ payload: raw(proto, filler(24, 3)) }),
+  );
+}
 drop(
   '46-header-checksum-wrong',
   'RFC 1812 5.2.2',
@@ -1322,6 +1349,14 @@ translate('64-icmp-protocol-1', 'RFC 7915 5.1', 'Protocol: "ICMPv6 (58) is chang
     in6({ payload: icmpEcho(128, 0x99, 2, filler(8)) }),
     out4({ payload: icmpEcho(8, 0x99, 2, filler(8)) }),
   ),
+);
+drop(
+  '64-protocol-icmpv4-dropped',
+  'RFC 7915 5.1 Protocol',
+  'Next header 1 (ICMPv4) inside IPv6 would reach the IPv4 side as ICMP that no IPv6 node checksummed for it; the translator refuses it',
+  64,
+  'protocol64',
+  () => in6({ payload: raw(1, filler(24, 3)) }),
 );
 drop(
   '64-src-loopback',
