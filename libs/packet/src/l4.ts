@@ -70,3 +70,81 @@ export function l4HeaderMinimum(protocol: number): number {
       return 0;
   }
 }
+
+/** A parsed transport or ICMP header (the fields the translator and NAT engine read). */
+export class L4View {
+  protocol = 0;
+  /** Offset of the header in the buffer. */
+  offset = 0;
+  /** TCP data offset in bytes, 8 for UDP and ICMP. */
+  headerLength = 0;
+  /** TCP/UDP ports; for ICMP echo the identifier in both. */
+  srcPort = 0;
+  dstPort = 0;
+  checksum = 0;
+  /** TCP flags byte; 0 otherwise. */
+  tcpFlags = 0;
+  /** ICMP type and code; -1 otherwise. */
+  icmpType = -1;
+  icmpCode = -1;
+}
+
+/**
+ * Parses the L4 header of `protocol` at `buf[offset]` with `available` bytes. TCP needs its whole
+ * data-offset header, UDP and ICMP 8 bytes. Other protocols are accepted with no fields. `Ok`,
+ * `Truncated` or `Malformed` (a TCP data offset below 5, a UDP length below 8); never throws.
+ */
+export function parseL4(
+  buf: Uint8Array,
+  offset: number,
+  available: number,
+  protocol: number,
+  view: L4View,
+): number {
+  view.protocol = protocol;
+  view.offset = offset;
+  view.headerLength = 0;
+  view.srcPort = 0;
+  view.dstPort = 0;
+  view.checksum = 0;
+  view.tcpFlags = 0;
+  view.icmpType = -1;
+  view.icmpCode = -1;
+  if (offset + available > buf.length) return 1;
+  if (protocol === Protocol.Tcp) {
+    if (available < TCP_HEADER_MIN) return 1;
+    const headerLength = (buf[offset + 12] >> 4) << 2;
+    if (headerLength < TCP_HEADER_MIN) return 2;
+    if (headerLength > available) return 1;
+    view.headerLength = headerLength;
+    view.srcPort = (buf[offset] << 8) | buf[offset + 1];
+    view.dstPort = (buf[offset + 2] << 8) | buf[offset + 3];
+    view.checksum = (buf[offset + 16] << 8) | buf[offset + 17];
+    view.tcpFlags = buf[offset + TCP_OFFSET_FLAGS];
+    return 0;
+  }
+  if (protocol === Protocol.Udp) {
+    if (available < UDP_HEADER_LENGTH) return 1;
+    if (((buf[offset + 4] << 8) | buf[offset + 5]) < UDP_HEADER_LENGTH) return 2;
+    view.headerLength = UDP_HEADER_LENGTH;
+    view.srcPort = (buf[offset] << 8) | buf[offset + 1];
+    view.dstPort = (buf[offset + 2] << 8) | buf[offset + 3];
+    view.checksum = (buf[offset + 6] << 8) | buf[offset + 7];
+    return 0;
+  }
+  if (protocol === Protocol.Icmp4 || protocol === Protocol.Icmp6) {
+    if (available < ICMP_HEADER_LENGTH) return 1;
+    view.headerLength = ICMP_HEADER_LENGTH;
+    view.icmpType = buf[offset];
+    view.icmpCode = buf[offset + 1];
+    view.checksum = (buf[offset + 2] << 8) | buf[offset + 3];
+    const query =
+      protocol === Protocol.Icmp4 ? view.icmpType === 0 || view.icmpType === 8 : view.icmpType >= 128;
+    if (query) {
+      view.srcPort = (buf[offset + 4] << 8) | buf[offset + 5];
+      view.dstPort = view.srcPort;
+    }
+    return 0;
+  }
+  return 0;
+}

@@ -33,6 +33,8 @@ export interface TranslatorConfig {
   readonly ipv6Address: Uint8Array | null;
   /** True: DF-clear unfragmented 6->4 packets get identifications from a counter; false: 0. */
   readonly generateIdentification: boolean;
+  /** True: traffic class / TOS written as 0 instead of copied. */
+  readonly ignoreTrafficClass: boolean;
 }
 
 function fail(field: string, message: string): never {
@@ -178,6 +180,11 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
     );
   }
 
+  const ignoreTrafficClass = input.ignoreTrafficClass ?? false;
+  if (typeof ignoreTrafficClass !== 'boolean') {
+    fail('ignoreTrafficClass', `${JSON.stringify(ignoreTrafficClass)} is not a boolean; write true or false`);
+  }
+
   return {
     prefix,
     allowNonGlobalIpv4,
@@ -190,5 +197,6 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
     ipv4Address,
     ipv6Address,
     generateIdentification: identification === 'generate',
+    ignoreTrafficClass,
   };
 }

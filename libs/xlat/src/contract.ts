@@ -37,6 +37,12 @@ export interface TranslatorConfigInput {
    * set always carry 0 (RFC 6864: an atomic datagram's identification is meaningless).
    */
   identification6to4?: 'generate' | 'zero';
+  /**
+   * Write 0 instead of copying the IPv4 TOS into the IPv6 Traffic Class and back (RFC 7915 sec. 4.1
+   * and 5.1: a translator SHOULD offer this for networks that still use TOS/precedence semantics).
+   * Default false: copy.
+   */
+  ignoreTrafficClass?: boolean;
 }
 
 /** Filled by every translate call; one object per translator, reused (no allocation per packet). */

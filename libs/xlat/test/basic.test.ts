@@ -98,6 +98,23 @@ describe('IPv4 -> IPv6', () => {
     expect(nsp.v4ToV6(p, out)).toBe(Verdict.Translate);
   });
 
+  it('writes traffic class 0 when told to ignore TOS (RFC 7915 sec. 4.1, 5.1), both directions', () => {
+    const t = createTranslator({ prefix: '64:ff9b::/96', ignoreTrafficClass: true });
+    const p = ipv4({ src: '8.8.4.4', dst: '1.1.1.1', protocol: 17, payload: udp(1, 2), tos: 0xff });
+    expect(t.v4ToV6(p, out)).toBe(Verdict.Translate);
+    expect([out[0], out[1]]).toEqual([0x60, 0]);
+    const q = ipv6({
+      src: '64:ff9b::8.8.4.4',
+      dst: '64:ff9b::1.1.1.1',
+      nextHeader: 17,
+      payload: udp(1, 2),
+      trafficClass: 0xff,
+    });
+    expect(t.v6ToV4(q, out)).toBe(Verdict.Translate);
+    expect(out[1]).toBe(0);
+    expect(checksumsOk4(outPacket(t))).toBe(true);
+  });
+
   it('adjusts the checksum under a checksum-changing prefix', () => {
     const t = createTranslator({ prefix: '2001:db8:122::/48' });
     const p = ipv4({ src: '8.8.4.4', dst: '1.1.1.1', protocol: 17, payload: udp(5353, 53, 30) });

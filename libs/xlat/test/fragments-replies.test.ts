@@ -4,6 +4,7 @@
 // route, routing header) addressed back to the sender.
 import { describe, expect, it } from 'vitest';
 import { createTranslator, dropReasonName, Verdict } from '../src/index.js';
+import { plateauBelow } from '../src/internal.js';
 import {
   checksumsOk4,
   extensionHeader,
@@ -224,6 +225,16 @@ describe('IPv4 fragments and sizes -> IPv6', () => {
     });
     expect(t.v4ToV6(rr, out)).toBe(Verdict.Translate);
     expect(t.result.length).toBe(40 + 16);
+  });
+});
+
+describe('RFC 1191 plateaus', () => {
+  it('picks the largest plateau below the total length of the packet that did not fit', () => {
+    expect(plateauBelow(4000)).toBe(2002);
+    expect(plateauBelow(1500)).toBe(1492);
+    expect(plateauBelow(1492)).toBe(1006);
+    expect(plateauBelow(100)).toBe(68);
+    expect(plateauBelow(68)).toBe(68);
   });
 });
 

@@ -1,6 +1,6 @@
 // Test helpers: build IPv4/IPv6 packets with correct checksums from readable fields, and check the
 // checksums of translated output independently of the code under test (a plain RFC 1071 sum).
-import { parseIpv4Address, parseIpv6Address } from '../src/address.js';
+import { parseIpv4Address, parseIpv6Address } from '../src/index.js';
 
 export function v4(text: string): number {
   const a = parseIpv4Address(text);

@@ -356,7 +356,7 @@ export function translate4to6(
   writeIpv6Header(
     output,
     0,
-    v4.tos,
+    cfg.ignoreTrafficClass ? 0 : v4.tos,
     outHeader - 40 + l4Length,
     withFragmentHeader ? 44 : nextHeader,
     v4.ttl - 1,
@@ -463,7 +463,16 @@ function translateIcmpError46(
   if (copied > 0) copyTail(input, innerL4, innerL4 + copied, output, 48 + innerHeader);
 
   // Outer IPv6 header and ICMPv6 header.
-  writeIpv6Header(output, 0, v4.tos, total - 40, 58, v4.ttl - 1, state.outer.src6, state.outer.dst6);
+  writeIpv6Header(
+    output,
+    0,
+    cfg.ignoreTrafficClass ? 0 : v4.tos,
+    total - 40,
+    58,
+    v4.ttl - 1,
+    state.outer.src6,
+    state.outer.dst6,
+  );
   output[40] = mappedType;
   output[41] = mappedCode;
   write16(output, 42, 0);
@@ -487,7 +496,7 @@ function translateIcmpError46(
   writeIpv6Header(
     output,
     at,
-    inner.tos,
+    cfg.ignoreTrafficClass ? 0 : inner.tos,
     inner.totalLength - inner.headerLength + (innerFragmented ? 8 : 0),
     innerFragmented ? 44 : innerNextHeader,
     inner.ttl,

@@ -323,7 +323,7 @@ export function translate6to4(
   writeIpv4Header(
     output,
     0,
-    v6.trafficClass,
+    cfg.ignoreTrafficClass ? 0 : v6.trafficClass,
     size,
     identification,
     flags,
@@ -442,7 +442,7 @@ function translateIcmpError64(
   writeIpv4Header(
     output,
     28,
-    inner.trafficClass,
+    cfg.ignoreTrafficClass ? 0 : inner.trafficClass,
     innerTotal,
     innerId,
     innerFlags,
@@ -475,7 +475,7 @@ function translateIcmpError64(
   writeIpv4Header(
     output,
     0,
-    v6.trafficClass,
+    cfg.ignoreTrafficClass ? 0 : v6.trafficClass,
     total,
     identification,
     0,
