@@ -468,6 +468,7 @@ export function runFuzz(
     const { packet, direction } = next(rng, i);
     const ci = rng.int(ts.length);
     const t = ts[ci];
+    const original = Buffer.from(packet);
     let verdict: number;
     try {
       verdict = direction === 46 ? t.v4ToV6(packet, output) : t.v6ToV4(packet, output);
@@ -475,6 +476,8 @@ export function runFuzz(
       fail(i, packet, direction, ci, `threw ${(e as Error)?.stack ?? e}`);
       continue;
     }
+    // Translation is a pure function of its input (CONVENTIONS.md 2): the input bytes stay as they were.
+    if (!original.equals(packet)) fail(i, original, direction, ci, 'the input buffer was modified');
     stats.packets++;
     const r = t.result;
     if (verdict === Verdict.Drop) {
