@@ -1,0 +1,209 @@
+// Shared harness of the end-to-end suites (test/e2e): a namespace lab per suite (infra/lab/lab.sh
+// through lab.ts) under its own x64t- prefix and state directory, commands run in its namespaces
+// with their exit status (failures are results to assert on, not exceptions), background helpers
+// stopped by the PID we started, and the xlat64 roles' status counters.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createLab, type Lab } from '../../infra/lab/lab.js';
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+export const XLAT64 = `${REPO}bin/xlat64.mjs`;
+export const LABTOOL = fileURLToPath(new URL('./helpers/labtool.py', import.meta.url));
+/** The lab runs Debian's python (standard library only), not a developer's pyenv shim. */
+export const PY = '/usr/bin/python3';
+
+export const SERVER_V4 = '198.51.100.2';
+export const PLAT_V4 = '198.51.100.1';
+/** The server as the IPv6-only client reaches it through NAT64 (RFC 6052 well-known prefix). */
+export const SERVER_V6 = '64:ff9b::c633:6402';
+export const PLAT_V4_IN_V6 = '64:ff9b::c633:6401';
+export const HELLO = 'hello from x64-server (IPv4-only) via NAT64';
+export const HTTP_PORT = 8000;
+/** Port of labtool.py udp-server in the suites that start one. */
+export const UDP_PORT = 9000;
+
+export type Where = 'client' | 'plat' | 'server';
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface E2eLab extends Lab {
+  readonly runDir: string;
+  /** Runs a command in a namespace; never throws on a non-zero exit (the result says what happened). */
+  run(where: Where, command: readonly string[], timeoutMs?: number): RunResult;
+  /** Like run, but throws (with stdout and stderr) unless the command exits 0. */
+  check(where: Where, command: readonly string[], timeoutMs?: number): string;
+  /** Runs labtool.py in a namespace and parses the JSON it prints. */
+  tool<T = Record<string, unknown>>(where: Where, args: readonly string[], timeoutMs?: number): T;
+  /** Starts a long-running helper in a namespace (output to runDir/<name>.log); returns its PID. */
+  background(where: Where, name: string, command: readonly string[]): number;
+  /** The counters of a running xlat64 role, read through `xlat64 status --json`. */
+  counters(role: 'plat' | 'clat'): Record<string, number>;
+  /** Whether the xlat64 role the lab started is still running. */
+  roleAlive(role: 'plat' | 'clat'): boolean;
+  /** Stops the helpers we started (by PID), then takes the lab down; safe to call twice. */
+  teardown(): void;
+}
+
+export function createE2eLab(
+  name: string,
+  options: { plat: 'tayga' | 'xlat64'; clat: 'tayga' | 'xlat64' | 'none' },
+): E2eLab {
+  if (!name.startsWith('e2e')) throw new Error(`e2e lab names start with e2e, not '${name}'`);
+  const prefix = `x64t-${name}`;
+  const runDir = `/tmp/x64t-${name}`;
+  // Each suite's PLAT writes its event log into its own state directory (removed by lab.sh down),
+  // not into the shared default /var/lib/xlat64.
+  const lab = createLab({
+    prefix,
+    runDir,
+    plat: options.plat,
+    clat: options.clat,
+    xlat64PlatCommand:
+      options.plat === 'xlat64'
+        ? `${process.execPath} ${XLAT64} plat --config ${runDir}/xlat64-plat.yaml --state-dir ${runDir}/state`
+        : undefined,
+  });
+  const children: ChildProcess[] = [];
+  const run = (where: Where, command: readonly string[], timeoutMs = 60_000): RunResult => {
+    const result = spawnSync('ip', ['netns', 'exec', lab.namespaces[where], ...command], {
+      encoding: 'utf8',
+      timeout: timeoutMs,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+  };
+  const check = (where: Where, command: readonly string[], timeoutMs?: number): string => {
+    const result = run(where, command, timeoutMs);
+    if (result.code !== 0) {
+      throw new Error(
+        `${command.join(' ')} in ${where} exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+      );
+    }
+    return result.stdout;
+  };
+  const pidOf = (role: 'plat' | 'clat'): number | null => {
+    const file = `${runDir}/xlat64-${role}.pid`;
+    return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : null;
+  };
+  return {
+    ...lab,
+    runDir,
+    run,
+    check,
+    tool: <T>(where: Where, args: readonly string[], timeoutMs?: number): T => {
+      const out = check(where, [PY, LABTOOL, ...args], timeoutMs);
+      return JSON.parse(out.trim().split('\n').at(-1) ?? 'null') as T;
+    },
+    background: (where, logName, command) => {
+      const fd = openSync(`${runDir}/${logName}.log`, 'a');
+      // `ip netns exec` execs the command in place, so the PID is the helper's own.
+      const child = spawn('ip', ['netns', 'exec', lab.namespaces[where], ...command], {
+        detached: true,
+        stdio: ['ignore', fd, fd],
+      });
+      closeSync(fd);
+      child.unref();
+      children.push(child);
+      if (child.pid === undefined) throw new Error(`could not start ${command.join(' ')}`);
+      return child.pid;
+    },
+    counters: (role) => {
+      const result = spawnSync(
+        process.execPath,
+        [XLAT64, 'status', '--socket', `${runDir}/xlat64-${role}.sock`, '--json'],
+        { encoding: 'utf8', timeout: 10_000 },
+      );
+      if (result.status !== 0) throw new Error(`xlat64 status (${role}) failed: ${result.stderr}`);
+      return (JSON.parse(result.stdout) as { counters: Record<string, number> }).counters;
+    },
+    roleAlive: (role) => {
+      const pid = pidOf(role);
+      if (pid === null || !existsSync(`/proc/${pid}/stat`)) return false;
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z';
+    },
+    teardown: () => {
+      for (const child of children.splice(0)) {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+      lab.down();
+    },
+  };
+}
+
+/** Sum of the counters whose names start with `prefix` (e.g. 'drop.'). */
+export function sumCounters(counters: Record<string, number>, prefix: string): number {
+  let total = 0;
+  for (const [name, value] of Object.entries(counters)) if (name.startsWith(prefix)) total += value;
+  return total;
+}
+
+/** Per-counter growth between two readings (only counters that changed). */
+export function counterDelta(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
+  const delta: Record<string, number> = {};
+  for (const [name, value] of Object.entries(after)) {
+    const d = value - (before[name] ?? 0);
+    if (d !== 0) delta[name] = d;
+  }
+  return delta;
+}
+
+export interface IperfResult {
+  error?: string;
+  bytesReceived: number;
+  raw: unknown;
+}
+
+/** Runs an iperf3 client (JSON output) in the client namespace; TCP unless `udp` is given. */
+export function iperf(lab: E2eLab, server: string, extra: readonly string[] = []): IperfResult {
+  const result = lab.run('client', ['iperf3', '-c', server, '-t', '2', '-J', ...extra], 30_000);
+  let doc: {
+    error?: string;
+    end?: { sum_received?: { bytes: number }; sum?: { bytes: number; packets?: number; lost_packets?: number } };
+  };
+  try {
+    doc = JSON.parse(result.stdout);
+  } catch {
+    return { error: `iperf3 exited ${result.code}: ${result.stdout}${result.stderr}`, bytesReceived: 0, raw: null };
+  }
+  const end = doc.end ?? {};
+  // TCP reports what the receiver got in sum_received; UDP reports the receiver's view in sum.
+  const bytesReceived = end.sum_received?.bytes ?? end.sum?.bytes ?? 0;
+  return { error: doc.error ?? (result.code === 0 ? undefined : `exit ${result.code}`), bytesReceived, raw: doc };
+}
+
+/** Waits until `ready()` holds (polling), or throws after timeoutMs with `what`. */
+export function waitUntil(ready: () => boolean, what: string, timeoutMs = 10_000): void {
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    spawnSync('sleep', ['0.05']);
+  }
+}
+
+/** Starts labtool.py udp-server on the server and waits until it listens. */
+export function startUdpServer(lab: E2eLab): string {
+  const log = `${lab.runDir}/udp-server.jsonl`;
+  lab.background('server', 'udp-server', [PY, LABTOOL, 'udp-server', String(UDP_PORT), log]);
+  waitUntil(
+    () => lab.run('server', ['ss', '-lunH', `sport = :${UDP_PORT}`]).stdout.trim() !== '',
+    'the UDP server to listen',
+  );
+  return log;
+}
+
+/** The UDP server's log lines. */
+export function readUdpLog(path: string): { peer: string; port: number; length: number; tag: string }[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line));
+}
