@@ -23,8 +23,6 @@ import {
   plateauBelow,
   pointer4to6,
   single,
-  sumAddress4,
-  sumAddress6,
   writeAddress6,
   type XlatState,
 } from './common.js';
@@ -535,7 +533,5 @@ function translateIcmpError46(
   let sum = sumWords(output, 8, 40, 0) + (total - 40) + 58;
   sum = sumWords(output, 40, total, sum);
   write16(output, 42, checksumFinish(sum));
-  void sumAddress4;
-  void sumAddress6;
   return single(state.result, total, Verdict.Translate, 0);
 }

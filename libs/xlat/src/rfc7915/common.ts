@@ -136,13 +136,6 @@ export function sumAddress4(address: number): number {
   return (address >>> 16) + (address & 0xffff);
 }
 
-/** Sum of 16 address bytes. */
-export function sumAddress6(address: Uint8Array): number {
-  let sum = 0;
-  for (let i = 0; i < 16; i += 2) sum += (address[i] << 8) | address[i + 1];
-  return sum;
-}
-
 export function writeAddress6(out: Uint8Array, offset: number, address: Uint8Array): void {
   for (let i = 0; i < 16; i++) out[offset + i] = address[i];
 }

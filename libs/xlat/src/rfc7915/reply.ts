@@ -11,7 +11,7 @@ import {
   writeAddress4,
 } from '../../../packet/src/index.js';
 import { Verdict } from '../verdict.js';
-import { drop, single, sumAddress6, writeAddress6, type XlatState } from './common.js';
+import { drop, single, writeAddress6, type XlatState } from './common.js';
 
 const REPLY_TTL = 64;
 const ICMP4_ERROR_MAX = 576;
@@ -105,7 +105,6 @@ export function replyIcmp6(
   let sum = sumWords(output, 8, 40, 0) + (total - 40) + 58;
   sum = sumWords(output, 40, total, sum);
   write16(output, 42, checksumFinish(sum));
-  void sumAddress6;
   return single(state.result, total, Verdict.ReplyIcmp, reason);
 }
 
