@@ -41,6 +41,8 @@ export interface E2eLab extends Lab {
   tool<T = Record<string, unknown>>(where: Where, args: readonly string[], timeoutMs?: number): T;
   /** Starts a long-running helper in a namespace (output to runDir/<name>.log); returns its PID. */
   background(where: Where, name: string, command: readonly string[]): number;
+  /** The status document of a running xlat64 role (`xlat64 status --json`). */
+  roleStatus(role: 'plat' | 'clat'): StatusDocument;
   /** The counters of a running xlat64 role, read through `xlat64 status --json`. */
   counters(role: 'plat' | 'clat'): Record<string, number>;
   /** Whether the xlat64 role the lab started is still running. */
@@ -112,15 +114,8 @@ export function createE2eLab(
       if (child.pid === undefined) throw new Error(`could not start ${command.join(' ')}`);
       return child.pid;
     },
-    counters: (role) => {
-      const result = spawnSync(
-        process.execPath,
-        [XLAT64, 'status', '--socket', `${runDir}/xlat64-${role}.sock`, '--json'],
-        { encoding: 'utf8', timeout: 10_000 },
-      );
-      if (result.status !== 0) throw new Error(`xlat64 status (${role}) failed: ${result.stderr}`);
-      return (JSON.parse(result.stdout) as { counters: Record<string, number> }).counters;
-    },
+    roleStatus: (role) => readStatus(runDir, role),
+    counters: (role) => readStatus(runDir, role).counters,
     roleAlive: (role) => {
       const pid = pidOf(role);
       if (pid === null || !existsSync(`/proc/${pid}/stat`)) return false;
@@ -133,6 +128,25 @@ export function createE2eLab(
       lab.down();
     },
   };
+}
+
+export interface StatusDocument {
+  counters: Record<string, number>;
+  queueStats?: { handlerErrors?: number };
+  [key: string]: unknown;
+}
+
+function readStatus(runDir: string, role: 'plat' | 'clat'): StatusDocument {
+  const result = spawnSync(
+    process.execPath,
+    [XLAT64, 'status', '--socket', `${runDir}/xlat64-${role}.sock`, '--json'],
+    {
+      encoding: 'utf8',
+      timeout: 10_000,
+    },
+  );
+  if (result.status !== 0) throw new Error(`xlat64 status (${role}) failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as StatusDocument;
 }
 
 /** Sum of the counters whose names start with `prefix` (e.g. 'drop.'). */
@@ -166,17 +180,28 @@ export function iperf(lab: E2eLab, server: string, extra: readonly string[] = []
   const result = lab.run('client', ['iperf3', '-c', server, '-t', '2', '-J', ...extra], 30_000);
   let doc: {
     error?: string;
-    end?: { sum_received?: { bytes: number }; sum?: { bytes: number; packets?: number; lost_packets?: number } };
+    end?: {
+      sum_received?: { bytes: number };
+      sum?: { bytes: number; packets?: number; lost_packets?: number };
+    };
   };
   try {
     doc = JSON.parse(result.stdout);
   } catch {
-    return { error: `iperf3 exited ${result.code}: ${result.stdout}${result.stderr}`, bytesReceived: 0, raw: null };
+    return {
+      error: `iperf3 exited ${result.code}: ${result.stdout}${result.stderr}`,
+      bytesReceived: 0,
+      raw: null,
+    };
   }
   const end = doc.end ?? {};
   // TCP reports what the receiver got in sum_received; UDP reports the receiver's view in sum.
   const bytesReceived = end.sum_received?.bytes ?? end.sum?.bytes ?? 0;
-  return { error: doc.error ?? (result.code === 0 ? undefined : `exit ${result.code}`), bytesReceived, raw: doc };
+  return {
+    error: doc.error ?? (result.code === 0 ? undefined : `exit ${result.code}`),
+    bytesReceived,
+    raw: doc,
+  };
 }
 
 /** Waits until `ready()` holds (polling), or throws after timeoutMs with `what`. */

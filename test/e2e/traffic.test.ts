@@ -30,7 +30,13 @@ describe('traffic through the xlat64 CLAT and PLAT, and through the PLAT alone',
       // Proves a TCP download through both translators delivers exactly the server's bytes.
       const page = lab.check('client', ['curl', '-sS', '--max-time', '10', `http://${SERVER_V4}:8000/`]);
       expect(page.trim()).toBe(HELLO);
-      const file = lab.exec('client', ['curl', '-sS', '--max-time', '30', `http://${SERVER_V4}:8000/4MiB.bin`]);
+      const file = lab.exec('client', [
+        'curl',
+        '-sS',
+        '--max-time',
+        '30',
+        `http://${SERVER_V4}:8000/4MiB.bin`,
+      ]);
       expect(file.length).toBe(4 * 1024 * 1024);
       expect(sha256(file)).toBe(readFileSync(`${lab.runDir}/www/4MiB.sha256`, 'utf8').trim());
     });
