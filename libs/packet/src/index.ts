@@ -29,6 +29,7 @@ export {
   IPV4_OFFSET_TTL,
   Ipv4Option,
   Ipv4View,
+  ipv4HeaderChecksum,
   ParseStatus,
   parseIpv4,
   readAddress4,

@@ -8,6 +8,7 @@ import {
   checksumFinish,
   copyBytes,
   copyTail,
+  ipv4HeaderChecksum,
   isExtensionHeader,
   ParseStatus,
   parseIpv6,
@@ -116,7 +117,7 @@ function writeIpv4Header(
   write16(out, offset + 10, 0);
   writeAddress4(out, offset + 12, src);
   writeAddress4(out, offset + 16, dst);
-  write16(out, offset + 10, checksum(out, offset, offset + 20));
+  write16(out, offset + 10, ipv4HeaderChecksum(out, offset, 20));
 }
 
 /**
@@ -359,7 +360,7 @@ function split64(state: XlatState, output: Uint8Array, l4Length: number): Verdic
     write16(output, position + 2, 20 + dataLength);
     write16(output, position + 6, (more ? 0x2000 : 0) | (baseOffset + ((k * chunk) >> 3)));
     write16(output, position + 10, 0);
-    write16(output, position + 10, checksum(output, position, position + 20));
+    write16(output, position + 10, ipv4HeaderChecksum(output, position, 20));
     result.lengths[k] = 20 + dataLength;
   }
   result.reason = 0;
