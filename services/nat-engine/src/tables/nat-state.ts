@@ -1,7 +1,8 @@
 // The replicated state of one shard: subscribers, port blocks (RFC 6888 paired pooling), the BIB and the
-// session table of RFC 6146 sec. 3.1, all in typed arrays sized at start-up (struct of arrays, open
-// addressing; no JavaScript object per entry). Only the reducer (reducer.ts) changes it, except the hot
-// path's lifetime refresh of `sessionExpiresAtMs`, which the engine publishes at flush (see engine.ts).
+// session table of RFC 6146 sec. 3.1, all in typed arrays sized at start-up, open addressing, no
+// JavaScript object per entry. BIB and session entries are packed records (one cache line per entry, see
+// `mappingRecord`); cold fields stay struct of arrays. Only the reducer (reducer.ts) changes this state,
+// except the hot path's lifetime refresh, which the engine publishes at flush (see engine.ts).
 
 import { addressAt, addressIndexIn, type NatEngineConfig } from '../config.js';
 import { assert } from '../errors.js';
