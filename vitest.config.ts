@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // test/ and run in forks so a stuck child can be killed without taking the runner with it.
 export default defineConfig({
   test: {
-    include: ['libs/**/*.test.ts', 'services/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['libs/**/*.test.ts', 'services/**/*.test.ts', 'test/**/*.test.ts', 'infra/**/*.test.ts'],
     exclude: ['**/node_modules/**', 'dist/**'],
     pool: 'forks',
     // Takes down the test lab and any x64t- namespace a crashed suite left behind.
