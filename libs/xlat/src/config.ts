@@ -35,6 +35,8 @@ export interface TranslatorConfig {
   readonly generateIdentification: boolean;
   /** True: traffic class / TOS written as 0 instead of copied. */
   readonly ignoreTrafficClass: boolean;
+  /** True: unmappable addresses are answered with an ICMP error (sec. 4.4, 5.4). */
+  readonly icmpErrorsForUntranslatable: boolean;
 }
 
 function fail(field: string, message: string): never {
@@ -185,6 +187,14 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
     fail('ignoreTrafficClass', `${JSON.stringify(ignoreTrafficClass)} is not a boolean; write true or false`);
   }
 
+  const icmpErrorsForUntranslatable = input.icmpErrorsForUntranslatable ?? false;
+  if (typeof icmpErrorsForUntranslatable !== 'boolean') {
+    fail(
+      'icmpErrorsForUntranslatable',
+      `${JSON.stringify(icmpErrorsForUntranslatable)} is not a boolean; write true or false`,
+    );
+  }
+
   return {
     prefix,
     allowNonGlobalIpv4,
@@ -198,5 +208,6 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
     ipv6Address,
     generateIdentification: identification === 'generate',
     ignoreTrafficClass,
+    icmpErrorsForUntranslatable,
   };
 }

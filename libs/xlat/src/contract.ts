@@ -43,6 +43,12 @@ export interface TranslatorConfigInput {
    * Default false: copy.
    */
   ignoreTrafficClass?: boolean;
+  /**
+   * Answer a packet whose address cannot be mapped (reasons srcaddr46/dstaddr46/srcaddr64/dstaddr64)
+   * with ICMPv4 3/13 or ICMPv6 1/1 instead of dropping it silently (RFC 7915 sec. 4.4 and 5.4 SHOULD,
+   * "configurable"). The verdict is then ReplyIcmp with the same reason. Default false.
+   */
+  icmpErrorsForUntranslatable?: boolean;
 }
 
 /** Filled by every translate call; one object per translator, reused (no allocation per packet). */

@@ -21,21 +21,21 @@ export const dropReasonNames = [
   'header46', // bad IPv4 version, IHL or total length
   'checksum46', // IPv4 header checksum wrong
   'ttl46', // TTL would reach 0: ICMPv4 time exceeded sent back (ReplyIcmp)
-  'srcaddr46', // IPv4 source cannot be mapped to IPv6 (RFC 6052 sec. 3.1, no EAM, ...)
-  'dstaddr46', // IPv4 destination cannot be mapped to IPv6
+  'srcaddr46', // IPv4 source cannot be mapped to IPv6 (RFC 6052 sec. 3.1, no EAM, illegal source ...); ReplyIcmp 3/13 if icmpErrorsForUntranslatable
+  'dstaddr46', // IPv4 destination cannot be mapped to IPv6; ReplyIcmp 3/13 if icmpErrorsForUntranslatable
   'udpzerochecksum46', // UDP checksum 0 and policy 'drop', or a fragment that cannot be checksummed
   'icmptype46', // ICMPv4 type/code with no IPv6 equivalent (RFC 7915 sec. 4.2 "silently drop")
   'icmpinner46', // the packet inside an ICMPv4 error is malformed or untranslatable
   'icmpfragment46', // fragmented ICMPv4 message: the ICMPv6 checksum cannot be computed
   'sourceroute46', // unexpired LSRR/SSRR option: ICMPv4 "source route failed" sent back (ReplyIcmp)
   'fragneeded46', // DF set and too big for the IPv6 side: ICMPv4 fragmentation needed sent back (ReplyIcmp)
-  'protocol46', // an IPv4 protocol that must not cross (e.g. ICMPv6 inside IPv4)
+  'protocol46', // an IPv4 protocol that must not cross (ICMPv6 inside IPv4, IGMP, IPv6 extension header numbers)
   // IPv6 -> IPv4
   'truncated64', // buffer shorter than the headers or the IPv6 payload length claim
-  'header64', // bad IPv6 version, payload length or extension header chain
+  'header64', // bad IPv6 version, payload length or extension header chain (incl. an extension header after the fragment header)
   'hoplimit64', // hop limit would reach 0: ICMPv6 time exceeded sent back (ReplyIcmp)
-  'srcaddr64', // IPv6 source cannot be mapped to IPv4
-  'dstaddr64', // IPv6 destination cannot be mapped to IPv4
+  'srcaddr64', // IPv6 source cannot be mapped to IPv4 (or is illegal); ReplyIcmp 1/1 if icmpErrorsForUntranslatable
+  'dstaddr64', // IPv6 destination cannot be mapped to IPv4; ReplyIcmp 1/1 if icmpErrorsForUntranslatable
   'routingheader64', // routing header with segments left != 0: ICMPv6 parameter problem sent back (ReplyIcmp)
   'icmptype64', // ICMPv6 type/code with no IPv4 equivalent (RFC 7915 sec. 5.2 "silently drop")
   'icmpinner64', // the packet inside an ICMPv6 error is malformed or untranslatable

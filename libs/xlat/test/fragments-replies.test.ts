@@ -205,6 +205,21 @@ describe('IPv4 fragments and sizes -> IPv6', () => {
     expect(dropReasonName(t.result.reason)).toBe('ttl46');
   });
 
+  it('answers an unmappable address with 3/13 only when configured (sec. 4.4)', () => {
+    const wkp = createTranslator({ prefix: '64:ff9b::/96', icmpErrorsForUntranslatable: true });
+    const p = ipv4({ src: '8.8.8.8', dst: '10.0.0.1', protocol: 17, payload: udp(1, 2) });
+    expect(wkp.v4ToV6(p, out)).toBe(Verdict.ReplyIcmp);
+    expect(dropReasonName(wkp.result.reason)).toBe('dstaddr46');
+    expect([out[20], out[21]]).toEqual([3, 13]);
+    expect(r32(out, 16)).toBe(0x08080808);
+    expect(createTranslator({ prefix: '64:ff9b::/96' }).v4ToV6(p, out)).toBe(Verdict.Drop);
+    const q = ipv6({ src: '2001:db8::1', dst: '64:ff9b::8.8.8.8', nextHeader: 17, payload: udp(1, 2) });
+    expect(wkp.v6ToV4(q, out)).toBe(Verdict.ReplyIcmp);
+    expect(dropReasonName(wkp.result.reason)).toBe('srcaddr64');
+    expect([out[40], out[41]]).toEqual([1, 1]);
+    expect(out.slice(24, 40)).toEqual(v6('2001:db8::1'));
+  });
+
   it('answers an unexpired source route with source route failed and ignores other options', () => {
     const lsrr = ipv4({
       src: '192.0.2.1',

@@ -322,7 +322,14 @@ export function translate4to6(
   // broadcast) is silently dropped, except that ICMPv4 errors are translated for troubleshooting.
   if (!icmpError && isIllegalSource4(v4.src)) return drop(result, R.srcaddr46);
   const reason = planner.plan46(state, input, icmpError);
-  if (reason !== 0) return drop(result, reason);
+  if (reason !== 0) {
+    // Sec. 4.4: a translator SHOULD be able to answer a packet it cannot translate with
+    // Communication Administratively Prohibited (3/13); never about an ICMP error.
+    if (cfg.icmpErrorsForUntranslatable && !icmpError && (reason === R.srcaddr46 || reason === R.dstaddr46)) {
+      return replyIcmp4(state, input, output, 3, 13, 0, reason);
+    }
+    return drop(result, reason);
+  }
 
   // Sec. 4.1 Hop Limit: the translator is a router; TTL 1 cannot be forwarded.
   if (v4.ttl <= 1) {

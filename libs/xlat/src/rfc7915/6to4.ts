@@ -268,7 +268,13 @@ export function translate6to4(
   // Sec. 5.1: an illegal source (unspecified, loopback, multicast) is silently dropped.
   if (!icmpError && isIllegalSource6(input)) return drop(result, R.srcaddr64);
   const reason = planner.plan64(state, input, icmpError);
-  if (reason !== 0) return drop(result, reason);
+  if (reason !== 0) {
+    // Sec. 5.4: the ICMPv6 counterpart, Destination Unreachable code 1 (administratively prohibited).
+    if (cfg.icmpErrorsForUntranslatable && !icmpError && (reason === R.srcaddr64 || reason === R.dstaddr64)) {
+      return replyIcmp6(state, input, output, 1, 1, 0, reason);
+    }
+    return drop(result, reason);
+  }
 
   if (v6.hopLimit <= 1) {
     if (icmpError) return drop(result, R.hoplimit64);
