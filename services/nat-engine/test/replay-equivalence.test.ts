@@ -246,3 +246,49 @@ describe('takeover from the event log', () => {
     expect(dumpState(again)).toEqual(dumpState(standby.state));
   });
 });
+
+describe('robustness on arbitrary flow keys', () => {
+  it('proves random flow keys (any protocol, flags, ports, ICMP error bit) never throw, keep the invariants and replay exactly', () => {
+    // DESIGN.md failure model: "malformed packet: dropped with a named reason counter; never a crash".
+    const { engine, sink } = harness(
+      { pool: ['203.0.113.0/30'], blockSizePorts: 64, subscriberSessionsMax: 30 },
+      21,
+    );
+    const rnd = createSeededRandom(2024);
+    const key6 = createFlowKey6();
+    const key4 = createFlowKey4();
+    const protocols = [0, 1, 6, 17, 58, 132, 255];
+    let now = 0;
+    for (let i = 0; i < 30_000; i++) {
+      now += rnd.nextUint32() % 200;
+      if (rnd.nextUint32() % 2 === 0) {
+        key6.protocol = protocols[rnd.nextUint32() % protocols.length];
+        key6.src6.set([0x20010db8, (rnd.nextUint32() % 16) << 8, rnd.nextUint32(), rnd.nextUint32() % 4]);
+        key6.srcPort = rnd.nextUint32() & 0xffff;
+        key6.dst4 =
+          rnd.nextUint32() % 3 === 0 ? (0xcb007100 + (rnd.nextUint32() & 3)) >>> 0 : rnd.nextUint32();
+        key6.dstPort = rnd.nextUint32() & 0xffff;
+        key6.tcpFlags = rnd.nextUint32() & 0xff;
+        key6.icmpError = rnd.nextUint32() % 8 === 0;
+        expect(engine.outbound6(key6, now)).toBeLessThanOrEqual(3);
+      } else {
+        key4.protocol = protocols[rnd.nextUint32() % protocols.length];
+        key4.src4 = rnd.nextUint32();
+        key4.srcPort = rnd.nextUint32() & 0xffff;
+        key4.dst4 = (0xcb007100 + (rnd.nextUint32() & 3)) >>> 0;
+        key4.dstPort = 1024 + (rnd.nextUint32() % 1024);
+        key4.tcpFlags = rnd.nextUint32() & 0xff;
+        key4.icmpError = rnd.nextUint32() % 8 === 0;
+        expect(engine.inbound4(key4, now)).toBeLessThanOrEqual(3);
+      }
+      if (i % 500 === 0) {
+        engine.advance(now);
+        engine.flush(now);
+      }
+    }
+    engine.flush(now);
+    expect(engine.dropCounters[EngineDropReason.protocol64]).toBeGreaterThan(0);
+    expect(checkInvariants(engine.state)).toEqual([]);
+    expectReplayEqual(engine, sink.events);
+  });
+});
