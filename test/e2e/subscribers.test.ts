@@ -1,0 +1,111 @@
+// Many subscribers at once through the xlat64 PLAT (issue 4): clients in eight different /56s (the
+// PLAT's subscriber key) each open several TCP and UDP flows through NAT64; the IPv4-only server
+// logs the source address of every flow. Paired pooling (RFC 6888 REQ-2, RFC 4787 REQ-2) means all
+// of one subscriber's flows leave from one IPv4 address of the pool, whatever the protocol.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createE2eLab, readUdpLog, SERVER_V6, startUdpServer, UDP_PORT } from './support.js';
+
+const lab = createE2eLab('e2e-subs', { plat: 'xlat64', clat: 'none' });
+const SUBSCRIBERS = 8;
+const TCP_FLOWS = 3;
+const UDP_FLOWS = 3;
+/** Subscriber n is 2001:db8:1:8n00::2, alone in 2001:db8:1:8n00::/56; the plat routes /52 to the client. */
+const subscriber = (n: number) => `2001:db8:1:8${n.toString(16)}00::2`;
+
+interface Flow {
+  subscriber: number;
+  protocol: 'tcp' | 'udp';
+  peer: string;
+}
+
+describe('many subscribers through the xlat64 PLAT: paired pooling seen at the server', () => {
+  let udpLog = '';
+  const flows: Flow[] = [];
+
+  beforeAll(() => {
+    lab.up();
+    udpLog = startUdpServer(lab);
+    lab.check('plat', [
+      'ip',
+      '-6',
+      'route',
+      'add',
+      '2001:db8:1:8000::/52',
+      'via',
+      '2001:db8:1::2',
+      'dev',
+      'p0',
+    ]);
+    for (let n = 0; n < SUBSCRIBERS; n++) {
+      lab.check('client', ['ip', '-6', 'addr', 'add', `${subscriber(n)}/128`, 'dev', 'c0', 'nodad']);
+    }
+  });
+
+  afterAll(() => {
+    lab.teardown();
+  });
+
+  it('every subscriber reaches the server over TCP and UDP from its own source address', () => {
+    // Proves each of the eight subscribers has working flows (HTTP content, UDP answers) at once.
+    for (let n = 0; n < SUBSCRIBERS; n++) {
+      for (let f = 0; f < TCP_FLOWS; f++) {
+        const url = `http://[${SERVER_V6}]:8000/?sub=${n}&flow=${f}`;
+        const body = lab.check('client', [
+          'curl',
+          '-sS',
+          '-g',
+          '--max-time',
+          '10',
+          '--interface',
+          subscriber(n),
+          url,
+        ]);
+        expect(body).toContain('hello from x64-server');
+      }
+      for (let f = 0; f < UDP_FLOWS; f++) {
+        const args = [
+          'udp-send',
+          SERVER_V6,
+          String(UDP_PORT),
+          '200',
+          '--bind',
+          subscriber(n),
+          '--tag',
+          `sub=${n}&flow=${f}`,
+        ];
+        const result = lab.tool<{ ok: boolean; local: [string, number] }>('client', args);
+        expect(result.ok).toBe(true);
+        expect(result.local[0]).toBe(subscriber(n));
+      }
+    }
+    const http = readFileSync(`${lab.runDir}/http.log`, 'utf8');
+    for (const m of http.matchAll(/^(\S+) - - \[[^\]]*\] "GET \/\?sub=(\d+)&flow=\d+ /gm)) {
+      flows.push({ subscriber: Number(m[2]), protocol: 'tcp', peer: m[1] });
+    }
+    for (const line of readUdpLog(udpLog)) {
+      const m = /^sub=(\d+)&flow=\d+$/.exec(line.tag);
+      if (m) flows.push({ subscriber: Number(m[1]), protocol: 'udp', peer: line.peer });
+    }
+    expect(flows.filter((f) => f.protocol === 'tcp')).toHaveLength(SUBSCRIBERS * TCP_FLOWS);
+    expect(flows.filter((f) => f.protocol === 'udp')).toHaveLength(SUBSCRIBERS * UDP_FLOWS);
+  });
+
+  it("each subscriber's flows leave from one IPv4 address of the pool (paired pooling)", () => {
+    // Proves paired pooling: per subscriber, every TCP and UDP flow the server saw has the same source.
+    const bySubscriber = new Map<number, Set<string>>();
+    for (const flow of flows) {
+      expect(flow.peer).toMatch(/^203\.0\.113\.\d+$/);
+      const set = bySubscriber.get(flow.subscriber) ?? new Set<string>();
+      set.add(flow.peer);
+      bySubscriber.set(flow.subscriber, set);
+    }
+    expect(bySubscriber.size).toBe(SUBSCRIBERS);
+    for (const [n, peers] of bySubscriber) expect([...peers], `subscriber ${n}`).toHaveLength(1);
+  });
+
+  it('the PLAT counts one subscriber per /56 that sent traffic', () => {
+    // Proves the engine keyed the flows by /56: eight subscribers (nothing else sent through NAT64).
+    expect(lab.counters('plat')['nat.subscribers']).toBe(SUBSCRIBERS);
+  });
+});
