@@ -1,7 +1,9 @@
 // The engine's events: one versioned set. Every change of replicated state (blocks, BIB, sessions) is one
 // of these; `applyEvent` (reducer.ts) folds them into state using only the event's own time. Entities are
 // named by natural keys (protocol, IPv4 address, port ...), never by table slot, so a log means the same
-// to any node and to the compliance export. Append types and fields; never renumber.
+// to any node and to the compliance export. `protocol` is the protocol slot everywhere (0 tcp, 1 udp,
+// 2 icmp); addresses are uint32 (IPv4) or four big-endian uint32 words (IPv6). Append types and fields;
+// never renumber.
 
 export const NAT_EVENT_SCHEMA_VERSION = 1;
 
