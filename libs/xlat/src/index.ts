@@ -1,7 +1,8 @@
-// Public surface of libs/xlat: pure RFC 7915 translation and RFC 6052 / RFC 7757 address mapping.
-// No state, no I/O, no clock (CONVENTIONS.md 2).
+// Public surface of libs/xlat: pure RFC 7915 translation (stateless SIIT and the NAT64 lower
+// layer), RFC 6052 / RFC 7757 / RFC 6791 address mapping and address text helpers. No state, no
+// I/O, no clock (CONVENTIONS.md 2). Each export below says what it is for.
 
-// Address and prefix text (control plane; these allocate).
+/** Address and prefix text for the CLI and configuration (control plane; these allocate). */
 export {
   formatIpv4Address,
   formatIpv6Address,
@@ -16,27 +17,30 @@ export {
   parseIpv6Address,
   parseIpv6Prefix,
 } from './address.js';
-/** validateConfig(input): TranslatorConfig — the validated, preprocessed configuration (for `xlat64 check`). */
+/** validateConfig(input): TranslatorConfig — validated, preprocessed configuration (e.g. for `xlat64 check`). */
 export { type TranslatorConfig, validateConfig } from './config.js';
-// The stateless translator contract (contract.ts) and its verdicts / enumerated drop reasons.
+/** The stateless translator contract: configuration input, reused result, v4ToV6 / v6ToV4. */
 export type { TranslationResult, Translator, TranslatorConfigInput } from './contract.js';
-/** Thrown by createTranslator / createStatefulTranslator / parseRfc6052Prefix: code, field, fixable message. */
+/** Thrown by createTranslator / createStatefulTranslator / parseRfc6052Prefix: code, field, message with the fix. */
 export { XlatConfigError } from './errors.js';
-/** extractFlowKey4/6(packet, key): 0 or a drop reason; fills a preallocated FlowKey (inner key for ICMP errors). */
+/**
+ * Flow keys for the NAT64 engine (RFC 6146 sec. 3.4): extractFlowKey4/6(packet, key) fill a
+ * preallocated FlowKey (inner key for ICMP errors) and return 0 or a drop reason; never allocate.
+ */
 export { extractFlowKey4, extractFlowKey6, FlowKey, InnerFlowKey } from './flow.js';
-// RFC 6052 helpers.
-/** Rfc6052Prefix: embed(ipv4, out, offset), matches(buf, offset), extract(buf, offset) -> signed 32-bit IPv4. */
+/** Rfc6052Prefix: embed(ipv4, out, offset), matches(buf, offset), extract(buf, offset) -> signed 32-bit IPv4; isGlobalIpv4 is the sec. 3.1 test. */
 export { isGlobalIpv4, Rfc6052Prefix, rfc6052PrefixLengths, wellKnownPrefix } from './rfc6052.js';
-/** parseRfc6052Prefix('64:ff9b::/96'), embedIpv4('64:ff9b::/96' | prefix, '192.0.2.1'), extractIpv4(...). */
+/** Text forms: parseRfc6052Prefix('64:ff9b::/96'), embedIpv4(prefix, '192.0.2.1'), extractIpv4(prefix, ipv6). */
 export { embedIpv4, extractIpv4, parseRfc6052Prefix } from './rfc6052-text.js';
+/** RFC 6791 pool (ICMPv6 error sources), for tools that inspect a configuration. */
 export { Pool6791 } from './rfc6791.js';
-/** RFC 7757 EAM table and RFC 6791 pool, for tools that inspect a configuration. */
+/** RFC 7757 EAM table (longest-prefix match both ways), for tools that inspect a configuration. */
 export { type EamEntry, EamTable } from './rfc7757.js';
-/** XlatTuple: preallocate one; src4/dst4 (32-bit, signed or unsigned), src6/dst6 (16 bytes), srcPort/dstPort. */
+/** XlatTuple: the decided addresses/ports for the NAT64 lower layer; preallocate one and reuse it. */
 export { XlatTuple } from './rfc7915/common.js';
-// NAT64 lower layer (RFC 6146 sec. 3.7): the same rewrite, with a tuple decided by the NAT engine.
-/** createStatefulTranslator(config): StatefulTranslator — v6ToV4/v4ToV6(input, output, tuple). */
+/** createStatefulTranslator(config): the NAT64 lower layer (RFC 6146 sec. 3.7), v6ToV4/v4ToV6(input, output, tuple). */
 export { createStatefulTranslator, type StatefulTranslator } from './stateful.js';
-/** createTranslator(config): Translator — validates config (throws XlatConfigError) and returns the SIIT. */
+/** createTranslator(config): Translator — validates config (throws XlatConfigError) and returns the stateless SIIT. */
 export { createTranslator } from './translator.js';
+/** Verdicts and the enumerated, per-direction drop reasons (CONVENTIONS.md 7). */
 export { DropReason, type DropReasonName, dropReasonName, dropReasonNames, Verdict } from './verdict.js';
