@@ -19,7 +19,8 @@
 #   WARMUP=1     seconds of TCP and UDP through each freshly started translator before measuring (JIT)
 #   OUT=...      JSON results file (default /tmp/xlat64-bench-lab-<UTC time>.json)
 #   X64_LAB_PREFIX=x64b X64_LAB_RUN=/tmp/x64b-lab   lab namespaces / state dir (own names: no collision)
-#   XLAT64_NODE_FLAGS="--perf-basic-prof"           extra node flags for the xlat64 process (profiling)
+#   XLAT64_NODE_FLAGS="--perf-basic-prof"           node flags for the xlat64 process, via NODE_OPTIONS
+#                                                   (one flag, no spaces; e.g. for perf top / perf record)
 # The lab is torn down at the end, also on failure and Ctrl-C.
 set -euo pipefail
 
@@ -32,7 +33,7 @@ export X64_LAB_RUN=${X64_LAB_RUN:-/tmp/x64b-lab}
 RUN=$X64_LAB_RUN
 WORK=$RUN-bench # outside $RUN: lab.sh deletes $RUN on every up/down
 OUT=${OUT:-/tmp/xlat64-bench-lab-$(date -u +%Y%m%dT%H%M%SZ).json}
-NS_C=$X64_LAB_PREFIX-client NS_P=$X64_LAB_PREFIX-plat
+NS_C=$X64_LAB_PREFIX-client NS_P=$X64_LAB_PREFIX-plat NS_S=$X64_LAB_PREFIX-server
 DST=64:ff9b::c633:6402 # 64:ff9b::198.51.100.2
 NODE=$(command -v node)
 HZ=$(getconf CLK_TCK)
@@ -75,7 +76,14 @@ EOF
 
 # --- measurement helpers ------------------------------------------------------------------------
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, all threads of the process
+# ns the translator's threads spent runnable but waiting for a CPU (schedstat field 2): shows how
+# much other load on its CPU held it back (the machine may be shared)
+rq_wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $2} END {printf "%.0f", s}'; }
 sirq_ticks() { awk '/^cpu /{print $7 + $8}' /proc/stat; }
+rcvbuf_errs() { # UDP datagrams the server's socket dropped (receiver too slow), in the server namespace
+  nsx "$NS_S" awk '/^Udp:/{if(!f){f=split($0,h);next} for(i=1;i<=f;i++) if(h[i]=="RcvbufErrors") v+=$i}
+                 END{printf "%.0f", v}' /proc/net/snmp
+}
 # TUN counters: tx = kernel -> translator (read by it), rx = translator -> kernel (written by it)
 tun_ctrs() { ip -n "$NS_P" -s -j link show plat64 | jq -c '.[0].stats64 | {rx: .rx.packets, tx: .tx.packets, txdrop: .tx.dropped}'; }
 x64_queue() {
@@ -107,7 +115,7 @@ iperf_client() { # args...
 }
 
 measure() { # plat rep test
-  local plat=$1 rep=$2 test=$3 tpid args=() json q0 q1 c0 c1 s0 s1 t0 t1 w0 w1
+  local plat=$1 rep=$2 test=$3 tpid args=() json q0 q1 c0 c1 s0 s1 t0 t1 w0 w1 r0 r1 d0 d1
   tpid=$(translator_pid "$plat")
   case $test in
   tcp) args=() ;;
@@ -117,19 +125,19 @@ measure() { # plat rep test
   esac
   json=$WORK/$plat-$rep-$test.json
   q0=$(x64_queue "$plat")
-  c0=$(cpu_ticks "$tpid"); s0=$(sirq_ticks); t0=$(tun_ctrs); w0=$(date +%s.%N)
+  r0=$(rcvbuf_errs); d0=$(rq_wait_ns "$tpid"); c0=$(cpu_ticks "$tpid"); s0=$(sirq_ticks); t0=$(tun_ctrs); w0=$(date +%s.%N)
   iperf_client -t "$DUR" -J "${args[@]}" >"$json" || true
-  c1=$(cpu_ticks "$tpid"); s1=$(sirq_ticks); t1=$(tun_ctrs); w1=$(date +%s.%N)
+  c1=$(cpu_ticks "$tpid"); s1=$(sirq_ticks); t1=$(tun_ctrs); w1=$(date +%s.%N); d1=$(rq_wait_ns "$tpid"); r1=$(rcvbuf_errs)
   q1=$(x64_queue "$plat")
   jq -c --arg plat "$plat" --argjson rep "$rep" --arg test "$test" --argjson hz "$HZ" \
     --argjson c0 "$c0" --argjson c1 "$c1" --argjson s0 "$s0" --argjson s1 "$s1" \
     --argjson t0 "$t0" --argjson t1 "$t1" --argjson w0 "$w0" --argjson w1 "$w1" \
-    --argjson q0 "$q0" --argjson q1 "$q1" --argjson pin "$PIN" '
+    --argjson q0 "$q0" --argjson q1 "$q1" --argjson pin "$PIN" --argjson r0 "$r0" --argjson r1 "$r1" --argjson d0 "$d0" --argjson d1 "$d1" '
     (($c1 - $c0) / $hz) as $cpu | ($w1 - $w0) as $wall |
     ($t1.rx - $t0.rx) as $out | ($t1.tx - $t0.tx) as $in |
     {plat: $plat, rep: $rep, test: $test, pin: $pin, wall_s: $wall,
-     cpu_s: $cpu, cpu_pct: (100 * $cpu / $wall), sirq_pct: (100 * ($s1 - $s0) / $hz / $wall),
-     tun_in_pkts: $in, tun_out_pkts: $out, tun_in_drops: ($t1.txdrop - $t0.txdrop),
+     cpu_s: $cpu, cpu_pct: (100 * $cpu / $wall), rq_wait_pct: (100 * ($d1 - $d0) / 1e9 / $wall), sirq_pct: (100 * ($s1 - $s0) / $hz / $wall),
+     tun_in_pkts: $in, tun_out_pkts: $out, tun_in_drops: ($t1.txdrop - $t0.txdrop), server_rcvbuf_drops: ($r1 - $r0),
      us_per_pkt: (if $out > 0 then 1e6 * $cpu / $out else null end),
      queue: (if $q0 != null and $q1 != null then
        {batches: ($q1.batches - $q0.batches), packets: ($q1.packets - $q0.packets),
@@ -152,15 +160,19 @@ measure() { # plat rep test
     "  \(.plat) rep \(.rep) \(.test): " +
     (if .error then "ERROR \(.error)"
      elif .gbps then "\(.gbps * 100 | round / 100) Gbit/s, retr \(.retransmits)"
-     else "offered \(.offered_pps / 100 | round / 10) kpps, delivered \(.delivered_pps / 100 | round / 10) kpps, loss \(.loss_pct * 10 | round / 10)%, tun drops \(.tun_in_drops)" end) +
-    " | CPU \(.cpu_pct | round)%, \(if .us_per_pkt then (.us_per_pkt * 100 | round / 100) else "-" end) us/pkt" +
+     else "offered \(.offered_pps / 100 | round / 10) kpps, delivered \(.delivered_pps / 100 | round / 10) kpps, loss \(.loss_pct * 10 | round / 10)% (TUN queue drops \(.tun_in_drops), server rcvbuf drops \(.server_rcvbuf_drops)), translated \(.translated_pps / 100 | round / 10) kpps" end) +
+    " | CPU \(.cpu_pct | round)% (waited for a CPU \(.rq_wait_pct | round)%), \(if .us_per_pkt then (.us_per_pkt * 100 | round / 100) else "-" end) us/pkt" +
     (if .queue and .queue.pkts_per_batch then ", \(.queue.pkts_per_batch * 10 | round / 10) pkts/batch" else "" end)' >&2
 }
 
 run_plat() { # plat rep
   local plat=$1 rep=$2 cmd test
-  cmd="$NODE ${XLAT64_NODE_FLAGS:-} $REPO/bin/xlat64.mjs plat --config $WORK/xlat64-plat.yaml"
+  cmd="$NODE $REPO/bin/xlat64.mjs plat --config $WORK/xlat64-plat.yaml"
+  # Through NODE_OPTIONS: worker threads refuse flags like --perf-basic-prof in an inherited execArgv.
+  [[ -n ${XLAT64_NODE_FLAGS:-} ]] && cmd="env NODE_OPTIONS=$XLAT64_NODE_FLAGS $cmd"
   log "rep $rep/$REPS: PLAT=$plat up"
+  # A fresh lab and translator process per run (lab.sh up keeps a running lab of the same PLAT).
+  lab down >/dev/null 2>&1 || true
   PLAT=$plat CLAT=none XLAT64_PLAT_CMD=$cmd lab up >"$WORK/lab-up.log" 2>&1 ||
     die "lab up (PLAT=$plat) failed: $(tail -5 "$WORK/lab-up.log")"
   lab verify >>"$WORK/lab-up.log" 2>&1 || die "lab verify (PLAT=$plat) failed: $(tail -5 "$WORK/lab-up.log")"
@@ -189,7 +201,7 @@ lab down >/dev/null 2>&1 || true
 jq -s --arg started "$started" --arg load0 "$load_start" --arg load1 "$load_end" --arg kernel "$(uname -r)" \
   --argjson cpus "$(nproc)" --argjson reps "$REPS" --argjson dur "$DUR" --argjson pin "$PIN" \
   --arg tests "$TESTS" --arg xlat64 "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  --arg tayga "$(tayga --version 2>&1 | head -1 || true)" \
+  --arg tayga "TAYGA $(dpkg-query -W -f '${Version}' tayga 2>/dev/null || echo '?')" \
   '{started: $started, cpus: $cpus, kernel: $kernel, reps: $reps, dur_s: $dur, pin: $pin, tests: $tests,
     loadavg_start: $load0, loadavg_end: $load1, xlat64_commit: $xlat64, tayga: $tayga, runs: .}' \
   "$WORK/runs.jsonl" >"$OUT"
@@ -201,15 +213,18 @@ const metrics = [
   ['TCP Gbit/s (client->server)', 'tcp', 'gbps', 2, 'higher'],
   ['  translator CPU s per GB', 'tcp', 'cpu_s_per_gb', 2, 'lower'],
   ['  translator CPU %', 'tcp', 'cpu_pct', 0, ''],
+  ['  translator waiting for a CPU %', 'tcp', 'rq_wait_pct', 0, ''],
   ['TCP Gbit/s (server->client, -R)', 'tcp-r', 'gbps', 2, 'higher'],
   ['  translator CPU s per GB', 'tcp-r', 'cpu_s_per_gb', 2, 'lower'],
   ['  translator CPU %', 'tcp-r', 'cpu_pct', 0, ''],
+  ['  translator waiting for a CPU %', 'tcp-r', 'rq_wait_pct', 0, ''],
   ['UDP offered kpps', 'udp', 'offered_pps', 1, '', 1e-3],
   ['UDP delivered kpps', 'udp', 'delivered_pps', 1, 'higher', 1e-3],
   ['UDP loss %', 'udp', 'loss_pct', 1, 'lower'],
   ['UDP translated kpps (TUN out)', 'udp', 'translated_pps', 1, 'higher', 1e-3],
   ['UDP translator CPU us/pkt', 'udp', 'us_per_pkt', 2, 'lower'],
   ['  translator CPU %', 'udp', 'cpu_pct', 0, ''],
+  ['  translator waiting for a CPU %', 'udp', 'rq_wait_pct', 0, ''],
 ];
 const median = (a) => {
   const s = [...a].sort((x, y) => x - y);
@@ -254,7 +269,7 @@ const target = (key, min, what) => {
   const s = summary[key];
   if (!s || s.ratios.length === 0) return;
   const ok = s.ratioMedian >= min;
-  out.push(`target ${what}: median ratio ${s.ratioMedian.toFixed(2)} ${ok ? '>=' : '<'} ${min} -> ${ok ? 'MET' : 'NOT MET'}`);
+  out.push(`target ${what}: median ratio ${s.ratioMedian.toFixed(3)} ${ok ? '>=' : '<'} ${min} -> ${ok ? 'MET' : 'NOT MET'}`);
 };
 target('tcp.gbps', 3, 'TCP throughput >= 3x TAYGA');
 target('udp.delivered_pps', 1, 'small-packet rate >= TAYGA');
