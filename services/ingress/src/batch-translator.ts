@@ -176,7 +176,8 @@ export class BatchTranslator {
     // Fragments were written back to back; open a gap for each one's vnet header, last first.
     let total = 0;
     for (let k = 0; k < result.count; k++) total += result.lengths[k];
-    let end = start + vnet + total + result.count * vnet;
+    // Packet k ends up at start + (k + 1) * vnet + (lengths of the packets before it).
+    let end = start + total + result.count * vnet;
     let source = start + vnet + total;
     for (let k = result.count - 1; k >= 0; k--) {
       const len = result.lengths[k];

@@ -1,0 +1,120 @@
+// The batch loop writes each translated packet behind its own virtio header: fragments the
+// translator produced from one packet are spread apart intact, and a GSO super-packet keeps a
+// partial checksum and gets its virtio header rewritten for the other family.
+import { describe, expect, it } from 'vitest';
+import { createVnetHeader, readVnetHeader, VnetFlag, VnetGso } from '../../../libs/tun/src/index.js';
+import { fold, formatIpv6, ipv4, parseIpv6, pseudo6Sum, tcp, udp } from '../../../test/support/build.js';
+import { checkPacket } from '../../../test/support/wellformed.js';
+import { ClatStep, clatDropNames } from '../../clat/src/step.js';
+import { BatchTranslator } from '../src/batch-translator.js';
+import { roleCounterLayout } from '../src/role-counters.js';
+
+const VNET = 10;
+
+function clatBatch() {
+  const layout = roleCounterLayout(clatDropNames);
+  const step = new ClatStep(
+    {
+      translator: {
+        prefix: '64:ff9b::/96',
+        allowNonGlobalIpv4: true,
+        eam: [{ ipv4: '192.0.0.1/32', ipv6: '2001:db8:1:464::1/128' }],
+      },
+      ipv6Address: '2001:db8:1:464::1',
+    },
+    layout,
+  );
+  const written: Buffer[] = [];
+  const counters = new Float64Array(layout.allocate());
+  const batch = new BatchTranslator(step, {
+    fd: 3,
+    vnetHdrBytes: VNET,
+    mtu4: 1500,
+    mtu6: 1500,
+    counters,
+    layout,
+    writer: {
+      writeBatch(_fd, buffer, offsets, lengths, count) {
+        for (let i = 0; i < count; i++)
+          written.push(Buffer.from(buffer.subarray(offsets[i], offsets[i] + lengths[i])));
+        return count;
+      },
+    },
+  });
+  const feed = (header: Buffer, packet: Buffer) => {
+    const buffer = Buffer.concat([Buffer.alloc(6), header, packet]);
+    batch.onBatch(buffer, Uint32Array.of(6), Uint32Array.of(VNET + packet.length), 1);
+  };
+  return { feed, written, counters, layout };
+}
+
+describe('batch translator', () => {
+  it('spreads the fragments of one translated packet apart, each intact behind a zeroed virtio header', () => {
+    const { feed, written } = clatBatch();
+    // 1400 bytes without DF: the translator fragments it to the 1280-byte lowest IPv6 MTU.
+    const packet = ipv4({
+      src: '192.0.0.1',
+      dst: '198.51.100.2',
+      df: false,
+      id: 77,
+      payload: udp({ srcPort: 1, dstPort: 2, payload: Buffer.alloc(1372, 0x5a) }),
+    });
+    feed(Buffer.alloc(VNET), packet);
+    expect(written.length).toBe(2);
+    let payloadBytes = 0;
+    for (const frame of written) {
+      expect(frame.subarray(0, VNET)).toEqual(Buffer.alloc(VNET));
+      const p6 = frame.subarray(VNET);
+      expect(p6[0] >> 4).toBe(6);
+      expect(p6.readUInt16BE(4) + 40).toBe(p6.length);
+      expect(p6[6]).toBe(44);
+      expect(formatIpv6(p6, 24)).toBe(formatIpv6(parseIpv6('64:ff9b::c633:6402')));
+      expect(checkPacket(p6)).toEqual([]);
+      payloadBytes += p6.length - 48;
+    }
+    expect(payloadBytes).toBe(8 + 1372);
+  });
+
+  it('translates a TCP super-packet once, keeping its partial checksum partial and its GSO type for IPv6', () => {
+    const { feed, written, counters, layout } = clatBatch();
+    const data = Buffer.alloc(20_000, 0x33);
+    const packet = ipv4({
+      src: '192.0.0.1',
+      dst: '198.51.100.2',
+      df: true,
+      payload: tcp({ srcPort: 40000, dstPort: 80, payload: data }),
+    });
+    // Make it what the kernel hands over: CHECKSUM_PARTIAL (pseudo-header sum, not complemented).
+    const l4Length = packet.length - 20;
+    const pseudo = fold(
+      packet.readUInt16BE(12) +
+        packet.readUInt16BE(14) +
+        packet.readUInt16BE(16) +
+        packet.readUInt16BE(18) +
+        6 +
+        l4Length,
+    );
+    packet.writeUInt16BE(pseudo, 20 + 16);
+    const header = Buffer.alloc(VNET);
+    header[0] = VnetFlag.needsCsum;
+    header[1] = VnetGso.tcpv4;
+    header.writeUInt16LE(40, 2); // hdr_len
+    header.writeUInt16LE(1448, 4); // gso_size
+    header.writeUInt16LE(20, 6); // csum_start
+    header.writeUInt16LE(16, 8); // csum_offset
+    feed(header, packet);
+    expect(written.length).toBe(1);
+    expect(counters[layout.index('rx.superpackets')]).toBe(1);
+    const out = written[0];
+    const vnet = readVnetHeader(out, 0, createVnetHeader());
+    expect(vnet.gsoType).toBe(VnetGso.tcpv6);
+    expect(vnet.csumStart).toBe(40);
+    expect(vnet.hdrLen).toBe(60);
+    expect(vnet.gsoSize).toBeLessThanOrEqual(1500 - 60);
+    const p6 = out.subarray(VNET);
+    expect(p6.length).toBe(packet.length + 20);
+    const expectedPartial = fold(pseudo6Sum(p6.subarray(8, 24), p6.subarray(24, 40), 6, l4Length));
+    expect(p6.readUInt16BE(40 + 16)).toBe(expectedPartial);
+    expect(p6.subarray(60)).toEqual(data);
+  });
+});
