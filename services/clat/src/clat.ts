@@ -2,29 +2,20 @@
 // through the TUN with MTU = IPv6 MTU - 20, a route for the dedicated IPv6 address, forwarding),
 // starts one translating worker per queue, serves `xlat64 status`, and on stop removes exactly
 // what it added.
-import { openTun, type QueueSet, startQueues, type TunDevice } from '../../../libs/tun/src/index.js';
 import type { TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import { createTranslator } from '../../../libs/xlat/src/index.js';
-import { sumCounters } from '../../ingress/src/counters.js';
+import { type RunningRole, startRole } from '../../ingress/src/role.js';
 import { roleCounterLayout } from '../../ingress/src/role-counters.js';
-import { StatusServer } from '../../ingress/src/status-server.js';
 import {
   addressStep,
   linkUpSteps,
   routeStep,
   type SetupStep,
-  SystemSetup,
   sysctlStep,
 } from '../../ingress/src/system-setup.js';
 import { type ClatConfig, ipv4RouteMtu } from './config.js';
 import type { ClatQueueOptions } from './queue-handler.js';
 import { clatDropNames } from './step.js';
-
-export interface RunningClat {
-  readonly device: TunDevice;
-  readonly statusSocket: string;
-  stop(): Promise<void>;
-}
 
 export function clatTranslatorConfig(config: ClatConfig): TranslatorConfigInput {
   return {
@@ -37,72 +28,41 @@ export function clatTranslatorConfig(config: ClatConfig): TranslatorConfigInput 
   };
 }
 
-export async function startClat(config: ClatConfig, log: (line: string) => void): Promise<RunningClat> {
+export async function startClat(config: ClatConfig, log: (line: string) => void): Promise<RunningRole> {
   const translator = clatTranslatorConfig(config);
   createTranslator(translator); // refuses a bad translator configuration before touching the system
-  const layout = roleCounterLayout(clatDropNames);
-  const device = openTun({ name: config.device, queues: config.queues, vnetHdr: true });
-  const setup = new SystemSetup();
-  let queues: QueueSet | null = null;
-  let status: StatusServer | null = null;
-  try {
-    for (const step of clatSetupSteps(config)) setup.apply(step);
-    const counters = Array.from({ length: config.queues }, () => layout.allocate());
-    const options: ClatQueueOptions = {
-      translator,
-      ipv6Address: config.ipv6Address,
-      mtu6: config.ipv6Mtu,
-      mtu4: 1500,
-      counters,
-    };
-    queues = await startQueues({
-      device,
-      handlerModule: new URL('./queue-handler.js', import.meta.url),
-      handlerOptions: options,
-      onError: (error, queue) => log(`queue ${queue}: ${error.message}`),
-    });
-    const startedAt = new Date().toISOString();
-    const running = queues;
-    status = new StatusServer(config.statusSocket, () => ({
+  const clat = await startRole(
+    {
       role: 'clat',
-      pid: process.pid,
-      startedAt,
-      device: device.name,
-      ipv4Address: config.ipv4Address,
-      ipv6Address: config.ipv6Address,
-      prefix: config.prefix,
-      ipv4RouteMtu: ipv4RouteMtu(config),
+      device: config.device,
       queues: config.queues,
-      offloads: device.offloadNames,
-      queueStats: running.stats(),
-      counters: sumCounters(layout, counters),
-    }));
-    await status.start();
-  } catch (error) {
-    await queues?.stop();
-    setup.undoAll();
-    device.close();
-    throw error;
-  }
-  log(
-    `clat: ${device.name} up, ${config.ipv4Address} <-> ${config.ipv6Address}, PREF64 ${config.prefix}, ` +
-      `IPv4 route MTU ${ipv4RouteMtu(config)}, ${config.queues} queue(s), offloads [${device.offloadNames.join(',')}], ` +
-      `status ${config.statusSocket}`,
-  );
-  const runningQueues = queues;
-  const runningStatus = status;
-  return {
-    device,
-    statusSocket: config.statusSocket,
-    async stop() {
-      await runningStatus.stop();
-      await runningQueues.stop();
-      // Undo routes and addresses while the device still exists, then let the kernel remove it.
-      const failures = setup.undoAll();
-      device.close();
-      for (const failure of failures) log(`clat: ${failure}`);
+      statusSocket: config.statusSocket,
+      layout: roleCounterLayout(clatDropNames),
+      setupSteps: () => clatSetupSteps(config),
+      handlerModule: new URL('./queue-handler.js', import.meta.url),
+      handlerOptions: (counters): ClatQueueOptions => ({
+        translator,
+        ipv6Address: config.ipv6Address,
+        mtu6: config.ipv6Mtu,
+        mtu4: 1500,
+        counters,
+      }),
+      details: () => ({
+        ipv4Address: config.ipv4Address,
+        ipv6Address: config.ipv6Address,
+        prefix: config.prefix,
+        ipv4RouteMtu: ipv4RouteMtu(config),
+        queues: config.queues,
+      }),
     },
-  };
+    log,
+  );
+  log(
+    `clat: ${clat.device.name} up, ${config.ipv4Address} <-> ${config.ipv6Address}, PREF64 ${config.prefix}, ` +
+      `IPv4 route MTU ${ipv4RouteMtu(config)}, ${config.queues} queue(s), ` +
+      `offloads [${clat.device.offloadNames.join(',')}], status ${config.statusSocket}`,
+  );
+  return clat;
 }
 
 export function clatSetupSteps(config: ClatConfig): SetupStep[] {

@@ -3,85 +3,43 @@
 // `xlat64 status`, and on stop removes what it added. The event log of this run is written to
 // stateDir/events-<start time>.log (one JSON batch per line).
 import { join } from 'node:path';
-import { openTun, type QueueSet, startQueues, type TunDevice } from '../../../libs/tun/src/index.js';
-import { sumCounters } from './counters.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
 import { platDropNames } from './plat-step.js';
+import { type RunningRole, startRole } from './role.js';
 import { roleCounterLayout } from './role-counters.js';
-import { StatusServer } from './status-server.js';
-import { linkUpSteps, routeStep, type SetupStep, SystemSetup, sysctlStep } from './system-setup.js';
+import { linkUpSteps, routeStep, type SetupStep, sysctlStep } from './system-setup.js';
 
-export interface RunningPlat {
-  readonly device: TunDevice;
-  readonly eventLogPath: string;
-  stop(): Promise<void>;
-}
-
-export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
-  const layout = roleCounterLayout(platDropNames, platGaugeNames);
+export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningRole> {
   const eventLogPath = join(config.stateDir, `events-${new Date().toISOString().replaceAll(':', '')}.log`);
-  const device = openTun({ name: config.device, queues: config.queues, vnetHdr: true });
-  const setup = new SystemSetup();
-  let queues: QueueSet | null = null;
-  let status: StatusServer | null = null;
-  try {
-    for (const step of platSetupSteps(config)) setup.apply(step);
-    const counters = Array.from({ length: config.queues }, () => layout.allocate());
-    const options: PlatQueueOptions = {
-      translator: platTranslatorConfig(config),
-      engine: natEngineConfig(config),
-      icmpSource4: firstPoolAddress(config),
-      eventLogPath,
-      flushIntervalMs: config.flushIntervalMs,
-      mtu4: config.mtu4,
-      mtu6: config.mtu6,
-      counters,
-    };
-    queues = await startQueues({
-      device,
-      handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
-      handlerOptions: options,
-      onError: (error, queue) => log(`plat: queue ${queue}: ${error.message}`),
-    });
-    const running = queues;
-    const startedAt = new Date().toISOString();
-    status = new StatusServer(config.statusSocket, () => ({
+  const plat = await startRole(
+    {
       role: 'plat',
-      pid: process.pid,
-      startedAt,
-      device: device.name,
-      prefix: config.prefix,
-      pool4: config.pool4,
-      eventLog: eventLogPath,
-      offloads: device.offloadNames,
-      queueStats: running.stats(),
-      counters: sumCounters(layout, counters),
-    }));
-    await status.start();
-  } catch (error) {
-    await queues?.stop();
-    setup.undoAll();
-    device.close();
-    throw error;
-  }
-  log(
-    `plat: ${device.name} up, ${config.prefix} <-> pool ${config.pool4.join(',')}, offloads ` +
-      `[${device.offloadNames.join(',')}], events ${eventLogPath}, status ${config.statusSocket}`,
-  );
-  const runningQueues = queues;
-  const runningStatus = status;
-  return {
-    device,
-    eventLogPath,
-    async stop() {
-      await runningStatus.stop();
-      await runningQueues.stop();
-      const failures = setup.undoAll();
-      device.close();
-      for (const failure of failures) log(`plat: ${failure}`);
+      device: config.device,
+      queues: config.queues,
+      statusSocket: config.statusSocket,
+      layout: roleCounterLayout(platDropNames, platGaugeNames),
+      setupSteps: () => platSetupSteps(config),
+      handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
+      handlerOptions: (counters): PlatQueueOptions => ({
+        translator: platTranslatorConfig(config),
+        engine: natEngineConfig(config),
+        icmpSource4: firstPoolAddress(config),
+        eventLogPath,
+        flushIntervalMs: config.flushIntervalMs,
+        mtu4: config.mtu4,
+        mtu6: config.mtu6,
+        counters,
+      }),
+      details: () => ({ prefix: config.prefix, pool4: config.pool4, eventLog: eventLogPath }),
     },
-  };
+    log,
+  );
+  log(
+    `plat: ${plat.device.name} up, ${config.prefix} <-> pool ${config.pool4.join(',')}, offloads ` +
+      `[${plat.device.offloadNames.join(',')}], events ${eventLogPath}, status ${config.statusSocket}`,
+  );
+  return plat;
 }
 
 export function platSetupSteps(config: PlatConfig): SetupStep[] {
