@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   createStatefulTranslator,
+  createTranslator,
   dropReasonName,
   extractFlowKey4,
   extractFlowKey6,
@@ -113,6 +114,27 @@ describe('stateful lower layer', () => {
     expect([r32(o, 12), r32(o, 16)]).toEqual([parseIpv4Address(POOL), parseIpv4Address(REMOTE)]);
     expect([r32(o, 28 + 12), r32(o, 28 + 16)]).toEqual([parseIpv4Address(REMOTE), parseIpv4Address(POOL)]);
     expect([r16(o, 48), r16(o, 50)]).toEqual([53, 6001]);
+  });
+
+  it('with the stateless mapping as its tuple it writes the same bytes as the stateless translator', () => {
+    const config = { prefix: '2001:db8:64::/96' };
+    const stateless = createTranslator(config);
+    const session = createStatefulTranslator(config);
+    const p6 = ipv6({
+      src: '2001:db8:64::192.0.2.9',
+      dst: `2001:db8:64::${REMOTE}`,
+      nextHeader: 6,
+      payload: tcp(40000, 80, 0x18, 33),
+    });
+    const p4 = ipv4({ src: REMOTE, dst: '192.0.2.9', protocol: 17, payload: udp(53, 4000, 21) });
+    const mine = new Uint8Array(4096);
+    expect(stateless.v6ToV4(p6, out)).toBe(Verdict.Translate);
+    expect(session.v6ToV4(p6, mine, tuple4('192.0.2.9', 40000, REMOTE, 80))).toBe(Verdict.Translate);
+    expect(mine.slice(0, session.result.length)).toEqual(out.slice(0, stateless.result.length));
+    expect(stateless.v4ToV6(p4, out)).toBe(Verdict.Translate);
+    const back = tuple6(`2001:db8:64::${REMOTE}`, 53, '2001:db8:64::192.0.2.9', 4000);
+    expect(session.v4ToV6(p4, mine, back)).toBe(Verdict.Translate);
+    expect(mine.slice(0, session.result.length)).toEqual(out.slice(0, stateless.result.length));
   });
 
   it('still applies every RFC 7915 rule, e.g. hop limit 1', () => {
