@@ -116,7 +116,7 @@ describe('role lifecycle', () => {
           '--state-dir',
           join(dir, 'state'),
         ]),
-      ).rejects.toThrow(/exited with 1 before it was up/);
+      ).rejects.toThrow(/exited with 2 before it was up: xlat64 plat: cannot open TUN device x64busy/);
       expect(inNs('ip', '-6', 'route', 'show')).not.toContain('64:ff9b::');
       expect(sysctl('net.ipv4.ip_forward')).toBe('0');
     } finally {
