@@ -1,8 +1,8 @@
 // The per-queue packet loop both roles share: takes a batch read from a TUN queue, handles the
 // virtio_net_hdr (IFF_VNET_HDR) in front of each packet, runs each L3 packet through the role's
 // PacketStep, and writes translated packets and ICMP replies back as one batch. A TCP super-packet
-// (GSO) is translated once: its partial checksum is kept partial (only the address terms change,
-// RFC 1624) and its vnet header is rewritten for the other family. No allocation per packet.
+// (GSO) is translated once: its partial checksum stays partial (written afresh from the translated
+// pseudo-header) and its vnet header is rewritten for the other family. No allocation per packet.
 import {
   adjustVnetHeaderForFamily,
   clampVnetGsoSize,
@@ -11,6 +11,7 @@ import {
   VnetAdjust,
   VnetFlag,
   VnetGso,
+  type VnetHeader,
 } from '../../../libs/tun/src/index.js';
 import type { TranslationResult } from '../../../libs/xlat/src/index.js';
 import { Verdict } from '../../../libs/xlat/src/index.js';
@@ -137,9 +138,7 @@ export class BatchTranslator {
       if ((header.gsoType & ~VnetGso.ecn) !== VnetGso.none) {
         superPacket = true;
         counters[RX_SUPERPACKETS]++;
-        if (
-          !complementChecksumField(buffer, offset + vnet, length - vnet, header.csumStart, header.csumOffset)
-        ) {
+        if (header.csumStart + header.csumOffset + 2 > length - vnet) {
           counters[DROP_VNET]++;
           return;
         }
@@ -231,7 +230,11 @@ export class BatchTranslator {
     const header = readVnetHeader(out, position, this.header);
     const mtu = toFamily === 6 ? this.options.mtu6 : this.options.mtu4;
     clampVnetGsoSize(out, position, mtu - header.hdrLen);
-    complementChecksumField(out, position + vnet, l3Length, header.csumStart, header.csumOffset);
+    if (header.csumStart + header.csumOffset + 2 > l3Length) {
+      this.options.counters[DROP_VNET]++;
+      return;
+    }
+    writePartialChecksum(out, position + vnet, l3Length, header);
     this.record(position, vnet, l3Length);
   }
 
@@ -253,22 +256,22 @@ export class BatchTranslator {
 }
 
 /**
- * A super-packet's L4 checksum field holds the un-complemented pseudo-header sum (CHECKSUM_PARTIAL).
- * The translator updates complemented checksums incrementally (RFC 1624: C' = ~(~C - m + m'));
- * complementing the field before and after turns that into P' = P - m + m', the partial-sum update.
+ * A super-packet's L4 checksum field holds the pseudo-header sum, folded and not complemented
+ * (CHECKSUM_PARTIAL); whoever segments it sums from csumStart over the L4 header and data. After
+ * translation the field must be the *new* pseudo-header sum, and nothing else: the ports a NAT64
+ * rewrote lie inside the summed range, so an incremental update that also folded in the port
+ * change would count it twice. So the field is written afresh from the translated headers.
  */
-function complementChecksumField(
-  packet: Uint8Array,
-  start: number,
-  length: number,
-  csumStart: number,
-  csumOffset: number,
-): boolean {
-  const at = start + csumStart + csumOffset;
-  if (csumStart + csumOffset + 2 > length) return false;
-  packet[at] ^= 0xff;
-  packet[at + 1] ^= 0xff;
-  return true;
+function writePartialChecksum(packet: Uint8Array, start: number, l3Length: number, header: VnetHeader): void {
+  const l4Length = l3Length - header.csumStart;
+  const protocol = (header.gsoType & ~VnetGso.ecn) === VnetGso.udpL4 ? 17 : 6;
+  let sum = protocol + (l4Length >>> 16) + (l4Length & 0xffff);
+  const [from, to] = packet[start] >> 4 === 6 ? [8, 40] : [12, 20];
+  for (let i = start + from; i < start + to; i += 2) sum += (packet[i] << 8) | packet[i + 1];
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const at = start + header.csumStart + header.csumOffset;
+  packet[at] = sum >> 8;
+  packet[at + 1] = sum & 0xff;
 }
 
 /** Completes a partial checksum in software (a non-GSO packet the kernel left unfinished). */

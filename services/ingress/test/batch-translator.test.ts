@@ -118,3 +118,75 @@ describe('batch translator', () => {
     expect(p6.subarray(60)).toEqual(data);
   });
 });
+
+describe('batch translator with a NAT64 rewrite', () => {
+  it('regression: a super-packet whose ports the NAT rewrote gets the new pseudo-header sum only, not the port change', async () => {
+    const { createStatefulTranslator, XlatTuple } = await import('../../../libs/xlat/src/index.js');
+    const stateful = createStatefulTranslator({
+      prefix: '64:ff9b::/96',
+      allowNonGlobalIpv4: true,
+      mtu4: 65535,
+      mtu6: 65535,
+      lowestIpv6Mtu: 65535,
+    });
+    const tuple = new XlatTuple();
+    tuple.src4 = (203 << 24) | (0 << 16) | (113 << 8) | 7;
+    tuple.srcPort = 61000; // the pool port: differs from the subscriber's 40000
+    tuple.dst4 = (198 << 24) | (51 << 16) | (100 << 8) | 2;
+    tuple.dstPort = 80;
+    const layout = roleCounterLayout([]);
+    const written: Buffer[] = [];
+    const batch = new BatchTranslator(
+      {
+        result: stateful.result,
+        process: (input, output) => stateful.v6ToV4(input, output, tuple),
+        dropCounter: () => 0,
+      },
+      {
+        fd: 3,
+        vnetHdrBytes: VNET,
+        mtu4: 1500,
+        mtu6: 1500,
+        counters: new Float64Array(layout.allocate()),
+        layout,
+        writer: {
+          writeBatch(_fd, buffer, offsets, lengths, count) {
+            for (let i = 0; i < count; i++)
+              written.push(Buffer.from(buffer.subarray(offsets[i], offsets[i] + lengths[i])));
+            return count;
+          },
+        },
+      },
+    );
+    const { ipv6: build6 } = await import('../../../test/support/build.js');
+    const data = Buffer.alloc(30_000, 0x44);
+    const packet = build6({
+      src: '2001:db8:1::2',
+      dst: '64:ff9b::c633:6402',
+      payload: tcp({ srcPort: 40000, dstPort: 80, payload: data }),
+    });
+    const l4Length = packet.length - 40;
+    packet.writeUInt16BE(
+      fold(pseudo6Sum(packet.subarray(8, 24), packet.subarray(24, 40), 6, l4Length)),
+      40 + 16,
+    );
+    const header = Buffer.alloc(VNET);
+    header[0] = VnetFlag.needsCsum;
+    header[1] = VnetGso.tcpv6;
+    header.writeUInt16LE(60, 2);
+    header.writeUInt16LE(1428, 4);
+    header.writeUInt16LE(40, 6);
+    header.writeUInt16LE(16, 8);
+    const buffer = Buffer.concat([header, packet]);
+    batch.onBatch(buffer, Uint32Array.of(0), Uint32Array.of(buffer.length), 1);
+    const p4 = written[0].subarray(VNET);
+    expect(p4.readUInt16BE(20)).toBe(61000);
+    const vnet = readVnetHeader(written[0], 0, createVnetHeader());
+    expect(vnet.gsoType).toBe(VnetGso.tcpv4);
+    expect(vnet.csumStart).toBe(20);
+    const pseudo4 = fold(
+      p4.readUInt16BE(12) + p4.readUInt16BE(14) + p4.readUInt16BE(16) + p4.readUInt16BE(18) + 6 + l4Length,
+    );
+    expect(p4.readUInt16BE(20 + 16)).toBe(pseudo4);
+  });
+});
