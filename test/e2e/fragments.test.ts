@@ -21,9 +21,27 @@ interface AskResult {
 }
 
 const send = (dst: string, size: number) =>
-  lab.tool<SendResult>('client', ['udp-send', dst, String(UDP_PORT), String(size), '--tag', `send ${size}`]);
+  lab.tool<SendResult>('client', [
+    'udp-send',
+    dst,
+    String(UDP_PORT),
+    String(size),
+    '--tag',
+    `send ${size}`,
+    '--tries',
+    '2',
+  ]);
 const ask = (dst: string, size: number) =>
-  lab.tool<AskResult>('client', ['udp-ask', dst, String(UDP_PORT), String(size), '--tag', `ask ${size}`]);
+  lab.tool<AskResult>('client', [
+    'udp-ask',
+    dst,
+    String(UDP_PORT),
+    String(size),
+    '--tag',
+    `ask ${size}`,
+    '--tries',
+    '2',
+  ]);
 
 describe('large UDP datagrams in fragments (xlat64 CLAT + xlat64 PLAT)', () => {
   let before: Record<string, number> = {};

@@ -20,7 +20,17 @@ function interopChecks(lab: E2eLab, translated: 'plat' | 'clat') {
     // Proves TCP data crosses the mixed pair unchanged.
     const page = lab.check('client', ['curl', '-sS', '--max-time', '10', `http://${SERVER_V4}:8000/`]);
     expect(page.trim()).toBe(HELLO);
-    const file = lab.exec('client', ['curl', '-sS', '--max-time', '30', `http://${SERVER_V4}:8000/4MiB.bin`]);
+    const file = lab.exec('client', [
+      'curl',
+      '-sS',
+      '--max-time',
+      '30',
+      '--speed-time',
+      '4',
+      '--speed-limit',
+      '500000',
+      `http://${SERVER_V4}:8000/4MiB.bin`,
+    ]);
     expect(file.length).toBe(4 * 1024 * 1024);
     expect(sha256(file)).toBe(readFileSync(`${lab.runDir}/www/4MiB.sha256`, 'utf8').trim());
   });
