@@ -78,6 +78,8 @@ export class PlatStep implements PacketStep, HeldSynListener {
     fragment46: number;
     hairpinProtocol: number;
     heldSyn: number;
+    protocol64: number;
+    protocol46: number;
   };
   /** Tuples of fragmented datagrams, from their first fragment (RFC 6146 sec. 3.4). */
   private readonly fragments = new FragmentTable(4096, FRAGMENT_LIFETIME_MS);
@@ -114,6 +116,8 @@ export class PlatStep implements PacketStep, HeldSynListener {
       fragment46: this.counterOf('fragment46'),
       hairpinProtocol: this.counterOf('hairpinprotocol'),
       heldSyn: this.counterOf('heldsyn'),
+      protocol64: this.counterOf('nat.protocol64'),
+      protocol46: this.counterOf('nat.protocol46'),
     };
   }
 
@@ -158,7 +162,9 @@ export class PlatStep implements PacketStep, HeldSynListener {
       key.icmpError = true;
     } else {
       if (flow.isFragment && flow.fragmentOffset !== 0) return this.laterFragment64(input, output);
-      if (!flow.hasPorts) return this.dropTo(this.c.fragment64);
+      // No ports and not a later fragment: a protocol NAT64 does not carry (RFC 6146 sec. 3.5:
+      // TCP, UDP and ICMP queries/errors only), e.g. an unknown ICMPv6 type or ICMPv4 inside IPv6.
+      if (!flow.hasPorts) return this.dropTo(flow.isFragment ? this.c.fragment64 : this.c.protocol64);
       wordsFromBytes(flow.src, key.src6);
       key.protocol = flow.protocol;
       key.srcPort = flow.srcPort;
@@ -217,7 +223,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
       key.icmpError = true;
     } else {
       if (flow.isFragment && flow.fragmentOffset !== 0) return this.laterFragment46(input, output);
-      if (!flow.hasPorts) return this.dropTo(this.c.fragment46);
+      if (!flow.hasPorts) return this.dropTo(flow.isFragment ? this.c.fragment46 : this.c.protocol46);
       key.protocol = flow.protocol;
       key.src4 = flow.src4 >>> 0;
       key.srcPort = flow.srcPort;
