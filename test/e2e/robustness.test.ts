@@ -72,7 +72,7 @@ const categories: Category[] = [
   },
   {
     name: 'ICMPv6 informational type with no IPv4 equivalent',
-    reasons: ['icmptype64'],
+    reasons: ['icmptype64', 'nat.protocol64'],
     make: (i, r) =>
       ipv6({ src: SRC, dst: SERVER_V6, payload: icmp({ type: 200 + (i % 50), body: r.bytes(8) }) }),
   },
