@@ -2,9 +2,9 @@
 // PLAT's subscriber key) each open several TCP and UDP flows through NAT64; the IPv4-only server
 // logs the source address of every flow. Paired pooling (RFC 6888 REQ-2, RFC 4787 REQ-2) means all
 // of one subscriber's flows leave from one IPv4 address of the pool, whatever the protocol.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createE2eLab, readUdpLog, SERVER_V6, startUdpServer, UDP_PORT } from './support.js';
+import { createE2eLab, LABTOOL, PY, readUdpLog, SERVER_V6, startUdpServer, UDP_PORT } from './support.js';
 
 const lab = createE2eLab('e2e-subs', { plat: 'xlat64', clat: 'none' });
 const SUBSCRIBERS = 8;
@@ -46,36 +46,34 @@ describe('many subscribers through the xlat64 PLAT: paired pooling seen at the s
     lab.teardown();
   });
 
-  it('every subscriber reaches the server over TCP and UDP from its own source address', () => {
-    // Proves each of the eight subscribers has working flows (HTTP content, UDP answers) at once.
+  it('every subscriber reaches the server over TCP and UDP from its own source address, all at once', () => {
+    // Proves the eight subscribers' flows (HTTP content, UDP answers) all work when started together.
+    const out = `${lab.runDir}/subscribers`;
+    mkdirSync(out, { recursive: true });
+    const jobs: string[] = [];
     for (let n = 0; n < SUBSCRIBERS; n++) {
       for (let f = 0; f < TCP_FLOWS; f++) {
         const url = `http://[${SERVER_V6}]:8000/?sub=${n}&flow=${f}`;
-        const body = lab.check('client', [
-          'curl',
-          '-sS',
-          '-g',
-          '--max-time',
-          '10',
-          '--interface',
-          subscriber(n),
-          url,
-        ]);
-        expect(body).toContain('hello from x64-server');
+        jobs.push(`curl -sS -g --max-time 10 --interface ${subscriber(n)} '${url}' > ${out}/tcp-${n}-${f} &`);
       }
       for (let f = 0; f < UDP_FLOWS; f++) {
-        const args = [
-          'udp-send',
-          SERVER_V6,
-          String(UDP_PORT),
-          '200',
-          '--bind',
-          subscriber(n),
-          '--tag',
-          `sub=${n}&flow=${f}`,
-        ];
-        const result = lab.tool<{ ok: boolean; local: [string, number] }>('client', args);
-        expect(result.ok).toBe(true);
+        const args = `udp-send ${SERVER_V6} ${UDP_PORT} 200 --bind ${subscriber(n)} --tag 'sub=${n}&flow=${f}'`;
+        jobs.push(`${PY} ${LABTOOL} ${args} > ${out}/udp-${n}-${f} &`);
+      }
+    }
+    lab.check('client', ['sh', '-c', `${jobs.join('\n')}\nwait`], 60_000);
+    for (let n = 0; n < SUBSCRIBERS; n++) {
+      for (let f = 0; f < TCP_FLOWS; f++) {
+        expect(readFileSync(`${out}/tcp-${n}-${f}`, 'utf8'), `subscriber ${n} TCP flow ${f}`).toContain(
+          'hello from x64-server',
+        );
+      }
+      for (let f = 0; f < UDP_FLOWS; f++) {
+        const result = JSON.parse(readFileSync(`${out}/udp-${n}-${f}`, 'utf8')) as {
+          ok: boolean;
+          local: [string, number];
+        };
+        expect(result.ok, `subscriber ${n} UDP flow ${f}`).toBe(true);
         expect(result.local[0]).toBe(subscriber(n));
       }
     }
@@ -100,6 +98,8 @@ describe('many subscribers through the xlat64 PLAT: paired pooling seen at the s
       set.add(flow.peer);
       bySubscriber.set(flow.subscriber, set);
     }
+    if (process.env.X64T_E2E_VERBOSE)
+      console.log([...bySubscriber].map(([n, p]) => `${n}: ${[...p]}`).join(', '));
     expect(bySubscriber.size).toBe(SUBSCRIBERS);
     for (const [n, peers] of bySubscriber) expect([...peers], `subscriber ${n}`).toHaveLength(1);
   });
