@@ -1,8 +1,9 @@
 // Robustness of the xlat64 PLAT against garbage (issue 4, DESIGN "malformed packet: dropped with a
-// named reason counter; never a crash, never a stall"). Packets are built here and sent as raw
-// Ethernet frames from the client namespace to the plat's p0. They carry a valid IPv6 header to an
-// address in 64:ff9b::/96, so the plat kernel forwards them into the PLAT's TUN (a broken IPv6
-// header never gets that far), with broken transport, ICMPv6 and extension headers behind it.
+// named reason counter; never a crash, never a stall"). Packets are built here (test/support/build.ts)
+// and sent as raw Ethernet frames (AF_PACKET) from the client namespace to the plat's p0, and from the
+// server namespace to its p1. Their IP header is valid (IPv6 to 64:ff9b::/96, IPv4 to a pool address),
+// so the plat kernel forwards them into the PLAT's TUN; a broken IP header never gets that far. Behind
+// it: broken transport, ICMP and extension headers by category, then random streams from both sides.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { icmp, ipv4, ipv6, tcp } from '../support/build.js';
