@@ -3,7 +3,11 @@
 // to the sending socket); a closed UDP port comes back as port unreachable; and Path MTU discovery
 // works across a smaller-MTU IPv4 link (the plat's p1 at 1400): the plat kernel's
 // fragmentation-needed goes to the pool address, into the PLAT, and back to the client as ICMPv6
-// Packet Too Big (and through the CLAT as ICMPv4 fragmentation needed), so uploads complete.
+// Packet Too Big (and through the CLAT as ICMPv4 fragmentation needed), so uploads complete. Towards
+// the server: the PLAT's own fragmentation needed for a DF packet too big for the IPv6 side, and the
+// plat kernel's Packet Too Big across a 1400-byte IPv6 link (p0) reaching the server, so downloads
+// complete.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,6 +18,8 @@ import {
   PY,
   SERVER_V4,
   SERVER_V6,
+  startUdpServer,
+  UDP_PORT,
   waitUntil,
 } from './support.js';
 
@@ -174,6 +180,48 @@ describe('ICMP errors end to end (xlat64 CLAT + xlat64 PLAT)', () => {
       // Proves none of the ICMP errors above (built or translated by the PLAT) upset its queue worker.
       expect(lab.roleAlive('plat')).toBe(true);
       expect(lab.roleStatus('plat').queueStats?.handlerErrors ?? 0).toBe(0);
+    });
+  });
+
+  describe('Path MTU discovery towards the IPv4 server', () => {
+    const serverPmtu = () => lab.check('server', ['ip', '-4', 'route', 'show', 'cache']);
+
+    beforeAll(() => {
+      startUdpServer(lab);
+      lab.check('plat', ['ip', 'link', 'set', 'p1', 'mtu', '1500']);
+      lab.check('server', ['ip', '-4', 'route', 'flush', 'cache']);
+    });
+
+    it('a full-size DF datagram from the server gets fragmentation needed (MTU 1480) from the PLAT, and the resend arrives', () => {
+      // Proves the PLAT answers an IPv4 packet that would not fit the IPv6 side after translation
+      // (1500 + 20 > 1500, DF set) with ICMPv4 fragmentation needed carrying 1480 (RFC 7915 sec. 4),
+      // and that the server's next, fragmented, attempt reaches the client intact.
+      const before = lab.counters('plat');
+      const result = lab.tool<{ received: number | null; ok: boolean }>('client', [
+        'udp-ask',
+        SERVER_V6,
+        String(UDP_PORT),
+        '1472',
+        '--tries',
+        '3',
+      ]);
+      expect(result).toMatchObject({ received: 1472, ok: true });
+      expect(serverPmtu()).toMatch(/ mtu 1480 /);
+      expect(lab.counters('plat')['tx.replies'] - (before['tx.replies'] ?? 0)).toBeGreaterThanOrEqual(1);
+    });
+
+    it('4 MiB downloads complete across a 1400-byte IPv6 link (plat p0), via NAT64 and through the CLAT', () => {
+      // Proves the plat kernel's ICMPv6 Packet Too Big about a translated packet (sent to the
+      // server's IPv4-embedded address, so routed into the PLAT) reaches the server as ICMPv4
+      // fragmentation needed with MTU 1400 - 20, and the server's TCP resends smaller segments.
+      lab.check('plat', ['ip', 'link', 'set', 'p0', 'mtu', '1400']);
+      lab.check('server', ['ip', '-4', 'route', 'flush', 'cache']);
+      const want = readFileSync(`${lab.runDir}/www/4MiB.sha256`, 'utf8').trim();
+      for (const url of [`http://[${SERVER_V6}]:8000/4MiB.bin`, `http://${SERVER_V4}:8000/4MiB.bin`]) {
+        const file = lab.exec('client', ['curl', '-sS', '-g', '--max-time', '30', url]);
+        expect(createHash('sha256').update(file).digest('hex'), url).toBe(want);
+      }
+      expect(serverPmtu()).toMatch(/ mtu 1380 /);
     });
   });
 });
