@@ -94,6 +94,15 @@ export function createE2eLab(
   };
   return {
     ...lab,
+    up: () => {
+      try {
+        return lab.up();
+      } catch (error) {
+        // execFileSync's message names only the command; the reason is in lab.sh's own log lines.
+        const output = String((error as { stdout?: string }).stdout ?? '');
+        throw new Error(`lab.sh up (${prefix}) failed:\n${output.split('\n').slice(-30).join('\n')}`);
+      }
+    },
     runDir,
     run,
     check,
