@@ -52,6 +52,7 @@ PLAT=${PLAT:-tayga}
 CLAT=${CLAT:-tayga}
 XLAT64_BIN=${XLAT64_BIN:-"$(command -v node) $REPO/bin/xlat64.mjs"}
 XLAT64_PLAT_CMD=${XLAT64_PLAT_CMD:-"$XLAT64_BIN plat --config $RUN/xlat64-plat.yaml"}
+XLAT64_CLAT_CMD_GIVEN=${XLAT64_CLAT_CMD:+1}
 XLAT64_CLAT_CMD=${XLAT64_CLAT_CMD:-"$XLAT64_BIN clat --config $RUN/xlat64-clat.yaml"}
 PY=/usr/bin/python3
 
@@ -261,6 +262,12 @@ EOF
   xlat64)
     start_bg "$NS_C" xlat64-clat $XLAT64_CLAT_CMD
     wait_for_device "$NS_C" "$CLAT_DEV" "$RUN/xlat64-clat.pid" "$RUN/xlat64-clat.log"
+    # `xlat64 clat` adds its own address and default route before it opens its status socket; wait
+    # for the socket so the checks below do not race it (whoever adds the address second fails with
+    # "File exists"). A custom command (a stand-in) is not waited for.
+    if [[ -z $XLAT64_CLAT_CMD_GIVEN ]]; then
+      for _ in $(seq 200); do [[ -S $RUN/xlat64-clat.sock ]] && break; sleep 0.05; done
+    fi
     ip -n "$NS_C" link set "$CLAT_DEV" up
     if [[ -z $(ip -n "$NS_C" -4 -o addr show dev "$CLAT_DEV") ]]; then
       ip -n "$NS_C" addr add "$CLAT_V4/29" dev "$CLAT_DEV"
