@@ -72,7 +72,7 @@ export class ClatStep implements PacketStep {
   }
 
   private translated(verdict: Verdict): Verdict {
-    if (verdict === Verdict.Drop) this.lastDrop = translatorDropBase + this.current.result.reason;
+    if (verdict !== Verdict.Translate) this.lastDrop = translatorDropBase + this.current.result.reason;
     return verdict;
   }
 
@@ -81,7 +81,7 @@ export class ClatStep implements PacketStep {
     return Verdict.Drop;
   }
 
-  dropCounter(): number {
+  reasonCounter(): number {
     return this.lastDrop;
   }
 }

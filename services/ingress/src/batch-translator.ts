@@ -27,10 +27,11 @@ export interface PacketStep {
    */
   process(input: Uint8Array, output: Uint8Array, superPacket: boolean): Verdict;
   /**
-   * For a Drop: the counter to charge (e.g. "drop.notforus64"); the translator's drop reasons map
-   * to "drop.<reason name>". Called only on Drop, so it may look at the step's own state.
+   * For a Drop or a ReplyIcmp: the counter of its reason (e.g. "drop.notforus64", or
+   * "drop.hoplimit64" for the time-exceeded reply); the translator's reasons map to
+   * "drop.<reason name>". Called right after process(), so it may look at the step's own state.
    */
-  dropCounter(): number;
+  reasonCounter(): number;
 }
 
 /** The counters every role has, in this order at the start of its layout. */
@@ -155,13 +156,14 @@ export class BatchTranslator {
     const start = this.outPosition;
     const verdict = this.step.process(input, this.out.subarray(start + vnet), superPacket);
     if (verdict === Verdict.Drop) {
-      counters[this.step.dropCounter()]++;
+      counters[this.step.reasonCounter()]++;
       return;
     }
     const result = this.step.result;
     if (verdict === Verdict.ReplyIcmp) {
       counters[TX_REPLIES]++;
-      this.emitPlain(start, vnet, result.lengths[0]);
+      counters[this.step.reasonCounter()]++;
+      this.emitPlain(start, vnet, result.lengths[0], false);
       return;
     }
     if (superPacket) {
@@ -204,12 +206,12 @@ export class BatchTranslator {
     const position = this.outPosition;
     this.out.set(packet, position + vnet);
     this.options.counters[TX_REPLIES]++;
-    this.emitPlain(position, vnet, packet.length);
+    this.emitPlain(position, vnet, packet.length, false);
   }
 
-  private emitPlain(position: number, vnet: number, l3Length: number): void {
+  private emitPlain(position: number, vnet: number, l3Length: number, translated = true): void {
     if (vnet > 0) this.out.fill(0, position, position + vnet);
-    this.record(position, vnet, l3Length);
+    this.record(position, vnet, l3Length, translated);
   }
 
   private emitSuperPacket(
@@ -238,13 +240,15 @@ export class BatchTranslator {
     this.record(position, vnet, l3Length);
   }
 
-  private record(position: number, vnet: number, l3Length: number): void {
+  /** Queues one output packet; `translated` false for replies the role originated (tx.replies only). */
+  private record(position: number, vnet: number, l3Length: number, translated = true): void {
     const counters = this.options.counters;
     const length = vnet + l3Length;
     this.outOffsets[this.outCount] = position;
     this.outLengths[this.outCount] = length;
     this.outCount++;
     this.outPosition = position + length;
+    if (!translated) return;
     if (this.out[position + vnet] >> 4 === 6) {
       counters[TX_PACKETS46]++;
       counters[TX_BYTES46] += l3Length;

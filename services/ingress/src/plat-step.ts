@@ -130,7 +130,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
     this.nowMs = nowMs;
   }
 
-  dropCounter(): number {
+  reasonCounter(): number {
     return this.lastDrop;
   }
 
@@ -196,7 +196,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
       const translator = superPacket ? this.superStateful : this.stateful;
       this.current = translator.result;
       const xlat = translator.v6ToV4(input, output, tuple);
-      if (xlat === Verdict.Drop) this.lastDrop = translatorDropBase + translator.result.reason;
+      if (xlat !== Verdict.Translate) this.lastDrop = translatorDropBase + translator.result.reason;
       return xlat;
     }
     if (verdict === EngineVerdict.ReplyIcmp) {
@@ -255,7 +255,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
       const translator = superPacket ? this.superStateful : this.stateful;
       this.current = translator.result;
       const xlat = translator.v4ToV6(input, output, tuple);
-      if (xlat === Verdict.Drop) this.lastDrop = translatorDropBase + translator.result.reason;
+      if (xlat !== Verdict.Translate) this.lastDrop = translatorDropBase + translator.result.reason;
       return xlat;
     }
     if (verdict === EngineVerdict.Hold) {
@@ -303,7 +303,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
 
   private rewrite(verdict: Verdict): Verdict {
     this.current = this.stateful.result;
-    if (verdict === Verdict.Drop) this.lastDrop = translatorDropBase + this.stateful.result.reason;
+    if (verdict !== Verdict.Translate) this.lastDrop = translatorDropBase + this.stateful.result.reason;
     return verdict;
   }
 

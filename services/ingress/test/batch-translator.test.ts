@@ -140,7 +140,7 @@ describe('batch translator with a NAT64 rewrite', () => {
       {
         result: stateful.result,
         process: (input, output) => stateful.v6ToV4(input, output, tuple),
-        dropCounter: () => 0,
+        reasonCounter: () => 0,
       },
       {
         fd: 3,
@@ -188,5 +188,20 @@ describe('batch translator with a NAT64 rewrite', () => {
       p4.readUInt16BE(12) + p4.readUInt16BE(14) + p4.readUInt16BE(16) + p4.readUInt16BE(18) + 6 + l4Length,
     );
     expect(p4.readUInt16BE(20 + 16)).toBe(pseudo4);
+  });
+});
+
+describe('batch translator counters', () => {
+  it('regression: an ICMP error the translator sends back charges its reason and tx.replies, not the translated counters', () => {
+    const { feed, written, counters, layout } = clatBatch();
+    feed(
+      Buffer.alloc(VNET),
+      ipv4({ src: '192.0.0.1', dst: '198.51.100.2', ttl: 1, payload: udp({ payload: Buffer.from('x') }) }),
+    );
+    expect(written).toHaveLength(1);
+    expect(counters[layout.index('tx.replies')]).toBe(1);
+    expect(counters[layout.index('drop.ttl46')]).toBe(1);
+    expect(counters[layout.index('tx.packets46')]).toBe(0);
+    expect(counters[layout.index('tx.packets64')]).toBe(0);
   });
 });

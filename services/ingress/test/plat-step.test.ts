@@ -54,7 +54,11 @@ function newPlat() {
         offset += step.result.lengths[i];
       }
     }
-    return { verdict, packets, dropped: verdict === Verdict.Drop ? layout.names[step.dropCounter()] : null };
+    return {
+      verdict,
+      packets,
+      dropped: verdict === Verdict.Drop ? layout.names[step.reasonCounter()] : null,
+    };
   };
   return { engine, step, run, sink };
 }
