@@ -11,6 +11,6 @@ export default defineConfig({
     globalSetup: ['infra/lab/global-teardown.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    reporters: ['default'],
+    reporters: ['default', './test/summary-reporter.ts'],
   },
 });
