@@ -143,6 +143,7 @@ allowNonGlobalIpv4: true
 pool4: [$POOL4]
 queues: 1
 statusSocket: $RUN/xlat64-plat.sock
+stateDir: $RUN/xlat64-state
 EOF
   cat >"$RUN/xlat64-clat.yaml" <<EOF
 # written by infra/lab/lab.sh
