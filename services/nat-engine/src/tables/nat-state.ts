@@ -7,7 +7,16 @@
 import { addressAt, addressIndexIn, type NatEngineConfig } from '../config.js';
 import { assert } from '../errors.js';
 import { TimerWheel } from '../timer-wheel.js';
-import { finish, INDEX_ENTITY, INDEX_TAG, indexInsert, indexRemove, indexSizeFor, mix } from './hash.js';
+import {
+  deriveSecret,
+  finish,
+  INDEX_ENTITY,
+  INDEX_TAG,
+  indexInsert,
+  indexRemove,
+  indexSizeFor,
+  scramble,
+} from './hash.js';
 
 const FREE = 255;
 /** Bit of a session record's third word: refreshed since the last flush (engine-only, not replicated). */
@@ -20,6 +29,13 @@ export const SESSION_WORDS = 6;
 export class NatState {
   readonly config: NatEngineConfig;
   readonly hashSeed: number;
+  /** Per-word hash secrets (see `scramble`): IPv6 words 0-3 / IPv4 address, ports, remote address. */
+  private readonly secret0: number;
+  private readonly secret1: number;
+  private readonly secret2: number;
+  private readonly secret3: number;
+  private readonly secret4: number;
+  private readonly secret5: number;
 
   // Subscribers: key = IPv6 source masked to subscriberPrefixLength.
   readonly subscriberPrefix: Uint32Array;
@@ -97,6 +113,12 @@ export class NatState {
   constructor(config: NatEngineConfig, hashSeed: number, startMs: number) {
     this.config = config;
     this.hashSeed = hashSeed | 0;
+    this.secret0 = deriveSecret(this.hashSeed, 0);
+    this.secret1 = deriveSecret(this.hashSeed, 1);
+    this.secret2 = deriveSecret(this.hashSeed, 2);
+    this.secret3 = deriveSecret(this.hashSeed, 3);
+    this.secret4 = deriveSecret(this.hashSeed, 4);
+    this.secret5 = deriveSecret(this.hashSeed, 5);
     const subs = config.subscribersMax;
     this.subscriberPrefix = new Uint32Array(subs * 4);
     this.subscriberAddress = new Int32Array(subs).fill(-1);
@@ -159,16 +181,28 @@ export class NatState {
 
   // ---- hashing -------------------------------------------------------------------------------------
 
+  // A key hashes as finish(xor of its words' scrambles ^ protocol slot); see `scramble` in hash.ts. The
+  // ports share one word (port | remote port << 16).
+
+  /** The four words of an IPv6 address (or prefix), scrambled and combined. */
+  private scramble6(a: number, b: number, c: number, d: number): number {
+    return (
+      scramble(a, this.secret0) ^
+      scramble(b, this.secret1) ^
+      (scramble(c, this.secret2) ^ scramble(d, this.secret3))
+    );
+  }
+
   hashSubscriber(a: number, b: number, c: number, d: number): number {
-    return finish(mix(mix(mix(mix(this.hashSeed, a), b), c), d));
+    return finish(this.scramble6(a, b, c, d));
   }
 
   hashMapping6(slot: number, a: number, b: number, c: number, d: number, port: number): number {
-    return finish(mix(mix(mix(mix(mix(this.hashSeed, a), b), c), d), port | (slot << 16)));
+    return finish(this.scramble6(a, b, c, d) ^ scramble(port, this.secret4) ^ slot);
   }
 
   hashMapping4(slot: number, address: number, port: number): number {
-    return finish(mix(mix(this.hashSeed ^ 0x5bd1e995, address), port | (slot << 16)));
+    return finish(scramble(address, this.secret0) ^ scramble(port, this.secret4) ^ slot);
   }
 
   hashSession6(
@@ -181,14 +215,13 @@ export class NatState {
     remote: number,
     remotePort: number,
   ): number {
-    const h = mix(mix(mix(mix(mix(this.hashSeed ^ 0x27d4eb2f, a), b), c), d), port | (slot << 16));
-    return finish(mix(mix(h, remote), remotePort));
+    const ports = scramble(port | (remotePort << 16), this.secret4) ^ scramble(remote, this.secret5);
+    return finish(this.scramble6(a, b, c, d) ^ ports ^ slot);
   }
 
   hashSession4(slot: number, address: number, port: number, remote: number, remotePort: number): number {
-    return finish(
-      mix(mix(mix(mix(this.hashSeed ^ 0x165667b1, address), port | (slot << 16)), remote), remotePort),
-    );
+    const ports = scramble(port | (remotePort << 16), this.secret4) ^ scramble(remote, this.secret5);
+    return finish(scramble(address, this.secret0) ^ ports ^ slot);
   }
 
   private readonly subscriberHashOf = (s: number): number =>
