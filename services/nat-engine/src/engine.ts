@@ -36,6 +36,7 @@ import { hairpinKey } from './steps/hairpinning.js';
 import { fillOutgoing4to6, fillOutgoing6to4 } from './steps/outgoing-tuple.js';
 import { HeldSynTable } from './tables/held-syn-table.js';
 import { NatState, SESSION_DIRTY, SESSION_WORDS } from './tables/nat-state.js';
+import { preTouched } from './tables/pre-touch.js';
 import { Lifetime, TcpState, tcpTransition } from './tcp-state-machine.js';
 import {
   createEngineResult,
@@ -121,8 +122,8 @@ export class NatEngine {
     this.heldSyns = new HeldSynTable(config.heldSynsMax, options.startMs);
     this.shard = options.shard ?? 0;
     this.epoch = options.epoch ?? 0;
-    this.dirtyList = new Int32Array(config.sessionsMax);
-    this.limitReportedGeneration = new Uint32Array(config.subscribersMax);
+    this.dirtyList = preTouched(new Int32Array(config.sessionsMax));
+    this.limitReportedGeneration = preTouched(new Uint32Array(config.subscribersMax));
     this.nowMs = options.startMs;
   }
 

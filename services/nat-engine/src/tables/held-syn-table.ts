@@ -5,6 +5,7 @@
 
 import { TimerWheel } from '../timer-wheel.js';
 import { finish, INDEX_ENTITY, INDEX_TAG, indexInsert, indexRemove, indexSizeFor, mix } from './hash.js';
+import { preTouched } from './pre-touch.js';
 
 export class HeldSynTable {
   readonly capacity: number;
@@ -22,15 +23,15 @@ export class HeldSynTable {
 
   constructor(capacity: number, startMs: number) {
     this.capacity = capacity;
-    this.local4 = new Uint32Array(capacity);
-    this.localPort = new Uint16Array(capacity);
-    this.remote4 = new Uint32Array(capacity);
-    this.remotePort = new Uint16Array(capacity);
-    this.expiresAtMs = new Float64Array(capacity);
-    this.used = new Uint8Array(capacity);
+    this.local4 = preTouched(new Uint32Array(capacity));
+    this.localPort = preTouched(new Uint16Array(capacity));
+    this.remote4 = preTouched(new Uint32Array(capacity));
+    this.remotePort = preTouched(new Uint16Array(capacity));
+    this.expiresAtMs = preTouched(new Float64Array(capacity));
+    this.used = preTouched(new Uint8Array(capacity));
     this.freeNext = new Int32Array(capacity);
     for (let i = 0; i < capacity; i++) this.freeNext[i] = i + 1 < capacity ? i + 1 : -1;
-    this.index = new Int32Array(indexSizeFor(capacity));
+    this.index = preTouched(new Int32Array(indexSizeFor(capacity)));
     this.wheel = new TimerWheel(capacity, 16, 1000, startMs);
   }
 

@@ -17,6 +17,7 @@ import {
   indexSizeFor,
   scramble,
 } from './hash.js';
+import { preTouched } from './pre-touch.js';
 
 const FREE = 255;
 /** Bit of a session record's third word: refreshed since the last flush (engine-only, not replicated). */
@@ -120,16 +121,16 @@ export class NatState {
     this.secret4 = deriveSecret(this.hashSeed, 4);
     this.secret5 = deriveSecret(this.hashSeed, 5);
     const subs = config.subscribersMax;
-    this.subscriberPrefix = new Uint32Array(subs * 4);
+    this.subscriberPrefix = preTouched(new Uint32Array(subs * 4));
     this.subscriberAddress = new Int32Array(subs).fill(-1);
     this.subscriberBlockHead = new Int32Array(subs * 3).fill(-1);
-    this.subscriberBlockCount = new Int32Array(subs * 3);
-    this.subscriberSessionCount = new Int32Array(subs);
-    this.subscriberMappingCount = new Int32Array(subs);
-    this.subscriberUsed = new Uint8Array(subs);
+    this.subscriberBlockCount = preTouched(new Int32Array(subs * 3));
+    this.subscriberSessionCount = preTouched(new Int32Array(subs));
+    this.subscriberMappingCount = preTouched(new Int32Array(subs));
+    this.subscriberUsed = preTouched(new Uint8Array(subs));
     this.subscriberFreeNext = new Int32Array(subs);
     for (let i = 0; i < subs; i++) this.subscriberFreeNext[i] = i + 1 < subs ? i + 1 : -1;
-    this.subscriberIndex = new Int32Array(indexSizeFor(subs));
+    this.subscriberIndex = preTouched(new Int32Array(indexSizeFor(subs)));
 
     const blocks = config.totalBlocks;
     this.blockBase = new Int32Array(3);
@@ -139,7 +140,7 @@ export class NatState {
       base += config.protocols[slot].blocksPerAddress * config.poolAddressCount;
     }
     this.blockOwner = new Int32Array(blocks).fill(-1);
-    this.blockInUse = new Int32Array(blocks);
+    this.blockInUse = preTouched(new Int32Array(blocks));
     this.blockIdleSinceMs = new Float64Array(blocks).fill(-1);
     this.blockNext = new Int32Array(blocks).fill(-1);
     this.blockSlab = new Int32Array(blocks).fill(-1);
@@ -149,7 +150,7 @@ export class NatState {
         this.freeBlocksPerAddress[a * 3 + slot] = config.protocols[slot].blocksPerAddress;
     }
     const slabs = Math.min(config.leasedBlocksMax, blocks);
-    this.slabFreedAtS = new Uint32Array(slabs * config.blockSizePorts);
+    this.slabFreedAtS = preTouched(new Uint32Array(slabs * config.blockSizePorts));
     this.slabFree = new Int32Array(slabs);
     for (let i = 0; i < slabs; i++) this.slabFree[i] = slabs - 1 - i;
     this.slabFreeTop = slabs;
@@ -160,11 +161,11 @@ export class NatState {
     for (let i = 0; i < maps; i++) this.mappingRecord[i * 8 + 4] = FREE << 16;
     this.mappingSubscriber = new Int32Array(maps);
     for (let i = 0; i < maps; i++) this.mappingSubscriber[i] = i + 1 < maps ? i + 1 : -1;
-    this.mappingBlock = new Int32Array(maps);
-    this.mappingSessionCount = new Int32Array(maps);
+    this.mappingBlock = preTouched(new Int32Array(maps));
+    this.mappingSessionCount = preTouched(new Int32Array(maps));
     this.mappingFirstSession = new Int32Array(maps).fill(-1);
-    this.mappingIndex6 = new Int32Array(indexSizeFor(maps));
-    this.mappingIndex4 = new Int32Array(indexSizeFor(maps));
+    this.mappingIndex6 = preTouched(new Int32Array(indexSizeFor(maps)));
+    this.mappingIndex4 = preTouched(new Int32Array(indexSizeFor(maps)));
 
     const sessions = config.sessionsMax;
     const buffer = new ArrayBuffer(sessions * SESSION_WORDS * 4);
@@ -174,8 +175,8 @@ export class NatState {
       this.sessionRecord[i * SESSION_WORDS + 2] = FREE << 16;
       this.sessionRecord[i * SESSION_WORDS + 3] = i + 1 < sessions ? i + 1 : -1;
     }
-    this.sessionIndex6 = new Int32Array(indexSizeFor(sessions));
-    this.sessionIndex4 = new Int32Array(indexSizeFor(sessions));
+    this.sessionIndex6 = preTouched(new Int32Array(indexSizeFor(sessions)));
+    this.sessionIndex4 = preTouched(new Int32Array(indexSizeFor(sessions)));
     this.sessionWheel = new TimerWheel(sessions, 4096, 1000, startMs);
   }
 
