@@ -534,7 +534,7 @@ export class NatEngine {
     const state = this.state;
     return (
       state.hasSessionRoom() &&
-      state.subscriberSessionCount[state.mappingSubscriber[m]] < this.config.subscriberSessionsMax
+      state.subscriberSessionCount[state.mappingSubscriberOf(m)] < this.config.subscriberSessionsMax
     );
   }
 

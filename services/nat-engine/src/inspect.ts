@@ -92,12 +92,12 @@ export function checkInvariants(state: NatState): string[] {
     const key = `${state.mappingProtocolOf(m)} ${state.mappingV4Of(m)}:${state.mappingV4PortOf(m)}`;
     if (seen.has(key)) problems.push(`two mappings share ${key}`);
     seen.add(key);
-    const sub = state.mappingSubscriber[m];
+    const sub = state.mappingSubscriberOf(m);
     mappingsPerSubscriber.set(sub, (mappingsPerSubscriber.get(sub) ?? 0) + 1);
     if (state.addressIndexOf(state.mappingV4Of(m)) !== state.subscriberAddress[sub]) {
       problems.push(`mapping ${key} is not on its subscriber's address`);
     }
-    const block = state.mappingBlock[m];
+    const block = state.mappingBlockOf(m);
     if (block !== -1 && state.blockOwner[block] !== sub)
       problems.push(`mapping ${key} is in a block of another subscriber`);
     if ((sessionsPerMapping.get(m) ?? 0) !== state.mappingSessionCount[m])

@@ -3,6 +3,9 @@
 // the top 8 bits of the entry's hash (a tag) | (entity + 1), 0 = empty. The tag lets a probe skip
 // entries whose record would otherwise be read just to be rejected (a cache miss each at 1M entries).
 // Deletion shifts entries back instead of leaving tombstones. Entities are < 2^24 - 1.
+// A paired index (`pairIndexInsert` / `pairIndexRemove`) has two words per slot: the same tag | entity
+// word, then a payload the lookup needs next (the session's mapping), so a probe can fetch the entity's
+// record and the payload's record at once instead of one after the other.
 
 export const INDEX_TAG = 0xff000000 | 0;
 export const INDEX_ENTITY = 0xffffff;
@@ -90,4 +93,44 @@ export function indexRemove(
     }
   }
   index[i] = 0;
+}
+
+/** Inserts `entity` with its `payload` into a paired index (two words per slot, see the file comment). */
+export function pairIndexInsert(index: Int32Array, hash: number, entity: number, payload: number): void {
+  const mask = (index.length >> 1) - 1;
+  let i = hash & mask;
+  while (index[i << 1] !== 0) i = (i + 1) & mask;
+  index[i << 1] = (hash & INDEX_TAG) | (entity + 1);
+  index[(i << 1) + 1] = payload;
+}
+
+/** `indexRemove` for a paired index: entries shift back with their payloads. */
+export function pairIndexRemove(
+  index: Int32Array,
+  hash: number,
+  entity: number,
+  hashOf: (e: number) => number,
+): void {
+  const mask = (index.length >> 1) - 1;
+  const word = (hash & INDEX_TAG) | (entity + 1);
+  let i = hash & mask;
+  while (index[i << 1] !== word) {
+    if (index[i << 1] === 0) throw new Error('assertion failed: entity missing from its index');
+    i = (i + 1) & mask;
+  }
+  let j = i;
+  for (;;) {
+    j = (j + 1) & mask;
+    const w = index[j << 1];
+    if (w === 0) break;
+    const k = hashOf((w & INDEX_ENTITY) - 1) & mask;
+    const stays = i <= j ? k > i && k <= j : k > i || k <= j;
+    if (!stays) {
+      index[i << 1] = w;
+      index[(i << 1) + 1] = index[(j << 1) + 1];
+      i = j;
+    }
+  }
+  index[i << 1] = 0;
+  index[(i << 1) + 1] = 0;
 }
