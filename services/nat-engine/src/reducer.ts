@@ -16,22 +16,18 @@ function maskedSubscriberRow(state: NatState, v6: ArrayLike<number>, create: boo
   return state.addSubscriber(prefixWords[0], prefixWords[1], prefixWords[2], prefixWords[3]);
 }
 
-function sessionOf(
-  state: NatState,
-  protocol: number,
-  ipv4: number,
-  ipv4Port: number,
-  remote: number,
-  remotePort: number,
-) {
+/** The mapping a session event names (it must exist). */
+function mappingOf(state: NatState, protocol: number, ipv4: number, ipv4Port: number): number {
   const m = state.findMapping4(protocol, ipv4, ipv4Port);
   assert(m !== -1, 'a session event names an existing mapping');
-  const s = state.findSession(m, remote, remotePort);
-  return { m, s };
+  return m;
 }
 
 export function applyEvent(state: NatState, event: NatEvent): void {
-  assert(event.version === NAT_EVENT_SCHEMA_VERSION, `event schema version ${event.version} is known`);
+  // The message is built only on failure: a template literal argument would format a string per event.
+  if (event.version !== NAT_EVENT_SCHEMA_VERSION) {
+    assert(false, `event schema version ${event.version} is known`);
+  }
   switch (event.type) {
     case NatEventType.BlockLeased: {
       const addressIndex = state.addressIndexOf(event.address);
@@ -88,24 +84,15 @@ export function applyEvent(state: NatState, event: NatEvent): void {
       return;
     }
     case NatEventType.SessionCreated: {
-      const { m, s } = sessionOf(
-        state,
-        event.protocol,
-        event.ipv4,
-        event.ipv4Port,
-        event.remote,
-        event.remotePort,
-      );
+      const m = mappingOf(state, event.protocol, event.ipv4, event.ipv4Port);
+      const s = state.findSession(m, event.remote, event.remotePort);
       assert(s === -1, 'a created session is new');
       state.addSession(m, event.remote, event.remotePort, event.state, event.timeMs + event.remainingMs);
       return;
     }
     case NatEventType.SessionChanged: {
-      const { s } = sessionOf(
-        state,
-        event.protocol,
-        event.ipv4,
-        event.ipv4Port,
+      const s = state.findSession(
+        mappingOf(state, event.protocol, event.ipv4, event.ipv4Port),
         event.remote,
         event.remotePort,
       );
@@ -114,11 +101,8 @@ export function applyEvent(state: NatState, event: NatEvent): void {
       return;
     }
     case NatEventType.SessionRemoved: {
-      const { s } = sessionOf(
-        state,
-        event.protocol,
-        event.ipv4,
-        event.ipv4Port,
+      const s = state.findSession(
+        mappingOf(state, event.protocol, event.ipv4, event.ipv4Port),
         event.remote,
         event.remotePort,
       );
