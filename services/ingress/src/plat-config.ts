@@ -61,7 +61,7 @@ export const platConfigKeys = [
 export function parsePlatConfig(raw: RawConfig): PlatConfig {
   refuseUnknownKeys(raw, platConfigKeys);
   const device = readDeviceName(raw, 'device', 'nat64');
-  const pool4 = raw.pool4 ?? raw.pool;
+  const pool4 = raw.pool4;
   if (!Array.isArray(pool4) || pool4.length === 0 || !pool4.every((p) => typeof p === 'string')) {
     throw configError('pool4', 'is required: a list of IPv4 prefixes or ranges, e.g. [203.0.113.0/24]');
   }
@@ -96,10 +96,10 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     validateNatConfig(natEngineConfig(config));
   } catch (error) {
     if (error instanceof NatConfigError) {
-      const field =
-        error.field === 'pool' || error.field.startsWith('pool')
-          ? error.field.replace(/^pool/, 'pool4')
-          : `nat.${error.field}`;
+      // The engine calls the pool `pool` (entries `pool[2]`); the operator wrote `pool4`.
+      const field = error.field.startsWith('pool')
+        ? error.field.replace(/^pool/, 'pool4')
+        : `nat.${error.field}`;
       throw configError(field, error.message.slice(error.field.length + 2));
     }
     throw error;

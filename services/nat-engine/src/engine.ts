@@ -240,21 +240,17 @@ export class NatEngine {
     const remotePort = slot === 2 ? 0 : key.dstPort;
     const s = state.findSession6(slot, key.src6, 0, key.srcPort, key.dst4, remotePort);
 
-    if (key.icmpError) {
-      // RFC 6146 sec. 3.5.4 and RFC 7857 sec. 5.1: an ICMP error travels on an existing session and
-      // does not refresh it.
-      if (s === -1) return this.drop(EngineDropReason.nosession64);
-      fillOutgoing6to4(result, state, state.sessionMappingOf(s), key.dst4, key.dstPort);
-      return this.finishOutbound(key, state.sessionHairpinOf(s) === 1, nowMs);
-    }
-
     if (s !== -1) {
-      // The established path: one session lookup, a lifetime refresh, no allocation.
-      if (slot === 0) this.stepTcp(s, true, key.tcpFlags, nowMs);
-      else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
+      // The established path: one session lookup, a lifetime refresh, no allocation. An ICMP error
+      // travels on its session but does not refresh it (RFC 6146 sec. 3.5.4, RFC 7857 sec. 5.1).
+      if (!key.icmpError) {
+        if (slot === 0) this.stepTcp(s, true, key.tcpFlags, nowMs);
+        else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
+      }
       fillOutgoing6to4(result, state, state.sessionMappingOf(s), key.dst4, key.dstPort);
       return this.finishOutbound(key, state.sessionHairpinOf(s) === 1, nowMs);
     }
+    if (key.icmpError) return this.drop(EngineDropReason.nosession64);
     let m = state.findMapping6(slot, key.src6, 0, key.srcPort);
 
     // RFC 6146 sec. 3.5.2.2, CLOSED state: only a SYN creates TCP state. Other packets of a known
@@ -435,24 +431,12 @@ export class NatEngine {
     const remotePort = slot === 2 ? 0 : key.srcPort;
     const s = state.findSession4(slot, key.dst4, key.dstPort, key.src4, remotePort);
 
-    if (key.icmpError) {
-      if (s === -1) return this.drop(EngineDropReason.nosession46);
-      fillOutgoing4to6(
-        result,
-        state,
-        state.sessionMappingOf(s),
-        key.src4,
-        key.srcPort,
-        key.dst4,
-        key.dstPort,
-      );
-      this.translated46++;
-      return EngineVerdict.Translate;
-    }
-
     if (s !== -1) {
-      if (slot === 0) this.stepTcp(s, false, key.tcpFlags, nowMs);
-      else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
+      // As outbound: refresh, except for an ICMP error, which travels on the session unrefreshed.
+      if (!key.icmpError) {
+        if (slot === 0) this.stepTcp(s, false, key.tcpFlags, nowMs);
+        else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
+      }
       fillOutgoing4to6(
         result,
         state,
@@ -465,6 +449,7 @@ export class NatEngine {
       this.translated46++;
       return EngineVerdict.Translate;
     }
+    if (key.icmpError) return this.drop(EngineDropReason.nosession46);
     const m = state.findMapping4(slot, key.dst4, key.dstPort);
 
     // RFC 6146 sec. 3.5.1 / 3.5.2.2 / 3.5.3 filtering: endpoint-independent accepts any source once a
