@@ -238,7 +238,8 @@ export class NatEngine {
     if (slot < 0) return this.drop(EngineDropReason.protocol64);
     const state = this.state;
     const remotePort = slot === 2 ? 0 : key.dstPort;
-    const s = state.findSession6(slot, key.src6, 0, key.srcPort, key.dst4, remotePort);
+    const dst4 = key.dst4 | 0; // int32 across calls (see inbound4Leg)
+    const s = state.findSession6(slot, key.src6, 0, key.srcPort, dst4, remotePort);
 
     if (s !== -1) {
       // The established path: one session lookup, a lifetime refresh, no allocation. An ICMP error
@@ -247,7 +248,7 @@ export class NatEngine {
         if (slot === 0) this.stepTcp(s, true, key.tcpFlags, nowMs);
         else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
       }
-      fillOutgoing6to4(result, state, state.sessionMappingOf(s), key.dst4, key.dstPort);
+      fillOutgoing6to4(result, state, state.sessionMappingOf(s), dst4, key.dstPort);
       return this.finishOutbound(key, state.sessionHairpinOf(s) === 1, nowMs);
     }
     if (key.icmpError) return this.drop(EngineDropReason.nosession64);
@@ -429,7 +430,11 @@ export class NatEngine {
     if (slot < 0) return this.drop(EngineDropReason.protocol46);
     const state = this.state;
     const remotePort = slot === 2 ? 0 : key.srcPort;
-    const s = state.findSession4(slot, key.dst4, key.dstPort, key.src4, remotePort);
+    // Addresses cross calls as int32: a uint32 above 2^31 is a heap number, boxed (allocated) at every
+    // call the optimiser does not inline.
+    const src4 = key.src4 | 0;
+    const dst4 = key.dst4 | 0;
+    const s = state.findSession4(slot, dst4, key.dstPort, src4, remotePort);
 
     if (s !== -1) {
       // As outbound: refresh, except for an ICMP error, which travels on the session unrefreshed.
@@ -437,20 +442,12 @@ export class NatEngine {
         if (slot === 0) this.stepTcp(s, false, key.tcpFlags, nowMs);
         else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
       }
-      fillOutgoing4to6(
-        result,
-        state,
-        state.sessionMappingOf(s),
-        key.src4,
-        key.srcPort,
-        key.dst4,
-        key.dstPort,
-      );
+      fillOutgoing4to6(result, state, state.sessionMappingOf(s), src4, key.srcPort, dst4, key.dstPort);
       this.translated46++;
       return EngineVerdict.Translate;
     }
     if (key.icmpError) return this.drop(EngineDropReason.nosession46);
-    const m = state.findMapping4(slot, key.dst4, key.dstPort);
+    const m = state.findMapping4(slot, dst4, key.dstPort);
 
     // RFC 6146 sec. 3.5.1 / 3.5.2.2 / 3.5.3 filtering: endpoint-independent accepts any source once a
     // mapping exists; address-dependent only sources the mapping has a session with.

@@ -16,9 +16,9 @@ export function fillOutgoing6to4(
   const port = state.mappingV4PortOf(m);
   result.verdict = EngineVerdict.Translate;
   result.reason = 0;
-  result.v4Src = state.mappingV4Of(m);
+  result.v4Src = state.mappingRecord[m * 8 + 5];
   result.v4SrcPort = port;
-  result.v4Dst = dst4;
+  result.v4Dst = dst4 >>> 0;
   result.v4DstPort = state.mappingProtocolOf(m) === 2 ? port : dstPort;
 }
 
@@ -40,8 +40,8 @@ export function fillOutgoing4to6(
   result.v6[2] = state.mappingRecord[o + 2];
   result.v6[3] = state.mappingRecord[o + 3];
   result.v6Port = v6Port;
-  result.v4Src = src4;
+  result.v4Src = src4 >>> 0;
   result.v4SrcPort = state.mappingProtocolOf(m) === 2 ? v6Port : srcPort;
-  result.v4Dst = dst4;
+  result.v4Dst = dst4 >>> 0;
   result.v4DstPort = dstPort;
 }

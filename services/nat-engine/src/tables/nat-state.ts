@@ -84,6 +84,8 @@ export class NatState {
    * follows from its IPv4 address and port (`mappingBlockOf`), so it has no field.
    */
   readonly mappingRecord: Uint32Array;
+  /** The same words as int32, for comparisons with int32 keys (no heap number on the lookup path). */
+  readonly mappingWords: Int32Array;
   readonly mappingSessionCount: Int32Array;
   readonly mappingFirstSession: Int32Array;
   private mappingFreeHead = 0;
@@ -165,6 +167,7 @@ export class NatState {
 
     const maps = config.mappingsMax;
     this.mappingRecord = new Uint32Array(maps * 8);
+    this.mappingWords = new Int32Array(this.mappingRecord.buffer);
     for (let i = 0; i < maps; i++) {
       this.mappingRecord[i * 8 + 4] = FREE << 16;
       this.mappingRecord[i * 8 + 7] = i + 1 < maps ? i + 1 : -1;
@@ -409,7 +412,7 @@ export class NatState {
   findMapping4(slot: number, address: number, port: number): number {
     const index = this.mappingIndex4;
     const mask = index.length - 1;
-    const rec = this.mappingRecord;
+    const rec = this.mappingWords;
     const hash = this.hashMapping4(slot, address, port);
     const tag = hash & INDEX_TAG;
     let i = hash & mask;
@@ -422,7 +425,8 @@ export class NatState {
       }
       const m = (word & INDEX_ENTITY) - 1;
       const o = m * 8;
-      if (rec[o + 6] === port && rec[o + 5] === address && ((rec[o + 4] >>> 16) & 255) === slot) return m;
+      if (rec[o + 6] === port && rec[o + 5] === (address | 0) && ((rec[o + 4] >>> 16) & 255) === slot)
+        return m;
       i = (i + 1) & mask;
     }
   }
@@ -439,14 +443,14 @@ export class NatState {
     remote: number,
     remotePort: number,
   ): number {
-    const a = v6[offset];
-    const b = v6[offset + 1];
-    const c = v6[offset + 2];
-    const d = v6[offset + 3];
+    const a = v6[offset] | 0;
+    const b = v6[offset + 1] | 0;
+    const c = v6[offset + 2] | 0;
+    const d = v6[offset + 3] | 0;
     const index = this.sessionIndex6;
     const mask = (index.length >> 1) - 1;
     const rec = this.sessionRecord;
-    const mrec = this.mappingRecord;
+    const mrec = this.mappingWords;
     const remoteWord = remote | 0;
     const word4 = port | (slot << 16);
     const hash = this.hashSession6(slot, a, b, c, d, port, remote, remotePort);
@@ -481,7 +485,7 @@ export class NatState {
     const index = this.sessionIndex4;
     const mask = (index.length >> 1) - 1;
     const rec = this.sessionRecord;
-    const mrec = this.mappingRecord;
+    const mrec = this.mappingWords;
     const remoteWord = remote | 0;
     const hash = this.hashSession4(slot, address, port, remote, remotePort);
     const tag = hash & INDEX_TAG;
@@ -498,7 +502,7 @@ export class NatState {
           rec[o + 1] === remoteWord &&
           (rec[o + 2] & 0xffff) === remotePort &&
           mrec[mo + 6] === port &&
-          mrec[mo + 5] === address &&
+          mrec[mo + 5] === (address | 0) &&
           ((mrec[mo + 4] >>> 16) & 255) === slot
         ) {
           return s;
