@@ -1,6 +1,6 @@
 // "Tables in typed arrays ...: no JavaScript object per session, no allocation per packet on the
 // established path." (issue 3). Allocation is observed as garbage collections: after warm-up (so the
-// optimising compiler has taken the loop over), millions of established lookups in each direction run
+// optimising compiler has taken the loop over), 3 rounds of 2M established lookups in each direction run
 // synchronously while a PerformanceObserver counts collections. A lookup that allocated even one heap
 // number (16 bytes: what a uint32 address above 2^31 becomes when it crosses a call V8 does not inline)
 // would fill the young generation several times over, so a GC count of 0 or 1 (one may already be due when
@@ -11,7 +11,8 @@ import { createFlowKey4, createFlowKey6, EngineVerdict, type NatEngine, Protocol
 import { harness } from './helpers.js';
 
 const FLOWS = 4096;
-const LOOKUPS = 4_000_000;
+const LOOKUPS = 2_000_000;
+const ROUNDS = 3;
 
 function setFlow6(key: ReturnType<typeof createFlowKey6>, f: number, flags: number): void {
   key.protocol = f % 2 === 0 ? Protocol.Tcp : Protocol.Udp;
@@ -90,11 +91,17 @@ describe('established path', () => {
     inbound(engine, 300_000, 1000);
     translated = 0;
 
-    const outboundCollections = await collectionsDuring(() => outbound(engine, LOOKUPS, 2000));
-    const inboundCollections = await collectionsDuring(() => inbound(engine, LOOKUPS, 2000));
-    expect(translated).toBe(2 * LOOKUPS);
+    // Rounds: code that allocates does so in every round; code that does not shows 0 at the latest once the
+    // optimiser (a background thread, later under load) has caught up. The least of the rounds counts.
+    const outboundCollections: number[] = [];
+    const inboundCollections: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      outboundCollections.push(await collectionsDuring(() => outbound(engine, LOOKUPS, 2000)));
+      inboundCollections.push(await collectionsDuring(() => inbound(engine, LOOKUPS, 2000)));
+    }
+    expect(translated).toBe(2 * ROUNDS * LOOKUPS);
     expect(engine.state.sessionCount).toBe(FLOWS);
-    expect(outboundCollections).toBeLessThanOrEqual(1);
-    expect(inboundCollections).toBeLessThanOrEqual(1);
+    expect(Math.min(...outboundCollections)).toBeLessThanOrEqual(1);
+    expect(Math.min(...inboundCollections)).toBeLessThanOrEqual(1);
   }, 60_000);
 });
