@@ -1,6 +1,6 @@
 // Public surface of libs/packet: zero-copy, bounds-checked views over IPv4/IPv6/TCP/UDP/ICMP headers
 // and Internet checksums (RFC 1071, incremental RFC 1624).
-export { copyBytes, copyTail, read16, read32, write16, write32, zeroBytes } from './bytes.js';
+export { copyBytes, read16, read32, write16, write32, zeroBytes } from './bytes.js';
 export {
   adjust as checksumAdjust,
   checksum,

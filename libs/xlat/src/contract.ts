@@ -55,7 +55,7 @@ export interface TranslatorConfigInput {
 export interface TranslationResult {
   /** Reason of a Drop or ReplyIcmp verdict; 0 ('none') on Translate. */
   reason: number;
-  /** Number of packets written back to back from output offset 0 (more than 1 when fragmenting). */
+  /** Number of packets written back to back from `outStart` (more than 1 when fragmenting). */
   count: number;
   /** Byte length of each written packet, `lengths[0 .. count-1]`. */
   readonly lengths: Int32Array;
@@ -63,15 +63,39 @@ export interface TranslationResult {
   length: number;
 }
 
+/**
+ * Offsets, the same for every translate call here and in the stateful translator (stateful.ts):
+ * `(input, output[, tuple], inStart = 0, inLength = input.length - inStart, outStart = 0)`.
+ * - The packet is `input[inStart, inStart + inLength)`; nothing outside it is read, so a caller can
+ *   pass a whole batch buffer and the packet's place in it.
+ * - Output packets are written back to back from `output[outStart]`; `result.lengths` are their
+ *   lengths, and no byte of `output` outside `[outStart, outStart + result.length)` is written (none
+ *   at all on a Drop). `output.length - outStart` must be at least `inLength + 2048` (fragmentation
+ *   adds headers); with less, a packet that does not fit is dropped as buffer46/buffer64.
+ * - Offsets outside the arrays are a programmer error: the call throws a RangeError.
+ */
 export interface Translator {
   readonly result: TranslationResult;
   /**
-   * Translate one whole IPv4 packet (`input` is exactly the packet). The output buffer must hold at
-   * least `input.length + 2048` bytes (fragmentation adds headers). Never throws on packet content.
+   * Translate one whole IPv4 packet, `input[inStart, inStart + inLength)`, into `output` from
+   * `outStart` on (see above; by default `input` is exactly the packet and output starts at 0).
+   * Never throws on packet content.
    */
-  v4ToV6(input: Uint8Array, output: Uint8Array): Verdict;
+  v4ToV6(
+    input: Uint8Array,
+    output: Uint8Array,
+    inStart?: number,
+    inLength?: number,
+    outStart?: number,
+  ): Verdict;
   /** Translate one whole IPv6 packet; same rules as v4ToV6. */
-  v6ToV4(input: Uint8Array, output: Uint8Array): Verdict;
+  v6ToV4(
+    input: Uint8Array,
+    output: Uint8Array,
+    inStart?: number,
+    inLength?: number,
+    outStart?: number,
+  ): Verdict;
 }
 
 export type { DropReasonName };

@@ -64,9 +64,17 @@ const v4Inner = new Ipv4View();
 const v6 = new Ipv6View();
 const v6Inner = new Ipv6View();
 
-/** Extracts the flow key of a whole IPv4 packet; 0 or a *46 drop reason. */
-export function extractFlowKey4(packet: Uint8Array, key: FlowKey): number {
-  const status = parseIpv4(packet, 0, packet.length, v4, true);
+/**
+ * Extracts the flow key of the whole IPv4 packet `packet[start, start + length)` (by default all of
+ * `packet`; nothing outside the range is read); 0 or a *46 drop reason.
+ */
+export function extractFlowKey4(
+  packet: Uint8Array,
+  key: FlowKey,
+  start = 0,
+  length = packet.length - start,
+): number {
+  const status = parseIpv4(packet, start, length, v4, true);
   if (status !== ParseStatus.Ok) {
     return status === ParseStatus.Truncated
       ? R.truncated46
@@ -84,26 +92,31 @@ export function extractFlowKey4(packet: Uint8Array, key: FlowKey): number {
   key.fragmentOffset = v4.fragmentOffset;
   key.moreFragments = v4.moreFragments;
   key.fragmentId = v4.identification;
-  return extractL4(packet, key, v4.payloadOffset, v4.totalLength, v4.fragmentOffset === 0, 4);
+  return extractL4(packet, key, v4.payloadOffset, start + v4.totalLength, v4.fragmentOffset === 0, 4);
 }
 
-/** Extracts the flow key of a whole IPv6 packet; 0 or a *64 drop reason. */
-export function extractFlowKey6(packet: Uint8Array, key: FlowKey): number {
-  const status = parseIpv6(packet, 0, packet.length, v6, true);
+/** Extracts the flow key of the whole IPv6 packet `packet[start, start + length)`, like extractFlowKey4. */
+export function extractFlowKey6(
+  packet: Uint8Array,
+  key: FlowKey,
+  start = 0,
+  length = packet.length - start,
+): number {
+  const status = parseIpv6(packet, start, length, v6, true);
   if (status !== ParseStatus.Ok) return status === ParseStatus.Truncated ? R.truncated64 : R.header64;
   key.family = 6;
   key.protocol = v6.protocol;
   key.src4 = 0;
   key.dst4 = 0;
   for (let i = 0; i < 16; i++) {
-    key.src[i] = packet[8 + i];
-    key.dst[i] = packet[24 + i];
+    key.src[i] = packet[start + 8 + i];
+    key.dst[i] = packet[start + 24 + i];
   }
   key.isFragment = v6.isFragment;
   key.fragmentOffset = v6.fragmentOffset;
   key.moreFragments = v6.moreFragments;
   key.fragmentId = v6.identification;
-  return extractL4(packet, key, v6.payloadOffset, 40 + v6.payloadLength, v6.fragmentOffset === 0, 6);
+  return extractL4(packet, key, v6.payloadOffset, start + 40 + v6.payloadLength, v6.fragmentOffset === 0, 6);
 }
 
 function extractL4(

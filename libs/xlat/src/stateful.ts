@@ -5,7 +5,7 @@ import { validateConfig } from './config.js';
 import type { TranslationResult, TranslatorConfigInput } from './contract.js';
 import { translate4to6 } from './rfc7915/4to6.js';
 import { translate6to4 } from './rfc7915/6to4.js';
-import { type AddressPlanner, XlatState, type XlatTuple } from './rfc7915/common.js';
+import { type AddressPlanner, assertRanges, XlatState, type XlatTuple } from './rfc7915/common.js';
 import type { Verdict } from './verdict.js';
 
 export interface StatefulTranslator {
@@ -13,22 +13,38 @@ export interface StatefulTranslator {
   /**
    * IPv6 -> IPv4 with the outgoing IPv4 tuple decided: `tuple.src4:srcPort -> dst4:dstPort` (for an
    * ICMP query `srcPort` is the new identifier). For an ICMPv6 error the outer packet goes
-   * src4 -> dst4 and the quoted packet dst4:dstPort -> src4:srcPort.
+   * src4 -> dst4 and the quoted packet dst4:dstPort -> src4:srcPort. Offsets as in the stateless
+   * Translator (contract.ts): the packet is `input[inStart, inStart + inLength)`, the output is
+   * written from `output[outStart]`.
    */
-  v6ToV4(input: Uint8Array, output: Uint8Array, tuple: XlatTuple): Verdict;
+  v6ToV4(
+    input: Uint8Array,
+    output: Uint8Array,
+    tuple: XlatTuple,
+    inStart?: number,
+    inLength?: number,
+    outStart?: number,
+  ): Verdict;
   /**
    * IPv4 -> IPv6 with the outgoing IPv6 tuple decided: `tuple.src6:srcPort -> dst6:dstPort` (for an
    * ICMP query `dstPort` is the identifier). For an ICMPv4 error the quoted packet goes
    * dst6:dstPort -> src6:srcPort, and the outer source is the erring IPv4 router embedded in the
-   * configured RFC 6052 prefix, so traceroute through the NAT64 shows real hops.
+   * configured RFC 6052 prefix, so traceroute through the NAT64 shows real hops. Offsets as v6ToV4.
    */
-  v4ToV6(input: Uint8Array, output: Uint8Array, tuple: XlatTuple): Verdict;
+  v4ToV6(
+    input: Uint8Array,
+    output: Uint8Array,
+    tuple: XlatTuple,
+    inStart?: number,
+    inLength?: number,
+    outStart?: number,
+  ): Verdict;
 }
 
 class SessionPlanner implements AddressPlanner {
   tuple: XlatTuple | null = null;
 
-  plan46(state: XlatState, _input: Uint8Array, icmpError: boolean): number {
+  plan46(state: XlatState, _input: Uint8Array, _inStart: number, icmpError: boolean): number {
     const t = this.tuple!;
     const outer = state.outer;
     if (!icmpError) {
@@ -48,7 +64,7 @@ class SessionPlanner implements AddressPlanner {
     return 0;
   }
 
-  plan64(state: XlatState, _input: Uint8Array, icmpError: boolean): number {
+  plan64(state: XlatState, _input: Uint8Array, _inStart: number, icmpError: boolean): number {
     const t = this.tuple!;
     const outer = state.outer;
     outer.src4 = t.src4 | 0;
@@ -77,14 +93,30 @@ class SessionTranslator implements StatefulTranslator {
     this.result = state.result;
   }
 
-  v6ToV4(input: Uint8Array, output: Uint8Array, tuple: XlatTuple): Verdict {
+  v6ToV4(
+    input: Uint8Array,
+    output: Uint8Array,
+    tuple: XlatTuple,
+    inStart = 0,
+    inLength = input.length - inStart,
+    outStart = 0,
+  ): Verdict {
+    assertRanges(input, output, inStart, inLength, outStart);
     this.planner.tuple = tuple;
-    return translate6to4(this.state, input, output, this.planner);
+    return translate6to4(this.state, input, inStart, inLength, output, outStart, this.planner);
   }
 
-  v4ToV6(input: Uint8Array, output: Uint8Array, tuple: XlatTuple): Verdict {
+  v4ToV6(
+    input: Uint8Array,
+    output: Uint8Array,
+    tuple: XlatTuple,
+    inStart = 0,
+    inLength = input.length - inStart,
+    outStart = 0,
+  ): Verdict {
+    assertRanges(input, output, inStart, inLength, outStart);
     this.planner.tuple = tuple;
-    return translate4to6(this.state, input, output, this.planner);
+    return translate4to6(this.state, input, inStart, inLength, output, outStart, this.planner);
   }
 }
 

@@ -6,7 +6,7 @@ import type { Translator, TranslatorConfigInput } from './contract.js';
 import { isGlobalIpv4 } from './rfc6052.js';
 import { translate4to6 } from './rfc7915/4to6.js';
 import { translate6to4 } from './rfc7915/6to4.js';
-import { type AddressPlanner, XlatState } from './rfc7915/common.js';
+import { type AddressPlanner, assertRanges, XlatState } from './rfc7915/common.js';
 import { DropReason, type Verdict } from './verdict.js';
 
 const R = DropReason;
@@ -52,7 +52,7 @@ function mapAddress6to4(
 
 /** The stateless address decision. Ports and identifiers stay as the parse left them. */
 export const statelessPlanner: AddressPlanner = {
-  plan46(state, _input, icmpError) {
+  plan46(state, _input, _inStart, icmpError) {
     const cfg = state.cfg;
     const v4 = state.outer4;
     if (!mapAddress4to6(cfg, v4.src, state.outer.src6, 0, !icmpError)) return R.srcaddr46;
@@ -64,17 +64,17 @@ export const statelessPlanner: AddressPlanner = {
     }
     return 0;
   },
-  plan64(state, input, icmpError) {
+  plan64(state, input, inStart, icmpError) {
     const cfg = state.cfg;
-    if (mapAddress6to4(cfg, input, 8, !icmpError)) {
+    if (mapAddress6to4(cfg, input, inStart + 8, !icmpError)) {
       state.outer.src4 = mapped;
     } else {
       // RFC 7915 sec. 5.1 / RFC 6791: an ICMPv6 error from an untranslatable source (a router inside
       // the IPv6 network) gets a pool address; without a pool, the translator's own IPv4 address.
       if (!icmpError) return R.srcaddr64;
-      state.outer.src4 = cfg.pool6791.size > 0 ? cfg.pool6791.pick(input, 8) : cfg.ipv4Address;
+      state.outer.src4 = cfg.pool6791.size > 0 ? cfg.pool6791.pick(input, inStart + 8) : cfg.ipv4Address;
     }
-    if (!mapAddress6to4(cfg, input, 24, !icmpError)) return R.dstaddr64;
+    if (!mapAddress6to4(cfg, input, inStart + 24, !icmpError)) return R.dstaddr64;
     state.outer.dst4 = mapped;
     if (icmpError) {
       const at = state.inner6.start;
@@ -96,12 +96,26 @@ class StatelessTranslator implements Translator {
     this.result = this.state.result;
   }
 
-  v4ToV6(input: Uint8Array, output: Uint8Array): Verdict {
-    return translate4to6(this.state, input, output, statelessPlanner);
+  v4ToV6(
+    input: Uint8Array,
+    output: Uint8Array,
+    inStart = 0,
+    inLength = input.length - inStart,
+    outStart = 0,
+  ): Verdict {
+    assertRanges(input, output, inStart, inLength, outStart);
+    return translate4to6(this.state, input, inStart, inLength, output, outStart, statelessPlanner);
   }
 
-  v6ToV4(input: Uint8Array, output: Uint8Array): Verdict {
-    return translate6to4(this.state, input, output, statelessPlanner);
+  v6ToV4(
+    input: Uint8Array,
+    output: Uint8Array,
+    inStart = 0,
+    inLength = input.length - inStart,
+    outStart = 0,
+  ): Verdict {
+    assertRanges(input, output, inStart, inLength, outStart);
+    return translate6to4(this.state, input, inStart, inLength, output, outStart, statelessPlanner);
   }
 }
 

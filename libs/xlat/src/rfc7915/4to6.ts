@@ -6,7 +6,6 @@ import {
   checksumAdjust,
   checksumFinish,
   copyBytes,
-  copyTail,
   findUnexpiredSourceRoute,
   isExtensionHeader,
   ParseStatus,
@@ -211,19 +210,23 @@ function rewriteL4(
 }
 
 /**
- * Translates one IPv4 packet. `planner` decides the addresses; everything else is the same for the
- * stateless translator and the NAT64 lower layer.
+ * Translates the IPv4 packet `input[inStart, inStart + inLength)` into `output` from `outStart` on
+ * (see contract.ts). `planner` decides the addresses; everything else is the same for the
+ * stateless translator and the NAT64 lower layer. Offsets of parsed fields are absolute in `input`.
  */
 export function translate4to6(
   state: XlatState,
   input: Uint8Array,
+  inStart: number,
+  inLength: number,
   output: Uint8Array,
+  outStart: number,
   planner: AddressPlanner,
 ): Verdict {
   const result = state.result;
   const cfg = state.cfg;
   const v4 = state.outer4;
-  const status = parseIpv4(input, 0, input.length, v4, true);
+  const status = parseIpv4(input, inStart, inLength, v4, true);
   if (status !== ParseStatus.Ok) {
     return drop(
       result,
@@ -240,7 +243,7 @@ export function translate4to6(
   // Next Header would make the IPv6 packet parse as a broken extension chain.
   if (protocol === 58 || protocol === 2 || isIpv6Only(protocol)) return drop(result, R.protocol46);
   const l4 = v4.payloadOffset;
-  const end = v4.totalLength;
+  const end = inStart + v4.totalLength;
   const l4Length = end - l4;
   const fragmented = v4.isFragment;
   const first = v4.fragmentOffset === 0;
@@ -321,12 +324,12 @@ export function translate4to6(
   // Sec. 4.1: an illegal source (RFC 1812 sec. 5.3.7: this network, loopback, multicast, class E,
   // broadcast) is silently dropped, except that ICMPv4 errors are translated for troubleshooting.
   if (!icmpError && isIllegalSource4(v4.src)) return drop(result, R.srcaddr46);
-  const reason = planner.plan46(state, input, icmpError);
+  const reason = planner.plan46(state, input, inStart, icmpError);
   if (reason !== 0) {
     // Sec. 4.4: a translator SHOULD be able to answer a packet it cannot translate with
     // Communication Administratively Prohibited (3/13); never about an ICMP error.
     if (cfg.icmpErrorsForUntranslatable && !icmpError && (reason === R.srcaddr46 || reason === R.dstaddr46)) {
-      return replyIcmp4(state, input, output, 3, 13, 0, reason);
+      return replyIcmp4(state, input, output, outStart, 3, 13, 0, reason);
     }
     return drop(result, reason);
   }
@@ -334,33 +337,48 @@ export function translate4to6(
   // Sec. 4.1 Hop Limit: the translator is a router; TTL 1 cannot be forwarded.
   if (v4.ttl <= 1) {
     if (icmpError) return drop(result, R.ttl46);
-    return replyIcmp4(state, input, output, 11, 0, 0, R.ttl46);
+    return replyIcmp4(state, input, output, outStart, 11, 0, 0, R.ttl46);
   }
   // Sec. 4.1: an unexpired source route cannot be honoured across the translation.
   if (v4.headerLength > 20 && findUnexpiredSourceRoute(input, v4) >= 0) {
     if (icmpError) return drop(result, R.sourceroute46);
-    return replyIcmp4(state, input, output, 3, 5, 0, R.sourceroute46);
+    return replyIcmp4(state, input, output, outStart, 3, 5, 0, R.sourceroute46);
   }
 
   const nextHeader = protocol === 1 ? 58 : protocol;
-  if (icmpError) return translateIcmpError46(state, input, output, originalEnd, extensionLength);
+  if (icmpError) return translateIcmpError46(state, input, output, outStart, originalEnd, extensionLength);
 
   const headerLength = fragmented ? 48 : 40;
   const size = headerLength + l4Length;
   if (v4.dontFragment && size > cfg.mtu6) {
     if (!first) return drop(result, R.fragneeded46);
-    return replyIcmp4(state, input, output, 3, 4, cfg.mtu6 - headerLength + 20, R.fragneeded46);
+    return replyIcmp4(state, input, output, outStart, 3, 4, cfg.mtu6 - headerLength + 20, R.fragneeded46);
   }
   const needsSplit = !v4.dontFragment && size > cfg.lowestIpv6Mtu;
   const withFragmentHeader = fragmented || needsSplit;
   const outHeader = withFragmentHeader ? 48 : 40;
-  if (outHeader + l4Length > output.length) return drop(result, R.buffer46);
+  const room = output.length - outStart;
+  if (outHeader + l4Length > room) return drop(result, R.buffer46);
+  // Every drop is decided before the first output byte is written: a dropped packet leaves the
+  // output as it was (the batch loop writes packets back to back into one buffer).
+  const chunk = ((cfg.lowestIpv6Mtu - 48) >> 3) << 3;
+  const fragments = needsSplit ? Math.ceil(l4Length / chunk) : 1;
+  if (needsSplit && (fragments * 48 + l4Length > room || fragments > result.lengths.length)) {
+    return drop(result, R.buffer46);
+  }
+  if (
+    first &&
+    protocol === 17 &&
+    read16(input, l4 + 6) === 0 &&
+    (!cfg.udpZeroChecksumCompute || fragmented)
+  ) {
+    return drop(result, R.udpzerochecksum46);
+  }
 
-  // Data first: the allocation-free copy may scribble over the header area.
-  copyTail(input, l4, end, output, outHeader);
+  copyBytes(input, l4, output, outStart + outHeader, l4Length);
   writeIpv6Header(
     output,
-    0,
+    outStart,
     cfg.ignoreTrafficClass ? 0 : v4.tos,
     outHeader - 40 + l4Length,
     withFragmentHeader ? 44 : nextHeader,
@@ -369,17 +387,24 @@ export function translate4to6(
     outer.dst6,
   );
   if (withFragmentHeader) {
-    writeFragmentHeader(output, 40, nextHeader, v4.fragmentOffset, v4.moreFragments, v4.identification);
+    writeFragmentHeader(
+      output,
+      outStart + 40,
+      nextHeader,
+      v4.fragmentOffset,
+      v4.moreFragments,
+      v4.identification,
+    );
   }
   if (first) {
     const r = rewriteL4(
       state,
       output,
-      outHeader,
+      outStart + outHeader,
       l4Length,
       protocol,
-      sumWords(input, 12, 20, 0),
-      0,
+      sumWords(input, inStart + 12, inStart + 20, 0),
+      outStart,
       l4Length,
       outer.srcPort,
       outer.dstPort,
@@ -389,29 +414,35 @@ export function translate4to6(
     if (r !== 0) return drop(result, r);
   }
   if (!needsSplit) return single(result, outHeader + l4Length, Verdict.Translate, 0);
-  return split46(state, output, l4Length);
+  return split46(state, output, outStart, l4Length, chunk, fragments);
 }
 
 /**
  * Sec. 4 / 4.1: an IPv4 packet without DF that would exceed lowest-ipv6-mtu is sent as IPv6
- * fragments. The packet is already written whole (headers + rewritten L4, Fragment header
- * included); fragments 1..n-1 are moved into place from the last one back, so no data is
+ * fragments. The packet is already written whole from `outStart` (headers + rewritten L4, Fragment
+ * header included); fragments 1..n-1 are moved into place from the last one back, so no data is
  * overwritten before it has moved (each fragment only moves right), all within the output buffer.
+ * The caller has checked that `count` fragments fit.
  */
-function split46(state: XlatState, output: Uint8Array, l4Length: number): Verdict {
+function split46(
+  state: XlatState,
+  output: Uint8Array,
+  outStart: number,
+  l4Length: number,
+  chunk: number,
+  count: number,
+): Verdict {
   const result = state.result;
   const v4 = state.outer4;
-  const chunk = ((state.cfg.lowestIpv6Mtu - 48) >> 3) << 3;
-  const count = Math.ceil(l4Length / chunk);
-  if (count * 48 + l4Length > output.length || count > result.lengths.length) return drop(result, R.buffer46);
+  const data = outStart + 48;
   for (let k = count - 1; k >= 0; k--) {
     const dataLength = k === count - 1 ? l4Length - k * chunk : chunk;
     const more = k < count - 1 || v4.moreFragments;
-    const position = k * (48 + chunk);
+    const position = outStart + k * (48 + chunk);
     if (k > 0) {
-      output.copyWithin(position + 48, 48 + k * chunk, 48 + k * chunk + dataLength);
+      output.copyWithin(position + 48, data + k * chunk, data + k * chunk + dataLength);
       // Same IPv6 and Fragment header as fragment 0 (next header, identification), new lengths.
-      output.copyWithin(position, 0, 48);
+      output.copyWithin(position, outStart, data);
     }
     write16(output, position + 4, 8 + dataLength);
     write16(output, position + 42, ((v4.fragmentOffset + ((k * chunk) >> 3)) << 3) | (more ? 1 : 0));
@@ -432,6 +463,7 @@ function translateIcmpError46(
   state: XlatState,
   input: Uint8Array,
   output: Uint8Array,
+  o: number,
   originalEnd: number,
   extensionLength: number,
 ): Verdict {
@@ -464,13 +496,12 @@ function translateIcmpError46(
   }
   const total = 48 + padded + extension;
   const copied = translated - innerHeader;
-  // Data first: the allocation-free copy may scribble over the header area and what follows.
-  if (copied > 0) copyTail(input, innerL4, innerL4 + copied, output, 48 + innerHeader);
+  if (copied > 0) copyBytes(input, innerL4, output, o + 48 + innerHeader, copied);
 
-  // Outer IPv6 header and ICMPv6 header.
+  // Outer IPv6 header and ICMPv6 header (`o` is where the output packet starts).
   writeIpv6Header(
     output,
-    0,
+    o,
     cfg.ignoreTrafficClass ? 0 : v4.tos,
     total - 40,
     58,
@@ -478,9 +509,9 @@ function translateIcmpError46(
     state.outer.src6,
     state.outer.dst6,
   );
-  output[40] = mappedType;
-  output[41] = mappedCode;
-  write16(output, 42, 0);
+  output[o + 40] = mappedType;
+  output[o + 41] = mappedCode;
+  write16(output, o + 42, 0);
   if (mappedType === 2) {
     // Packet Too Big: sec. 4.2 MTU = min(advertised + 20, IPv6 next-hop MTU, IPv4 MTU + 20), a
     // plateau when the router said 0 (RFC 1191), never below the IPv6 minimum 1280.
@@ -488,16 +519,16 @@ function translateIcmpError46(
     if (advertised === 0) advertised = plateauBelow(inner.totalLength);
     let mtu = Math.min(advertised + 20, cfg.mtu6, cfg.mtu4 + 20);
     if (mtu < 1280) mtu = 1280;
-    write32(output, 44, mtu);
+    write32(output, o + 44, mtu);
   } else if (mappedType === 4) {
-    write32(output, 44, mappedRest);
+    write32(output, o + 44, mappedRest);
   } else {
-    write32(output, 44, 0);
-    if (extension > 0) output[44] = padded >> 3;
+    write32(output, o + 44, 0);
+    if (extension > 0) output[o + 44] = padded >> 3;
   }
 
   // The quoted packet.
-  const at = 48;
+  const at = o + 48;
   writeIpv6Header(
     output,
     at,
@@ -534,11 +565,11 @@ function translateIcmpError46(
       true,
     );
   }
-  for (let i = 48 + translated; i < 48 + padded; i++) output[i] = 0;
-  if (extension > 0) copyBytes(input, originalEnd, output, 48 + padded, extension);
+  for (let i = at + translated; i < at + padded; i++) output[i] = 0;
+  if (extension > 0) copyBytes(input, originalEnd, output, at + padded, extension);
 
-  let sum = sumWords(output, 8, 40, 0) + (total - 40) + 58;
-  sum = sumWords(output, 40, total, sum);
-  write16(output, 42, checksumFinish(sum));
+  let sum = sumWords(output, o + 8, o + 40, 0) + (total - 40) + 58;
+  sum = sumWords(output, o + 40, o + total, sum);
+  write16(output, o + 42, checksumFinish(sum));
   return single(state.result, total, Verdict.Translate, 0);
 }

@@ -7,7 +7,6 @@ import {
   checksumAdjust,
   checksumFinish,
   copyBytes,
-  copyTail,
   ipv4HeaderChecksum,
   isExtensionHeader,
   ParseStatus,
@@ -89,10 +88,11 @@ function nextIdentification(state: XlatState): number {
   return identification;
 }
 
-function isIllegalSource6(input: Uint8Array): boolean {
-  if (input[8] === 0xff) return true;
-  for (let i = 8; i < 23; i++) if (input[i] !== 0) return false;
-  return input[23] <= 1;
+/** The source address of the IPv6 header at `input[start]` is multicast, unspecified or loopback. */
+function isIllegalSource6(input: Uint8Array, start: number): boolean {
+  if (input[start + 8] === 0xff) return true;
+  for (let i = start + 8; i < start + 23; i++) if (input[i] !== 0) return false;
+  return input[start + 23] <= 1;
 }
 
 function writeIpv4Header(
@@ -177,17 +177,23 @@ function rewriteL4(
   }
 }
 
-/** Translates one IPv6 packet; `planner` decides the addresses. */
+/**
+ * Translates the IPv6 packet `input[inStart, inStart + inLength)` into `output` from `outStart` on
+ * (see contract.ts); `planner` decides the addresses. Offsets of parsed fields are absolute.
+ */
 export function translate6to4(
   state: XlatState,
   input: Uint8Array,
+  inStart: number,
+  inLength: number,
   output: Uint8Array,
+  outStart: number,
   planner: AddressPlanner,
 ): Verdict {
   const result = state.result;
   const cfg = state.cfg;
   const v6 = state.outer6;
-  const status = parseIpv6(input, 0, input.length, v6, true);
+  const status = parseIpv6(input, inStart, inLength, v6, true);
   if (status !== ParseStatus.Ok)
     return drop(result, status === ParseStatus.Truncated ? R.truncated64 : R.header64);
   const protocol = v6.protocol;
@@ -199,7 +205,7 @@ export function translate6to4(
     if (afterFragment !== 50 && isExtensionHeader(afterFragment)) return drop(result, R.header64);
   }
   const l4 = v6.payloadOffset;
-  const end = 40 + v6.payloadLength;
+  const end = inStart + 40 + v6.payloadLength;
   const l4Length = end - l4;
   const fragmented = v6.isFragment;
   const first = v6.fragmentOffset === 0;
@@ -225,7 +231,7 @@ export function translate6to4(
       } else if (type >= 1 && type <= 4) {
         icmpError = true;
         if (!mapIcmpError6to4(type, input[l4 + 1], read32(input, l4 + 4))) return drop(result, R.icmptype64);
-        let sum = sumWords(input, 8, 40, 0) + l4Length + 58;
+        let sum = sumWords(input, inStart + 8, inStart + 40, 0) + l4Length + 58;
         sum = sumWords(input, l4, end, sum);
         if (checksumFinish(sum) !== 0) return drop(result, R.checksum64);
         const innerStart = l4 + 8;
@@ -266,28 +272,30 @@ export function translate6to4(
   }
 
   // Sec. 5.1: an illegal source (unspecified, loopback, multicast) is silently dropped.
-  if (!icmpError && isIllegalSource6(input)) return drop(result, R.srcaddr64);
-  const reason = planner.plan64(state, input, icmpError);
+  if (!icmpError && isIllegalSource6(input, inStart)) return drop(result, R.srcaddr64);
+  const reason = planner.plan64(state, input, inStart, icmpError);
   if (reason !== 0) {
     // Sec. 5.4: the ICMPv6 counterpart, Destination Unreachable code 1 (administratively prohibited).
     if (cfg.icmpErrorsForUntranslatable && !icmpError && (reason === R.srcaddr64 || reason === R.dstaddr64)) {
-      return replyIcmp6(state, input, output, 1, 1, 0, reason);
+      return replyIcmp6(state, input, output, outStart, 1, 1, 0, reason);
     }
     return drop(result, reason);
   }
 
   if (v6.hopLimit <= 1) {
     if (icmpError) return drop(result, R.hoplimit64);
-    return replyIcmp6(state, input, output, 3, 0, 0, R.hoplimit64);
+    return replyIcmp6(state, input, output, outStart, 3, 0, 0, R.hoplimit64);
   }
   // Sec. 5.1: a routing header with segments left cannot be followed into IPv4.
   if (v6.segmentsLeftOffset >= 0) {
     if (icmpError) return drop(result, R.routingheader64);
-    return replyIcmp6(state, input, output, 4, 0, v6.segmentsLeftOffset, R.routingheader64);
+    // The pointer counts from the start of the offending packet.
+    const pointer = v6.segmentsLeftOffset - inStart;
+    return replyIcmp6(state, input, output, outStart, 4, 0, pointer, R.routingheader64);
   }
 
   const protocol4 = protocol === 58 ? 1 : protocol;
-  if (icmpError) return translateIcmpError64(state, input, output, originalEnd, extensionLength);
+  if (icmpError) return translateIcmpError64(state, input, output, outStart, originalEnd, extensionLength);
 
   const size = 20 + l4Length;
   const hasFragmentHeader = v6.hasFragmentHeader;
@@ -295,9 +303,16 @@ export function translate6to4(
   const dontFragment = !hasFragmentHeader && size > DF_THRESHOLD;
   if (size > cfg.mtu4 && dontFragment) {
     // Sec. 5.1 / 5.4: Packet Too Big with the IPv4 MTU plus the header difference, at least 1280.
-    return replyIcmp6(state, input, output, 2, 0, Math.max(1280, cfg.mtu4 + 20), R.toobig64);
+    return replyIcmp6(state, input, output, outStart, 2, 0, Math.max(1280, cfg.mtu4 + 20), R.toobig64);
   }
-  if (size > output.length) return drop(result, R.buffer64);
+  const room = output.length - outStart;
+  if (size > room) return drop(result, R.buffer64);
+  // Every drop is decided before the first output byte is written (see 4to6.ts).
+  const chunk = ((cfg.mtu4 - 20) >> 3) << 3;
+  const fragments = size > cfg.mtu4 ? Math.ceil(l4Length / chunk) : 1;
+  if (fragments > 1 && (fragments * 20 + l4Length > room || fragments > result.lengths.length)) {
+    return drop(result, R.buffer64);
+  }
   let identification: number;
   let flags: number;
   if (hasFragmentHeader) {
@@ -311,14 +326,14 @@ export function translate6to4(
     identification = nextIdentification(state);
     flags = 0;
   }
-  copyTail(input, l4, end, output, 20);
+  copyBytes(input, l4, output, outStart + 20, l4Length);
   if (first) {
     rewriteL4(
       output,
-      20,
+      outStart + 20,
       l4Length,
       protocol,
-      sumWords(input, 8, 40, 0),
+      sumWords(input, inStart + 8, inStart + 40, 0),
       outer.src4,
       outer.dst4,
       l4Length,
@@ -329,7 +344,7 @@ export function translate6to4(
   }
   writeIpv4Header(
     output,
-    0,
+    outStart,
     cfg.ignoreTrafficClass ? 0 : v6.trafficClass,
     size,
     identification,
@@ -340,28 +355,34 @@ export function translate6to4(
     outer.dst4,
   );
   if (size <= cfg.mtu4) return single(result, size, Verdict.Translate, 0);
-  return split64(state, output, l4Length);
+  return split64(state, output, outStart, l4Length, chunk, fragments);
 }
 
 /**
  * IPv4 may be fragmented on the way (DF = 0): fragments of at most mtu4 (RFC 791 sec. 3.2). The
- * packet is already written whole; fragments move into place from the last one back (see split46).
+ * packet is already written whole from `outStart`; fragments move into place from the last one back
+ * (see split46). The caller has checked that `count` fragments fit.
  */
-function split64(state: XlatState, output: Uint8Array, l4Length: number): Verdict {
+function split64(
+  state: XlatState,
+  output: Uint8Array,
+  outStart: number,
+  l4Length: number,
+  chunk: number,
+  count: number,
+): Verdict {
   const result = state.result;
-  const chunk = ((state.cfg.mtu4 - 20) >> 3) << 3;
-  const count = Math.ceil(l4Length / chunk);
-  if (count * 20 + l4Length > output.length || count > result.lengths.length) return drop(result, R.buffer64);
-  const flags0 = read16(output, 6);
+  const data = outStart + 20;
+  const flags0 = read16(output, outStart + 6);
   const baseOffset = flags0 & 0x1fff;
   const lastMore = (flags0 & 0x2000) !== 0;
   for (let k = count - 1; k >= 0; k--) {
     const dataLength = k === count - 1 ? l4Length - k * chunk : chunk;
     const more = k < count - 1 || lastMore;
-    const position = k * (20 + chunk);
+    const position = outStart + k * (20 + chunk);
     if (k > 0) {
-      output.copyWithin(position + 20, 20 + k * chunk, 20 + k * chunk + dataLength);
-      output.copyWithin(position, 0, 20);
+      output.copyWithin(position + 20, data + k * chunk, data + k * chunk + dataLength);
+      output.copyWithin(position, outStart, data);
     }
     write16(output, position + 2, 20 + dataLength);
     write16(output, position + 6, (more ? 0x2000 : 0) | (baseOffset + ((k * chunk) >> 3)));
@@ -385,6 +406,7 @@ function translateIcmpError64(
   state: XlatState,
   input: Uint8Array,
   output: Uint8Array,
+  o: number,
   originalEnd: number,
   extensionLength: number,
 ): Verdict {
@@ -414,26 +436,26 @@ function translateIcmpError64(
   }
   const total = 28 + padded + extension;
   const copied = translated - 20;
-  // Data first: the allocation-free copy may scribble over the header area and what follows.
-  if (copied > 0) copyTail(input, innerL4, innerL4 + copied, output, 48);
+  // `o` is where the output packet starts.
+  if (copied > 0) copyBytes(input, innerL4, output, o + 48, copied);
 
-  output[20] = mappedType;
-  output[21] = mappedCode;
-  write16(output, 22, 0);
+  output[o + 20] = mappedType;
+  output[o + 21] = mappedCode;
+  write16(output, o + 22, 0);
   if (mappedType === 3 && mappedCode === 4) {
     // Sec. 5.2 Packet Too Big: min(MTU - 20, IPv4 MTU, IPv6 MTU - 20); 8 more when the quoted packet
     // had a Fragment header, which the IPv4 packets would not carry.
     let mtu = read32(input, l4 + 4) - 20 - (inner.hasFragmentHeader ? 8 : 0);
     mtu = Math.min(mtu, cfg.mtu4, cfg.mtu6 - 20, 0xffff);
     if (mtu < 68) mtu = 68;
-    write16(output, 24, 0);
-    write16(output, 26, mtu);
+    write16(output, o + 24, 0);
+    write16(output, o + 26, mtu);
   } else {
-    output[24] = mappedRest >>> 24;
-    output[25] = 0;
-    output[26] = 0;
-    output[27] = 0;
-    if (extension > 0) output[25] = padded >> 2;
+    output[o + 24] = mappedRest >>> 24;
+    output[o + 25] = 0;
+    output[o + 26] = 0;
+    output[o + 27] = 0;
+    if (extension > 0) output[o + 25] = padded >> 2;
   }
 
   // The quoted packet.
@@ -448,7 +470,7 @@ function translateIcmpError64(
   }
   writeIpv4Header(
     output,
-    28,
+    o + 28,
     cfg.ignoreTrafficClass ? 0 : inner.trafficClass,
     innerTotal,
     innerId,
@@ -461,7 +483,7 @@ function translateIcmpError64(
   if (inner.fragmentOffset === 0 && copied > 0) {
     rewriteL4(
       output,
-      48,
+      o + 48,
       copied,
       innerProtocol,
       sumWords(input, inner.start + 8, inner.start + 40, 0),
@@ -473,15 +495,15 @@ function translateIcmpError64(
       tuple.dstPort,
     );
   }
-  for (let i = 28 + translated; i < 28 + padded; i++) output[i] = 0;
-  if (extension > 0) copyBytes(input, originalEnd, output, 28 + padded, extension);
-  write16(output, 22, checksum(output, 20, total));
+  for (let i = o + 28 + translated; i < o + 28 + padded; i++) output[i] = 0;
+  if (extension > 0) copyBytes(input, originalEnd, output, o + 28 + padded, extension);
+  write16(output, o + 22, checksum(output, o + 20, o + total));
 
   // Outer IPv4 header: at most 576 bytes, so DF = 0 and a fresh identification.
   const identification = nextIdentification(state);
   writeIpv4Header(
     output,
-    0,
+    o,
     cfg.ignoreTrafficClass ? 0 : v6.trafficClass,
     total,
     identification,

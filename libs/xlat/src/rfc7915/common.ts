@@ -36,10 +36,11 @@ export class XlatTuple {
  * The address decision step: fills `state.outer` (and `state.inner` for an ICMP error) after the
  * packet was parsed and before it is written. Returns 0 or a drop reason. The stateless translator
  * implements it with RFC 6052/7757/6791, the NAT64 lower layer with an already decided session.
+ * The packet starts at `input[inStart]`.
  */
 export interface AddressPlanner {
-  plan46(state: XlatState, input: Uint8Array, icmpError: boolean): number;
-  plan64(state: XlatState, input: Uint8Array, icmpError: boolean): number;
+  plan46(state: XlatState, input: Uint8Array, inStart: number, icmpError: boolean): number;
+  plan64(state: XlatState, input: Uint8Array, inStart: number, icmpError: boolean): number;
 }
 
 export class Result implements TranslationResult {
@@ -68,6 +69,28 @@ export class XlatState {
     const chunk4 = Math.max(8, ((cfg.mtu4 - 20) >> 3) << 3);
     const chunk6 = ((cfg.lowestIpv6Mtu - 48) >> 3) << 3;
     this.result = new Result(Math.ceil(65535 / Math.min(chunk4, chunk6)) + 2);
+  }
+}
+
+/**
+ * Asserts the caller's offsets (a programmer error, not packet content, so it throws): the packet
+ * `input[inStart, inStart + inLength)` lies inside `input` and `outStart` inside `output`.
+ */
+export function assertRanges(
+  input: Uint8Array,
+  output: Uint8Array,
+  inStart: number,
+  inLength: number,
+  outStart: number,
+): void {
+  if (
+    !(inStart >= 0 && inLength >= 0 && inStart + inLength <= input.length) ||
+    !(outStart >= 0 && outStart <= output.length)
+  ) {
+    throw new RangeError(
+      `translate: packet [${inStart}, ${inStart} + ${inLength}) must lie inside the input (${input.length} bytes) ` +
+        `and outStart ${outStart} inside the output (${output.length} bytes)`,
+    );
   }
 }
 
