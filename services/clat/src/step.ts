@@ -54,21 +54,28 @@ export class ClatStep implements PacketStep {
     return this.current.result;
   }
 
-  process(input: Uint8Array, output: Uint8Array, superPacket: boolean): Verdict {
+  process(
+    input: Uint8Array,
+    start: number,
+    length: number,
+    output: Uint8Array,
+    outStart: number,
+    superPacket: boolean,
+  ): Verdict {
     const translator = superPacket ? this.superTranslator : this.translator;
     this.current = translator;
-    const version = input.length > 0 ? input[0] >> 4 : 0;
-    if (version === 4) return this.translated(translator.v4ToV6(input, output));
-    if (version !== 6 || input.length < 40) return this.dropped(this.dropVersion);
+    const version = length > 0 ? input[start] >> 4 : 0;
+    if (version === 4) return this.translated(translator.v4ToV6(input, output, start, length, outStart));
+    if (version !== 6 || length < 40) return this.dropped(this.dropVersion);
     // ICMPv6 router solicitation (type 133) straight after the fixed header: the kernel sends
     // these into every new interface; a translator must not answer or translate them.
-    if (input[6] === 58 && input.length > 40 && input[40] === 133)
+    if (input[start + 6] === 58 && length > 40 && input[start + 40] === 133)
       return this.dropped(this.dropRouterSolicitation);
     const own = this.ownAddress;
     for (let i = 0; i < 16; i++) {
-      if (input[24 + i] !== own[i]) return this.dropped(this.dropNotForUs);
+      if (input[start + 24 + i] !== own[i]) return this.dropped(this.dropNotForUs);
     }
-    return this.translated(translator.v6ToV4(input, output));
+    return this.translated(translator.v6ToV4(input, output, start, length, outStart));
   }
 
   private translated(verdict: Verdict): Verdict {

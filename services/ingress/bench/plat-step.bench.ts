@@ -161,7 +161,7 @@ export default async function bench(): Promise<void> {
     let ok = 0;
     for (let i = 0; i < SESSIONS; i++) {
       patch6(p6, visit(SESSIONS, 1, i));
-      if (step.process(p6, out, false) !== Verdict.Translate) continue;
+      if (step.process(p6, 0, p6.length, out, 0, false) !== Verdict.Translate) continue;
       ok++;
       pool[i] = ((out[12] << 24) | (out[13] << 16) | (out[14] << 8) | out[15]) >>> 0;
       poolPort[i] = (out[20] << 8) | out[21];
@@ -172,7 +172,7 @@ export default async function bench(): Promise<void> {
   for (let i = 0; i < 10_000; i++) {
     const f = visit(10_000, 100, i);
     patch6(p6, f);
-    step.process(p6, out, false);
+    step.process(p6, 0, p6.length, out, 0, false);
     active10k.pool[i] = ((out[12] << 24) | (out[13] << 16) | (out[14] << 8) | out[15]) >>> 0;
     active10k.port[i] = (out[20] << 8) | out[21];
   }
@@ -193,7 +193,7 @@ export default async function bench(): Promise<void> {
     let ok = 0;
     for (let i = 0, j = 0; i < PACKETS; i++) {
       patch6(p6, visit(active, stride, j));
-      if (step.process(p6, out, false) === Verdict.Translate) ok++;
+      if (step.process(p6, 0, p6.length, out, 0, false) === Verdict.Translate) ok++;
       if (++j === active) j = 0;
     }
     return ok;
@@ -212,7 +212,7 @@ export default async function bench(): Promise<void> {
       let ok = 0;
       for (let i = 0, j = 0; i < PACKETS; i++) {
         patch4(p4, visit(active, stride, j), ports.pool[j], ports.port[j]);
-        if (step.process(p4, out, false) === Verdict.Translate) ok++;
+        if (step.process(p4, 0, p4.length, out, 0, false) === Verdict.Translate) ok++;
         if (++j === active) j = 0;
       }
       return ok;

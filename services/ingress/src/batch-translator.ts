@@ -21,11 +21,22 @@ import type { CounterLayout } from './counters.js';
 export interface PacketStep {
   readonly result: TranslationResult;
   /**
-   * Handles `input` (one whole L3 packet), writing into `output` like the xlat Translator contract.
-   * `superPacket` is true for a GSO packet: it must be translated whole (no MTU checks, no
-   * fragmentation) with its checksum field updated incrementally. Returns a Verdict.
+   * Handles the whole L3 packet `input[start, start + length)`, writing into `output` from
+   * `outStart` on like the xlat Translator contract (libs/xlat/src/contract.ts): nothing outside the
+   * packet is read, nothing outside `[outStart, outStart + result.length)` written, and
+   * `output.length - outStart` is at least `length + 2048`. The batch loop passes its batch buffers
+   * themselves, so no view is made per packet. `superPacket` is true for a GSO packet: it must be
+   * translated whole (no MTU checks, no fragmentation) with its checksum field updated
+   * incrementally. Returns a Verdict.
    */
-  process(input: Uint8Array, output: Uint8Array, superPacket: boolean): Verdict;
+  process(
+    input: Uint8Array,
+    start: number,
+    length: number,
+    output: Uint8Array,
+    outStart: number,
+    superPacket: boolean,
+  ): Verdict;
   /**
    * For a Drop or a ReplyIcmp: the counter of its reason (e.g. "drop.notforus64", or
    * "drop.hoplimit64" for the time-exceeded reply); the translator's reasons map to
@@ -150,11 +161,11 @@ export class BatchTranslator {
         }
       }
     }
-    const input = buffer.subarray(offset + vnet, offset + length);
-    if (this.out.length - this.outPosition < input.length + OUTPUT_SLACK_BYTES + 64 * vnet) this.flush();
+    const l3Length = length - vnet;
+    if (this.out.length - this.outPosition < l3Length + OUTPUT_SLACK_BYTES + 64 * vnet) this.flush();
     if (this.outCount + 64 > this.outOffsets.length) this.flush();
     const start = this.outPosition;
-    const verdict = this.step.process(input, this.out.subarray(start + vnet), superPacket);
+    const verdict = this.step.process(buffer, offset + vnet, l3Length, this.out, start + vnet, superPacket);
     if (verdict === Verdict.Drop) {
       counters[this.step.reasonCounter()]++;
       return;
@@ -167,7 +178,7 @@ export class BatchTranslator {
       return;
     }
     if (superPacket) {
-      this.emitSuperPacket(buffer, offset, start, vnet, input.length, result.lengths[0]);
+      this.emitSuperPacket(buffer, offset, start, vnet, l3Length, result.lengths[0]);
       return;
     }
     if (result.count === 1) {
@@ -223,7 +234,7 @@ export class BatchTranslator {
     l3Length: number,
   ): void {
     const out = this.out;
-    out.set(input.subarray(inputOffset, inputOffset + vnet), position);
+    for (let i = 0; i < vnet; i++) out[position + i] = input[inputOffset + i];
     const toFamily = out[position + vnet] >> 4 === 6 ? 6 : 4;
     if (adjustVnetHeaderForFamily(out, position, toFamily, l3Length - inputL3Length) !== VnetAdjust.ok) {
       this.options.counters[DROP_VNET]++;

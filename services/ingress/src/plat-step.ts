@@ -2,7 +2,7 @@
 // let the NAT engine filter, update and pick the outgoing tuple (sec. 3.5, 3.6), then rewrite the
 // headers with the tuple (sec. 3.7, RFC 7915). Hairpinned flows (sec. 3.8) are rewritten IPv6 to
 // IPv6. Unsolicited IPv4 SYNs are held as the engine says, and engine-requested ICMP errors built.
-import { checksumAdjust, read16, sumWords, write16 } from '../../../libs/packet/src/index.js';
+import { checksumAdjust, copyBytes, read16, sumWords, write16 } from '../../../libs/packet/src/index.js';
 import {
   createStatefulTranslator,
   DropReason,
@@ -134,20 +134,34 @@ export class PlatStep implements PacketStep, HeldSynListener {
     return this.lastDrop;
   }
 
-  process(input: Uint8Array, output: Uint8Array, superPacket: boolean): Verdict {
-    const version = input.length > 0 ? input[0] >> 4 : 0;
-    if (version === 6) return this.outbound(input, output, superPacket);
-    if (version === 4) return this.inbound(input, output, superPacket);
+  process(
+    input: Uint8Array,
+    start: number,
+    length: number,
+    output: Uint8Array,
+    outStart: number,
+    superPacket: boolean,
+  ): Verdict {
+    const version = length > 0 ? input[start] >> 4 : 0;
+    if (version === 6) return this.outbound(input, start, length, output, outStart, superPacket);
+    if (version === 4) return this.inbound(input, start, length, output, outStart, superPacket);
     return this.dropTo(this.c.version);
   }
 
-  private outbound(input: Uint8Array, output: Uint8Array, superPacket: boolean): Verdict {
-    if (input.length < 40) return this.dropTo(translatorDropBase + DropReason.truncated64);
-    if (input[6] === 58 && input.length > 40 && input[40] === 133)
+  private outbound(
+    input: Uint8Array,
+    start: number,
+    length: number,
+    output: Uint8Array,
+    outStart: number,
+    superPacket: boolean,
+  ): Verdict {
+    if (length < 40) return this.dropTo(translatorDropBase + DropReason.truncated64);
+    if (input[start + 6] === 58 && length > 40 && input[start + 40] === 133)
       return this.dropTo(this.c.routerSolicitation);
-    if (!this.prefix.matches(input, 24)) return this.dropTo(this.c.notForUs);
+    if (!this.prefix.matches(input, start + 24)) return this.dropTo(this.c.notForUs);
     const flow = this.flow;
-    const reason = extractFlowKey6(input, flow);
+    const reason = extractFlowKey6(input, flow, start, length);
     if (reason !== NO_REASON) return this.dropTo(translatorDropBase + reason);
     const key = this.key6;
     if (flow.icmpError) {
@@ -161,7 +175,8 @@ export class PlatStep implements PacketStep, HeldSynListener {
       key.tcpFlags = 0;
       key.icmpError = true;
     } else {
-      if (flow.isFragment && flow.fragmentOffset !== 0) return this.laterFragment64(input, output);
+      if (flow.isFragment && flow.fragmentOffset !== 0)
+        return this.laterFragment64(input, start, length, output, outStart);
       // No ports and not a later fragment: a protocol NAT64 does not carry (RFC 6146 sec. 3.5:
       // TCP, UDP and ICMP queries/errors only), e.g. an unknown ICMPv6 type or ICMPv4 inside IPv6.
       if (!flow.hasPorts) return this.dropTo(flow.isFragment ? this.c.fragment64 : this.c.protocol64);
@@ -179,7 +194,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
     const verdict = engine.outbound6(key, this.nowMs);
     const r = engine.result;
     if (verdict === EngineVerdict.Translate) {
-      if (r.hairpin) return this.hairpin(input, output);
+      if (r.hairpin) return this.hairpin(input, start, length, output, outStart);
       const tuple = this.tuple;
       tuple.src4 = r.v4Src;
       tuple.srcPort = r.v4SrcPort;
@@ -195,20 +210,27 @@ export class PlatStep implements PacketStep, HeldSynListener {
       }
       const translator = superPacket ? this.superStateful : this.stateful;
       this.current = translator.result;
-      const xlat = translator.v6ToV4(input, output, tuple);
+      const xlat = translator.v6ToV4(input, output, tuple, start, length, outStart);
       if (xlat !== Verdict.Translate) this.lastDrop = translatorDropBase + translator.result.reason;
       return xlat;
     }
     if (verdict === EngineVerdict.ReplyIcmp) {
       this.lastDrop = this.natDropBase + r.reason;
-      return this.reply(writeIcmp6Error(input, output, r.icmpType, r.icmpCode));
+      return this.reply(writeIcmp6Error(input, start, length, output, outStart, r.icmpType, r.icmpCode));
     }
     return this.dropTo(this.natDropBase + r.reason);
   }
 
-  private inbound(input: Uint8Array, output: Uint8Array, superPacket: boolean): Verdict {
+  private inbound(
+    input: Uint8Array,
+    start: number,
+    length: number,
+    output: Uint8Array,
+    outStart: number,
+    superPacket: boolean,
+  ): Verdict {
     const flow = this.flow;
-    const reason = extractFlowKey4(input, flow);
+    const reason = extractFlowKey4(input, flow, start, length);
     if (reason !== NO_REASON) return this.dropTo(translatorDropBase + reason);
     const key = this.key4;
     if (flow.icmpError) {
@@ -222,7 +244,8 @@ export class PlatStep implements PacketStep, HeldSynListener {
       key.tcpFlags = 0;
       key.icmpError = true;
     } else {
-      if (flow.isFragment && flow.fragmentOffset !== 0) return this.laterFragment46(input, output);
+      if (flow.isFragment && flow.fragmentOffset !== 0)
+        return this.laterFragment46(input, start, length, output, outStart);
       if (!flow.hasPorts) return this.dropTo(flow.isFragment ? this.c.fragment46 : this.c.protocol46);
       key.protocol = flow.protocol;
       key.src4 = flow.src4 >>> 0;
@@ -254,24 +277,42 @@ export class PlatStep implements PacketStep, HeldSynListener {
       }
       const translator = superPacket ? this.superStateful : this.stateful;
       this.current = translator.result;
-      const xlat = translator.v4ToV6(input, output, tuple);
+      const xlat = translator.v4ToV6(input, output, tuple, start, length, outStart);
       if (xlat !== Verdict.Translate) this.lastDrop = translatorDropBase + translator.result.reason;
       return xlat;
     }
     if (verdict === EngineVerdict.Hold) {
-      // RFC 6146 sec. 3.5.2.2: keep the SYN (at least 6 s); the engine reports its fate.
-      this.held.set(r.holdId, input.slice());
+      // RFC 6146 sec. 3.5.2.2: keep the SYN (at least 6 s); the engine reports its fate. A copy: the
+      // batch buffer is reused (a rare path, so the allocation is fine).
+      this.held.set(r.holdId, input.slice(start, start + length));
       return this.dropTo(this.c.heldSyn);
     }
     if (verdict === EngineVerdict.ReplyIcmp) {
       this.lastDrop = this.natDropBase + r.reason;
-      return this.reply(writeIcmp4Error(input, output, r.icmpType, r.icmpCode, this.options.icmpSource4));
+      return this.reply(
+        writeIcmp4Error(
+          input,
+          start,
+          length,
+          output,
+          outStart,
+          r.icmpType,
+          r.icmpCode,
+          this.options.icmpSource4,
+        ),
+      );
     }
     return this.dropTo(this.natDropBase + r.reason);
   }
 
   /** A non-first IPv6 fragment: the tuple its first fragment got, or a drop when it is unknown. */
-  private laterFragment64(input: Uint8Array, output: Uint8Array): Verdict {
+  private laterFragment64(
+    input: Uint8Array,
+    start: number,
+    length: number,
+    output: Uint8Array,
+    outStart: number,
+  ): Verdict {
     if (!this.fragments.find(this.flow, this.nowMs)) return this.dropTo(this.c.fragment64);
     const v = this.fragmentValue;
     this.fragments.copyValue(v);
@@ -280,11 +321,17 @@ export class PlatStep implements PacketStep, HeldSynListener {
     tuple.srcPort = v[1];
     tuple.dst4 = v[2];
     tuple.dstPort = v[3];
-    return this.rewrite(this.stateful.v6ToV4(input, output, tuple));
+    return this.rewrite(this.stateful.v6ToV4(input, output, tuple, start, length, outStart));
   }
 
   /** A non-first IPv4 fragment, likewise. */
-  private laterFragment46(input: Uint8Array, output: Uint8Array): Verdict {
+  private laterFragment46(
+    input: Uint8Array,
+    start: number,
+    length: number,
+    output: Uint8Array,
+    outStart: number,
+  ): Verdict {
     if (!this.fragments.find(this.flow, this.nowMs)) return this.dropTo(this.c.fragment46);
     const v = this.fragmentValue;
     this.fragments.copyValue(v);
@@ -298,7 +345,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
     words[3] = v[5];
     bytesFromWords(words, tuple.dst6);
     tuple.dstPort = v[6];
-    return this.rewrite(this.stateful.v4ToV6(input, output, tuple));
+    return this.rewrite(this.stateful.v4ToV6(input, output, tuple, start, length, outStart));
   }
 
   private rewrite(verdict: Verdict): Verdict {
@@ -309,29 +356,31 @@ export class PlatStep implements PacketStep, HeldSynListener {
 
   /**
    * RFC 6146 sec. 3.8: both ends are subscribers. The engine gave the sender's mapping (the source
-   * the receiver sees, embedded in the PREF64) and the receiver's IPv6 transport address.
+   * the receiver sees, embedded in the PREF64) and the receiver's IPv6 transport address. The packet
+   * is `input[start, start + length)`; it is rewritten into `output` from `o` on.
    */
-  private hairpin(input: Uint8Array, output: Uint8Array): Verdict {
-    const protocol = input[6];
-    if ((protocol !== 6 && protocol !== 17) || input.length < 48) return this.dropTo(this.c.hairpinProtocol);
-    if (input[7] <= 1) return this.dropTo(translatorDropBase + DropReason.hoplimit64);
+  private hairpin(input: Uint8Array, start: number, length: number, output: Uint8Array, o: number): Verdict {
+    const protocol = input[start + 6];
+    if ((protocol !== 6 && protocol !== 17) || length < 48) return this.dropTo(this.c.hairpinProtocol);
+    if (input[start + 7] <= 1) return this.dropTo(translatorDropBase + DropReason.hoplimit64);
     const r = this.engine.result;
-    const length = input.length;
-    output.set(input);
-    output[7] = input[7] - 1;
+    copyBytes(input, start, output, o, length);
+    output[o + 7] = input[start + 7] - 1;
     const checkAt = protocol === 6 ? 56 : 46;
-    const oldSum = sumWords(output, 8, 44, 0);
-    this.prefix.embed(r.v4Src, output, 8);
+    const oldSum = sumWords(output, o + 8, o + 44, 0);
+    this.prefix.embed(r.v4Src, output, o + 8);
     bytesFromWords(r.v6, this.tuple.dst6);
-    output.set(this.tuple.dst6, 24);
-    write16(output, 40, r.v4SrcPort);
-    write16(output, 42, r.v6Port);
-    const newSum = sumWords(output, 8, 44, 0);
-    const check = read16(output, checkAt);
-    if (!(protocol === 17 && check === 0) && checkAt + 2 <= length) {
-      let updated = checksumAdjust(check, oldSum, newSum);
-      if (protocol === 17 && updated === 0) updated = 0xffff;
-      write16(output, checkAt, updated);
+    output.set(this.tuple.dst6, o + 24);
+    write16(output, o + 40, r.v4SrcPort);
+    write16(output, o + 42, r.v6Port);
+    const newSum = sumWords(output, o + 8, o + 44, 0);
+    if (checkAt + 2 <= length) {
+      const check = read16(output, o + checkAt);
+      if (!(protocol === 17 && check === 0)) {
+        let updated = checksumAdjust(check, oldSum, newSum);
+        if (protocol === 17 && updated === 0) updated = 0xffff;
+        write16(output, o + checkAt, updated);
+      }
     }
     return this.single(length, Verdict.Translate);
   }
@@ -361,7 +410,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
     this.held.delete(holdId);
     if (packet === undefined) return;
     const reply = new Uint8Array(576);
-    const length = writeIcmp4Error(packet, reply, 3, 3, this.options.icmpSource4);
+    const length = writeIcmp4Error(packet, 0, packet.length, reply, 0, 3, 3, this.options.icmpSource4);
     this.pendingReplies.push(reply.subarray(0, length));
   }
 

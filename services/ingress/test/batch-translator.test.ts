@@ -3,7 +3,16 @@
 // partial checksum and gets its virtio header rewritten for the other family.
 import { describe, expect, it } from 'vitest';
 import { createVnetHeader, readVnetHeader, VnetFlag, VnetGso } from '../../../libs/tun/src/index.js';
-import { fold, formatIpv6, ipv4, parseIpv6, pseudo6Sum, tcp, udp } from '../../../test/support/build.js';
+import {
+  fold,
+  formatIpv6,
+  ipv4,
+  ipv6,
+  parseIpv6,
+  pseudo6Sum,
+  tcp,
+  udp,
+} from '../../../test/support/build.js';
 import { checkPacket } from '../../../test/support/wellformed.js';
 import { ClatStep, clatDropNames } from '../../clat/src/step.js';
 import { BatchTranslator } from '../src/batch-translator.js';
@@ -45,10 +54,67 @@ function clatBatch() {
     const buffer = Buffer.concat([Buffer.alloc(6), header, packet]);
     batch.onBatch(buffer, Uint32Array.of(6), Uint32Array.of(VNET + packet.length), 1);
   };
-  return { feed, written, counters, layout };
+  /** One batch as a TUN read leaves it: packets back to back, `gap` other bytes before each. */
+  const feedBatch = (packets: Buffer[], gap: number) => {
+    const parts: Buffer[] = [];
+    const offsets = new Uint32Array(packets.length);
+    const lengths = new Uint32Array(packets.length);
+    let at = 0;
+    packets.forEach((packet, i) => {
+      parts.push(Buffer.alloc(gap, 0xee), Buffer.alloc(VNET));
+      at += gap;
+      offsets[i] = at;
+      lengths[i] = VNET + packet.length;
+      parts.push(packet);
+      at += VNET + packet.length;
+    });
+    parts.push(Buffer.alloc(gap, 0xee));
+    batch.onBatch(Buffer.concat(parts), offsets, lengths, packets.length);
+  };
+  return { feed, feedBatch, written, counters, layout };
 }
 
 describe('batch translator', () => {
+  it('translates each packet of a batch where it lies in the batch buffer, both directions, and writes them back to back', () => {
+    const { feedBatch, written, counters, layout } = clatBatch();
+    const out4 = ipv4({
+      src: '192.0.0.1',
+      dst: '198.51.100.2',
+      payload: udp({ srcPort: 1000, dstPort: 53 }),
+    });
+    const in6 = ipv6({
+      src: '64:ff9b::198.51.100.2',
+      dst: '2001:db8:1:464::1',
+      payload: udp({ srcPort: 53, dstPort: 1000, payload: Buffer.alloc(300, 0x42) }),
+    });
+    const elsewhere = ipv6({ src: '64:ff9b::198.51.100.2', dst: '2001:db8:1:464::2', payload: udp({}) });
+    const out4Tcp = ipv4({
+      src: '192.0.0.1',
+      dst: '198.51.100.3',
+      payload: tcp({ srcPort: 1001, dstPort: 80, payload: Buffer.alloc(150, 0x43) }),
+    });
+    feedBatch([out4, in6, elsewhere, out4Tcp], 7);
+    expect(counters[layout.index('drop.notforus64')]).toBe(1);
+    expect(written.length).toBe(3);
+    const [a, b, c] = written.map((frame) => {
+      expect(frame.subarray(0, VNET)).toEqual(Buffer.alloc(VNET));
+      const packet = frame.subarray(VNET);
+      expect(checkPacket(packet)).toEqual([]);
+      return packet;
+    });
+    expect(a[0] >> 4).toBe(6);
+    expect(formatIpv6(a, 8)).toBe(formatIpv6(parseIpv6('2001:db8:1:464::1')));
+    expect(a.readUInt16BE(40)).toBe(1000);
+    expect(a.readUInt16BE(42)).toBe(53);
+    expect(b[0] >> 4).toBe(4);
+    expect([b[12], b[13], b[14], b[15], b[16], b[17], b[18], b[19]]).toEqual([198, 51, 100, 2, 192, 0, 0, 1]);
+    expect([b.readUInt16BE(20), b.readUInt16BE(22)]).toEqual([53, 1000]);
+    expect(b.subarray(28)).toEqual(Buffer.alloc(300, 0x42));
+    expect(c[0] >> 4).toBe(6);
+    expect(formatIpv6(c, 24)).toBe(formatIpv6(parseIpv6('64:ff9b::198.51.100.3')));
+    expect(c.subarray(60)).toEqual(Buffer.alloc(150, 0x43));
+  });
+
   it('spreads the fragments of one translated packet apart, each intact behind a zeroed virtio header', () => {
     const { feed, written } = clatBatch();
     // 1400 bytes without DF: the translator fragments it to the 1280-byte lowest IPv6 MTU.
@@ -139,7 +205,8 @@ describe('batch translator with a NAT64 rewrite', () => {
     const batch = new BatchTranslator(
       {
         result: stateful.result,
-        process: (input, output) => stateful.v6ToV4(input, output, tuple),
+        process: (input, start, length, output, outStart) =>
+          stateful.v6ToV4(input, output, tuple, start, length, outStart),
         reasonCounter: () => 0,
       },
       {

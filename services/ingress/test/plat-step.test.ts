@@ -1,6 +1,7 @@
 // The PLAT's packet step, driven with real packets (built independently of libs/packet) through the
 // real NAT engine and stateful translator: outbound and return traffic, fragments of one datagram
-// sharing the first fragment's mapping, hairpinning, router solicitations and held SYNs.
+// sharing the first fragment's mapping, hairpinning, router solicitations and held SYNs. Every
+// packet lies inside a larger buffer and is written among other bytes, as in a batch.
 import { describe, expect, it } from 'vitest';
 import { parseRfc6052Prefix, Verdict } from '../../../libs/xlat/src/index.js';
 import {
@@ -15,17 +16,27 @@ import {
   udp,
 } from '../../../test/support/build.js';
 import { checkPacket } from '../../../test/support/wellformed.js';
-import { ArrayEventSink, createNatEngine, createSeededRandom } from '../../nat-engine/src/index.js';
+import {
+  ArrayEventSink,
+  createNatEngine,
+  createSeededRandom,
+  type NatEngineConfigInput,
+} from '../../nat-engine/src/index.js';
 import { PlatStep, platDropNames } from '../src/plat-step.js';
 import { roleCounterLayout } from '../src/role-counters.js';
 
 const v6 = (text: string) => formatIpv6(parseIpv6(text));
 
-function newPlat() {
+function newPlat(engineConfig: Partial<NatEngineConfigInput> = {}) {
   const sink = new ArrayEventSink();
   let listener: PlatStep | null = null;
   const engine = createNatEngine(
-    { pool: ['203.0.113.0/28'], blockSizePorts: 64, ports: { udp: [1024, 65535], tcp: [1024, 65535] } },
+    {
+      pool: ['203.0.113.0/28'],
+      blockSizePorts: 64,
+      ports: { udp: [1024, 65535], tcp: [1024, 65535] },
+      ...engineConfig,
+    },
     {
       sink,
       random: createSeededRandom(7),
@@ -42,18 +53,36 @@ function newPlat() {
     parseRfc6052Prefix('64:ff9b::/96'),
   );
   listener = step;
-  const out = Buffer.alloc(70_000);
+  // Each packet is handled where a batch would hold it: at an offset inside a larger buffer with
+  // other bytes around it, written into the output at an offset among canary bytes, which must stay.
+  let calls = 0;
   const run = (packet: Uint8Array, nowMs = 1000) => {
     step.setNow(nowMs);
-    const verdict = step.process(packet, out, false);
+    calls++;
+    const inStart = 1 + ((calls * 7) % 61);
+    const input = Buffer.alloc(inStart + packet.length + 23, 0xee);
+    input.set(packet, inStart);
+    const outStart = 3 + ((calls * 13) % 101);
+    const out = Buffer.alloc(outStart + 70_000, 0xa5);
+    const verdict = step.process(input, inStart, packet.length, out, outStart, false);
     const packets: Buffer[] = [];
-    let offset = 0;
+    let offset = outStart;
     if (verdict !== Verdict.Drop) {
       for (let i = 0; i < step.result.count; i++) {
         packets.push(Buffer.from(out.subarray(offset, offset + step.result.lengths[i])));
         offset += step.result.lengths[i];
       }
     }
+    const written = verdict === Verdict.Drop ? 0 : step.result.length;
+    expect(offset - outStart, 'result.length is the sum of lengths').toBe(written);
+    expect(
+      out.subarray(0, outStart).every((b) => b === 0xa5),
+      'nothing written before outStart',
+    ).toBe(true);
+    expect(
+      out.subarray(outStart + written).every((b) => b === 0xa5),
+      'nothing written after the result',
+    ).toBe(true);
     return {
       verdict,
       packets,
@@ -198,5 +227,46 @@ describe('PLAT packet step', () => {
     expect(checkPacket(reply)).toEqual([]);
     expect([reply[20], reply[21]]).toEqual([3, 3]);
     expect(formatIpv4(reply, 16)).toBe('198.51.100.2');
+  });
+
+  it('answers an IPv4 datagram to an unmapped pool port with ICMPv4 port unreachable from icmpSource4, quoting the datagram (RFC 6146 sec. 3.5.1)', () => {
+    const { run } = newPlat();
+    const datagram = ipv4({
+      src: '198.51.100.2',
+      dst: '203.0.113.1',
+      payload: udp({ srcPort: 53, dstPort: 3333, payload }),
+    });
+    const out = run(datagram);
+    expect(out.verdict).toBe(Verdict.ReplyIcmp);
+    const [reply] = out.packets;
+    expect(checkPacket(reply)).toEqual([]);
+    expect([reply[20], reply[21]]).toEqual([3, 3]);
+    expect(formatIpv4(reply, 12)).toBe('203.0.113.0');
+    expect(formatIpv4(reply, 16)).toBe('198.51.100.2');
+    expect(reply.subarray(28).equals(datagram)).toBe(true);
+  });
+
+  it('answers an IPv6 packet no mapping can be made for with ICMPv6 address unreachable from its destination, quoting it (RFC 6146 sec. 3.5.1.1)', () => {
+    // One address with one 64-port UDP block: the first subscriber takes it, the second is refused.
+    const { run } = newPlat({ pool: ['203.0.113.0/32'], ports: { udp: [1024, 1087], tcp: [1024, 65535] } });
+    const first = ipv6({
+      src: '2001:db8:1::2',
+      dst: '64:ff9b::198.51.100.2',
+      payload: udp({ srcPort: 5000, dstPort: 53, payload }),
+    });
+    expect(run(first).verdict).toBe(Verdict.Translate);
+    const refused = ipv6({
+      src: '2001:db8:2::2',
+      dst: '64:ff9b::198.51.100.2',
+      payload: udp({ srcPort: 5000, dstPort: 53, payload }),
+    });
+    const out = run(refused);
+    expect(out.verdict).toBe(Verdict.ReplyIcmp);
+    const [reply] = out.packets;
+    expect(checkPacket(reply)).toEqual([]);
+    expect([reply[40], reply[41]]).toEqual([1, 3]);
+    expect(formatIpv6(reply, 8)).toBe(v6('64:ff9b::198.51.100.2'));
+    expect(formatIpv6(reply, 24)).toBe(v6('2001:db8:2::2'));
+    expect(reply.subarray(48).equals(refused)).toBe(true);
   });
 });
