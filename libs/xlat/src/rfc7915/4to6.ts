@@ -411,6 +411,7 @@ export function translate4to6(
       outer.dstPort,
       false,
     );
+    // Cannot happen: the one drop rewriteL4 returns for an outer packet was decided above.
     if (r !== 0) return drop(result, r);
   }
   if (!needsSplit) return single(result, outHeader + l4Length, Verdict.Translate, 0);
