@@ -1,6 +1,6 @@
 // Side-by-side candidates for two hot operations of the translator (CONVENTIONS.md 9): moving the
 // payload out of a batch buffer into another buffer (byte loop vs subarray+set vs copyBytes, which
-// takes an aligned word loop up to 192 bytes and a view above) and
+// takes the byte loop up to 128 bytes and a view above) and
 // fixing the L4 checksum (full recomputation vs the RFC 1624 incremental update), with heap growth.
 import { checksumAdjust, checksumFinish, copyBytes, sumWords } from '../src/index.js';
 

@@ -72,6 +72,7 @@ export interface TranslationResult {
  *   lengths, and no byte of `output` outside `[outStart, outStart + result.length)` is written (none
  *   at all on a Drop). `output.length - outStart` must be at least `inLength + 2048` (fragmentation
  *   adds headers); with less, a packet that does not fit is dropped as buffer46/buffer64.
+ * - The input and output ranges must not overlap (the packet is read after output is written).
  * - Offsets outside the arrays are a programmer error: the call throws a RangeError.
  */
 export interface Translator {
