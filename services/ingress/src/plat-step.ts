@@ -188,7 +188,9 @@ export class PlatStep implements PacketStep, HeldSynListener {
       key.tcpFlags = flow.tcpFlags;
       key.icmpError = false;
     }
-    if (this.enforceGlobal && !isGlobalIpv4(key.dst4))
+    // Addresses cross calls as int32 (a uint32 above 2^31 is a heap number, allocated at every call V8
+    // does not inline): `| 0` here and at each embed().
+    if (this.enforceGlobal && !isGlobalIpv4(key.dst4 | 0))
       return this.dropTo(translatorDropBase + DropReason.dstaddr64);
     const engine = this.engine;
     const verdict = engine.outbound6(key, this.nowMs);
@@ -260,7 +262,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
     const r = engine.result;
     if (verdict === EngineVerdict.Translate) {
       const tuple = this.tuple;
-      this.prefix.embed(r.v4Src, tuple.src6, 0);
+      this.prefix.embed(r.v4Src | 0, tuple.src6, 0);
       tuple.srcPort = r.v4SrcPort;
       bytesFromWords(r.v6, tuple.dst6);
       tuple.dstPort = r.v6Port;
@@ -336,7 +338,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
     const v = this.fragmentValue;
     this.fragments.copyValue(v);
     const tuple = this.tuple;
-    this.prefix.embed(v[0], tuple.src6, 0);
+    this.prefix.embed(v[0] | 0, tuple.src6, 0);
     tuple.srcPort = v[1];
     const words = this.fragmentWords;
     words[0] = v[2];
@@ -368,7 +370,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
     output[o + 7] = input[start + 7] - 1;
     const checkAt = protocol === 6 ? 56 : 46;
     const oldSum = sumWords(output, o + 8, o + 44, 0);
-    this.prefix.embed(r.v4Src, output, o + 8);
+    this.prefix.embed(r.v4Src | 0, output, o + 8);
     bytesFromWords(r.v6, this.tuple.dst6);
     output.set(this.tuple.dst6, o + 24);
     write16(output, o + 40, r.v4SrcPort);
