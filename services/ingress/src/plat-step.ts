@@ -285,8 +285,11 @@ export class PlatStep implements PacketStep, HeldSynListener {
     }
     if (verdict === EngineVerdict.Hold) {
       // RFC 6146 sec. 3.5.2.2: keep the SYN (at least 6 s); the engine reports its fate. A copy: the
-      // batch buffer is reused (a rare path, so the allocation is fine).
-      this.held.set(r.holdId, input.slice(start, start + length));
+      // batch buffer is reused (a rare path, so the allocation is fine). Not `slice`: on a Buffer (the
+      // TUN reader's batch buffer is one) it returns a view, not a copy.
+      const copy = new Uint8Array(length);
+      copyBytes(input, start, copy, 0, length);
+      this.held.set(r.holdId, copy);
       return this.dropTo(this.c.heldSyn);
     }
     if (verdict === EngineVerdict.ReplyIcmp) {

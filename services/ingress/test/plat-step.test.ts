@@ -229,6 +229,27 @@ describe('PLAT packet step', () => {
     expect(formatIpv4(reply, 16)).toBe('198.51.100.2');
   });
 
+  it('keeps its own copy of a held SYN: the batch buffer it arrived in is reused before the ICMP error quotes it', () => {
+    const { engine, step } = newPlat();
+    const syn = ipv4({
+      src: '198.51.100.2',
+      dst: '203.0.113.1',
+      payload: tcp({ srcPort: 40001, dstPort: 2223, flags: 0x02 }),
+    });
+    const batch = Buffer.alloc(4096, 0xee); // a Buffer, as the TUN reader's batch buffer is
+    syn.copy(batch, 100);
+    step.setNow(1000);
+    expect(step.process(batch, 100, syn.length, Buffer.alloc(4096), 0, false)).toBe(Verdict.Drop);
+    expect(step.heldCount).toBe(1);
+    batch.fill(0x11); // the next batch lands in the same buffer
+    engine.advance(8_000);
+    expect(step.pendingReplies).toHaveLength(1);
+    const reply = Buffer.from(step.pendingReplies[0]);
+    expect(checkPacket(reply)).toEqual([]);
+    // RFC 792: the ICMP error quotes the SYN's IP header and at least 8 bytes of its payload.
+    expect(reply.subarray(28, 28 + 28).equals(syn.subarray(0, 28))).toBe(true);
+  });
+
   it('answers an IPv4 datagram to an unmapped pool port with ICMPv4 port unreachable from icmpSource4, quoting the datagram (RFC 6146 sec. 3.5.1)', () => {
     const { run } = newPlat();
     const datagram = ipv4({
