@@ -12,6 +12,7 @@ export {
   sumUint32,
   sumWords,
 } from './checksum.js';
+export { writeIcmp4ErrorMessage, writeIcmp6ErrorMessage } from './icmp-error.js';
 export {
   findUnexpiredSourceRoute,
   IPV4_FLAG_DF,

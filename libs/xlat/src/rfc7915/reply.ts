@@ -2,18 +2,10 @@
 // fragmentation needed / packet too big, source route failed, parameter problem. The error goes back
 // to the offending packet's source in the offending packet's family, quoting as much of it as fits
 // in 576 (ICMPv4, RFC 1812 sec. 4.3.2.3) or 1280 bytes (ICMPv6, RFC 4443 sec. 2.4 (c)).
-import {
-  checksum,
-  checksumFinish,
-  copyBytes,
-  sumWords,
-  write16,
-  writeAddress4,
-} from '../../../packet/src/index.js';
+import { writeIcmp4ErrorMessage, writeIcmp6ErrorMessage } from '../../../packet/src/index.js';
 import { Verdict } from '../verdict.js';
-import { drop, single, writeAddress6, type XlatState } from './common.js';
+import { drop, single, type XlatState } from './common.js';
 
-const REPLY_TTL = 64;
 const ICMP4_ERROR_MAX = 576;
 const ICMP6_ERROR_MAX = 1280;
 
@@ -38,29 +30,22 @@ export function replyIcmp4(
   const first = src >>> 24;
   if (v4.fragmentOffset !== 0 || first === 0 || first >= 224 || first === 127)
     return drop(state.result, reason);
+  const identification = state.nextIdentification;
+  state.nextIdentification = (identification + 1) & 0xffff;
   const quoted = Math.min(v4.totalLength, ICMP4_ERROR_MAX - 28);
-  const total = 28 + quoted;
-  output[o] = 0x45;
-  output[o + 1] = 0;
-  write16(output, o + 2, total);
-  write16(output, o + 4, state.nextIdentification);
-  state.nextIdentification = (state.nextIdentification + 1) & 0xffff;
-  write16(output, o + 6, 0);
-  output[o + 8] = REPLY_TTL;
-  output[o + 9] = 1;
-  write16(output, o + 10, 0);
-  writeAddress4(output, o + 12, state.cfg.ipv4Address);
-  writeAddress4(output, o + 16, src);
-  write16(output, o + 10, checksum(output, o, o + 20));
-  output[o + 20] = type;
-  output[o + 21] = code;
-  write16(output, o + 22, 0);
-  output[o + 24] = rest >>> 24;
-  output[o + 25] = rest >>> 16;
-  output[o + 26] = rest >>> 8;
-  output[o + 27] = rest;
-  copyBytes(input, v4.start, output, o + 28, quoted);
-  write16(output, o + 22, checksum(output, o + 20, o + total));
+  const total = writeIcmp4ErrorMessage(
+    output,
+    o,
+    state.cfg.ipv4Address,
+    src,
+    identification,
+    type,
+    code,
+    rest,
+    input,
+    v4.start,
+    quoted,
+  );
   return single(state.result, total, Verdict.ReplyIcmp, reason);
 }
 
@@ -86,29 +71,21 @@ export function replyIcmp6(
   if (v6.fragmentOffset !== 0 || input[at + 8] === 0xff || isUnspecified(input, at + 8))
     return drop(state.result, reason);
   const quoted = Math.min(40 + v6.payloadLength, ICMP6_ERROR_MAX - 48);
-  const total = 48 + quoted;
-  output[o] = 0x60;
-  output[o + 1] = 0;
-  output[o + 2] = 0;
-  output[o + 3] = 0;
-  write16(output, o + 4, total - 40);
-  output[o + 6] = 58;
-  output[o + 7] = REPLY_TTL;
   const own = state.cfg.ipv6Address;
-  if (own !== null) writeAddress6(output, o + 8, own);
-  else copyBytes(input, at + 24, output, o + 8, 16);
-  copyBytes(input, at + 8, output, o + 24, 16);
-  output[o + 40] = type;
-  output[o + 41] = code;
-  write16(output, o + 42, 0);
-  output[o + 44] = rest >>> 24;
-  output[o + 45] = rest >>> 16;
-  output[o + 46] = rest >>> 8;
-  output[o + 47] = rest;
-  copyBytes(input, at, output, o + 48, quoted);
-  let sum = sumWords(output, o + 8, o + 40, 0) + (total - 40) + 58;
-  sum = sumWords(output, o + 40, o + total, sum);
-  write16(output, o + 42, checksumFinish(sum));
+  const total = writeIcmp6ErrorMessage(
+    output,
+    o,
+    own ?? input,
+    own === null ? at + 24 : 0,
+    input,
+    at + 8,
+    type,
+    code,
+    rest,
+    input,
+    at,
+    quoted,
+  );
   return single(state.result, total, Verdict.ReplyIcmp, reason);
 }
 
