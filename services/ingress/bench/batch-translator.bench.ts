@@ -6,6 +6,7 @@
 // same process. Reports ns per packet and the garbage collections during the runs (target: none).
 // Run with `npm run bench -- batch-translator`.
 import { parseRfc6052Prefix, type TranslationResult, Verdict } from '../../../libs/xlat/src/index.js';
+import { bestOf, type Timing } from '../../../test/support/collections.js';
 import { CountingEventSink, createNatEngine, createSeededRandom } from '../../nat-engine/src/index.js';
 import { BatchTranslator, type BatchWriter } from '../src/batch-translator.js';
 import { PlatStep, platDropNames } from '../src/plat-step.js';
@@ -123,37 +124,6 @@ class CountingWriter implements BatchWriter {
   }
 }
 
-interface Timing {
-  ns: number;
-  gcs: number;
-}
-
-async function timed(run: () => void, packets: number): Promise<Timing> {
-  let gcs = 0;
-  const observer = new PerformanceObserver((list) => {
-    gcs += list.getEntries().length;
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  const start = process.hrtime.bigint();
-  run();
-  const ns = Number(process.hrtime.bigint() - start) / packets;
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  observer.disconnect();
-  return { ns, gcs };
-}
-
-/** Best of 3 (the machine is shared); GCs summed over the 3. */
-async function best(run: () => void, packets: number): Promise<Timing> {
-  let ns = Number.POSITIVE_INFINITY;
-  let gcs = 0;
-  for (let i = 0; i < 3; i++) {
-    const t = await timed(run, packets);
-    ns = Math.min(ns, t.ns);
-    gcs += t.gcs;
-  }
-  return { ns, gcs };
-}
-
 function line(name: string, t: Timing, baseline?: Timing): string {
   const ratio = baseline ? `${(t.ns / baseline.ns).toFixed(2)}x loop alone` : 'baseline';
   return (
@@ -220,6 +190,7 @@ export default async function bench(): Promise<void> {
     const written = writer.packets - before;
     if (translator === batch && written !== BATCHES_PER_RUN * BATCH)
       throw new Error(`${BATCHES_PER_RUN * BATCH - written} packets not translated`);
+    return BATCHES_PER_RUN * BATCH;
   };
 
   // The loop alone: a step that drops every packet (virtio header read, counters, the call).
@@ -240,13 +211,21 @@ export default async function bench(): Promise<void> {
     `| ${'case (batches of 64, 80 B IPv6 / 60 B IPv4 UDP)'.padEnd(46)} | per pkt  | rate       | ${'ratio'.padEnd(16)} | GCs |`,
     `|${'-'.repeat(48)}|----------|------------|${'-'.repeat(18)}|-----|`,
   ];
-  const base = await best(runBatches(loopAlone, outboundBatches), packets);
+  const base = await bestOf(3, runBatches(loopAlone, outboundBatches), packets);
   lines.push(line('batch loop alone (step drops every packet)', base));
   lines.push(
-    line('IPv6->IPv4 established, 4096 flows', await best(runBatches(batch, outboundBatches), packets), base),
+    line(
+      'IPv6->IPv4 established, 4096 flows',
+      await bestOf(3, runBatches(batch, outboundBatches), packets),
+      base,
+    ),
   );
   lines.push(
-    line('IPv4->IPv6 established, 4096 flows', await best(runBatches(batch, inboundBatches), packets), base),
+    line(
+      'IPv4->IPv6 established, 4096 flows',
+      await bestOf(3, runBatches(batch, inboundBatches), packets),
+      base,
+    ),
   );
   lines.push(
     `\n${packets} packets per run, best of 3; GCs: garbage collections during the 3 runs of each case.`,

@@ -14,6 +14,7 @@ import {
   Verdict,
   XlatTuple,
 } from '../../../libs/xlat/src/index.js';
+import { bestOf, type Timing } from '../../../test/support/collections.js';
 import { CountingEventSink, createNatEngine, createSeededRandom } from '../../nat-engine/src/index.js';
 import { PlatStep, platDropNames } from '../src/plat-step.js';
 import { roleCounterLayout } from '../src/role-counters.js';
@@ -83,38 +84,6 @@ function patch4(p: Uint8Array, f: number, pool: number, port: number): void {
   p[11] = check & 255;
 }
 
-interface Timing {
-  ns: number;
-  gcs: number;
-}
-
-async function timed(run: () => number, expected: number): Promise<Timing> {
-  let gcs = 0;
-  const observer = new PerformanceObserver((list) => {
-    gcs += list.getEntries().length;
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  const start = process.hrtime.bigint();
-  const translated = run();
-  const ns = Number(process.hrtime.bigint() - start) / expected;
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  observer.disconnect();
-  if (translated !== expected) throw new Error(`${expected - translated} packets not translated`);
-  return { ns, gcs };
-}
-
-/** Best of 3 (the machine is shared); GCs summed over the 3. */
-async function best(run: () => number, expected: number): Promise<Timing> {
-  let ns = Number.POSITIVE_INFINITY;
-  let gcs = 0;
-  for (let i = 0; i < 3; i++) {
-    const t = await timed(run, expected);
-    ns = Math.min(ns, t.ns);
-    gcs += t.gcs;
-  }
-  return { ns, gcs };
-}
-
 function line(name: string, t: Timing, baseline?: Timing): string {
   const ratio = baseline ? `${(t.ns / baseline.ns).toFixed(2)}x rewrite alone` : 'baseline';
   return (
@@ -157,17 +126,21 @@ export default async function bench(): Promise<void> {
   const pool = new Uint32Array(SESSIONS);
   const poolPort = new Uint16Array(SESSIONS);
   step.setNow(0);
-  const created = await timed(() => {
-    let ok = 0;
-    for (let i = 0; i < SESSIONS; i++) {
-      patch6(p6, visit(SESSIONS, 1, i));
-      if (step.process(p6, 0, p6.length, out, 0, false) !== Verdict.Translate) continue;
-      ok++;
-      pool[i] = ((out[12] << 24) | (out[13] << 16) | (out[14] << 8) | out[15]) >>> 0;
-      poolPort[i] = (out[20] << 8) | out[21];
-    }
-    return ok;
-  }, SESSIONS);
+  const created = await bestOf(
+    1,
+    () => {
+      let ok = 0;
+      for (let i = 0; i < SESSIONS; i++) {
+        patch6(p6, visit(SESSIONS, 1, i));
+        if (step.process(p6, 0, p6.length, out, 0, false) !== Verdict.Translate) continue;
+        ok++;
+        pool[i] = ((out[12] << 24) | (out[13] << 16) | (out[14] << 8) | out[15]) >>> 0;
+        poolPort[i] = (out[20] << 8) | out[21];
+      }
+      return ok;
+    },
+    SESSIONS,
+  );
   const active10k = { pool: new Uint32Array(10_000), port: new Uint16Array(10_000) };
   for (let i = 0; i < 10_000; i++) {
     const f = visit(10_000, 100, i);
@@ -230,35 +203,35 @@ export default async function bench(): Promise<void> {
   const every = { pool, port: poolPort };
 
   step.setNow(1000);
-  const base64 = await best(outboundBaseline(SESSIONS, 1), PACKETS);
+  const base64 = await bestOf(3, outboundBaseline(SESSIONS, 1), PACKETS);
   lines.push(line('IPv6->IPv4 rewrite alone (tuple known)', base64));
   lines.push(
     line(
       'IPv6->IPv4 established, 1M flows, random order',
-      await best(outbound(SESSIONS, 1), PACKETS),
+      await bestOf(3, outbound(SESSIONS, 1), PACKETS),
       base64,
     ),
   );
   lines.push(
     line(
       'IPv6->IPv4 established, 10k active of 1M flows',
-      await best(outbound(10_000, 100), PACKETS),
+      await bestOf(3, outbound(10_000, 100), PACKETS),
       base64,
     ),
   );
-  const base46 = await best(inboundBaseline(SESSIONS, 1, every), PACKETS);
+  const base46 = await bestOf(3, inboundBaseline(SESSIONS, 1, every), PACKETS);
   lines.push(line('IPv4->IPv6 rewrite alone (tuple known)', base46));
   lines.push(
     line(
       'IPv4->IPv6 established, 1M flows, random order',
-      await best(inbound(SESSIONS, 1, every), PACKETS),
+      await bestOf(3, inbound(SESSIONS, 1, every), PACKETS),
       base46,
     ),
   );
   lines.push(
     line(
       'IPv4->IPv6 established, 10k active of 1M flows',
-      await best(inbound(10_000, 100, active10k), PACKETS),
+      await bestOf(3, inbound(10_000, 100, active10k), PACKETS),
       base46,
     ),
   );

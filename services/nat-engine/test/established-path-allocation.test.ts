@@ -7,6 +7,7 @@
 // the loop starts) shows the path allocates nothing. Every address here is above 2^31: pool 203.0.113.0/28,
 // remotes in 198.51.100.0/24, subscriber interface identifiers 0xfe00....
 import { describe, expect, it } from 'vitest';
+import { measure } from '../../../test/support/collections.js';
 import { createFlowKey4, createFlowKey6, EngineVerdict, type NatEngine, Protocol } from '../src/internal.js';
 import { harness } from './helpers.js';
 
@@ -25,18 +26,6 @@ function setFlow6(key: ReturnType<typeof createFlowKey6>, f: number, flags: numb
   key.dstPort = 443;
   key.tcpFlags = flags;
   key.icmpError = false;
-}
-
-async function collectionsDuring(work: () => void): Promise<number> {
-  let collections = 0;
-  const observer = new PerformanceObserver((list) => {
-    collections += list.getEntries().length;
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  work();
-  await new Promise((resolve) => setTimeout(resolve, 20)); // GC entries are delivered asynchronously
-  observer.disconnect();
-  return collections;
 }
 
 describe('established path', () => {
@@ -96,8 +85,8 @@ describe('established path', () => {
     const outboundCollections: number[] = [];
     const inboundCollections: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      outboundCollections.push(await collectionsDuring(() => outbound(engine, LOOKUPS, 2000)));
-      inboundCollections.push(await collectionsDuring(() => inbound(engine, LOOKUPS, 2000)));
+      outboundCollections.push((await measure(() => outbound(engine, LOOKUPS, 2000))).collections);
+      inboundCollections.push((await measure(() => inbound(engine, LOOKUPS, 2000))).collections);
     }
     expect(translated).toBe(2 * ROUNDS * LOOKUPS);
     expect(engine.state.sessionCount).toBe(FLOWS);
