@@ -41,6 +41,13 @@ export {
 export { checkInvariants, dumpState, type StateDump } from './inspect.js';
 export { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js';
 export { DeterministicPoolAllocator, deterministicMapping } from './pool4/rfc7422.js';
+export {
+  createSharedPoolMemory,
+  SharedPoolAllocator,
+  type SharedPoolMemory,
+  sharedPoolAllocator,
+  sharedPoolLessees,
+} from './pool4/shared-allocator.js';
 export { createCryptoRandom, createSeededRandom, type RandomSource } from './random.js';
 export { applyEvent, applyEvents } from './reducer.js';
 export type { NatState } from './tables/nat-state.js';
