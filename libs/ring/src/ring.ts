@@ -223,16 +223,17 @@ export class RingProducer {
  * producer's `tags[i]`. Valid until the consumer's `release`.
  */
 export class RingBatch {
-  readonly offsets: Int32Array;
-  readonly lengths: Int32Array;
+  // Uint32Array like a TUN read batch (libs/tun), so one batch loop takes either without a second shape.
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
   readonly tags: Int32Array;
   count = 0;
 
   constructor(packetsMax: number) {
     assert(Number.isInteger(packetsMax) && packetsMax > 0, 'a ring batch holds at least one packet');
     assert(packetsMax <= RING_POLL_PACKETS_MAX, 'a ring batch is at most RING_POLL_PACKETS_MAX packets');
-    this.offsets = new Int32Array(packetsMax);
-    this.lengths = new Int32Array(packetsMax);
+    this.offsets = new Uint32Array(packetsMax);
+    this.lengths = new Uint32Array(packetsMax);
     this.tags = new Int32Array(packetsMax);
   }
 }

@@ -12,6 +12,11 @@ export const NO_SHARD = -1;
 /** Most static BIB entries the table routes (they lie outside the block ranges). */
 export const STATIC_ROUTES_MAX = 1 << 16;
 
+/** Shared memory for the block tables of a node's workers (one word per block of the pool). */
+export function createBlockTableStorage(config: NatEngineConfig): SharedArrayBuffer {
+  return new SharedArrayBuffer(config.totalBlocks * 4);
+}
+
 export class BlockTable {
   private readonly rangeFirst: Uint32Array;
   private readonly rangeLast: Uint32Array;
@@ -32,7 +37,12 @@ export class BlockTable {
   /** Events applied (BlockLeased + BlockReleased); the status shows it next to the engines' counts. */
   blockEvents = 0;
 
-  constructor(config: NatEngineConfig, hash: SubscriberShardHash) {
+  /**
+   * `storage` (from `createBlockTableStorage`): the shard words in shared memory, so every worker of a node
+   * reads the blocks every other worker's engine leased, the moment its event is applied. A block's word is
+   * written only by the events of the shard holding it.
+   */
+  constructor(config: NatEngineConfig, hash: SubscriberShardHash, storage?: SharedArrayBuffer) {
     this.rangeFirst = config.rangeFirst;
     this.rangeLast = config.rangeLast;
     this.rangeBase = config.rangeBase;
@@ -46,7 +56,10 @@ export class BlockTable {
       this.blockBase[slot] = base;
       base += p.blocksPerAddress * config.poolAddressCount;
     }
-    this.blockShard = new Int32Array(base);
+    assert.ok(base === config.totalBlocks, 'the block numbering is the same as the engine state');
+    if (storage !== undefined)
+      assert.ok(storage.byteLength === base * 4, 'shared block words were made for this pool');
+    this.blockShard = storage === undefined ? new Int32Array(base) : new Int32Array(storage);
     this.hash = hash;
     const staticSlots = 1 << Math.max(4, 32 - Math.clz32(config.staticBib.length * 2));
     this.staticKey = new Int32Array(staticSlots);

@@ -18,14 +18,18 @@ export class ShardRouter {
   readonly blocks: BlockTable;
   private tableNow: ShardTable;
 
-  constructor(table: ShardTable, config: NatEngineConfig, seed?: number) {
+  constructor(
+    table: ShardTable,
+    config: NatEngineConfig,
+    options: { seed?: number; blockStorage?: SharedArrayBuffer } = {},
+  ) {
     this.tableNow = table;
     this.subscribers = new SubscriberShardHash({
       prefixLength: config.subscriberPrefixLength,
       shardCount: table.shardCount,
-      seed,
+      seed: options.seed,
     });
-    this.blocks = new BlockTable(config, this.subscribers);
+    this.blocks = new BlockTable(config, this.subscribers, options.blockStorage);
   }
 
   get table(): ShardTable {
