@@ -45,9 +45,17 @@ const wrote: Wrote[] = [];
 const router = new ShardRouter(createShardTable({ memberCount: WORKERS }), validateConfig(config));
 const pending = new Map<string, (value: unknown) => void>();
 
-function send(worker: number, op: string, extra: Record<string, unknown> = {}): Promise<any> {
+/** A worker's answer: `read-done` (kept) or `stats` (engine and hand-off figures). */
+interface Reply {
+  kept: number;
+  mappings: number;
+  sessions: number;
+  handoff: { forwarded: number; fragmentsSteered: number; fragmentsUnrouted: number };
+}
+
+function send(worker: number, op: string, extra: Record<string, unknown> = {}): Promise<Reply> {
   return new Promise((resolve) => {
-    pending.set(`${op === 'read' ? 'read-done' : op}/${worker}`, resolve);
+    pending.set(`${op === 'read' ? 'read-done' : op}/${worker}`, resolve as (value: unknown) => void);
     workers[worker].postMessage({ op, ...extra });
   });
 }
