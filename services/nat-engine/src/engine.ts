@@ -104,6 +104,8 @@ export class NatEngine {
   private readonly prefix = new Uint32Array(4);
   private readonly hairpinKey4: FlowKey4 = createFlowKey4();
   private allocatedBlock = -1;
+  /** Sink of `touchNewSessionSlots` (keeps its loads alive). */
+  touched = 0;
   private nowMs = 0;
 
   constructor(config: NatEngineConfig, options: NatEngineOptions) {
@@ -283,6 +285,13 @@ export class NatEngine {
         sub = state.findSubscriber(prefix[0], prefix[1], prefix[2], prefix[3]);
         return this.refuse(-port, this.limitOfReason(-port), sub, slot, nowMs);
       }
+      this.touched ^= state.touchNewSessionSlots(
+        slot,
+        state.blockAddressOf(this.allocatedBlock) | 0,
+        port,
+        dst4,
+        remotePort,
+      );
       this.emit({
         type: NatEventType.MappingCreated,
         version: NAT_EVENT_SCHEMA_VERSION,
