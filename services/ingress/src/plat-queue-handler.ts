@@ -1,7 +1,9 @@
-// The PLAT's TUN queue handler module, run by libs/tun inside the queue's worker thread: the NAT
-// engine lives here with its tables, so the packet path never leaves the thread. Engine events are
-// batched per flush interval into the embedded event log (synchronous appends: the reading loop
-// does not yield to an event loop). Timers advance on every batch and on every idle poll.
+// The PLAT's TUN queue handler module, run by libs/tun inside the queue's worker thread: the worker's
+// NAT engine (the shards the table gives this worker) lives here with its tables, so a packet of its
+// own shards never leaves the thread; a packet of another worker's shard goes to that worker through a
+// shared-memory ring, and packets other workers passed here are drained after every batch and idle
+// poll. Engine events are batched per flush interval into the embedded event log (synchronous appends:
+// the reading loop does not yield to an event loop). Timers advance on every batch and idle poll.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
@@ -12,11 +14,21 @@ import {
   type NatEngineConfigInput,
   type NatEvent,
   parseIpv4,
+  type SharedPoolMemory,
+  sharedPoolAllocator,
+  validateConfig,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedEventLog, EventBatcher } from '../../state/src/index.js';
 import { BatchTranslator } from './batch-translator.js';
 import { PlatStep, platDropNames } from './plat-step.js';
 import { roleCounterLayout } from './role-counters.js';
+import {
+  type HandoffMemory,
+  ShardRouter,
+  ShardTable,
+  type ShardTableData,
+  WorkerHandoff,
+} from './routing/index.js';
 
 export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
@@ -27,6 +39,13 @@ export interface PlatQueueOptions {
   mtu4: number;
   mtu6: number;
   counters: SharedArrayBuffer[];
+  /** The node's shared memory (plat.ts): pool lessees, block table, shard table, rings. */
+  shards: {
+    pool: SharedPoolMemory;
+    blocks: SharedArrayBuffer;
+    table: ShardTableData;
+    handoff: HandoffMemory;
+  };
 }
 
 /** Engine gauges published next to the counters. */
@@ -38,6 +57,11 @@ export const platGaugeNames = [
   'nat.heldsyns',
   'events.pending',
   'events.refused',
+  'handoff.forwarded',
+  'handoff.ringfull',
+  'handoff.received',
+  'handoff.fragments.steered',
+  'handoff.fragments.unrouted',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 
@@ -46,18 +70,37 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
   const layout = roleCounterLayout(platDropNames, platGaugeNames);
   const counters = new Float64Array(options.counters[context.queueIndex]);
   mkdirSync(dirname(options.eventLogPath), { recursive: true });
-  const log = new EmbeddedEventLog<NatEvent>(options.eventLogPath);
+  const worker = context.queueIndex;
+  // One log per worker (each engine is the writer of its own shards' events); queue 0 keeps the name.
+  const log = new EmbeddedEventLog<NatEvent>(
+    worker === 0 ? options.eventLogPath : options.eventLogPath.replace(/\.log$/, `-q${worker}.log`),
+  );
   const startMs = Date.now();
+  const router = new ShardRouter(ShardTable.fromData(options.shards.table), validateConfig(options.engine), {
+    blockStorage: options.shards.blocks,
+  });
   const batcher = new EventBatcher<NatEvent>(
     log,
-    { shard: 0, flushIntervalMs: options.flushIntervalMs, batchEventsMax: 4096, bufferEventsMax: 1 << 20 },
+    {
+      shard: worker,
+      flushIntervalMs: options.flushIntervalMs,
+      batchEventsMax: 4096,
+      bufferEventsMax: 1 << 20,
+    },
     startMs,
   );
   let step: PlatStep | null = null;
   const engine = createNatEngine(options.engine, {
-    sink: { push: (event) => batcher.add(event) },
+    sink: {
+      push: (event) => {
+        router.applyEvent(event); // the block table every worker routes IPv4 by
+        batcher.add(event);
+      },
+    },
     random: createCryptoRandom(),
     startMs,
+    shard: worker,
+    allocator: sharedPoolAllocator(options.shards.pool, worker),
     heldSyns: { expired: (id) => step?.expired(id), discarded: (id) => step?.discarded(id) },
   });
   engine.start(startMs);
@@ -78,6 +121,9 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     counters,
     layout,
   });
+  const handoff = new WorkerHandoff(options.shards.handoff, worker, router, context.vnetHdrBytes);
+  const translate = (buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) =>
+    batch.onBatch(buffer, offsets, lengths, count);
   const gauge = platGaugeNames.map((name) => layout.index(name));
   let lastMaintenanceMs = startMs;
   let lastFlushMs = startMs;
@@ -100,6 +146,12 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     counters[gauge[4]] = platStep.heldCount;
     counters[gauge[5]] = batcher.pendingCount;
     counters[gauge[6]] = batcher.refusedEvents;
+    const h = handoff.counters;
+    counters[gauge[7]] = h.forwarded;
+    counters[gauge[8]] = h.ringFull;
+    counters[gauge[9]] = h.received;
+    counters[gauge[10]] = h.fragmentsSteered;
+    counters[gauge[11]] = h.fragmentsUnrouted;
     lastMaintenanceMs = nowMs;
   };
 
@@ -107,11 +159,17 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     onBatch(buffer, offsets, lengths, count) {
       const nowMs = Date.now();
       platStep.setNow(nowMs);
-      batch.onBatch(buffer, offsets, lengths, count);
+      const kept = handoff.workers > 1 ? handoff.splitBatch(buffer, offsets, lengths, count, nowMs) : count;
+      if (kept > 0) batch.onBatch(buffer, offsets, lengths, kept);
+      if (handoff.workers > 1) handoff.drain(translate, nowMs);
       if (nowMs - lastMaintenanceMs >= MAINTENANCE_INTERVAL_MS) maintain(nowMs);
     },
     onIdle() {
-      maintain(Date.now());
+      const nowMs = Date.now();
+      platStep.setNow(nowMs);
+      if (handoff.workers > 1) handoff.drain(translate, nowMs);
+      // With several workers the idle poll runs every millisecond; the timers need it every 100 ms.
+      if (handoff.workers === 1 || nowMs - lastMaintenanceMs >= MAINTENANCE_INTERVAL_MS) maintain(nowMs);
     },
     onStop() {
       const nowMs = Date.now();

@@ -3,14 +3,35 @@
 // `xlat64 status`, and on stop removes what it added. The event log of this run is written to
 // stateDir/events-<start time>.log (one JSON batch per line).
 import { join } from 'node:path';
+import { createRingMemory } from '../../../libs/ring/src/index.js';
+import { createSharedPoolMemory, validateConfig } from '../../nat-engine/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
 import { platDropNames } from './plat-step.js';
 import { type RunningRole, startRole } from './role.js';
 import { roleCounterLayout } from './role-counters.js';
+import { createBlockTableStorage, createHandoffMemory, createShardTable } from './routing/index.js';
 import { linkUpSteps, routeStep, type SetupStep, sysctlStep } from './system-setup.js';
 
+/** Bytes of each worker-to-worker ring: ~1,400 full-size or ~14,000 small packets in flight per pair. */
+const HANDOFF_RING_BYTES = 2 << 20;
+/**
+ * With several workers, one whose TUN is idle still has to drain the packets other workers pass it, and
+ * it only looks between reads: its read waits at most this long (the TUN addon's poll cannot be woken
+ * by another thread).
+ */
+const MULTI_QUEUE_POLL_TIMEOUT_MS = 1;
+
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningRole> {
+  // The node's shared state, made once here and mapped by every worker: the pool's block lessees, the
+  // block table, the virtual-shard table (worker i owns shards s with s mod queues = i) and the rings.
+  const engineConfig = validateConfig(natEngineConfig(config));
+  const shards = {
+    pool: createSharedPoolMemory(engineConfig),
+    blocks: createBlockTableStorage(engineConfig),
+    table: createShardTable({ memberCount: config.queues, shardCount: config.shards }).toData(),
+    handoff: createHandoffMemory(config.queues, () => createRingMemory(HANDOFF_RING_BYTES)),
+  };
   const eventLogPath = join(config.stateDir, `events-${new Date().toISOString().replaceAll(':', '')}.log`);
   const plat = await startRole(
     {
@@ -21,6 +42,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       layout: roleCounterLayout(platDropNames, platGaugeNames),
       setupSteps: () => platSetupSteps(config),
       handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
+      pollTimeoutMs: config.queues > 1 ? MULTI_QUEUE_POLL_TIMEOUT_MS : undefined,
       handlerOptions: (counters): PlatQueueOptions => ({
         translator: platTranslatorConfig(config),
         engine: natEngineConfig(config),
@@ -30,8 +52,15 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
         mtu4: config.mtu4,
         mtu6: config.mtu6,
         counters,
+        shards,
       }),
-      details: () => ({ prefix: config.prefix, pool4: config.pool4, eventLog: eventLogPath }),
+      details: () => ({
+        prefix: config.prefix,
+        pool4: config.pool4,
+        eventLog: eventLogPath,
+        shards: config.shards,
+        workers: config.queues,
+      }),
     },
     log,
   );
