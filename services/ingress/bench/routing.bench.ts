@@ -37,7 +37,7 @@ export default async function bench(): Promise<void> {
   for (let s = 0; s < SUBSCRIBERS; s++) {
     const o = s * 64;
     packets[o] = 0x60;
-    packets.set([0x20, 0x01, 0x0d, 0xb8, 0, 0, s >> 8, s & 255], o + 8);
+    packets.set([0x20, 0x01, 0x0d, 0xb8, 0, s >> 8, s & 255, 0], o + 8); // 2001:db8:0:<s>00::/56
     packets[o + 23] = 1;
   }
   const readBytes = () => {

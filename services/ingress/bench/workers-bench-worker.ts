@@ -97,7 +97,7 @@ for (let i = 0; i < mine; i++) {
   buffer[p + 5] = 40;
   buffer[p + 6] = 17;
   buffer[p + 7] = 64;
-  buffer.set([0x20, 0x01, 0x0d, 0xb8, 0, 0, (f >> 8) & 255, f & 255], p + 8); // subscriber /56 per flow
+  buffer.set([0x20, 0x01, 0x0d, 0xb8, 0, (f >> 8) & 255, f & 255, 0], p + 8); // one /56 per flow
   buffer[p + 23] = 1;
   buffer.set([0x00, 0x64, 0xff, 0x9b], p + 24);
   buffer.set([198, 51, 100, 7], p + 36);
