@@ -5,12 +5,12 @@
 // both directions, side by side with the batch loop alone (a step that drops every packet) in the
 // same process. Reports ns per packet and the garbage collections during the runs (target: none).
 // Run with `npm run bench -- batch-translator`.
+
+import { BatchTranslator, type BatchWriter, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import { parseRfc6052Prefix, type TranslationResult, Verdict } from '../../../libs/xlat/src/index.js';
 import { bestOf, type Timing } from '../../../test/support/collections.js';
 import { CountingEventSink, createNatEngine, createSeededRandom } from '../../nat-engine/src/index.js';
-import { BatchTranslator, type BatchWriter } from '../src/batch-translator.js';
 import { PlatStep, platDropNames } from '../src/plat-step.js';
-import { roleCounterLayout } from '../src/role-counters.js';
 
 const VNET = 10;
 const BATCH = 64;

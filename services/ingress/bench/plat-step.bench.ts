@@ -8,6 +8,7 @@
 // reads no per-flow memory but the engine's.
 // Run with `npm run bench -- plat-step`.
 
+import { roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import {
   createStatefulTranslator,
   parseRfc6052Prefix,
@@ -17,7 +18,6 @@ import {
 import { bestOf, type Timing } from '../../../test/support/collections.js';
 import { CountingEventSink, createNatEngine, createSeededRandom } from '../../nat-engine/src/index.js';
 import { PlatStep, platDropNames } from '../src/plat-step.js';
-import { roleCounterLayout } from '../src/role-counters.js';
 
 const SUBSCRIBERS = 4096;
 const SESSIONS = 1_000_000;

@@ -3,15 +3,6 @@
 // NAT behaviour options live under `nat` and are checked by the engine's own validator.
 import { isAbsolute } from 'node:path';
 import {
-  type TranslatorConfigInput,
-  validateConfig as validateTranslatorConfig,
-} from '../../../libs/xlat/src/index.js';
-import {
-  NatConfigError,
-  type NatEngineConfigInput,
-  validateConfig as validateNatConfig,
-} from '../../nat-engine/src/index.js';
-import {
   checkPrefix,
   configError,
   type RawConfig,
@@ -22,7 +13,16 @@ import {
   readPrefix,
   readString,
   refuseUnknownKeys,
-} from './config-fields.js';
+} from '../../../libs/dataplane/src/index.js';
+import {
+  type TranslatorConfigInput,
+  validateConfig as validateTranslatorConfig,
+} from '../../../libs/xlat/src/index.js';
+import {
+  NatConfigError,
+  type NatEngineConfigInput,
+  validateConfig as validateNatConfig,
+} from '../../nat-engine/src/index.js';
 
 export interface PlatConfig {
   device: string;

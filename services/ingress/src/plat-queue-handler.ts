@@ -4,6 +4,7 @@
 // does not yield to an event loop). Timers advance on every batch and on every idle poll.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { BatchTranslator, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
@@ -14,9 +15,7 @@ import {
   parseIpv4,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedEventLog, EventBatcher } from '../../state/src/index.js';
-import { BatchTranslator } from './batch-translator.js';
 import { PlatStep, platDropNames } from './plat-step.js';
-import { roleCounterLayout } from './role-counters.js';
 
 export interface PlatQueueOptions {
   translator: TranslatorConfigInput;

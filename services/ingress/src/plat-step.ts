@@ -2,6 +2,9 @@
 // let the NAT engine filter, update and pick the outgoing tuple (sec. 3.5, 3.6), then rewrite the
 // headers with the tuple (sec. 3.7, RFC 7915). Hairpinned flows (sec. 3.8) are rewritten IPv6 to
 // IPv6. Unsolicited IPv4 SYNs are held as the engine says, and engine-requested ICMP errors built.
+
+import type { CounterLayout, PacketStep } from '../../../libs/dataplane/src/index.js';
+import { translatorDropBase } from '../../../libs/dataplane/src/index.js';
 import { checksumAdjust, copyBytes, read16, sumWords, write16 } from '../../../libs/packet/src/index.js';
 import {
   createStatefulTranslator,
@@ -27,11 +30,8 @@ import {
   type HeldSynListener,
   type NatEngine,
 } from '../../nat-engine/src/index.js';
-import type { PacketStep } from './batch-translator.js';
-import type { CounterLayout } from './counters.js';
 import { FragmentTable } from './fragment-table.js';
 import { writeIcmp4Error, writeIcmp6Error } from './icmp-errors.js';
-import { translatorDropBase } from './role-counters.js';
 
 export const platDropNames = [
   'version',

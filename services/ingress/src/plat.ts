@@ -3,12 +3,18 @@
 // `xlat64 status`, and on stop removes what it added. The event log of this run is written to
 // stateDir/events-<start time>.log (one JSON batch per line).
 import { join } from 'node:path';
+import {
+  linkUpSteps,
+  type RunningRole,
+  roleCounterLayout,
+  routeStep,
+  type SetupStep,
+  startRole,
+  sysctlStep,
+} from '../../../libs/dataplane/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
 import { platDropNames } from './plat-step.js';
-import { type RunningRole, startRole } from './role.js';
-import { roleCounterLayout } from './role-counters.js';
-import { linkUpSteps, routeStep, type SetupStep, sysctlStep } from './system-setup.js';
 
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningRole> {
   const eventLogPath = join(config.stateDir, `events-${new Date().toISOString().replaceAll(':', '')}.log`);

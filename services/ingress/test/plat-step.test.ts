@@ -3,6 +3,7 @@
 // sharing the first fragment's mapping, hairpinning, router solicitations and held SYNs. Every
 // packet lies inside a larger buffer and is written among other bytes, as in a batch.
 import { describe, expect, it } from 'vitest';
+import { roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import { parseRfc6052Prefix, Verdict } from '../../../libs/xlat/src/index.js';
 import {
   formatIpv4,
@@ -23,7 +24,6 @@ import {
   type NatEngineConfigInput,
 } from '../../nat-engine/src/index.js';
 import { PlatStep, platDropNames } from '../src/plat-step.js';
-import { roleCounterLayout } from '../src/role-counters.js';
 
 const v6 = (text: string) => formatIpv6(parseIpv6(text));
 

@@ -2,12 +2,12 @@
 // either returns a checked value or throws an XLAT64_ERR_CONFIG error naming the field, what was
 // wrong and how to fix it. Roles declare their schema with these, so every refusal reads alike.
 import { isIPv4, isIPv6 } from 'node:net';
-import { IngressError } from './errors.js';
+import { DataplaneError } from './errors.js';
 
 export type RawConfig = Record<string, unknown>;
 
-export function configError(field: string, message: string): IngressError {
-  return new IngressError('XLAT64_ERR_CONFIG', `${field}: ${message}`, { field });
+export function configError(field: string, message: string): DataplaneError {
+  return new DataplaneError('XLAT64_ERR_CONFIG', `${field}: ${message}`, { field });
 }
 
 /** Refuses keys that are not part of the role's schema (typos must not be silently ignored). */
