@@ -40,6 +40,7 @@ export {
 } from './flow-key.js';
 export { checkInvariants, dumpState, type StateDump } from './inspect.js';
 export { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js';
+export { type Pool4Range, parsePool4, parsePool4Entry, pool4Cidrs } from './pool4/pool-text.js';
 export { DeterministicPoolAllocator, deterministicMapping } from './pool4/rfc7422.js';
 export { createCryptoRandom, createSeededRandom, type RandomSource } from './random.js';
 export { applyEvent, applyEvents } from './reducer.js';
