@@ -5,7 +5,15 @@
 
 import type { CounterLayout, PacketStep } from '../../../libs/dataplane/src/index.js';
 import { translatorDropBase } from '../../../libs/dataplane/src/index.js';
-import { checksumAdjust, copyBytes, read16, sumWords, write16 } from '../../../libs/packet/src/index.js';
+import {
+  checksumAdjust,
+  copyBytes,
+  Icmp6Type,
+  Protocol,
+  read16,
+  sumWords,
+  write16,
+} from '../../../libs/packet/src/index.js';
 import {
   createStatefulTranslator,
   DropReason,
@@ -157,7 +165,11 @@ export class PlatStep implements PacketStep, HeldSynListener {
     superPacket: boolean,
   ): Verdict {
     if (length < 40) return this.dropTo(translatorDropBase + DropReason.truncated64);
-    if (input[start + 6] === 58 && length > 40 && input[start + 40] === 133)
+    if (
+      input[start + 6] === Protocol.Icmp6 &&
+      length > 40 &&
+      input[start + 40] === Icmp6Type.RouterSolicitation
+    )
       return this.dropTo(this.c.routerSolicitation);
     if (!this.prefix.matches(input, start + 24)) return this.dropTo(this.c.notForUs);
     const flow = this.flow;
@@ -371,7 +383,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
     const r = this.engine.result;
     copyBytes(input, start, output, o, length);
     output[o + 7] = input[start + 7] - 1;
-    const checkAt = protocol === 6 ? 56 : 46;
+    const checkAt = protocol === Protocol.Tcp ? 56 : 46;
     const oldSum = sumWords(output, o + 8, o + 44, 0);
     this.prefix.embed(r.v4Src | 0, output, o + 8);
     bytesFromWords(r.v6, this.tuple.dst6);
@@ -381,9 +393,9 @@ export class PlatStep implements PacketStep, HeldSynListener {
     const newSum = sumWords(output, o + 8, o + 44, 0);
     if (checkAt + 2 <= length) {
       const check = read16(output, o + checkAt);
-      if (!(protocol === 17 && check === 0)) {
+      if (!(protocol === Protocol.Udp && check === 0)) {
         let updated = checksumAdjust(check, oldSum, newSum);
-        if (protocol === 17 && updated === 0) updated = 0xffff;
+        if (protocol === Protocol.Udp && updated === 0) updated = 0xffff;
         write16(output, o + checkAt, updated);
       }
     }

@@ -130,6 +130,19 @@ function integerIn(field: string, value: unknown, min: number, max: number, fix:
   return value;
 }
 
+/**
+ * The subscriber key (DESIGN.md "Sharding"): an IPv6 address (four words) masked to
+ * `subscriberPrefixLength`, written into `out`. The one place it is computed: the engine's limits and
+ * port blocks, the reducer's replay and the shard routing all key subscribers by it. No allocation.
+ */
+export function subscriberPrefixOf(config: NatEngineConfig, v6: ArrayLike<number>, out: Uint32Array): void {
+  const mask = config.subscriberMask;
+  out[0] = (v6[0] & mask[0]) >>> 0;
+  out[1] = (v6[1] & mask[1]) >>> 0;
+  out[2] = (v6[2] & mask[2]) >>> 0;
+  out[3] = (v6[3] & mask[3]) >>> 0;
+}
+
 /** Validates an operator's configuration; throws NatConfigError naming the first bad field. */
 export function validateConfig(input: NatEngineConfigInput): NatEngineConfig {
   if (input === null || typeof input !== 'object') {

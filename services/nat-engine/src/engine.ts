@@ -15,6 +15,7 @@ import {
   type NatEngineConfigInput,
   resolveStaticBibEntry,
   type StaticBibEntryInput,
+  subscriberPrefixOf,
   validateConfig,
 } from './config.js';
 import { assert, NatStaticMappingError } from './errors.js';
@@ -26,7 +27,15 @@ import {
   NatEventType,
   SessionRemovedCause,
 } from './events.js';
-import { createFlowKey4, type FlowKey4, type FlowKey6, protocolSlotOf, TcpFlag } from './flow-key.js';
+import {
+  createFlowKey4,
+  type FlowKey4,
+  type FlowKey6,
+  PROTOCOL_SLOT_COUNT,
+  ProtocolSlot,
+  protocolSlotOf,
+  TcpFlag,
+} from './flow-key.js';
 import { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js';
 import { findFreePort } from './pool4/rfc6056.js';
 import { DeterministicPoolAllocator } from './pool4/rfc7422.js';
@@ -82,10 +91,6 @@ export class NatEngine {
   readonly result: EngineResult = createEngineResult();
   /** Packets per drop reason (index = EngineDropReason); ReplyIcmp verdicts count here too. */
   readonly dropCounters = new Float64Array(engineDropReasonNames.length);
-  translated64 = 0;
-  translated46 = 0;
-  heldSynsExpired = 0;
-  heldSynsDiscarded = 0;
 
   private readonly sink: EventSink;
   private readonly random: RandomSource;
@@ -102,6 +107,8 @@ export class NatEngine {
   private flushGeneration = 1;
   private unknownSubscriberLimitReported = false;
   private readonly prefix = new Uint32Array(4);
+  /** subscriberOf's own scratch: it runs while `prefix` may hold the current flow's subscriber. */
+  private readonly subscriberScratch = new Uint32Array(4);
   private readonly hairpinKey4: FlowKey4 = createFlowKey4();
   private allocatedBlock = -1;
   private nowMs = 0;
@@ -214,11 +221,7 @@ export class NatEngine {
       );
     }
     this.emit({
-      type: NatEventType.MappingCreated,
-      version: NAT_EVENT_SCHEMA_VERSION,
-      shard: this.shard,
-      epoch: this.epoch,
-      timeMs: nowMs,
+      ...this.eventHeader(NatEventType.MappingCreated, nowMs),
       protocol: slot,
       ipv6: [ipv6[0], ipv6[1], ipv6[2], ipv6[3]],
       ipv6Port,
@@ -237,7 +240,7 @@ export class NatEngine {
     const slot = protocolSlotOf(key.protocol);
     if (slot < 0) return this.drop(EngineDropReason.protocol64);
     const state = this.state;
-    const remotePort = slot === 2 ? 0 : key.dstPort;
+    const remotePort = slot === ProtocolSlot.Icmp ? 0 : key.dstPort;
     const dst4 = key.dst4 | 0; // int32 across calls (see inbound4Leg)
     const s = state.findSession6(slot, key.src6, 0, key.srcPort, dst4, remotePort);
 
@@ -245,8 +248,13 @@ export class NatEngine {
       // The established path: one session lookup, a lifetime refresh, no allocation. An ICMP error
       // travels on its session but does not refresh it (RFC 6146 sec. 3.5.4, RFC 7857 sec. 5.1).
       if (!key.icmpError) {
-        if (slot === 0) this.stepTcp(s, true, key.tcpFlags, nowMs);
-        else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
+        if (slot === ProtocolSlot.Tcp) this.stepTcp(s, true, key.tcpFlags, nowMs);
+        else
+          this.touch(
+            s,
+            slot === ProtocolSlot.Udp ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs,
+            nowMs,
+          );
       }
       fillOutgoing6to4(result, state, state.sessionMappingOf(s), dst4, key.dstPort);
       return this.finishOutbound(key, state.sessionHairpinOf(s) === 1, nowMs);
@@ -256,7 +264,7 @@ export class NatEngine {
 
     // RFC 6146 sec. 3.5.2.2, CLOSED state: only a SYN creates TCP state. Other packets of a known
     // mapping are translated without state; with no mapping they are dropped.
-    if (slot === 0 && (key.tcpFlags & TcpFlag.Syn) === 0) {
+    if (slot === ProtocolSlot.Tcp && (key.tcpFlags & TcpFlag.Syn) === 0) {
       if (m === -1) return this.drop(EngineDropReason.nosession64);
       fillOutgoing6to4(result, state, m, key.dst4, key.dstPort);
       return this.finishOutbound(key, state.addressIndexOf(key.dst4) >= 0, nowMs);
@@ -264,9 +272,8 @@ export class NatEngine {
 
     // A new session (and maybe a new mapping). Every bound is checked before the first event, so a
     // refused flow leaves no state behind and no live mapping is ever evicted.
-    const mask = this.config.subscriberMask;
     const prefix = this.prefix;
-    for (let i = 0; i < 4; i++) prefix[i] = (key.src6[i] & mask[i]) >>> 0;
+    subscriberPrefixOf(this.config, key.src6, prefix);
     let sub = state.findSubscriber(prefix[0], prefix[1], prefix[2], prefix[3]);
     if (sub !== -1 && state.subscriberSessionCount[sub] >= this.config.subscriberSessionsMax) {
       return this.refuse(EngineDropReason.subscribersessions64, 'subscriber-sessions', sub, slot, nowMs);
@@ -284,11 +291,7 @@ export class NatEngine {
         return this.refuse(-port, this.limitOfReason(-port), sub, slot, nowMs);
       }
       this.emit({
-        type: NatEventType.MappingCreated,
-        version: NAT_EVENT_SCHEMA_VERSION,
-        shard: this.shard,
-        epoch: this.epoch,
-        timeMs: nowMs,
+        ...this.eventHeader(NatEventType.MappingCreated, nowMs),
         protocol: slot,
         ipv6: [key.src6[0], key.src6[1], key.src6[2], key.src6[3]],
         ipv6Port: key.srcPort,
@@ -301,8 +304,8 @@ export class NatEngine {
     }
 
     let tcpState = 0;
-    let lifetimeMs = slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs;
-    if (slot === 0) {
+    let lifetimeMs = slot === ProtocolSlot.Udp ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs;
+    if (slot === ProtocolSlot.Tcp) {
       tcpState = TcpState.V6Init;
       lifetimeMs = this.config.tcpTransitoryTimeoutMs;
       // Simultaneous open (RFC 6146 sec. 3.5.2.2, RFC 5382 REQ-4): an inbound SYN held for this very
@@ -310,7 +313,6 @@ export class NatEngine {
       const held = this.heldSyns.find(state.mappingV4Of(m), state.mappingV4PortOf(m), key.dst4, key.dstPort);
       if (held !== -1) {
         this.heldSyns.remove(held);
-        this.heldSynsDiscarded++;
         this.heldSynListener.discarded(held);
         tcpState = TcpState.Established;
         lifetimeMs = this.config.tcpEstablishedTimeoutMs;
@@ -323,7 +325,6 @@ export class NatEngine {
 
   private finishOutbound(key: FlowKey6, hairpin: boolean, nowMs: number): EngineVerdict {
     if (!hairpin) {
-      this.translated64++;
       return EngineVerdict.Translate;
     }
     // RFC 6146 sec. 3.8: the outgoing tuple goes through the IPv4 side as an incoming packet.
@@ -346,14 +347,18 @@ export class NatEngine {
     const parity = srcPort & 1;
     let preferred = -1;
     if (sub !== -1) {
-      for (let b = state.subscriberBlockHead[sub * 3 + slot]; b !== -1; b = state.blockNext[b]) {
+      for (
+        let b = state.subscriberBlockHead[sub * PROTOCOL_SLOT_COUNT + slot];
+        b !== -1;
+        b = state.blockNext[b]
+      ) {
         const port = findFreePort(state, b, parity, nowMs, this.random);
         if (port >= 0) {
           this.allocatedBlock = b;
           return port;
         }
       }
-      if (state.subscriberBlockCount[sub * 3 + slot] >= this.config.subscriberBlocksMax) {
+      if (state.subscriberBlockCount[sub * PROTOCOL_SLOT_COUNT + slot] >= this.config.subscriberBlocksMax) {
         return -EngineDropReason.subscriberblocks64;
       }
       preferred = state.subscriberAddress[sub];
@@ -363,11 +368,7 @@ export class NatEngine {
     const block = this.allocator.tryLease(this.prefix, slot, preferred, nowMs);
     if (block < 0) return -EngineDropReason.poolexhausted64;
     this.emit({
-      type: NatEventType.BlockLeased,
-      version: NAT_EVENT_SCHEMA_VERSION,
-      shard: this.shard,
-      epoch: this.epoch,
-      timeMs: nowMs,
+      ...this.eventHeader(NatEventType.BlockLeased, nowMs),
       protocol: slot,
       address: state.blockAddressOf(block),
       firstPort: state.blockFirstPortOf(block),
@@ -403,11 +404,7 @@ export class NatEngine {
     }
     if (report) {
       this.emit({
-        type: NatEventType.LimitReached,
-        version: NAT_EVENT_SCHEMA_VERSION,
-        shard: this.shard,
-        epoch: this.epoch,
-        timeMs: nowMs,
+        ...this.eventHeader(NatEventType.LimitReached, nowMs),
         subscriber: [this.prefix[0], this.prefix[1], this.prefix[2], this.prefix[3]],
         protocol: slot,
         limit,
@@ -429,7 +426,7 @@ export class NatEngine {
     const slot = protocolSlotOf(key.protocol);
     if (slot < 0) return this.drop(EngineDropReason.protocol46);
     const state = this.state;
-    const remotePort = slot === 2 ? 0 : key.srcPort;
+    const remotePort = slot === ProtocolSlot.Icmp ? 0 : key.srcPort;
     // Addresses cross calls as int32: a uint32 above 2^31 is a heap number, boxed (allocated) at every
     // call the optimiser does not inline.
     const src4 = key.src4 | 0;
@@ -439,11 +436,15 @@ export class NatEngine {
     if (s !== -1) {
       // As outbound: refresh, except for an ICMP error, which travels on the session unrefreshed.
       if (!key.icmpError) {
-        if (slot === 0) this.stepTcp(s, false, key.tcpFlags, nowMs);
-        else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
+        if (slot === ProtocolSlot.Tcp) this.stepTcp(s, false, key.tcpFlags, nowMs);
+        else
+          this.touch(
+            s,
+            slot === ProtocolSlot.Udp ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs,
+            nowMs,
+          );
       }
       fillOutgoing4to6(result, state, state.sessionMappingOf(s), src4, key.srcPort, dst4, key.dstPort);
-      this.translated46++;
       return EngineVerdict.Translate;
     }
     if (key.icmpError) return this.drop(EngineDropReason.nosession46);
@@ -454,12 +455,11 @@ export class NatEngine {
     const allowed =
       m !== -1 && (!this.config.addressDependentFiltering || state.mappingHasRemote(m, key.src4));
 
-    if (slot === 0) {
+    if (slot === ProtocolSlot.Tcp) {
       const syn = (key.tcpFlags & TcpFlag.Syn) !== 0;
       if (!syn) {
         if (!allowed) return this.drop(EngineDropReason.nosession46);
         fillOutgoing4to6(result, state, m, key.src4, key.srcPort, key.dst4, key.dstPort);
-        this.translated46++;
         return EngineVerdict.Translate;
       }
       if (this.config.dropExternallyInitiatedTcp) return this.drop(EngineDropReason.externaltcp46);
@@ -494,21 +494,20 @@ export class NatEngine {
       );
     } else {
       if (m === -1) {
-        if (slot === 1 && !hairpinLeg)
+        if (slot === ProtocolSlot.Udp && !hairpinLeg)
           return this.replyIcmp4(EngineDropReason.nomapping46, IcmpReply.V4PortUnreachable);
         return this.drop(EngineDropReason.nomapping46);
       }
       if (!allowed) {
-        if (slot === 1 && !hairpinLeg)
+        if (slot === ProtocolSlot.Udp && !hairpinLeg)
           return this.replyIcmp4(EngineDropReason.filtered46, IcmpReply.V4AdminProhibited);
         return this.drop(EngineDropReason.filtered46);
       }
       if (!this.hasRoomForInboundSession(m)) return this.drop(EngineDropReason.sessionsfull46);
-      const lifetimeMs = slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs;
+      const lifetimeMs = slot === ProtocolSlot.Udp ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs;
       this.emitSession(NatEventType.SessionCreated, m, key.src4, remotePort, 0, lifetimeMs, nowMs);
     }
     fillOutgoing4to6(result, state, m, key.src4, key.srcPort, key.dst4, key.dstPort);
-    this.translated46++;
     return EngineVerdict.Translate;
   }
 
@@ -583,6 +582,11 @@ export class NatEngine {
 
   // ---- events -----------------------------------------------------------------------------------------
 
+  /** The header every event carries: the one place it is written (schema version, shard, epoch, time). */
+  private eventHeader<T extends NatEventType>(type: T, timeMs: number) {
+    return { type, version: NAT_EVENT_SCHEMA_VERSION, shard: this.shard, epoch: this.epoch, timeMs };
+  }
+
   private emit(event: NatEvent): void {
     applyEvent(this.state, event);
     this.sink.push(event);
@@ -599,11 +603,7 @@ export class NatEngine {
   ): void {
     const state = this.state;
     this.emit({
-      type,
-      version: NAT_EVENT_SCHEMA_VERSION,
-      shard: this.shard,
-      epoch: this.epoch,
-      timeMs: nowMs,
+      ...this.eventHeader(type, nowMs),
       protocol: state.mappingProtocolOf(m),
       ipv4: state.mappingV4Of(m),
       ipv4Port: state.mappingV4PortOf(m),
@@ -618,11 +618,7 @@ export class NatEngine {
     const state = this.state;
     const m = state.sessionMappingOf(s);
     this.emit({
-      type: NatEventType.SessionRemoved,
-      version: NAT_EVENT_SCHEMA_VERSION,
-      shard: this.shard,
-      epoch: this.epoch,
-      timeMs: nowMs,
+      ...this.eventHeader(NatEventType.SessionRemoved, nowMs),
       protocol: state.mappingProtocolOf(m),
       ipv4: state.mappingV4Of(m),
       ipv4Port: state.mappingV4PortOf(m),
@@ -635,11 +631,7 @@ export class NatEngine {
   private emitMappingRemoved(m: number, nowMs: number): void {
     const state = this.state;
     this.emit({
-      type: NatEventType.MappingRemoved,
-      version: NAT_EVENT_SCHEMA_VERSION,
-      shard: this.shard,
-      epoch: this.epoch,
-      timeMs: nowMs,
+      ...this.eventHeader(NatEventType.MappingRemoved, nowMs),
       protocol: state.mappingProtocolOf(m),
       ipv4: state.mappingV4Of(m),
       ipv4Port: state.mappingV4PortOf(m),
@@ -693,7 +685,7 @@ export class NatEngine {
     const m = state.sessionMappingOf(s);
     const tcpState = state.sessionStateOf(s);
     if (
-      state.mappingProtocolOf(m) === 0 &&
+      state.mappingProtocolOf(m) === ProtocolSlot.Tcp &&
       (tcpState === TcpState.Established || tcpState === TcpState.V4FinRcv || tcpState === TcpState.V6FinRcv)
     ) {
       // RFC 6146 sec. 3.5.2.2: an idle established connection is not cut at once; without probes it
@@ -724,11 +716,7 @@ export class NatEngine {
       return;
     }
     this.emit({
-      type: NatEventType.BlockReleased,
-      version: NAT_EVENT_SCHEMA_VERSION,
-      shard: this.shard,
-      epoch: this.epoch,
-      timeMs: this.nowMs,
+      ...this.eventHeader(NatEventType.BlockReleased, this.nowMs),
       protocol: state.blockSlotOf(block),
       address: state.blockAddressOf(block),
       firstPort: state.blockFirstPortOf(block),
@@ -743,7 +731,6 @@ export class NatEngine {
       return;
     }
     this.heldSyns.remove(h);
-    this.heldSynsExpired++;
     this.heldSynListener.expired(h);
   };
 
@@ -753,13 +740,9 @@ export class NatEngine {
   }
 
   private subscriberOf(v6: ArrayLike<number>): number {
-    const mask = this.config.subscriberMask;
-    return this.state.findSubscriber(
-      (v6[0] & mask[0]) >>> 0,
-      (v6[1] & mask[1]) >>> 0,
-      (v6[2] & mask[2]) >>> 0,
-      (v6[3] & mask[3]) >>> 0,
-    );
+    const prefix = this.subscriberScratch;
+    subscriberPrefixOf(this.config, v6, prefix);
+    return this.state.findSubscriber(prefix[0], prefix[1], prefix[2], prefix[3]);
   }
 }
 

@@ -6,6 +6,7 @@ export {
   type NatEngineConfig,
   type NatEngineConfigInput,
   type StaticBibEntryInput,
+  subscriberPrefixOf,
   validateConfig,
 } from './config.js';
 export {

@@ -38,7 +38,7 @@ export function harness(config: Partial<NatEngineConfigInput> = {}, seed = 1, st
   return { engine, sink, held };
 }
 
-const protocols = { tcp: Protocol.Tcp, udp: Protocol.Udp, icmp: Protocol.Icmpv6 } as const;
+const protocols = { tcp: Protocol.Tcp, udp: Protocol.Udp, icmp: Protocol.Icmp6 } as const;
 
 /** An IPv6-side key: `v6('udp', '2001:db8::1', 5000, '198.51.100.1', 53)`. */
 export function v6(
@@ -70,7 +70,7 @@ export function v4(
   tcpFlags = 0,
   key: FlowKey4 = createFlowKey4(),
 ): FlowKey4 {
-  key.protocol = protocol === 'icmp' ? Protocol.Icmp : protocols[protocol];
+  key.protocol = protocol === 'icmp' ? Protocol.Icmp4 : protocols[protocol];
   key.src4 = parseIpv4(src4);
   key.srcPort = srcPort;
   key.dst4 = typeof dst4 === 'number' ? dst4 : parseIpv4(dst4);
