@@ -12,4 +12,4 @@ export {
   platTranslatorConfig,
 } from './plat-config.js';
 export { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
-export { PlatStep, type PlatStepOptions, platDropNames } from './plat-step.js';
+export { createPlatStep, PlatStep, type PlatStepOptions, platDropNames } from './plat-step.js';

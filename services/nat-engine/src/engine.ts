@@ -56,14 +56,6 @@ import {
   IcmpReply,
 } from './verdict.js';
 
-/** Told about held SYNs (the packet path keeps the packet bytes under the hold id). */
-export interface HeldSynListener {
-  /** 6 s passed with no outbound SYN: answer the held packet with ICMP port unreachable (type 3 code 3). */
-  expired(holdId: number): void;
-  /** The subscriber's SYN arrived (simultaneous open): forget the held packet silently. */
-  discarded(holdId: number): void;
-}
-
 export interface NatEngineOptions {
   sink: EventSink;
   random: RandomSource;
@@ -71,7 +63,6 @@ export interface NatEngineOptions {
   startMs: number;
   /** Defaults to the in-process allocator (or the RFC 7422 one when `deterministic` is configured). */
   allocator?: (state: NatState, random: RandomSource) => PoolAllocator;
-  heldSyns?: HeldSynListener;
   /**
    * Take over a state folded from another engine's log (a standby's `createReplayState` + `applyEvents`)
    * instead of starting empty; it must have been built with the same configuration.
@@ -82,8 +73,6 @@ export interface NatEngineOptions {
   epoch?: number;
 }
 
-const NO_HELD_SYNS: HeldSynListener = { expired() {}, discarded() {} };
-
 export class NatEngine {
   readonly config: NatEngineConfig;
   readonly state: NatState;
@@ -91,11 +80,18 @@ export class NatEngine {
   readonly result: EngineResult = createEngineResult();
   /** Packets per drop reason (index = EngineDropReason); ReplyIcmp verdicts count here too. */
   readonly dropCounters = new Float64Array(engineDropReasonNames.length);
+  /**
+   * Output of advance(): the hold ids (result.holdId of a Hold verdict) whose 6 s ran out in that call,
+   * in `expiredHoldIds[0, count)` where count is advance()'s return value; valid until the next advance().
+   * The owner answers each held packet with ICMP port unreachable (RFC 6146 sec. 3.5.2.2). The engine
+   * never calls up into its owner: it returns the work (CONVENTIONS.md 21). Bounded by heldSynsMax.
+   */
+  readonly expiredHoldIds: Int32Array;
+  private expiredHoldCount = 0;
 
   private readonly sink: EventSink;
   private readonly random: RandomSource;
   private readonly allocator: PoolAllocator;
-  private readonly heldSynListener: HeldSynListener;
   private readonly heldSyns: HeldSynTable;
   private readonly shard: number;
   private readonly epoch: number;
@@ -125,8 +121,8 @@ export class NatEngine {
         ? (state: NatState) => new DeterministicPoolAllocator(state)
         : (state: NatState, random: RandomSource) => new InProcessPoolAllocator(state, random));
     this.allocator = allocatorFactory(this.state, options.random);
-    this.heldSynListener = options.heldSyns ?? NO_HELD_SYNS;
     this.heldSyns = new HeldSynTable(config.heldSynsMax, options.startMs);
+    this.expiredHoldIds = new Int32Array(config.heldSynsMax);
     this.shard = options.shard ?? 0;
     this.epoch = options.epoch ?? 0;
     this.dirtyList = preTouched(new Int32Array(config.sessionsMax));
@@ -237,6 +233,7 @@ export class NatEngine {
   outbound6(key: FlowKey6, nowMs: number): EngineVerdict {
     const result = this.result;
     result.hairpin = false;
+    result.releasedHoldId = -1;
     const slot = protocolSlotOf(key.protocol);
     if (slot < 0) return this.drop(EngineDropReason.protocol64);
     const state = this.state;
@@ -313,7 +310,8 @@ export class NatEngine {
       const held = this.heldSyns.find(state.mappingV4Of(m), state.mappingV4PortOf(m), key.dst4, key.dstPort);
       if (held !== -1) {
         this.heldSyns.remove(held);
-        this.heldSynListener.discarded(held);
+        // Output for the owner: forget the held packet silently (no ICMP error).
+        this.result.releasedHoldId = held;
         tcpState = TcpState.Established;
         lifetimeMs = this.config.tcpEstablishedTimeoutMs;
       }
@@ -665,12 +663,17 @@ export class NatEngine {
 
   // ---- expiry -----------------------------------------------------------------------------------------
 
-  /** Runs the timer wheels up to `nowMs`: session expiry, idle block release, held SYN timeout. */
-  advance(nowMs: number): void {
+  /**
+   * Runs the timer wheels up to `nowMs`: session expiry, idle block release, held SYN timeout. Returns
+   * how many held SYNs expired; their ids are in `expiredHoldIds[0, count)` until the next call.
+   */
+  advance(nowMs: number): number {
     this.nowMs = nowMs;
+    this.expiredHoldCount = 0;
     this.state.sessionWheel.advance(nowMs, this.visitSession);
     this.state.blockWheel.advance(nowMs, this.visitBlock);
     this.heldSyns.wheel.advance(nowMs, this.visitHeldSyn);
+    return this.expiredHoldCount;
   }
 
   private readonly visitSession = (s: number): void => {
@@ -731,7 +734,7 @@ export class NatEngine {
       return;
     }
     this.heldSyns.remove(h);
-    this.heldSynListener.expired(h);
+    this.expiredHoldIds[this.expiredHoldCount++] = h;
   };
 
   /** Number of SYNs currently held. */

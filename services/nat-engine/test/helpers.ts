@@ -19,23 +19,20 @@ import {
 export interface Harness {
   engine: NatEngine;
   sink: ArrayEventSink;
-  held: { expired: number[]; discarded: number[] };
 }
 
 export function harness(config: Partial<NatEngineConfigInput> = {}, seed = 1, startMs = 0): Harness {
   const sink = new ArrayEventSink();
-  const held = { expired: [] as number[], discarded: [] as number[] };
   const engine = createNatEngine(
     { pool: ['203.0.113.0/30'], sessionsMax: 4096, subscribersMax: 256, ...config },
     {
       sink,
       random: createSeededRandom(seed),
       startMs,
-      heldSyns: { expired: (h) => held.expired.push(h), discarded: (h) => held.discarded.push(h) },
     },
   );
   engine.start(startMs);
-  return { engine, sink, held };
+  return { engine, sink };
 }
 
 const protocols = { tcp: Protocol.Tcp, udp: Protocol.Udp, icmp: Protocol.Icmp6 } as const;
@@ -102,8 +99,9 @@ export function mappingOf(engine: NatEngine, key: FlowKey6): { address: string; 
   return { address: formatIpv4(st.mappingV4Of(m)), port: st.mappingV4PortOf(m) };
 }
 
-/** Runs the wheels and publishes refreshes at `nowMs`. */
-export function tick(engine: NatEngine, nowMs: number): void {
-  engine.advance(nowMs);
+/** Runs the wheels and publishes refreshes at `nowMs`; returns the hold ids of the SYNs whose hold ran out (advance's output). */
+export function tick(engine: NatEngine, nowMs: number): number[] {
+  const expired = Array.from(engine.expiredHoldIds.subarray(0, engine.advance(nowMs)));
   engine.flush(nowMs);
+  return expired;
 }
