@@ -3,6 +3,7 @@
 // queue gets them: the kernel picks the queue, not the shard's owner), keeps its own, passes the others
 // through the rings, translates its own and what the others pass it, and counts what it writes.
 import { parentPort, workerData } from 'node:worker_threads';
+import { BatchTranslator, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import { parseRfc6052Prefix } from '../../../libs/xlat/src/index.js';
 import {
   CountingEventSink,
@@ -13,9 +14,7 @@ import {
   sharedPoolAllocator,
   validateConfig,
 } from '../../nat-engine/src/index.js';
-import { BatchTranslator } from '../src/batch-translator.js';
-import { PlatStep, platDropNames } from '../src/plat-step.js';
-import { roleCounterLayout } from '../src/role-counters.js';
+import { createPlatStep, platDropNames } from '../src/plat-step.js';
 import {
   type HandoffMemory,
   ShardRouter,
@@ -57,7 +56,7 @@ const engine = createNatEngine(data.config, {
   allocator: sharedPoolAllocator(data.pool, data.worker),
 });
 const layout = roleCounterLayout(platDropNames);
-const step = new PlatStep(
+const step = createPlatStep(
   engine,
   { translator: { prefix: '64:ff9b::/96', allowNonGlobalIpv4: true }, icmpSource4: 0xcb007100 },
   layout,

@@ -8,7 +8,7 @@
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { createRingMemory } from '../../../libs/ring/src/index.js';
+import { createRingMemory } from '../../../libs/dataplane/src/index.js';
 import { createSharedPoolMemory, validateConfig } from '../../nat-engine/src/index.js';
 import { createBlockTableStorage, createHandoffMemory, createShardTable } from '../src/routing/index.js';
 

@@ -6,6 +6,7 @@
 // the reading loop does not yield to an event loop). Timers advance on every batch and idle poll.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { BatchTranslator, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
@@ -14,14 +15,13 @@ import {
   type NatEngineConfigInput,
   type NatEvent,
   parseIpv4,
+  ShardPipeline,
   type SharedPoolMemory,
   sharedPoolAllocator,
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedEventLog, EventBatcher } from '../../state/src/index.js';
-import { BatchTranslator } from './batch-translator.js';
 import { PlatStep, platDropNames } from './plat-step.js';
-import { roleCounterLayout } from './role-counters.js';
 import {
   type HandoffMemory,
   ShardRouter,
@@ -89,7 +89,6 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     },
     startMs,
   );
-  let step: PlatStep | null = null;
   const engine = createNatEngine(options.engine, {
     sink: {
       push: (event) => {
@@ -101,17 +100,20 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     startMs,
     shard: worker,
     allocator: sharedPoolAllocator(options.shards.pool, worker),
-    heldSyns: { expired: (id) => step?.expired(id), discarded: (id) => step?.discarded(id) },
   });
   engine.start(startMs);
   const prefix = parseRfc6052Prefix(options.translator.prefix);
-  step = new PlatStep(
+  // Built bottom up, nothing circular: the engine, the shard pipeline over it, the ingress step
+  // that hands it packets. Held-SYN expiry comes back as the engine's output, drained by advance().
+  const pipeline = new ShardPipeline(
     engine,
     { translator: options.translator, icmpSource4: parseIpv4(options.icmpSource4) },
     layout,
     prefix,
   );
-  const platStep = step;
+  const platStep = new PlatStep(pipeline, layout, prefix, {
+    allowNonGlobalIpv4: options.translator.allowNonGlobalIpv4,
+  });
   const batch = new BatchTranslator(platStep, {
     fd: context.fd,
     writer: context.tun,
@@ -129,21 +131,21 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
   let lastFlushMs = startMs;
 
   const maintain = (nowMs: number) => {
-    engine.advance(nowMs);
+    pipeline.advance(nowMs);
     if (nowMs - lastFlushMs >= options.flushIntervalMs) {
       engine.flush(nowMs);
       lastFlushMs = nowMs;
     }
     batcher.tick(nowMs);
-    for (const reply of platStep.pendingReplies) batch.enqueue(reply);
-    platStep.pendingReplies.length = 0;
+    for (const reply of pipeline.pendingReplies) batch.enqueue(reply);
+    pipeline.pendingReplies.length = 0;
     batch.flush();
     const state = engine.state;
     counters[gauge[0]] = state.sessionCount;
     counters[gauge[1]] = state.mappingCount;
     counters[gauge[2]] = state.leasedBlockCount;
     counters[gauge[3]] = state.subscriberCount;
-    counters[gauge[4]] = platStep.heldCount;
+    counters[gauge[4]] = pipeline.heldCount;
     counters[gauge[5]] = batcher.pendingCount;
     counters[gauge[6]] = batcher.refusedEvents;
     const h = handoff.counters;

@@ -1,9 +1,9 @@
 // The hand-off allocates nothing per packet: splitting TUN batches between two workers' shards, copying
 // the foreign packets into the ring, publishing, and draining them on the owner as TUN-like batches runs
 // 1,000,000 small packets without a garbage collection (both workers' objects in one thread here; the
-// ring's cross-thread behaviour is libs/ring's and handoff.test.ts's).
+// ring's cross-thread behaviour is libs/dataplane ring.test.ts's and handoff.test.ts's).
 import { describe, expect, it } from 'vitest';
-import { createRingMemory } from '../../../libs/ring/src/index.js';
+import { createRingMemory } from '../../../libs/dataplane/src/index.js';
 import { measure } from '../../../test/support/collections.js';
 import { validateConfig } from '../../nat-engine/src/index.js';
 import { createHandoffMemory, createShardTable, ShardRouter, WorkerHandoff } from '../src/routing/index.js';

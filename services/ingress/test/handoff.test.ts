@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRingMemory } from '../../../libs/ring/src/index.js';
+import { createRingMemory } from '../../../libs/dataplane/src/index.js';
 import {
   formatIpv4,
   formatIpv6,

@@ -1,7 +1,7 @@
 // `xlat64 plat` configuration of the multi-worker node: queues up to QUEUES_MAX, a power-of-two number of
 // virtual shards (default 1024), at least one shard per queue; every refusal names the field and the fix.
 import { describe, expect, it } from 'vitest';
-import { IngressError } from '../src/errors.js';
+import { DataplaneError } from '../../../libs/dataplane/src/index.js';
 import { parsePlatConfig, QUEUES_MAX } from '../src/plat-config.js';
 
 const base = { pool4: ['203.0.113.0/24'], stateDir: '/tmp/x64t-config' };
@@ -21,8 +21,8 @@ describe('plat configuration: queues and shards', () => {
       try {
         parsePlatConfig({ ...base, ...raw });
       } catch (error) {
-        expect(error).toBeInstanceOf(IngressError);
-        return error as IngressError;
+        expect(error).toBeInstanceOf(DataplaneError);
+        return error as DataplaneError;
       }
       throw new Error('accepted');
     };

@@ -3,6 +3,7 @@
 // events (and loses it when the block is released), static BIB entries route to their subscriber's shard,
 // the shard table is versioned, bad settings are refused naming the field, and lookups allocate nothing.
 import { describe, expect, it } from 'vitest';
+import { DataplaneError } from '../../../libs/dataplane/src/index.js';
 import { measure } from '../../../test/support/collections.js';
 import {
   ArrayEventSink,
@@ -16,7 +17,6 @@ import {
   parseIpv6 as parseIpv6Into,
   validateConfig,
 } from '../../nat-engine/src/index.js';
-import { IngressError } from '../src/errors.js';
 import {
   createShardTable,
   NO_MEMBER,
@@ -86,7 +86,7 @@ describe('IPv6 -> virtual shard by subscriber key', () => {
 
   it('refuses a shard count that is not a power of two and a prefix length outside 1-128, naming the field', () => {
     // Proves bad configuration is refused at start with the field and the fix.
-    expect(() => new SubscriberShardHash({ shardCount: 1000 })).toThrow(IngressError);
+    expect(() => new SubscriberShardHash({ shardCount: 1000 })).toThrow(DataplaneError);
     expect(() => new SubscriberShardHash({ shardCount: 1000 })).toThrow(
       /shards: 1000 .*power of two.*use 1024/,
     );
@@ -149,7 +149,7 @@ describe('IPv4 -> virtual shard by port block', () => {
     const key = createFlowKey6();
     const flows: { slot: number; v4: number; port: number; shard: number }[] = [];
     let applied = 0;
-    const protocols = [Protocol.Tcp, Protocol.Udp, Protocol.Icmpv6];
+    const protocols = [Protocol.Tcp, Protocol.Udp, Protocol.Icmp6];
     for (let sub = 0; sub < 300; sub++) {
       for (let f = 0; f < 6; f++) {
         const slot = f % 3;

@@ -12,7 +12,7 @@ import {
   RingConsumer,
   type RingMemory,
   RingProducer,
-} from '../../../../libs/ring/src/index.js';
+} from '../../../../libs/dataplane/src/index.js';
 import type { ShardRouter } from './router.js';
 
 /** Ring tag: the packet is for the receiving worker's own shards. */

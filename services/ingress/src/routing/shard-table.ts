@@ -4,7 +4,7 @@
 // are the node's workers for now; the cluster replaces them with nodes without touching the packet path.
 
 import assert from 'node:assert/strict';
-import { IngressError } from '../errors.js';
+import { DataplaneError } from '../../../../libs/dataplane/src/index.js';
 
 /** Default number of virtual shards. */
 export const VIRTUAL_SHARDS_DEFAULT = 1024;
@@ -102,7 +102,7 @@ export function checkShardCount(shardCount: number, field: string): void {
     shardCount > VIRTUAL_SHARDS_MAX ||
     (shardCount & (shardCount - 1)) !== 0
   ) {
-    throw new IngressError(
+    throw new DataplaneError(
       'XLAT64_ERR_CONFIG',
       `${field}: ${shardCount} virtual shards: must be a power of two from 1 to ${VIRTUAL_SHARDS_MAX} ` +
         `(a shard is picked by masking a hash); use ${VIRTUAL_SHARDS_DEFAULT}`,

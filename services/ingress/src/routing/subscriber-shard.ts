@@ -4,7 +4,7 @@
 // limits need no coordination between shards. Reads the address straight from the packet's bytes.
 
 import assert from 'node:assert/strict';
-import { IngressError } from '../errors.js';
+import { DataplaneError } from '../../../../libs/dataplane/src/index.js';
 import { checkShardCount, VIRTUAL_SHARDS_DEFAULT } from './shard-table.js';
 
 /** Default subscriber prefix length (RFC 6177 / DESIGN.md: a subscriber gets a /56). */
@@ -41,7 +41,7 @@ export class SubscriberShardHash {
   constructor(options: { prefixLength?: number; shardCount?: number; seed?: number } = {}) {
     const prefixLength = options.prefixLength ?? SUBSCRIBER_PREFIX_LENGTH_DEFAULT;
     if (!Number.isInteger(prefixLength) || prefixLength < 1 || prefixLength > 128) {
-      throw new IngressError(
+      throw new DataplaneError(
         'XLAT64_ERR_CONFIG',
         `nat.subscriberPrefixLength: ${prefixLength}: must be an integer from 1 to 128 (default 56)`,
         { field: 'nat.subscriberPrefixLength' },

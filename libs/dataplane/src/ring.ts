@@ -3,7 +3,8 @@
 // the owner). Bounded (a named maximum; a packet that does not fit is dropped and counted), batched (one
 // Atomics store publishes a whole batch; the consumer drains in batches), no allocation per packet.
 
-import { assert, RingError, RingErrorCode } from './errors.js';
+import assert from 'node:assert/strict';
+import { DataplaneError } from './errors.js';
 
 /** Largest ring: byte positions are 32-bit counters compared by difference, so capacity stays below 2^30. */
 export const RING_BYTES_MAX = 1 << 28;
@@ -54,8 +55,8 @@ export function createRingMemory(capacityBytes: number): RingMemory {
     capacityBytes > RING_BYTES_MAX ||
     (capacityBytes & (capacityBytes - 1)) !== 0
   ) {
-    throw new RingError(
-      RingErrorCode.invalidOptions,
+    throw new DataplaneError(
+      'XLAT64_ERR_RING_OPTIONS',
       `ring capacity ${capacityBytes} bytes: must be a power of two from ${RING_BYTES_MIN} to ${RING_BYTES_MAX}; ` +
         'pick e.g. 1048576 (1 MiB holds ~700 full-size packets or ~10,000 small ones)',
     );
@@ -64,8 +65,8 @@ export function createRingMemory(capacityBytes: number): RingMemory {
 }
 
 function checkMemory(memory: RingMemory): void {
-  assert(memory.buffer instanceof SharedArrayBuffer, 'a ring lives in a SharedArrayBuffer');
-  assert(
+  assert.ok(memory.buffer instanceof SharedArrayBuffer, 'a ring lives in a SharedArrayBuffer');
+  assert.ok(
     memory.buffer.byteLength === CONTROL_BYTES + memory.capacityBytes,
     'ring memory has its declared size',
   );
@@ -230,8 +231,8 @@ export class RingBatch {
   count = 0;
 
   constructor(packetsMax: number) {
-    assert(Number.isInteger(packetsMax) && packetsMax > 0, 'a ring batch holds at least one packet');
-    assert(packetsMax <= RING_POLL_PACKETS_MAX, 'a ring batch is at most RING_POLL_PACKETS_MAX packets');
+    assert.ok(Number.isInteger(packetsMax) && packetsMax > 0, 'a ring batch holds at least one packet');
+    assert.ok(packetsMax <= RING_POLL_PACKETS_MAX, 'a ring batch is at most RING_POLL_PACKETS_MAX packets');
     this.offsets = new Uint32Array(packetsMax);
     this.lengths = new Uint32Array(packetsMax);
     this.tags = new Int32Array(packetsMax);
@@ -336,7 +337,7 @@ export class Doorbell {
   private seen = 0;
 
   constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(8)) {
-    assert(buffer.byteLength >= 8, 'a doorbell is two words');
+    assert.ok(buffer.byteLength >= 8, 'a doorbell is two words');
     this.buffer = buffer;
     this.words = new Int32Array(buffer, 0, 2);
     this.seen = Atomics.load(this.words, 0);

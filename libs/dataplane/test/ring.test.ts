@@ -6,15 +6,15 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import {
   createRingMemory,
+  DataplaneError,
   Doorbell,
   RING_PACKET_BYTES_MAX,
   RingBatch,
   RingConsumer,
-  RingError,
   RingProducer,
   readRingStats,
 } from '../src/index.js';
-import { checkPacket, fillPacket, packetLength } from './fixtures/pattern.js';
+import { checkPacket, fillPacket, packetLength } from './fixtures/ring-pattern.js';
 
 const bootstrap = new URL('./fixtures/worker-bootstrap.mjs', import.meta.url);
 const workerEntry = new URL('./fixtures/ring-worker.ts', import.meta.url).href;
@@ -133,7 +133,7 @@ describe('packet ring in one thread', () => {
 
   it('refuses a capacity that is not a power of two in range, naming the fix', () => {
     // Proves bad options are refused at creation with a typed error.
-    expect(() => createRingMemory(5000)).toThrow(RingError);
+    expect(() => createRingMemory(5000)).toThrow(DataplaneError);
     expect(() => createRingMemory(5000)).toThrow(/power of two/);
     expect(() => createRingMemory(1024)).toThrow(/from 4096/);
   });
