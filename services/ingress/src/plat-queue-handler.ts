@@ -100,6 +100,9 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     startMs,
     shard: worker,
     allocator: sharedPoolAllocator(options.shards.pool, worker),
+    // A hairpin to another worker's subscriber leaves as IPv4 to the pool address; the pool route into
+    // the TUN brings it back, and the block table sends it to that worker.
+    hairpinToOtherShards: options.shards.table.memberCount > 1,
   });
   engine.start(startMs);
   const prefix = parseRfc6052Prefix(options.translator.prefix);

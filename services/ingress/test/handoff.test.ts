@@ -2,7 +2,8 @@
 // shared pool and the PLAT step, a shared block table and the rings between them. A packet read by the
 // worker that does not own its subscriber's shard is translated by the owner (both directions, whichever
 // worker reads the IPv4 reply), and fragments of one datagram read by different workers are translated by
-// one owner with one mapping (IPv6 by source, IPv4 through the steering worker of the datagram).
+// one owner with one mapping (IPv6 by source, IPv4 through the steering worker of the datagram), and a
+// hairpin between subscribers of two workers takes both legs, each on the worker holding its mapping.
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,5 +204,41 @@ describe('hand-off between the workers of a node', () => {
     const stats = await Promise.all([send(0, 'stats'), send(1, 'stats')]);
     expect(stats[0].handoff.fragmentsUnrouted + stats[1].handoff.fragmentsUnrouted).toBe(0);
     expect(stats[0].handoff.fragmentsSteered + stats[1].handoff.fragmentsSteered).toBeGreaterThanOrEqual(1);
+  });
+
+  it('hairpins a subscriber of worker 0 to a subscriber of worker 1: out as IPv4 to the pool address, back in through the route, translated by worker 1', async () => {
+    // Proves RFC 6146 sec. 3.8 across workers: worker 0's engine cannot run the IPv4 leg (the mapping is
+    // worker 1's), so the packet leaves towards the pool address; the test plays the kernel's pool route
+    // back into the TUN, and block routing takes it to worker 1, which delivers it to its subscriber.
+    const receiver = subscriberOf(1, 3);
+    const sender = subscriberOf(0, 0);
+    let mark = wrote.length;
+    await read(1, [
+      ipv6({ src: receiver, dst: '64:ff9b::198.51.100.20', payload: udp({ srcPort: 9000, dstPort: 53 }) }),
+    ]);
+    const [first] = await writtenAfter(mark, 1);
+    const pool4 = formatIpv4(first.packet, 12);
+    const port4 = first.packet.readUInt16BE(20);
+    mark = wrote.length;
+    await read(0, [
+      ipv6({
+        src: sender,
+        dst: `64:ff9b::${pool4}`,
+        payload: udp({ srcPort: 9100, dstPort: port4, payload: Buffer.from('hairpin') }),
+      }),
+    ]);
+    const [out] = await writtenAfter(mark, 1);
+    expect(out.worker).toBe(0);
+    expect(formatIpv4(out.packet, 16)).toBe(pool4); // IPv4 towards the receiver's pool address
+    mark = wrote.length;
+    await read(0, [out.packet]); // the pool route brings it back into the TUN
+    const [delivered] = await writtenAfter(mark, 1);
+    expect(delivered.worker).toBe(1);
+    expect(formatIpv6(delivered.packet, 24)).toBe(formatIpv6(parseIpv6(receiver)));
+    expect(delivered.packet.readUInt16BE(42)).toBe(9000);
+    // The source is the sender's pool address embedded in the PREF64 (RFC 6146 sec. 3.8).
+    expect(formatIpv6(delivered.packet, 8)).toBe(
+      formatIpv6(parseIpv6(`64:ff9b::${formatIpv4(out.packet, 12)}`)),
+    );
   });
 });
