@@ -1,0 +1,335 @@
+// Next-hop MAC addresses for frames an AF_XDP queue sends (RFC 826 ARP / RFC 4861 NDP stay the
+// kernel's job): a longest-prefix match over the interface's routes gives the next hop, a typed-array
+// hash table of the kernel's neighbour entries gives its MAC. First version: both tables are read with
+// `ip -j route` / `ip -j neigh` at start and again after a miss (at most every refreshMinIntervalMs);
+// a missed next hop is added to the kernel as a `managed` neighbour, so the kernel resolves it and keeps
+// it fresh. Lookups are allocation-free; refresh() is control plane (it runs `ip`).
+import { execFileSync } from 'node:child_process';
+import { parseIpv4Address, parseIpv6Address } from '../../xlat/src/index.js';
+import { XdpError, XdpErrorCode } from './errors.js';
+import { parseMac } from './ethernet.js';
+
+export interface NeighbourTableOptions {
+  /** The interface frames leave through. */
+  interfaceName: string;
+  /** Network namespace name (as `ip -n`), when the interface is not in this process's namespace. */
+  netns?: string;
+  /** Neighbour entries held at most (power of two). At the bound further entries are ignored. Default 1024. */
+  capacity?: number;
+  /** Shortest time between two refreshes triggered by misses. Default 100 ms. */
+  refreshMinIntervalMs?: number;
+  /** Runs `ip` with these arguments and returns stdout (injected by tests). Default: execFileSync. */
+  runIp?: (args: readonly string[]) => string;
+}
+
+export interface NeighbourStats {
+  hits: number;
+  /** Lookups whose next hop had no usable MAC (the frame is dropped by the caller). */
+  misses: number;
+  /** Lookups with no route through this interface. */
+  noRoute: number;
+  refreshes: number;
+  /** Next hops handed to the kernel to resolve (ip neigh replace ... managed). */
+  resolutions: number;
+}
+
+interface RouteJson {
+  dst?: string;
+  gateway?: string;
+}
+
+interface NeighbourJson {
+  dst?: string;
+  lladdr?: string;
+  state?: string[];
+}
+
+const PENDING_MAX = 64;
+const IPV4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+
+function fnv(key: Uint8Array, offset: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < 16; i++) h = Math.imul(h ^ key[offset + i], 0x01000193);
+  return h >>> 0;
+}
+
+export class NeighbourTable {
+  readonly interfaceName: string;
+  /** The interface's own MAC (the source of every frame sent). */
+  readonly localMac = new Uint8Array(6);
+  readonly stats: NeighbourStats = { hits: 0, misses: 0, noRoute: 0, refreshes: 0, resolutions: 0 };
+
+  private readonly netns: string | undefined;
+  private readonly capacity: number;
+  private readonly refreshMinIntervalMs: number;
+  private readonly runIp: (args: readonly string[]) => string;
+  private readonly keys: Uint8Array;
+  private readonly used: Uint8Array;
+  private readonly macs: Uint8Array;
+  private readonly scratch = new Uint8Array(16);
+  // Routes through the interface, longest prefix first. IPv4 as unsigned numbers.
+  private routes4Network: number[] = [];
+  private routes4Mask: number[] = [];
+  private routes4Gateway: number[] = [];
+  private routes6Prefix = new Uint8Array(0);
+  private routes6Length: number[] = [];
+  private routes6Gateway = new Uint8Array(0);
+  private routes6HasGateway: boolean[] = [];
+  private readonly pending = new Uint8Array(PENDING_MAX * 16);
+  private pendingCount = 0;
+  private lastRefreshMs = 0;
+  private readonly added = new Set<string>();
+
+  constructor(options: NeighbourTableOptions) {
+    const capacity = options.capacity ?? 1024;
+    if (!(capacity >= 16 && (capacity & (capacity - 1)) === 0)) {
+      throw new XdpError(
+        XdpErrorCode.invalidOptions,
+        `neighbours.capacity must be a power of two ≥ 16, got ${capacity}`,
+      );
+    }
+    this.interfaceName = options.interfaceName;
+    this.netns = options.netns;
+    this.capacity = capacity;
+    this.refreshMinIntervalMs = options.refreshMinIntervalMs ?? 100;
+    this.runIp =
+      options.runIp ??
+      ((args) => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    this.keys = new Uint8Array(capacity * 16);
+    this.used = new Uint8Array(capacity);
+    this.macs = new Uint8Array(capacity * 6);
+  }
+
+  private ip(args: readonly string[]): string {
+    const full = this.netns ? ['-n', this.netns, ...args] : [...args];
+    try {
+      return this.runIp(full);
+    } catch (error) {
+      throw new XdpError(
+        XdpErrorCode.neighbours,
+        `ip ${full.join(' ')} failed: ${(error as Error).message.split('\n')[0]}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Re-reads the interface's MAC, routes and neighbours from the kernel (control plane). */
+  refresh(nowMs: number = Date.now()): void {
+    const link = JSON.parse(this.ip(['-j', 'link', 'show', 'dev', this.interfaceName])) as {
+      address?: string;
+    }[];
+    const mac = link[0]?.address ? parseMac(link[0].address) : null;
+    if (mac) this.localMac.set(mac);
+    this.loadRoutes4(
+      JSON.parse(this.ip(['-j', '-4', 'route', 'show', 'dev', this.interfaceName])) as RouteJson[],
+    );
+    this.loadRoutes6(
+      JSON.parse(this.ip(['-j', '-6', 'route', 'show', 'dev', this.interfaceName])) as RouteJson[],
+    );
+    this.used.fill(0);
+    const entries = JSON.parse(
+      this.ip(['-j', 'neigh', 'show', 'dev', this.interfaceName]),
+    ) as NeighbourJson[];
+    for (const entry of entries) {
+      const state = entry.state ?? [];
+      if (!entry.dst || !entry.lladdr || state.includes('FAILED') || state.includes('INCOMPLETE')) continue;
+      const lladdr = parseMac(entry.lladdr);
+      if (!lladdr || !this.keyOf(entry.dst)) continue;
+      this.insert(this.scratch, lladdr);
+    }
+    this.stats.refreshes++;
+    this.lastRefreshMs = nowMs;
+  }
+
+  /** Writes the next-hop MAC for IPv4 `destination` (unsigned) to out[outOffset..+6]; false on a miss. */
+  findIpv4(destination: number, out: Uint8Array, outOffset: number): boolean {
+    let nextHop = -1;
+    for (let i = 0; i < this.routes4Network.length; i++) {
+      if ((destination & this.routes4Mask[i]) >>> 0 === this.routes4Network[i]) {
+        nextHop = this.routes4Gateway[i] === 0 ? destination >>> 0 : this.routes4Gateway[i];
+        break;
+      }
+    }
+    if (nextHop < 0) {
+      this.stats.noRoute++;
+      return false;
+    }
+    const key = this.scratch;
+    for (let i = 0; i < 12; i++) key[i] = IPV4_MAPPED_PREFIX[i];
+    key[12] = nextHop >>> 24;
+    key[13] = (nextHop >>> 16) & 0xff;
+    key[14] = (nextHop >>> 8) & 0xff;
+    key[15] = nextHop & 0xff;
+    return this.findKey(key, out, outOffset);
+  }
+
+  /** Writes the next-hop MAC for the IPv6 destination at address[offset..+16]; false on a miss. */
+  findIpv6(address: Uint8Array, offset: number, out: Uint8Array, outOffset: number): boolean {
+    const key = this.scratch;
+    let found = false;
+    for (let r = 0; r < this.routes6Length.length && !found; r++) {
+      if (!this.prefixMatches(address, offset, r)) continue;
+      found = true;
+      if (this.routes6HasGateway[r]) for (let i = 0; i < 16; i++) key[i] = this.routes6Gateway[r * 16 + i];
+      else for (let i = 0; i < 16; i++) key[i] = address[offset + i];
+    }
+    if (!found) {
+      this.stats.noRoute++;
+      return false;
+    }
+    return this.findKey(key, out, outOffset);
+  }
+
+  /**
+   * After misses, at most every refreshMinIntervalMs: hands the missed next hops to the kernel as
+   * managed neighbours and re-reads the tables. Call between batches. Returns true when it refreshed.
+   */
+  maintain(nowMs: number = Date.now()): boolean {
+    if (this.pendingCount === 0 || nowMs - this.lastRefreshMs < this.refreshMinIntervalMs) return false;
+    for (let p = 0; p < this.pendingCount; p++) {
+      const text = formatKey(this.pending, p * 16);
+      if (this.added.has(text)) continue;
+      try {
+        this.ip(['neigh', 'replace', text, 'dev', this.interfaceName, 'managed', 'extern_learn']);
+        this.added.add(text);
+        this.stats.resolutions++;
+      } catch {
+        // A kernel without managed neighbours (< 5.16): the refresh below still finds entries that
+        // the kernel's own traffic resolved.
+      }
+    }
+    this.pendingCount = 0;
+    this.refresh(nowMs);
+    return true;
+  }
+
+  /** Removes the managed neighbour entries this table added (call on stop). */
+  close(): void {
+    for (const text of this.added) {
+      try {
+        this.ip(['neigh', 'del', text, 'dev', this.interfaceName]);
+      } catch {
+        // Gone with the interface.
+      }
+    }
+    this.added.clear();
+  }
+
+  private findKey(key: Uint8Array, out: Uint8Array, outOffset: number): boolean {
+    const mask = this.capacity - 1;
+    let slot = fnv(key, 0) & mask;
+    for (let probe = 0; probe < this.capacity; probe++) {
+      if (this.used[slot] === 0) break;
+      if (this.keyEquals(slot, key)) {
+        for (let i = 0; i < 6; i++) out[outOffset + i] = this.macs[slot * 6 + i];
+        this.stats.hits++;
+        return true;
+      }
+      slot = (slot + 1) & mask;
+    }
+    this.stats.misses++;
+    if (this.pendingCount < PENDING_MAX) {
+      this.pending.set(key, this.pendingCount * 16);
+      this.pendingCount++;
+    }
+    return false;
+  }
+
+  private keyEquals(slot: number, key: Uint8Array): boolean {
+    const base = slot * 16;
+    for (let i = 0; i < 16; i++) if (this.keys[base + i] !== key[i]) return false;
+    return true;
+  }
+
+  private insert(key: Uint8Array, mac: Uint8Array): void {
+    const mask = this.capacity - 1;
+    let slot = fnv(key, 0) & mask;
+    for (let probe = 0; probe < this.capacity; probe++) {
+      if (this.used[slot] === 0 || this.keyEquals(slot, key)) {
+        this.keys.set(key, slot * 16);
+        this.macs.set(mac, slot * 6);
+        this.used[slot] = 1;
+        return;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  /** Fills this.scratch with the table key of an address text (IPv4 as ::ffff:a.b.c.d). */
+  private keyOf(text: string): boolean {
+    const v4 = parseIpv4Address(text);
+    if (v4 !== null) {
+      for (let i = 0; i < 12; i++) this.scratch[i] = IPV4_MAPPED_PREFIX[i];
+      this.scratch[12] = v4 >>> 24;
+      this.scratch[13] = (v4 >>> 16) & 0xff;
+      this.scratch[14] = (v4 >>> 8) & 0xff;
+      this.scratch[15] = v4 & 0xff;
+      return true;
+    }
+    const v6 = parseIpv6Address(text);
+    if (!v6) return false;
+    this.scratch.set(v6);
+    return true;
+  }
+
+  private prefixMatches(address: Uint8Array, offset: number, route: number): boolean {
+    const length = this.routes6Length[route];
+    const base = route * 16;
+    let bits = length;
+    for (let i = 0; i < 16 && bits > 0; i++, bits -= 8) {
+      const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+      if ((address[offset + i] & mask) !== this.routes6Prefix[base + i]) return false;
+    }
+    return true;
+  }
+
+  private loadRoutes4(routes: RouteJson[]): void {
+    const parsed: { network: number; length: number; gateway: number }[] = [];
+    for (const route of routes) {
+      if (!route.dst) continue;
+      const [addressText, lengthText] = route.dst === 'default' ? ['0.0.0.0', '0'] : route.dst.split('/');
+      const address = parseIpv4Address(addressText);
+      const length = lengthText === undefined ? 32 : Number(lengthText);
+      const gateway = route.gateway ? parseIpv4Address(route.gateway) : 0;
+      if (address === null || gateway === null || !(length >= 0 && length <= 32)) continue;
+      parsed.push({ network: address >>> 0, length, gateway: gateway >>> 0 });
+    }
+    parsed.sort((a, b) => b.length - a.length);
+    this.routes4Network = parsed.map((r) => r.network);
+    this.routes4Mask = parsed.map((r) => (r.length === 0 ? 0 : (0xffffffff << (32 - r.length)) >>> 0));
+    this.routes4Gateway = parsed.map((r) => r.gateway);
+  }
+
+  private loadRoutes6(routes: RouteJson[]): void {
+    const parsed: { prefix: Uint8Array; length: number; gateway: Uint8Array | null }[] = [];
+    for (const route of routes) {
+      if (!route.dst) continue;
+      const [addressText, lengthText] = route.dst === 'default' ? ['::', '0'] : route.dst.split('/');
+      const prefix = parseIpv6Address(addressText);
+      const length = lengthText === undefined ? 128 : Number(lengthText);
+      const gateway = route.gateway ? parseIpv6Address(route.gateway) : null;
+      if (!prefix || (route.gateway && !gateway) || !(length >= 0 && length <= 128)) continue;
+      parsed.push({ prefix, length, gateway });
+    }
+    parsed.sort((a, b) => b.length - a.length);
+    this.routes6Prefix = new Uint8Array(parsed.length * 16);
+    this.routes6Gateway = new Uint8Array(parsed.length * 16);
+    parsed.forEach((r, i) => {
+      this.routes6Prefix.set(r.prefix, i * 16);
+      if (r.gateway) this.routes6Gateway.set(r.gateway, i * 16);
+    });
+    this.routes6Length = parsed.map((r) => r.length);
+    this.routes6HasGateway = parsed.map((r) => r.gateway !== null);
+  }
+}
+
+function formatKey(bytes: Uint8Array, offset: number): string {
+  let mapped = true;
+  for (let i = 0; i < 12; i++) if (bytes[offset + i] !== IPV4_MAPPED_PREFIX[i]) mapped = false;
+  if (mapped)
+    return `${bytes[offset + 12]}.${bytes[offset + 13]}.${bytes[offset + 14]}.${bytes[offset + 15]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2)
+    groups.push(((bytes[offset + i] << 8) | bytes[offset + i + 1]).toString(16));
+  return groups.join(':');
+}
