@@ -836,11 +836,13 @@ static napi_value xdp_send(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// write(handle, queue, buffer, offsets, lengths, count) -> how many were queued: copies each packet
-// into a free frame and sends it (for handlers that build output in their own buffer).
+// write(handle, queue, buffer, offsets, lengths, count[, macs]) -> how many were queued: copies each
+// packet into a free frame and sends it (for handlers that build output in their own buffer). With
+// macs (12 bytes per packet: destination then source MAC) the packets are bare IP: each frame gets a
+// 14-byte Ethernet header with the EtherType of the IP version nibble (other versions are refused).
 static napi_value xdp_write(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint8_t *buf;
   size_t buf_len, n_off, n_len;
@@ -850,7 +852,16 @@ static napi_value xdp_write(napi_env env, napi_callback_info info) {
   if (!q || !get_bytes(env, argv[2], &buf, &buf_len) || !get_u32s(env, argv[3], &offsets, &n_off) ||
       !get_u32s(env, argv[4], &lengths, &n_len) || !get_int(env, argv[5], &count) || count < 0 ||
       (size_t)count > n_off || (size_t)count > n_len)
-    return throw_type(env, "write(handle, queue, buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count)");
+    return throw_type(env, "write(handle, queue, buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count[, macs])");
+  uint8_t *macs = NULL;
+  size_t macs_len = 0;
+  if (argc >= 7) {
+    napi_valuetype t;
+    napi_typeof(env, argv[6], &t);
+    if (t != napi_undefined && (!get_bytes(env, argv[6], &macs, &macs_len) || macs_len < (size_t)count * 12))
+      return throw_type(env, "write: macs must be a Uint8Array of 12 bytes per packet (destination, source)");
+  }
+  size_t link = macs ? 14 : 0;
   if (q->free_count < (uint32_t)count) reap_completions(q);
   uint32_t idx;
   uint32_t room = xsk_ring_prod__reserve(&q->tx, (uint32_t)count, &idx);
@@ -863,7 +874,9 @@ static napi_value xdp_write(napi_env env, napi_callback_info info) {
   uint32_t queued = 0, i = 0;
   for (; i < (uint32_t)count && queued < room; i++) {
     size_t off = offsets[i], len = lengths[i];
-    if (off > buf_len || len > buf_len - off || len == 0 || len > q->frame_size) {
+    uint8_t version = len ? buf[off] >> 4 : 0;
+    if (off > buf_len || len > buf_len - off || len == 0 || len + link > q->frame_size ||
+        (macs && version != 4 && version != 6)) {
       q->tx_refused++;
       continue;
     }
@@ -872,10 +885,16 @@ static napi_value xdp_write(napi_env env, napi_callback_info info) {
       continue;
     }
     uint32_t f = q->free_stack[--q->free_count];
-    memcpy(q->area + (size_t)f * q->frame_size, buf + off, len);
+    uint8_t *frame = q->area + (size_t)f * q->frame_size;
+    if (macs) {
+      memcpy(frame, macs + (size_t)i * 12, 12);
+      frame[12] = version == 4 ? 0x08 : 0x86;
+      frame[13] = version == 4 ? 0x00 : 0xdd;
+    }
+    memcpy(frame + link, buf + off, len);
     struct xdp_desc *d = xsk_ring_prod__tx_desc(&q->tx, idx + queued);
     d->addr = (uint64_t)f * q->frame_size;
-    d->len = (uint32_t)len;
+    d->len = (uint32_t)(len + link);
     d->options = 0;
     q->state[f] = FRAME_KERNEL;
     queued++;

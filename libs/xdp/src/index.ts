@@ -11,6 +11,7 @@ export {
   readEtherType,
   writeEthernetHeader,
 } from './ethernet.js';
+export { EthernetBatchWriter, type EthernetWriterStats } from './ethernet-writer.js';
 export { loadNative, type XdpNative } from './native.js';
 export { type NeighbourStats, NeighbourTable, type NeighbourTableOptions } from './neighbours.js';
 export {
@@ -21,3 +22,9 @@ export {
   type XdpPort,
   type XdpQueueStats,
 } from './port.js';
+export {
+  type StartXdpQueuesOptions,
+  startXdpQueues,
+  type XdpQueueSet,
+  type XdpQueueSetStats,
+} from './queues.js';

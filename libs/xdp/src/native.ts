@@ -55,7 +55,11 @@ export interface XdpNative {
   alloc(handle: number, queue: number, offsetsOut: Uint32Array, count: number): number;
   /** Queues lent frames for transmission (zero copy), one wake-up per batch; returns how many. */
   send(handle: number, queue: number, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
-  /** Copies packets from any buffer into free frames and sends them; returns how many. */
+  /**
+   * Copies packets from any buffer into free frames and sends them; returns how many. With `macs`
+   * (12 bytes per packet: destination then source MAC) the packets are bare IPv4/IPv6 and each frame
+   * gets an Ethernet header with the EtherType of the version nibble.
+   */
   write(
     handle: number,
     queue: number,
@@ -63,6 +67,7 @@ export interface XdpNative {
     offsets: Uint32Array,
     lengths: Uint32Array,
     count: number,
+    macs?: Uint8Array,
   ): number;
   stats(handle: number, queue: number, out: Float64Array): void;
   programStats(handle: number): { redirected: number; passed: number; noSocket: number };

@@ -67,7 +67,7 @@ export class NeighbourTable {
   private readonly used: Uint8Array;
   private readonly macs: Uint8Array;
   private readonly scratch = new Uint8Array(16);
-  // Routes through the interface, longest prefix first. IPv4 as unsigned numbers.
+  // Routes through the interface, longest prefix first. IPv4 as int32 (0 gateway = on-link).
   private routes4Network: number[] = [];
   private routes4Mask: number[] = [];
   private routes4Gateway: number[] = [];
@@ -141,22 +141,28 @@ export class NeighbourTable {
     this.lastRefreshMs = nowMs;
   }
 
-  /** Writes the next-hop MAC for IPv4 `destination` (unsigned) to out[outOffset..+6]; false on a miss. */
+  /**
+   * Writes the next-hop MAC for IPv4 `destination` to out[outOffset..+6]; false on a miss. The
+   * address is a signed or unsigned 32-bit number (kept as int32 inside: no heap numbers).
+   */
   findIpv4(destination: number, out: Uint8Array, outOffset: number): boolean {
-    let nextHop = -1;
+    const address = destination | 0;
+    let nextHop = 0;
+    let routed = false;
     for (let i = 0; i < this.routes4Network.length; i++) {
-      if ((destination & this.routes4Mask[i]) >>> 0 === this.routes4Network[i]) {
-        nextHop = this.routes4Gateway[i] === 0 ? destination >>> 0 : this.routes4Gateway[i];
+      if ((address & this.routes4Mask[i]) === this.routes4Network[i]) {
+        nextHop = this.routes4Gateway[i] === 0 ? address : this.routes4Gateway[i];
+        routed = true;
         break;
       }
     }
-    if (nextHop < 0) {
+    if (!routed) {
       this.stats.noRoute++;
       return false;
     }
     const key = this.scratch;
     for (let i = 0; i < 12; i++) key[i] = IPV4_MAPPED_PREFIX[i];
-    key[12] = nextHop >>> 24;
+    key[12] = (nextHop >>> 24) & 0xff;
     key[13] = (nextHop >>> 16) & 0xff;
     key[14] = (nextHop >>> 8) & 0xff;
     key[15] = nextHop & 0xff;
@@ -292,11 +298,11 @@ export class NeighbourTable {
       const length = lengthText === undefined ? 32 : Number(lengthText);
       const gateway = route.gateway ? parseIpv4Address(route.gateway) : 0;
       if (address === null || gateway === null || !(length >= 0 && length <= 32)) continue;
-      parsed.push({ network: address >>> 0, length, gateway: gateway >>> 0 });
+      parsed.push({ network: address | 0, length, gateway: gateway | 0 });
     }
     parsed.sort((a, b) => b.length - a.length);
     this.routes4Network = parsed.map((r) => r.network);
-    this.routes4Mask = parsed.map((r) => (r.length === 0 ? 0 : (0xffffffff << (32 - r.length)) >>> 0));
+    this.routes4Mask = parsed.map((r) => (r.length === 0 ? 0 : 0xffffffff << (32 - r.length)));
     this.routes4Gateway = parsed.map((r) => r.gateway);
   }
 

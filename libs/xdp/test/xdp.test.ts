@@ -7,16 +7,19 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { measure } from '../../../test/support/collections.js';
 import { createNamespace, deleteNamespace, inNs, ip, spawnInNs } from '../../tun/test/netns.js';
 import { parseIpv6Address } from '../../xlat/src/index.js';
 import {
   attachedProgram,
   ETHERNET_HEADER_BYTES,
+  EthernetBatchWriter,
   EtherType,
   formatMac,
   NeighbourTable,
   openXdpPort,
   readEtherType,
+  startXdpQueues,
   writeEthernetHeader,
   XdpError,
   XdpErrorCode,
@@ -330,6 +333,103 @@ describe('libs/xdp on a veth pair', () => {
     }
     // The managed entries it added are gone again.
     expect(ip('-n', NS_NODE, 'neigh', 'show', 'dev', 'b0')).not.toMatch(/managed/);
+    port.close();
+  });
+
+  it('runs a batch handler written for TUN queues unchanged on an XDP queue: Ethernet stripped on the way in, added with neighbour MACs on the way out', async () => {
+    const port = open();
+    const set = await startXdpQueues({
+      port,
+      handlerModule: new URL('./fixtures/reflect-handler.ts', import.meta.url),
+      netns: NS_NODE,
+      pollTimeoutMs: 20,
+    });
+    try {
+      // The client retries until answered: the first reply may wait for the node's neighbour entry.
+      const client = (family: string, address: string, bind: string) =>
+        inNs(
+          NS_PEER,
+          ...py(
+            `import socket\ns=socket.socket(socket.${family}, socket.SOCK_DGRAM); s.bind(('${bind}', 7001)); s.settimeout(0.2)\n` +
+              `for _ in range(50):\n  s.sendto(b'ping-through-xdp', ('${address}', 7))\n  try:\n    d,a=s.recvfrom(100); print(d.decode(), a[0], a[1]); break\n  except socket.timeout: pass`,
+          ),
+        ).trim();
+      expect(client('AF_INET', '198.51.100.9', '192.0.2.1')).toBe('ping-through-xdp 198.51.100.9 7');
+      expect(client('AF_INET6', '64:ff9b::c633:6409', '2001:db8::1')).toBe(
+        'ping-through-xdp 64:ff9b::c633:6409 7',
+      );
+      await sleep(50); // stats are published after each batch
+      const stats = set.stats();
+      expect(stats.packets).toBeGreaterThanOrEqual(2);
+      expect(stats.txPackets).toBeGreaterThanOrEqual(2);
+      expect(stats.notIp).toBe(0);
+      expect(stats.handlerErrors).toBe(0);
+    } finally {
+      await set.stop();
+    }
+    port.close();
+  });
+
+  it('the send and receive path allocates nothing: 4,000,000 next-hop lookups, then 2,000 batches of 64 Ethernet writes and receives, without a garbage collection', async () => {
+    const port = open();
+    const neighbours = new NeighbourTable({ interfaceName: 'b0', netns: NS_NODE });
+    ip('-n', NS_NODE, 'neigh', 'replace', '192.0.2.1', 'lladdr', peerMac, 'dev', 'b0');
+    ip('-n', NS_NODE, 'neigh', 'replace', '2001:db8::1', 'lladdr', peerMac, 'dev', 'b0');
+    neighbours.refresh();
+    const writer = new EthernetBatchWriter(port.native, port.handle, 0, neighbours);
+    const out = Buffer.alloc(64 * 128);
+    const offsets = new Uint32Array(64);
+    const lengths = new Uint32Array(64);
+    for (let i = 0; i < 64; i++) {
+      const at = i * 128;
+      offsets[i] = at;
+      if (i % 2 === 0) {
+        // IPv4/UDP 198.51.100.9 -> 192.0.2.1 (discard port: the peer drops it)
+        out.set(Buffer.from('450000240000400040110000c6336409c0000201', 'hex'), at);
+        out.writeUInt16BE(~checksum(out, at, at + 20) & 0xffff, at + 10);
+        out.writeUInt16BE(9, at + 22);
+        out.writeUInt16BE(16, at + 24);
+        lengths[i] = 36;
+      } else {
+        out.writeUInt32BE(0x60000000, at);
+        out.writeUInt16BE(8, at + 4);
+        out[at + 6] = 17;
+        out[at + 7] = 64;
+        out.set(parseIpv6Address('64:ff9b::c633:6409')!, at + 8);
+        out.set(parseIpv6Address('2001:db8::1')!, at + 24);
+        lengths[i] = 48;
+      }
+    }
+    const rxOffsets = new Uint32Array(64);
+    const rxLengths = new Uint32Array(64);
+    const round = () => {
+      let sent = 0;
+      for (let r = 0; r < 2000; r++) {
+        sent += writer.writeBatch(0, out, offsets, lengths, 64);
+        port.native.receive(port.handle, 0, rxOffsets, rxLengths, 64, 0);
+      }
+      return sent;
+    };
+    // Lookups alone, many enough that 8 bytes each would fill the young generation several times.
+    const mac = new Uint8Array(6);
+    const peer6 = parseIpv6Address('2001:db8::1')!;
+    const lookups = () => {
+      let found = 0;
+      for (let i = 0; i < 2_000_000; i++) {
+        if (neighbours.findIpv4(0xc0000201, mac, 0)) found++;
+        if (neighbours.findIpv6(peer6, 0, mac, 0)) found++;
+      }
+      return found;
+    };
+    lookups();
+    const lookupRun = await measure(lookups);
+    expect(lookupRun.value).toBe(4_000_000);
+    expect(lookupRun.collections).toBe(0);
+    round(); // warm up (JIT, first frames)
+    const measured = await measure(round);
+    expect(measured.value).toBeGreaterThan(0);
+    expect(writer.stats.neighbourMisses).toBe(0);
+    expect(measured.collections).toBe(0);
     port.close();
   });
 

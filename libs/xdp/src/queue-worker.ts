@@ -1,0 +1,162 @@
+// Worker-thread entry of one XDP queue: loads the caller's handler module (the same contract as a TUN
+// queue: createQueueHandler(context) -> { onBatch, onIdle?, onStop? }), then loops receive -> strip
+// Ethernet -> handler.onBatch on the UMEM itself until the shared stop flag is set. The handler's
+// output goes through context.tun.writeBatch, here an EthernetBatchWriter (next-hop MACs from the
+// kernel's neighbour table). No allocation per packet.
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import type { CreateQueueHandler, QueueContext, QueueHandler, TunNative } from '../../tun/src/index.js';
+import { Control, QueueState, Stat } from '../../tun/src/internal.js';
+import { EthernetBatchWriter } from './ethernet-writer.js';
+import { loadNative } from './native.js';
+import { NeighbourTable } from './neighbours.js';
+import { type XdpQueueWorkerData, XdpStat, type XdpWorkerToMain } from './queue-protocol.js';
+
+const YIELD_EVERY_BATCHES = 64;
+const HANDLER_ERRORS_REPORTED_MAX = 10;
+
+const data = workerData as XdpQueueWorkerData;
+const port = parentPort!;
+const post = (message: XdpWorkerToMain) => port.postMessage(message);
+const describe = (error: unknown) =>
+  error instanceof Error
+    ? { message: error.message, stack: error.stack ?? '', code: (error as { code?: string }).code }
+    : { message: String(error), stack: '', code: undefined };
+
+const control = new Int32Array(data.control);
+const stats = new Float64Array(data.stats);
+
+async function start(): Promise<void> {
+  const native = loadNative();
+  const { handle, queueIndex, batchPackets, pollTimeoutMs } = data;
+  const offsets = new Uint32Array(batchPackets);
+  const lengths = new Uint32Array(batchPackets);
+  let handler: QueueHandler;
+  let neighbours: NeighbourTable;
+  let writer: EthernetBatchWriter;
+  let umem: Buffer;
+  try {
+    umem = Buffer.from(native.umem(handle, queueIndex));
+    neighbours = new NeighbourTable({
+      interfaceName: data.interfaceName,
+      netns: data.netns,
+      refreshMinIntervalMs: data.neighbourRefreshMinIntervalMs,
+    });
+    neighbours.refresh();
+    writer = new EthernetBatchWriter(native, handle, queueIndex, neighbours);
+    const module = (await import(data.handlerModule)) as { createQueueHandler?: CreateQueueHandler };
+    if (typeof module.createQueueHandler !== 'function') {
+      throw new Error(
+        `handler module ${data.handlerModule} does not export a function createQueueHandler(context)`,
+      );
+    }
+    // The TUN contract's context, with the queue index standing in for the fd and a writer that only
+    // has writeBatch (what a batch handler uses).
+    const context: QueueContext = {
+      queueIndex,
+      queueCount: data.queueCount,
+      fd: queueIndex,
+      fds: Array.from({ length: data.queueCount }, (_, i) => i),
+      extraFds: [],
+      deviceName: data.interfaceName,
+      vnetHdrBytes: 0,
+      offloads: 0,
+      options: data.handlerOptions,
+      tun: writer as unknown as TunNative,
+      port: data.port as MessagePort,
+    };
+    handler = await module.createQueueHandler(context);
+    if (!handler || typeof handler.onBatch !== 'function') {
+      throw new Error(`createQueueHandler of ${data.handlerModule} returned no object with onBatch()`);
+    }
+  } catch (error) {
+    post({ type: 'start-error', ...describe(error) });
+    Atomics.store(control, Control.state, QueueState.stopped);
+    return;
+  }
+
+  let handlerErrorsReported = 0;
+  const onIdle = handler.onIdle?.bind(handler);
+  const publish = () => {
+    stats[XdpStat.neighbourMisses] = writer.stats.neighbourMisses;
+    stats[XdpStat.txPackets] = writer.stats.sent;
+    stats[XdpStat.txRefused] = writer.stats.refused;
+  };
+  const finish = async () => {
+    Atomics.store(control, Control.state, QueueState.stopping);
+    try {
+      await handler.onStop?.();
+    } catch (error) {
+      post({ type: 'handler-error', ...describe(error) });
+    }
+    publish();
+    neighbours.close();
+    Atomics.store(control, Control.state, QueueState.stopped);
+    post({ type: 'stopped' });
+  };
+  const reportHandlerError = (error: unknown) => {
+    stats[Stat.handlerErrors]++;
+    if (handlerErrorsReported++ < HANDLER_ERRORS_REPORTED_MAX)
+      post({ type: 'handler-error', ...describe(error) });
+  };
+
+  const run = (): void => {
+    try {
+      for (let b = 0; b < YIELD_EVERY_BATCHES; b++) {
+        if (Atomics.load(control, Control.stop) !== 0) {
+          void finish();
+          return;
+        }
+        const received = native.receive(handle, queueIndex, offsets, lengths, batchPackets, pollTimeoutMs);
+        if (received === 0) {
+          stats[Stat.idleWaits]++;
+          neighbours.maintain();
+          if (onIdle) {
+            try {
+              onIdle();
+            } catch (error) {
+              reportHandlerError(error);
+            }
+          }
+          publish();
+          break;
+        }
+        // Strip the Ethernet header in place of the offsets; the program only redirects IPv4/IPv6.
+        let count = 0;
+        let bytes = 0;
+        for (let i = 0; i < received; i++) {
+          const at = offsets[i];
+          const etherType = (umem[at + 12] << 8) | umem[at + 13];
+          if ((etherType !== 0x0800 && etherType !== 0x86dd) || lengths[i] <= 14) {
+            stats[XdpStat.notIp]++;
+            continue;
+          }
+          offsets[count] = at + 14;
+          lengths[count] = lengths[i] - 14;
+          bytes += lengths[count];
+          count++;
+        }
+        stats[Stat.batches]++;
+        stats[Stat.packets] += count;
+        stats[Stat.bytes] += bytes;
+        try {
+          handler.onBatch(umem, offsets, lengths, count);
+        } catch (error) {
+          reportHandlerError(error);
+        }
+        neighbours.maintain();
+      }
+      publish();
+    } catch (error) {
+      post({ type: 'fatal', ...describe(error) });
+      void finish();
+      return;
+    }
+    setImmediate(run);
+  };
+
+  Atomics.store(control, Control.state, QueueState.running);
+  post({ type: 'ready' });
+  run();
+}
+
+void start();
