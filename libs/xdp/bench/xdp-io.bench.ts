@@ -52,7 +52,17 @@ function swapMacs(b: Uint8Array, at: number): void {
   }
 }
 
-function runTun(tun: TunDevice): number {
+interface Rate {
+  pps: number;
+  /** CPU time (user + system) of this process per reflected packet, in microseconds. */
+  cpuUs: number;
+}
+
+function rate(packets: number, ms: number, cpu: NodeJS.CpuUsage): Rate {
+  return { pps: (packets * 1000) / ms, cpuUs: (cpu.user + cpu.system) / Math.max(packets, 1) };
+}
+
+function runTun(tun: TunDevice): Rate {
   const native = loadTun();
   const buffer = Buffer.alloc(BATCH * 2048 + 65_600);
   const offsets = new Uint32Array(BATCH);
@@ -62,21 +72,23 @@ function runTun(tun: TunDevice): number {
   const start = performance.now();
   let measuredFrom = 0;
   let counted = 0;
+  let cpu = process.cpuUsage();
   for (;;) {
     const now = performance.now();
     if (now - start > WARMUP_MS + DURATION_MS) break;
     if (measuredFrom === 0 && now - start > WARMUP_MS) {
       measuredFrom = now;
       counted = reflected;
+      cpu = process.cpuUsage();
     }
     const n = native.readBatch(fd, buffer, offsets, lengths, BATCH, 10, 2048);
     for (let k = 0; k < n; k++) swapIpv4(buffer, offsets[k]);
     if (n > 0) reflected += native.writeBatch(fd, buffer, offsets, lengths, n);
   }
-  return ((reflected - counted) * 1000) / (performance.now() - measuredFrom);
+  return rate(reflected - counted, performance.now() - measuredFrom, process.cpuUsage(cpu));
 }
 
-function runXdp(port: XdpPort): number {
+function runXdp(port: XdpPort): Rate {
   const { native, handle } = port;
   const umem = port.umem(0);
   const offsets = new Uint32Array(BATCH);
@@ -85,12 +97,14 @@ function runXdp(port: XdpPort): number {
   const start = performance.now();
   let measuredFrom = 0;
   let counted = 0;
+  let cpu = process.cpuUsage();
   for (;;) {
     const now = performance.now();
     if (now - start > WARMUP_MS + DURATION_MS) break;
     if (measuredFrom === 0 && now - start > WARMUP_MS) {
       measuredFrom = now;
       counted = reflected;
+      cpu = process.cpuUsage();
     }
     const n = native.receive(handle, 0, offsets, lengths, BATCH, 10);
     for (let k = 0; k < n; k++) {
@@ -99,7 +113,7 @@ function runXdp(port: XdpPort): number {
     }
     if (n > 0) reflected += native.send(handle, 0, offsets, lengths, n);
   }
-  return ((reflected - counted) * 1000) / (performance.now() - measuredFrom);
+  return rate(reflected - counted, performance.now() - measuredFrom, process.cpuUsage(cpu));
 }
 
 export default async function bench(): Promise<void> {
@@ -181,12 +195,13 @@ export default async function bench(): Promise<void> {
     const xdpOffered = await xdpSent;
     const stats = port.queueStats(0);
 
-    const row = (name: string, pps: number, offered: number) =>
-      `${name.padEnd(34)} ${(pps / 1000).toFixed(1).padStart(8)} kpps reflected  (generator offered ${(offered / seconds / 1000).toFixed(0)} kpps)`;
+    const row = (name: string, r: Rate, offered: number) =>
+      `${name.padEnd(34)} ${(r.pps / 1000).toFixed(1).padStart(8)} kpps reflected ${r.cpuUs.toFixed(2).padStart(6)} µs CPU/packet  (generator offered ${(offered / seconds / 1000).toFixed(0)} kpps)`;
     process.stdout.write(
       `64-byte IPv4/UDP reflected by a trivial JS handler, batches of ${BATCH}, ${DURATION_MS} ms each, same run\n` +
         `${row('TUN readBatch/writeBatch (baseline)', tunPps, tunOffered)}\n` +
-        `${row(`AF_XDP receive/send (${port.mode}${port.zeroCopy ? ', zero-copy' : ', copy'})`, xdpPps, xdpOffered)}  x${(xdpPps / tunPps).toFixed(2)} vs TUN\n` +
+        `${row(`AF_XDP receive/send (${port.mode}${port.zeroCopy ? ', zero-copy' : ', copy'})`, xdpPps, xdpOffered)}\n` +
+        `AF_XDP / TUN: x${(xdpPps.pps / tunPps.pps).toFixed(2)} packets/s, x${(tunPps.cpuUs / xdpPps.cpuUs).toFixed(2)} less CPU per packet\n` +
         `AF_XDP queue: ${stats.rxDropped} rx dropped, ${stats.rxRingFull} rx ring full, ${stats.fillRingEmpty} fill ring empty, ${stats.txRingFull} tx ring full, ${stats.wakeups} sendto wake-ups, ${stats.polls} polls (whole run incl. warm-up)\n`,
     );
   } finally {
