@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <linux/if_link.h>
 #include <linux/if_xdp.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <node_api.h>
 #include <poll.h>
@@ -1028,6 +1030,83 @@ static napi_value xdp_attached(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// netlinkOpen(netnsPath?) -> fd: a non-blocking rtnetlink socket, in that namespace, subscribed to
+// neighbour, route and link changes (the neighbour table applies them without re-reading everything).
+static napi_value xdp_netlink_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char netns[256] = {0};
+  if (argc >= 1) {
+    napi_valuetype t;
+    size_t l;
+    napi_typeof(env, argv[0], &t);
+    if (t == napi_string && napi_get_value_string_utf8(env, argv[0], netns, sizeof netns, &l) != napi_ok)
+      return throw_type(env, "netlinkOpen([netnsPath])");
+  }
+  int own;
+  int r = enter_netns(netns, &own);
+  if (r) return throw_errno(env, r, "setns", netns);
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int e = fd < 0 ? errno : 0;
+  if (fd >= 0) {
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK,
+                             .nl_groups = RTMGRP_NEIGH | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_LINK};
+    int size = 1 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+      e = errno;
+      close(fd);
+      fd = -1;
+    }
+  }
+  int back = leave_netns(own);
+  if (back) {
+    if (fd >= 0) close(fd);
+    return throw_errno(env, back, "setns", "back to the original namespace");
+  }
+  if (fd < 0) return throw_errno(env, e, "netlink", "rtnetlink socket");
+  napi_value v;
+  napi_create_int32(env, fd, &v);
+  return v;
+}
+
+// netlinkRead(fd, buffer) -> bytes of netlink messages read into buffer (0: none pending; -1: the
+// kernel dropped notifications (ENOBUFS), so the caller must re-read its tables).
+static napi_value xdp_netlink_read(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  uint8_t *buf;
+  size_t len;
+  if (argc < 2 || !get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], &buf, &len))
+    return throw_type(env, "netlinkRead(fd, buffer: Uint8Array)");
+  ssize_t n;
+  do {
+    n = recv(fd, buf, len, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  int32_t result = (int32_t)n;
+  if (n < 0) {
+    if (errno == EAGAIN) result = 0;
+    else if (errno == ENOBUFS) result = -1;
+    else return throw_errno(env, errno, "recv", "rtnetlink socket");
+  }
+  napi_value v;
+  napi_create_int32(env, result, &v);
+  return v;
+}
+
+static napi_value xdp_netlink_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "netlinkClose(fd)");
+  close(fd);
+  return NULL;
+}
+
 static int silent_print(enum libbpf_print_level level, const char *fmt, va_list args) {
   if (level != LIBBPF_WARN) return 0;
   if (getenv("XLAT64_XDP_DEBUG")) return vfprintf(stderr, fmt, args);
@@ -1048,6 +1127,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"stats", NULL, xdp_stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"programStats", NULL, xdp_program_stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, xdp_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netlinkOpen", NULL, xdp_netlink_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netlinkRead", NULL, xdp_netlink_read, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netlinkClose", NULL, xdp_netlink_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

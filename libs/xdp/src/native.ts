@@ -72,6 +72,11 @@ export interface XdpNative {
   stats(handle: number, queue: number, out: Float64Array): void;
   programStats(handle: number): { redirected: number; passed: number; noSocket: number };
   close(handle: number): void;
+  /** A non-blocking rtnetlink socket (in that namespace) subscribed to neighbour, route and link changes. */
+  netlinkOpen(netnsPath?: string): number;
+  /** Reads pending netlink messages into buffer: bytes read, 0 if none, -1 if the kernel dropped some. */
+  netlinkRead(fd: number, buffer: Uint8Array): number;
+  netlinkClose(fd: number): void;
 }
 
 /**

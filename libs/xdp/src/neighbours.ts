@@ -1,13 +1,15 @@
 // Next-hop MAC addresses for frames an AF_XDP queue sends (RFC 826 ARP / RFC 4861 NDP stay the
 // kernel's job): a longest-prefix match over the interface's routes gives the next hop, a typed-array
-// hash table of the kernel's neighbour entries gives its MAC. First version: both tables are read with
-// `ip -j route` / `ip -j neigh` at start and again after a miss (at most every refreshMinIntervalMs);
-// a missed next hop is added to the kernel as a `managed` neighbour, so the kernel resolves it and keeps
-// it fresh. Lookups are allocation-free; refresh() is control plane (it runs `ip`).
+// hash table of the kernel's neighbour entries gives its MAC. Both tables are read with `ip -j route` /
+// `ip -j neigh` at start; after that, neighbour changes arrive on an rtnetlink socket and are applied
+// entry by entry (route and link changes trigger a full re-read). A missed next hop is added to the
+// kernel as a `managed` neighbour, so the kernel resolves it and keeps it fresh. Lookups and change
+// handling are allocation-free; refresh() is control plane (it runs `ip`).
 import { execFileSync } from 'node:child_process';
 import { parseIpv4Address, parseIpv6Address } from '../../xlat/src/index.js';
 import { XdpError, XdpErrorCode } from './errors.js';
 import { parseMac } from './ethernet.js';
+import { loadNative } from './native.js';
 
 export interface NeighbourTableOptions {
   /** The interface frames leave through. */
@@ -20,6 +22,10 @@ export interface NeighbourTableOptions {
   refreshMinIntervalMs?: number;
   /** Runs `ip` with these arguments and returns stdout (injected by tests). Default: execFileSync. */
   runIp?: (args: readonly string[]) => string;
+  /** Apply the kernel's neighbour changes from rtnetlink between refreshes. Default true. */
+  watch?: boolean;
+  /** How often maintain() reads pending rtnetlink changes. Default 10 ms. */
+  watchIntervalMs?: number;
 }
 
 export interface NeighbourStats {
@@ -29,6 +35,8 @@ export interface NeighbourStats {
   /** Lookups with no route through this interface. */
   noRoute: number;
   refreshes: number;
+  /** Neighbour changes applied from rtnetlink. */
+  changes: number;
   /** Next hops handed to the kernel to resolve (ip neigh replace ... managed). */
   resolutions: number;
 }
@@ -45,6 +53,19 @@ interface NeighbourJson {
 }
 
 const PENDING_MAX = 64;
+const SLOT_VALID = 1;
+const SLOT_FORGOTTEN = 2;
+// linux/rtnetlink.h, linux/neighbour.h, linux/socket.h
+const RTM_NEWLINK = 16;
+const RTM_DELROUTE = 25;
+const RTM_NEWNEIGH = 28;
+const RTM_DELNEIGH = 29;
+const NDA_DST = 1;
+const NDA_LLADDR = 2;
+const NUD_INCOMPLETE = 0x01;
+const NUD_FAILED = 0x20;
+const AF_INET = 2;
+const AF_INET6 = 10;
 const IPV4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 function fnv(key: Uint8Array, offset: number): number {
@@ -57,7 +78,14 @@ export class NeighbourTable {
   readonly interfaceName: string;
   /** The interface's own MAC (the source of every frame sent). */
   readonly localMac = new Uint8Array(6);
-  readonly stats: NeighbourStats = { hits: 0, misses: 0, noRoute: 0, refreshes: 0, resolutions: 0 };
+  readonly stats: NeighbourStats = {
+    hits: 0,
+    misses: 0,
+    noRoute: 0,
+    refreshes: 0,
+    changes: 0,
+    resolutions: 0,
+  };
 
   private readonly netns: string | undefined;
   private readonly capacity: number;
@@ -79,6 +107,14 @@ export class NeighbourTable {
   private pendingCount = 0;
   private lastRefreshMs = 0;
   private readonly added = new Set<string>();
+  private readonly watch: boolean;
+  private readonly watchIntervalMs: number;
+  private ifindex = 0;
+  private netlinkFd = -1;
+  private readonly netlinkBuffer = new Uint8Array(1 << 16);
+  private readonly netlinkView = new DataView(this.netlinkBuffer.buffer);
+  private lastWatchMs = 0;
+  private routesChanged = false;
 
   constructor(options: NeighbourTableOptions) {
     const capacity = options.capacity ?? 1024;
@@ -95,6 +131,8 @@ export class NeighbourTable {
     this.runIp =
       options.runIp ??
       ((args) => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    this.watch = options.watch ?? true;
+    this.watchIntervalMs = options.watchIntervalMs ?? 10;
     this.keys = new Uint8Array(capacity * 16);
     this.used = new Uint8Array(capacity);
     this.macs = new Uint8Array(capacity * 6);
@@ -115,11 +153,28 @@ export class NeighbourTable {
 
   /** Re-reads the interface's MAC, routes and neighbours from the kernel (control plane). */
   refresh(nowMs: number = Date.now()): void {
+    // Subscribe before reading, so no change falls between the dump and the first notification.
+    if (this.watch && this.netlinkFd < 0) {
+      try {
+        this.netlinkFd = loadNative().netlinkOpen(this.netns ? `/run/netns/${this.netns}` : undefined);
+      } catch (error) {
+        throw new XdpError(
+          XdpErrorCode.neighbours,
+          `cannot watch neighbour changes: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    }
     const link = JSON.parse(this.ip(['-j', 'link', 'show', 'dev', this.interfaceName])) as {
       address?: string;
+      ifindex?: number;
     }[];
     const mac = link[0]?.address ? parseMac(link[0].address) : null;
     if (mac) this.localMac.set(mac);
+    this.ifindex = link[0]?.ifindex ?? 0;
+    this.routesChanged = false;
     this.loadRoutes4(
       JSON.parse(this.ip(['-j', '-4', 'route', 'show', 'dev', this.interfaceName])) as RouteJson[],
     );
@@ -191,6 +246,15 @@ export class NeighbourTable {
    * managed neighbours and re-reads the tables. Call between batches. Returns true when it refreshed.
    */
   maintain(nowMs: number = Date.now()): boolean {
+    if (this.netlinkFd >= 0 && nowMs - this.lastWatchMs >= this.watchIntervalMs) {
+      this.lastWatchMs = nowMs;
+      this.applyChanges();
+    }
+    if (this.routesChanged && nowMs - this.lastRefreshMs >= this.refreshMinIntervalMs) {
+      this.pendingCount = 0;
+      this.refresh(nowMs);
+      return true;
+    }
     if (this.pendingCount === 0 || nowMs - this.lastRefreshMs < this.refreshMinIntervalMs) return false;
     for (let p = 0; p < this.pendingCount; p++) {
       const text = formatKey(this.pending, p * 16);
@@ -205,12 +269,82 @@ export class NeighbourTable {
       }
     }
     this.pendingCount = 0;
+    // Watching, the resolved entries arrive as notifications; otherwise re-read the table.
+    if (this.netlinkFd >= 0) {
+      this.lastRefreshMs = nowMs;
+      return false;
+    }
     this.refresh(nowMs);
     return true;
   }
 
-  /** Removes the managed neighbour entries this table added (call on stop). */
+  /**
+   * Applies pending rtnetlink notifications: RTM_NEWNEIGH / RTM_DELNEIGH of this interface update
+   * single entries; route and link changes (or lost notifications) mark the tables for a re-read.
+   * Message layouts: linux/netlink.h (nlmsghdr), linux/neighbour.h (ndmsg, NDA_DST, NDA_LLADDR).
+   */
+  private applyChanges(): void {
+    const view = this.netlinkView;
+    const buffer = this.netlinkBuffer;
+    const native = loadNative();
+    for (;;) {
+      const bytes = native.netlinkRead(this.netlinkFd, buffer);
+      if (bytes === 0) return;
+      if (bytes < 0) {
+        this.routesChanged = true;
+        continue;
+      }
+      let at = 0;
+      while (at + 16 <= bytes) {
+        const length = view.getUint32(at, true);
+        const type = view.getUint16(at + 4, true);
+        if (length < 16 || at + length > bytes) break;
+        if (type === RTM_NEWNEIGH || type === RTM_DELNEIGH) this.applyNeighbour(at + 16, at + length, type);
+        else if (type >= RTM_NEWLINK && type <= RTM_DELROUTE) this.routesChanged = true;
+        at += (length + 3) & ~3;
+      }
+    }
+  }
+
+  private applyNeighbour(start: number, end: number, type: number): void {
+    const view = this.netlinkView;
+    const buffer = this.netlinkBuffer;
+    if (start + 12 > end || view.getInt32(start + 4, true) !== this.ifindex) return;
+    const family = buffer[start];
+    const state = view.getUint16(start + 8, true);
+    let destination = -1;
+    let lladdr = -1;
+    let at = start + 12;
+    while (at + 4 <= end) {
+      const length = view.getUint16(at, true);
+      const kind = view.getUint16(at + 2, true) & 0x3fff;
+      if (length < 4 || at + length > end) break;
+      if (kind === NDA_DST) destination = at + 4;
+      else if (kind === NDA_LLADDR && length - 4 === 6) lladdr = at + 4;
+      at += (length + 3) & ~3;
+    }
+    if (destination < 0) return;
+    const key = this.scratch;
+    if (family === AF_INET) {
+      for (let i = 0; i < 12; i++) key[i] = IPV4_MAPPED_PREFIX[i];
+      for (let i = 0; i < 4; i++) key[12 + i] = buffer[destination + i];
+    } else if (family === AF_INET6) {
+      for (let i = 0; i < 16; i++) key[i] = buffer[destination + i];
+    } else {
+      return;
+    }
+    this.stats.changes++;
+    const usable = type === RTM_NEWNEIGH && lladdr >= 0 && (state & (NUD_INCOMPLETE | NUD_FAILED)) === 0;
+    if (usable) this.insertFrom(key, buffer, lladdr);
+    else this.forget(key);
+  }
+
+  /** Removes the managed neighbour entries this table added and stops watching (call on stop). */
   close(): void {
+    if (this.netlinkFd >= 0) {
+      loadNative().netlinkClose(this.netlinkFd);
+      this.netlinkFd = -1;
+    }
     for (const text of this.added) {
       try {
         this.ip(['neigh', 'del', text, 'dev', this.interfaceName]);
@@ -227,6 +361,7 @@ export class NeighbourTable {
     for (let probe = 0; probe < this.capacity; probe++) {
       if (this.used[slot] === 0) break;
       if (this.keyEquals(slot, key)) {
+        if (this.used[slot] !== SLOT_VALID) break; // forgotten (failed or deleted)
         for (let i = 0; i < 6; i++) out[outOffset + i] = this.macs[slot * 6 + i];
         this.stats.hits++;
         return true;
@@ -248,13 +383,32 @@ export class NeighbourTable {
   }
 
   private insert(key: Uint8Array, mac: Uint8Array): void {
+    this.insertFrom(key, mac, 0);
+  }
+
+  /** Adds or updates key -> mac[macOffset..+6]. At the capacity bound, further keys are ignored. */
+  private insertFrom(key: Uint8Array, mac: Uint8Array, macOffset: number): void {
     const mask = this.capacity - 1;
     let slot = fnv(key, 0) & mask;
     for (let probe = 0; probe < this.capacity; probe++) {
       if (this.used[slot] === 0 || this.keyEquals(slot, key)) {
-        this.keys.set(key, slot * 16);
-        this.macs.set(mac, slot * 6);
-        this.used[slot] = 1;
+        for (let i = 0; i < 16; i++) this.keys[slot * 16 + i] = key[i];
+        for (let i = 0; i < 6; i++) this.macs[slot * 6 + i] = mac[macOffset + i];
+        this.used[slot] = SLOT_VALID;
+        return;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  /** Marks key's entry forgotten (kept as a tombstone so probe chains stay intact until a refresh). */
+  private forget(key: Uint8Array): void {
+    const mask = this.capacity - 1;
+    let slot = fnv(key, 0) & mask;
+    for (let probe = 0; probe < this.capacity; probe++) {
+      if (this.used[slot] === 0) return;
+      if (this.keyEquals(slot, key)) {
+        this.used[slot] = SLOT_FORGOTTEN;
         return;
       }
       slot = (slot + 1) & mask;

@@ -336,6 +336,40 @@ describe('libs/xdp on a veth pair', () => {
     port.close();
   });
 
+  it('applies neighbour changes from rtnetlink entry by entry (new MAC, deletion, failure) without re-reading the tables', async () => {
+    const neighbours = new NeighbourTable({ interfaceName: 'b0', netns: NS_NODE, watchIntervalMs: 0 });
+    try {
+      ip('-n', NS_NODE, 'neigh', 'replace', '192.0.2.77', 'lladdr', '02:00:00:00:00:01', 'dev', 'b0');
+      neighbours.refresh();
+      const refreshes = neighbours.stats.refreshes;
+      const mac = new Uint8Array(6);
+      const lookup = () => (neighbours.findIpv4(0xc000024d, mac, 0) ? formatMac(mac) : 'miss');
+      expect(lookup()).toBe('02:00:00:00:00:01');
+      const settle = async (expected: string) => {
+        for (let i = 0; i < 100 && lookup() !== expected; i++) {
+          neighbours.maintain();
+          await sleep(10);
+        }
+        return lookup();
+      };
+      ip('-n', NS_NODE, 'neigh', 'replace', '192.0.2.77', 'lladdr', '02:00:00:00:00:02', 'dev', 'b0');
+      expect(await settle('02:00:00:00:00:02')).toBe('02:00:00:00:00:02');
+      ip('-n', NS_NODE, 'neigh', 'replace', '2001:db8::77', 'lladdr', '02:00:00:00:00:06', 'dev', 'b0');
+      const mac6 = new Uint8Array(6);
+      for (let i = 0; i < 100 && !neighbours.findIpv6(parseIpv6Address('2001:db8::77')!, 0, mac6, 0); i++) {
+        neighbours.maintain();
+        await sleep(10);
+      }
+      expect(formatMac(mac6)).toBe('02:00:00:00:00:06');
+      ip('-n', NS_NODE, 'neigh', 'del', '192.0.2.77', 'dev', 'b0');
+      expect(await settle('miss')).toBe('miss');
+      expect(neighbours.stats.changes).toBeGreaterThanOrEqual(3);
+      expect(neighbours.stats.refreshes).toBe(refreshes); // no `ip` re-read: the notifications sufficed
+    } finally {
+      neighbours.close();
+    }
+  });
+
   it('runs a batch handler written for TUN queues unchanged on an XDP queue: Ethernet stripped on the way in, added with neighbour MACs on the way out', async () => {
     const port = open();
     const set = await startXdpQueues({
