@@ -104,7 +104,10 @@ export async function startXdpQueues(options: StartXdpQueuesOptions): Promise<Xd
       stats: stats.buffer as SharedArrayBuffer,
       port: channel.port2,
     };
-    const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+    // Flags a Worker refuses: --input-type (node -e) and the process-wide --expose-gc (npm run bench).
+    const execArgv = process.execArgv.filter(
+      (arg) => !arg.startsWith('--input-type') && arg !== '--expose-gc',
+    );
     const worker = new Worker(file, {
       execArgv,
       workerData: data,
