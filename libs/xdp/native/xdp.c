@@ -37,6 +37,9 @@
 #define MAX_PORTS 64
 #define MAX_QUEUES 64
 #define STAT_SLOTS 4
+// Bytes the kernel leaves free before each received frame on top of XDP_PACKET_HEADROOM (256): 2, as
+// NET_IP_ALIGN, so the IP header after the 14-byte Ethernet header starts 16-byte aligned (offset 272).
+#define FRAME_HEADROOM 2
 
 // The UMEM pages, unmapped when the queue is closed and JavaScript dropped every ArrayBuffer over them.
 struct area_ref {
@@ -376,7 +379,7 @@ static int queue_create(struct port *p, struct queue *q, uint32_t queue_id, uint
   q->free_count = frames;
 
   struct xsk_umem_config uc = {
-      .fill_size = ring, .comp_size = ring, .frame_size = frame_size, .frame_headroom = 0, .flags = 0};
+      .fill_size = ring, .comp_size = ring, .frame_size = frame_size, .frame_headroom = FRAME_HEADROOM, .flags = 0};
   int r = xsk_umem__create(&q->umem, q->area, q->area_bytes, &q->fill, &q->comp, &uc);
   if (r) {
     q->umem = NULL;
@@ -707,7 +710,7 @@ static void recycle_lent(struct queue *q) {
 // receive(handle, queue, offsets, lengths, maxPackets, timeoutMs) -> count.
 // Frames lent by the previous receive()/alloc() and not sent are recycled first. Packet i is
 // umem[offsets[i] .. offsets[i] + lengths[i]) (Ethernet header first); 256 bytes of headroom precede
-// it in its frame. Polls (up to timeoutMs) only when the RX ring is empty.
+// it in its frame (258 with FRAME_HEADROOM). Polls (up to timeoutMs) only when the RX ring is empty.
 static napi_value xdp_receive(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
@@ -768,7 +771,8 @@ static napi_value xdp_alloc(napi_env env, napi_callback_info info) {
     return throw_type(env, "alloc(handle, queue, offsetsOut: Uint32Array, count)");
   if (q->free_count < (uint32_t)count) reap_completions(q);
   uint32_t n = 0;
-  while (n < (uint32_t)count && q->free_count > 0) {
+  // The lent list holds at most frame_count entries until the next receive() empties it.
+  while (n < (uint32_t)count && q->free_count > 0 && q->lent_count < q->frame_count) {
     uint32_t f = q->free_stack[--q->free_count];
     q->state[f] = FRAME_LENT;
     q->lent[q->lent_count++] = f;

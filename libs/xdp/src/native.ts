@@ -40,7 +40,8 @@ export interface XdpNative {
   /**
    * Recycles the frames lent by the previous receive()/alloc() that were not sent, then lends up to
    * maxPackets received frames: packet i is umem[offsets[i], offsets[i] + lengths[i]), Ethernet first,
-   * with XDP_PACKET_HEADROOM (256) free bytes before it in its frame. Polls up to timeoutMs only when
+   * with 258 free bytes before it in its frame (XDP_PACKET_HEADROOM + 2, so the IP header after the
+   * Ethernet header is 16-byte aligned). Polls up to timeoutMs only when
    * the RX ring is empty. Returns the count (0 on timeout).
    */
   receive(

@@ -444,7 +444,8 @@ describe('libs/xdp on a veth pair', () => {
       }
       return sent;
     };
-    // Lookups alone, many enough that 8 bytes each would fill the young generation several times.
+    // Lookups alone, many enough that one heap number each (16 bytes) would fill the young generation
+    // several times over; 0 or 1 collection (one may already be due when the loop starts) shows none.
     const mac = new Uint8Array(6);
     const peer6 = parseIpv6Address('2001:db8::1')!;
     const lookups = () => {
@@ -458,12 +459,12 @@ describe('libs/xdp on a veth pair', () => {
     lookups();
     const lookupRun = await measure(lookups);
     expect(lookupRun.value).toBe(4_000_000);
-    expect(lookupRun.collections).toBe(0);
+    expect(lookupRun.collections).toBeLessThanOrEqual(1);
     round(); // warm up (JIT, first frames)
     const measured = await measure(round);
     expect(measured.value).toBeGreaterThan(0);
     expect(writer.stats.neighbourMisses).toBe(0);
-    expect(measured.collections).toBe(0);
+    expect(measured.collections).toBeLessThanOrEqual(1);
     port.close();
   });
 
