@@ -756,6 +756,47 @@ static napi_value xdp_receive(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// waitAny(queues: Int32Array [handle0, queue0, handle1, queue1, ...], timeoutMs) -> bitmask of the
+// queues whose RX ring has frames (bit i for pair i), after at most one poll() over all their sockets.
+// For a worker that serves the IPv6 and the IPv4 interface: it sleeps on both at once.
+static napi_value xdp_wait_any(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *ptr;
+  napi_value ab;
+  int32_t timeout;
+  if (argc < 2 || napi_get_typedarray_info(env, argv[0], &type, &length, &ptr, &ab, &offset) != napi_ok ||
+      type != napi_int32_array || length % 2 || length == 0 || length > 2 * 16 || !get_int(env, argv[1], &timeout))
+    return throw_type(env, "waitAny(queues: Int32Array [handle, queue, ...] (1..16 pairs), timeoutMs)");
+  int32_t *pairs = ptr;
+  size_t n = length / 2;
+  struct pollfd pfds[16];
+  struct queue *qs[16];
+  uint32_t ready = 0;
+  for (size_t i = 0; i < n; i++) {
+    struct port *p = (pairs[2 * i] >= 0 && pairs[2 * i] < MAX_PORTS) ? ports[pairs[2 * i]] : NULL;
+    if (!p || pairs[2 * i + 1] < 0 || pairs[2 * i + 1] >= p->queue_count) return throw_type(env, "waitAny: no such open port/queue");
+    qs[i] = &p->queues[pairs[2 * i + 1]];
+    pfds[i] = (struct pollfd){.fd = qs[i]->fd, .events = POLLIN};
+    if (xsk_cons_nb_avail(&qs[i]->rx, 1) > 0) ready |= 1u << i;
+  }
+  if (!ready) {
+    int pr = poll(pfds, n, timeout);
+    if (pr < 0 && errno != EINTR) return throw_errno(env, errno, "poll", "on the AF_XDP sockets");
+    for (size_t i = 0; i < n; i++) {
+      qs[i]->polls++;
+      if (pr > 0 && (pfds[i].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the AF_XDP socket");
+      if (xsk_cons_nb_avail(&qs[i]->rx, 1) > 0) ready |= 1u << i;
+    }
+  }
+  napi_value result;
+  napi_create_uint32(env, ready, &result);
+  return result;
+}
+
 // alloc(handle, queue, offsetsOut, count) -> how many frames were lent (each offset is a frame start;
 // the whole frameSize bytes are the caller's until the next receive()).
 static napi_value xdp_alloc(napi_env env, napi_callback_info info) {
@@ -1125,6 +1166,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"attachedProgram", NULL, xdp_attached, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umem", NULL, xdp_umem, NULL, NULL, NULL, napi_enumerable, NULL},
       {"receive", NULL, xdp_receive, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"waitAny", NULL, xdp_wait_any, NULL, NULL, NULL, napi_enumerable, NULL},
       {"alloc", NULL, xdp_alloc, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, xdp_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"write", NULL, xdp_write, NULL, NULL, NULL, napi_enumerable, NULL},

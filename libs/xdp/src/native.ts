@@ -52,6 +52,11 @@ export interface XdpNative {
     maxPackets: number,
     timeoutMs: number,
   ): number;
+  /**
+   * Waits up to timeoutMs, in one poll() over all their sockets, until one of the queues (pairs of
+   * handle, queue) has received frames; returns a bitmask (bit i = pair i ready), 0 on timeout.
+   */
+  waitAny(queues: Int32Array, timeoutMs: number): number;
   /** Lends up to count free frames (whole frames, frame start in offsetsOut) until the next receive(). */
   alloc(handle: number, queue: number, offsetsOut: Uint32Array, count: number): number;
   /** Queues lent frames for transmission (zero copy), one wake-up per batch; returns how many. */

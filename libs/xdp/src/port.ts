@@ -124,9 +124,46 @@ export function openXdpPort(options: OpenXdpPortOptions): XdpPort {
     throw invalid('pref64 and pool4 are both empty: nothing would be redirected; give the PLAT prefixes');
 
   const native = loadNative();
-  let opened: ReturnType<XdpNative['open']>;
+  let opened: ReturnType<XdpNative['open']> | undefined;
+  // A socket of a process that just died may still hold the queue for a moment (the kernel releases
+  // it asynchronously): EBUSY from the socket bind is retried for up to ~2 s, other errors are not.
+  for (let attempt = 0; opened === undefined; attempt++) {
+    try {
+      opened = openOnce(
+        native,
+        options,
+        name,
+        queues,
+        framesPerQueue,
+        frameSizeBytes,
+        ringSize,
+        mode,
+        pref64,
+        pool4,
+      );
+    } catch (error) {
+      const cause = (error as XdpError).cause as { code?: string; syscall?: string } | undefined;
+      if (attempt >= 20 || cause?.code !== 'EBUSY' || cause.syscall !== 'xsk_socket__create') throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    }
+  }
+  return portOf(native, opened, options, name, queues, frameSizeBytes, framesPerQueue);
+}
+
+function openOnce(
+  native: XdpNative,
+  options: OpenXdpPortOptions,
+  name: string,
+  queues: number,
+  framesPerQueue: number,
+  frameSizeBytes: number,
+  ringSize: number,
+  mode: 'auto' | 'native' | 'generic',
+  pref64: XdpPrefixEntry[],
+  pool4: XdpPrefixEntry[],
+): ReturnType<XdpNative['open']> {
   try {
-    opened = native.open({
+    return native.open({
       ifname: name,
       netnsPath: options.netnsPath,
       programPath: programPath(),
@@ -141,6 +178,17 @@ export function openXdpPort(options: OpenXdpPortOptions): XdpPort {
   } catch (error) {
     throw wrapNativeError(XdpErrorCode.open, `cannot attach XDP to ${name}`, error);
   }
+}
+
+function portOf(
+  native: XdpNative,
+  opened: ReturnType<XdpNative['open']>,
+  options: OpenXdpPortOptions,
+  name: string,
+  queues: number,
+  frameSizeBytes: number,
+  framesPerQueue: number,
+): XdpPort {
   const { handle } = opened;
   let closed = false;
   const statsOut = new Float64Array(12);

@@ -9,10 +9,10 @@ export interface XdpQueueWorkerData {
   entry: string;
   handlerModule: string;
   handlerOptions: unknown;
-  handle: number;
+  /** One port serving both IP versions, or the IPv6 side then the IPv4 side. */
+  ports: { handle: number; interfaceName: string }[];
   queueIndex: number;
   queueCount: number;
-  interfaceName: string;
   netns: string | undefined;
   neighbourRefreshMinIntervalMs: number;
   batchPackets: number;

@@ -1,8 +1,9 @@
-// Worker-thread entry of one XDP queue: loads the caller's handler module (the same contract as a TUN
-// queue: createQueueHandler(context) -> { onBatch, onIdle?, onStop? }), then loops receive -> strip
-// Ethernet -> handler.onBatch on the UMEM itself until the shared stop flag is set. The handler's
-// output goes through context.tun.writeBatch, here an EthernetBatchWriter (next-hop MACs from the
-// kernel's neighbour table). No allocation per packet.
+// Worker-thread entry of one XDP queue (on one interface, or on the IPv6 and the IPv4 interface at
+// once): loads the caller's handler module (the same contract as a TUN queue: createQueueHandler(context)
+// -> { onBatch, onIdle?, onStop? }), then loops receive -> strip Ethernet -> handler.onBatch on the
+// UMEM itself until the shared stop flag is set; with two interfaces an idle wait is one poll() over
+// both sockets. The handler's output goes through context.tun.writeBatch, here an EthernetBatchWriter
+// (interface by IP version, next-hop MACs from the kernel's neighbour table). No allocation per packet.
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { CreateQueueHandler, QueueContext, QueueHandler, TunNative } from '../../tun/src/index.js';
 import { Control, QueueState, Stat } from '../../tun/src/internal.js';
@@ -27,22 +28,33 @@ const stats = new Float64Array(data.stats);
 
 async function start(): Promise<void> {
   const native = loadNative();
-  const { handle, queueIndex, batchPackets, pollTimeoutMs } = data;
+  const { queueIndex, batchPackets, pollTimeoutMs } = data;
   const offsets = new Uint32Array(batchPackets);
   const lengths = new Uint32Array(batchPackets);
+  const handles = data.ports.map((p) => p.handle);
+  const waitSet = new Int32Array(handles.flatMap((h) => [h, queueIndex]));
   let handler: QueueHandler;
-  let neighbours: NeighbourTable;
+  const neighbours: NeighbourTable[] = [];
   let writer: EthernetBatchWriter;
-  let umem: Buffer;
+  const umems: Buffer[] = [];
   try {
-    umem = Buffer.from(native.umem(handle, queueIndex));
-    neighbours = new NeighbourTable({
-      interfaceName: data.interfaceName,
-      netns: data.netns,
-      refreshMinIntervalMs: data.neighbourRefreshMinIntervalMs,
-    });
-    neighbours.refresh();
-    writer = new EthernetBatchWriter(native, handle, queueIndex, neighbours);
+    for (const port of data.ports) {
+      umems.push(Buffer.from(native.umem(port.handle, queueIndex)));
+      const table = new NeighbourTable({
+        interfaceName: port.interfaceName,
+        netns: data.netns,
+        refreshMinIntervalMs: data.neighbourRefreshMinIntervalMs,
+      });
+      neighbours.push(table);
+      table.refresh();
+    }
+    const targets = data.ports.map((p, i) => ({
+      handle: p.handle,
+      queue: queueIndex,
+      neighbours: neighbours[i],
+    }));
+    // ports[0] is the IPv6 side (or both); ports[1], when given, the IPv4 side.
+    writer = new EthernetBatchWriter(native, targets[targets.length - 1], targets[0]);
     const module = (await import(data.handlerModule)) as { createQueueHandler?: CreateQueueHandler };
     if (typeof module.createQueueHandler !== 'function') {
       throw new Error(
@@ -57,7 +69,7 @@ async function start(): Promise<void> {
       fd: queueIndex,
       fds: Array.from({ length: data.queueCount }, (_, i) => i),
       extraFds: [],
-      deviceName: data.interfaceName,
+      deviceName: data.ports.map((p) => p.interfaceName).join('+'),
       vnetHdrBytes: 0,
       offloads: 0,
       options: data.handlerOptions,
@@ -89,7 +101,7 @@ async function start(): Promise<void> {
       post({ type: 'handler-error', ...describe(error) });
     }
     publish();
-    neighbours.close();
+    for (const table of neighbours) table.close();
     Atomics.store(control, Control.state, QueueState.stopped);
     post({ type: 'stopped' });
   };
@@ -99,6 +111,54 @@ async function start(): Promise<void> {
       post({ type: 'handler-error', ...describe(error) });
   };
 
+  const maintain = () => {
+    for (const table of neighbours) table.maintain();
+  };
+
+  /** Receives one batch from port p (waiting up to timeoutMs) and hands it to the handler. */
+  const serve = (p: number, timeoutMs: number): number => {
+    const umem = umems[p];
+    const received = native.receive(handles[p], queueIndex, offsets, lengths, batchPackets, timeoutMs);
+    if (received === 0) return 0;
+    // Skip the Ethernet header by offset; the program only redirects IPv4/IPv6.
+    let count = 0;
+    let bytes = 0;
+    for (let i = 0; i < received; i++) {
+      const at = offsets[i];
+      const etherType = (umem[at + 12] << 8) | umem[at + 13];
+      if ((etherType !== 0x0800 && etherType !== 0x86dd) || lengths[i] <= 14) {
+        stats[XdpStat.notIp]++;
+        continue;
+      }
+      offsets[count] = at + 14;
+      lengths[count] = lengths[i] - 14;
+      bytes += lengths[count];
+      count++;
+    }
+    stats[Stat.batches]++;
+    stats[Stat.packets] += count;
+    stats[Stat.bytes] += bytes;
+    try {
+      handler.onBatch(umem, offsets, lengths, count);
+    } catch (error) {
+      reportHandlerError(error);
+    }
+    return received;
+  };
+
+  const idle = () => {
+    stats[Stat.idleWaits]++;
+    maintain();
+    if (onIdle) {
+      try {
+        onIdle();
+      } catch (error) {
+        reportHandlerError(error);
+      }
+    }
+    publish();
+  };
+
   const run = (): void => {
     try {
       for (let b = 0; b < YIELD_EVERY_BATCHES; b++) {
@@ -106,44 +166,22 @@ async function start(): Promise<void> {
           void finish();
           return;
         }
-        const received = native.receive(handle, queueIndex, offsets, lengths, batchPackets, pollTimeoutMs);
-        if (received === 0) {
-          stats[Stat.idleWaits]++;
-          neighbours.maintain();
-          if (onIdle) {
-            try {
-              onIdle();
-            } catch (error) {
-              reportHandlerError(error);
-            }
+        let received = 0;
+        if (handles.length === 1) {
+          received = serve(0, pollTimeoutMs);
+        } else {
+          for (let p = 0; p < handles.length; p++) received += serve(p, 0);
+          if (received === 0 && native.waitAny(waitSet, pollTimeoutMs) === 0) {
+            idle();
+            break;
           }
-          publish();
+          if (received === 0) continue; // frames arrived during the wait: serve them now
+        }
+        if (received === 0) {
+          idle();
           break;
         }
-        // Strip the Ethernet header in place of the offsets; the program only redirects IPv4/IPv6.
-        let count = 0;
-        let bytes = 0;
-        for (let i = 0; i < received; i++) {
-          const at = offsets[i];
-          const etherType = (umem[at + 12] << 8) | umem[at + 13];
-          if ((etherType !== 0x0800 && etherType !== 0x86dd) || lengths[i] <= 14) {
-            stats[XdpStat.notIp]++;
-            continue;
-          }
-          offsets[count] = at + 14;
-          lengths[count] = lengths[i] - 14;
-          bytes += lengths[count];
-          count++;
-        }
-        stats[Stat.batches]++;
-        stats[Stat.packets] += count;
-        stats[Stat.bytes] += bytes;
-        try {
-          handler.onBatch(umem, offsets, lengths, count);
-        } catch (error) {
-          reportHandlerError(error);
-        }
-        neighbours.maintain();
+        maintain();
       }
       publish();
     } catch (error) {

@@ -9,8 +9,10 @@ import type { XdpPort } from './port.js';
 import { type XdpQueueWorkerData, XdpStat, type XdpWorkerToMain } from './queue-protocol.js';
 
 export interface StartXdpQueuesOptions {
-  /** The open port; it stays the caller's (close it after stop()). */
+  /** The open port (the IPv6 side, or both); it stays the caller's (close it after stop()). */
   port: XdpPort;
+  /** The IPv4 side's port, when the PLAT has two interfaces (same queue count). */
+  port4?: XdpPort;
   /** Module (file URL or absolute path, .js or .ts) exporting createQueueHandler(context). */
   handlerModule: URL | string;
   /** context.options (structured clone; SharedArrayBuffers shared). */
@@ -56,7 +58,12 @@ export async function startXdpQueues(options: StartXdpQueuesOptions): Promise<Xd
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
   const invalid = (message: string) =>
     new XdpError(XdpErrorCode.invalidOptions, `startXdpQueues: ${message}`);
-  if (port.closed) throw invalid(`the port on ${port.interfaceName} is closed`);
+  const ports = options.port4 ? [port, options.port4] : [port];
+  for (const p of ports) if (p.closed) throw invalid(`the port on ${p.interfaceName} is closed`);
+  if (options.port4 && options.port4.queueCount !== port.queueCount)
+    throw invalid(
+      `port4 has ${options.port4.queueCount} queues and port ${port.queueCount}; open both with the same count`,
+    );
   if (!(batchPackets >= 1 && batchPackets <= 2048))
     throw invalid(`batchPackets must be 1..2048, got ${batchPackets}`);
   if (!(pollTimeoutMs >= 1 && pollTimeoutMs <= 10_000))
@@ -92,10 +99,9 @@ export async function startXdpQueues(options: StartXdpQueuesOptions): Promise<Xd
       entry,
       handlerModule,
       handlerOptions: options.handlerOptions,
-      handle: port.handle,
+      ports: ports.map((p) => ({ handle: p.handle, interfaceName: p.interfaceName })),
       queueIndex,
       queueCount: port.queueCount,
-      interfaceName: port.interfaceName,
       netns: options.netns,
       neighbourRefreshMinIntervalMs: options.neighbourRefreshMinIntervalMs ?? 100,
       batchPackets,

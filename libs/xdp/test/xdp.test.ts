@@ -410,7 +410,7 @@ describe('libs/xdp on a veth pair', () => {
     ip('-n', NS_NODE, 'neigh', 'replace', '192.0.2.1', 'lladdr', peerMac, 'dev', 'b0');
     ip('-n', NS_NODE, 'neigh', 'replace', '2001:db8::1', 'lladdr', peerMac, 'dev', 'b0');
     neighbours.refresh();
-    const writer = new EthernetBatchWriter(port.native, port.handle, 0, neighbours);
+    const writer = new EthernetBatchWriter(port.native, { handle: port.handle, queue: 0, neighbours });
     const out = Buffer.alloc(64 * 128);
     const offsets = new Uint32Array(64);
     const lengths = new Uint32Array(64);

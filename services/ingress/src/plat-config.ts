@@ -28,8 +28,11 @@ export interface PlatConfig {
   device: string;
   /** Packet I/O: 'tun' (default; the kernel routes PREF64 and pool into the TUN device) or 'xdp'. */
   io: 'tun' | 'xdp';
-  /** With io 'xdp': the Ethernet interface whose PREF64/pool traffic an XDP program steers to AF_XDP. */
+  /** With io 'xdp': the Ethernet interface whose PREF64/pool traffic an XDP program steers to AF_XDP
+   * (the IPv6 side, or both sides). */
   interface: string | undefined;
+  /** With io 'xdp': the IPv4 side's interface when it is not `interface`. */
+  interface4: string | undefined;
   /** With io 'xdp': 'auto' (native if the driver has it, else generic), 'native' or 'generic'. */
   xdpMode: 'auto' | 'native' | 'generic';
   prefix: string;
@@ -64,6 +67,7 @@ export const platConfigKeys = [
   'nat',
   'io',
   'interface',
+  'interface4',
   'xdpMode',
 ] as const;
 
@@ -99,10 +103,14 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     );
   if (io === 'tun' && iface !== undefined)
     throw configError('interface', "is only used with io 'xdp' (set io: xdp, or remove interface)");
+  const iface4 = raw.interface4 === undefined ? undefined : readDeviceName(raw, 'interface4', '');
+  if (iface4 !== undefined && (io !== 'xdp' || iface4 === iface))
+    throw configError('interface4', "is the IPv4 side's interface with io 'xdp', other than interface");
   const config: PlatConfig = {
     device,
     io,
     interface: iface,
+    interface4: iface4,
     xdpMode,
     prefix: readPrefix(raw, 'prefix', 6, '64:ff9b::/96'),
     allowNonGlobalIpv4: readBoolean(raw, 'allowNonGlobalIpv4', false),

@@ -36,6 +36,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       {
         role: 'plat',
         interfaceName: config.interface!,
+        interfaceName4: config.interface4,
         mode: config.xdpMode,
         queues: config.queues,
         pref64: [config.prefix],
@@ -49,7 +50,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       log,
     );
     log(
-      `plat: ${config.interface} up, AF_XDP ${plat.port.mode} mode${plat.port.replacedStale ? ' (replaced a stale xlat64 program)' : ''}, ` +
+      `plat: ${config.interface}${config.interface4 ? `+${config.interface4}` : ''} up, AF_XDP ${plat.port.mode} mode${plat.port.replacedStale ? ' (replaced a stale xlat64 program)' : ''}, ` +
         `${config.prefix} <-> pool ${config.pool4.join(',')}, events ${eventLogPath}, status ${config.statusSocket}`,
     );
     return plat;

@@ -8,7 +8,10 @@ import { StatusServer } from './status-server.js';
 
 export interface XdpRoleSpec {
   role: 'plat';
+  /** The IPv6 side's interface, or both sides'. */
   interfaceName: string;
+  /** The IPv4 side's interface, when it is another one. */
+  interfaceName4?: string;
   mode: 'auto' | 'native' | 'generic';
   queues: number;
   /** IPv6 destinations steered to the sockets (the PREF64). */
@@ -24,6 +27,7 @@ export interface XdpRoleSpec {
 
 export interface RunningXdpRole {
   readonly port: XdpPort;
+  readonly port4: XdpPort | undefined;
   stop(): Promise<void>;
 }
 
@@ -35,12 +39,23 @@ export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => voi
     pref64: spec.pref64,
     pool4: spec.pool4,
   });
+  let port4: XdpPort | undefined;
   let queues: XdpQueueSet | null = null;
   let status: StatusServer | null = null;
   try {
+    if (spec.interfaceName4) {
+      port4 = openXdpPort({
+        interfaceName: spec.interfaceName4,
+        queues: spec.queues,
+        mode: spec.mode,
+        pref64: spec.pref64,
+        pool4: spec.pool4,
+      });
+    }
     const counters = Array.from({ length: spec.queues }, () => spec.layout.allocate());
     queues = await startXdpQueues({
       port,
+      port4,
       handlerModule: spec.handlerModule,
       handlerOptions: spec.handlerOptions(counters),
       onError: (error, queue) => log(`${spec.role}: xdp queue ${queue}: ${error.message}`),
@@ -52,11 +67,12 @@ export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => voi
       pid: process.pid,
       startedAt,
       io: 'xdp',
-      interface: port.interfaceName,
-      xdpMode: port.mode,
-      zeroCopy: port.zeroCopy,
+      interface: port4 ? `${port.interfaceName} (IPv6), ${port4.interfaceName} (IPv4)` : port.interfaceName,
+      xdpMode: port4 && port4.mode !== port.mode ? `${port.mode}, ${port4.mode}` : port.mode,
+      zeroCopy: port.zeroCopy && (port4?.zeroCopy ?? true),
       ...spec.details(),
       xdpProgram: port.programStats(),
+      ...(port4 ? { xdpProgram4: port4.programStats() } : {}),
       queueStats: running.stats(),
       counters: sumCounters(spec.layout, counters),
     }));
@@ -64,16 +80,20 @@ export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => voi
   } catch (error) {
     await status?.stop();
     await queues?.stop();
+    port4?.close();
     port.close();
     throw error;
   }
   const runningQueues = queues;
   const runningStatus = status;
+  const openPort4 = port4;
   return {
     port,
+    port4,
     async stop() {
       await runningStatus.stop();
       await runningQueues.stop();
+      openPort4?.close();
       port.close();
     },
   };
