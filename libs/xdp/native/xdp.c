@@ -1142,6 +1142,28 @@ static napi_value xdp_netlink_read(napi_env env, napi_callback_info info) {
   return v;
 }
 
+// netlinkSend(fd, buffer, length) -> bytes sent: one request (built by the caller) to the kernel.
+static napi_value xdp_netlink_send(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, length;
+  uint8_t *buf;
+  size_t len;
+  if (argc < 3 || !get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], &buf, &len) || !get_int(env, argv[2], &length) ||
+      length <= 0 || (size_t)length > len)
+    return throw_type(env, "netlinkSend(fd, buffer: Uint8Array, length)");
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  ssize_t n;
+  do {
+    n = sendto(fd, buf, (size_t)length, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return throw_errno(env, errno, "sendto", "rtnetlink socket");
+  napi_value v;
+  napi_create_int32(env, (int32_t)n, &v);
+  return v;
+}
+
 static napi_value xdp_netlink_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -1175,6 +1197,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"close", NULL, xdp_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netlinkOpen", NULL, xdp_netlink_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netlinkRead", NULL, xdp_netlink_read, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"netlinkSend", NULL, xdp_netlink_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"netlinkClose", NULL, xdp_netlink_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

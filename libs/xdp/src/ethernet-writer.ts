@@ -3,15 +3,19 @@
 // the interface by IP version (one interface for both, or an IPv6 and an IPv4 side), finds each
 // packet's next-hop MAC in that interface's NeighbourTable and hands each interface's share to the
 // addon, which copies every packet behind a 14-byte Ethernet header into a free UMEM frame and sends
-// them with one wake-up. Allocation-free; a packet whose next hop is unknown is dropped and counted.
+// them with one wake-up. A packet whose next hop is not resolved yet is held (as the kernel queues
+// packets while it resolves a neighbour, up to HOLD_PACKETS_MAX for HOLD_TIMEOUT_MS) and sent by
+// retryHeld() once the neighbour table has the MAC; then dropped and counted. Allocation-free.
 import type { XdpNative } from './native.js';
 import type { NeighbourTable } from './neighbours.js';
 
 export interface EthernetWriterStats {
   /** Packets handed to the TX ring. */
   sent: number;
-  /** Packets dropped: no route through the interface or next hop not resolved (yet). */
+  /** Packets dropped: no route, or next hop still unresolved after HOLD_TIMEOUT_MS, or hold full. */
   neighbourMisses: number;
+  /** Packets held while their next hop was resolved (sent later or counted as misses). */
+  held: number;
   /** Packets the addon refused (too long for a frame, not IPv4/IPv6, no free frame, ring full). */
   refused: number;
 }
@@ -22,6 +26,12 @@ export interface EthernetTarget {
   queue: number;
   neighbours: NeighbourTable;
 }
+
+/** Packets held at most while their next hops resolve (the kernel's unres_qlen is 101 per neighbour). */
+const HOLD_PACKETS_MAX = 128;
+const HOLD_SLOT_BYTES = 2048;
+/** How long held packets wait for their next hop before they are dropped. */
+const HOLD_TIMEOUT_MS = 1000;
 
 class Lane {
   readonly macs: Uint8Array;
@@ -40,7 +50,13 @@ class Lane {
 }
 
 export class EthernetBatchWriter {
-  readonly stats: EthernetWriterStats = { sent: 0, neighbourMisses: 0, refused: 0 };
+  readonly stats: EthernetWriterStats = { sent: 0, neighbourMisses: 0, refused: 0, held: 0 };
+  private readonly heldBytes = new Uint8Array(HOLD_PACKETS_MAX * HOLD_SLOT_BYTES);
+  private readonly heldOffsets = new Uint32Array(HOLD_PACKETS_MAX);
+  private readonly heldLengths = new Uint32Array(HOLD_PACKETS_MAX);
+  private heldCount = 0;
+  private heldSinceMs = 0;
+  private holding = true;
   private readonly lane4: Lane;
   private readonly lane6: Lane;
 
@@ -86,7 +102,8 @@ export class EthernetBatchWriter {
         continue;
       }
       if (!found) {
-        this.stats.neighbourMisses++;
+        if (this.hold(buffer, at, length)) sent++;
+        else this.stats.neighbourMisses++;
         continue;
       }
       const local = lane.target.neighbours.localMac;
@@ -100,6 +117,34 @@ export class EthernetBatchWriter {
     sent += this.send(buffer, this.lane4);
     if (this.lane6 !== this.lane4) sent += this.send(buffer, this.lane6);
     return sent;
+  }
+
+  /**
+   * Sends the held packets whose next hop is known by now (call after the neighbour table's
+   * maintain()); those still unresolved stay held until HOLD_TIMEOUT_MS, then are dropped and counted.
+   */
+  retryHeld(nowMs: number): void {
+    const n = this.heldCount;
+    if (n === 0) return;
+    this.heldCount = 0;
+    this.holding = nowMs - this.heldSinceMs < HOLD_TIMEOUT_MS;
+    for (let i = 0; i < n; i++) this.heldOffsets[i] = i * HOLD_SLOT_BYTES;
+    // Packets held again are copied to slots at or before their own, so reading ahead stays intact.
+    this.writeBatch(0, this.heldBytes, this.heldOffsets, this.heldLengths, n);
+    this.holding = true;
+    if (this.heldCount === 0) this.heldSinceMs = 0;
+  }
+
+  private hold(buffer: Uint8Array, at: number, length: number): boolean {
+    if (!this.holding || this.heldCount === HOLD_PACKETS_MAX || length > HOLD_SLOT_BYTES) return false;
+    const slot = this.heldCount * HOLD_SLOT_BYTES;
+    if (buffer === this.heldBytes) this.heldBytes.copyWithin(slot, at, at + length);
+    else for (let i = 0; i < length; i++) this.heldBytes[slot + i] = buffer[at + i];
+    this.heldLengths[this.heldCount] = length;
+    if (this.heldCount === 0 && this.heldSinceMs === 0) this.heldSinceMs = Date.now();
+    this.heldCount++;
+    if (buffer !== this.heldBytes) this.stats.held++;
+    return true;
   }
 
   private send(buffer: Uint8Array, lane: Lane): number {

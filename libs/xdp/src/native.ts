@@ -82,6 +82,8 @@ export interface XdpNative {
   netlinkOpen(netnsPath?: string): number;
   /** Reads pending netlink messages into buffer: bytes read, 0 if none, -1 if the kernel dropped some. */
   netlinkRead(fd: number, buffer: Uint8Array): number;
+  /** Sends one netlink request (length bytes of buffer) to the kernel; returns bytes sent. */
+  netlinkSend(fd: number, buffer: Uint8Array, length: number): number;
   netlinkClose(fd: number): void;
 }
 

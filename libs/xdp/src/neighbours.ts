@@ -61,6 +61,12 @@ const RTM_DELROUTE = 25;
 const RTM_NEWNEIGH = 28;
 const RTM_DELNEIGH = 29;
 const NDA_DST = 1;
+const NDA_FLAGS_EXT = 15;
+const NTF_EXT_LEARNED = 0x10;
+const NTF_EXT_MANAGED = 0x01;
+const NLM_F_REQUEST = 0x01;
+const NLM_F_REPLACE = 0x100;
+const NLM_F_CREATE = 0x400;
 const NDA_LLADDR = 2;
 const NUD_INCOMPLETE = 0x01;
 const NUD_FAILED = 0x20;
@@ -114,6 +120,9 @@ export class NeighbourTable {
   private readonly netlinkBuffer = new Uint8Array(1 << 16);
   private readonly netlinkView = new DataView(this.netlinkBuffer.buffer);
   private lastWatchMs = 0;
+  private readonly requestBuffer = new Uint8Array(64);
+  private readonly requestView = new DataView(this.requestBuffer.buffer);
+  private requestSequence = 0;
   private routesChanged = false;
 
   constructor(options: NeighbourTableOptions) {
@@ -250,32 +259,30 @@ export class NeighbourTable {
       this.lastWatchMs = nowMs;
       this.applyChanges();
     }
-    if (this.routesChanged && nowMs - this.lastRefreshMs >= this.refreshMinIntervalMs) {
+    // Missed next hops go to the kernel at once (not gated by the refresh interval): every dropped
+    // frame until the entry resolves is traffic lost.
+    if (this.pendingCount > 0) {
+      for (let p = 0; p < this.pendingCount; p++) {
+        const text = formatKey(this.pending, p * 16);
+        // Again even if added before: the entry may have been deleted or failed since.
+        try {
+          if (this.netlinkFd >= 0) this.requestManaged(p * 16);
+          else this.ip(['neigh', 'replace', text, 'dev', this.interfaceName, 'managed', 'extern_learn']);
+          this.added.add(text);
+          this.stats.resolutions++;
+        } catch {
+          // A kernel without managed neighbours (< 5.16): the kernel's own traffic may still resolve it.
+        }
+      }
       this.pendingCount = 0;
+      // Watching, the resolved entries arrive as notifications; otherwise re-read the table (below).
+      if (this.netlinkFd < 0) this.routesChanged = true;
+    }
+    if (this.routesChanged && nowMs - this.lastRefreshMs >= this.refreshMinIntervalMs) {
       this.refresh(nowMs);
       return true;
     }
-    if (this.pendingCount === 0 || nowMs - this.lastRefreshMs < this.refreshMinIntervalMs) return false;
-    for (let p = 0; p < this.pendingCount; p++) {
-      const text = formatKey(this.pending, p * 16);
-      if (this.added.has(text)) continue;
-      try {
-        this.ip(['neigh', 'replace', text, 'dev', this.interfaceName, 'managed', 'extern_learn']);
-        this.added.add(text);
-        this.stats.resolutions++;
-      } catch {
-        // A kernel without managed neighbours (< 5.16): the refresh below still finds entries that
-        // the kernel's own traffic resolved.
-      }
-    }
-    this.pendingCount = 0;
-    // Watching, the resolved entries arrive as notifications; otherwise re-read the table.
-    if (this.netlinkFd >= 0) {
-      this.lastRefreshMs = nowMs;
-      return false;
-    }
-    this.refresh(nowMs);
-    return true;
+    return false;
   }
 
   /**
@@ -369,11 +376,56 @@ export class NeighbourTable {
       slot = (slot + 1) & mask;
     }
     this.stats.misses++;
-    if (this.pendingCount < PENDING_MAX) {
-      this.pending.set(key, this.pendingCount * 16);
-      this.pendingCount++;
-    }
+    this.addPending(key);
     return false;
+  }
+
+  /**
+   * Asks the kernel for a managed neighbour entry for the next hop at pending[at..+16], on the watch
+   * socket: RTM_NEWNEIGH (create or replace), state NUD_NONE, NTF_EXT_LEARNED, NDA_DST and
+   * NDA_FLAGS_EXT = NTF_EXT_MANAGED, what `ip neigh replace ADDR dev IF managed extern_learn` sends,
+   * without running `ip`. The kernel resolves it at once and keeps it fresh.
+   */
+  private requestManaged(at: number): void {
+    const b = this.requestBuffer;
+    const view = this.requestView;
+    const mapped = this.isMapped(at);
+    const addressBytes = mapped ? 4 : 16;
+    const length = 16 + 12 + 4 + addressBytes + 8;
+    b.fill(0, 0, length);
+    view.setUint32(0, length, true);
+    view.setUint16(4, RTM_NEWNEIGH, true);
+    view.setUint16(6, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE, true);
+    view.setUint32(8, ++this.requestSequence, true);
+    b[16] = mapped ? AF_INET : AF_INET6;
+    view.setInt32(20, this.ifindex, true);
+    view.setUint16(24, 0, true); // NUD_NONE: the kernel resolves it
+    b[26] = NTF_EXT_LEARNED;
+    view.setUint16(28, 4 + addressBytes, true);
+    view.setUint16(30, NDA_DST, true);
+    for (let i = 0; i < addressBytes; i++) b[32 + i] = this.pending[at + 16 - addressBytes + i];
+    const ext = 32 + addressBytes;
+    view.setUint16(ext, 8, true);
+    view.setUint16(ext + 2, NDA_FLAGS_EXT, true);
+    view.setUint32(ext + 4, NTF_EXT_MANAGED, true);
+    loadNative().netlinkSend(this.netlinkFd, b, length);
+  }
+
+  private isMapped(at: number): boolean {
+    for (let i = 0; i < 12; i++) if (this.pending[at + i] !== IPV4_MAPPED_PREFIX[i]) return false;
+    return true;
+  }
+
+  /** Queues a missed next hop for maintain(), once (many frames miss the same next hop). */
+  private addPending(key: Uint8Array): void {
+    for (let p = 0; p < this.pendingCount; p++) {
+      let same = true;
+      for (let i = 0; i < 16 && same; i++) same = this.pending[p * 16 + i] === key[i];
+      if (same) return;
+    }
+    if (this.pendingCount === PENDING_MAX) return;
+    for (let i = 0; i < 16; i++) this.pending[this.pendingCount * 16 + i] = key[i];
+    this.pendingCount++;
   }
 
   private keyEquals(slot: number, key: Uint8Array): boolean {

@@ -3,7 +3,14 @@
 import type { WorkerToMain } from '../../tun/src/queue-protocol.js';
 
 /** Float64 slots of the stats SharedArrayBuffer: libs/tun's five, then these. */
-export const XdpStat = { notIp: 5, neighbourMisses: 6, txPackets: 7, txRefused: 8, slots: 9 } as const;
+export const XdpStat = {
+  notIp: 5,
+  neighbourMisses: 6,
+  txPackets: 7,
+  txRefused: 8,
+  held: 9,
+  slots: 10,
+} as const;
 
 export interface XdpQueueWorkerData {
   entry: string;

@@ -92,6 +92,7 @@ async function start(): Promise<void> {
     stats[XdpStat.neighbourMisses] = writer.stats.neighbourMisses;
     stats[XdpStat.txPackets] = writer.stats.sent;
     stats[XdpStat.txRefused] = writer.stats.refused;
+    stats[XdpStat.held] = writer.stats.held;
   };
   const finish = async () => {
     Atomics.store(control, Control.state, QueueState.stopping);
@@ -112,7 +113,9 @@ async function start(): Promise<void> {
   };
 
   const maintain = () => {
-    for (const table of neighbours) table.maintain();
+    const nowMs = Date.now();
+    for (const table of neighbours) table.maintain(nowMs);
+    writer.retryHeld(nowMs);
   };
 
   /** Receives one batch from port p (waiting up to timeoutMs) and hands it to the handler. */

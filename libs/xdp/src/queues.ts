@@ -42,6 +42,8 @@ export interface XdpQueueSetStats {
   neighbourMisses: number;
   txPackets: number;
   txRefused: number;
+  /** Output packets held while their next hop resolved. */
+  held: number;
 }
 
 export interface XdpQueueSet {
@@ -218,6 +220,7 @@ export async function startXdpQueues(options: StartXdpQueuesOptions): Promise<Xd
         neighbourMisses: 0,
         txPackets: 0,
         txRefused: 0,
+        held: 0,
       };
       for (const { stats: s } of workers) {
         total.batches += s[Stat.batches];
@@ -229,6 +232,7 @@ export async function startXdpQueues(options: StartXdpQueuesOptions): Promise<Xd
         total.neighbourMisses += s[XdpStat.neighbourMisses];
         total.txPackets += s[XdpStat.txPackets];
         total.txRefused += s[XdpStat.txRefused];
+        total.held += s[XdpStat.held];
       }
       return total;
     },
