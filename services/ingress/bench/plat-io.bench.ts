@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { forgetNamespaceOwner, recordNamespaceOwner } from '../../../infra/lab/global-teardown.js';
+import { roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import { openTun, startQueues, type TunDevice } from '../../../libs/tun/src/index.js';
 import { openXdpPort, startXdpQueues, type XdpPort } from '../../../libs/xdp/src/index.js';
 import {
@@ -22,7 +23,6 @@ import {
 } from '../src/plat-config.js';
 import { type PlatQueueOptions, platGaugeNames } from '../src/plat-queue-handler.js';
 import { platDropNames } from '../src/plat-step.js';
-import { roleCounterLayout } from '../src/role-counters.js';
 
 const NS_GEN = `x64t-pbg-${process.pid}`;
 const NS_PLAT = `x64t-pbp-${process.pid}`;

@@ -1,21 +1,26 @@
 // `xlat64 plat` at run time (single node, embedded state): opens the TUN, routes the PREF64 and
 // the IPv4 pool into it, turns on forwarding, runs the NAT engine in the queue worker, serves
-// `xlat64 status`, and on stop removes what it added. With `io: xdp` it attaches libs/xdp to an
-// Ethernet interface instead (no TUN, routes or forwarding) and runs the same queue handler. The event log of this run is written to
-// stateDir/events-<start time>.log (one JSON batch per line).
+// `xlat64 status`, and on stop removes what it added. With `io: xdp` it attaches libs/xdp to the
+// Ethernet interface(s) instead (no TUN, routes or forwarding) and runs the same queue handler. The
+// event log of this run is written to stateDir/events-<start time>.log (one JSON batch per line).
 import { join } from 'node:path';
+import {
+  linkUpSteps,
+  type RunningRole,
+  roleCounterLayout,
+  routeStep,
+  type SetupStep,
+  startRole,
+  startXdpRole,
+  sysctlStep,
+} from '../../../libs/dataplane/src/index.js';
+import { parsePool4Entry, pool4Cidrs } from '../../nat-engine/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
 import { platDropNames } from './plat-step.js';
-import { startRole } from './role.js';
-import { roleCounterLayout } from './role-counters.js';
-import { linkUpSteps, routeStep, type SetupStep, sysctlStep } from './system-setup.js';
-import { startXdpRole } from './xdp-role.js';
 
 /** A running PLAT, whichever its I/O. */
-export interface RunningPlat {
-  stop(): Promise<void>;
-}
+export type RunningPlat = Pick<RunningRole, 'stop'>;
 
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
   const eventLogPath = join(config.stateDir, `events-${new Date().toISOString().replaceAll(':', '')}.log`);
@@ -30,8 +35,8 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     counters,
   });
   if (config.io === 'xdp') {
-    // The interface keeps its addresses and routes: the kernel still answers ARP/NDP and the node's
-    // own traffic; the XDP program takes only the PREF64 and the pool.
+    // The interfaces keep their addresses and routes: the kernel still answers ARP/NDP and the
+    // node's own traffic; the XDP program takes only the PREF64 and the pool.
     const plat = await startXdpRole(
       {
         role: 'plat',
@@ -49,9 +54,11 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       },
       log,
     );
+    const names = config.interface4 ? `${config.interface}+${config.interface4}` : config.interface;
+    const stale = plat.port.replacedStale ? ' (replaced a stale xlat64 program)' : '';
     log(
-      `plat: ${config.interface}${config.interface4 ? `+${config.interface4}` : ''} up, AF_XDP ${plat.port.mode} mode${plat.port.replacedStale ? ' (replaced a stale xlat64 program)' : ''}, ` +
-        `${config.prefix} <-> pool ${config.pool4.join(',')}, events ${eventLogPath}, status ${config.statusSocket}`,
+      `plat: ${names} up, AF_XDP ${plat.port.mode} mode${stale}, ${config.prefix} <-> pool ` +
+        `${config.pool4.join(',')}, events ${eventLogPath}, status ${config.statusSocket}`,
     );
     return plat;
   }
@@ -92,28 +99,5 @@ export function platSetupSteps(config: PlatConfig): SetupStep[] {
 
 /** A pool entry as CIDR blocks for routing: a prefix as is, an address as /32, a range split. */
 export function poolCidrs(entry: string): string[] {
-  if (entry.includes('/')) return [entry];
-  if (!entry.includes('-')) return [`${entry}/32`];
-  const [first, last] = entry.split('-').map((a) => toNumber(a.trim()));
-  const cidrs: string[] = [];
-  let start = first;
-  while (start <= last) {
-    let size = 32;
-    while (size > 0) {
-      const block = 2 ** (32 - size + 1);
-      if (start % block !== 0 || start + block - 1 > last) break;
-      size--;
-    }
-    cidrs.push(`${toText(start)}/${size}`);
-    start += 2 ** (32 - size);
-  }
-  return cidrs;
-}
-
-function toNumber(address: string): number {
-  return address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-}
-
-function toText(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  return pool4Cidrs(parsePool4Entry('pool4', entry));
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import { createNamespace, deleteNamespace, inNs, ip, spawnInNs } from '../../../libs/tun/test/netns.js';
 import { openXdpPort, startXdpQueues, type XdpPort, type XdpQueueSet } from '../../../libs/xdp/src/index.js';
 import {
@@ -17,7 +18,6 @@ import {
 } from '../src/plat-config.js';
 import { type PlatQueueOptions, platGaugeNames } from '../src/plat-queue-handler.js';
 import { platDropNames } from '../src/plat-step.js';
-import { roleCounterLayout } from '../src/role-counters.js';
 
 const NS_NET = `x64t-pxn-${process.pid}`;
 const NS_PLAT = `x64t-pxp-${process.pid}`;

@@ -2,7 +2,7 @@
 // the interface with the role's PREF64 and pool, start one worker per queue running the same handler
 // module as the TUN queues, serve `xlat64 status` (with the XDP mode: native or generic); on a failure
 // halfway, or at stop, undo in reverse order (status, workers, sockets and program).
-import { openXdpPort, startXdpQueues, type XdpPort, type XdpQueueSet } from '../../../libs/xdp/src/index.js';
+import { openXdpPort, startXdpQueues, type XdpPort, type XdpQueueSet } from '../../xdp/src/index.js';
 import { type CounterLayout, sumCounters } from './counters.js';
 import { StatusServer } from './status-server.js';
 
