@@ -6,12 +6,13 @@
 // the reading loop does not yield to an event loop). Timers advance on every batch and idle poll.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { BatchTranslator, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
+import { BatchTranslator, createRingMemory, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
   createCryptoRandom,
   createNatEngine,
+  createSharedPoolMemory,
   type NatEngineConfigInput,
   type NatEvent,
   parseIpv4,
@@ -23,6 +24,9 @@ import {
 import { EmbeddedEventLog, EventBatcher } from '../../state/src/index.js';
 import { PlatStep, platDropNames } from './plat-step.js';
 import {
+  createBlockTableStorage,
+  createHandoffMemory,
+  createShardTable,
   type HandoffMemory,
   ShardRouter,
   ShardTable,
@@ -39,12 +43,36 @@ export interface PlatQueueOptions {
   mtu4: number;
   mtu6: number;
   counters: SharedArrayBuffer[];
-  /** The node's shared memory (plat.ts): pool lessees, block table, shard table, rings. */
-  shards: {
-    pool: SharedPoolMemory;
-    blocks: SharedArrayBuffer;
-    table: ShardTableData;
-    handoff: HandoffMemory;
+  /** The node's shared memory (`createPlatShards`); absent: a node of this one worker. */
+  shards?: PlatShards;
+}
+
+/** What a node's workers share: pool lessees, block table, shard table, rings. */
+export interface PlatShards {
+  pool: SharedPoolMemory;
+  blocks: SharedArrayBuffer;
+  table: ShardTableData;
+  handoff: HandoffMemory;
+}
+
+/** Bytes of each worker-to-worker ring: ~1,400 full-size or ~14,000 small packets in flight per pair. */
+const HANDOFF_RING_BYTES = 2 << 20;
+
+/**
+ * The node's shared state, made once and mapped by every worker: the pool's block lessees, the block
+ * table, the virtual-shard table (worker i owns shards s with s mod workers = i) and the rings.
+ */
+export function createPlatShards(
+  engine: NatEngineConfigInput,
+  workers: number,
+  shardCount?: number,
+): PlatShards {
+  const engineConfig = validateConfig(engine);
+  return {
+    pool: createSharedPoolMemory(engineConfig),
+    blocks: createBlockTableStorage(engineConfig),
+    table: createShardTable({ memberCount: workers, shardCount }).toData(),
+    handoff: createHandoffMemory(workers, () => createRingMemory(HANDOFF_RING_BYTES)),
   };
 }
 
@@ -71,13 +99,14 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
   const counters = new Float64Array(options.counters[context.queueIndex]);
   mkdirSync(dirname(options.eventLogPath), { recursive: true });
   const worker = context.queueIndex;
+  const shards = options.shards ?? createPlatShards(options.engine, 1);
   // One log per worker (each engine is the writer of its own shards' events); queue 0 keeps the name.
   const log = new EmbeddedEventLog<NatEvent>(
     worker === 0 ? options.eventLogPath : options.eventLogPath.replace(/\.log$/, `-q${worker}.log`),
   );
   const startMs = Date.now();
-  const router = new ShardRouter(ShardTable.fromData(options.shards.table), validateConfig(options.engine), {
-    blockStorage: options.shards.blocks,
+  const router = new ShardRouter(ShardTable.fromData(shards.table), validateConfig(options.engine), {
+    blockStorage: shards.blocks,
   });
   const batcher = new EventBatcher<NatEvent>(
     log,
@@ -99,10 +128,10 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     random: createCryptoRandom(),
     startMs,
     shard: worker,
-    allocator: sharedPoolAllocator(options.shards.pool, worker),
+    allocator: sharedPoolAllocator(shards.pool, worker),
     // A hairpin to another worker's subscriber leaves as IPv4 to the pool address; the pool route into
     // the TUN brings it back, and the block table sends it to that worker.
-    hairpinToOtherShards: options.shards.table.memberCount > 1,
+    hairpinToOtherShards: shards.table.memberCount > 1,
   });
   engine.start(startMs);
   const prefix = parseRfc6052Prefix(options.translator.prefix);
@@ -126,7 +155,7 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     counters,
     layout,
   });
-  const handoff = new WorkerHandoff(options.shards.handoff, worker, router, context.vnetHdrBytes);
+  const handoff = new WorkerHandoff(shards.handoff, worker, router, context.vnetHdrBytes);
   const translate = (buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) =>
     batch.onBatch(buffer, offsets, lengths, count);
   const gauge = platGaugeNames.map((name) => layout.index(name));

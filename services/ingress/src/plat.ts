@@ -1,31 +1,24 @@
 // `xlat64 plat` at run time (single node, embedded state): opens the TUN, routes the PREF64 and
 // the IPv4 pool into it, turns on forwarding, runs the NAT engine in the queue worker, serves
-// `xlat64 status`, and on stop removes what it added. The event log of this run is written to
-// stateDir/events-<start time>.log (one JSON batch per line).
+// `xlat64 status`, and on stop removes what it added. With `io: xdp` it attaches libs/xdp to the
+// Ethernet interface(s) instead (no TUN, routes or forwarding) and runs the same queue handler. The
+// event log of this run is written to stateDir/events-<start time>.log (one JSON batch per line).
 import { join } from 'node:path';
 import {
-  createRingMemory,
   linkUpSteps,
   type RunningRole,
   roleCounterLayout,
   routeStep,
   type SetupStep,
   startRole,
+  startXdpRole,
   sysctlStep,
 } from '../../../libs/dataplane/src/index.js';
-import {
-  createSharedPoolMemory,
-  parsePool4Entry,
-  pool4Cidrs,
-  validateConfig,
-} from '../../nat-engine/src/index.js';
+import { parsePool4Entry, pool4Cidrs } from '../../nat-engine/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
-import { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
+import { createPlatShards, type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
 import { platDropNames } from './plat-step.js';
-import { createBlockTableStorage, createHandoffMemory, createShardTable } from './routing/index.js';
 
-/** Bytes of each worker-to-worker ring: ~1,400 full-size or ~14,000 small packets in flight per pair. */
-const HANDOFF_RING_BYTES = 2 << 20;
 /**
  * With several workers, one whose TUN is idle still has to drain the packets other workers pass it, and
  * it only looks between reads: its read waits at most this long (the TUN addon's poll cannot be woken
@@ -33,17 +26,51 @@ const HANDOFF_RING_BYTES = 2 << 20;
  */
 const MULTI_QUEUE_POLL_TIMEOUT_MS = 1;
 
-export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningRole> {
-  // The node's shared state, made once here and mapped by every worker: the pool's block lessees, the
-  // block table, the virtual-shard table (worker i owns shards s with s mod queues = i) and the rings.
-  const engineConfig = validateConfig(natEngineConfig(config));
-  const shards = {
-    pool: createSharedPoolMemory(engineConfig),
-    blocks: createBlockTableStorage(engineConfig),
-    table: createShardTable({ memberCount: config.queues, shardCount: config.shards }).toData(),
-    handoff: createHandoffMemory(config.queues, () => createRingMemory(HANDOFF_RING_BYTES)),
-  };
+/** A running PLAT, whichever its I/O. */
+export type RunningPlat = Pick<RunningRole, 'stop'>;
+
+export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
+  const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
   const eventLogPath = join(config.stateDir, `events-${new Date().toISOString().replaceAll(':', '')}.log`);
+  const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => ({
+    translator: platTranslatorConfig(config),
+    engine: natEngineConfig(config),
+    icmpSource4: firstPoolAddress(config),
+    eventLogPath,
+    flushIntervalMs: config.flushIntervalMs,
+    mtu4: config.mtu4,
+    mtu6: config.mtu6,
+    counters,
+    shards,
+  });
+  if (config.io === 'xdp') {
+    // The interfaces keep their addresses and routes: the kernel still answers ARP/NDP and the
+    // node's own traffic; the XDP program takes only the PREF64 and the pool.
+    const plat = await startXdpRole(
+      {
+        role: 'plat',
+        interfaceName: config.interface!,
+        interfaceName4: config.interface4,
+        mode: config.xdpMode,
+        queues: config.queues,
+        pref64: [config.prefix],
+        pool4: config.pool4.flatMap(poolCidrs),
+        statusSocket: config.statusSocket,
+        layout: roleCounterLayout(platDropNames, platGaugeNames),
+        handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
+        handlerOptions,
+        details: () => ({ prefix: config.prefix, pool4: config.pool4, eventLog: eventLogPath }),
+      },
+      log,
+    );
+    const names = config.interface4 ? `${config.interface}+${config.interface4}` : config.interface;
+    const stale = plat.port.replacedStale ? ' (replaced a stale xlat64 program)' : '';
+    log(
+      `plat: ${names} up, AF_XDP ${plat.port.mode} mode${stale}, ${config.prefix} <-> pool ` +
+        `${config.pool4.join(',')}, events ${eventLogPath}, status ${config.statusSocket}`,
+    );
+    return plat;
+  }
   const plat = await startRole(
     {
       role: 'plat',
@@ -54,17 +81,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       setupSteps: () => platSetupSteps(config),
       handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
       pollTimeoutMs: config.queues > 1 ? MULTI_QUEUE_POLL_TIMEOUT_MS : undefined,
-      handlerOptions: (counters): PlatQueueOptions => ({
-        translator: platTranslatorConfig(config),
-        engine: natEngineConfig(config),
-        icmpSource4: firstPoolAddress(config),
-        eventLogPath,
-        flushIntervalMs: config.flushIntervalMs,
-        mtu4: config.mtu4,
-        mtu6: config.mtu6,
-        counters,
-        shards,
-      }),
+      handlerOptions,
       details: () => ({
         prefix: config.prefix,
         pool4: config.pool4,
