@@ -815,7 +815,7 @@ export class NatState {
    */
   private scheduleSessionVisit(s: number, expiresAtMs: number, timeMs: number): void {
     const dueMs = expiresAtMs - this.sessionVisitLeadMs;
-    this.sessionWheel.add(s, dueMs > timeMs ? dueMs : timeMs);
+    this.sessionWheel.add(s, Math.max(dueMs, timeMs));
   }
 
   changeSession(s: number, state: number, expiresAtMs: number, timeMs: number): void {
