@@ -12,6 +12,17 @@ export {
   natEventsBytesMax,
 } from './codec/nat-event-codec.js';
 export {
+  NAT_SNAPSHOT_FORMAT_VERSION,
+  type NatSnapshotRefusal,
+  natConfigFingerprint,
+  natStateSnapshotBytesMax,
+  type RestoredNatState,
+  type RestoreOptions,
+  restoreNatState,
+  snapshotNatState,
+  writeNatStateSnapshot,
+} from './codec/nat-state-snapshot.js';
+export {
   type FilteringBehaviour,
   type NatEngineConfig,
   type NatEngineConfigInput,
