@@ -8,6 +8,12 @@ export {
   type ShardReplicationState,
 } from './batcher.js';
 export { EmbeddedEventLog, type EmbeddedLogOpenReport, LOG_RECORD_HEADER_BYTES } from './embedded-log.js';
+export {
+  EmbeddedNatStore,
+  type EmbeddedNatStoreOptions,
+  type EmbeddedStoreStatus,
+  type RecoveryReport,
+} from './embedded-nat-store.js';
 export { isStateError, StateError, type StateErrorCode } from './errors.js';
 export {
   type AppendAck,
@@ -18,3 +24,4 @@ export {
   type ShardSnapshot,
   type SnapshotStore,
 } from './event-log.js';
+export { type FollowerCounters, type FollowOutcome, NatShardFollower } from './nat-shard-follower.js';
