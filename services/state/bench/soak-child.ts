@@ -53,10 +53,18 @@ try {
   const old = mode === 'old' ? new OldJsonLog(join(dir, 'events.log')) : null;
   const store =
     mode === 'embedded'
-      ? await EmbeddedNatStore.open({ directory: dir, config: validateConfig(INPUT), hashSeed: 7, flushIntervalMs: 1000 }, startMs)
+      ? await EmbeddedNatStore.open(
+          { directory: dir, config: validateConfig(INPUT), hashSeed: 7, flushIntervalMs: 1000 },
+          startMs,
+        )
       : null;
   const sink = store?.sink ?? { push: (e: NatEvent) => void pending.push(e) };
-  const engine = createNatEngine(INPUT, { sink, random: createSeededRandom(3), startMs, state: store?.state });
+  const engine = createNatEngine(INPUT, {
+    sink,
+    random: createSeededRandom(3),
+    startMs,
+    state: store?.state,
+  });
   engine.start(startMs);
   const key = createFlowKey6();
   const mapped = new Float64Array(FLOWS * 2);
