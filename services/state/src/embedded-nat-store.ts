@@ -136,6 +136,7 @@ export class EmbeddedNatStore {
         state = restored.state;
       }
       const from = { sequence: snapshot?.sequence ?? 0, epoch: snapshot?.epoch ?? 0 };
+      const snapshotSessions = state.sessionCount;
       const follower = new NatShardFollower(state, shard, from);
       for await (const batch of log.read(shard, from.sequence)) {
         const outcome = follower.apply(batch);
@@ -151,7 +152,7 @@ export class EmbeddedNatStore {
       }
       const recovery: RecoveryReport = {
         snapshotSequence: from.sequence,
-        snapshotSessions: snapshot === null ? 0 : state.sessionCount,
+        snapshotSessions,
         snapshotTimeMs: snapshot?.timeMs ?? null,
         replayedBatches: follower.counters.appliedBatches,
         replayedEvents: follower.counters.appliedEvents,
