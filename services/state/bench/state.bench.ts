@@ -260,7 +260,7 @@ function printSnapshot(): void {
     '| what | bytes | bytes/session | time ms (best) |',
     '| --- | ---: | ---: | ---: |',
     `| snapshot: take | ${snapshot.length.toLocaleString('en')} | ${(snapshot.length / SESSIONS).toFixed(1)} | ${takeMs.toFixed(0)} |`,
-    `| snapshot: restore (incl. invariant check) | | | ${restoreMs.toFixed(0)} |`,
+    `| snapshot: restore (with duplicate and ownership checks) | | | ${restoreMs.toFixed(0)} |`,
     `| event log: replay from sequence 0 | ${logBytes.toLocaleString('en')} | ${(logBytes / SESSIONS).toFixed(1)} | ${replayMs.toFixed(0)} |`,
     '',
     `restore/replay time: ${(restoreMs / replayMs).toFixed(2)}; replay ${Math.round((sink.count / replayMs) * 1000).toLocaleString('en')} events/s`,
