@@ -37,7 +37,7 @@ export interface EmbeddedNatStoreOptions {
   inFlightBatchesMax?: number;
   /** Events held while the disk does not take them; past it events are refused (and a snapshot taken). Default 262144. */
   bufferEventsMax?: number;
-  /** A snapshot is taken when the log tail since the last one exceeds max(this, the last snapshot's size). Default 64 MiB. */
+  /** A snapshot is taken when the log tail since the last one exceeds max(this, the last snapshot's size). Default 8 MiB. */
   tailBytesMin?: number;
 }
 
@@ -105,7 +105,7 @@ export class EmbeddedNatStore {
     const batcher = this.batcher;
     this.sink = { push: (event) => void batcher.add(event) };
     this.lastSnapshotSequence = recovery.snapshotSequence;
-    this.tailBytesMin = options.tailBytesMin ?? 64 * 1024 * 1024;
+    this.tailBytesMin = options.tailBytesMin ?? 8 * 1024 * 1024;
   }
 
   /**
