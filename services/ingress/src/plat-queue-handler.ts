@@ -113,7 +113,8 @@ export const createQueueHandler: CreateQueueHandler = async (
     counters[gauge[5]] = status.batcher.bufferedEvents;
     counters[gauge[6]] = status.batcher.refusedEvents;
     counters[gauge[7]] = status.batcher.appendFailures;
-    counters[gauge[8]] = status.batcher.state === 'replicated' ? 0 : 1;
+    // The log misses events (refused at the buffer bound, until the next snapshot) or another writer owns it.
+    counters[gauge[8]] = status.batcher.state === 'unreplicated' || status.batcher.state === 'fenced' ? 1 : 0;
     counters[gauge[9]] = status.snapshots;
     counters[gauge[10]] = store.recovery.sessions;
     lastMaintenanceMs = nowMs;

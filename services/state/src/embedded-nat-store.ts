@@ -22,6 +22,8 @@ import { EmbeddedEventLog } from './embedded-log.js';
 import { StateError } from './errors.js';
 import { NatShardFollower } from './nat-shard-follower.js';
 
+const SNAPSHOT_RETRY_DELAY_MS = 10_000;
+
 export interface EmbeddedNatStoreOptions {
   /** The state directory (stateDir). */
   directory: string;
@@ -71,6 +73,8 @@ export class EmbeddedNatStore {
   readonly sink: EventSink;
   private readonly batcher: EventBatcher<NatEvent>;
   private snapshotting = false;
+  /** After a failed snapshot (disk full ...), the next attempt waits this long: each one copies the whole state. */
+  private snapshotRetryAtMs = 0;
   private readonly counters = { snapshots: 0, snapshotFailures: 0 };
   private lastSnapshotBytes = 0;
   private lastSnapshotSequence: number;
@@ -173,7 +177,7 @@ export class EmbeddedNatStore {
   /** Seals and writes due batches; starts a snapshot when the tail outgrew the last one or events were refused. */
   tick(nowMs: number): void {
     this.batcher.tick(nowMs);
-    if (this.snapshotting) return;
+    if (this.snapshotting || nowMs < this.snapshotRetryAtMs) return;
     const status = this.batcher.status();
     if (
       status.state === 'unreplicated' ||
@@ -206,6 +210,7 @@ export class EmbeddedNatStore {
       this.tailBytesAtSnapshot = tailAtCut;
     } catch {
       this.counters.snapshotFailures++;
+      this.snapshotRetryAtMs = nowMs + SNAPSHOT_RETRY_DELAY_MS;
     } finally {
       this.snapshotting = false;
     }
