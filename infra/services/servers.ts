@@ -31,7 +31,10 @@ export function startServer(kind: ServerKind, options: StartOptions = {}): TestS
   const args = ['start', '--owner', String(options.ownerPid ?? process.pid)];
   if (options.dir !== undefined) args.push('--dir', options.dir);
   if (options.port !== undefined) args.push('--port', String(options.port));
-  const out = execFileSync('bash', [script(kind), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync('bash', [script(kind), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const fields = new Map<string, string>();
   for (const line of out.split('\n')) {
     const eq = line.indexOf('=');

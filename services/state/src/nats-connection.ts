@@ -26,7 +26,12 @@ export interface NatsStateOptions {
   reconnectTimeWaitMs?: number;
 }
 
-export function parseNatsUrls(url: string): { servers: string[]; user?: string; pass?: string; tls: boolean } {
+export function parseNatsUrls(url: string): {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  tls: boolean;
+} {
   const servers: string[] = [];
   let user: string | undefined;
   let pass: string | undefined;
@@ -53,7 +58,9 @@ export function parseNatsUrls(url: string): { servers: string[]; user?: string; 
       user = decodeURIComponent(parsed.username);
       pass = decodeURIComponent(parsed.password);
     }
-    servers.push(`${parsed.hostname.includes(':') ? `[${parsed.hostname}]` : parsed.hostname}:${parsed.port || 4222}`);
+    servers.push(
+      `${parsed.hostname.includes(':') ? `[${parsed.hostname}]` : parsed.hostname}:${parsed.port || 4222}`,
+    );
   }
   return { servers, user, pass, tls };
 }

@@ -114,7 +114,8 @@ function keyOf(shard: number): string {
 }
 
 function fenced(lease: ShardLease, current: ShardLease | null, cause?: unknown): StateError {
-  const now = current === null ? 'no owner' : `${current.record.owner || 'no owner'} at epoch ${current.record.epoch}`;
+  const now =
+    current === null ? 'no owner' : `${current.record.owner || 'no owner'} at epoch ${current.record.epoch}`;
   return new StateError(
     'XLAT64_ERR_FENCED',
     `shard ${lease.record.shard}: ${lease.record.owner} (epoch ${lease.record.epoch}) no longer owns it, ${now} does — stop serving the shard`,
