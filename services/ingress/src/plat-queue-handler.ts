@@ -2,8 +2,6 @@
 // engine lives here with its tables, so the packet path never leaves the thread. Engine events are
 // batched per flush interval into the embedded event log (synchronous appends: the reading loop
 // does not yield to an event loop). Timers advance on every batch and on every idle poll.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
@@ -41,16 +39,27 @@ export const platGaugeNames = [
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 
-export const createQueueHandler: CreateQueueHandler = (context: QueueContext): QueueHandler => {
+export const createQueueHandler: CreateQueueHandler = async (
+  context: QueueContext,
+): Promise<QueueHandler> => {
   const options = context.options as PlatQueueOptions;
   const layout = roleCounterLayout(platDropNames, platGaugeNames);
   const counters = new Float64Array(options.counters[context.queueIndex]);
-  mkdirSync(dirname(options.eventLogPath), { recursive: true });
-  const log = new EmbeddedEventLog<NatEvent>(options.eventLogPath);
+  const log = await EmbeddedEventLog.open(options.eventLogPath);
   const startMs = Date.now();
   const batcher = new EventBatcher<NatEvent>(
     log,
-    { shard: 0, flushIntervalMs: options.flushIntervalMs, batchEventsMax: 4096, bufferEventsMax: 1 << 20 },
+    { encode: (events) => Buffer.from(JSON.stringify(events)) },
+    {
+      shard: 0,
+      epoch: 0,
+      lastSequence: await log.lastSequence(0),
+      flushIntervalMs: options.flushIntervalMs,
+      batchEventsMax: 4096,
+      inFlightBatchesMax: 4,
+      bufferEventsMax: 1 << 20,
+      retryDelayMs: 1000,
+    },
     startMs,
   );
   let step: PlatStep | null = null;
@@ -113,11 +122,11 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     onIdle() {
       maintain(Date.now());
     },
-    onStop() {
+    async onStop() {
       const nowMs = Date.now();
       engine.flush(nowMs);
-      batcher.tick(nowMs + options.flushIntervalMs);
-      log.stop();
+      await batcher.drain(nowMs);
+      await log.stop();
     },
   };
 };

@@ -1,8 +1,7 @@
 // `xlat64 plat` at run time (single node, embedded state): opens the TUN, routes the PREF64 and
 // the IPv4 pool into it, turns on forwarding, runs the NAT engine in the queue worker, serves
-// `xlat64 status`, and on stop removes what it added. The event log of this run is written to
-// stateDir/events-<start time>.log (one JSON batch per line).
-import { join } from 'node:path';
+// `xlat64 status`, and on stop removes what it added. The embedded event log (binary segments and
+// snapshots, services/state) lives in stateDir.
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
 import { platDropNames } from './plat-step.js';
@@ -11,7 +10,7 @@ import { roleCounterLayout } from './role-counters.js';
 import { linkUpSteps, routeStep, type SetupStep, sysctlStep } from './system-setup.js';
 
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningRole> {
-  const eventLogPath = join(config.stateDir, `events-${new Date().toISOString().replaceAll(':', '')}.log`);
+  const eventLogPath = config.stateDir;
   const plat = await startRole(
     {
       role: 'plat',

@@ -42,7 +42,7 @@ export { checkInvariants, dumpState, type StateDump } from './inspect.js';
 export { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js';
 export { DeterministicPoolAllocator, deterministicMapping } from './pool4/rfc7422.js';
 export { createCryptoRandom, createSeededRandom, type RandomSource } from './random.js';
-export { applyEvent, applyEvents } from './reducer.js';
+export { applyEvent, applyEvents, EventApplied } from './reducer.js';
 export type { NatState } from './tables/nat-state.js';
 export { TcpState, tcpStateNames } from './tcp-state-machine.js';
 export {
