@@ -19,6 +19,7 @@ export {
   type ShardSnapshot,
   type SnapshotStore,
 } from './event-log.js';
+export { JetStreamEventLog, type JetStreamLogOptions } from './jetstream-log.js';
 export { connectNats, type NatsStateOptions, parseNatsUrls } from './nats-connection.js';
 export { OWNERSHIP_BUCKET, type OwnershipRecord, type ShardLease, ShardOwnership } from './ownership.js';
 export {
