@@ -37,3 +37,4 @@ export {
   subscriberKey,
 } from './redis-pool.js';
 export { POOL_LIBRARY_NAME, PoolRefusal } from './redis-pool-functions.js';
+export { ShardStandby, type StandbyCounters, type StandbyOptions } from './standby.js';

@@ -16,7 +16,7 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import { type ObjectStore, Objm } from '@nats-io/obj';
-import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { StateError } from './errors.js';
 import {
   type AppendAck,
@@ -216,13 +216,7 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
           }
           first = false;
           expected++;
-          yield {
-            shard,
-            epoch: Number(m.headers?.get(HEADER_EPOCH)),
-            sequence,
-            eventCount: Number(m.headers?.get(HEADER_EVENTS)),
-            payload: m.data,
-          };
+          yield this.batchOf(shard, m.headers, m.data);
         } else {
           first = false;
         }
@@ -348,6 +342,24 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
   /** The connection (status, tests). */
   get connection(): NatsConnection {
     return this.nc;
+  }
+
+  /** The JetStream client (the standby tails the shard's subject with it). */
+  get jetstream(): JetStreamClient {
+    return this.js;
+  }
+
+  /** The batch a stored message carries (identity from its headers, payload as stored). */
+  batchOf(shard: number, h: MsgHdrs | undefined, data: Uint8Array): EventBatch {
+    const sequence = Number(h?.get(HEADER_SEQUENCE));
+    const epoch = Number(h?.get(HEADER_EPOCH));
+    if (!Number.isInteger(sequence) || sequence < 1 || !Number.isInteger(epoch)) {
+      throw new StateError(
+        'XLAT64_ERR_LOG_CORRUPT',
+        `a message on ${this.subjectOf(shard)} has no batch identity headers (written by something else?)`,
+      );
+    }
+    return { shard, epoch, sequence, eventCount: Number(h?.get(HEADER_EVENTS)), payload: data };
   }
 }
 
