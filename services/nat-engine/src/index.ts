@@ -2,6 +2,27 @@
 // its configuration, flow keys, verdicts, events and the reducer that rebuilds state from them.
 export { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './address.js';
 export {
+  type DecodedNatEvents,
+  decodeNatEvents,
+  encodeNatEventBatch,
+  encodeNatEvents,
+  NAT_EVENT_BYTES_MAX,
+  NatEventDecoder,
+  type NatEventsRefusal,
+  natEventsBytesMax,
+} from './codec/nat-event-codec.js';
+export {
+  NAT_SNAPSHOT_FORMAT_VERSION,
+  type NatSnapshotRefusal,
+  natConfigFingerprint,
+  natStateSnapshotBytesMax,
+  type RestoredNatState,
+  type RestoreOptions,
+  restoreNatState,
+  snapshotNatState,
+  writeNatStateSnapshot,
+} from './codec/nat-state-snapshot.js';
+export {
   type FilteringBehaviour,
   type NatEngineConfig,
   type NatEngineConfigInput,

@@ -76,6 +76,8 @@ export class EventBatcher<T> {
   private pending: T[] = [];
   private readonly sealed: SealedBatch[] = [];
   private lastFlushMs: number;
+  /** Time of the last tick: an acknowledgement sends the next batches without waiting for a tick. */
+  private lastTickMs: number;
   private sealedSequence: number;
   private ackedSequence: number;
   private ackedPosition = -1;
@@ -111,6 +113,7 @@ export class EventBatcher<T> {
     assert.ok(options.batchEventsMax > 0 && options.bufferEventsMax >= options.batchEventsMax);
     assert.ok(options.inFlightBatchesMax >= 1 && options.retryDelayMs >= 0);
     this.lastFlushMs = nowMs;
+    this.lastTickMs = nowMs;
     this.sealedSequence = options.lastSequence;
     this.ackedSequence = options.lastSequence;
   }
@@ -134,6 +137,7 @@ export class EventBatcher<T> {
   /** Seals what is due (everything when the interval has passed, else full batches) and sends what the window allows. */
   tick(nowMs: number): void {
     if (this.stopped) return;
+    this.lastTickMs = nowMs;
     const due = nowMs - this.lastFlushMs >= this.options.flushIntervalMs;
     while (this.pending.length >= this.options.batchEventsMax) this.seal(this.options.batchEventsMax);
     if (due) {
@@ -281,6 +285,7 @@ export class EventBatcher<T> {
       this.ackedPosition = done.position;
     }
     if (this.isDrained()) this.wakeDrainWaiters();
+    else this.send(this.lastTickMs);
   }
 
   private failed(batch: SealedBatch, error: unknown, sentAtMs: number): void {

@@ -9,6 +9,12 @@ export {
   type ShardReplicationState,
 } from './batcher.js';
 export { EmbeddedEventLog, type EmbeddedLogOpenReport, LOG_RECORD_HEADER_BYTES } from './embedded-log.js';
+export {
+  EmbeddedNatStore,
+  type EmbeddedNatStoreOptions,
+  type EmbeddedStoreStatus,
+  type RecoveryReport,
+} from './embedded-nat-store.js';
 export { isStateError, StateError, type StateErrorCode } from './errors.js';
 export {
   type AppendAck,
@@ -20,6 +26,7 @@ export {
   type SnapshotStore,
 } from './event-log.js';
 export { JetStreamEventLog, type JetStreamLogOptions } from './jetstream-log.js';
+export { type FollowerCounters, type FollowOutcome, NatShardFollower } from './nat-shard-follower.js';
 export { connectNats, type NatsStateOptions, parseNatsUrls } from './nats-connection.js';
 export { OWNERSHIP_BUCKET, type OwnershipRecord, type ShardLease, ShardOwnership } from './ownership.js';
 export {
@@ -37,4 +44,4 @@ export {
   subscriberKey,
 } from './redis-pool.js';
 export { POOL_LIBRARY_NAME, PoolRefusal } from './redis-pool-functions.js';
-export { ShardStandby, type StandbyCounters, type StandbyOptions } from './standby.js';
+export { ShardStandby, type StandbyOptions } from './standby.js';

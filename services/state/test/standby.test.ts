@@ -11,6 +11,7 @@ import {
   createSeededRandom,
   dumpState,
   EngineVerdict,
+  encodeNatEventBatch,
   NAT_EVENT_SCHEMA_VERSION,
   type NatEngine,
   type NatEvent,
@@ -19,16 +20,14 @@ import {
   TcpFlag,
 } from '../../nat-engine/src/index.js';
 import { type BatchEncoder, EventBatcher } from '../src/batcher.js';
-import type { EventBatch } from '../src/event-log.js';
 import { JetStreamEventLog } from '../src/jetstream-log.js';
 import { connectNats } from '../src/nats-connection.js';
 import { ShardOwnership } from '../src/ownership.js';
 import { ShardStandby } from '../src/standby.js';
 
 const encoder: BatchEncoder<NatEvent> = {
-  encode: (events) => new TextEncoder().encode(JSON.stringify(events)),
+  encode: (events) => encodeNatEventBatch(events),
 };
-const decode = (batch: EventBatch): NatEvent[] => JSON.parse(new TextDecoder().decode(batch.payload));
 const CONFIG = { pool: ['203.0.113.0/30'], sessionsMax: 4096, subscribersMax: 128 };
 
 let ncOwner: NatsConnection;
@@ -119,7 +118,7 @@ describe('hot standby', () => {
     owner.start(0);
 
     const replica = createReplayState(owner.config, 0);
-    const standby = new ShardStandby(standbyLog, shard, replica, 0, { decode });
+    const standby = new ShardStandby(standbyLog, shard, replica, { sequence: 0, epoch: 0 });
     await standby.start();
 
     let now = 1000;
@@ -137,7 +136,7 @@ describe('hot standby', () => {
     expect(folded.mappings).toEqual(live.mappings);
     expect(folded.sessions).toEqual(live.sessions);
     expect(live.sessions.length).toBeGreaterThan(50);
-    expect(standby.counters.appliedEvents).toBe(ownerBatcher.status().appendedEvents);
+    expect(standby.follower.counters.appliedEvents).toBe(ownerBatcher.status().appendedEvents);
 
     // The flow the successor must keep after the takeover (an established UDP flow of subscriber 3).
     const probe = createFlowKey6();
@@ -175,10 +174,10 @@ describe('hot standby', () => {
       encoder.encode([removal], { shard, epoch: 0, sequence: 0 }),
       { headers: h },
     );
-    for (let i = 0; i < 100 && standby.counters.staleEpochBatches === 0; i++) {
+    for (let i = 0; i < 100 && standby.follower.counters.staleEpochBatches === 0; i++) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect(standby.counters.staleEpochBatches).toBe(1);
+    expect(standby.follower.counters.staleEpochBatches).toBe(1);
     expect(findProbe()).not.toBe(-1);
 
     // Takeover: node-b bumps the epoch from the record it saw, stops tailing, serves from the replica.
