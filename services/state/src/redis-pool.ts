@@ -220,7 +220,10 @@ function notSetUp(code: number): Error {
 }
 
 export interface RedisPoolAllocatorOptions {
-  /** This node's id (the lease owner in Redis). */
+  /**
+   * The lease owner in Redis: the shard (e.g. `shard-17`), not the node, so that a node taking a shard
+   * over inherits its blocks (its first reconcile claims what the replayed state holds).
+   */
   owner: string;
   /** Blocks per protocol kept for new subscribers on any address (default 4). */
   reserveBlocks?: number;
@@ -251,6 +254,8 @@ export interface RedisPoolCounters {
   reconcileConflicts: number;
   /** Assign/release answered with a refusal (limit, pairing, not owner): the engine and Redis disagreed. */
   refusedOps: number;
+  /** Reserve blocks found already in the engine state (dropped from the reserve). */
+  staleReserveBlocks: number;
 }
 
 /**
@@ -274,7 +279,6 @@ export class RedisPoolAllocator implements PoolAllocator {
   private running = false;
   private again = false;
   private ready = false;
-  private everReady = false;
   private stopped = false;
   readonly counters: RedisPoolCounters = {
     reserveHits: 0,
@@ -284,6 +288,7 @@ export class RedisPoolAllocator implements PoolAllocator {
     reconcileClaimed: 0,
     reconcileConflicts: 0,
     refusedOps: 0,
+    staleReserveBlocks: 0,
   };
   /** Last Redis error, for status output. */
   lastError: Error | undefined;
@@ -345,9 +350,7 @@ export class RedisPoolAllocator implements PoolAllocator {
       list = bySlot.get(preferredAddressIndex);
       if (list === undefined || list.length === 0) {
         this.wanted[slot].add(preferredAddressIndex);
-        this.counters.reserveMisses++;
-        this.kick();
-        return -1;
+        return this.miss();
       }
     } else {
       for (const candidate of bySlot.values()) {
@@ -356,20 +359,29 @@ export class RedisPoolAllocator implements PoolAllocator {
           break;
         }
       }
-      if (list === undefined) {
-        this.counters.reserveMisses++;
-        this.kick();
-        return -1;
-      }
+      if (list === undefined) return this.miss();
     }
-    const block = list.pop() as number;
-    this.reserveCount[slot]--;
-    assert.equal(this.state.blockOwner[block], -1, 'a reserve block is free in the engine state');
-    this.wanted[slot].add(this.state.blockAddressIndexOf(block));
-    this.queue.push({ kind: 'assign', block, subscriber: subscriberKey(subscriber) });
-    this.counters.reserveHits++;
+    while (list.length > 0) {
+      const block = list.pop() as number;
+      this.reserveCount[slot]--;
+      if (this.state.blockOwner[block] !== -1) {
+        // The engine state holds it already (a takeover replayed it): the next reconcile sorts Redis out.
+        this.counters.staleReserveBlocks++;
+        continue;
+      }
+      this.wanted[slot].add(this.state.blockAddressIndexOf(block));
+      this.queue.push({ kind: 'assign', block, subscriber: subscriberKey(subscriber) });
+      this.counters.reserveHits++;
+      this.kick();
+      return block;
+    }
+    return this.miss();
+  }
+
+  private miss(): number {
+    this.counters.reserveMisses++;
     this.kick();
-    return block;
+    return -1;
   }
 
   released(block: number, nowMs: number): void {
@@ -418,10 +430,11 @@ export class RedisPoolAllocator implements PoolAllocator {
     const owner = this.options.owner;
     if (!this.ready) {
       await store.load();
-      const setup = await store.setup();
-      // Reconcile after every outage, not only after 'created': an AOF fsynced each second can also
-      // have lost the last writes. The event log (engine state) plus the reserve is what this node holds.
-      if (this.everReady || setup === 'created') {
+      await store.setup();
+      // Reconcile at start (a takeover inherits the shard's blocks) and after every outage, not only
+      // after 'created': an AOF fsynced each second can also have lost the last writes. The event log
+      // (engine state) plus the reserve is what this owner holds.
+      {
         const held = this.options.heldBlocks();
         for (let slot = 0; slot < 3; slot++) {
           for (const [addressIndex, list] of this.reserve[slot]) {
@@ -436,7 +449,6 @@ export class RedisPoolAllocator implements PoolAllocator {
         this.queue.length = 0;
       }
       this.ready = true;
-      this.everReady = true;
     }
     while (this.queue.length > 0) {
       const op = this.queue[0];

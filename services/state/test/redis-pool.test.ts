@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { restartServer, startServer, stopServer, type TestServer } from '../../../infra/services/servers.js';
 import {
   ArrayEventSink,
+  applyEvents,
   createFlowKey6,
   createNatEngine,
   createReplayState,
@@ -155,13 +156,20 @@ interface Node {
   sink: ArrayEventSink;
 }
 
-async function startNode(client: Redis, owner: string, pool: string, seed: number): Promise<Node> {
+async function startNode(
+  client: Redis,
+  owner: string,
+  pool: string,
+  seed: number,
+  replica?: NatState,
+): Promise<Node> {
   const sink = new ArrayEventSink();
   let allocator: RedisPoolAllocator | undefined;
   const engine = createNatEngine(CONFIG, {
     sink,
     random: createSeededRandom(seed),
     startMs: 0,
+    state: replica,
     allocator: (state) => {
       const { geometry, fingerprint } = poolGeometryOf(state);
       allocator = new RedisPoolAllocator(new RedisPoolStore(client, pool, geometry, fingerprint), state, {
@@ -302,5 +310,35 @@ describe('RedisPoolAllocator (engine over Redis leases, node-side reserve)', () 
       client.disconnect();
       stopServer(server);
     }
+  });
+
+  it("a node taking a shard over inherits the shard's blocks: its start reconciles Redis to the replayed state", async () => {
+    // Proves leases belong to the shard, not the node: the successor's allocator (same owner, the shard)
+    // claims exactly what the folded event log holds, and the old node's unused reserve is released.
+    const pool = `t${randomUUID().slice(0, 8)}`;
+    const first = await startNode(redis, 'shard-9', pool, 7);
+    for (let sub = 0; sub < 5; sub++) {
+      expect(flow(first.engine, sub, 7000, 1)).toBe(EngineVerdict.Translate);
+      expect(await first.allocator.settle()).toBe(true); // the reserve (3 blocks) refills between subscribers
+    }
+    await first.allocator.stop();
+    const oldReserve = first.allocator.reserveSize;
+    expect(oldReserve).toBeGreaterThan(0);
+
+    const replica = createReplayState(first.engine.config, 0);
+    applyEvents(replica, first.sink.events);
+    const successor = await startNode(redis, 'shard-9', pool, 8, replica);
+    expect(successor.allocator.counters.reconciles).toBe(1);
+    expect(successor.allocator.counters.reconcileConflicts).toBe(0);
+    const { geometry, fingerprint } = poolGeometryOf(replica);
+    await expectRedisAgrees(new RedisPoolStore(redis, pool, geometry, fingerprint), successor, 'shard-9');
+    // The inherited flows keep their blocks; a new subscriber gets a new one.
+    for (let sub = 0; sub < 5; sub++)
+      expect(flow(successor.engine, sub, 7001, 2)).toBe(EngineVerdict.Translate);
+    expect(flow(successor.engine, 50, 7001, 2)).toBe(EngineVerdict.Translate);
+    expect(await successor.allocator.settle()).toBe(true);
+    await expectRedisAgrees(new RedisPoolStore(redis, pool, geometry, fingerprint), successor, 'shard-9');
+    expect(successor.allocator.counters.refusedOps).toBe(0);
+    await successor.allocator.stop();
   });
 });
