@@ -1,17 +1,18 @@
 // The PLAT's TUN queue handler module, run by libs/tun inside the queue's worker thread: the NAT
-// engine lives here with its tables, so the packet path never leaves the thread. Engine events are
-// batched per flush interval into the embedded event log (synchronous appends: the reading loop
-// does not yield to an event loop). Timers advance on every batch and on every idle poll.
+// engine lives here with its tables, so the packet path never leaves the thread. The engine's state
+// comes from, and its events go to, the embedded store in stateDir (services/state: snapshot + log,
+// restored at start after a crash; writes are asynchronous, the worker yields between batches). Timers
+// advance on every batch and on every idle poll.
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
   createCryptoRandom,
   createNatEngine,
   type NatEngineConfigInput,
-  type NatEvent,
   parseIpv4,
+  validateConfig,
 } from '../../nat-engine/src/index.js';
-import { EmbeddedEventLog, EventBatcher } from '../../state/src/index.js';
+import { EmbeddedNatStore } from '../../state/src/index.js';
 import { BatchTranslator } from './batch-translator.js';
 import { PlatStep, platDropNames } from './plat-step.js';
 import { roleCounterLayout } from './role-counters.js';
@@ -20,7 +21,8 @@ export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
   engine: NatEngineConfigInput;
   icmpSource4: string;
-  eventLogPath: string;
+  /** The state directory (stateDir): embedded log segments and snapshots. */
+  stateDir: string;
   flushIntervalMs: number;
   mtu4: number;
   mtu6: number;
@@ -36,6 +38,10 @@ export const platGaugeNames = [
   'nat.heldsyns',
   'events.pending',
   'events.refused',
+  'events.appendFailures',
+  'state.unreplicated',
+  'state.snapshots',
+  'state.restoredSessions',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 
@@ -45,27 +51,23 @@ export const createQueueHandler: CreateQueueHandler = async (
   const options = context.options as PlatQueueOptions;
   const layout = roleCounterLayout(platDropNames, platGaugeNames);
   const counters = new Float64Array(options.counters[context.queueIndex]);
-  const log = await EmbeddedEventLog.open(options.eventLogPath);
   const startMs = Date.now();
-  const batcher = new EventBatcher<NatEvent>(
-    log,
-    { encode: (events) => Buffer.from(JSON.stringify(events)) },
+  const random = createCryptoRandom();
+  // Restores mappings and sessions written before a crash or stop (snapshot + log tail).
+  const store = await EmbeddedNatStore.open(
     {
-      shard: 0,
-      epoch: 0,
-      lastSequence: await log.lastSequence(0),
+      directory: options.stateDir,
+      config: validateConfig(options.engine),
+      hashSeed: random.nextUint32(),
       flushIntervalMs: options.flushIntervalMs,
-      batchEventsMax: 4096,
-      inFlightBatchesMax: 4,
-      bufferEventsMax: 1 << 20,
-      retryDelayMs: 1000,
     },
     startMs,
   );
   let step: PlatStep | null = null;
   const engine = createNatEngine(options.engine, {
-    sink: { push: (event) => batcher.add(event) },
-    random: createCryptoRandom(),
+    sink: store.sink,
+    random,
+    state: store.state,
     startMs,
     heldSyns: { expired: (id) => step?.expired(id), discarded: (id) => step?.discarded(id) },
   });
@@ -97,7 +99,7 @@ export const createQueueHandler: CreateQueueHandler = async (
       engine.flush(nowMs);
       lastFlushMs = nowMs;
     }
-    batcher.tick(nowMs);
+    store.tick(nowMs);
     for (const reply of platStep.pendingReplies) batch.enqueue(reply);
     platStep.pendingReplies.length = 0;
     batch.flush();
@@ -107,8 +109,14 @@ export const createQueueHandler: CreateQueueHandler = async (
     counters[gauge[2]] = state.leasedBlockCount;
     counters[gauge[3]] = state.subscriberCount;
     counters[gauge[4]] = platStep.heldCount;
-    counters[gauge[5]] = batcher.pendingCount;
-    counters[gauge[6]] = batcher.refusedEvents;
+    const status = store.status();
+    counters[gauge[5]] = status.batcher.bufferedEvents;
+    counters[gauge[6]] = status.batcher.refusedEvents;
+    counters[gauge[7]] = status.batcher.appendFailures;
+    // The log misses events (refused at the buffer bound, until the next snapshot) or another writer owns it.
+    counters[gauge[8]] = status.batcher.state === 'unreplicated' || status.batcher.state === 'fenced' ? 1 : 0;
+    counters[gauge[9]] = status.snapshots;
+    counters[gauge[10]] = store.recovery.sessions;
     lastMaintenanceMs = nowMs;
   };
 
@@ -125,8 +133,7 @@ export const createQueueHandler: CreateQueueHandler = async (
     async onStop() {
       const nowMs = Date.now();
       engine.flush(nowMs);
-      await batcher.drain(nowMs);
-      await log.stop();
+      await store.stop(nowMs);
     },
   };
 };

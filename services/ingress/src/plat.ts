@@ -10,7 +10,6 @@ import { roleCounterLayout } from './role-counters.js';
 import { linkUpSteps, routeStep, type SetupStep, sysctlStep } from './system-setup.js';
 
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningRole> {
-  const eventLogPath = config.stateDir;
   const plat = await startRole(
     {
       role: 'plat',
@@ -24,19 +23,19 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
         translator: platTranslatorConfig(config),
         engine: natEngineConfig(config),
         icmpSource4: firstPoolAddress(config),
-        eventLogPath,
+        stateDir: config.stateDir,
         flushIntervalMs: config.flushIntervalMs,
         mtu4: config.mtu4,
         mtu6: config.mtu6,
         counters,
       }),
-      details: () => ({ prefix: config.prefix, pool4: config.pool4, eventLog: eventLogPath }),
+      details: () => ({ prefix: config.prefix, pool4: config.pool4, stateDir: config.stateDir }),
     },
     log,
   );
   log(
     `plat: ${plat.device.name} up, ${config.prefix} <-> pool ${config.pool4.join(',')}, offloads ` +
-      `[${plat.device.offloadNames.join(',')}], events ${eventLogPath}, status ${config.statusSocket}`,
+      `[${plat.device.offloadNames.join(',')}], state ${config.stateDir}, status ${config.statusSocket}`,
   );
   return plat;
 }

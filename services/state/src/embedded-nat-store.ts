@@ -22,6 +22,8 @@ import { EmbeddedEventLog } from './embedded-log.js';
 import { StateError } from './errors.js';
 import { NatShardFollower } from './nat-shard-follower.js';
 
+const SNAPSHOT_RETRY_DELAY_MS = 10_000;
+
 export interface EmbeddedNatStoreOptions {
   /** The state directory (stateDir). */
   directory: string;
@@ -37,7 +39,7 @@ export interface EmbeddedNatStoreOptions {
   inFlightBatchesMax?: number;
   /** Events held while the disk does not take them; past it events are refused (and a snapshot taken). Default 262144. */
   bufferEventsMax?: number;
-  /** A snapshot is taken when the log tail since the last one exceeds max(this, the last snapshot's size). Default 64 MiB. */
+  /** A snapshot is taken when the log tail since the last one exceeds max(this, the last snapshot's size). Default 8 MiB. */
   tailBytesMin?: number;
 }
 
@@ -71,6 +73,8 @@ export class EmbeddedNatStore {
   readonly sink: EventSink;
   private readonly batcher: EventBatcher<NatEvent>;
   private snapshotting = false;
+  /** After a failed snapshot (disk full ...), the next attempt waits this long: each one copies the whole state. */
+  private snapshotRetryAtMs = 0;
   private readonly counters = { snapshots: 0, snapshotFailures: 0 };
   private lastSnapshotBytes = 0;
   private lastSnapshotSequence: number;
@@ -105,7 +109,7 @@ export class EmbeddedNatStore {
     const batcher = this.batcher;
     this.sink = { push: (event) => void batcher.add(event) };
     this.lastSnapshotSequence = recovery.snapshotSequence;
-    this.tailBytesMin = options.tailBytesMin ?? 64 * 1024 * 1024;
+    this.tailBytesMin = options.tailBytesMin ?? 8 * 1024 * 1024;
   }
 
   /**
@@ -136,6 +140,7 @@ export class EmbeddedNatStore {
         state = restored.state;
       }
       const from = { sequence: snapshot?.sequence ?? 0, epoch: snapshot?.epoch ?? 0 };
+      const snapshotSessions = state.sessionCount;
       const follower = new NatShardFollower(state, shard, from);
       for await (const batch of log.read(shard, from.sequence)) {
         const outcome = follower.apply(batch);
@@ -151,7 +156,7 @@ export class EmbeddedNatStore {
       }
       const recovery: RecoveryReport = {
         snapshotSequence: from.sequence,
-        snapshotSessions: snapshot === null ? 0 : state.sessionCount,
+        snapshotSessions,
         snapshotTimeMs: snapshot?.timeMs ?? null,
         replayedBatches: follower.counters.appliedBatches,
         replayedEvents: follower.counters.appliedEvents,
@@ -172,7 +177,7 @@ export class EmbeddedNatStore {
   /** Seals and writes due batches; starts a snapshot when the tail outgrew the last one or events were refused. */
   tick(nowMs: number): void {
     this.batcher.tick(nowMs);
-    if (this.snapshotting) return;
+    if (this.snapshotting || nowMs < this.snapshotRetryAtMs) return;
     const status = this.batcher.status();
     if (
       status.state === 'unreplicated' ||
@@ -205,6 +210,7 @@ export class EmbeddedNatStore {
       this.tailBytesAtSnapshot = tailAtCut;
     } catch {
       this.counters.snapshotFailures++;
+      this.snapshotRetryAtMs = nowMs + SNAPSHOT_RETRY_DELAY_MS;
     } finally {
       this.snapshotting = false;
     }

@@ -170,7 +170,6 @@ describe('embedded NAT store', () => {
       peakDisk = Math.max(peakDisk, store.log.diskBytes());
     }
     const status = store.status();
-    console.log(status, peakDisk);
     expect(status.snapshots).toBeGreaterThan(3);
     expect(status.log.deletedSegments).toBeGreaterThan(2);
     // The whole history written is several times what is on disk.

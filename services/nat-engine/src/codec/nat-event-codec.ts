@@ -187,13 +187,16 @@ export function decodeNatEvents(
     timeMs += unzigzag(reader.varint());
     if (reader.failed) return malformed(`event ${i} is cut short`);
     if (protocol > 2) return malformed(`event ${i} has protocol slot ${protocol}`);
-    const head = { version, shard, epoch, timeMs };
+    // Object literals spelled out (no spread): one shape per type, built in one step.
     let event: NatEvent;
     switch (type) {
       case NatEventType.BlockLeased:
         event = {
           type,
-          ...head,
+          version,
+          shard,
+          epoch,
+          timeMs,
           protocol,
           address: reader.u32(),
           firstPort: reader.u16(),
@@ -201,22 +204,46 @@ export function decodeNatEvents(
         };
         break;
       case NatEventType.BlockReleased:
-        event = { type, ...head, protocol, address: reader.u32(), firstPort: reader.u16() };
+        event = {
+          type,
+          version,
+          shard,
+          epoch,
+          timeMs,
+          protocol,
+          address: reader.u32(),
+          firstPort: reader.u16(),
+        };
         break;
       case NatEventType.MappingCreated: {
         const ipv6: Ipv6Words = [reader.u32(), reader.u32(), reader.u32(), reader.u32()];
         const ipv6Port = reader.u16();
-        event = { type, ...head, protocol, ipv6, ipv6Port, ipv4: 0, ipv4Port: 0, isStatic: flag };
+        event = {
+          type,
+          version,
+          shard,
+          epoch,
+          timeMs,
+          protocol,
+          ipv6,
+          ipv6Port,
+          ipv4: 0,
+          ipv4Port: 0,
+          isStatic: flag,
+        };
         break;
       }
       case NatEventType.MappingRemoved:
-        event = { type, ...head, protocol, ipv4: 0, ipv4Port: 0 };
+        event = { type, version, shard, epoch, timeMs, protocol, ipv4: 0, ipv4Port: 0 };
         break;
       case NatEventType.SessionCreated:
       case NatEventType.SessionChanged:
         event = {
           type,
-          ...head,
+          version,
+          shard,
+          epoch,
+          timeMs,
           protocol,
           ipv4: 0,
           ipv4Port: 0,
@@ -229,7 +256,10 @@ export function decodeNatEvents(
       case NatEventType.SessionRemoved:
         event = {
           type,
-          ...head,
+          version,
+          shard,
+          epoch,
+          timeMs,
           protocol,
           ipv4: 0,
           ipv4Port: 0,
@@ -241,7 +271,7 @@ export function decodeNatEvents(
       case NatEventType.LimitReached: {
         const limit = LIMIT_NAMES[reader.u8()];
         if (limit === undefined) return malformed(`event ${i} names an unknown limit`);
-        event = { type, ...head, protocol, limit, subscriber: reader.trimmedWords() };
+        event = { type, version, shard, epoch, timeMs, protocol, limit, subscriber: reader.trimmedWords() };
         break;
       }
       default:

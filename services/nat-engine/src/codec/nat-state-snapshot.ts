@@ -1,13 +1,14 @@
 // Snapshot and restore of one shard's NatState (DESIGN.md "Snapshots per shard ... with a configuration
-// fingerprint"): a logical, slot-independent binary image — subscribers, their leased blocks in list
-// order with each port's RFC 6888 hold-down, BIB entries, sessions with their live and logged expiry —
-// so a restore rebuilds the tables through the same add functions the reducer uses (any hash seed) and
-// replay = restore(snapshot) + the log after the snapshot's sequence. A snapshot of another pool or block
+// fingerprint"): a logical, slot-independent binary image, grouped the way the state is owned — per
+// subscriber its prefix, pool address and blocks (in list order, each port's RFC 6888 hold-down), then its
+// BIB entries (the IPv6 address after the subscriber prefix, the ports: paired pooling puts every mapping
+// on the subscriber's address), each followed by its sessions (remote, state, expiry relative to the
+// snapshot time and logged expiry relative to that) — so a restore rebuilds the tables through the same
+// add functions the reducer uses (any hash seed), and replay = restore(snapshot) + the log after it. A snapshot of another pool or block
 // geometry (the fingerprint), a newer format, too many entries for the configured bounds, or damage is
 // refused as a value naming the cause and the fix; restoring never guesses.
 import { createHash } from 'node:crypto';
-import type { NatEngineConfig } from '../config.js';
-import { checkInvariants } from '../inspect.js';
+import { addressAt, type NatEngineConfig } from '../config.js';
 import { NatState, PORT_IN_USE } from '../tables/nat-state.js';
 import {
   Reader,
@@ -52,11 +53,16 @@ export function natStateSnapshotBytesMax(state: NatState): number {
   const ports = state.config.blockSizePorts;
   return (
     HEADER_BYTES +
-    state.subscriberCount * (17 + 5 + 3 * 5) +
+    state.subscriberCount * (17 + 5 + 3 * 5 + 5) +
     state.leasedBlockCount * (5 + 8 + 5 + ports * 9) +
-    state.mappingCount * (1 + 16 + 2 + 4 + 2 + 5) +
-    state.sessionCount * (5 + 4 + 2 + 1 + 8 + 8)
+    state.mappingCount * (1 + 16 + 2 + 2 + 5) +
+    state.sessionCount * (4 + 2 + 1 + 10 + 10)
   );
+}
+
+/** Bytes of a mapping's IPv6 address written after its subscriber's prefix (the prefix's whole bytes are implied). */
+function suffixStart(config: NatEngineConfig): number {
+  return Math.floor(config.subscriberPrefixLength / 8);
 }
 
 /** Writes the snapshot of `state` taken at `timeMs` into `out` at `offset`; returns the end offset. */
@@ -77,17 +83,27 @@ export function writeNatStateSnapshot(
   at = writeUint32(out, at, state.mappingCount);
   at = writeUint32(out, at, state.sessionCount);
 
-  // Subscribers, with their blocks per protocol from the list's tail to its head (leasing them again in
-  // that order rebuilds the same lists, which the port picker walks in order).
-  const subscriberOrdinal = new Int32Array(config.subscribersMax).fill(-1);
-  let ordinal = 0;
+  // Mappings by subscriber (one pass: counting sort into `order`).
+  const subs = config.subscribersMax;
+  const firstOf = new Int32Array(subs + 1);
+  for (let m = 0; m < config.mappingsMax; m++)
+    if (state.isMappingUsed(m)) firstOf[state.mappingSubscriberOf(m) + 1]++;
+  for (let s = 0; s < subs; s++) firstOf[s + 1] += firstOf[s];
+  const order = new Int32Array(state.mappingCount);
+  const fill = firstOf.slice(0, subs);
+  for (let m = 0; m < config.mappingsMax; m++)
+    if (state.isMappingUsed(m)) order[fill[state.mappingSubscriberOf(m)]++] = m;
+
   const size = config.blockSizePorts;
+  const from = suffixStart(config);
+  const rec = state.mappingRecord;
   const list: number[] = [];
-  for (let s = 0; s < config.subscribersMax; s++) {
+  for (let s = 0; s < subs; s++) {
     if (state.subscriberUsed[s] === 0) continue;
-    subscriberOrdinal[s] = ordinal++;
     at = writeTrimmedWords(out, at, state.subscriberPrefix.subarray(s * 4, s * 4 + 4));
     at = writeVarint(out, at, zigzag(state.subscriberAddress[s]));
+    // Blocks per protocol from the list's tail to its head: leasing them in that order rebuilds the
+    // same lists, which the port picker walks in order.
     for (let slot = 0; slot < 3; slot++) {
       list.length = 0;
       for (let b = state.subscriberBlockHead[s * 3 + slot]; b !== -1; b = state.blockNext[b]) list.push(b);
@@ -111,29 +127,29 @@ export function writeNatStateSnapshot(
         }
       }
     }
-  }
-
-  const mappingOrdinal = new Int32Array(config.mappingsMax).fill(-1);
-  ordinal = 0;
-  for (let m = 0; m < config.mappingsMax; m++) {
-    if (!state.isMappingUsed(m)) continue;
-    mappingOrdinal[m] = ordinal++;
-    out[at++] = state.mappingProtocolOf(m) | (state.mappingStaticOf(m) << 4);
-    for (let i = 0; i < 4; i++) at = writeUint32(out, at, state.mappingRecord[m * 8 + i]);
-    at = writeUint16(out, at, state.mappingV6PortOf(m));
-    at = writeUint32(out, at, state.mappingV4Of(m));
-    at = writeUint16(out, at, state.mappingV4PortOf(m));
-    at = writeVarint(out, at, subscriberOrdinal[state.mappingSubscriberOf(m)]);
-  }
-
-  for (let s = 0; s < config.sessionsMax; s++) {
-    if (!state.isSessionUsed(s)) continue;
-    at = writeVarint(out, at, mappingOrdinal[state.sessionMappingOf(s)]);
-    at = writeUint32(out, at, state.sessionRemoteOf(s));
-    at = writeUint16(out, at, state.sessionRemotePortOf(s));
-    out[at++] = state.sessionStateOf(s);
-    at = writeFloat64(out, at, state.sessionExpiresAtOf(s));
-    at = writeFloat64(out, at, state.sessionLoggedExpiresAtOf(s));
+    at = writeVarint(out, at, firstOf[s + 1] - firstOf[s]);
+    for (let i = firstOf[s]; i < firstOf[s + 1]; i++) {
+      const m = order[i];
+      out[at++] = state.mappingProtocolOf(m) | (state.mappingStaticOf(m) << 4);
+      for (let byte = from; byte < 16; byte++)
+        out[at++] = (rec[m * 8 + (byte >> 2)] >>> (8 * (3 - (byte & 3)))) & 255;
+      at = writeUint16(out, at, state.mappingV6PortOf(m));
+      at = writeUint16(out, at, state.mappingV4PortOf(m));
+      // Sessions from the list's tail, so restoring (each added at the head) keeps their order.
+      list.length = 0;
+      for (let x = state.mappingFirstSession[m]; x !== -1; x = state.sessionNextOf(x)) list.push(x);
+      at = writeVarint(out, at, list.length);
+      const tcp = state.mappingProtocolOf(m) === 0;
+      for (let j = list.length - 1; j >= 0; j--) {
+        const x = list[j];
+        at = writeUint32(out, at, state.sessionRemoteOf(x));
+        at = writeUint16(out, at, state.sessionRemotePortOf(x));
+        if (tcp) out[at++] = state.sessionStateOf(x);
+        const liveMs = state.sessionExpiresAtOf(x);
+        at = writeVarint(out, at, zigzag(liveMs - timeMs));
+        at = writeVarint(out, at, zigzag(liveMs - state.sessionLoggedExpiresAtOf(x)));
+      }
+    }
   }
   return at;
 }
@@ -210,11 +226,10 @@ export function restoreNatState(
   const state = new NatState(config, options.hashSeed, options.startMs);
   state.sessionVisitLeadMs = config.refreshLeadMs;
   try {
+    // The checksum of the file guards the bytes; fill's checks guard the meaning (no entry twice, every
+    // mapping in its subscriber's blocks, counts as announced).
     const problem = fill(state, r, counts, timeMs);
     if (problem !== null) return refuse('malformed', problem);
-    // The checksum of the file guards the bytes; this guards the meaning (a bug in the writer).
-    const violations = checkInvariants(state);
-    if (violations.length > 0) return refuse('malformed', `inconsistent snapshot: ${violations[0]}`);
   } catch (error) {
     // An assertion of the tables: the bytes passed their checksum but do not describe a valid state.
     return refuse('malformed', `inconsistent snapshot: ${(error as Error).message}`);
@@ -225,18 +240,23 @@ export function restoreNatState(
 function fill(state: NatState, r: Reader, counts: number[], timeMs: number): string | null {
   const config = state.config;
   const size = config.blockSizePorts;
-  const subscriberRow: number[] = [];
-  const idle: [number, number][] = [];
+  const from = suffixStart(config);
+  const idle: number[] = [];
+  const v6 = new Uint32Array(4);
   let blocks = 0;
+  let mappings = 0;
+  let sessions = 0;
   for (let i = 0; i < counts[0]; i++) {
     const prefix = r.trimmedWords();
     const address = unzigzag(r.varint());
     if (r.failed) return `subscriber ${i} is cut short`;
     if (address < -1 || address >= config.poolAddressCount)
       return `subscriber ${i} has address index ${address}`;
+    if (state.findSubscriber(prefix[0], prefix[1], prefix[2], prefix[3]) !== -1)
+      return `subscriber ${i} twice`;
+    if (!state.hasSubscriberRoom()) return 'more subscribers than the header says';
     const s = state.addSubscriber(prefix[0], prefix[1], prefix[2], prefix[3]);
     state.subscriberAddress[s] = address;
-    subscriberRow.push(s);
     for (let slot = 0; slot < 3; slot++) {
       const n = r.varint();
       for (let k = 0; k < n; k++) {
@@ -245,9 +265,11 @@ function fill(state: NatState, r: Reader, counts: number[], timeMs: number): str
         const held = r.varint();
         if (r.failed || block >= config.totalBlocks || state.blockSlotOf(block) !== slot || held > size)
           return `a block of subscriber ${i} is damaged`;
+        if (state.blockAddressIndexOf(block) !== address || state.blockOwner[block] !== -1)
+          return `block ${block} of subscriber ${i} is on another address or leased twice`;
         if (++blocks > counts[1]) return 'more blocks than the header says';
         state.leaseBlock(block, s, idleSinceMs >= 0 ? idleSinceMs : timeMs);
-        if (idleSinceMs >= 0) idle.push([block, idleSinceMs]);
+        if (idleSinceMs >= 0) idle.push(block);
         const slab = state.blockSlab[block] * size;
         for (let h = 0; h < held; h++) {
           const port = r.varint();
@@ -257,39 +279,55 @@ function fill(state: NatState, r: Reader, counts: number[], timeMs: number): str
         }
       }
     }
+    const mappingCount = r.varint();
+    if (r.failed || mappings + mappingCount > counts[2]) return `the mappings of subscriber ${i} are damaged`;
+    if (mappingCount > 0 && address === -1) return `subscriber ${i} has mappings but no address`;
+    const v4 = address === -1 ? 0 : addressAt(config, address);
+    for (let k = 0; k < mappingCount; k++) {
+      const kind = r.u8();
+      for (let w = 0; w < 4; w++) v6[w] = prefix[w];
+      for (let byte = from; byte < 16; byte++) {
+        const w = byte >> 2;
+        const shift = 8 * (3 - (byte & 3));
+        v6[w] = ((v6[w] & ~(255 << shift)) | (r.u8() << shift)) >>> 0;
+      }
+      const v6Port = r.u16();
+      const v4Port = r.u16();
+      const sessionCount = r.varint();
+      const slot = kind & 15;
+      const isStatic = (kind & 16) !== 0;
+      if (r.failed || slot > 2 || kind > 31) return `mapping ${mappings} is damaged`;
+      if (state.findMapping4(slot, v4, v4Port) !== -1 || state.findMapping6(slot, v6, 0, v6Port) !== -1)
+        return `mapping ${mappings} twice`;
+      const block = isStatic ? -1 : state.blockOfPort(slot, address, v4Port);
+      if (!isStatic && (block < 0 || state.blockOwner[block] !== s))
+        return `mapping ${mappings} is outside its blocks`;
+      if (!isStatic && sessionCount === 0) return `dynamic mapping ${mappings} has no session`;
+      if (!isStatic && state.isPortTaken(block, v4Port, Number.NEGATIVE_INFINITY))
+        return `mapping ${mappings} takes a port in use`;
+      if (++mappings > counts[2]) return 'more mappings than the header says';
+      const m = state.addMapping(slot, v6, v6Port, v4, v4Port, s, block, timeMs);
+      for (let j = 0; j < sessionCount; j++) {
+        const remote = r.u32();
+        const remotePort = r.u16();
+        const tcpState = slot === 0 ? r.u8() : 0;
+        const liveMs = timeMs + unzigzag(r.varint());
+        const loggedMs = liveMs - unzigzag(r.varint());
+        if (r.failed) return `session ${sessions} is cut short`;
+        if (state.findSession(m, remote, remotePort) !== -1) return `session ${sessions} twice`;
+        if (++sessions > counts[3]) return 'more sessions than the header says';
+        const x = state.addSession(m, remote, remotePort, tcpState, loggedMs, timeMs);
+        state.setSessionExpiresAt(x, liveMs);
+      }
+    }
   }
-  if (blocks !== counts[1]) return 'fewer blocks than the header says';
-  const mappingRow: number[] = [];
-  const v6 = new Uint32Array(4);
-  for (let i = 0; i < counts[2]; i++) {
-    const kind = r.u8();
-    for (let w = 0; w < 4; w++) v6[w] = r.u32();
-    const v6Port = r.u16();
-    const v4 = r.u32();
-    const v4Port = r.u16();
-    const sub = subscriberRow[r.varint()];
-    const slot = kind & 15;
-    if (r.failed || slot > 2 || sub === undefined) return `mapping ${i} is damaged`;
-    const block = (kind & 16) !== 0 ? -1 : state.blockOfPort(slot, state.addressIndexOf(v4), v4Port);
-    if ((kind & 16) === 0 && block < 0) return `mapping ${i} is outside the dynamic range`;
-    mappingRow.push(state.addMapping(slot, v6, v6Port, v4, v4Port, sub, block, timeMs));
-  }
-  for (let i = 0; i < counts[3]; i++) {
-    const m = mappingRow[r.varint()];
-    const remote = r.u32();
-    const remotePort = r.u16();
-    const tcpState = r.u8();
-    const expiresAtMs = r.f64();
-    const loggedMs = r.f64();
-    if (r.failed || m === undefined) return `session ${i} is damaged`;
-    const s = state.addSession(m, remote, remotePort, tcpState, loggedMs, timeMs);
-    state.setSessionExpiresAt(s, expiresAtMs);
-  }
-  // Blocks idle at the snapshot keep their idle time (leasing marked them idle; mappings took that back).
-  for (const [block] of idle) {
+  if (blocks !== counts[1] || mappings !== counts[2] || sessions !== counts[3])
+    return 'fewer entries than the header says';
+  // Blocks idle at the snapshot keep their idle time (leasing marked them idle; a mapping would have taken that back).
+  for (const block of idle) {
     if (state.blockInUse[block] !== 0) return `block ${block} is idle and in use`;
   }
-  if (!r.atEnd()) return `${r.remaining()} bytes after the last session`;
+  if (!r.atEnd()) return `${r.remaining()} bytes after the last subscriber`;
   return null;
 }
 
