@@ -261,9 +261,20 @@ export default async function run(): Promise<void> {
       await standby.caughtUp(b.status().ackedSequence);
       const elapsed = (performance.now() - start) / 1000;
       const sorted = lags.slice(0, folded).sort();
+      // Where the slow events are: the p99 lag of the events created in each second of the run.
+      const perSecond: string[] = [];
+      for (let sec = 0; sec < seconds; sec++) {
+        const from = start + sec * 1000;
+        const picked: number[] = [];
+        for (let i = 0; i < folded; i++)
+          if (addedAt[i] >= from && addedAt[i] < from + 1000) picked.push(lags[i]);
+        const inSecond = Float64Array.from(picked).sort();
+        perSecond.push(`s${sec + 1} p99 ${percentile(inSecond, 0.99).toFixed(0)} ms`);
+      }
       process.stdout.write(
         `replication lag to a hot standby at ${rate.toLocaleString('en')} events/s target (${Math.round(added / elapsed).toLocaleString('en')} achieved, ${flows.toLocaleString('en')} flows, ${folded.toLocaleString('en')} events folded, flush 10 ms): p50 ${percentile(sorted, 0.5).toFixed(1)} ms, p99 ${percentile(sorted, 0.99).toFixed(1)} ms, max ${sorted[sorted.length - 1].toFixed(1)} ms\n`,
       );
+      process.stdout.write(`  per second of the run: ${perSecond.join(', ')}\n`);
       const ackSorted = ackLags.slice(0, acked).sort();
       process.stdout.write(
         `  of which event -> stored in JetStream (acknowledged to the owner): p50 ${percentile(ackSorted, 0.5).toFixed(1)} ms, p99 ${percentile(ackSorted, 0.99).toFixed(1)} ms\n`,
