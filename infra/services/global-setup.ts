@@ -16,9 +16,16 @@ export default function setup(project: TestProject): () => void {
   const started: TestServer[] = [];
   const urlOf = (kind: 'nats' | 'redis', existing: string | undefined): string => {
     if (existing !== undefined && existing !== '') return existing;
-    const server = startServer(kind);
-    started.push(server);
-    return server.url;
+    try {
+      const server = startServer(kind);
+      started.push(server);
+      return server.url;
+    } catch (error) {
+      // Only the suites that need this server fail, and their connect error carries this reason.
+      const reason = `${kind}-server could not start: ${(error as Error).message.split('\n').slice(-3).join(' ')}`;
+      process.stderr.write(`global setup: ${reason}\n`);
+      return `unavailable: ${reason}`;
+    }
   };
   project.provide('natsUrl', urlOf('nats', process.env.XLAT64_TEST_NATS_URL));
   project.provide('redisUrl', urlOf('redis', process.env.XLAT64_TEST_REDIS_URL));
