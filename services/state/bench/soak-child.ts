@@ -111,12 +111,15 @@ try {
     } else if (store !== null) {
       store.tick(now);
       await store.log.flush();
+      // Yield to the event loop as the PLAT's queue worker does between batches: file operations of a
+      // snapshot in progress complete in the poll phase, which awaiting resolved promises never reaches.
+      await new Promise((resolve) => setImmediate(resolve));
       eventsWritten = store.status().batcher.appendedEvents;
     }
     if (second % 10 === 0) {
       const m = process.memoryUsage();
       process.stdout.write(
-        `${JSON.stringify({ second, rss: m.rss, heap: m.heapUsed + m.arrayBuffers, disk: diskBytes(dir), events: eventsWritten })}\n`,
+        `${JSON.stringify({ second, rss: m.rss, heap: m.heapUsed + m.arrayBuffers, disk: diskBytes(dir), events: eventsWritten, snapshots: store?.status().snapshots ?? 0 })}\n`,
       );
     }
   }
