@@ -3,6 +3,7 @@
 // comes from, and its events go to, the embedded store in stateDir (services/state: snapshot + log,
 // restored at start after a crash; writes are asynchronous, the worker yields between batches). Timers
 // advance on every batch and on every idle poll.
+import { BatchTranslator, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
@@ -10,12 +11,11 @@ import {
   createNatEngine,
   type NatEngineConfigInput,
   parseIpv4,
+  ShardPipeline,
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedNatStore } from '../../state/src/index.js';
-import { BatchTranslator } from './batch-translator.js';
 import { PlatStep, platDropNames } from './plat-step.js';
-import { roleCounterLayout } from './role-counters.js';
 
 export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
@@ -63,23 +63,25 @@ export const createQueueHandler: CreateQueueHandler = async (
     },
     startMs,
   );
-  let step: PlatStep | null = null;
   const engine = createNatEngine(options.engine, {
     sink: store.sink,
     random,
     state: store.state,
     startMs,
-    heldSyns: { expired: (id) => step?.expired(id), discarded: (id) => step?.discarded(id) },
   });
   engine.start(startMs);
   const prefix = parseRfc6052Prefix(options.translator.prefix);
-  step = new PlatStep(
+  // Built bottom up, nothing circular: the engine, the shard pipeline over it, the ingress step
+  // that hands it packets. Held-SYN expiry comes back as the engine's output, drained by advance().
+  const pipeline = new ShardPipeline(
     engine,
     { translator: options.translator, icmpSource4: parseIpv4(options.icmpSource4) },
     layout,
     prefix,
   );
-  const platStep = step;
+  const platStep = new PlatStep(pipeline, layout, prefix, {
+    allowNonGlobalIpv4: options.translator.allowNonGlobalIpv4,
+  });
   const batch = new BatchTranslator(platStep, {
     fd: context.fd,
     writer: context.tun,
@@ -94,21 +96,21 @@ export const createQueueHandler: CreateQueueHandler = async (
   let lastFlushMs = startMs;
 
   const maintain = (nowMs: number) => {
-    engine.advance(nowMs);
+    pipeline.advance(nowMs);
     if (nowMs - lastFlushMs >= options.flushIntervalMs) {
       engine.flush(nowMs);
       lastFlushMs = nowMs;
     }
     store.tick(nowMs);
-    for (const reply of platStep.pendingReplies) batch.enqueue(reply);
-    platStep.pendingReplies.length = 0;
+    for (const reply of pipeline.pendingReplies) batch.enqueue(reply);
+    pipeline.pendingReplies.length = 0;
     batch.flush();
     const state = engine.state;
     counters[gauge[0]] = state.sessionCount;
     counters[gauge[1]] = state.mappingCount;
     counters[gauge[2]] = state.leasedBlockCount;
     counters[gauge[3]] = state.subscriberCount;
-    counters[gauge[4]] = platStep.heldCount;
+    counters[gauge[4]] = pipeline.heldCount;
     const status = store.status();
     counters[gauge[5]] = status.batcher.bufferedEvents;
     counters[gauge[6]] = status.batcher.refusedEvents;

@@ -51,11 +51,11 @@ function churn(engine: NatEngine, seed: number, steps: number, startMs: number):
     now += pick(500);
     if (pick(400) === 0) now += 60_000 * (1 + pick(5));
     if (pick(3) === 0 || flows.length === 0) {
-      key6.protocol = [Protocol.Tcp, Protocol.Udp, Protocol.Icmpv6][pick(3)];
+      key6.protocol = [Protocol.Tcp, Protocol.Udp, Protocol.Icmp6][pick(3)];
       key6.src6.set([0x20010db8, pick(200) << 8, 0, 1 + pick(2)]);
       key6.srcPort = 1024 + pick(3000);
       key6.dst4 = (0xc6336400 + pick(32)) >>> 0;
-      key6.dstPort = key6.protocol === Protocol.Icmpv6 ? key6.srcPort : 1 + pick(500);
+      key6.dstPort = key6.protocol === Protocol.Icmp6 ? key6.srcPort : 1 + pick(500);
       key6.tcpFlags = TcpFlag.Syn;
       key6.icmpError = false;
       if (engine.outbound6(key6, now) === EngineVerdict.Translate) {
@@ -71,9 +71,9 @@ function churn(engine: NatEngine, seed: number, steps: number, startMs: number):
       }
     } else {
       const f = flows[pick(flows.length)];
-      key4.protocol = f.p === Protocol.Icmpv6 ? Protocol.Icmp : f.p;
+      key4.protocol = f.p === Protocol.Icmp6 ? Protocol.Icmp4 : f.p;
       key4.src4 = f.d;
-      key4.srcPort = f.p === Protocol.Icmpv6 ? f.v4p : f.dp;
+      key4.srcPort = f.p === Protocol.Icmp6 ? f.v4p : f.dp;
       key4.dst4 = f.v4;
       key4.dstPort = f.v4p;
       key4.tcpFlags = [TcpFlag.Ack, TcpFlag.Syn | TcpFlag.Ack, TcpFlag.Fin | TcpFlag.Ack][pick(3)];

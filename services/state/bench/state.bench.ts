@@ -171,14 +171,14 @@ function printCodecAndReplay(): void {
   let now = startMs;
   for (let i = 0; i < 400_000; i++) {
     now += rnd.nextUint32() % 20;
-    key.protocol = [Protocol.Udp, Protocol.Tcp, Protocol.Icmpv6][rnd.nextUint32() % 3];
+    key.protocol = [Protocol.Udp, Protocol.Tcp, Protocol.Icmp6][rnd.nextUint32() % 3];
     key.src6[0] = 0x20010db8;
     key.src6[1] = (rnd.nextUint32() % 2000) << 8;
     key.src6[2] = 0;
     key.src6[3] = 1;
     key.srcPort = 1024 + (rnd.nextUint32() % 2000);
     key.dst4 = (0xc6336400 + (rnd.nextUint32() & 255)) >>> 0;
-    key.dstPort = key.protocol === Protocol.Icmpv6 ? key.srcPort : 443;
+    key.dstPort = key.protocol === Protocol.Icmp6 ? key.srcPort : 443;
     key.tcpFlags = 2;
     key.icmpError = false;
     engine.outbound6(key, now);
