@@ -114,7 +114,7 @@ function runWorkload(
     v4: number;
     v4Port: number;
   }[] = [];
-  const protocols = [Protocol.Tcp, Protocol.Udp, Protocol.Icmpv6];
+  const protocols = [Protocol.Tcp, Protocol.Udp, Protocol.Icmp6];
   let now = 0;
   for (let step = 1; step <= steps; step++) {
     now += pick(300);
@@ -127,7 +127,7 @@ function runWorkload(
       key6.src6[3] = 1 + pick(3);
       key6.srcPort = 1024 + pick(3000);
       key6.dst4 = (0xc6336400 + pick(64)) >>> 0;
-      key6.dstPort = key6.protocol === Protocol.Icmpv6 ? key6.srcPort : 1 + pick(1000);
+      key6.dstPort = key6.protocol === Protocol.Icmp6 ? key6.srcPort : 1 + pick(1000);
       key6.tcpFlags = TcpFlag.Syn;
       key6.icmpError = false;
       if (engine.outbound6(key6, now) === EngineVerdict.Translate) {
@@ -153,9 +153,9 @@ function runWorkload(
         key6.tcpFlags = flags;
         engine.outbound6(key6, now);
       } else {
-        key4.protocol = f.protocol === Protocol.Icmpv6 ? Protocol.Icmp : f.protocol;
+        key4.protocol = f.protocol === Protocol.Icmp6 ? Protocol.Icmp4 : f.protocol;
         key4.src4 = f.dst;
-        key4.srcPort = f.protocol === Protocol.Icmpv6 ? f.v4Port : f.dstPort;
+        key4.srcPort = f.protocol === Protocol.Icmp6 ? f.v4Port : f.dstPort;
         key4.dst4 = f.v4;
         key4.dstPort = f.v4Port;
         key4.tcpFlags = flags;
