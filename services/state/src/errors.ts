@@ -14,7 +14,13 @@ export type StateErrorCode =
   /** The log was stopped. */
   | 'XLAT64_ERR_LOG_STOPPED'
   /** A snapshot was taken with another configuration (pool, block size, table bounds): refused. */
-  | 'XLAT64_ERR_SNAPSHOT_MISMATCH';
+  | 'XLAT64_ERR_SNAPSHOT_MISMATCH'
+  /** Two nodes tried to take the same shard at once (or from an outdated view) and this one lost the compare-and-set. */
+  | 'XLAT64_ERR_OWNERSHIP_CONFLICT'
+  /** The pool lease store (Redis) cannot be reached; new blocks come only from the node's reserve. */
+  | 'XLAT64_ERR_POOL_UNAVAILABLE'
+  /** A state URL, credential or option is wrong; the message names it and the fix. */
+  | 'XLAT64_ERR_STATE_CONFIG';
 
 export class StateError extends Error {
   readonly code: StateErrorCode;

@@ -1,5 +1,6 @@
-// Public surface of services/state: the asynchronous event-log contract (embedded file log now, the
-// NATS JetStream adapter on the same contract), batch identity, snapshots, and the batcher.
+// Public surface of services/state: the asynchronous event-log contract (embedded file log, NATS
+// JetStream adapter), batch identity, snapshots, the batcher; shard ownership and epochs (NATS KV);
+// pool leases (Redis Functions).
 export {
   type BatchEncoder,
   type BatcherOptions,
@@ -24,4 +25,23 @@ export {
   type ShardSnapshot,
   type SnapshotStore,
 } from './event-log.js';
+export { JetStreamEventLog, type JetStreamLogOptions } from './jetstream-log.js';
 export { type FollowerCounters, type FollowOutcome, NatShardFollower } from './nat-shard-follower.js';
+export { connectNats, type NatsStateOptions, parseNatsUrls } from './nats-connection.js';
+export { OWNERSHIP_BUCKET, type OwnershipRecord, type ShardLease, ShardOwnership } from './ownership.js';
+export {
+  connectRedis,
+  type HeldBlock,
+  heldBlocksOf,
+  type PoolGeometry,
+  poolGeometryOf,
+  RedisPoolAllocator,
+  type RedisPoolAllocatorOptions,
+  type RedisPoolCounters,
+  RedisPoolStore,
+  type RedisStateOptions,
+  redisReady,
+  subscriberKey,
+} from './redis-pool.js';
+export { POOL_LIBRARY_NAME, PoolRefusal } from './redis-pool-functions.js';
+export { ShardStandby, type StandbyOptions } from './standby.js';
