@@ -37,6 +37,8 @@ export interface TranslatorConfig {
   readonly ignoreTrafficClass: boolean;
   /** True: unmappable addresses are answered with an ICMP error (sec. 4.4, 5.4). */
   readonly icmpErrorsForUntranslatable: boolean;
+  /** Settings accepted but adjusted, one sentence each naming the field (the caller logs them). */
+  readonly warnings: readonly string[];
 }
 
 function fail(field: string, message: string): never {
@@ -96,11 +98,11 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
     if (isPrefixParseFailure(v4)) fail(`${field}.ipv4`, v4.error);
     const v6 = parseIpv6Prefix(entry.ipv6);
     if (isPrefixParseFailure(v6)) fail(`${field}.ipv6`, v6.error);
-    if (32 - v4.length !== 128 - v6.length) {
+    if (32 - v4.length > 128 - v6.length) {
       fail(
         field,
-        `'${entry.ipv4}' leaves ${32 - v4.length} suffix bits but '${entry.ipv6}' leaves ${128 - v6.length}; ` +
-          `RFC 7757 sec. 3.2 needs equal suffix lengths (e.g. /${v4.length} with /${96 + v4.length})`,
+        `'${entry.ipv4}' leaves ${32 - v4.length} suffix bits but '${entry.ipv6}' leaves only ${128 - v6.length}; ` +
+          `RFC 7757 sec. 3.2 needs an IPv6 suffix at least as long as the IPv4 one (e.g. /${v4.length} with /${96 + v4.length} or shorter)`,
       );
     }
     for (let j = 0; j < eamEntries.length; j++) {
@@ -135,12 +137,15 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
 
   const mtu6 = mtu('mtu6', input.mtu6, 1500, 1280);
   const mtu4 = mtu('mtu4', input.mtu4, 1500, 68);
-  const lowestIpv6Mtu = mtu('lowestIpv6Mtu', input.lowestIpv6Mtu, Math.min(1280, mtu6), 1280);
+  const warnings: string[] = [];
+  let lowestIpv6Mtu = mtu('lowestIpv6Mtu', input.lowestIpv6Mtu, Math.min(1280, mtu6), 1280);
   if (lowestIpv6Mtu > mtu6) {
-    fail(
-      'lowestIpv6Mtu',
-      `${lowestIpv6Mtu} exceeds mtu6 ${mtu6}; lower it to at most mtu6 (RFC 7915 sec. 4)`,
+    // Operators copy lowest-ipv6-mtu from other translators; a packet larger than mtu6 cannot leave
+    // anyway, so the smaller value is the one that works (RFC 7915 sec. 4).
+    warnings.push(
+      `lowestIpv6Mtu: ${lowestIpv6Mtu} exceeds mtu6 ${mtu6}; using ${mtu6} (set lowestIpv6Mtu to at most mtu6 to silence this)`,
     );
+    lowestIpv6Mtu = mtu6;
   }
 
   const zero = input.udpZeroChecksum ?? 'compute';
@@ -209,5 +214,6 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
     generateIdentification: identification === 'generate',
     ignoreTrafficClass,
     icmpErrorsForUntranslatable,
+    warnings,
   };
 }

@@ -12,7 +12,10 @@ export interface TranslatorConfigInput {
   eam?: readonly { ipv4: string; ipv6: string }[];
   /** RFC 6791 IPv4 source addresses for ICMPv6 errors from untranslatable IPv6 sources, e.g. ['192.0.2.0/30']. */
   pool6791?: readonly string[];
-  /** RFC 7915 lowest-ipv6-mtu: IPv4 packets without DF are fragmented to fit it. Default 1280. */
+  /**
+   * RFC 7915 lowest-ipv6-mtu: IPv4 packets without DF are fragmented to fit it. Default 1280 (or mtu6
+   * if smaller). Above mtu6 it is accepted with a warning (`Translator.warnings`) and mtu6 is used.
+   */
   lowestIpv6Mtu?: number;
   /** MTU of the IPv6 side (Packet Too Big / fragmentation decisions). Default 1500. */
   mtu6?: number;
@@ -77,6 +80,8 @@ export interface TranslationResult {
  */
 export interface Translator {
   readonly result: TranslationResult;
+  /** Settings accepted but adjusted (e.g. lowestIpv6Mtu above mtu6), one sentence each, for the caller to log. */
+  readonly warnings: readonly string[];
   /**
    * Translate one whole IPv4 packet, `input[inStart, inStart + inLength)`, into `output` from
    * `outStart` on (see above; by default `input` is exactly the packet and output starts at 0).

@@ -89,11 +89,13 @@ export const statelessPlanner: AddressPlanner = {
 
 class StatelessTranslator implements Translator {
   readonly result;
+  readonly warnings: readonly string[];
   private readonly state: XlatState;
 
   constructor(cfg: TranslatorConfig) {
     this.state = new XlatState(cfg);
     this.result = this.state.result;
+    this.warnings = cfg.warnings;
   }
 
   v4ToV6(

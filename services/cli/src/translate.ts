@@ -69,6 +69,7 @@ export const translateCommand: Command = {
     }
     const config = buildConfig(values);
     const translator = createTranslator(config);
+    for (const warning of translator.warnings) process.stderr.write(`warning: ${warning}\n`);
     if (positionals.length > 1) {
       throw new CliUsageError(`one input file at most, got ${positionals.length}: ${positionals.join(' ')}`);
     }

@@ -121,6 +121,10 @@ function reply(
 }
 
 const one = (input: Buffer, expected: Buffer) => ({ input, expected: [expected] });
+/** A builder's own sanity check on the shape a case needs (sizes the requirement depends on). */
+function assertShape(condition: boolean): void {
+  if (!condition) throw new Error('vector builder: a packet does not have the size the case needs');
+}
 
 /** A small UDP datagram used wherever the transport does not matter. */
 const UDP = (): L4 => udp({ srcPort: 40001, dstPort: 53, payload: filler(20, 1) });
@@ -271,6 +275,21 @@ translate(
   46,
   () => one(in4({ df: false, id: 7, payload: TCP(1360) }), out6({ payload: TCP(1360) })),
   { ...CONFIG, lowestIpv6Mtu: 1500 },
+);
+translate(
+  '46-nodf-lowest-mtu-above-mtu6',
+  'RFC 7915 4.1',
+  'lowestIpv6Mtu 1500 with mtu6 1400 (a setting copied from another translator) is accepted and the smaller, 1400, is used: a DF-clear 1400-byte packet (1420 in IPv6) becomes fragments with 1352-byte payloads',
+  46,
+  () => {
+    const u = () => udp({ payload: filler(1372, 19) });
+    const whole6 = out6({ payload: u() });
+    return {
+      input: in4({ df: false, id: 0x0bce, payload: u() }),
+      expected: fragment6(whole6, [1352], 0x0bce),
+    };
+  },
+  { ...CONFIG, lowestIpv6Mtu: 1500, mtu6: 1400 },
 );
 translate(
   '46-df-large-not-fragmented',
@@ -951,6 +970,23 @@ translate(
     return one(
       err4in({ type: 11, code: 0, rest: 32 << 16, body: Buffer.concat([q.v4, ext]) }),
       err6out({ type: 3, code: 0, rest: 19 << 24, body: Buffer.concat([pad(q.v6, 8), ext]) }),
+    );
+  },
+);
+
+translate(
+  '46-rfc4884-length-below-128-padded',
+  'RFC 7915 4.2; RFC 4884 5',
+  'A non-compliant length attribute (16 words = a 64-byte original datagram) followed by an extension: RFC 4884 sec. 5 "the original datagram field MUST contain at least 128 octets ... MUST be zero padded to 128 octets" binds the translator as the sender of the new message, so the 84-byte IPv6 quote is zero-padded to 128 (length 16 of 8) and the extension kept',
+  46,
+  () => {
+    const l4 = () => udp({ srcPort: 40001, dstPort: 53, payload: filler(36, 15) });
+    const q = quoted46(l4, 5);
+    assertShape(q.v4.length === 64 && q.v6.length === 84);
+    const ext = icmpExtension([{ classNum: 2, cType: 1, payload: filler(8, 16) }]);
+    return one(
+      err4in({ type: 3, code: 3, rest: 16 << 16, body: Buffer.concat([q.v4, ext]) }),
+      err6out({ type: 1, code: 4, rest: 16 << 24, body: Buffer.concat([padTo(q.v6, 128), ext]) }),
     );
   },
 );
@@ -1746,6 +1782,22 @@ translate(
   },
 );
 
+translate(
+  '64-rfc4884-length-below-128-padded',
+  'RFC 7915 5.2; RFC 4884 5',
+  'A non-compliant length attribute (8 words = a 64-byte original datagram) followed by an extension: the 44-byte IPv4 quote is zero-padded to the RFC 4884 sec. 5 minimum of 128 (length 32 of 4) and the extension kept',
+  64,
+  () => {
+    const q = quoted64(() => udp({ srcPort: 40001, dstPort: 53, payload: filler(16, 17) }), 5);
+    assertShape(q.v6.length === 64 && q.v4.length === 44);
+    const ext = icmpExtension([{ classNum: 2, cType: 1, payload: filler(8, 18) }]);
+    return one(
+      err6in({ type: 1, code: 4, rest: 8 << 24, body: Buffer.concat([q.v6, ext]) }),
+      err4out({ type: 3, code: 3, rest: 32 << 16, body: Buffer.concat([padTo(q.v4, 128), ext]) }),
+    );
+  },
+);
+
 // RFC 6791: ICMPv6 errors from IPv6 routers whose address cannot be translated.
 translate(
   '64-rfc6791-pool-source',
@@ -1967,4 +2019,68 @@ translate(
     );
   },
   EAM24,
+);
+
+// RFC 7757 sec. 3.2: an IPv4 suffix shorter than the IPv6 suffix fills the IPv6 suffix's leading bits.
+const EAM72 = { ...CONFIG, eam: [{ ipv4: '198.51.100.0/24', ipv6: '2001:db8:1c6:3364::/72' }] };
+translate(
+  '7757-46-eam-shorter-suffix',
+  'RFC 7757 3.2',
+  'EAM 198.51.100.0/24 = 2001:db8:1c6:3364::/72: the 8 IPv4 suffix bits of 198.51.100.2 (0x02) go to IPv6 bits 72-79, the 48 bits after them are zero: 2001:db8:1c6:3364:2::',
+  46,
+  () =>
+    one(
+      ipv4({ src: S4, dst: '198.51.100.2', ttl: 64, payload: UDP() }),
+      ipv6({ src: a6(S4), dst: '2001:db8:1c6:3364:2::', hopLimit: 63, payload: UDP() }),
+    ),
+  EAM72,
+);
+translate(
+  '7757-64-eam-shorter-suffix',
+  'RFC 7757 3.2',
+  'The reverse: IPv6 bits 72-79 of 2001:db8:1c6:3364:2:: are the IPv4 suffix: 198.51.100.2',
+  64,
+  () =>
+    one(
+      ipv6({ src: '2001:db8:1c6:3364:2::', dst: a6(S4), hopLimit: 64, payload: UDP() }),
+      ipv4({ src: '198.51.100.2', dst: S4, ttl: 63, payload: UDP() }),
+    ),
+  EAM72,
+);
+translate(
+  '7757-64-eam-shorter-suffix-trailing-bits-ignored',
+  'RFC 7757 3.2',
+  'IPv6 bits after the IPv4 suffix carry no IPv4 information: 2001:db8:1c6:3364:2:0:0:99 also maps to 198.51.100.2 (as in Jool)',
+  64,
+  () =>
+    one(
+      ipv6({ src: '2001:db8:1c6:3364:2:0:0:99', dst: a6(S4), hopLimit: 64, payload: UDP() }),
+      ipv4({ src: '198.51.100.2', dst: S4, ttl: 63, payload: UDP() }),
+    ),
+  EAM72,
+);
+const EAM20 = { ...CONFIG, eam: [{ ipv4: '198.51.96.0/20', ipv6: '2001:db8:1c6::/52' }] };
+translate(
+  '7757-46-eam-shorter-suffix-unaligned',
+  'RFC 7757 3.2',
+  'EAM 198.51.96.0/20 = 2001:db8:1c6::/52: the 12 suffix bits of 198.51.100.2 (0x402) start mid-octet at IPv6 bit 52: 2001:db8:1c6:402::',
+  46,
+  () =>
+    one(
+      ipv4({ src: S4, dst: '198.51.100.2', ttl: 64, payload: TCP() }),
+      ipv6({ src: a6(S4), dst: '2001:db8:1c6:402::', hopLimit: 63, payload: TCP() }),
+    ),
+  EAM20,
+);
+translate(
+  '7757-64-eam-shorter-suffix-unaligned',
+  'RFC 7757 3.2',
+  'The reverse: 2001:db8:1c6:402:: -> 198.51.100.2',
+  64,
+  () =>
+    one(
+      ipv6({ src: '2001:db8:1c6:402::', dst: a6(S4), hopLimit: 64, payload: TCP() }),
+      ipv4({ src: '198.51.100.2', dst: S4, ttl: 63, payload: TCP() }),
+    ),
+  EAM20,
 );

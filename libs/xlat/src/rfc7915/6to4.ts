@@ -235,9 +235,11 @@ export function translate6to4(
         sum = sumWords(input, l4, end, sum);
         if (checksumFinish(sum) !== 0) return drop(result, R.checksum64);
         const innerStart = l4 + 8;
-        // RFC 4884: Destination Unreachable and Time Exceeded may carry a length attribute.
+        // RFC 4884: Destination Unreachable and Time Exceeded may carry a length attribute. A length
+        // below 128 bytes is non-compliant (sec. 5) but still says where the extension starts; the
+        // translated datagram is padded to 128 (translateIcmpError64), as sec. 5 requires.
         const words = input[l4 + 4];
-        if ((type === 1 || type === 3) && words !== 0 && words * 8 >= 128 && innerStart + words * 8 < end) {
+        if ((type === 1 || type === 3) && words !== 0 && innerStart + words * 8 < end) {
           originalEnd = innerStart + words * 8;
           extensionLength = end - originalEnd;
         }
