@@ -11,6 +11,7 @@ import {
   formatIpv4,
   type NatEngine,
   type NatEngineConfigInput,
+  type NatEngineOptions,
   Protocol,
   parseIpv4,
   parseIpv6,
@@ -22,7 +23,12 @@ export interface Harness {
   held: { expired: number[]; discarded: number[] };
 }
 
-export function harness(config: Partial<NatEngineConfigInput> = {}, seed = 1, startMs = 0): Harness {
+export function harness(
+  config: Partial<NatEngineConfigInput> = {},
+  seed = 1,
+  startMs = 0,
+  options: Partial<NatEngineOptions> = {},
+): Harness {
   const sink = new ArrayEventSink();
   const held = { expired: [] as number[], discarded: [] as number[] };
   const engine = createNatEngine(
@@ -32,6 +38,7 @@ export function harness(config: Partial<NatEngineConfigInput> = {}, seed = 1, st
       random: createSeededRandom(seed),
       startMs,
       heldSyns: { expired: (h) => held.expired.push(h), discarded: (h) => held.discarded.push(h) },
+      ...options,
     },
   );
   engine.start(startMs);
