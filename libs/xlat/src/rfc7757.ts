@@ -81,6 +81,12 @@ export class EamTable {
     return false;
   }
 
+  /** True when `ipv4` lies inside an entry's IPv4 prefix (RFC 7757 sec. 4: hairpinning). */
+  has4(ipv4: number): boolean {
+    for (let i = 0; i < this.size; i++) if ((ipv4 & this.v4Mask[i]) === this.v4Prefix[i]) return true;
+    return false;
+  }
+
   /** The IPv4 address the last successful `map6to4` produced (signed 32-bit). */
   mapped = 0;
 

@@ -67,6 +67,10 @@ describe('createTranslator configuration', () => {
       /write '192.0.2.0\/24'/,
     );
     expect(refusal({ prefix: '64:ff9b::/96', udpZeroChecksum: 'fix' }).field).toBe('udpZeroChecksum');
+    expect(refusal({ prefix: '64:ff9b::/96', pool6791v6: ['2001:db8::/64'] }).message).toMatch(
+      /pool6791v6\[0\]: .* larger than \/112/,
+    );
+    expect(refusal({ prefix: '64:ff9b::/96', eamHairpinning: 'yes' }).field).toBe('eamHairpinning');
     expect(refusal({ prefix: '64:ff9b::/96', ipv4Address: 'x' }).field).toBe('ipv4Address');
     expect(refusal({ prefix: '64:ff9b::/96', ipv6Address: '1.2.3.4' }).field).toBe('ipv6Address');
     expect(refusal({ prefix: '64:ff9b::/96', allowNonGlobalIpv4: 'yes' }).field).toBe('allowNonGlobalIpv4');

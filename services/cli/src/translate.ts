@@ -24,6 +24,8 @@ const configKeys = [
   'mtu6',
   'mtu4',
   'udpZeroChecksum',
+  'eamHairpinning',
+  'pool6791v6',
 ] as const;
 
 const help = `usage: xlat64 translate [options] [FILE]

@@ -991,6 +991,21 @@ translate(
   },
 );
 
+translate(
+  '46-rfc4884-length-below-header-ignored',
+  'RFC 7915 4.2; RFC 4884 5; RFC 792',
+  'A length attribute of 5 words (20 bytes) does not even cover the quoted IPv4 header and 8 bytes of its payload (the RFC 792 minimum), so it is not believed: the message is read as having no extension, the quoted packet is translated whole and the trailing bytes beyond its total length are not quoted',
+  46,
+  () => {
+    const q = quoted46(() => udp({ srcPort: 40001, dstPort: 53, payload: filler(36, 15) }), 5);
+    const ext = icmpExtension([{ classNum: 2, cType: 1, payload: filler(8, 16) }]);
+    return one(
+      err4in({ type: 3, code: 3, rest: 5 << 16, body: Buffer.concat([q.v4, ext]) }),
+      err6out({ type: 1, code: 4, body: q.v6 }),
+    );
+  },
+);
+
 // RFC 7915 sec. 4.5 transport checksums.
 translate(
   '46-udp-zero-checksum-computed',
@@ -2083,4 +2098,104 @@ translate(
       ipv4({ src: '198.51.100.2', dst: S4, ttl: 63, payload: TCP() }),
     ),
   EAM20,
+);
+
+// RFC 7757 sec. 4: hairpinning. An IPv6 packet whose destination translates to an IPv4 address the
+// EAM table maps back comes out as IPv6 (6->4->6 inside the translator, one router hop in all).
+const HAIRPIN = {
+  ...CONFIG,
+  eam: [{ ipv4: '198.51.100.0/24', ipv6: '2001:db8:aaaa::/120' }],
+  pool6791: ['203.0.113.7/32'],
+};
+const HAIRPIN_UDP = () => udp({ srcPort: 40001, dstPort: 53, payload: filler(20, 21) });
+translate(
+  '7757-hairpin-udp',
+  'RFC 7757 4',
+  'EAM host 2001:db8:aaaa::5 (198.51.100.5) sends to 2001:db8:64::198.51.100.7, whose IPv4 address has an EAM: translated to IPv4 and back, it leaves as IPv6 from 2001:db8:aaaa::5 to 2001:db8:aaaa::7, hop limit decremented once, traffic class kept, UDP checksum for the new addresses',
+  64,
+  () =>
+    one(
+      ipv6({
+        src: '2001:db8:aaaa::5',
+        dst: a6('198.51.100.7'),
+        hopLimit: 64,
+        trafficClass: 0x28,
+        payload: HAIRPIN_UDP(),
+      }),
+      ipv6({
+        src: '2001:db8:aaaa::5',
+        dst: '2001:db8:aaaa::7',
+        hopLimit: 63,
+        trafficClass: 0x28,
+        payload: HAIRPIN_UDP(),
+      }),
+    ),
+  HAIRPIN,
+);
+translate(
+  '7757-hairpin-tcp-prefix-source',
+  'RFC 7757 4; RFC 6052 2.2',
+  'An IPv4-translatable source (2001:db8:64::203.0.113.5) hairpinned to an EAM destination: the source comes back through the RFC 6052 prefix unchanged, the destination through the EAM',
+  64,
+  () =>
+    one(
+      ipv6({ src: a6('203.0.113.5'), dst: a6('198.51.100.7'), hopLimit: 20, payload: TCP() }),
+      ipv6({ src: a6('203.0.113.5'), dst: '2001:db8:aaaa::7', hopLimit: 19, payload: TCP() }),
+    ),
+  HAIRPIN,
+);
+reply(
+  '7757-hairpin-hoplimit-1',
+  'RFC 7757 4; RFC 7915 5.4',
+  'A hairpinned packet with hop limit 1 is answered in its own family: ICMPv6 Time Exceeded to the IPv6 sender (not an ICMPv4 error towards an IPv4 leg that never leaves the translator)',
+  64,
+  'hoplimit64',
+  () => ipv6({ src: '2001:db8:aaaa::5', dst: a6('198.51.100.7'), hopLimit: 1, payload: HAIRPIN_UDP() }),
+  (input) => reply6(input, 3, 0),
+  HAIRPIN,
+);
+const hairpinError = (src6: string) => () => {
+  const quoted = (src: string, dst: string) => ipv6({ src, dst, hopLimit: 3, payload: HAIRPIN_UDP() });
+  return one(
+    ipv6({
+      src: '2001:db8:ffff::1',
+      dst: a6('198.51.100.5'),
+      hopLimit: 64,
+      payload: icmp({ type: 3, code: 0, body: quoted(a6('198.51.100.5'), a6('198.51.100.7')) }),
+    }),
+    ipv6({
+      src: src6,
+      dst: '2001:db8:aaaa::5',
+      hopLimit: 63,
+      payload: icmp({ type: 3, code: 0, body: quoted('2001:db8:aaaa::5', '2001:db8:aaaa::7') }),
+    }),
+  );
+};
+translate(
+  '7757-hairpin-icmp-error-pool6791v6',
+  'RFC 7757 4; RFC 6791',
+  'A hairpinned ICMPv6 Time Exceeded from an untranslatable router (2001:db8:ffff::1): its source comes from the IPv6 RFC 6791 pool (2001:db8:6791::1), the quoted packet is mapped both ways with its hop limit unchanged',
+  64,
+  hairpinError('2001:db8:6791::1'),
+  { ...HAIRPIN, pool6791v6: ['2001:db8:6791::1/128'] },
+);
+translate(
+  '7757-hairpin-icmp-error-no-pool6791v6',
+  'RFC 7757 4; RFC 6791',
+  'Without an IPv6 pool the IPv4 pool address (203.0.113.7) the IPv4 leg used comes back through the RFC 6052 prefix: 2001:db8:64::203.0.113.7',
+  64,
+  hairpinError(a6('203.0.113.7')),
+  HAIRPIN,
+);
+translate(
+  '7757-hairpin-off',
+  'RFC 7757 4',
+  'eamHairpinning: false: the packet is translated to IPv4 and leaves towards 198.51.100.7',
+  64,
+  () =>
+    one(
+      ipv6({ src: '2001:db8:aaaa::5', dst: a6('198.51.100.7'), hopLimit: 64, payload: HAIRPIN_UDP() }),
+      ipv4({ src: '198.51.100.5', dst: '198.51.100.7', ttl: 63, id: 0, payload: HAIRPIN_UDP() }),
+    ),
+  { ...HAIRPIN, eamHairpinning: false },
 );

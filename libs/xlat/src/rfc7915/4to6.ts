@@ -289,6 +289,18 @@ export function translate4to6(
         if (parseIpv4(input, innerStart, originalEnd - innerStart, inner, false) !== ParseStatus.Ok) {
           return drop(result, R.icmpinner46);
         }
+        // A length attribute that does not even cover the quoted header and 8 bytes of its payload
+        // (RFC 792's minimum) is not believed: the message is read as if it had none.
+        if (
+          extensionLength > 0 &&
+          inner.fragmentOffset === 0 &&
+          inner.start + inner.available - inner.payloadOffset < 8
+        ) {
+          originalEnd = end;
+          extensionLength = 0;
+          if (parseIpv4(input, innerStart, end - innerStart, inner, false) !== ParseStatus.Ok)
+            return drop(result, R.icmpinner46);
+        }
         const innerProtocol = inner.protocol;
         if (innerProtocol === 58 || isIpv6Only(innerProtocol)) return drop(result, R.icmpinner46);
         const innerL4 = inner.payloadOffset;

@@ -247,6 +247,18 @@ export function translate6to4(
         if (parseIpv6(input, innerStart, originalEnd - innerStart, inner, false) !== ParseStatus.Ok) {
           return drop(result, R.icmpinner64);
         }
+        // A length attribute that does not cover the quoted headers and 8 bytes of payload is not
+        // believed: the message is read as if it had none (as in 4to6.ts).
+        if (
+          extensionLength > 0 &&
+          inner.fragmentOffset === 0 &&
+          inner.start + inner.available - inner.payloadOffset < 8
+        ) {
+          originalEnd = end;
+          extensionLength = 0;
+          if (parseIpv6(input, innerStart, end - innerStart, inner, false) !== ParseStatus.Ok)
+            return drop(result, R.icmpinner64);
+        }
         const innerProtocol = inner.protocol;
         if (innerProtocol === 1) return drop(result, R.icmpinner64);
         const innerL4 = inner.payloadOffset;
