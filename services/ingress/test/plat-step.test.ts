@@ -167,7 +167,11 @@ describe('PLAT packet step', () => {
     expect(run(second).dropped).toBe('drop.fragment64');
   });
 
-  it('hairpins a subscriber to another subscriber mapping as IPv6 to IPv6 (RFC 6146 sec. 3.8)', () => {
+  it('hairpins a subscriber to another subscriber mapping as IPv6 to IPv6, every rewritten field exact (RFC 6146 sec. 3.8)', () => {
+    // Proves the hairpinned packet is byte for byte the packet an independent builder makes: source =
+    // the sender's own mapping (address in the PREF64 and the mapped port, not 5005), destination =
+    // the receiver's IPv6 transport address, hop limit decremented, traffic class and flow label kept,
+    // UDP checksum for the new addresses and ports; and the same for the answer the other way.
     const { run } = newPlat();
     // Subscriber B (another /56) first creates a mapping by talking to the Internet.
     const b = run(
@@ -183,16 +187,51 @@ describe('PLAT packet step', () => {
       ipv6({
         src: '2001:db8:1::2',
         dst: `64:ff9b::${bAddress}`,
+        hopLimit: 30,
+        trafficClass: 0x2e,
+        flowLabel: 0x12345,
         payload: udp({ srcPort: 5005, dstPort: bPort, payload }),
       }),
     );
     expect(toB.verdict).toBe(Verdict.Translate);
-    const [p] = toB.packets;
-    expect(p[0] >> 4).toBe(6);
-    expect(checkPacket(p)).toEqual([]);
-    expect(formatIpv6(p, 24)).toBe(v6('2001:db8:2::2'));
-    expect(p.readUInt16BE(42)).toBe(7000);
-    expect(formatIpv6(p, 8).startsWith('64:ff9b:')).toBe(true);
+    expect(toB.packets).toHaveLength(1);
+    // A's mapping, seen independently: A's next packet from the same port to an Internet host leaves
+    // from it (endpoint-independent mapping, RFC 4787 REQ-1).
+    const a = run(
+      ipv6({
+        src: '2001:db8:1::2',
+        dst: '64:ff9b::198.51.100.9',
+        payload: udp({ srcPort: 5005, dstPort: 53, payload }),
+      }),
+    ).packets[0];
+    const aAddress = formatIpv4(a, 12);
+    const aPort = a.readUInt16BE(20);
+    expect(aPort).not.toBe(5005);
+    const want = ipv6({
+      src: `64:ff9b::${aAddress}`,
+      dst: '2001:db8:2::2',
+      hopLimit: 29,
+      trafficClass: 0x2e,
+      flowLabel: 0x12345,
+      payload: udp({ srcPort: aPort, dstPort: 7000, payload }),
+    });
+    expect(toB.packets[0].toString('hex')).toBe(want.toString('hex'));
+    // B answers A's mapping: hairpinned back with B's mapping as the source.
+    const toA = run(
+      ipv6({
+        src: '2001:db8:2::2',
+        dst: `64:ff9b::${aAddress}`,
+        payload: udp({ srcPort: 7000, dstPort: aPort, payload }),
+      }),
+    );
+    expect(toA.verdict).toBe(Verdict.Translate);
+    const back = ipv6({
+      src: `64:ff9b::${bAddress}`,
+      dst: '2001:db8:1::2',
+      hopLimit: 63,
+      payload: udp({ srcPort: bPort, dstPort: 5005, payload }),
+    });
+    expect(toA.packets[0].toString('hex')).toBe(back.toString('hex'));
   });
 
   it('drops router solicitations and traffic outside the PREF64, each under its own counter', () => {
