@@ -145,6 +145,10 @@ queues: 1
 statusSocket: $RUN/xlat64-plat.sock
 stateDir: $RUN/xlat64-state
 EOF
+  # Tests add settings the lab does not write (bounds, rate limits) as YAML of their own.
+  if [[ -n ${XLAT64_PLAT_CONFIG_EXTRA:-} ]]; then
+    printf '%s\n' "$XLAT64_PLAT_CONFIG_EXTRA" >>"$RUN/xlat64-plat.yaml"
+  fi
   cat >"$RUN/xlat64-clat.yaml" <<EOF
 # written by infra/lab/lab.sh
 device: $CLAT_DEV

@@ -53,7 +53,12 @@ export interface E2eLab extends Lab {
 
 export function createE2eLab(
   name: string,
-  options: { plat: 'tayga' | 'xlat64'; clat: 'tayga' | 'xlat64' | 'none' },
+  options: {
+    plat: 'tayga' | 'xlat64';
+    clat: 'tayga' | 'xlat64' | 'none';
+    /** YAML appended to the xlat64 PLAT's configuration. */
+    platConfigExtra?: string;
+  },
 ): E2eLab {
   if (!name.startsWith('e2e')) throw new Error(`e2e lab names start with e2e, not '${name}'`);
   const prefix = `x64t-${name}`;
@@ -69,6 +74,7 @@ export function createE2eLab(
       options.plat === 'xlat64'
         ? `${process.execPath} ${XLAT64} plat --config ${runDir}/xlat64-plat.yaml --state-dir ${runDir}/state`
         : undefined,
+    xlat64PlatConfigExtra: options.platConfigExtra,
   });
   const children: ChildProcess[] = [];
   const run = (where: Where, command: readonly string[], timeoutMs = 60_000): RunResult => {

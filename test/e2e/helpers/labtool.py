@@ -15,6 +15,9 @@ JSON lines for the servers' logs) so the TypeScript tests can assert on it:
   put-server PORT             HTTP server answering PUT with the SHA-256 and length of the body.
   send-frames IFACE MAC FILE  sends each packet of FILE (records: u16 length, bytes) as an Ethernet
                               frame to MAC on IFACE (AF_PACKET), paced; prints how many were sent.
+  udp-from-many DST PORT SRC...  sends one UDP datagram from each source address (no answer awaited)
+                              and counts the ICMPv6 errors that come back (raw socket) during
+                              --listen seconds after the first send, by "type/code".
 Options: --bind ADDR (source address), --tag TEXT, --tries N, --timeout S.
 """
 
@@ -198,6 +201,33 @@ def cmd_send_frames(args):
     print(json.dumps({"sent": sent}))
 
 
+def cmd_udp_from_many(args):
+    icmp = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    icmp.setblocking(False)
+    started = time.time()
+    sent = 0
+    for src in args.sources:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sock.bind((src, args.sport))
+        sock.sendto(tagged(src, 64), (args.dst, args.port))
+        sock.close()
+        sent += 1
+        if args.pause:
+            time.sleep(args.pause)
+    finished = time.time()
+    errors = {}
+    while time.time() < started + args.listen:
+        try:
+            data = icmp.recv(2048)
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        if data and data[0] < 128:
+            key = "%d/%d" % (data[0], data[1])
+            errors[key] = errors.get(key, 0) + 1
+    print(json.dumps({"sent": sent, "sendSeconds": finished - started, "errors": errors}))
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +253,13 @@ def main():
     p.add_argument("file")
     p.add_argument("--burst", type=int, default=64)
     p.add_argument("--pause", type=float, default=0.002)
+    p = sub.add_parser("udp-from-many")
+    p.add_argument("dst")
+    p.add_argument("port", type=int)
+    p.add_argument("sources", nargs="+")
+    p.add_argument("--sport", type=int, default=40000)
+    p.add_argument("--pause", type=float, default=0.0)
+    p.add_argument("--listen", type=float, default=3.0)
     args = parser.parse_args()
     {
         "udp-server": cmd_udp_server,
@@ -231,6 +268,7 @@ def main():
         "udp-probe": cmd_udp_probe,
         "put-server": cmd_put_server,
         "send-frames": cmd_send_frames,
+        "udp-from-many": cmd_udp_from_many,
     }[args.command](args)
 
 
