@@ -35,7 +35,17 @@ describe('table bounds and the ICMP error rate limit through the xlat64 PLAT', (
   beforeAll(() => {
     lab.up();
     udpLog = startUdpServer(lab);
-    lab.check('plat', ['ip', '-6', 'route', 'add', '2001:db8:1:4000::/50', 'via', '2001:db8:1::2', 'dev', 'p0']);
+    lab.check('plat', [
+      'ip',
+      '-6',
+      'route',
+      'add',
+      '2001:db8:1:4000::/50',
+      'via',
+      '2001:db8:1::2',
+      'dev',
+      'p0',
+    ]);
     for (let n = 0; n < SUBSCRIBERS; n++) {
       lab.check('client', ['ip', '-6', 'addr', 'add', `${subscriber(n)}/128`, 'dev', 'c0', 'nodad']);
     }
