@@ -36,7 +36,7 @@ export class IcmpErrorBucket {
     if (nowMs > this.lastMs) {
       const capacity = this.burst * 1000;
       const refilled = this.milliTokens + Math.floor(nowMs - this.lastMs) * this.ratePerSecond;
-      this.milliTokens = refilled > capacity ? capacity : refilled;
+      this.milliTokens = Math.min(refilled, capacity);
       this.lastMs = nowMs;
     }
     if (this.milliTokens >= 1000) {
