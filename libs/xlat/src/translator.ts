@@ -118,13 +118,17 @@ class StatelessTranslator implements Translator {
   }
 
   /**
-   * RFC 7757 sec. 4: the destination of the IPv6 packet at `input[inStart]` translates to an IPv4
-   * address that this translator maps back to IPv6 by an EAM entry.
+   * RFC 7757 sec. 4: the destination of the IPv6 packet at `input[inStart]` is the IPv4-converted
+   * address (RFC 6052 prefix) of an IPv4 address this translator maps back to IPv6 by an EAM entry.
+   * A destination that is itself an EAM IPv6 address is the IPv6 end of a mapping (the CLAT's own
+   * address, say) and is translated to IPv4 as usual.
    */
   private isHairpin(input: Uint8Array, inStart: number, inLength: number): boolean {
     if (inLength < 40 || input[inStart] >> 4 !== 6) return false;
-    if (!mapAddress6to4(this.state.cfg, input, inStart + 24, false)) return false;
-    return this.state.cfg.eam.has4(mapped);
+    const cfg = this.state.cfg;
+    const at = inStart + 24;
+    if (cfg.eam.map6to4(input, at) || !cfg.prefix.matches(input, at)) return false;
+    return cfg.eam.has4(cfg.prefix.extract(input, at));
   }
 
   /**

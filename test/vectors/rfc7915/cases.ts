@@ -2199,3 +2199,15 @@ translate(
     ),
   { ...HAIRPIN, eamHairpinning: false },
 );
+translate(
+  '7757-hairpin-not-for-eam-destination',
+  'RFC 7757 4',
+  'A destination that is itself an EAM IPv6 address (2001:db8:aaaa::7) is the IPv6 end of the mapping, not an IPv4-converted address: translated to IPv4 as usual, not hairpinned (the CLAT receives its own traffic this way)',
+  64,
+  () =>
+    one(
+      ipv6({ src: a6('203.0.113.5'), dst: '2001:db8:aaaa::7', hopLimit: 64, payload: HAIRPIN_UDP() }),
+      ipv4({ src: '203.0.113.5', dst: '198.51.100.7', ttl: 63, id: 0, payload: HAIRPIN_UDP() }),
+    ),
+  HAIRPIN,
+);
