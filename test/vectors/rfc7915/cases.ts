@@ -2211,3 +2211,20 @@ translate(
     ),
   HAIRPIN,
 );
+drop(
+  '7757-hairpin-fragmented-for-ipv4-dropped',
+  'RFC 7757 4; RFC 7915 5.1.1',
+  'A hairpinned packet the IPv4 leg would cut into fragments for mtu4 (a 700-byte atomic fragment with mtu4 576) cannot come back as one IPv6 translation: dropped as hairpin64',
+  64,
+  'hairpin64',
+  () => {
+    const whole = ipv6({
+      src: '2001:db8:aaaa::5',
+      dst: a6('198.51.100.7'),
+      hopLimit: 64,
+      payload: udp({ srcPort: 40001, dstPort: 53, payload: filler(640, 22) }),
+    });
+    return fragment6(whole, [2000], 0x1234)[0];
+  },
+  { ...HAIRPIN, mtu4: 576 },
+);
