@@ -30,15 +30,15 @@ export class IcmpErrorBucket {
     this.lastMs = nowMs;
   }
 
+  /** True when an error could be sent at `nowMs` (a token is there); takes nothing, counts nothing. */
+  hasToken(nowMs: number): boolean {
+    this.refill(nowMs);
+    return this.milliTokens >= 1000;
+  }
+
   /** True: send the error (a token was taken). False: suppress it (counted in `suppressed`). */
   take(nowMs: number): boolean {
-    // A clock that goes back mints nothing; the bucket waits for it to pass `lastMs` again.
-    if (nowMs > this.lastMs) {
-      const capacity = this.burst * 1000;
-      const refilled = this.milliTokens + Math.floor(nowMs - this.lastMs) * this.ratePerSecond;
-      this.milliTokens = Math.min(refilled, capacity);
-      this.lastMs = nowMs;
-    }
+    this.refill(nowMs);
     if (this.milliTokens >= 1000) {
       this.milliTokens -= 1000;
       this.sent++;
@@ -46,5 +46,13 @@ export class IcmpErrorBucket {
     }
     this.suppressed++;
     return false;
+  }
+
+  private refill(nowMs: number): void {
+    // A clock that goes back mints nothing; the bucket waits for it to pass `lastMs` again.
+    if (nowMs <= this.lastMs) return;
+    const refilled = this.milliTokens + Math.floor(nowMs - this.lastMs) * this.ratePerSecond;
+    this.milliTokens = Math.min(refilled, this.burst * 1000);
+    this.lastMs = nowMs;
   }
 }

@@ -31,6 +31,15 @@ describe('IcmpErrorBucket', () => {
     expect(bucket.sent + bucket.suppressed).toBe(100_001);
   });
 
+  it('hasToken looks without taking or counting', () => {
+    const bucket = new IcmpErrorBucket(1, 1, 0);
+    expect([bucket.hasToken(0), bucket.hasToken(0)]).toEqual([true, true]);
+    expect(bucket.take(0)).toBe(true);
+    expect(bucket.hasToken(999)).toBe(false);
+    expect(bucket.hasToken(1000)).toBe(true);
+    expect({ sent: bucket.sent, suppressed: bucket.suppressed }).toEqual({ sent: 1, suppressed: 0 });
+  });
+
   it('mints nothing when the clock goes back, and resumes when it passes the last time again', () => {
     const bucket = new IcmpErrorBucket(1000, 1, 1_000);
     expect(bucket.take(1_000)).toBe(true);

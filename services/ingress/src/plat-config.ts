@@ -2,6 +2,7 @@
 // port blocks) on a TUN device, with the embedded state (an append-only event log in stateDir).
 // NAT behaviour options live under `nat` and are checked by the engine's own validator.
 import { isAbsolute } from 'node:path';
+import { ICMP_ERRORS_BURST_DEFAULT, ICMP_ERRORS_PER_SECOND_DEFAULT } from '../../../libs/packet/src/index.js';
 import {
   type TranslatorConfigInput,
   validateConfig as validateTranslatorConfig,
@@ -39,6 +40,9 @@ export interface PlatConfig {
   statusSocket: string;
   /** How often coalesced session refreshes and batched events are written. */
   flushIntervalMs: number;
+  /** ICMP error token bucket (RFC 4443 sec. 2.4 (f), RFC 1812 sec. 4.3.2.8): errors per second, burst. */
+  icmpErrorsPerSecond: number;
+  icmpErrorsBurst: number;
   nat: Omit<NatEngineConfigInput, 'pool'>;
 }
 
@@ -55,6 +59,8 @@ export const platConfigKeys = [
   'stateDir',
   'statusSocket',
   'flushIntervalMs',
+  'icmpErrorsPerSecond',
+  'icmpErrorsBurst',
   'nat',
 ] as const;
 
@@ -89,6 +95,14 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     stateDir,
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/plat-${device}.sock`,
     flushIntervalMs: readInteger(raw, 'flushIntervalMs', 1000, 1, 60_000),
+    icmpErrorsPerSecond: readInteger(
+      raw,
+      'icmpErrorsPerSecond',
+      ICMP_ERRORS_PER_SECOND_DEFAULT,
+      1,
+      10_000_000,
+    ),
+    icmpErrorsBurst: readInteger(raw, 'icmpErrorsBurst', ICMP_ERRORS_BURST_DEFAULT, 1, 10_000_000),
     nat: nat as Omit<NatEngineConfigInput, 'pool'>,
   };
   // The engine and the translator check their own fields; name them as the operator wrote them.

@@ -22,6 +22,8 @@ export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
   engine: NatEngineConfigInput;
   icmpSource4: string;
+  icmpErrorsPerSecond: number;
+  icmpErrorsBurst: number;
   eventLogPath: string;
   flushIntervalMs: number;
   mtu4: number;
@@ -38,6 +40,7 @@ export const platGaugeNames = [
   'nat.heldsyns',
   'events.pending',
   'events.refused',
+  'icmp.errors.suppressed',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 
@@ -59,12 +62,19 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     random: createCryptoRandom(),
     startMs,
     heldSyns: { expired: (id) => step?.expired(id), discarded: (id) => step?.discarded(id) },
+    // A table bound reached: one line per bound per 10 s, to the role's output (the main thread's log).
+    log: (line) => process.stdout.write(`plat: ${line}\n`),
   });
   engine.start(startMs);
   const prefix = parseRfc6052Prefix(options.translator.prefix);
   step = new PlatStep(
     engine,
-    { translator: options.translator, icmpSource4: parseIpv4(options.icmpSource4) },
+    {
+      translator: options.translator,
+      icmpSource4: parseIpv4(options.icmpSource4),
+      icmpErrorsPerSecond: options.icmpErrorsPerSecond,
+      icmpErrorsBurst: options.icmpErrorsBurst,
+    },
     layout,
     prefix,
   );
@@ -100,6 +110,7 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     counters[gauge[4]] = platStep.heldCount;
     counters[gauge[5]] = batcher.pendingCount;
     counters[gauge[6]] = batcher.refusedEvents;
+    counters[gauge[7]] = platStep.icmpErrorsSuppressed;
     lastMaintenanceMs = nowMs;
   };
 

@@ -2,7 +2,16 @@
 // let the NAT engine filter, update and pick the outgoing tuple (sec. 3.5, 3.6), then rewrite the
 // headers with the tuple (sec. 3.7, RFC 7915). Hairpinned flows (sec. 3.8) are rewritten IPv6 to
 // IPv6. Unsolicited IPv4 SYNs are held as the engine says, and engine-requested ICMP errors built.
-import { checksumAdjust, copyBytes, read16, sumWords, write16 } from '../../../libs/packet/src/index.js';
+import {
+  checksumAdjust,
+  copyBytes,
+  ICMP_ERRORS_BURST_DEFAULT,
+  ICMP_ERRORS_PER_SECOND_DEFAULT,
+  IcmpErrorBucket,
+  read16,
+  sumWords,
+  write16,
+} from '../../../libs/packet/src/index.js';
 import {
   createStatefulTranslator,
   DropReason,
@@ -48,6 +57,9 @@ export interface PlatStepOptions {
   translator: TranslatorConfigInput;
   /** IPv4 source of ICMPv4 errors the PLAT originates (a pool address). */
   icmpSource4: number;
+  /** RFC 4443 sec. 2.4 (f) / RFC 1812 sec. 4.3.2.8 token bucket for every ICMP error the PLAT sends. */
+  icmpErrorsPerSecond?: number;
+  icmpErrorsBurst?: number;
 }
 
 const NO_REASON = 0;
@@ -89,6 +101,10 @@ export class PlatStep implements PacketStep, HeldSynListener {
   private readonly held = new Map<number, Uint8Array>();
   /** ICMP errors for expired held SYNs, waiting for the next batch write. */
   readonly pendingReplies: Uint8Array[] = [];
+  /** Every ICMP error this step would send takes a token; without one it is suppressed and counted. */
+  private readonly icmpBucket: IcmpErrorBucket;
+  /** Where the translator writes while the bucket is empty (see translate). */
+  private readonly scratch = new Uint8Array(65535 + 2048 + 64);
 
   constructor(
     private readonly engine: NatEngine,
@@ -104,6 +120,11 @@ export class PlatStep implements PacketStep, HeldSynListener {
       lowestIpv6Mtu: 65535,
     });
     this.current = this.stateful.result;
+    this.icmpBucket = new IcmpErrorBucket(
+      options.icmpErrorsPerSecond ?? ICMP_ERRORS_PER_SECOND_DEFAULT,
+      options.icmpErrorsBurst ?? ICMP_ERRORS_BURST_DEFAULT,
+      0,
+    );
     this.prefix = prefix;
     this.enforceGlobal = prefix.isWellKnown && options.translator.allowNonGlobalIpv4 !== true;
     this.counterOf = (name) => layout.index(`drop.${name}`);
@@ -132,6 +153,47 @@ export class PlatStep implements PacketStep, HeldSynListener {
 
   reasonCounter(): number {
     return this.lastDrop;
+  }
+
+  /** ICMP errors the rate limit suppressed (the packets themselves are counted by their reasons). */
+  get icmpErrorsSuppressed(): number {
+    return this.icmpBucket.suppressed;
+  }
+
+  /**
+   * The translator's call, under the ICMP error bucket: with a token it writes straight into the
+   * output and an error it answers with takes the token; without one it translates into a scratch
+   * buffer (a copy more, only while errors are being suppressed), so an error it would answer with
+   * never reaches the output (a Drop writes nothing) and is counted as suppressed.
+   */
+  private translate(
+    translator: StatefulTranslator,
+    v4ToV6: boolean,
+    input: Uint8Array,
+    start: number,
+    length: number,
+    output: Uint8Array,
+    outStart: number,
+  ): Verdict {
+    const bucket = this.icmpBucket;
+    const tuple = this.tuple;
+    if (bucket.hasToken(this.nowMs)) {
+      const verdict = v4ToV6
+        ? translator.v4ToV6(input, output, tuple, start, length, outStart)
+        : translator.v6ToV4(input, output, tuple, start, length, outStart);
+      if (verdict === Verdict.ReplyIcmp) bucket.take(this.nowMs);
+      return verdict;
+    }
+    const scratch = this.scratch;
+    const verdict = v4ToV6
+      ? translator.v4ToV6(input, scratch, tuple, start, length, 0)
+      : translator.v6ToV4(input, scratch, tuple, start, length, 0);
+    if (verdict === Verdict.ReplyIcmp) {
+      bucket.take(this.nowMs);
+      return Verdict.Drop;
+    }
+    if (verdict === Verdict.Translate) copyBytes(scratch, 0, output, outStart, translator.result.length);
+    return verdict;
   }
 
   process(
@@ -212,12 +274,13 @@ export class PlatStep implements PacketStep, HeldSynListener {
       }
       const translator = superPacket ? this.superStateful : this.stateful;
       this.current = translator.result;
-      const xlat = translator.v6ToV4(input, output, tuple, start, length, outStart);
+      const xlat = this.translate(translator, false, input, start, length, output, outStart);
       if (xlat !== Verdict.Translate) this.lastDrop = translatorDropBase + translator.result.reason;
       return xlat;
     }
     if (verdict === EngineVerdict.ReplyIcmp) {
       this.lastDrop = this.natDropBase + r.reason;
+      if (!this.icmpBucket.take(this.nowMs)) return Verdict.Drop;
       return this.reply(writeIcmp6Error(input, start, length, output, outStart, r.icmpType, r.icmpCode));
     }
     return this.dropTo(this.natDropBase + r.reason);
@@ -279,7 +342,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
       }
       const translator = superPacket ? this.superStateful : this.stateful;
       this.current = translator.result;
-      const xlat = translator.v4ToV6(input, output, tuple, start, length, outStart);
+      const xlat = this.translate(translator, true, input, start, length, output, outStart);
       if (xlat !== Verdict.Translate) this.lastDrop = translatorDropBase + translator.result.reason;
       return xlat;
     }
@@ -294,6 +357,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
     }
     if (verdict === EngineVerdict.ReplyIcmp) {
       this.lastDrop = this.natDropBase + r.reason;
+      if (!this.icmpBucket.take(this.nowMs)) return Verdict.Drop;
       return this.reply(
         writeIcmp4Error(
           input,
@@ -326,7 +390,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
     tuple.srcPort = v[1];
     tuple.dst4 = v[2];
     tuple.dstPort = v[3];
-    return this.rewrite(this.stateful.v6ToV4(input, output, tuple, start, length, outStart));
+    return this.rewrite(this.translate(this.stateful, false, input, start, length, output, outStart));
   }
 
   /** A non-first IPv4 fragment, likewise. */
@@ -350,7 +414,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
     words[3] = v[5];
     bytesFromWords(words, tuple.dst6);
     tuple.dstPort = v[6];
-    return this.rewrite(this.stateful.v4ToV6(input, output, tuple, start, length, outStart));
+    return this.rewrite(this.translate(this.stateful, true, input, start, length, output, outStart));
   }
 
   private rewrite(verdict: Verdict): Verdict {
@@ -413,7 +477,7 @@ export class PlatStep implements PacketStep, HeldSynListener {
   expired(holdId: number): void {
     const packet = this.held.get(holdId);
     this.held.delete(holdId);
-    if (packet === undefined) return;
+    if (packet === undefined || !this.icmpBucket.take(this.nowMs)) return;
     const reply = new Uint8Array(576);
     const length = writeIcmp4Error(packet, 0, packet.length, reply, 0, 3, 3, this.options.icmpSource4);
     this.pendingReplies.push(reply.subarray(0, length));

@@ -25,6 +25,8 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
         translator: platTranslatorConfig(config),
         engine: natEngineConfig(config),
         icmpSource4: firstPoolAddress(config),
+        icmpErrorsPerSecond: config.icmpErrorsPerSecond,
+        icmpErrorsBurst: config.icmpErrorsBurst,
         eventLogPath,
         flushIntervalMs: config.flushIntervalMs,
         mtu4: config.mtu4,

@@ -27,7 +27,10 @@ import { roleCounterLayout } from '../src/role-counters.js';
 
 const v6 = (text: string) => formatIpv6(parseIpv6(text));
 
-function newPlat(engineConfig: Partial<NatEngineConfigInput> = {}) {
+function newPlat(
+  engineConfig: Partial<NatEngineConfigInput> = {},
+  icmp: { icmpErrorsPerSecond?: number; icmpErrorsBurst?: number } = {},
+) {
   const sink = new ArrayEventSink();
   let listener: PlatStep | null = null;
   const engine = createNatEngine(
@@ -48,7 +51,7 @@ function newPlat(engineConfig: Partial<NatEngineConfigInput> = {}) {
   const layout = roleCounterLayout(platDropNames);
   const step = new PlatStep(
     engine,
-    { translator: { prefix: '64:ff9b::/96', allowNonGlobalIpv4: true }, icmpSource4: 0xcb007100 },
+    { translator: { prefix: '64:ff9b::/96', allowNonGlobalIpv4: true }, icmpSource4: 0xcb007100, ...icmp },
     layout,
     parseRfc6052Prefix('64:ff9b::/96'),
   );
@@ -304,6 +307,40 @@ describe('PLAT packet step', () => {
     expect(formatIpv4(reply, 12)).toBe('203.0.113.0');
     expect(formatIpv4(reply, 16)).toBe('198.51.100.2');
     expect(reply.subarray(28).equals(datagram)).toBe(true);
+  });
+
+  it('sends at most burst + rate x seconds of ICMP errors (RFC 4443 sec. 2.4 (f)): the rest are dropped under their own reason and counted as suppressed', () => {
+    const { run, step } = newPlat({}, { icmpErrorsPerSecond: 2, icmpErrorsBurst: 3 });
+    const datagram = ipv4({
+      src: '198.51.100.2',
+      dst: '203.0.113.1',
+      payload: udp({ srcPort: 53, dstPort: 3333, payload }),
+    });
+    // Ten at one instant: the burst of 3 answered, 7 dropped as nomapping46.
+    const first = Array.from({ length: 10 }, () => run(datagram, 5000));
+    expect(first.filter((o) => o.verdict === Verdict.ReplyIcmp)).toHaveLength(3);
+    const dropped = first.filter((o) => o.verdict === Verdict.Drop);
+    expect(dropped).toHaveLength(7);
+    expect(new Set(dropped.map((o) => o.dropped))).toEqual(new Set(['drop.nat.nomapping46']));
+    expect(step.icmpErrorsSuppressed).toBe(7);
+    // Half a second later one token has come back (2 per second), and only one.
+    const later = Array.from({ length: 4 }, () => run(datagram, 5500));
+    expect(later.map((o) => o.verdict)).toEqual([
+      Verdict.ReplyIcmp,
+      Verdict.Drop,
+      Verdict.Drop,
+      Verdict.Drop,
+    ]);
+    // A translator-generated error (TTL 1 towards the IPv6 side... here an IPv6 hop limit 1) takes from the same bucket.
+    const hop1 = ipv6({
+      src: '2001:db8:1::2',
+      dst: '64:ff9b::198.51.100.2',
+      hopLimit: 1,
+      payload: udp({ srcPort: 5000, dstPort: 53, payload }),
+    });
+    expect(run(hop1, 5500).verdict).toBe(Verdict.Drop);
+    expect(run(hop1, 6000).verdict).toBe(Verdict.ReplyIcmp);
+    expect(step.icmpErrorsSuppressed).toBe(11);
   });
 
   it('answers an IPv6 packet no mapping can be made for with ICMPv6 address unreachable from its destination, quoting it (RFC 6146 sec. 3.5.1.1)', () => {
