@@ -14,7 +14,7 @@ import {
   sysctlStep,
 } from '../../ingress/src/system-setup.js';
 import { type ClatConfig, ipv4RouteMtu } from './config.js';
-import type { ClatQueueOptions } from './queue-handler.js';
+import { type ClatQueueOptions, clatGaugeNames } from './queue-handler.js';
 import { clatDropNames } from './step.js';
 
 export function clatTranslatorConfig(config: ClatConfig): TranslatorConfigInput {
@@ -37,12 +37,14 @@ export async function startClat(config: ClatConfig, log: (line: string) => void)
       device: config.device,
       queues: config.queues,
       statusSocket: config.statusSocket,
-      layout: roleCounterLayout(clatDropNames),
+      layout: roleCounterLayout(clatDropNames, clatGaugeNames),
       setupSteps: () => clatSetupSteps(config),
       handlerModule: new URL('./queue-handler.js', import.meta.url),
       handlerOptions: (counters): ClatQueueOptions => ({
         translator,
         ipv6Address: config.ipv6Address,
+        icmpErrorsPerSecond: config.icmpErrorsPerSecond,
+        icmpErrorsBurst: config.icmpErrorsBurst,
         mtu6: config.ipv6Mtu,
         mtu4: 1500,
         counters,
