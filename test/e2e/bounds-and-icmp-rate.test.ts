@@ -78,6 +78,11 @@ describe('table bounds and the ICMP error rate limit through the xlat64 PLAT', (
     // second of sending (rounded up) through, and counted the others.
     const replies = delta(before, after, 'tx.replies');
     const suppressed = delta(before, after, 'icmp.errors.suppressed');
+    process.stdout.write(
+      `bounds e2e: ${SUBSCRIBERS - SUBSCRIBERS_MAX} refusals in ${result.sendSeconds.toFixed(3)} s: ` +
+        `${replies} ICMPv6 errors sent (${result.errors['1/3'] ?? 0} received), ${suppressed} suppressed ` +
+        `(bucket ${RATE}/s, burst ${BURST})\n`,
+    );
     expect(replies + suppressed).toBe(SUBSCRIBERS - SUBSCRIBERS_MAX);
     expect(replies).toBeGreaterThanOrEqual(BURST);
     expect(replies).toBeLessThanOrEqual(BURST + RATE * Math.ceil(result.sendSeconds + 0.5));
