@@ -1,7 +1,7 @@
 // Configuration of `xlat64 clat`, the customer-side stateless translator of 464XLAT (RFC 6877
 // sec. 6.3): the TUN device, the RFC 7335 IPv4 address the host's applications use, the dedicated
 // IPv6 address (or /64) translated traffic leaves from, and the PLAT's PREF64 (RFC 6052).
-import { ICMP_ERRORS_BURST_DEFAULT, ICMP_ERRORS_PER_SECOND_DEFAULT } from '../../../libs/packet/src/index.js';
+
 import {
   configError,
   type RawConfig,
@@ -15,6 +15,7 @@ import {
   readPrefix,
   refuseUnknownKeys,
 } from '../../../libs/dataplane/src/index.js';
+import { ICMP_ERRORS_BURST_DEFAULT, ICMP_ERRORS_PER_SECOND_DEFAULT } from '../../../libs/packet/src/index.js';
 
 export interface ClatConfig {
   device: string;

@@ -2,9 +2,9 @@
 // TTL 1) at most at the configured rate (RFC 4443 sec. 2.4 (f), RFC 1812 sec. 4.3.2.8), drops the
 // others under their own reason without writing them, and counts them as suppressed.
 import { describe, expect, it } from 'vitest';
+import { roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import { Verdict } from '../../../libs/xlat/src/index.js';
 import { ipv4, udp } from '../../../test/support/build.js';
-import { roleCounterLayout } from '../../ingress/src/role-counters.js';
 import { clatGaugeNames } from '../src/queue-handler.js';
 import { ClatStep, clatDropNames } from '../src/step.js';
 

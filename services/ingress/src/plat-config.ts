@@ -2,7 +2,6 @@
 // port blocks) on a TUN device, with the embedded state (an append-only event log in stateDir).
 // NAT behaviour options live under `nat` and are checked by the engine's own validator.
 import { isAbsolute } from 'node:path';
-import { ICMP_ERRORS_BURST_DEFAULT, ICMP_ERRORS_PER_SECOND_DEFAULT } from '../../../libs/packet/src/index.js';
 import {
   configError,
   type RawConfig,
@@ -14,6 +13,7 @@ import {
   readString,
   refuseUnknownKeys,
 } from '../../../libs/dataplane/src/index.js';
+import { ICMP_ERRORS_BURST_DEFAULT, ICMP_ERRORS_PER_SECOND_DEFAULT } from '../../../libs/packet/src/index.js';
 import {
   type TranslatorConfigInput,
   validateConfig as validateTranslatorConfig,

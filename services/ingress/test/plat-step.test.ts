@@ -319,7 +319,7 @@ describe('PLAT packet step', () => {
     const dropped = first.filter((o) => o.verdict === Verdict.Drop);
     expect(dropped).toHaveLength(7);
     expect(new Set(dropped.map((o) => o.dropped))).toEqual(new Set(['drop.nat.nomapping46']));
-    expect(step.icmpErrorsSuppressed).toBe(7);
+    expect(step.pipeline.icmpErrorsSuppressed).toBe(7);
     // Half a second later one token has come back (2 per second), and only one.
     const later = Array.from({ length: 4 }, () => run(datagram, 5500));
     expect(later.map((o) => o.verdict)).toEqual([
@@ -337,7 +337,7 @@ describe('PLAT packet step', () => {
     });
     expect(run(hop1, 5500).verdict).toBe(Verdict.Drop);
     expect(run(hop1, 6000).verdict).toBe(Verdict.ReplyIcmp);
-    expect(step.icmpErrorsSuppressed).toBe(11);
+    expect(step.pipeline.icmpErrorsSuppressed).toBe(11);
   });
 
   it('answers an IPv6 packet no mapping can be made for with ICMPv6 address unreachable from its destination, quoting it (RFC 6146 sec. 3.5.1.1)', () => {
