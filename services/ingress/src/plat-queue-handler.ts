@@ -22,8 +22,9 @@ export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
   engine: NatEngineConfigInput;
   icmpSource4: string;
-  icmpErrorsPerSecond: number;
-  icmpErrorsBurst: number;
+  /** ICMP error token bucket (default 1000 per second, burst 50). */
+  icmpErrorsPerSecond?: number;
+  icmpErrorsBurst?: number;
   eventLogPath: string;
   flushIntervalMs: number;
   mtu4: number;
