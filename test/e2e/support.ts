@@ -56,6 +56,7 @@ export function createE2eLab(
   options: {
     plat: 'tayga' | 'xlat64';
     clat: 'tayga' | 'xlat64' | 'none';
+    queues?: number;
     /** YAML appended to the xlat64 PLAT's configuration. */
     platConfigExtra?: string;
   },
@@ -72,7 +73,8 @@ export function createE2eLab(
     clat: options.clat,
     xlat64PlatCommand:
       options.plat === 'xlat64'
-        ? `${process.execPath} ${XLAT64} plat --config ${runDir}/xlat64-plat.yaml --state-dir ${runDir}/state`
+        ? `${process.execPath} ${XLAT64} plat --config ${runDir}/xlat64-plat.yaml --state-dir ${runDir}/state` +
+          (options.queues === undefined ? '' : ` --queues ${options.queues}`)
         : undefined,
     xlat64PlatConfigExtra: options.platConfigExtra,
   });
