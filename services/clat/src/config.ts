@@ -1,6 +1,7 @@
 // Configuration of `xlat64 clat`, the customer-side stateless translator of 464XLAT (RFC 6877
 // sec. 6.3): the TUN device, the RFC 7335 IPv4 address the host's applications use, the dedicated
 // IPv6 address (or /64) translated traffic leaves from, and the PLAT's PREF64 (RFC 6052).
+
 import {
   configError,
   type RawConfig,
@@ -14,6 +15,7 @@ import {
   readPrefix,
   refuseUnknownKeys,
 } from '../../../libs/dataplane/src/index.js';
+import { ICMP_ERRORS_BURST_DEFAULT, ICMP_ERRORS_PER_SECOND_DEFAULT } from '../../../libs/packet/src/index.js';
 
 export interface ClatConfig {
   device: string;
@@ -33,6 +35,9 @@ export interface ClatConfig {
   queues: number;
   udpZeroChecksum: 'compute' | 'drop';
   statusSocket: string;
+  /** ICMP error token bucket (RFC 4443 sec. 2.4 (f), RFC 1812 sec. 4.3.2.8): errors per second, burst. */
+  icmpErrorsPerSecond: number;
+  icmpErrorsBurst: number;
 }
 
 export const clatConfigKeys = [
@@ -47,6 +52,8 @@ export const clatConfigKeys = [
   'queues',
   'udpZeroChecksum',
   'statusSocket',
+  'icmpErrorsPerSecond',
+  'icmpErrorsBurst',
 ] as const;
 
 export function parseClatConfig(raw: RawConfig): ClatConfig {
@@ -72,6 +79,14 @@ export function parseClatConfig(raw: RawConfig): ClatConfig {
     queues: readInteger(raw, 'queues', 1, 1, 16),
     udpZeroChecksum: readEnum(raw, 'udpZeroChecksum', 'compute', ['compute', 'drop']),
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/clat-${device}.sock`,
+    icmpErrorsPerSecond: readInteger(
+      raw,
+      'icmpErrorsPerSecond',
+      ICMP_ERRORS_PER_SECOND_DEFAULT,
+      1,
+      10_000_000,
+    ),
+    icmpErrorsBurst: readInteger(raw, 'icmpErrorsBurst', ICMP_ERRORS_BURST_DEFAULT, 1, 10_000_000),
   };
 }
 

@@ -13,6 +13,7 @@ import {
   readString,
   refuseUnknownKeys,
 } from '../../../libs/dataplane/src/index.js';
+import { ICMP_ERRORS_BURST_DEFAULT, ICMP_ERRORS_PER_SECOND_DEFAULT } from '../../../libs/packet/src/index.js';
 import {
   type TranslatorConfigInput,
   validateConfig as validateTranslatorConfig,
@@ -56,6 +57,9 @@ export interface PlatConfig {
   statusSocket: string;
   /** How often coalesced session refreshes and batched events are written. */
   flushIntervalMs: number;
+  /** ICMP error token bucket (RFC 4443 sec. 2.4 (f), RFC 1812 sec. 4.3.2.8): errors per second, burst. */
+  icmpErrorsPerSecond: number;
+  icmpErrorsBurst: number;
   nat: Omit<NatEngineConfigInput, 'pool'>;
 }
 
@@ -73,6 +77,8 @@ export const platConfigKeys = [
   'stateDir',
   'statusSocket',
   'flushIntervalMs',
+  'icmpErrorsPerSecond',
+  'icmpErrorsBurst',
   'nat',
   'io',
   'interface',
@@ -137,6 +143,14 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     stateDir,
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/plat-${device}.sock`,
     flushIntervalMs: readInteger(raw, 'flushIntervalMs', 1000, 1, 60_000),
+    icmpErrorsPerSecond: readInteger(
+      raw,
+      'icmpErrorsPerSecond',
+      ICMP_ERRORS_PER_SECOND_DEFAULT,
+      1,
+      10_000_000,
+    ),
+    icmpErrorsBurst: readInteger(raw, 'icmpErrorsBurst', ICMP_ERRORS_BURST_DEFAULT, 1, 10_000_000),
     nat: nat as Omit<NatEngineConfigInput, 'pool'>,
   };
   // The engine and the translator check their own fields; name them as the operator wrote them.

@@ -41,6 +41,9 @@ export interface PlatQueueOptions {
   icmpSource4: string;
   /** The state directory (stateDir): embedded log segments and snapshots. */
   stateDir: string;
+  /** ICMP error token bucket (default 1000 per second, burst 50). */
+  icmpErrorsPerSecond?: number;
+  icmpErrorsBurst?: number;
   flushIntervalMs: number;
   mtu4: number;
   mtu6: number;
@@ -96,6 +99,7 @@ export const platGaugeNames = [
   'handoff.received',
   'handoff.fragments.steered',
   'handoff.fragments.unrouted',
+  'icmp.errors.suppressed',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 
@@ -148,6 +152,8 @@ export const createQueueHandler: CreateQueueHandler = async (
     // A hairpin to another worker's subscriber leaves as IPv4 to the pool address; the pool route into
     // the TUN brings it back, and the block table sends it to that worker.
     hairpinToOtherShards: shards.table.memberCount > 1,
+    // A table bound reached: one line per bound per 10 s, to the role's output (the main thread's log).
+    log: (line) => process.stdout.write(`plat: ${line}\n`),
   });
   engine.start(startMs);
   const prefix = parseRfc6052Prefix(options.translator.prefix);
@@ -155,7 +161,12 @@ export const createQueueHandler: CreateQueueHandler = async (
   // that hands it packets. Held-SYN expiry comes back as the engine's output, drained by advance().
   const pipeline = new ShardPipeline(
     engine,
-    { translator: options.translator, icmpSource4: parseIpv4(options.icmpSource4) },
+    {
+      translator: options.translator,
+      icmpSource4: parseIpv4(options.icmpSource4),
+      icmpErrorsPerSecond: options.icmpErrorsPerSecond,
+      icmpErrorsBurst: options.icmpErrorsBurst,
+    },
     layout,
     prefix,
   );
@@ -208,6 +219,7 @@ export const createQueueHandler: CreateQueueHandler = async (
     counters[gauge[13]] = h.received;
     counters[gauge[14]] = h.fragmentsSteered;
     counters[gauge[15]] = h.fragmentsUnrouted;
+    counters[gauge[16]] = pipeline.icmpErrorsSuppressed;
     lastMaintenanceMs = nowMs;
   };
 
