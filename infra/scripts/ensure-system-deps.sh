@@ -35,6 +35,8 @@ lab_deps=(
   "jq:jq"
   "awk:gawk"
   "timeout:coreutils"
+  "unbound:unbound"                           # DNS64 resolver (dns64 module) for the CLAT's RFC 7050 tests
+  "/usr/share/doc/python3-venv:python3-venv" # infra/scripts/ensure-scapy.sh builds a scapy virtualenv
 )
 
 have() {
