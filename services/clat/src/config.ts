@@ -1,7 +1,11 @@
 // Configuration of `xlat64 clat`, the customer-side stateless translator of 464XLAT (RFC 6877
 // sec. 6.3): the TUN device, the RFC 7335 IPv4 address the host's applications use, the dedicated
-// IPv6 address (or /64) translated traffic leaves from, and the PLAT's PREF64 (RFC 6052).
+// IPv6 address (or /64) translated traffic leaves from, the PLAT's PREF64s (RFC 6052) as the last
+// resort after RFC 8781 router advertisements and RFC 7050 DNS64 discovery, and the PLAT probe.
+import { readFileSync } from 'node:fs';
+import { parseRfc6052Prefix } from '../../../libs/xlat/src/index.js';
 import {
+  checkPrefix,
   configError,
   type RawConfig,
   readBoolean,
@@ -11,9 +15,9 @@ import {
   readIpv4Address,
   readIpv6Address,
   readOptionalString,
-  readPrefix,
   refuseUnknownKeys,
 } from '../../ingress/src/config-fields.js';
+import { type DnsServer, nameserversOf, parseDnsServer } from './rfc7050.js';
 
 export interface ClatConfig {
   device: string;
@@ -21,8 +25,23 @@ export interface ClatConfig {
   ipv4Address: string;
   /** The IPv6 address translated packets use as source (EAM partner of ipv4Address). */
   ipv6Address: string;
-  /** PREF64 of the PLAT. */
+  /** The first configured PREF64 (what runs before anything is discovered). */
   prefix: string;
+  /** Configured PREF64s in order of preference: used when neither RA nor DNS64 gives one. */
+  prefixes: string[];
+  /** Learn the PREF64 from router advertisements (RFC 8781). */
+  raDiscovery: boolean;
+  /** Learn it by DNS64 (RFC 7050) while no RA carries it. */
+  dns64Discovery: boolean;
+  /** Resolvers asked for ipv4only.arpa (default: the nameservers of /etc/resolv.conf). */
+  dnsServers: DnsServer[];
+  /** IPv4 host the PLAT probe pings through each PREF64; undefined: no probe. */
+  probeIpv4Address: string | undefined;
+  probeIntervalMs: number;
+  /** Echo requests lost in a row before a PREF64 counts as down. */
+  probeLossThreshold: number;
+  /** How long replies from the previous PREF64 are still translated after a change. */
+  prefixDrainMs: number;
   allowNonGlobalIpv4: boolean;
   /** IPv6 path MTU towards the PLAT; the IPv4 default route gets ipv6Mtu - 20 (RFC 6877/7915). */
   ipv6Mtu: number;
@@ -40,6 +59,13 @@ export const clatConfigKeys = [
   'ipv4Address',
   'ipv6Address',
   'prefix',
+  'raDiscovery',
+  'dns64Discovery',
+  'dnsServers',
+  'probeIpv4Address',
+  'probeIntervalMs',
+  'probeLossThreshold',
+  'prefixDrainMs',
   'allowNonGlobalIpv4',
   'ipv6Mtu',
   'defaultRoute',
@@ -60,11 +86,23 @@ export function parseClatConfig(raw: RawConfig): ClatConfig {
   }
   const ipv6Mtu = readInteger(raw, 'ipv6Mtu', 1280, 1280, 65535);
   const device = readDeviceName(raw, 'device', 'clat');
+  const prefixes = readPrefixes(raw);
+  const dns64Discovery = readBoolean(raw, 'dns64Discovery', true);
+  const probeIpv4Address =
+    raw.probeIpv4Address === undefined ? undefined : readIpv4Address(raw, 'probeIpv4Address');
   return {
     device,
     ipv4Address,
     ipv6Address: readIpv6Address(raw, 'ipv6Address'),
-    prefix: readPrefix(raw, 'prefix', 6, '64:ff9b::/96'),
+    prefix: prefixes[0],
+    prefixes,
+    raDiscovery: readBoolean(raw, 'raDiscovery', true),
+    dns64Discovery,
+    dnsServers: readDnsServers(raw, dns64Discovery),
+    probeIpv4Address,
+    probeIntervalMs: readInteger(raw, 'probeIntervalMs', 1000, 100, 3_600_000),
+    probeLossThreshold: readInteger(raw, 'probeLossThreshold', 3, 1, 100),
+    prefixDrainMs: readInteger(raw, 'prefixDrainMs', 300_000, 0, 86_400_000),
     allowNonGlobalIpv4: readBoolean(raw, 'allowNonGlobalIpv4', false),
     ipv6Mtu,
     defaultRoute: readBoolean(raw, 'defaultRoute', true),
@@ -73,6 +111,48 @@ export function parseClatConfig(raw: RawConfig): ClatConfig {
     udpZeroChecksum: readEnum(raw, 'udpZeroChecksum', 'compute', ['compute', 'drop']),
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/clat-${device}.sock`,
   };
+}
+
+function readPrefixes(raw: RawConfig): string[] {
+  const value = raw.prefix ?? '64:ff9b::/96';
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0 || !list.every((p) => typeof p === 'string')) {
+    throw configError(
+      'prefix',
+      "must be a PREF64 or a list of them in order of preference, e.g. ['64:ff9b::/96']",
+    );
+  }
+  for (const prefix of list as string[]) {
+    checkPrefix('prefix', prefix, 6);
+    try {
+      parseRfc6052Prefix(prefix);
+    } catch (error) {
+      throw configError('prefix', (error as Error).message);
+    }
+  }
+  return list as string[];
+}
+
+function readDnsServers(raw: RawConfig, needed: boolean): DnsServer[] {
+  if (raw.dnsServers === undefined) {
+    if (!needed) return [];
+    try {
+      return nameserversOf(readFileSync('/etc/resolv.conf', 'utf8'));
+    } catch {
+      return [];
+    }
+  }
+  const list = Array.isArray(raw.dnsServers) ? raw.dnsServers : [raw.dnsServers];
+  return list.map((text) => {
+    const server = typeof text === 'string' ? parseDnsServer(text) : null;
+    if (server === null) {
+      throw configError(
+        'dnsServers',
+        `'${String(text)}' is not a resolver address; write '2001:db8::53', '[2001:db8::53]:5353' or '192.0.2.53:5353'`,
+      );
+    }
+    return server;
+  });
 }
 
 /** The IPv4 route MTU: the IPv6 path MTU less the 20 bytes an IPv6 header adds over IPv4. */
