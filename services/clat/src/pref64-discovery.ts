@@ -133,6 +133,17 @@ export class Pref64Discovery {
     this.maybeAskDns();
   }
 
+  /** Re-evaluates lifetimes and the choice now (the expiry timer calls it; tests with their own clock too). */
+  refresh(): void {
+    this.recompute('lifetime ran out');
+  }
+
+  /** The active PREF64 and the one draining, as published to the workers. */
+  current(): { active: string; source: string; draining: string | null } {
+    assert.ok(this.active !== null, 'current() before start()');
+    return { active: this.active.prefix, source: this.active.source, draining: this.draining };
+  }
+
   /** The status document's `pref64` section. */
   status(): Record<string, unknown> {
     const now = this.now();
@@ -257,7 +268,7 @@ export class Pref64Discovery {
       this.cancel('expiry');
       return;
     }
-    this.after('expiry', Math.max(0, next - this.now()) + 1, () => this.recompute('lifetime ran out'));
+    this.after('expiry', Math.max(0, next - this.now()) + 1, () => this.refresh());
   }
 
   private after(name: string, delayMs: number, run: () => void): void {
