@@ -6,7 +6,8 @@
 // setup done, queue worker running, status socket listening). TAYGA: until it prints its NAT64 prefix
 // (TUN open, loop entered), plus the kernel setup TAYGA leaves to the operator (link up, IPv4
 // address, default route, IPv6 route — four `ip` commands, as infra/lab/lab.sh runs them).
-// Memory: VmRSS of the whole process (all threads) 1 s after start-up, and its peak (VmHWM).
+// The wall-clock time depends on the machine's other load; the CPU time the process used until
+// then (utime + stime, /proc/PID/stat) much less. Memory: VmRSS of the whole process (all threads) 1 s after start-up, and its peak (VmHWM).
 // Root only (namespaces, TUN); runs xlat64 from dist/ (`npm run build` first). Discovery is on as by
 // default except DNS64 (the namespace has no resolver); the RA listener's raw socket is open.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -20,6 +21,8 @@ const REPS = Number(process.env.CLAT_BENCH_REPS ?? 5);
 
 interface Sample {
   startupMs: number;
+  /** CPU time the translator process used until it was ready (user + system, all threads). */
+  startupCpuMs: number;
   rssKiB: number;
   hwmKiB: number;
 }
@@ -28,6 +31,12 @@ function memory(pid: number): { rssKiB: number; hwmKiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
   return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
+}
+
+/** utime + stime of a process from /proc/PID/stat, in ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function waitForLine(child: ChildProcess, pattern: RegExp): Promise<void> {
@@ -106,10 +115,11 @@ async function measure(which: 'xlat64' | 'tayga', rep: number, dir: string): Pro
       ip('-6', 'route', 'add', '2001:db8:1:464::1/128', 'dev', 'clat46');
     }
     const startupMs = performance.now() - t0;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
     // `ip netns exec` (and stdbuf) exec the command in place: the child's PID is the translator's own.
+    const startupCpuMs = cpuMs(child.pid!);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     const { rssKiB, hwmKiB } = memory(child.pid!);
-    return { startupMs, rssKiB, hwmKiB };
+    return { startupMs, startupCpuMs, rssKiB, hwmKiB };
   } finally {
     if (child !== null) await stop(child);
     execFileSync('ip', ['netns', 'del', ns]);
@@ -130,7 +140,7 @@ export default async function footprint(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'x64t-bclat-'));
   const samples: Record<'xlat64' | 'tayga', Sample[]> = { xlat64: [], tayga: [] };
-  const ratios: { startup: number[]; rss: number[] } = { startup: [], rss: [] };
+  const ratios: { startup: number[]; cpu: number[]; rss: number[] } = { startup: [], cpu: [], rss: [] };
   try {
     for (let rep = 0; rep < REPS; rep++) {
       const order: ('xlat64' | 'tayga')[] = rep % 2 === 0 ? ['xlat64', 'tayga'] : ['tayga', 'xlat64'];
@@ -139,6 +149,7 @@ export default async function footprint(): Promise<void> {
       samples.xlat64.push(got.xlat64!);
       samples.tayga.push(got.tayga!);
       ratios.startup.push(got.xlat64!.startupMs / got.tayga!.startupMs);
+      ratios.cpu.push(got.xlat64!.startupCpuMs / Math.max(10, got.tayga!.startupCpuMs));
       ratios.rss.push(got.xlat64!.rssKiB / got.tayga!.rssKiB);
     }
   } finally {
@@ -146,6 +157,7 @@ export default async function footprint(): Promise<void> {
   }
   const rows = [
     ['start-up ms (to translating, kernel setup included)', (s: Sample) => s.startupMs, 0, ratios.startup],
+    ['CPU ms used until then (10 ms ticks)', (s: Sample) => s.startupCpuMs, 0, ratios.cpu],
     ['RSS MiB 1 s after start-up', (s: Sample) => s.rssKiB / 1024, 1, ratios.rss],
     ['peak RSS MiB (VmHWM)', (s: Sample) => s.hwmKiB / 1024, 1, null],
   ] as const;
