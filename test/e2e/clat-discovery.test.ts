@@ -3,7 +3,8 @@
 // unbound) when the RA option is withdrawn; a prefix change mid-run re-plumbs the running CLAT
 // (ping works before and after, and the traffic moves to the other PLAT); a malformed option is
 // ignored and counted; with both PLATs' prefixes advertised, stopping the preferred PLAT moves new
-// traffic to the other once the probe notices.
+// traffic to the other once the probe notices. The CLAT's address is one /128 out of the client's
+// uplink /64, reached through proxy NDP (RFC 6877 sec. 6.3).
 //
 //   client ── c0/r0 ── router ── ra/a0 ── plat-a (64:ff9b::/96, pool 203.0.113.0/25) ── a1/sa ──┐
 //   clat46            unbound     rb/b0 ── plat-b (2001:db8:64::/96, 203.0.113.128/25) ─ b1/sb ── server 198.51.100.2
@@ -162,7 +163,6 @@ beforeAll(async () => {
   sh('router', 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
   sh('router', 'ip', '-6', 'route', 'add', PREFIX_A, 'via', '2001:db8:a::2');
   sh('router', 'ip', '-6', 'route', 'add', PREFIX_B, 'via', '2001:db8:b::2');
-  sh('router', 'ip', '-6', 'route', 'add', '2001:db8:1:464::/64', 'via', '2001:db8:1::2');
   for (const [node, via4, via6] of [
     ['plata', '192.0.2.2', '2001:db8:a::1'],
     ['platb', '192.0.2.66', '2001:db8:b::1'],
@@ -195,7 +195,10 @@ beforeAll(async () => {
     [
       'device: clat46',
       'ipv4Address: 192.0.0.1',
-      'ipv6Address: 2001:db8:1:464::1',
+      // RFC 6877 sec. 6.3's second address mode: one /128 out of the uplink's own /64, answered for
+      // by proxy NDP (the router has no route for it: it resolves it on the link like any neighbour).
+      'ipv6Address: 2001:db8:1::464',
+      'ndpProxyDevice: c0',
       'prefix: [2001:db8:99::/96]',
       'allowNonGlobalIpv4: true',
       'ipv6Mtu: 1500',
@@ -232,6 +235,8 @@ describe('CLAT PREF64 discovery, re-plumbing and PLAT failover', () => {
     const before = platPackets('platb');
     expect(ping()).toBe(true);
     expect(platPackets('platb')).toBeGreaterThan(before);
+    // The replies found the CLAT's /128 through the client's proxy NDP answer on the shared link.
+    expect(sh('router', 'ip', '-6', 'neigh', 'show', '2001:db8:1::464', 'dev', 'r0')).toMatch(/lladdr/);
   });
 
   it('re-plumbs without a restart when the advertised prefix changes; ping works after', async () => {
