@@ -75,6 +75,8 @@ export async function startClat(config: ClatConfig, log: (line: string) => void)
       details: () => ({
         ipv4Address: config.ipv4Address,
         ipv6Address: config.ipv6Address,
+        addressMode:
+          config.dedicatedPrefix === undefined ? 'single /128' : `dedicated ${config.dedicatedPrefix}`,
         prefix: discovery.status().active,
         pref64: discovery.status(),
         ipv4RouteMtu: ipv4RouteMtu(config),
@@ -110,7 +112,9 @@ export function clatSetupSteps(config: ClatConfig): SetupStep[] {
   const steps: (SetupStep | null)[] = [
     ...linkUpSteps(config.device, Math.max(1500, config.ipv6Mtu)),
     addressStep(config.device, `${config.ipv4Address}/32`),
-    routeStep(config.device, `${config.ipv6Address}/128`),
+    // Single-address mode routes the /128 into the TUN; dedicated-prefix mode the whole prefix
+    // (packets to its other addresses then reach the TUN and are dropped as not for us, counted).
+    routeStep(config.device, config.dedicatedPrefix ?? `${config.ipv6Address}/128`),
     // Translated packets enter the kernel on the TUN and leave on the uplink: that is forwarding.
     sysctlStep('net.ipv6.conf.all.forwarding', '1'),
   ];

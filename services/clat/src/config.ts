@@ -3,7 +3,14 @@
 // IPv6 address (or /64) translated traffic leaves from, the PLAT's PREF64s (RFC 6052) as the last
 // resort after RFC 8781 router advertisements and RFC 7050 DNS64 discovery, and the PLAT probe.
 import { readFileSync } from 'node:fs';
-import { parseRfc6052Prefix } from '../../../libs/xlat/src/index.js';
+import {
+  formatIpv6Address,
+  isPrefixParseFailure,
+  maskIpv6,
+  parseIpv6Address,
+  parseIpv6Prefix,
+  parseRfc6052Prefix,
+} from '../../../libs/xlat/src/index.js';
 import {
   checkPrefix,
   configError,
@@ -15,6 +22,7 @@ import {
   readIpv4Address,
   readIpv6Address,
   readOptionalString,
+  readString,
   refuseUnknownKeys,
 } from '../../ingress/src/config-fields.js';
 import { type DnsServer, nameserversOf, parseDnsServer } from './rfc7050.js';
@@ -25,6 +33,12 @@ export interface ClatConfig {
   ipv4Address: string;
   /** The IPv6 address translated packets use as source (EAM partner of ipv4Address). */
   ipv6Address: string;
+  /**
+   * RFC 6877 sec. 6.3's dedicated-prefix mode: a prefix (typically a delegated /64) used by the CLAT
+   * alone, routed into its TUN; ipv6Address lies inside it (its first address by default). Undefined:
+   * the single-address mode (one /128, on-link through ndpProxyDevice or routed to the host).
+   */
+  dedicatedPrefix: string | undefined;
   /** The first configured PREF64 (what runs before anything is discovered). */
   prefix: string;
   /** Configured PREF64s in order of preference: used when neither RA nor DNS64 gives one. */
@@ -58,6 +72,7 @@ export const clatConfigKeys = [
   'device',
   'ipv4Address',
   'ipv6Address',
+  'dedicatedPrefix',
   'prefix',
   'raDiscovery',
   'dns64Discovery',
@@ -78,10 +93,19 @@ export const clatConfigKeys = [
 export function parseClatConfig(raw: RawConfig): ClatConfig {
   refuseUnknownKeys(raw, clatConfigKeys);
   const ipv4Address = readIpv4Address(raw, 'ipv4Address', '192.0.0.1');
-  if (raw.ipv6Address === undefined) {
+  const dedicatedPrefix = readDedicatedPrefix(raw);
+  if (raw.ipv6Address === undefined && dedicatedPrefix === undefined) {
     throw configError(
       'ipv6Address',
-      'is required: the dedicated IPv6 address translated traffic leaves from (RFC 6877 sec. 6.3), e.g. 2001:db8:1:464::1',
+      'is required (or dedicatedPrefix): the dedicated IPv6 address translated traffic leaves from (RFC 6877 sec. 6.3), e.g. 2001:db8:1:464::1',
+    );
+  }
+  const ipv6Address =
+    raw.ipv6Address === undefined ? firstAddress(dedicatedPrefix!) : readIpv6Address(raw, 'ipv6Address');
+  if (dedicatedPrefix !== undefined && !inside(ipv6Address, dedicatedPrefix)) {
+    throw configError(
+      'ipv6Address',
+      `${ipv6Address} is not inside dedicatedPrefix ${dedicatedPrefix}; pick an address of that prefix or leave it out`,
     );
   }
   const ipv6Mtu = readInteger(raw, 'ipv6Mtu', 1280, 1280, 65535);
@@ -93,7 +117,8 @@ export function parseClatConfig(raw: RawConfig): ClatConfig {
   return {
     device,
     ipv4Address,
-    ipv6Address: readIpv6Address(raw, 'ipv6Address'),
+    ipv6Address,
+    dedicatedPrefix,
     prefix: prefixes[0],
     prefixes,
     raDiscovery: readBoolean(raw, 'raDiscovery', true),
@@ -111,6 +136,46 @@ export function parseClatConfig(raw: RawConfig): ClatConfig {
     udpZeroChecksum: readEnum(raw, 'udpZeroChecksum', 'compute', ['compute', 'drop']),
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/clat-${device}.sock`,
   };
+}
+
+function readDedicatedPrefix(raw: RawConfig): string | undefined {
+  if (raw.dedicatedPrefix === undefined) return undefined;
+  const prefix = readString(raw, 'dedicatedPrefix');
+  checkPrefix('dedicatedPrefix', prefix, 6);
+  const length = Number(prefix.split('/')[1]);
+  if (length < 48 || length > 127) {
+    throw configError(
+      'dedicatedPrefix',
+      `'${prefix}' has length ${length}; a CLAT's own prefix is /48 to /127, typically a delegated /64`,
+    );
+  }
+  const parsed = parseIpv6Prefix(prefix);
+  if (
+    isPrefixParseFailure(parsed) ||
+    formatIpv6Address(masked(parsed.address, length)) !== formatIpv6Address(parsed.address)
+  ) {
+    throw configError('dedicatedPrefix', `'${prefix}' has bits set past its length; write the prefix itself`);
+  }
+  return prefix;
+}
+
+function firstAddress(prefix: string): string {
+  const parsed = parseIpv6Prefix(prefix) as { address: Uint8Array };
+  const address = new Uint8Array(parsed.address);
+  address[15] |= 1;
+  return formatIpv6Address(address);
+}
+
+function inside(address: string, prefix: string): boolean {
+  const parsed = parseIpv6Prefix(prefix) as { address: Uint8Array; length: number };
+  const bytes = parseIpv6Address(address)!;
+  return formatIpv6Address(masked(bytes, parsed.length)) === formatIpv6Address(parsed.address);
+}
+
+function masked(address: Uint8Array, length: number): Uint8Array {
+  const copy = new Uint8Array(address);
+  maskIpv6(copy, length);
+  return copy;
 }
 
 function readPrefixes(raw: RawConfig): string[] {

@@ -49,6 +49,12 @@ describe('CLAT configuration', () => {
   it.each([
     [{}, /^ipv6Address: is required/],
     [
+      { ipv6Address: '2001:db8:2::1', dedicatedPrefix: '2001:db8:1:464::/64' },
+      /^ipv6Address: 2001:db8:2::1 is not inside dedicatedPrefix/,
+    ],
+    [{ dedicatedPrefix: '2001:db8:1:464::1/64' }, /^dedicatedPrefix: .* has bits set past its length/],
+    [{ dedicatedPrefix: '2001:db8::/32' }, /^dedicatedPrefix: .* has length 32/],
+    [
       { ipv6Address: '2001:db8::1', ipv6Mtu: 1000 },
       /^ipv6Mtu: expected a whole number from 1280 to 65535, got 1000/,
     ],

@@ -20,7 +20,10 @@ Options (config-file key in brackets):
   --config FILE             YAML or JSON with the keys below
   --device NAME             TUN device name [device] (default clat)
   --ipv4-address A          [ipv4Address] (default 192.0.0.1)
-  --ipv6-address A          dedicated IPv6 address for translated traffic [ipv6Address] (required)
+  --ipv6-address A          dedicated IPv6 address for translated traffic [ipv6Address]
+                            (required unless --dedicated-prefix)
+  --dedicated-prefix P      a prefix (e.g. a delegated /64) the CLAT uses alone, routed into its TUN;
+                            the address is its first one unless --ipv6-address [dedicatedPrefix]
   --prefix P                configured PREF64, repeat for several in order of preference [prefix]
                             (default 64:ff9b::/96; the last resort after RA and DNS64)
   --no-ra-discovery         do not learn the PREF64 from router advertisements [raDiscovery: false]
@@ -54,6 +57,7 @@ export const clatCommand: Command = {
           device: { type: 'string' },
           'ipv4-address': { type: 'string' },
           'ipv6-address': { type: 'string' },
+          'dedicated-prefix': { type: 'string' },
           prefix: { type: 'string', multiple: true },
           'no-ra-discovery': { type: 'boolean' },
           'no-dns64-discovery': { type: 'boolean' },
@@ -81,6 +85,7 @@ export const clatCommand: Command = {
       device: values.device,
       ipv4Address: values['ipv4-address'],
       ipv6Address: values['ipv6-address'],
+      dedicatedPrefix: values['dedicated-prefix'],
       prefix: values.prefix,
       raDiscovery: values['no-ra-discovery'] ? false : undefined,
       dns64Discovery: values['no-dns64-discovery'] ? false : undefined,
