@@ -88,6 +88,29 @@ describe('Pref64Discovery', () => {
     expect(lines.some((l) => /2001:db8:65::\/96 \(ra from fe80::1\) expired/.test(l))).toBe(true);
   });
 
+  it('counts and logs a DNS answer without DNS64 synthesis, keeping the configured prefix', async () => {
+    const plain = await startUnbound({});
+    servers.push(plain);
+    const lines: string[] = [];
+    const discovery = new Pref64Discovery({
+      configured: ['64:ff9b::/96'],
+      raDiscovery: false,
+      dns64Discovery: true,
+      dnsServers: [{ address: plain.address, port: plain.port }],
+      probe: null,
+      drainMs: 0,
+      slot: new PrefixSlot(),
+      log: (line) => lines.push(line),
+    });
+    discoveries.push(discovery);
+    discovery.start();
+    await until('the answer to be judged', () => discovery.counters['dns.malformed.noaaaa'] === 1);
+    expect(discovery.current()).toMatchObject({ active: '64:ff9b::/96', source: 'config' });
+    expect(
+      lines.some((l) => /DNS64 discovery: .*no AAAA record for ipv4only\.arpa.*asking again in 10 s/.test(l)),
+    ).toBe(true);
+  });
+
   it('counts and logs RAs from a non-link-local source and malformed options, keeping the valid ones', () => {
     const lines: string[] = [];
     const discovery = new Pref64Discovery({
