@@ -78,9 +78,27 @@ async function waitFor<T>(what: string, probe: () => T | undefined | false, time
   }
 }
 
-function status(node: Node, socket: string): Record<string, any> | undefined {
+interface Candidate {
+  prefix: string;
+  source: string;
+  probe?: { state: string; rttMs: number | null; lost: number };
+}
+interface StatusDoc {
+  pid: number;
+  counters: Record<string, number>;
+  pref64: {
+    active: string;
+    source: string;
+    from?: string;
+    draining: string | null;
+    candidates: Candidate[];
+    counters: Record<string, number>;
+  };
+}
+
+function status(node: Node, socket: string): StatusDoc | undefined {
   const result = run(node, process.execPath, BIN, 'status', '--socket', socket, '--json');
-  return result.status === 0 ? JSON.parse(result.stdout) : undefined;
+  return result.status === 0 ? (JSON.parse(result.stdout) as StatusDoc) : undefined;
 }
 const clatStatus = () => status('client', join(dir, 'clat.sock'));
 const platPackets = (node: 'plata' | 'platb') => {
@@ -289,10 +307,10 @@ describe('CLAT PREF64 discovery, re-plumbing and PLAT failover', () => {
     await sendRas(['--prefix', PREFIX_A, '--prefix', PREFIX_B, '--lifetime', '600']);
     const doc = await waitFor('both prefixes up and plat A preferred', () => {
       const d = clatStatus();
-      const probes = d?.pref64?.candidates?.map((c: { probe?: { state: string } }) => c.probe?.state);
+      const probes = d?.pref64?.candidates.map((c) => c.probe?.state);
       return d?.pref64?.active === PREFIX_A && probes?.[0] === 'up' && probes?.[1] === 'up' ? d : undefined;
     });
-    expect(doc.pref64.candidates[0].probe.rttMs).toBeGreaterThan(0);
+    expect(doc.pref64.candidates[0].probe?.rttMs).toBeGreaterThan(0);
     expect(ping()).toBe(true);
     await stopChild('plata');
     const moved = await waitFor('the CLAT to move to plat B', () => {
@@ -301,7 +319,7 @@ describe('CLAT PREF64 discovery, re-plumbing and PLAT failover', () => {
     });
     expect(moved.pref64.counters['probe.failovers']).toBeGreaterThanOrEqual(1);
     expect(moved.pref64.candidates[0]).toMatchObject({ prefix: PREFIX_A, probe: { state: 'down' } });
-    expect(moved.pref64.candidates[0].probe.lost).toBeGreaterThanOrEqual(3);
+    expect(moved.pref64.candidates[0].probe?.lost).toBeGreaterThanOrEqual(3);
     const before = platPackets('platb');
     expect(ping()).toBe(true);
     expect(platPackets('platb')).toBeGreaterThan(before);
