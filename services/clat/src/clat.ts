@@ -3,16 +3,17 @@
 // starts one translating worker per queue, serves `xlat64 status`, and on stop removes exactly
 // what it added. PREF64 discovery and the PLAT probe run here, in the main thread, and hand the
 // chosen prefix to the workers through a shared slot.
-import type { TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
-import { createTranslator } from '../../../libs/xlat/src/index.js';
-import { type RunningRole, startRole } from '../../ingress/src/role.js';
 import {
   addressStep,
   linkUpSteps,
+  type RunningRole,
   routeStep,
   type SetupStep,
+  startRole,
   sysctlStep,
-} from '../../ingress/src/system-setup.js';
+} from '../../../libs/dataplane/src/index.js';
+import type { TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
+import { createTranslator } from '../../../libs/xlat/src/index.js';
 import { type ClatConfig, ipv4RouteMtu } from './config.js';
 import { Pref64Discovery } from './pref64-discovery.js';
 import { PrefixSlot } from './prefix-slot.js';

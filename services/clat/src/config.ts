@@ -4,14 +4,6 @@
 // resort after RFC 8781 router advertisements and RFC 7050 DNS64 discovery, and the PLAT probe.
 import { readFileSync } from 'node:fs';
 import {
-  formatIpv6Address,
-  isPrefixParseFailure,
-  maskIpv6,
-  parseIpv6Address,
-  parseIpv6Prefix,
-  parseRfc6052Prefix,
-} from '../../../libs/xlat/src/index.js';
-import {
   checkPrefix,
   configError,
   type RawConfig,
@@ -24,7 +16,15 @@ import {
   readOptionalString,
   readString,
   refuseUnknownKeys,
-} from '../../ingress/src/config-fields.js';
+} from '../../../libs/dataplane/src/index.js';
+import {
+  formatIpv6Address,
+  isPrefixParseFailure,
+  maskIpv6,
+  parseIpv6Address,
+  parseIpv6Prefix,
+  parseRfc6052Prefix,
+} from '../../../libs/xlat/src/index.js';
 import { type DnsServer, nameserversOf, parseDnsServer } from './rfc7050.js';
 
 export interface ClatConfig {

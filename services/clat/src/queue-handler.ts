@@ -2,10 +2,10 @@
 // it translates every batch in place and writes the results back to the same queue. Before each
 // batch it checks the shared PREF64 slot (one atomic load) and swaps its translators when the main
 // thread has published a new prefix, so a prefix change needs no restart.
+import { BatchTranslator } from '../../../libs/dataplane/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import type { TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import { formatIpv6Address } from '../../../libs/xlat/src/index.js';
-import { BatchTranslator } from '../../ingress/src/batch-translator.js';
 import { PrefixSlot, type SlotPrefix } from './prefix-slot.js';
 import { ClatStep, clatCounterLayout } from './step.js';
 

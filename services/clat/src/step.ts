@@ -4,6 +4,8 @@
 // translated back; router solicitations and anything else the kernel routes into the TUN are
 // dropped and counted. The PREF64 can be swapped while running (setPrefixes): IPv4 leaves through
 // the new prefix at once, and replies from the previous prefix are still translated while it drains.
+import type { CounterLayout, PacketStep } from '../../../libs/dataplane/src/index.js';
+import { roleCounterLayout, translatorDropBase } from '../../../libs/dataplane/src/index.js';
 import {
   createTranslator,
   formatIpv6Address,
@@ -15,9 +17,6 @@ import {
   type TranslatorConfigInput,
   Verdict,
 } from '../../../libs/xlat/src/index.js';
-import type { PacketStep } from '../../ingress/src/batch-translator.js';
-import type { CounterLayout } from '../../ingress/src/counters.js';
-import { roleCounterLayout, translatorDropBase } from '../../ingress/src/role-counters.js';
 
 export const clatDropNames = ['version', 'routersolicitation', 'notforus64'] as const;
 /** Counters of the CLAT's own besides drops: prefix swaps seen by this worker, replies drained. */
