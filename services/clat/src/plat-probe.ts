@@ -37,6 +37,8 @@ interface Target {
   /** Sequence of the request in flight and when it left, or -1. */
   outstanding: number;
   sentAtMs: number;
+  /** The last send error reported, so a prefix without a route logs once, not every interval. */
+  lastSendError: string | null;
 }
 
 export interface PlatProbeOptions {
@@ -47,7 +49,7 @@ export interface PlatProbeOptions {
   now?: () => number;
   /** A state change of a prefix (to 'up' or 'down'). */
   onChange: (prefix: string, state: ProbeState) => void;
-  /** A failure to send (logged by the caller; the request counts as lost at the next round). */
+  /** A failure to send, reported once per distinct error (the request counts as lost at the next round). */
   onSendError?: (prefix: string, error: Error) => void;
 }
 
@@ -58,6 +60,7 @@ export class PlatProbe {
   private readonly targets = new Map<string, Target>();
   private socket: Icmpv6Socket | null = null;
   private sequence = 0;
+  private stopped = false;
 
   constructor(options: PlatProbeOptions) {
     assert.ok(options.lossThreshold >= 1, 'lossThreshold must be at least 1');
@@ -68,10 +71,15 @@ export class PlatProbe {
 
   start(): void {
     this.socket = openIcmpv6Socket(ECHO_REPLY, (message, source) => this.onReply(message, source));
-    this.socket.on('error', () => {});
+    // raw-socket closes the socket after an 'error'; the next round opens a new one.
+    this.socket.on('error', (error) => {
+      this.options.onSendError?.('(socket)', error);
+      this.socket = null;
+    });
   }
 
   stop(): void {
+    this.stopped = true;
     this.socket?.close();
     this.socket = null;
   }
@@ -92,13 +100,15 @@ export class PlatProbe {
         state: 'unknown',
         outstanding: -1,
         sentAtMs: 0,
+        lastSendError: null,
       });
     }
   }
 
   /** One round: requests still unanswered count as lost, then a new request goes to every prefix. */
   round(): void {
-    assert.ok(this.socket !== null, 'PlatProbe.round before start');
+    if (this.stopped) return;
+    if (this.socket === null) this.start();
     for (const target of this.targets.values()) {
       if (target.outstanding >= 0) {
         target.outstanding = -1;
@@ -142,7 +152,10 @@ export class PlatProbe {
     target.sentAtMs = this.now();
     target.sent++;
     this.socket!.send(request, 0, request.length, target.address, (error) => {
-      if (error) this.options.onSendError?.(target.prefix, error);
+      const message = error ? error.message : null;
+      if (message !== null && message !== target.lastSendError)
+        this.options.onSendError?.(target.prefix, error!);
+      target.lastSendError = message;
     });
   }
 
