@@ -26,7 +26,8 @@ Options (config-file key in brackets):
   --state-dir DIR         event log directory [stateDir] (default /var/lib/xlat64)
   --status-socket PATH    where \`xlat64 status\` asks [statusSocket]
   --no-routes             do not route PREF64 and pool into the device [routes: false]
-Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, queues (1), and nat: { blockSizePorts,
+  --queues N              TUN queues = worker threads, each owning a share of the shards [queues] (1)
+Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, shards (1024), and nat: { blockSizePorts,
 subscriberPrefixLength, subscriberBlocksMax, subscriberSessionsMax, filtering, timeouts, staticBib, ... }
 (see README "Configuration").
 `;
@@ -52,6 +53,7 @@ export const platCommand: Command = {
           'state-dir': { type: 'string' },
           'status-socket': { type: 'string' },
           'no-routes': { type: 'boolean' },
+          queues: { type: 'string' },
         },
       }));
     } catch (error) {
@@ -75,6 +77,7 @@ export const platCommand: Command = {
       stateDir: values['state-dir'],
       statusSocket: values['status-socket'],
       routes: values['no-routes'] ? false : undefined,
+      queues: values.queues,
     });
     const config = parsePlatConfig(raw);
     const plat = await startPlat(config, log);
