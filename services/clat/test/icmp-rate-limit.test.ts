@@ -2,15 +2,13 @@
 // TTL 1) at most at the configured rate (RFC 4443 sec. 2.4 (f), RFC 1812 sec. 4.3.2.8), drops the
 // others under their own reason without writing them, and counts them as suppressed.
 import { describe, expect, it } from 'vitest';
-import { roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import { Verdict } from '../../../libs/xlat/src/index.js';
 import { ipv4, udp } from '../../../test/support/build.js';
-import { clatGaugeNames } from '../src/queue-handler.js';
-import { ClatStep, clatDropNames } from '../src/step.js';
+import { ClatStep, clatCounterLayout } from '../src/step.js';
 
 describe('CLAT ICMP error rate limit', () => {
   it('burst 2 at 1 per second: 2 of 5 TTL-1 packets answered at once, then one per second; nothing written for the suppressed ones', () => {
-    const layout = roleCounterLayout(clatDropNames, clatGaugeNames);
+    const layout = clatCounterLayout();
     const step = new ClatStep(
       {
         translator: {
