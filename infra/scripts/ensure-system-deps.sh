@@ -35,6 +35,9 @@ lab_deps=(
   "jq:jq"
   "awk:gawk"
   "timeout:coreutils"
+  "prometheus:prometheus" # test/observability: a real Prometheus scrapes the PLAT's /metrics
+  "chromium:chromium"     # test/observability: the dashboard page rendered headless
+  "tmux:tmux"             # test/observability: `xlat64 top` under a terminal
 )
 
 have() {

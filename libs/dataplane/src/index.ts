@@ -18,6 +18,7 @@ export {
   readInteger,
   readIpv4Address,
   readIpv6Address,
+  readListenAddress,
   readOptionalString,
   readPrefix,
   readString,

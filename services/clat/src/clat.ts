@@ -49,6 +49,7 @@ export async function startClat(config: ClatConfig, log: (line: string) => void)
         mtu4: 1500,
         counters,
       }),
+      metrics: config.metrics,
       details: () => ({
         ipv4Address: config.ipv4Address,
         ipv6Address: config.ipv6Address,

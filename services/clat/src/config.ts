@@ -1,6 +1,7 @@
 // Configuration of `xlat64 clat`, the customer-side stateless translator of 464XLAT (RFC 6877
 // sec. 6.3): the TUN device, the RFC 7335 IPv4 address the host's applications use, the dedicated
 // IPv6 address (or /64) translated traffic leaves from, and the PLAT's PREF64 (RFC 6052).
+
 import {
   configError,
   type RawConfig,
@@ -10,10 +11,12 @@ import {
   readInteger,
   readIpv4Address,
   readIpv6Address,
+  readListenAddress,
   readOptionalString,
   readPrefix,
   refuseUnknownKeys,
 } from '../../../libs/dataplane/src/index.js';
+import type { ListenAddress } from '../../../libs/telemetry/src/index.js';
 
 export interface ClatConfig {
   device: string;
@@ -33,6 +36,8 @@ export interface ClatConfig {
   queues: number;
   udpZeroChecksum: 'compute' | 'drop';
   statusSocket: string;
+  /** HOST:PORT of the Prometheus /metrics + dashboard endpoint; off when absent. */
+  metrics: ListenAddress | undefined;
 }
 
 export const clatConfigKeys = [
@@ -47,6 +52,7 @@ export const clatConfigKeys = [
   'queues',
   'udpZeroChecksum',
   'statusSocket',
+  'metrics',
 ] as const;
 
 export function parseClatConfig(raw: RawConfig): ClatConfig {
@@ -72,6 +78,7 @@ export function parseClatConfig(raw: RawConfig): ClatConfig {
     queues: readInteger(raw, 'queues', 1, 1, 16),
     udpZeroChecksum: readEnum(raw, 'udpZeroChecksum', 'compute', ['compute', 'drop']),
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/clat-${device}.sock`,
+    metrics: readListenAddress(raw, 'metrics'),
   };
 }
 

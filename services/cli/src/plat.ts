@@ -20,6 +20,7 @@ Options (config-file key in brackets):
   --pool4 P               IPv4 pool prefix or range, repeatable [pool4] (required)
   --state-dir DIR         event log directory [stateDir] (default /var/lib/xlat64)
   --status-socket PATH    where \`xlat64 status\` asks [statusSocket]
+  --metrics HOST:PORT     serve Prometheus /metrics, /status.json and the dashboard page [metrics]
   --no-routes             do not route PREF64 and pool into the device [routes: false]
 Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, queues (1), and nat: { blockSizePorts,
 subscriberPrefixLength, subscriberBlocksMax, subscriberSessionsMax, filtering, timeouts, staticBib, ... }
@@ -43,6 +44,7 @@ export const platCommand: Command = {
           pool4: { type: 'string', multiple: true },
           'state-dir': { type: 'string' },
           'status-socket': { type: 'string' },
+          metrics: { type: 'string' },
           'no-routes': { type: 'boolean' },
         },
       }));
@@ -60,6 +62,7 @@ export const platCommand: Command = {
       pool4: values.pool4,
       stateDir: values['state-dir'],
       statusSocket: values['status-socket'],
+      metrics: values.metrics,
       routes: values['no-routes'] ? false : undefined,
     });
     const plat = await startPlat(parsePlatConfig(raw), log);

@@ -1,6 +1,7 @@
 // Configuration of `xlat64 plat`, the single-node PLAT (stateful NAT64, RFC 6146, with RFC 6888
 // port blocks) on a TUN device, with the embedded state (an append-only event log in stateDir).
 // NAT behaviour options live under `nat` and are checked by the engine's own validator.
+
 import { isAbsolute } from 'node:path';
 import {
   configError,
@@ -8,11 +9,13 @@ import {
   readBoolean,
   readDeviceName,
   readInteger,
+  readListenAddress,
   readOptionalString,
   readPrefix,
   readString,
   refuseUnknownKeys,
 } from '../../../libs/dataplane/src/index.js';
+import type { ListenAddress } from '../../../libs/telemetry/src/index.js';
 import {
   type TranslatorConfigInput,
   validateConfig as validateTranslatorConfig,
@@ -38,6 +41,8 @@ export interface PlatConfig {
   routes: boolean;
   stateDir: string;
   statusSocket: string;
+  /** HOST:PORT of the Prometheus /metrics + dashboard endpoint; off when absent. */
+  metrics: ListenAddress | undefined;
   /** How often coalesced session refreshes and batched events are written. */
   flushIntervalMs: number;
   nat: Omit<NatEngineConfigInput, 'pool'>;
@@ -55,6 +60,7 @@ export const platConfigKeys = [
   'routes',
   'stateDir',
   'statusSocket',
+  'metrics',
   'flushIntervalMs',
   'nat',
 ] as const;
@@ -86,6 +92,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     routes: readBoolean(raw, 'routes', true),
     stateDir,
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/plat-${device}.sock`,
+    metrics: readListenAddress(raw, 'metrics'),
     flushIntervalMs: readInteger(raw, 'flushIntervalMs', 1000, 1, 60_000),
     nat: nat as Omit<NatEngineConfigInput, 'pool'>,
   };

@@ -38,6 +38,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
         mtu6: config.mtu6,
         counters,
       }),
+      metrics: config.metrics,
       details: () => ({ prefix: config.prefix, pool4: config.pool4, eventLog: eventLogPath }),
     },
     log,
