@@ -53,7 +53,12 @@ export interface E2eLab extends Lab {
 
 export function createE2eLab(
   name: string,
-  options: { plat: 'tayga' | 'xlat64'; clat: 'tayga' | 'xlat64' | 'none' },
+  options: {
+    plat: 'tayga' | 'xlat64';
+    clat: 'tayga' | 'xlat64' | 'none';
+    /** Extra flags for `xlat64 plat` (e.g. --metrics). */
+    platArgs?: readonly string[];
+  },
 ): E2eLab {
   if (!name.startsWith('e2e')) throw new Error(`e2e lab names start with e2e, not '${name}'`);
   const prefix = `x64t-${name}`;
@@ -67,7 +72,7 @@ export function createE2eLab(
     clat: options.clat,
     xlat64PlatCommand:
       options.plat === 'xlat64'
-        ? `${process.execPath} ${XLAT64} plat --config ${runDir}/xlat64-plat.yaml --state-dir ${runDir}/state`
+        ? `${process.execPath} ${XLAT64} plat --config ${runDir}/xlat64-plat.yaml --state-dir ${runDir}/state ${(options.platArgs ?? []).join(' ')}`.trim()
         : undefined,
   });
   const children: ChildProcess[] = [];
