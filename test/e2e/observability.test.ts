@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PromSample, type RunningServer, startPrometheus } from '../../infra/observability/servers.js';
-import { createE2eLab, REPO, SERVER_V6 } from './support.js';
+import { createE2eLab, REPO, SERVER_V6, XLAT64 } from './support.js';
 
 const METRICS = '127.0.0.1:9464';
 const lab = createE2eLab('e2e-obs', { plat: 'xlat64', clat: 'none', platArgs: ['--metrics', METRICS] });
@@ -99,5 +99,47 @@ describe('Prometheus and the dashboard on a live xlat64 PLAT', () => {
     expect(existsSync(shot)).toBe(true);
     expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
     spawnSync('rm', ['-rf', '/tmp/x64t-e2e-obs-chromium']);
+  });
+
+  it('xlat64 top --once prints the totals and top drop reasons the status socket has', () => {
+    // Proves top reads the socket and lays out the same totals (after traffic has stopped).
+    const socket = `${lab.runDir}/xlat64-plat.sock`;
+    const out = lab.check('plat', [
+      process.execPath,
+      XLAT64,
+      'top',
+      '--once',
+      '--interval',
+      '0.5',
+      '--socket',
+      socket,
+    ]);
+    const status = lab.counters('plat');
+    expect(out).toContain('xlat64 top — plat on ');
+    expect(out).toContain(`6to4 ${status['tx.packets64']} pkts`);
+    expect(out).toMatch(new RegExp(`hoplimit64 +${status['drop.hoplimit64']} `));
+  });
+
+  it('xlat64 top under tmux refreshes in place with the live counters', async () => {
+    // Proves the live view: the screen tmux captures after more traffic shows the new total.
+    const session = `x64t-obs-top-${process.pid}`;
+    const socket = `${lab.runDir}/xlat64-plat.sock`;
+    const command = `ip netns exec ${lab.namespaces.plat} ${process.execPath} ${XLAT64} top --interval 0.5 --socket ${socket}`;
+    const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8', timeout: 10_000 });
+    expect(tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', command).status).toBe(0);
+    try {
+      lab.check('client', ['curl', '-sS', '-g', '--max-time', '10', `http://[${SERVER_V6}]:8000/`]);
+      const want = lab.counters('plat')['tx.packets64'];
+      let screen = '';
+      for (let i = 0; i < 40 && !screen.includes(`6to4 ${want} pkts`); i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        screen = tmux('capture-pane', '-p', '-t', session).stdout;
+      }
+      expect(screen).toContain('xlat64 top — plat on ');
+      expect(screen).toContain(`6to4 ${want} pkts`);
+      expect(screen).toContain('top drop reasons');
+    } finally {
+      tmux('kill-session', '-t', session);
+    }
   });
 });
