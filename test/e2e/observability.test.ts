@@ -3,6 +3,7 @@
 // the dashboard page, rendered by headless Chromium, shows the same live numbers.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PromSample, type RunningServer, startPrometheus } from '../../infra/observability/servers.js';
 import { createE2eLab, REPO, SERVER_V6, XLAT64 } from './support.js';
@@ -69,6 +70,25 @@ describe('Prometheus and the dashboard on a live xlat64 PLAT', () => {
     );
     expect(reasons.has('hoplimit/6to4')).toBe(true);
     expect(reasons.has('truncated/4to6')).toBe(true);
+  });
+
+  it('every query of the Grafana dashboard names a metric this scrape really has', () => {
+    // Proves infra/dashboards/xlat64.json cannot drift from the exporter's names.
+    const dashboard = JSON.parse(readFileSync(join(REPO, 'infra/dashboards/xlat64.json'), 'utf8')) as {
+      panels: { targets: { expr: string }[] }[];
+      templating: { list: { query?: unknown }[] };
+    };
+    const exprs = [
+      ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)),
+      ...dashboard.templating.list.map((v) => v.query).filter((q): q is string => typeof q === 'string'),
+    ];
+    const metrics = new Set(exprs.flatMap((e) => e.match(/xlat64_[a-z0-9_]+/g) ?? []));
+    expect(metrics.size).toBeGreaterThan(8);
+    const missing = [...metrics].filter((m) => prom.query(`count(${m})`).length === 0);
+    expect(missing).toEqual([]);
+    // And the queries themselves are valid PromQL that Prometheus evaluates.
+    for (const expr of exprs.filter((e) => !e.startsWith('label_values')))
+      expect(() => prom.query(expr.replaceAll('$instance', '.*'))).not.toThrow();
   });
 
   it('the dashboard page renders the live counters in headless Chromium', () => {

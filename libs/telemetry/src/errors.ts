@@ -1,5 +1,5 @@
 // Operating errors of the telemetry library, with stable codes (CONVENTIONS.md 10).
-export type TelemetryErrorCode = 'XLAT64_ERR_METRICS_LISTEN' | 'XLAT64_ERR_TRACE_EXPORT';
+export type TelemetryErrorCode = 'XLAT64_ERR_METRICS_LISTEN';
 
 export class TelemetryError extends Error {
   readonly code: TelemetryErrorCode;

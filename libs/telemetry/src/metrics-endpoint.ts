@@ -59,7 +59,7 @@ export async function startMetricsEndpoint(options: MetricsEndpointOptions): Pro
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
     }
   });
-  await new Promise<void>((resolve, reject) => {
+  const listening = new Promise<void>((resolve, reject) => {
     server.once('error', (error) =>
       reject(
         new TelemetryError(
@@ -71,6 +71,12 @@ export async function startMetricsEndpoint(options: MetricsEndpointOptions): Pro
     );
     server.listen({ host: options.listen.host, port: options.listen.port }, () => resolve());
   });
+  try {
+    await listening;
+  } catch (error) {
+    await provider.shutdown();
+    throw error;
+  }
   const bound = server.address() as AddressInfo;
   const address = { host: options.listen.host, port: bound.port };
   return {
