@@ -45,3 +45,4 @@ export {
   SystemSetup,
   sysctlStep,
 } from './system-setup.js';
+export { type RunningXdpRole, startXdpRole, type XdpRoleSpec } from './xdp-role.js';
