@@ -56,6 +56,7 @@ export function createE2eLab(
   options: {
     plat: 'tayga' | 'xlat64';
     clat: 'tayga' | 'xlat64' | 'none';
+    queues?: number;
     /** Extra flags for `xlat64 plat` (e.g. --metrics). */
     platArgs?: readonly string[];
   },
@@ -72,7 +73,9 @@ export function createE2eLab(
     clat: options.clat,
     xlat64PlatCommand:
       options.plat === 'xlat64'
-        ? `${process.execPath} ${XLAT64} plat --config ${runDir}/xlat64-plat.yaml --state-dir ${runDir}/state ${(options.platArgs ?? []).join(' ')}`.trim()
+        ? `${process.execPath} ${XLAT64} plat --config ${runDir}/xlat64-plat.yaml --state-dir ${runDir}/state` +
+          (options.queues === undefined ? '' : ` --queues ${options.queues}`) +
+          (options.platArgs === undefined ? '' : ` ${options.platArgs.join(' ')}`)
         : undefined,
   });
   const children: ChildProcess[] = [];

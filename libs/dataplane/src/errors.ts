@@ -1,5 +1,10 @@
 // Operating errors of the data-plane library, with stable codes (CONVENTIONS.md 10).
-export type DataplaneErrorCode = 'XLAT64_ERR_SYSTEM_SETUP' | 'XLAT64_ERR_CONFIG' | 'XLAT64_ERR_STATUS';
+export type DataplaneErrorCode =
+  | 'XLAT64_ERR_SYSTEM_SETUP'
+  | 'XLAT64_ERR_CONFIG'
+  | 'XLAT64_ERR_STATUS'
+  /** A packet ring created with a bad capacity (ring.ts). */
+  | 'XLAT64_ERR_RING_OPTIONS';
 
 export class DataplaneError extends Error {
   readonly code: DataplaneErrorCode;

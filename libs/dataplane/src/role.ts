@@ -17,6 +17,8 @@ export interface RoleSpec {
   handlerModule: URL;
   /** The handler's options; `counters` (one block per queue) is added here. */
   handlerOptions: (counters: SharedArrayBuffer[]) => unknown;
+  /** Longest a TUN read waits before the worker's idle hook runs (libs/tun default 100 ms). */
+  pollTimeoutMs?: number;
   /** Role-specific fields of the status document. */
   details: () => Record<string, unknown>;
   /** Where to serve Prometheus /metrics, /status.json and the dashboard (libs/telemetry); none when absent. */
@@ -43,6 +45,7 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
       device,
       handlerModule: spec.handlerModule,
       handlerOptions: spec.handlerOptions(counters),
+      pollTimeoutMs: spec.pollTimeoutMs,
       onError: (error, queue) => log(`${spec.role}: queue ${queue}: ${error.message}`),
     });
     const running = queues;
@@ -56,7 +59,8 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
       offloads: device.offloadNames,
       queueStats: running.stats(),
       counters: sumCounters(spec.layout, counters),
-      workers: counters.map((block) => sumCounters(spec.layout, [block])),
+      // Each worker's own figures next to the sum (one entry per queue).
+      perQueue: counters.length > 1 ? counters.map((c) => sumCounters(spec.layout, [c])) : undefined,
     });
     status = new StatusServer(spec.statusSocket, snapshot);
     await status.start();

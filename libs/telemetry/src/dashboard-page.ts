@@ -41,7 +41,7 @@ function render(doc){
   document.getElementById("drops").innerHTML = drops.length ? drops.map(([k,v])=>"<tr><td>"+esc(k.slice(5))+"</td><td class=n data-name=\\""+esc(k)+"\\">"+v+"</td><td><span class=bar style=\\"width:"+Math.max(2,Math.round(120*v/max))+"px\\"></span></td></tr>").join("") : "<tr><td>no drops</td></tr>";
   const state = Object.entries(c).filter(([k])=>k.startsWith("nat.")||k.startsWith("events."));
   document.getElementById("state").innerHTML = state.length ? rows(state) : "<tr><td>stateless role</td></tr>";
-  const ws = Array.isArray(doc.workers) ? doc.workers : [];
+  const ws = Array.isArray(doc.perQueue) ? doc.perQueue : [c];
   document.getElementById("workers").innerHTML = "<tr><th>worker</th><th>rx</th><th>6to4</th><th>4to6</th><th>drops</th></tr>" + ws.map((w,i)=>{const d=Object.entries(w).filter(([k])=>k.startsWith("drop.")).reduce((a,[,v])=>a+v,0);return "<tr><td>"+i+"</td><td class=n>"+(w["rx.packets"]||0)+"</td><td class=n>"+(w["tx.packets64"]||0)+"</td><td class=n>"+(w["tx.packets46"]||0)+"</td><td class=n>"+d+"</td></tr>";}).join("");
   const pool = doc.poolUse || [];
   document.getElementById("pool").innerHTML = pool.length ? pool.map(p=>{const h=Math.round(120-120*Math.min(1,p.used));return "<span class=cell title=\\""+esc(p.address)+"\\" style=\\"background:hsl("+h+",70%,60%)\\">"+Math.round(100*p.used)+"</span>";}).join("") : "<span>pool " + esc(JSON.stringify(doc.pool4 || [])) + ": per-address use not reported by this node</span>";

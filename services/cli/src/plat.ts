@@ -27,7 +27,8 @@ Options (config-file key in brackets):
   --status-socket PATH    where \`xlat64 status\` asks [statusSocket]
   --metrics HOST:PORT     serve Prometheus /metrics, /status.json and the dashboard page [metrics]
   --no-routes             do not route PREF64 and pool into the device [routes: false]
-Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, queues (1), and nat: { blockSizePorts,
+  --queues N              TUN queues = worker threads, each owning a share of the shards [queues] (1)
+Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, shards (1024), and nat: { blockSizePorts,
 subscriberPrefixLength, subscriberBlocksMax, subscriberSessionsMax, filtering, timeouts, staticBib, ... }
 (see README "Configuration").
 `;
@@ -54,6 +55,7 @@ export const platCommand: Command = {
           'status-socket': { type: 'string' },
           metrics: { type: 'string' },
           'no-routes': { type: 'boolean' },
+          queues: { type: 'string' },
         },
       }));
     } catch (error) {
@@ -78,6 +80,7 @@ export const platCommand: Command = {
       statusSocket: values['status-socket'],
       metrics: values.metrics,
       routes: values['no-routes'] ? false : undefined,
+      queues: values.queues,
     });
     const config = parsePlatConfig(raw);
     const plat = await startPlat(config, log);

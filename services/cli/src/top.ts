@@ -63,7 +63,7 @@ export const topCommand: Command = {
 type Counters = Record<string, number>;
 
 function workersOf(doc: StatusDocument): Counters[] {
-  return Array.isArray(doc.workers) ? (doc.workers as Counters[]) : [doc.counters];
+  return Array.isArray(doc.perQueue) ? (doc.perQueue as Counters[]) : [doc.counters];
 }
 
 function rate(now: Counters, before: Counters | undefined, name: string, seconds: number): number {
@@ -73,7 +73,7 @@ function rate(now: Counters, before: Counters | undefined, name: string, seconds
 /** One screen of `xlat64 top` from two status documents taken `seconds` apart. */
 export function formatTop(before: StatusDocument, now: StatusDocument, seconds: number): string {
   const restarted = before.startedAt !== now.startedAt;
-  const base = restarted ? { ...now, counters: {}, workers: [] } : before;
+  const base = restarted ? { ...now, counters: {}, perQueue: [] } : before;
   const c = now.counters;
   const lines = [
     `xlat64 top — ${now.role} on ${String(now.device ?? '?')} (pid ${now.pid}, started ${now.startedAt})${restarted ? '  [restarted]' : ''}`,

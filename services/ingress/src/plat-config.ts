@@ -27,6 +27,10 @@ import {
   parsePool4Entry,
   validateConfig as validateNatConfig,
 } from '../../nat-engine/src/index.js';
+import { checkShardCount, VIRTUAL_SHARDS_DEFAULT, VIRTUAL_SHARDS_MAX } from './routing/index.js';
+
+/** Most TUN queues (worker threads) of one PLAT: a ring per worker pair, so N * (N - 1) rings. */
+export const QUEUES_MAX = 16;
 
 export interface PlatConfig {
   device: string;
@@ -42,7 +46,10 @@ export interface PlatConfig {
   prefix: string;
   allowNonGlobalIpv4: boolean;
   pool4: string[];
+  /** TUN queues = worker threads, each owning a share of the virtual shards. */
   queues: number;
+  /** Virtual shards (a power of two): the unit of routing and, later, of replication and handover. */
+  shards: number;
   mtu4: number;
   mtu6: number;
   lowestIpv6Mtu: number;
@@ -63,6 +70,7 @@ export const platConfigKeys = [
   'allowNonGlobalIpv4',
   'pool4',
   'queues',
+  'shards',
   'mtu4',
   'mtu6',
   'lowestIpv6Mtu',
@@ -85,7 +93,14 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
   if (!Array.isArray(pool4) || pool4.length === 0 || !pool4.every((p) => typeof p === 'string')) {
     throw configError('pool4', 'is required: a list of IPv4 prefixes or ranges, e.g. [203.0.113.0/24]');
   }
-  const queues = readInteger(raw, 'queues', 1, 1, 1);
+  const queues = readInteger(raw, 'queues', 1, 1, QUEUES_MAX);
+  const shards = readInteger(raw, 'shards', VIRTUAL_SHARDS_DEFAULT, 1, VIRTUAL_SHARDS_MAX);
+  checkShardCount(shards, 'shards');
+  if (shards < queues)
+    throw configError(
+      'shards',
+      `${shards} virtual shards cannot be spread over ${queues} queues; use ${VIRTUAL_SHARDS_DEFAULT}`,
+    );
   const nat = raw.nat ?? {};
   if (typeof nat !== 'object' || nat === null || Array.isArray(nat)) {
     throw configError('nat', 'expected a mapping of NAT options (blockSizePorts, timeouts, filtering, ...)');
@@ -120,6 +135,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     allowNonGlobalIpv4: readBoolean(raw, 'allowNonGlobalIpv4', false),
     pool4: pool4 as string[],
     queues,
+    shards,
     mtu4: readInteger(raw, 'mtu4', 1500, 68, 65535),
     mtu6: readInteger(raw, 'mtu6', 1500, 1280, 65535),
     lowestIpv6Mtu: readInteger(raw, 'lowestIpv6Mtu', 1280, 1280, 65535),

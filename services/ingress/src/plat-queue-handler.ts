@@ -1,22 +1,38 @@
-// The PLAT's TUN queue handler module, run by libs/tun inside the queue's worker thread: the NAT
-// engine lives here with its tables, so the packet path never leaves the thread. Engine events are
-// batched per flush interval into the embedded event log (synchronous appends: the reading loop
-// does not yield to an event loop). Timers advance on every batch and on every idle poll.
+// The PLAT's TUN queue handler module, run by libs/tun inside the queue's worker thread: the worker's
+// NAT engine (the shards the table gives this worker) lives here with its tables, so a packet of its
+// own shards never leaves the thread; a packet of another worker's shard goes to that worker through a
+// shared-memory ring, and packets other workers passed here are drained after every batch and idle
+// poll. Engine events are batched per flush interval into the embedded event log (synchronous appends:
+// the reading loop does not yield to an event loop). Timers advance on every batch and idle poll.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { BatchTranslator, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
+import { BatchTranslator, createRingMemory, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
   createCryptoRandom,
   createNatEngine,
+  createSharedPoolMemory,
   type NatEngineConfigInput,
   type NatEvent,
   parseIpv4,
   ShardPipeline,
+  type SharedPoolMemory,
+  sharedPoolAllocator,
+  validateConfig,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedEventLog, EventBatcher } from '../../state/src/index.js';
 import { PlatStep, platDropNames } from './plat-step.js';
+import {
+  createBlockTableStorage,
+  createHandoffMemory,
+  createShardTable,
+  type HandoffMemory,
+  ShardRouter,
+  ShardTable,
+  type ShardTableData,
+  WorkerHandoff,
+} from './routing/index.js';
 
 export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
@@ -27,6 +43,37 @@ export interface PlatQueueOptions {
   mtu4: number;
   mtu6: number;
   counters: SharedArrayBuffer[];
+  /** The node's shared memory (`createPlatShards`); absent: a node of this one worker. */
+  shards?: PlatShards;
+}
+
+/** What a node's workers share: pool lessees, block table, shard table, rings. */
+export interface PlatShards {
+  pool: SharedPoolMemory;
+  blocks: SharedArrayBuffer;
+  table: ShardTableData;
+  handoff: HandoffMemory;
+}
+
+/** Bytes of each worker-to-worker ring: ~1,400 full-size or ~14,000 small packets in flight per pair. */
+const HANDOFF_RING_BYTES = 2 << 20;
+
+/**
+ * The node's shared state, made once and mapped by every worker: the pool's block lessees, the block
+ * table, the virtual-shard table (worker i owns shards s with s mod workers = i) and the rings.
+ */
+export function createPlatShards(
+  engine: NatEngineConfigInput,
+  workers: number,
+  shardCount?: number,
+): PlatShards {
+  const engineConfig = validateConfig(engine);
+  return {
+    pool: createSharedPoolMemory(engineConfig),
+    blocks: createBlockTableStorage(engineConfig),
+    table: createShardTable({ memberCount: workers, shardCount }).toData(),
+    handoff: createHandoffMemory(workers, () => createRingMemory(HANDOFF_RING_BYTES)),
+  };
 }
 
 /** Engine gauges published next to the counters. */
@@ -38,6 +85,11 @@ export const platGaugeNames = [
   'nat.heldsyns',
   'events.pending',
   'events.refused',
+  'handoff.forwarded',
+  'handoff.ringfull',
+  'handoff.received',
+  'handoff.fragments.steered',
+  'handoff.fragments.unrouted',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 
@@ -46,17 +98,40 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
   const layout = roleCounterLayout(platDropNames, platGaugeNames);
   const counters = new Float64Array(options.counters[context.queueIndex]);
   mkdirSync(dirname(options.eventLogPath), { recursive: true });
-  const log = new EmbeddedEventLog<NatEvent>(options.eventLogPath);
+  const worker = context.queueIndex;
+  const shards = options.shards ?? createPlatShards(options.engine, 1);
+  // One log per worker (each engine is the writer of its own shards' events); queue 0 keeps the name.
+  const log = new EmbeddedEventLog<NatEvent>(
+    worker === 0 ? options.eventLogPath : options.eventLogPath.replace(/\.log$/, `-q${worker}.log`),
+  );
   const startMs = Date.now();
+  const router = new ShardRouter(ShardTable.fromData(shards.table), validateConfig(options.engine), {
+    blockStorage: shards.blocks,
+  });
   const batcher = new EventBatcher<NatEvent>(
     log,
-    { shard: 0, flushIntervalMs: options.flushIntervalMs, batchEventsMax: 4096, bufferEventsMax: 1 << 20 },
+    {
+      shard: worker,
+      flushIntervalMs: options.flushIntervalMs,
+      batchEventsMax: 4096,
+      bufferEventsMax: 1 << 20,
+    },
     startMs,
   );
   const engine = createNatEngine(options.engine, {
-    sink: { push: (event) => batcher.add(event) },
+    sink: {
+      push: (event) => {
+        router.applyEvent(event); // the block table every worker routes IPv4 by
+        batcher.add(event);
+      },
+    },
     random: createCryptoRandom(),
     startMs,
+    shard: worker,
+    allocator: sharedPoolAllocator(shards.pool, worker),
+    // A hairpin to another worker's subscriber leaves as IPv4 to the pool address; the pool route into
+    // the TUN brings it back, and the block table sends it to that worker.
+    hairpinToOtherShards: shards.table.memberCount > 1,
   });
   engine.start(startMs);
   const prefix = parseRfc6052Prefix(options.translator.prefix);
@@ -80,6 +155,9 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     counters,
     layout,
   });
+  const handoff = new WorkerHandoff(shards.handoff, worker, router, context.vnetHdrBytes);
+  const translate = (buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) =>
+    batch.onBatch(buffer, offsets, lengths, count);
   const gauge = platGaugeNames.map((name) => layout.index(name));
   let lastMaintenanceMs = startMs;
   let lastFlushMs = startMs;
@@ -102,6 +180,12 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     counters[gauge[4]] = pipeline.heldCount;
     counters[gauge[5]] = batcher.pendingCount;
     counters[gauge[6]] = batcher.refusedEvents;
+    const h = handoff.counters;
+    counters[gauge[7]] = h.forwarded;
+    counters[gauge[8]] = h.ringFull;
+    counters[gauge[9]] = h.received;
+    counters[gauge[10]] = h.fragmentsSteered;
+    counters[gauge[11]] = h.fragmentsUnrouted;
     lastMaintenanceMs = nowMs;
   };
 
@@ -109,11 +193,17 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     onBatch(buffer, offsets, lengths, count) {
       const nowMs = Date.now();
       platStep.setNow(nowMs);
-      batch.onBatch(buffer, offsets, lengths, count);
+      const kept = handoff.workers > 1 ? handoff.splitBatch(buffer, offsets, lengths, count, nowMs) : count;
+      if (kept > 0) batch.onBatch(buffer, offsets, lengths, kept);
+      if (handoff.workers > 1) handoff.drain(translate, nowMs);
       if (nowMs - lastMaintenanceMs >= MAINTENANCE_INTERVAL_MS) maintain(nowMs);
     },
     onIdle() {
-      maintain(Date.now());
+      const nowMs = Date.now();
+      platStep.setNow(nowMs);
+      if (handoff.workers > 1) handoff.drain(translate, nowMs);
+      // With several workers the idle poll runs every millisecond; the timers need it every 100 ms.
+      if (handoff.workers === 1 || nowMs - lastMaintenanceMs >= MAINTENANCE_INTERVAL_MS) maintain(nowMs);
     },
     onStop() {
       const nowMs = Date.now();

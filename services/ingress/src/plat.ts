@@ -16,13 +16,21 @@ import {
 } from '../../../libs/dataplane/src/index.js';
 import { parsePool4Entry, pool4Cidrs } from '../../nat-engine/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
-import { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
+import { createPlatShards, type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
 import { platDropNames } from './plat-step.js';
+
+/**
+ * With several workers, one whose TUN is idle still has to drain the packets other workers pass it, and
+ * it only looks between reads: its read waits at most this long (the TUN addon's poll cannot be woken
+ * by another thread).
+ */
+const MULTI_QUEUE_POLL_TIMEOUT_MS = 1;
 
 /** A running PLAT, whichever its I/O. */
 export type RunningPlat = Pick<RunningRole, 'stop'>;
 
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
+  const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
   const eventLogPath = join(config.stateDir, `events-${new Date().toISOString().replaceAll(':', '')}.log`);
   const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => ({
     translator: platTranslatorConfig(config),
@@ -33,6 +41,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     mtu4: config.mtu4,
     mtu6: config.mtu6,
     counters,
+    shards,
   });
   if (config.io === 'xdp') {
     // The interfaces keep their addresses and routes: the kernel still answers ARP/NDP and the
@@ -71,9 +80,16 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       layout: roleCounterLayout(platDropNames, platGaugeNames),
       setupSteps: () => platSetupSteps(config),
       handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
+      pollTimeoutMs: config.queues > 1 ? MULTI_QUEUE_POLL_TIMEOUT_MS : undefined,
       handlerOptions,
       metrics: config.metrics,
-      details: () => ({ prefix: config.prefix, pool4: config.pool4, eventLog: eventLogPath }),
+      details: () => ({
+        prefix: config.prefix,
+        pool4: config.pool4,
+        eventLog: eventLogPath,
+        shards: config.shards,
+        workers: config.queues,
+      }),
     },
     log,
   );

@@ -68,6 +68,13 @@ export interface NatEngineOptions {
    * instead of starting empty; it must have been built with the same configuration.
    */
   state?: NatState;
+  /**
+   * Several shards on one node (each its own engine): a hairpin whose target mapping is not this
+   * engine's leaves as a plain IPv4 packet to the pool address, which the node routes back in (the pool
+   * is routed into its TUN) to the shard holding that block (RFC 6146 sec. 3.8 across shards). Without
+   * it such a hairpin is dropped, as the target cannot exist.
+   */
+  hairpinToOtherShards?: boolean;
   /** Reserved for the cluster; stamped on every event. */
   shard?: number;
   epoch?: number;
@@ -106,7 +113,10 @@ export class NatEngine {
   /** subscriberOf's own scratch: it runs while `prefix` may hold the current flow's subscriber. */
   private readonly subscriberScratch = new Uint32Array(4);
   private readonly hairpinKey4: FlowKey4 = createFlowKey4();
+  private readonly hairpinToOtherShards: boolean;
   private allocatedBlock = -1;
+  /** Sink of `touchNewSessionSlots` (keeps its loads alive). */
+  touched = 0;
   private nowMs = 0;
 
   constructor(config: NatEngineConfig, options: NatEngineOptions) {
@@ -124,6 +134,7 @@ export class NatEngine {
     this.heldSyns = new HeldSynTable(config.heldSynsMax, options.startMs);
     this.expiredHoldIds = new Int32Array(config.heldSynsMax);
     this.shard = options.shard ?? 0;
+    this.hairpinToOtherShards = options.hairpinToOtherShards ?? false;
     this.epoch = options.epoch ?? 0;
     this.dirtyList = preTouched(new Int32Array(config.sessionsMax));
     this.limitReportedGeneration = preTouched(new Uint32Array(config.subscribersMax));
@@ -287,6 +298,13 @@ export class NatEngine {
         sub = state.findSubscriber(prefix[0], prefix[1], prefix[2], prefix[3]);
         return this.refuse(-port, this.limitOfReason(-port), sub, slot, nowMs);
       }
+      this.touched ^= state.touchNewSessionSlots(
+        slot,
+        state.blockAddressOf(this.allocatedBlock) | 0,
+        port,
+        dst4,
+        remotePort,
+      );
       this.emit({
         ...this.eventHeader(NatEventType.MappingCreated, nowMs),
         protocol: slot,
@@ -326,7 +344,14 @@ export class NatEngine {
       return EngineVerdict.Translate;
     }
     // RFC 6146 sec. 3.8: the outgoing tuple goes through the IPv4 side as an incoming packet.
-    const verdict = this.inbound4Leg(hairpinKey(key, this.result, this.hairpinKey4), nowMs, true);
+    const key4 = hairpinKey(key, this.result, this.hairpinKey4);
+    if (
+      this.hairpinToOtherShards &&
+      this.state.findMapping4(protocolSlotOf(key4.protocol), key4.dst4 | 0, key4.dstPort) === -1
+    ) {
+      return EngineVerdict.Translate; // another shard's mapping, maybe: out to the pool address
+    }
+    const verdict = this.inbound4Leg(key4, nowMs, true);
     if (verdict === EngineVerdict.Translate) {
       this.result.hairpin = true;
       return verdict;

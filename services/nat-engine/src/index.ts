@@ -48,6 +48,13 @@ export {
 export { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js';
 export { type Pool4Range, parsePool4, parsePool4Entry, pool4Cidrs } from './pool4/pool-text.js';
 export { DeterministicPoolAllocator, deterministicMapping } from './pool4/rfc7422.js';
+export {
+  createSharedPoolMemory,
+  SharedPoolAllocator,
+  type SharedPoolMemory,
+  sharedPoolAllocator,
+  sharedPoolLessees,
+} from './pool4/shared-allocator.js';
 export { createCryptoRandom, createSeededRandom, type RandomSource } from './random.js';
 export { applyEvent, applyEvents } from './reducer.js';
 export type { NatState } from './tables/nat-state.js';

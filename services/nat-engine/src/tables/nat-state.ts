@@ -513,6 +513,27 @@ export class NatState {
     }
   }
 
+  /**
+   * Reads the mapping-index and session-index slots where a new mapping (slot, address, port) and its first
+   * session with (remote, remotePort) will be inserted, in one expression: the two loads are independent,
+   * so the CPU waits for both cache misses at once instead of one after the other (once in the reducer's
+   * MappingCreated, once in its SessionCreated). The value means nothing; the caller keeps it so the loads
+   * are not optimised away.
+   */
+  touchNewSessionSlots(
+    slot: number,
+    address: number,
+    port: number,
+    remote: number,
+    remotePort: number,
+  ): number {
+    const mappingSlot = this.hashMapping4(slot, address, port) & (this.mappingIndex4.length - 1);
+    const sessionSlot =
+      (this.hashSession4(slot, address, port, remote, remotePort) & ((this.sessionIndex4.length >> 1) - 1)) <<
+      1;
+    return this.mappingIndex4[mappingSlot] ^ this.sessionIndex4[sessionSlot];
+  }
+
   /** Session of `mapping` with the remote (address, port), or -1. */
   findSession(mapping: number, remote: number, remotePort: number): number {
     return this.findSession4(

@@ -1,0 +1,65 @@
+// Shard routing of one ingress: which virtual shard a packet belongs to, and which member owns it now.
+// IPv6 (subscriber side): by the source's subscriber key. IPv4 (Internet side): by the (pool address,
+// port block) of its destination, through the block table; IPv4 fragments without ports are resolved by
+// the fragment table before they get here. The owner comes from the versioned shard table, which the
+// control plane swaps for a newer version; the packet path reads two typed arrays and allocates nothing.
+
+import assert from 'node:assert/strict';
+import type { NatEngineConfig, NatEvent } from '../../../nat-engine/src/index.js';
+import { BlockTable, NO_SHARD } from './block-table.js';
+import type { ShardTable } from './shard-table.js';
+import { SubscriberShardHash } from './subscriber-shard.js';
+
+/** IPv6 header offset of the source address (RFC 8200 sec. 3). */
+const IPV6_SOURCE_OFFSET = 8;
+
+export class ShardRouter {
+  readonly subscribers: SubscriberShardHash;
+  readonly blocks: BlockTable;
+  private tableNow: ShardTable;
+
+  constructor(
+    table: ShardTable,
+    config: NatEngineConfig,
+    options: { seed?: number; blockStorage?: SharedArrayBuffer } = {},
+  ) {
+    this.tableNow = table;
+    this.subscribers = new SubscriberShardHash({
+      prefixLength: config.subscriberPrefixLength,
+      shardCount: table.shardCount,
+      seed: options.seed,
+    });
+    this.blocks = new BlockTable(config, this.subscribers, options.blockStorage);
+  }
+
+  get table(): ShardTable {
+    return this.tableNow;
+  }
+
+  /** Installs a newer table (an explicit handover, a member change). An older or equal version is refused. */
+  setTable(table: ShardTable): void {
+    assert.ok(table.version > this.tableNow.version, 'a shard table is replaced only by a newer version');
+    assert.ok(table.shardCount === this.tableNow.shardCount, 'the number of virtual shards never changes');
+    this.tableNow = table;
+  }
+
+  /** Virtual shard of an IPv6 packet starting at `ipOffset` (its source's subscriber). */
+  shardOf6(packet: Uint8Array, ipOffset: number): number {
+    return this.subscribers.shardOfAddress(packet, ipOffset + IPV6_SOURCE_OFFSET);
+  }
+
+  /** Virtual shard of an IPv4 packet's destination (protocol slot, pool address, port), or NO_SHARD. */
+  shardOf4(slot: number, address: number, port: number): number {
+    return this.blocks.shardOf(slot, address, port);
+  }
+
+  /** Owner of a virtual shard (NO_SHARD in, -1 out). */
+  ownerOf(shard: number): number {
+    return shard === NO_SHARD ? -1 : this.tableNow.owner[shard];
+  }
+
+  /** Feeds an engine event to the block table (BlockLeased / BlockReleased; others are ignored). */
+  applyEvent(event: NatEvent): void {
+    this.blocks.applyEvent(event);
+  }
+}

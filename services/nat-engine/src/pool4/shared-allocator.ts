@@ -1,0 +1,129 @@
+// One node's IPv4 pool shared by the engines of all its shards (RFC 6888 REQ-2 paired pooling across
+// shards, no shared transport address): a block-lessee array in a SharedArrayBuffer that every worker
+// thread maps. A lease is one compare-and-swap on the block's word, so two shards never hold the same
+// block, with no lock and no message; a subscriber lives on one shard, so its one address is that shard's
+// business (paired pooling needs no coordination). Chosen over pre-partitioned pool ranges: a shard's
+// share follows its subscribers' demand instead of a fixed 1/N of the pool, and moving a shard to another
+// worker moves no pool range.
+
+import type { NatEngineConfig } from '../config.js';
+import { assert } from '../errors.js';
+import type { RandomSource } from '../random.js';
+import type { NatState } from '../tables/nat-state.js';
+import type { PoolAllocator } from './allocator.js';
+
+/** `lessee[block]` of a free block; a leased block holds its shard + 1. */
+const FREE = 0;
+
+/** The shared words of a node's pool: pass `buffer` to every worker and attach there. */
+export interface SharedPoolMemory {
+  readonly buffer: SharedArrayBuffer;
+  readonly totalBlocks: number;
+  readonly poolAddressCount: number;
+}
+
+/** Lessee words (one per block, in the engine's block numbering) and free-block counts per (address, protocol). */
+export function createSharedPoolMemory(config: NatEngineConfig): SharedPoolMemory {
+  const words = config.totalBlocks + config.poolAddressCount * 3;
+  const memory = {
+    buffer: new SharedArrayBuffer(words * 4),
+    totalBlocks: config.totalBlocks,
+    poolAddressCount: config.poolAddressCount,
+  };
+  const free = new Int32Array(memory.buffer, config.totalBlocks * 4, config.poolAddressCount * 3);
+  for (let a = 0; a < config.poolAddressCount; a++) {
+    for (let slot = 0; slot < 3; slot++) free[a * 3 + slot] = config.protocols[slot].blocksPerAddress;
+  }
+  return memory;
+}
+
+/** Blocks leased per shard, read from the shared words (status, tests). */
+export function sharedPoolLessees(memory: SharedPoolMemory): Int32Array {
+  return new Int32Array(memory.buffer, 0, memory.totalBlocks).slice();
+}
+
+/**
+ * The PoolAllocator of one shard's engine over the node's shared pool. `tryLease` claims a block by CAS
+ * (a lost race moves on to the next block); `released` frees the word after the engine's BlockReleased.
+ * A block is released only after blockIdleTimeoutMs >= portReuseHoldMs without a mapping, so every port
+ * in it is past its RFC 6888 hold-down when another shard leases it.
+ */
+export class SharedPoolAllocator implements PoolAllocator {
+  private readonly state: NatState;
+  private readonly random: RandomSource;
+  private readonly lessee: Int32Array;
+  private readonly free: Int32Array;
+  private readonly mark: number;
+  /** Claims lost to another shard between reading a block free and the CAS. */
+  racesLost = 0;
+
+  constructor(memory: SharedPoolMemory, shard: number, state: NatState, random: RandomSource) {
+    const config = state.config;
+    assert(memory.buffer instanceof SharedArrayBuffer, 'the shared pool lives in a SharedArrayBuffer');
+    assert(
+      memory.totalBlocks === config.totalBlocks && memory.poolAddressCount === config.poolAddressCount,
+      'the shared pool was built from the same pool configuration as the engine',
+    );
+    assert(
+      Number.isInteger(shard) && shard >= 0 && shard < 0x7fffffff,
+      'a shard number is a non-negative int32',
+    );
+    this.state = state;
+    this.random = random;
+    this.lessee = new Int32Array(memory.buffer, 0, memory.totalBlocks);
+    this.free = new Int32Array(memory.buffer, memory.totalBlocks * 4, memory.poolAddressCount * 3);
+    this.mark = shard + 1;
+  }
+
+  tryLease(
+    _subscriber: Uint32Array,
+    protocolSlot: number,
+    preferredAddressIndex: number,
+    _nowMs: number,
+  ): number {
+    const state = this.state;
+    if (!state.hasSlabRoom()) return -1;
+    if (preferredAddressIndex >= 0) return this.leaseOn(preferredAddressIndex, protocolSlot);
+    // A new subscriber: a random address with a free block in this protocol (spread over the pool).
+    const addresses = state.config.poolAddressCount;
+    const start = this.random.nextUint32() % addresses;
+    for (let i = 0; i < addresses; i++) {
+      const a = (start + i) % addresses;
+      if (Atomics.load(this.free, a * 3 + protocolSlot) <= 0) continue;
+      const block = this.leaseOn(a, protocolSlot);
+      if (block >= 0) return block;
+    }
+    return -1;
+  }
+
+  released(block: number, _nowMs: number): void {
+    const previous = Atomics.compareExchange(this.lessee, block, this.mark, FREE);
+    assert(previous === this.mark, 'a shard releases only a block it leased');
+    Atomics.add(this.free, this.state.blockAddressIndexOf(block) * 3 + this.state.blockSlotOf(block), 1);
+  }
+
+  private leaseOn(addressIndex: number, slot: number): number {
+    const state = this.state;
+    const perAddress = state.config.protocols[slot].blocksPerAddress;
+    const first = state.blockIndexOf(slot, addressIndex, 0);
+    const start = this.random.nextUint32() % perAddress;
+    for (let i = 0; i < perAddress; i++) {
+      const block = first + ((start + i) % perAddress);
+      if (Atomics.load(this.lessee, block) !== FREE) continue;
+      if (Atomics.compareExchange(this.lessee, block, FREE, this.mark) === FREE) {
+        Atomics.sub(this.free, addressIndex * 3 + slot, 1);
+        return block;
+      }
+      this.racesLost++;
+    }
+    return -1;
+  }
+}
+
+/** `NatEngineOptions.allocator` for the shard `shard` of a node sharing `memory`. */
+export function sharedPoolAllocator(
+  memory: SharedPoolMemory,
+  shard: number,
+): (state: NatState, random: RandomSource) => PoolAllocator {
+  return (state, random) => new SharedPoolAllocator(memory, shard, state, random);
+}
