@@ -16,7 +16,7 @@ import {
 import type { TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import { createTranslator } from '../../../libs/xlat/src/index.js';
 import { type ClatConfig, ipv4RouteMtu } from './config.js';
-import type { ClatQueueOptions } from './queue-handler.js';
+import { type ClatQueueOptions, clatGaugeNames } from './queue-handler.js';
 import { clatDropNames } from './step.js';
 
 export function clatTranslatorConfig(config: ClatConfig): TranslatorConfigInput {
@@ -39,12 +39,14 @@ export async function startClat(config: ClatConfig, log: (line: string) => void)
       device: config.device,
       queues: config.queues,
       statusSocket: config.statusSocket,
-      layout: roleCounterLayout(clatDropNames),
+      layout: roleCounterLayout(clatDropNames, clatGaugeNames),
       setupSteps: () => clatSetupSteps(config),
       handlerModule: new URL('./queue-handler.js', import.meta.url),
       handlerOptions: (counters): ClatQueueOptions => ({
         translator,
         ipv6Address: config.ipv6Address,
+        icmpErrorsPerSecond: config.icmpErrorsPerSecond,
+        icmpErrorsBurst: config.icmpErrorsBurst,
         mtu6: config.ipv6Mtu,
         mtu4: 1500,
         counters,

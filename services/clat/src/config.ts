@@ -16,6 +16,7 @@ import {
   readPrefix,
   refuseUnknownKeys,
 } from '../../../libs/dataplane/src/index.js';
+import { ICMP_ERRORS_BURST_DEFAULT, ICMP_ERRORS_PER_SECOND_DEFAULT } from '../../../libs/packet/src/index.js';
 import type { ListenAddress } from '../../../libs/telemetry/src/index.js';
 
 export interface ClatConfig {
@@ -38,6 +39,9 @@ export interface ClatConfig {
   statusSocket: string;
   /** HOST:PORT of the Prometheus /metrics + dashboard endpoint; off when absent. */
   metrics: ListenAddress | undefined;
+  /** ICMP error token bucket (RFC 4443 sec. 2.4 (f), RFC 1812 sec. 4.3.2.8): errors per second, burst. */
+  icmpErrorsPerSecond: number;
+  icmpErrorsBurst: number;
 }
 
 export const clatConfigKeys = [
@@ -53,6 +57,8 @@ export const clatConfigKeys = [
   'udpZeroChecksum',
   'statusSocket',
   'metrics',
+  'icmpErrorsPerSecond',
+  'icmpErrorsBurst',
 ] as const;
 
 export function parseClatConfig(raw: RawConfig): ClatConfig {
@@ -79,6 +85,14 @@ export function parseClatConfig(raw: RawConfig): ClatConfig {
     udpZeroChecksum: readEnum(raw, 'udpZeroChecksum', 'compute', ['compute', 'drop']),
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/clat-${device}.sock`,
     metrics: readListenAddress(raw, 'metrics'),
+    icmpErrorsPerSecond: readInteger(
+      raw,
+      'icmpErrorsPerSecond',
+      ICMP_ERRORS_PER_SECOND_DEFAULT,
+      1,
+      10_000_000,
+    ),
+    icmpErrorsBurst: readInteger(raw, 'icmpErrorsBurst', ICMP_ERRORS_BURST_DEFAULT, 1, 10_000_000),
   };
 }
 

@@ -6,9 +6,14 @@ import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../li
 import type { TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import { ClatStep, clatDropNames } from './step.js';
 
+/** Published next to the counters. */
+export const clatGaugeNames = ['icmp.errors.suppressed'];
+
 export interface ClatQueueOptions {
   translator: TranslatorConfigInput;
   ipv6Address: string;
+  icmpErrorsPerSecond: number;
+  icmpErrorsBurst: number;
   mtu6: number;
   mtu4: number;
   /** One counter block per queue, indexed by queue. */
@@ -17,18 +22,32 @@ export interface ClatQueueOptions {
 
 export const createQueueHandler: CreateQueueHandler = (context: QueueContext): QueueHandler => {
   const options = context.options as ClatQueueOptions;
-  const layout = roleCounterLayout(clatDropNames);
-  const step = new ClatStep({ translator: options.translator, ipv6Address: options.ipv6Address }, layout);
+  const layout = roleCounterLayout(clatDropNames, clatGaugeNames);
+  const step = new ClatStep(
+    {
+      translator: options.translator,
+      ipv6Address: options.ipv6Address,
+      icmpErrorsPerSecond: options.icmpErrorsPerSecond,
+      icmpErrorsBurst: options.icmpErrorsBurst,
+    },
+    layout,
+  );
+  const counters = new Float64Array(options.counters[context.queueIndex]);
+  const suppressed = layout.index('icmp.errors.suppressed');
   const batch = new BatchTranslator(step, {
     fd: context.fd,
     writer: context.tun,
     vnetHdrBytes: context.vnetHdrBytes,
     mtu6: options.mtu6,
     mtu4: options.mtu4,
-    counters: new Float64Array(options.counters[context.queueIndex]),
+    counters,
     layout,
   });
   return {
-    onBatch: (buffer, offsets, lengths, count) => batch.onBatch(buffer, offsets, lengths, count),
+    onBatch: (buffer, offsets, lengths, count) => {
+      step.setNow(Date.now());
+      batch.onBatch(buffer, offsets, lengths, count);
+      counters[suppressed] = step.icmpErrorsSuppressed;
+    },
   };
 };

@@ -7,6 +7,12 @@
 import type { CounterLayout, PacketStep } from '../../../libs/dataplane/src/index.js';
 import { translatorDropBase } from '../../../libs/dataplane/src/index.js';
 import {
+  copyBytes,
+  ICMP_ERRORS_BURST_DEFAULT,
+  ICMP_ERRORS_PER_SECOND_DEFAULT,
+  IcmpErrorBucket,
+} from '../../../libs/packet/src/index.js';
+import {
   createTranslator,
   parseIpv6Address,
   type TranslationResult,
@@ -20,6 +26,9 @@ export const clatDropNames = ['version', 'routersolicitation', 'notforus64'] as 
 export interface ClatStepOptions {
   translator: TranslatorConfigInput;
   ipv6Address: string;
+  /** RFC 4443 sec. 2.4 (f) / RFC 1812 sec. 4.3.2.8 token bucket for the ICMP errors the CLAT sends. */
+  icmpErrorsPerSecond?: number;
+  icmpErrorsBurst?: number;
 }
 
 export class ClatStep implements PacketStep {
@@ -32,6 +41,10 @@ export class ClatStep implements PacketStep {
   private readonly dropVersion: number;
   private readonly dropRouterSolicitation: number;
   private readonly dropNotForUs: number;
+  private readonly icmpBucket: IcmpErrorBucket;
+  /** Where the translator writes while the bucket is empty (see translate). */
+  private readonly scratch = new Uint8Array(65535 + 2048 + 64);
+  private nowMs = 0;
 
   constructor(options: ClatStepOptions, layout: CounterLayout) {
     this.translator = createTranslator(options.translator);
@@ -48,6 +61,55 @@ export class ClatStep implements PacketStep {
     this.dropVersion = layout.index('drop.version');
     this.dropRouterSolicitation = layout.index('drop.routersolicitation');
     this.dropNotForUs = layout.index('drop.notforus64');
+    this.icmpBucket = new IcmpErrorBucket(
+      options.icmpErrorsPerSecond ?? ICMP_ERRORS_PER_SECOND_DEFAULT,
+      options.icmpErrorsBurst ?? ICMP_ERRORS_BURST_DEFAULT,
+      0,
+    );
+  }
+
+  /** The time of the packets of the next batch (the ICMP error bucket refills with it). */
+  setNow(nowMs: number): void {
+    this.nowMs = nowMs;
+  }
+
+  /** ICMP errors the rate limit suppressed (the packets are counted by their reasons). */
+  get icmpErrorsSuppressed(): number {
+    return this.icmpBucket.suppressed;
+  }
+
+  /**
+   * The translator's call under the ICMP error bucket (as the PLAT's): with a token it writes into
+   * the output and an error takes the token; without one it writes into a scratch buffer, so a
+   * suppressed error never reaches the output.
+   */
+  private translate(
+    translator: Translator,
+    v4ToV6: boolean,
+    input: Uint8Array,
+    start: number,
+    length: number,
+    output: Uint8Array,
+    outStart: number,
+  ): Verdict {
+    const bucket = this.icmpBucket;
+    if (bucket.hasToken(this.nowMs)) {
+      const verdict = v4ToV6
+        ? translator.v4ToV6(input, output, start, length, outStart)
+        : translator.v6ToV4(input, output, start, length, outStart);
+      if (verdict === Verdict.ReplyIcmp) bucket.take(this.nowMs);
+      return verdict;
+    }
+    const scratch = this.scratch;
+    const verdict = v4ToV6
+      ? translator.v4ToV6(input, scratch, start, length, 0)
+      : translator.v6ToV4(input, scratch, start, length, 0);
+    if (verdict === Verdict.ReplyIcmp) {
+      bucket.take(this.nowMs);
+      return Verdict.Drop;
+    }
+    if (verdict === Verdict.Translate) copyBytes(scratch, 0, output, outStart, translator.result.length);
+    return verdict;
   }
 
   get result(): TranslationResult {
@@ -65,7 +127,8 @@ export class ClatStep implements PacketStep {
     const translator = superPacket ? this.superTranslator : this.translator;
     this.current = translator;
     const version = length > 0 ? input[start] >> 4 : 0;
-    if (version === 4) return this.translated(translator.v4ToV6(input, output, start, length, outStart));
+    if (version === 4)
+      return this.translated(this.translate(translator, true, input, start, length, output, outStart));
     if (version !== 6 || length < 40) return this.dropped(this.dropVersion);
     // ICMPv6 router solicitation (type 133) straight after the fixed header: the kernel sends
     // these into every new interface; a translator must not answer or translate them.
@@ -75,7 +138,7 @@ export class ClatStep implements PacketStep {
     for (let i = 0; i < 16; i++) {
       if (input[start + 24 + i] !== own[i]) return this.dropped(this.dropNotForUs);
     }
-    return this.translated(translator.v6ToV4(input, output, start, length, outStart));
+    return this.translated(this.translate(translator, false, input, start, length, output, outStart));
   }
 
   private translated(verdict: Verdict): Verdict {

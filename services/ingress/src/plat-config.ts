@@ -15,6 +15,7 @@ import {
   readString,
   refuseUnknownKeys,
 } from '../../../libs/dataplane/src/index.js';
+import { ICMP_ERRORS_BURST_DEFAULT, ICMP_ERRORS_PER_SECOND_DEFAULT } from '../../../libs/packet/src/index.js';
 import type { ListenAddress } from '../../../libs/telemetry/src/index.js';
 import {
   type TranslatorConfigInput,
@@ -61,6 +62,9 @@ export interface PlatConfig {
   metrics: ListenAddress | undefined;
   /** How often coalesced session refreshes and batched events are written. */
   flushIntervalMs: number;
+  /** ICMP error token bucket (RFC 4443 sec. 2.4 (f), RFC 1812 sec. 4.3.2.8): errors per second, burst. */
+  icmpErrorsPerSecond: number;
+  icmpErrorsBurst: number;
   nat: Omit<NatEngineConfigInput, 'pool'>;
 }
 
@@ -79,6 +83,8 @@ export const platConfigKeys = [
   'statusSocket',
   'metrics',
   'flushIntervalMs',
+  'icmpErrorsPerSecond',
+  'icmpErrorsBurst',
   'nat',
   'io',
   'interface',
@@ -144,6 +150,14 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/plat-${device}.sock`,
     metrics: readListenAddress(raw, 'metrics'),
     flushIntervalMs: readInteger(raw, 'flushIntervalMs', 1000, 1, 60_000),
+    icmpErrorsPerSecond: readInteger(
+      raw,
+      'icmpErrorsPerSecond',
+      ICMP_ERRORS_PER_SECOND_DEFAULT,
+      1,
+      10_000_000,
+    ),
+    icmpErrorsBurst: readInteger(raw, 'icmpErrorsBurst', ICMP_ERRORS_BURST_DEFAULT, 1, 10_000_000),
     nat: nat as Omit<NatEngineConfigInput, 'pool'>,
   };
   // The engine and the translator check their own fields; name them as the operator wrote them.

@@ -47,6 +47,12 @@ export interface NatEngineConfigInput {
   portReuseHoldMs?: number;
   /** A block with no mapping is returned to the pool after this long; at least portReuseHoldMs. Default 120 s. */
   blockIdleTimeoutMs?: number;
+  /**
+   * A session's lifetime refresh is published only when the lifetime the log holds for it would end within
+   * this long (see README "Refresh volume"): the bound on how stale a replica's lifetimes may get, and the
+   * time a refresh has to reach the log. Default 20 s; less than half the shortest timeout.
+   */
+  refreshLeadMs?: number;
   /** Table bounds, sized at start-up. At the bound, new flows are dropped and counted; nothing is evicted. */
   sessionsMax?: number;
   mappingsMax?: number;
@@ -94,6 +100,7 @@ export interface NatEngineConfig {
   readonly tcpIncomingSynHoldMs: number;
   readonly portReuseHoldMs: number;
   readonly blockIdleTimeoutMs: number;
+  readonly refreshLeadMs: number;
   readonly sessionsMax: number;
   readonly mappingsMax: number;
   readonly subscribersMax: number;
@@ -121,6 +128,10 @@ export const PORT_REUSE_HOLD_MIN_MS = 120_000;
 export const TOTAL_BLOCKS_MAX = 1 << 22;
 /** Table rows are numbered in 24 bits inside the indexes (tables/hash.ts). */
 const TABLE_MAX = (1 << 24) - 2;
+/** Default subscribersMax cap when sized from the pool (~70 bytes per subscriber row: ~18 MB). */
+const SUBSCRIBERS_DEFAULT_MAX = 262_144;
+/** Default leasedBlocksMax budget in leased ports (4 bytes each: 64 MiB of slabs). */
+const SLAB_PORTS_DEFAULT_BUDGET = 1 << 24;
 
 function integerIn(field: string, value: unknown, min: number, max: number, fix: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
@@ -274,6 +285,14 @@ export function validateConfig(input: NatEngineConfigInput): NatEngineConfig {
     2 ** 40,
     'a block must stay leased at least portReuseHoldMs after its last mapping, so freed ports keep their hold',
   );
+  const shortestTimeoutMs = Math.min(udpTimeoutMs, tcpTransitoryTimeoutMs, icmpTimeoutMs);
+  const refreshLeadMs = integerIn(
+    'refreshLeadMs',
+    input.refreshLeadMs ?? Math.min(20_000, Math.floor(shortestTimeoutMs / 2)),
+    100,
+    Math.floor(shortestTimeoutMs / 2),
+    'give a refresh time to reach the log, but less than half the shortest session timeout',
+  );
 
   const sessionsMax = integerIn(
     'sessionsMax',
@@ -289,16 +308,22 @@ export function validateConfig(input: NatEngineConfigInput): NatEngineConfig {
     TABLE_MAX,
     'size for peak BIB',
   );
+  // Unless configured, the subscriber and leased-block bounds follow the pool: every subscriber holds
+  // at least one block, so the pool serves at most as many subscribers as its largest protocol has
+  // blocks; and every block can be leased, up to a memory budget for the per-port slabs. A lab run
+  // with fixed defaults (16,384) refused subscribers while a /24 still had ~32,000 free UDP blocks.
+  const largestProtocolBlocks = Math.max(...protocols.map((p) => p.blocksPerAddress * poolAddressCount));
   const subscribersMax = integerIn(
     'subscribersMax',
-    input.subscribersMax ?? 16_384,
+    input.subscribersMax ?? Math.min(largestProtocolBlocks, SUBSCRIBERS_DEFAULT_MAX),
     1,
     TABLE_MAX,
     'size for the subscribers of one engine',
   );
   const leasedBlocksMax = integerIn(
     'leasedBlocksMax',
-    input.leasedBlocksMax ?? Math.min(totalBlocks, Math.max(1024, subscribersMax)),
+    input.leasedBlocksMax ??
+      Math.max(1, Math.min(totalBlocks, Math.floor(SLAB_PORTS_DEFAULT_BUDGET / blockSizePorts))),
     1,
     TABLE_MAX,
     'size for the blocks leased at once (each costs 4 bytes per port)',
@@ -392,6 +417,7 @@ export function validateConfig(input: NatEngineConfigInput): NatEngineConfig {
     tcpIncomingSynHoldMs: TCP_INCOMING_SYN_HOLD_MS,
     portReuseHoldMs,
     blockIdleTimeoutMs,
+    refreshLeadMs,
     sessionsMax,
     mappingsMax,
     subscribersMax,

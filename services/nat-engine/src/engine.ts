@@ -5,10 +5,13 @@
 //
 // Replay equals live: every change of replicated state is an event, applied to the engine's own tables
 // by the same reducer a standby uses. The one exception is the established path's lifetime refresh: it
-// moves the session's expiry forward in place and marks the session dirty; `flush(nowMs)` publishes one
-// SessionChanged (same state, remaining lifetime) per dirty session. So after every flush, the fold of
-// the log is entry for entry the engine's state. Expiry is decided by the live engine from its timer
-// wheel and published as events too; a replaying node never expires anything on its own.
+// moves the session's expiry forward in place and marks the session dirty. A refresh is published (one
+// SessionChanged, same state, remaining lifetime) only when the expiry the log holds would end within
+// `refreshLeadMs` (README "Refresh volume"), so event volume follows new and ended flows, not packets. So
+// after every flush the fold of the log equals the engine's state entry by entry, except that a session's
+// lifetime in the log may be shorter than live's, never shorter than now + (refreshLeadMs - flush delay).
+// Expiry is decided by the live engine from its timer wheel and published as events too; a replaying
+// node never expires anything on its own.
 
 import {
   type NatEngineConfig,
@@ -78,7 +81,42 @@ export interface NatEngineOptions {
   /** Reserved for the cluster; stamped on every event. */
   shard?: number;
   epoch?: number;
+  /**
+   * Operator log for table bounds reached: one line per bound per `limitLogIntervalMs` naming the
+   * bound, its value and the setting to raise, with the refusals since the last line.
+   */
+  log?: (line: string) => void;
+  /** Default 10,000 ms. */
+  limitLogIntervalMs?: number;
 }
+
+/** Per drop reason that is a bound: the setting that bounds it and what is refused at the bound. */
+const boundOfReason: readonly (readonly [setting: string, refused: string] | undefined)[] = (() => {
+  const table: (readonly [string, string] | undefined)[] = new Array(engineDropReasonNames.length);
+  const R = EngineDropReason;
+  table[R.poolexhausted64] = [
+    'pool',
+    'new mappings of subscribers whose pool address has no free block (paired pooling); add addresses to pool or lower blockSizePorts',
+  ];
+  table[R.subscriberblocks64] = [
+    'subscriberBlocksMax',
+    'new mappings of subscribers holding that many full blocks',
+  ];
+  table[R.subscribersessions64] = [
+    'subscriberSessionsMax',
+    'new outbound sessions of subscribers at the bound',
+  ];
+  table[R.subscribersessions46] = [
+    'subscriberSessionsMax',
+    'new inbound sessions of subscribers at the bound',
+  ];
+  table[R.mappingsfull64] = ['mappingsMax', 'new mappings (the BIB is full)'];
+  table[R.sessionsfull64] = ['sessionsMax', 'new outbound sessions (the session table is full)'];
+  table[R.sessionsfull46] = ['sessionsMax', 'new inbound sessions (the session table is full)'];
+  table[R.subscribersfull64] = ['subscribersMax', 'new subscribers (the subscriber table is full)'];
+  table[R.leasedblocksfull64] = ['leasedBlocksMax', 'new blocks, so new subscribers and full subscribers'];
+  return table;
+})();
 
 export class NatEngine {
   readonly config: NatEngineConfig;
@@ -87,6 +125,8 @@ export class NatEngine {
   readonly result: EngineResult = createEngineResult();
   /** Packets per drop reason (index = EngineDropReason); ReplyIcmp verdicts count here too. */
   readonly dropCounters = new Float64Array(engineDropReasonNames.length);
+  /** SessionChanged events published for lifetime refreshes (README "Refresh volume"). */
+  refreshesPublished = 0;
   /**
    * Output of advance(): the hold ids (result.holdId of a Hold verdict) whose 6 s ran out in that call,
    * in `expiredHoldIds[0, count)` where count is advance()'s return value; valid until the next advance().
@@ -118,6 +158,11 @@ export class NatEngine {
   /** Sink of `touchNewSessionSlots` (keeps its loads alive). */
   touched = 0;
   private nowMs = 0;
+  private readonly log: ((line: string) => void) | null;
+  private readonly limitLogIntervalMs: number;
+  /** Per drop reason: when its bound was last logged, and refusals since then. */
+  private readonly limitLoggedAtMs = new Float64Array(engineDropReasonNames.length).fill(-Infinity);
+  private readonly limitRefusedSinceLog = new Float64Array(engineDropReasonNames.length);
 
   constructor(config: NatEngineConfig, options: NatEngineOptions) {
     this.config = config;
@@ -125,6 +170,7 @@ export class NatEngine {
     this.random = options.random;
     this.state = options.state ?? new NatState(config, options.random.nextUint32(), options.startMs);
     assert(this.state.config === config, 'a taken-over state was built with the same configuration object');
+    this.state.sessionVisitLeadMs = config.refreshLeadMs;
     const allocatorFactory =
       options.allocator ??
       (config.deterministic !== null
@@ -139,6 +185,31 @@ export class NatEngine {
     this.dirtyList = preTouched(new Int32Array(config.sessionsMax));
     this.limitReportedGeneration = preTouched(new Uint32Array(config.subscribersMax));
     this.nowMs = options.startMs;
+    this.log = options.log ?? null;
+    this.limitLogIntervalMs = options.limitLogIntervalMs ?? 10_000;
+    assert(this.limitLogIntervalMs >= 0, 'limitLogIntervalMs is not negative');
+  }
+
+  /**
+   * A table bound refused a flow: at most one log line per bound per limitLogIntervalMs, naming the
+   * bound and the setting to raise (the drop counter has every refusal).
+   */
+  private logLimit(reason: number, nowMs: number): void {
+    if (this.log === null) return;
+    const bound = boundOfReason[reason];
+    if (bound === undefined) return;
+    this.limitRefusedSinceLog[reason]++;
+    if (nowMs - this.limitLoggedAtMs[reason] < this.limitLogIntervalMs) return;
+    const [setting, refused] = bound;
+    const value =
+      setting === 'pool' ? '' : ` (${(this.config as unknown as Record<string, number>)[setting]})`;
+    const fix = setting === 'pool' ? '' : `; raise ${setting} in the nat configuration`;
+    this.log(
+      `nat: drop.nat.${engineDropReasonNames[reason]}: ${setting}${value} reached, refusing ${refused}${fix} ` +
+        `(${this.limitRefusedSinceLog[reason]} refused since the last line)`,
+    );
+    this.limitLoggedAtMs[reason] = nowMs;
+    this.limitRefusedSinceLog[reason] = 0;
   }
 
   /** Adds the configured static BIB entries that are not in the state yet (idempotent after replay). */
@@ -388,6 +459,8 @@ export class NatEngine {
     } else if (!state.hasSubscriberRoom()) {
       return -EngineDropReason.subscribersfull64;
     }
+    // The engine's own bound first, so reaching it is not reported as an empty pool.
+    if (!state.hasSlabRoom()) return -EngineDropReason.leasedblocksfull64;
     const block = this.allocator.tryLease(this.prefix, slot, preferred, nowMs);
     if (block < 0) return -EngineDropReason.poolexhausted64;
     this.emit({
@@ -406,6 +479,7 @@ export class NatEngine {
   private limitOfReason(reason: number): LimitName {
     if (reason === EngineDropReason.subscriberblocks64) return 'subscriber-blocks';
     if (reason === EngineDropReason.subscribersfull64) return 'subscribers-table';
+    if (reason === EngineDropReason.leasedblocksfull64) return 'leased-blocks';
     return 'pool';
   }
 
@@ -413,6 +487,7 @@ export class NatEngine {
   private refuse(reason: number, limit: LimitName, sub: number, slot: number, nowMs: number): EngineVerdict {
     const result = this.result;
     this.dropCounters[reason]++;
+    this.logLimit(reason, nowMs);
     result.verdict = EngineVerdict.ReplyIcmp;
     result.reason = reason;
     result.icmpType = IcmpReply.V6DestinationUnreachable;
@@ -505,7 +580,11 @@ export class NatEngine {
         result.holdId = h;
         return EngineVerdict.Hold;
       }
-      if (!this.hasRoomForInboundSession(m)) return this.drop(EngineDropReason.sessionsfull46);
+      const full = this.inboundSessionBound(m);
+      if (full !== 0) {
+        this.logLimit(full, nowMs);
+        return this.drop(full);
+      }
       this.emitSession(
         NatEventType.SessionCreated,
         m,
@@ -526,7 +605,11 @@ export class NatEngine {
           return this.replyIcmp4(EngineDropReason.filtered46, IcmpReply.V4AdminProhibited);
         return this.drop(EngineDropReason.filtered46);
       }
-      if (!this.hasRoomForInboundSession(m)) return this.drop(EngineDropReason.sessionsfull46);
+      const full = this.inboundSessionBound(m);
+      if (full !== 0) {
+        this.logLimit(full, nowMs);
+        return this.drop(full);
+      }
       const lifetimeMs = slot === ProtocolSlot.Udp ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs;
       this.emitSession(NatEventType.SessionCreated, m, key.src4, remotePort, 0, lifetimeMs, nowMs);
     }
@@ -534,12 +617,13 @@ export class NatEngine {
     return EngineVerdict.Translate;
   }
 
-  private hasRoomForInboundSession(m: number): boolean {
+  /** 0 when mapping `m` may get a new inbound session, else the bound that refuses it. */
+  private inboundSessionBound(m: number): number {
     const state = this.state;
-    return (
-      state.hasSessionRoom() &&
-      state.subscriberSessionCount[state.mappingSubscriberOf(m)] < this.config.subscriberSessionsMax
-    );
+    if (!state.hasSessionRoom()) return EngineDropReason.sessionsfull46;
+    if (state.subscriberSessionCount[state.mappingSubscriberOf(m)] >= this.config.subscriberSessionsMax)
+      return EngineDropReason.subscribersessions46;
+    return 0;
   }
 
   // ---- shared steps -----------------------------------------------------------------------------------
@@ -611,6 +695,7 @@ export class NatEngine {
   }
 
   private emit(event: NatEvent): void {
+    // The engine writes NAT_EVENT_SCHEMA_VERSION, which the reducer always applies.
     applyEvent(this.state, event);
     this.sink.push(event);
   }
@@ -635,6 +720,20 @@ export class NatEngine {
       state: tcpState,
       remainingMs,
     });
+  }
+
+  /** One SessionChanged carrying the session's live lifetime: the log catches up with the in-place refreshes. */
+  private publishRefresh(s: number, nowMs: number): void {
+    const state = this.state;
+    this.emitSession(
+      NatEventType.SessionChanged,
+      state.sessionMappingOf(s),
+      state.sessionRemoteOf(s),
+      state.sessionRemotePortOf(s),
+      state.sessionStateOf(s),
+      state.sessionExpiresAtOf(s) - nowMs,
+      nowMs,
+    );
   }
 
   private emitSessionRemoved(s: number, cause: number, nowMs: number): void {
@@ -662,24 +761,22 @@ export class NatEngine {
   }
 
   /**
-   * Publishes the coalesced lifetime refreshes (one SessionChanged per session touched since the last
-   * flush) and opens a new LimitReached interval. Call every flush interval (a few ms to a second).
+   * Publishes the lifetime refreshes that are due: of the sessions touched since the last flush, those
+   * whose logged expiry ends within refreshLeadMs (the others are published by the session wheel, which
+   * visits each session refreshLeadMs before its logged expiry). Opens a new LimitReached interval. Call
+   * every flush interval (a few ms to a second).
    */
   flush(nowMs: number): void {
     const state = this.state;
+    const leadMs = this.config.refreshLeadMs;
     for (let i = 0; i < this.dirtyCount; i++) {
       const s = this.dirtyList[i];
       state.sessionRecord[s * SESSION_WORDS + 2] &= ~SESSION_DIRTY;
       if (!state.isSessionUsed(s)) continue;
-      this.emitSession(
-        NatEventType.SessionChanged,
-        state.sessionMappingOf(s),
-        state.sessionRemoteOf(s),
-        state.sessionRemotePortOf(s),
-        state.sessionStateOf(s),
-        state.sessionExpiresAtOf(s) - nowMs,
-        nowMs,
-      );
+      const loggedMs = state.sessionLoggedExpiresAtOf(s);
+      if (loggedMs - nowMs > leadMs || state.sessionExpiresAtOf(s) <= loggedMs) continue;
+      this.publishRefresh(s, nowMs);
+      this.refreshesPublished++;
     }
     this.dirtyCount = 0;
     this.flushGeneration = (this.flushGeneration + 1) >>> 0 || 1;
@@ -707,7 +804,16 @@ export class NatEngine {
     const nowMs = this.nowMs;
     const expiresAtMs = state.sessionExpiresAtOf(s);
     if (expiresAtMs > nowMs) {
-      state.sessionWheel.add(s, expiresAtMs);
+      const loggedMs = state.sessionLoggedExpiresAtOf(s);
+      const leadMs = this.config.refreshLeadMs;
+      if (expiresAtMs > loggedMs && loggedMs - nowMs <= leadMs) {
+        // The log's lifetime ends soon but the session lives on: publish (the reducer re-adds it).
+        this.publishRefresh(s, nowMs);
+        this.refreshesPublished++;
+        return;
+      }
+      // Not before nowMs: a past due time would put it back into the slot being visited (a whole turn).
+      state.sessionWheel.add(s, loggedMs - leadMs > nowMs ? loggedMs - leadMs : expiresAtMs);
       return;
     }
     const m = state.sessionMappingOf(s);

@@ -11,6 +11,7 @@ import {
   formatIpv4,
   type NatEngine,
   type NatEngineConfigInput,
+  type NatEngineOptions,
   Protocol,
   parseIpv4,
   parseIpv6,
@@ -21,7 +22,12 @@ export interface Harness {
   sink: ArrayEventSink;
 }
 
-export function harness(config: Partial<NatEngineConfigInput> = {}, seed = 1, startMs = 0): Harness {
+export function harness(
+  config: Partial<NatEngineConfigInput> = {},
+  seed = 1,
+  startMs = 0,
+  options: Partial<NatEngineOptions> = {},
+): Harness {
   const sink = new ArrayEventSink();
   const engine = createNatEngine(
     { pool: ['203.0.113.0/30'], sessionsMax: 4096, subscribersMax: 256, ...config },
@@ -29,6 +35,7 @@ export function harness(config: Partial<NatEngineConfigInput> = {}, seed = 1, st
       sink,
       random: createSeededRandom(seed),
       startMs,
+      ...options,
     },
   );
   engine.start(startMs);
@@ -80,14 +87,21 @@ export function v4(
 export { formatIpv4 };
 
 /** The session of an IPv6-side key, or null: its TCP state and expiry. */
-export function sessionOf(engine: NatEngine, key: FlowKey6): { state: number; expiresAtMs: number } | null {
+export function sessionOf(
+  engine: NatEngine,
+  key: FlowKey6,
+): { state: number; expiresAtMs: number; loggedExpiresAtMs: number } | null {
   const st = engine.state;
   const slot = key.protocol === Protocol.Tcp ? 0 : key.protocol === Protocol.Udp ? 1 : 2;
   const m = st.findMapping6(slot, key.src6, 0, key.srcPort);
   if (m === -1) return null;
   const s = st.findSession(m, key.dst4, slot === 2 ? 0 : key.dstPort);
   if (s === -1) return null;
-  return { state: st.sessionStateOf(s), expiresAtMs: st.sessionExpiresAtOf(s) };
+  return {
+    state: st.sessionStateOf(s),
+    expiresAtMs: st.sessionExpiresAtOf(s),
+    loggedExpiresAtMs: st.sessionLoggedExpiresAtOf(s),
+  };
 }
 
 /** The IPv4 transport address of an IPv6-side key's mapping, or null. */
