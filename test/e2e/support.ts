@@ -90,12 +90,6 @@ export function createE2eLab(
     runDir,
     plat: options.plat,
     clat: options.clat,
-    xlat64PlatCommand:
-      options.plat === 'xlat64'
-        ? `${process.execPath} ${XLAT64} plat --config ${runDir}/xlat64-plat.yaml --state-dir ${runDir}/state` +
-          (options.queues === undefined ? '' : ` --queues ${options.queues}`) +
-          (options.platArgs === undefined ? '' : ` ${options.platArgs.join(' ')}`)
-        : undefined,
     xlat64PlatCommand: options.plat === 'xlat64' ? platCommand.join(' ') : undefined,
     xlat64PlatConfigExtra: options.platConfigExtra,
   });
