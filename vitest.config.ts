@@ -8,7 +8,8 @@ export default defineConfig({
     exclude: ['**/node_modules/**', 'dist/**'],
     pool: 'forks',
     // Takes down the test lab and any x64t- namespace a crashed suite left behind.
-    globalSetup: ['infra/lab/global-teardown.ts'],
+    // One Kafka broker for the whole run (compliance suites), started without waiting for it.
+    globalSetup: ['infra/lab/global-teardown.ts', 'infra/kafka/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default', './test/summary-reporter.ts'],

@@ -3,3 +3,4 @@ export { type BatcherOptions, EventBatcher } from './batcher.js';
 export { EmbeddedEventLog, type EmbeddedLogOpenReport } from './embedded-log.js';
 export { StateError, type StateErrorCode } from './errors.js';
 export type { EventBatch, EventLog } from './event-log.js';
+export * from './compliance/index.js';

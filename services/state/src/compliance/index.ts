@@ -1,0 +1,30 @@
+// Public surface of the compliance log: records derived from NAT events, the Kafka outbox, lookup.
+export { createKafka, ensureTopic, type KafkaConnection, partitionOf, scanPartition, topicPartitions } from './kafka.js';
+export {
+  type KafkaLookupOptions,
+  type LookupEvidence,
+  type LookupHolder,
+  type LookupQuery,
+  type LookupResult,
+  LookupScan,
+  lookupInKafka,
+} from './lookup.js';
+export {
+  ComplianceOutbox,
+  type ComplianceOutboxOptions,
+  defaultOutboxOptions,
+  type OutboxState,
+  type OutboxStatus,
+} from './outbox.js';
+export {
+  COMPLIANCE_RECORD_VERSION,
+  type ComplianceMode,
+  type ComplianceRecord,
+  type ComplianceRecordKind,
+  ComplianceDeriver,
+  type DeriverOptions,
+  decodeRecord,
+  defaultDeriverOptions,
+  formatPrefix,
+} from './records.js';
+export { type ComplianceEventSource, eventLogSource, type SourceBatch } from './source.js';
