@@ -20,7 +20,17 @@ import {
   parseIpv6,
   Protocol,
 } from '../../services/nat-engine/src/index.js';
-import { EmbeddedEventLog } from '../../services/state/src/index.js';
+import {
+  type ComplianceRecord,
+  ComplianceDeriver,
+  createKafka,
+  decodeRecord,
+  type DeriverOptions,
+  defaultDeriverOptions,
+  EmbeddedEventLog,
+  scanPartition,
+  topicPartitions,
+} from '../../services/state/src/index.js';
 
 /** The run's broker, once it answers clients. */
 export async function kafkaForTests(): Promise<KafkaBroker> {
@@ -111,5 +121,60 @@ export class EngineDriver {
 
   stop(): void {
     this.log.stop();
+  }
+}
+
+export interface TopicRecord {
+  partition: number;
+  offset: number;
+  key: string;
+  timestampMs: number;
+  record: ComplianceRecord;
+}
+
+/** Every record in the topic, partition by partition. */
+export async function readTopic(bootstrap: string, topic: string): Promise<TopicRecord[]> {
+  const kafka = createKafka({ brokers: [bootstrap], clientId: 'read-topic' });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const partitions = await topicPartitions(admin, topic);
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const out: TopicRecord[] = [];
+    for (const { partition, low, high } of offsets) {
+      await scanPartition(kafka, topic, partitions, partition, Number(low), Number(high), (message, offset) => {
+        const record = decodeRecord(message.value?.toString() ?? '');
+        if (record === null) throw new Error(`offset ${offset} of partition ${partition} is not a record`);
+        out.push({ partition, offset, key: message.key?.toString() ?? '', timestampMs: Number(message.timestamp), record });
+        return true;
+      });
+    }
+    return out;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The records the outbox must produce for the driver's log, derived independently here. */
+export function expectedRecords(driver: EngineDriver, options: Partial<DeriverOptions>): ComplianceRecord[] {
+  const deriver = new ComplianceDeriver({ ...defaultDeriverOptions, ...options });
+  const out: ComplianceRecord[] = [];
+  driver.log.forEach(0, 0, (batch) => deriver.derive(0, batch.sequence, batch.events, out));
+  return out;
+}
+
+/** Subscribers making and ending flows over `durationMs`: leases, releases and re-leases. */
+export function churn(driver: EngineDriver, subscribers: number, durationMs: number, seed = 1): void {
+  let x = seed;
+  const random = (): number => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return x / 2 ** 32;
+  };
+  const end = driver.nowMs + durationMs;
+  while (driver.nowMs < end) {
+    for (let i = 0; i < subscribers; i++) {
+      if (random() < 0.3) driver.flow(`2001:db8:${(i + 1).toString(16)}:${Math.floor(random() * 4)}::1`, 1024 + Math.floor(random() * 60000), random() < 0.5 ? 'udp' : 'tcp');
+    }
+    driver.advance(60_000);
   }
 }

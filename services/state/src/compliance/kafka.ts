@@ -109,12 +109,20 @@ export async function scanPartition(
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       let finished = false;
+      /** Next offset to visit. A rejoin of the group (a rebalance right after the first join) can
+       * drop a seek and restart from the beginning, so each join seeks again, and a batch from
+       * behind that offset is skipped and sought past. */
+      let next = fromOffset;
       const finish = (): void => {
         if (!finished) {
           finished = true;
           resolve();
         }
       };
+      const seekNext = (): void => {
+        if (!finished) consumer.seek({ topic, partition, offset: String(next) });
+      };
+      consumer.on(consumer.events.GROUP_JOIN, seekNext);
       consumer
         .run({
           autoCommit: false,
@@ -122,12 +130,15 @@ export async function scanPartition(
             if (finished || batch.partition !== partition) return;
             for (const message of batch.messages) {
               const offset = Number(message.offset);
-              if (offset < fromOffset) continue;
-              if (offset >= toOffset || !visit(message, offset)) {
-                finish();
-                return;
+              if (offset < next) {
+                if (offset < next - 1) {
+                  seekNext();
+                  return;
+                }
+                continue;
               }
-              if (offset + 1 >= toOffset) {
+              next = offset + 1;
+              if (offset >= toOffset || !visit(message, offset) || next >= toOffset) {
                 finish();
                 return;
               }
@@ -135,7 +146,7 @@ export async function scanPartition(
           },
         })
         .catch(reject);
-      consumer.seek({ topic, partition, offset: String(fromOffset) });
+      seekNext();
       const others: number[] = [];
       for (let p = 0; p < partitionCount; p++) if (p !== partition) others.push(p);
       if (others.length > 0) consumer.pause([{ topic, partitions: others }]);
