@@ -37,7 +37,10 @@ export async function startKafka(options: { dir?: string; wait?: boolean } = {})
 }
 
 /** Stops the broker by its PID (SIGTERM, or SIGKILL with `kill`, as a crash) and waits until it is gone. */
-export async function stopKafka(broker: Pick<KafkaBroker, 'pid'>, options: { kill?: boolean } = {}): Promise<void> {
+export async function stopKafka(
+  broker: Pick<KafkaBroker, 'pid'>,
+  options: { kill?: boolean } = {},
+): Promise<void> {
   const args = [`${here}stop-kafka.sh`, String(broker.pid)];
   if (options.kill) args.push('--kill');
   await run('bash', args);
@@ -48,7 +51,10 @@ export function removeKafkaDir(broker: Pick<KafkaBroker, 'dir'>): void {
 }
 
 /** Resolves once the broker at `bootstrap` serves metadata; fails with the broker log's tail if it died. */
-export async function waitForKafka(bootstrap: string, options: { dir?: string; pid?: number; timeoutMs?: number } = {}): Promise<void> {
+export async function waitForKafka(
+  bootstrap: string,
+  options: { dir?: string; pid?: number; timeoutMs?: number } = {},
+): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   const kafka = new kafkajs.Kafka({
     clientId: 'xlat64-wait',
@@ -65,10 +71,14 @@ export async function waitForKafka(bootstrap: string, options: { dir?: string; p
       return;
     } catch (error) {
       if (options.pid !== undefined && !alive(options.pid)) {
-        throw new Error(`the Kafka broker (PID ${options.pid}) exited during start:\n${logTail(options.dir)}`);
+        throw new Error(
+          `the Kafka broker (PID ${options.pid}) exited during start:\n${logTail(options.dir)}`,
+        );
       }
       if (Date.now() > deadline) {
-        throw new Error(`Kafka at ${bootstrap} not ready: ${(error as Error).message}\n${logTail(options.dir)}`);
+        throw new Error(
+          `Kafka at ${bootstrap} not ready: ${(error as Error).message}\n${logTail(options.dir)}`,
+        );
       }
     } finally {
       await admin.disconnect().catch(() => undefined);

@@ -1,6 +1,6 @@
 // kafkajs 2.2.4 (unmaintained since 2023) against the Kafka 4.1 KRaft broker this run started: the
 // four things the compliance log needs from it work, so it stays the client (REFERENCES.md).
-import kafkajs from 'kafkajs';
+import type kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../services/state/src/index.js';
 import { kafkaForTests, uniqueTopic } from './support.js';
@@ -22,7 +22,9 @@ describe('kafkajs against the real broker', () => {
 
   it('creates a topic with the partitions asked for', async () => {
     // Proves topic creation on KRaft and metadata: the outbox creates its topic itself.
-    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true })).toBe(true);
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true })).toBe(
+      true,
+    );
     const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
     expect(metadata.topics[0].partitions.map((p) => p.partitionId).sort()).toEqual([0, 1, 2]);
   });

@@ -29,7 +29,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function setup(broker: KafkaBroker, config: Parameters<typeof EngineDriver>[2] = {}) {
+function setup(broker: KafkaBroker, config: ConstructorParameters<typeof EngineDriver>[2] = {}) {
   const dir = temporaryDir();
   const driver = new EngineDriver(`${dir.path}/events.log`, baseTimeMs(), config);
   cleanups.push(() => {
@@ -134,8 +134,16 @@ describe('compliance outbox on the real broker', () => {
         { kafka: options.kafka, topic: options.topic, heldIntervalMs: options.deriver.heldIntervalMs },
       );
     const atA = await lookup(aStartMs + 60_000, 2000);
-    expect(atA.holders.map((h) => [h.subscriber, h.clatPrefix64])).toEqual([['2001:db8:a::/56', '2001:db8:a:1::/64']]);
-    expect(atA.holders[0]).toMatchObject({ startMs: aStartMs, endMs: releaseMs, address: a.address, shard: 0, epoch: 0 });
+    expect(atA.holders.map((h) => [h.subscriber, h.clatPrefix64])).toEqual([
+      ['2001:db8:a::/56', '2001:db8:a:1::/64'],
+    ]);
+    expect(atA.holders[0]).toMatchObject({
+      startMs: aStartMs,
+      endMs: releaseMs,
+      address: a.address,
+      shard: 0,
+      epoch: 0,
+    });
     expect(atA.holders[0].evidence.map((e) => e.kind)).toContain('block-lease');
     const atB = await lookup(driver.nowMs - 5 * 60_000, 2000);
     expect(atB.holders.map((h) => h.subscriber)).toEqual(['2001:db8:b::/56']);

@@ -3,10 +3,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NatEvent } from '../../services/nat-engine/src/index.js';
 import {
-  type ComplianceRecord,
   ComplianceDeriver,
-  defaultDeriverOptions,
+  type ComplianceRecord,
   type DeriverOptions,
+  defaultDeriverOptions,
   formatPrefix,
   LookupScan,
 } from '../../services/state/src/index.js';
@@ -136,7 +136,10 @@ describe('LookupScan', () => {
     // Proves the interval logic: a port's block held by A, released, then leased by B; lookups before,
     // after and across the handover (within the skew) name A, B, and both.
     const dir = temporaryDir();
-    const d = new EngineDriver(`${dir.path}/events.log`, T0, { pool: ['203.0.113.1/32'], blockSizePorts: 64512 });
+    const d = new EngineDriver(`${dir.path}/events.log`, T0, {
+      pool: ['203.0.113.1/32'],
+      blockSizePorts: 64512,
+    });
     try {
       const a = d.flow('2001:db8:a::1', 1000);
       d.advance(10 * 60_000);

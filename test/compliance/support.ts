@@ -16,16 +16,16 @@ import {
   type NatEngine,
   type NatEngineConfigInput,
   type NatEvent,
+  Protocol,
   parseIpv4,
   parseIpv6,
-  Protocol,
 } from '../../services/nat-engine/src/index.js';
 import {
-  type ComplianceRecord,
   ComplianceDeriver,
+  type ComplianceRecord,
   createKafka,
-  decodeRecord,
   type DeriverOptions,
+  decodeRecord,
   defaultDeriverOptions,
   EmbeddedEventLog,
   scanPartition,
@@ -85,7 +85,13 @@ export class EngineDriver {
   }
 
   /** One outbound UDP (or TCP SYN) flow from `source`:`sourcePort` at the current time; returns its mapping. */
-  flow(source: string, sourcePort: number, protocol: 'udp' | 'tcp' = 'udp', remote = '198.51.100.1', remotePort = 53): FlowResult {
+  flow(
+    source: string,
+    sourcePort: number,
+    protocol: 'udp' | 'tcp' = 'udp',
+    remote = '198.51.100.1',
+    remotePort = 53,
+  ): FlowResult {
     const key = this.key;
     key.protocol = protocol === 'udp' ? Protocol.Udp : Protocol.Tcp;
     if (!parseIpv6(source, key.src6)) throw new Error(`bad IPv6 ${source}`);
@@ -95,7 +101,8 @@ export class EngineDriver {
     key.tcpFlags = protocol === 'tcp' ? 0x02 : 0;
     key.icmpError = false;
     const verdict = this.engine.outbound6(key, this.nowMs);
-    if (verdict !== EngineVerdict.Translate) throw new Error(`flow ${source}:${sourcePort} not translated (${verdict})`);
+    if (verdict !== EngineVerdict.Translate)
+      throw new Error(`flow ${source}:${sourcePort} not translated (${verdict})`);
     const result = { address: formatIpv4(this.engine.result.v4Src), port: this.engine.result.v4SrcPort };
     this.commit();
     return result;
@@ -142,12 +149,26 @@ export async function readTopic(bootstrap: string, topic: string): Promise<Topic
     const offsets = await admin.fetchTopicOffsets(topic);
     const out: TopicRecord[] = [];
     for (const { partition, low, high } of offsets) {
-      await scanPartition(kafka, topic, partitions, partition, Number(low), Number(high), (message, offset) => {
-        const record = decodeRecord(message.value?.toString() ?? '');
-        if (record === null) throw new Error(`offset ${offset} of partition ${partition} is not a record`);
-        out.push({ partition, offset, key: message.key?.toString() ?? '', timestampMs: Number(message.timestamp), record });
-        return true;
-      });
+      await scanPartition(
+        kafka,
+        topic,
+        partitions,
+        partition,
+        Number(low),
+        Number(high),
+        (message, offset) => {
+          const record = decodeRecord(message.value?.toString() ?? '');
+          if (record === null) throw new Error(`offset ${offset} of partition ${partition} is not a record`);
+          out.push({
+            partition,
+            offset,
+            key: message.key?.toString() ?? '',
+            timestampMs: Number(message.timestamp),
+            record,
+          });
+          return true;
+        },
+      );
     }
     return out;
   } finally {
@@ -173,7 +194,12 @@ export function churn(driver: EngineDriver, subscribers: number, durationMs: num
   const end = driver.nowMs + durationMs;
   while (driver.nowMs < end) {
     for (let i = 0; i < subscribers; i++) {
-      if (random() < 0.3) driver.flow(`2001:db8:${(i + 1).toString(16)}:${Math.floor(random() * 4)}::1`, 1024 + Math.floor(random() * 60000), random() < 0.5 ? 'udp' : 'tcp');
+      if (random() < 0.3)
+        driver.flow(
+          `2001:db8:${(i + 1).toString(16)}:${Math.floor(random() * 4)}::1`,
+          1024 + Math.floor(random() * 60000),
+          random() < 0.5 ? 'udp' : 'tcp',
+        );
     }
     driver.advance(60_000);
   }

@@ -1,5 +1,12 @@
 // Public surface of the compliance log: records derived from NAT events, the Kafka outbox, lookup.
-export { createKafka, ensureTopic, type KafkaConnection, partitionOf, scanPartition, topicPartitions } from './kafka.js';
+export {
+  createKafka,
+  ensureTopic,
+  type KafkaConnection,
+  partitionOf,
+  scanPartition,
+  topicPartitions,
+} from './kafka.js';
 export {
   type KafkaLookupOptions,
   type LookupEvidence,
@@ -18,10 +25,10 @@ export {
 } from './outbox.js';
 export {
   COMPLIANCE_RECORD_VERSION,
+  ComplianceDeriver,
   type ComplianceMode,
   type ComplianceRecord,
   type ComplianceRecordKind,
-  ComplianceDeriver,
   type DeriverOptions,
   decodeRecord,
   defaultDeriverOptions,

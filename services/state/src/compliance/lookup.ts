@@ -7,7 +7,12 @@
 import assert from 'node:assert/strict';
 import type { Kafka } from 'kafkajs';
 import { createKafka, type KafkaConnection, partitionOf, scanPartition, topicPartitions } from './kafka.js';
-import { type ComplianceRecord, type ComplianceRecordKind, decodeRecord, type ProtocolName } from './records.js';
+import {
+  type ComplianceRecord,
+  type ComplianceRecordKind,
+  decodeRecord,
+  type ProtocolName,
+} from './records.js';
 
 export interface LookupQuery {
   address: string;
@@ -68,7 +73,11 @@ export class LookupScan {
     let holder = this.candidates.get(record.leaseId);
     if (holder === undefined) {
       holder = {
-        level: record.kind.startsWith('block') ? 'block' : record.kind.startsWith('mapping') ? 'mapping' : 'session',
+        level: record.kind.startsWith('block')
+          ? 'block'
+          : record.kind.startsWith('mapping')
+            ? 'mapping'
+            : 'session',
         leaseId: record.leaseId,
         subscriber: record.subscriber,
         clatPrefix64: record.clatPrefix64,
@@ -99,7 +108,8 @@ export class LookupScan {
   /** True while some lease may still turn out to have ended before the window (no release, no later held record). */
   undecided(): boolean {
     for (const holder of this.candidates.values()) {
-      if (holder.endMs === null && holder.startMs <= this.highMs && holder.heldThroughMs < this.lowMs) return true;
+      if (holder.endMs === null && holder.startMs <= this.highMs && holder.heldThroughMs < this.lowMs)
+        return true;
     }
     return false;
   }
@@ -136,14 +146,23 @@ export interface LookupResult {
   scanned: { fromOffset: number; toOffset: number; records: number; fullScan: boolean };
 }
 
-export async function lookupInKafka(query: LookupQuery, options: KafkaLookupOptions, client?: Kafka): Promise<LookupResult> {
+export async function lookupInKafka(
+  query: LookupQuery,
+  options: KafkaLookupOptions,
+  client?: Kafka,
+): Promise<LookupResult> {
   const kafka = client ?? createKafka(options.kafka);
   const admin = kafka.admin();
   await admin.connect();
   try {
     const partitions = await topicPartitions(admin, options.topic);
     if (partitions === 0) {
-      return { query, holders: [], partition: -1, scanned: { fromOffset: 0, toOffset: 0, records: 0, fullScan: false } };
+      return {
+        query,
+        holders: [],
+        partition: -1,
+        scanned: { fromOffset: 0, toOffset: 0, records: 0, fullScan: false },
+      };
     }
     const partition = partitionOf(query.address, partitions);
     const offsets = await admin.fetchTopicOffsets(options.topic);
@@ -160,7 +179,10 @@ export async function lookupInKafka(query: LookupQuery, options: KafkaLookupOpti
     const stopAfterMs = query.atMs + query.skewMs + 2 * options.heldIntervalMs;
     let records = 0;
     let to = from;
-    const visit = (message: { key: Buffer | null; value: Buffer | null; timestamp: string }, offset: number): boolean => {
+    const visit = (
+      message: { key: Buffer | null; value: Buffer | null; timestamp: string },
+      offset: number,
+    ): boolean => {
       to = offset + 1;
       if (message.key === null || message.value === null) return true;
       // Only this address's records are decoded; the partition holds other addresses too.
@@ -186,7 +208,12 @@ export async function lookupInKafka(query: LookupQuery, options: KafkaLookupOpti
       to = Math.max(to, from);
       from = low;
     }
-    return { query, holders: scan.holders(), partition, scanned: { fromOffset: from, toOffset: to, records, fullScan } };
+    return {
+      query,
+      holders: scan.holders(),
+      partition,
+      scanned: { fromOffset: from, toOffset: to, records, fullScan },
+    };
   } finally {
     await admin.disconnect();
   }

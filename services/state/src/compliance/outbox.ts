@@ -17,7 +17,7 @@ import {
   partitionOf,
   scanPartition,
 } from './kafka.js';
-import { type ComplianceRecord, ComplianceDeriver, type DeriverOptions } from './records.js';
+import { ComplianceDeriver, type ComplianceRecord, type DeriverOptions } from './records.js';
 import type { ComplianceEventSource } from './source.js';
 
 export interface ComplianceOutboxOptions {
@@ -130,7 +130,11 @@ export class ComplianceOutbox {
       let after = 0;
       const scratch: ComplianceRecord[] = [];
       while (after < position) {
-        const batches = await this.source.read(shard, after, Math.min(this.options.batchesPerRoundMax, position - after));
+        const batches = await this.source.read(
+          shard,
+          after,
+          Math.min(this.options.batchesPerRoundMax, position - after),
+        );
         assert.ok(batches.length > 0, 'the event log still holds the batches before the committed position');
         for (const batch of batches) {
           this.deriver.derive(shard, batch.sequence, batch.events, scratch);
@@ -150,10 +154,13 @@ export class ComplianceOutbox {
     for (const shard of this.source.shards()) targets.set(shard, await this.source.lastSequence(shard));
     for (;;) {
       let done = true;
-      for (const [shard, target] of targets) if ((this.checkpoint.positions[shard] ?? 0) < target) done = false;
+      for (const [shard, target] of targets)
+        if ((this.checkpoint.positions[shard] ?? 0) < target) done = false;
       if (done) return;
       if (Date.now() > deadline) {
-        throw new Error(`compliance outbox: not drained after ${timeoutMs} ms (${JSON.stringify(this.status())})`);
+        throw new Error(
+          `compliance outbox: not drained after ${timeoutMs} ms (${JSON.stringify(this.status())})`,
+        );
       }
       this.wake?.();
       await sleep(20);

@@ -5,7 +5,13 @@
 // when configured: RFC 6888 REQ-12). Record ids are derived from (shard, epoch, sequence, index), so a
 // re-derivation of the same log produces the same ids and the outbox can de-duplicate by id.
 import assert from 'node:assert/strict';
-import { formatIpv4, type Ipv6Words, type NatEvent, NatEventType, PROTOCOL_SLOTS } from '../../../nat-engine/src/index.js';
+import {
+  formatIpv4,
+  type Ipv6Words,
+  type NatEvent,
+  NatEventType,
+  PROTOCOL_SLOTS,
+} from '../../../nat-engine/src/index.js';
 
 export const COMPLIANCE_RECORD_VERSION = 1;
 
@@ -144,7 +150,14 @@ export class ComplianceDeriver {
           const open: OpenInterval = {
             leaseId: id,
             subscriber: formatPrefix(event.subscriber, options.subscriberPrefixLength),
-            clatPrefix64: clatPrefixOf(events, index, event.protocol, event.address, event.firstPort, options),
+            clatPrefix64: clatPrefixOf(
+              events,
+              index,
+              event.protocol,
+              event.address,
+              event.firstPort,
+              options,
+            ),
             startMs: event.timeMs,
             shard,
             epoch: event.epoch,
@@ -189,7 +202,20 @@ export class ComplianceDeriver {
             ipv6Port: event.ipv6Port,
           };
           state.mappings.set(key, open);
-          out.push(mappingRecord(id, 'mapping-create', open, event.protocol, event.ipv4, event.ipv4Port, null, event.timeMs, sequence, index));
+          out.push(
+            mappingRecord(
+              id,
+              'mapping-create',
+              open,
+              event.protocol,
+              event.ipv4,
+              event.ipv4Port,
+              null,
+              event.timeMs,
+              sequence,
+              index,
+            ),
+          );
           break;
         }
         case NatEventType.MappingRemoved: {
@@ -198,7 +224,20 @@ export class ComplianceDeriver {
           const open = state.mappings.get(key);
           if (open === undefined) break; // created before per-session mode was turned on
           state.mappings.delete(key);
-          out.push(mappingRecord(id, 'mapping-remove', open, event.protocol, event.ipv4, event.ipv4Port, event.timeMs, event.timeMs, sequence, index));
+          out.push(
+            mappingRecord(
+              id,
+              'mapping-remove',
+              open,
+              event.protocol,
+              event.ipv4,
+              event.ipv4Port,
+              event.timeMs,
+              event.timeMs,
+              sequence,
+              index,
+            ),
+          );
           break;
         }
         case NatEventType.SessionCreated: {
@@ -206,8 +245,22 @@ export class ComplianceDeriver {
           const mapping = state.mappings.get(`${event.protocol}/${event.ipv4}/${event.ipv4Port}`);
           if (mapping === undefined) break;
           const open: OpenInterval = { ...mapping, leaseId: id, startMs: event.timeMs };
-          state.sessions.set(`${event.protocol}/${event.ipv4}/${event.ipv4Port}/${event.remote}/${event.remotePort}`, open);
-          const record = mappingRecord(id, 'session-create', open, event.protocol, event.ipv4, event.ipv4Port, null, event.timeMs, sequence, index);
+          state.sessions.set(
+            `${event.protocol}/${event.ipv4}/${event.ipv4Port}/${event.remote}/${event.remotePort}`,
+            open,
+          );
+          const record = mappingRecord(
+            id,
+            'session-create',
+            open,
+            event.protocol,
+            event.ipv4,
+            event.ipv4Port,
+            null,
+            event.timeMs,
+            sequence,
+            index,
+          );
           record.destination = formatIpv4(event.remote);
           record.destinationPort = event.remotePort;
           out.push(record);
@@ -219,7 +272,18 @@ export class ComplianceDeriver {
           const open = state.sessions.get(key);
           if (open === undefined) break;
           state.sessions.delete(key);
-          const record = mappingRecord(id, 'session-remove', open, event.protocol, event.ipv4, event.ipv4Port, event.timeMs, event.timeMs, sequence, index);
+          const record = mappingRecord(
+            id,
+            'session-remove',
+            open,
+            event.protocol,
+            event.ipv4,
+            event.ipv4Port,
+            event.timeMs,
+            event.timeMs,
+            sequence,
+            index,
+          );
           record.destination = formatIpv4(event.remote);
           record.destinationPort = event.remotePort;
           out.push(record);
@@ -247,12 +311,21 @@ export class ComplianceDeriver {
     for (const [key, open] of state.blocks) {
       const [protocol, address, firstPort] = key.split('/').map(Number);
       out.push(
-        blockRecord(`h:${open.leaseId}:${boundaryMs}`, 'block-held', open, protocol, address, firstPort, this.options, {
-          endMs: null,
-          atMs: boundaryMs,
-          sequence: 0,
-          index: 0,
-        }),
+        blockRecord(
+          `h:${open.leaseId}:${boundaryMs}`,
+          'block-held',
+          open,
+          protocol,
+          address,
+          firstPort,
+          this.options,
+          {
+            endMs: null,
+            atMs: boundaryMs,
+            sequence: 0,
+            index: 0,
+          },
+        ),
       );
     }
   }

@@ -22,7 +22,11 @@ export interface ComplianceEventSource {
    */
   firstSequence(shard: number): number | Promise<number>;
   /** Up to `batchesMax` batches with sequence > `afterSequence`, in order. */
-  read(shard: number, afterSequence: number, batchesMax: number): readonly SourceBatch[] | Promise<readonly SourceBatch[]>;
+  read(
+    shard: number,
+    afterSequence: number,
+    batchesMax: number,
+  ): readonly SourceBatch[] | Promise<readonly SourceBatch[]>;
 }
 
 /** Adapts an EventLog (the embedded log keeps every batch, so firstSequence is always 1). */
