@@ -17,9 +17,12 @@ export interface KafkaBroker {
   bootstrap: string;
 }
 
-/** Starts a broker (in `dir` again when given: same ports and data). `wait: false` returns at JVM start. */
+/**
+ * Starts a broker (in `dir` again when given: same ports and data). `wait: false` returns at JVM start.
+ * The broker is stopped by a watchdog when this process exits without stopping it.
+ */
 export async function startKafka(options: { dir?: string; wait?: boolean } = {}): Promise<KafkaBroker> {
-  const args = [`${here}start-kafka.sh`];
+  const args = [`${here}start-kafka.sh`, '--owner-pid', String(process.pid)];
   if (options.dir !== undefined) args.push('--dir', options.dir);
   if (options.wait === false) args.push('--no-wait');
   const { stdout } = await run('bash', args, { maxBuffer: 1 << 20 });

@@ -4,23 +4,26 @@
 # Internal topics (consumer offsets, transaction state, share-group state) get replication factor 1
 # and one partition, so a group coordinator is ready in well under a second on one node.
 #
-# Usage: start-kafka.sh [--dir DIR] [--no-wait] [--timeout SECONDS]
+# Usage: start-kafka.sh [--dir DIR] [--no-wait] [--timeout SECONDS] [--owner-pid PID]
 #   --dir DIR   use DIR: when it already holds server.properties (an earlier start), the broker is
 #               restarted on the same ports and data without formatting; otherwise DIR is set up
 #               (default: a new mktemp directory)
 #   --no-wait   return once the JVM is started; callers wait for readiness themselves
+#   --owner-pid PID  a watchdog stops the broker (by its PID) when process PID is gone, so a test
+#               runner that crashes before its teardown leaves no broker behind
 # Prints, one per line: KAFKA_PORT=<port> KAFKA_PID=<pid> KAFKA_DIR=<dir> KAFKA_BOOTSTRAP=127.0.0.1:<port>
 # Stop with stop-kafka.sh <pid> (by PID; the data stays in DIR until the caller removes it).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-dir='' wait=1 timeout=120
+dir='' wait=1 timeout=120 owner=''
 while [[ $# -gt 0 ]]; do
   case $1 in
     --dir) dir=$2; shift 2 ;;
     --no-wait) wait=0; shift ;;
     --timeout) timeout=$2; shift 2 ;;
-    *) echo "usage: $0 [--dir DIR] [--no-wait] [--timeout SECONDS]" >&2; exit 2 ;;
+    --owner-pid) owner=$2; shift 2 ;;
+    *) echo "usage: $0 [--dir DIR] [--no-wait] [--timeout SECONDS] [--owner-pid PID]" >&2; exit 2 ;;
   esac
 done
 
@@ -77,6 +80,14 @@ setsid java $java_opts -cp "$cache/libs/*" kafka.Kafka "$dir/server.properties" 
   >>"$dir/broker.log" 2>&1 </dev/null &
 pid=$!
 echo "$pid" >"$dir/broker.pid"
+
+if [[ -n $owner ]]; then
+  # Detached watchdog: returns when the broker exits; stops it when the owner exits first.
+  setsid bash -c 'while kill -0 "$1" 2>/dev/null; do
+      if ! kill -0 "$2" 2>/dev/null; then exec bash "$3" "$1"; fi
+      sleep 2
+    done' watchdog "$pid" "$owner" "$here/stop-kafka.sh" </dev/null >/dev/null 2>&1 &
+fi
 
 if [[ $wait -eq 1 ]]; then
   deadline=$((SECONDS + timeout))

@@ -14,6 +14,7 @@ import { CliUsageError } from './errors.js';
 
 const help = `usage: xlat64 lookup ADDRESS:PORT --at TIME [--proto tcp|udp|icmp] [--skew 2s] [--json]
                      [--brokers HOST:PORT[,...]] [--topic NAME] [--held-interval 1h]
+                     [--max-lag 1h | --scan-to-end]
 
 Names every subscriber whose port block (or, in per-session mode, mapping) on ADDRESS covering
 PORT was held at some moment within [TIME - skew, TIME + skew], with the ids and times of the
@@ -26,6 +27,8 @@ compliance records that show it. Both holders are named when a handover falls in
   --brokers LIST     Kafka bootstrap servers (default: $XLAT64_KAFKA_BROKERS)
   --topic NAME       compliance topic (default ${defaultOutboxOptions.topic})
   --held-interval D  the outbox's block-held interval (default 1h): how far back the scan starts
+  --max-lag D        records produced up to D late (an outbox that waited for Kafka) are still
+                     found (default 1h); --scan-to-end reads to the end of the partition
   --json             one JSON document: the query, the holders, what was scanned
 `;
 
@@ -95,6 +98,8 @@ function parse(argv: readonly string[]) {
       brokers: { type: 'string' },
       topic: { type: 'string' },
       'held-interval': { type: 'string' },
+      'max-lag': { type: 'string' },
+      'scan-to-end': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

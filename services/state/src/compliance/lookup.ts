@@ -1,9 +1,11 @@
 // `xlat64 lookup`: who held ADDRESS:PORT at TIME (± skew)? It reads the compliance topic directly:
 // an address's records all sit in one partition, Kafka's timestamp index gives the first offset at
 // TIME − skew − heldInterval, and because every leased block is re-stated (block-held) at each
-// interval boundary, a scan of about two intervals finds every lease open at TIME without reading the
-// log from its start. Holders whose interval overlaps [TIME − skew, TIME + skew] are returned with
-// the ids of the records that prove it. The matching (LookupScan) does not depend on record order.
+// interval boundary, a scan of a few intervals finds every lease open at TIME without reading the
+// log from its start. The outbox writes in event-time order, so the scan stops at records
+// 2 intervals + maxLag past the window. Holders whose interval overlaps [TIME − skew, TIME + skew]
+// are returned with the ids of the records that prove it. The matching (LookupScan) does not depend
+// on record order.
 import assert from 'node:assert/strict';
 import type { Kafka } from 'kafkajs';
 import { createKafka, type KafkaConnection, partitionOf, scanPartition, topicPartitions } from './kafka.js';
@@ -136,6 +138,14 @@ export interface KafkaLookupOptions {
   topic: string;
   /** The outbox's block-held interval (the scan starts one interval before the window). */
   heldIntervalMs: number;
+  /**
+   * How far behind other writers of the same partition a record may have been produced (an outbox
+   * that waited for Kafka, or another node's outbox): the scan goes on until records are this much
+   * past the window. Default 1 h.
+   */
+  maxLagMs?: number;
+  /** Read to the end of the partition whatever the times (an answer for any lag). */
+  scanToEnd?: boolean;
 }
 
 export interface LookupResult {
@@ -176,7 +186,9 @@ export async function lookupInKafka(
     let from = fromEntry === undefined || Number(fromEntry.offset) < 0 ? high : Number(fromEntry.offset);
     from = Math.max(low, Math.min(from, high));
     const scan = new LookupScan(query);
-    const stopAfterMs = query.atMs + query.skewMs + 2 * options.heldIntervalMs;
+    const stopAfterMs = options.scanToEnd
+      ? Number.POSITIVE_INFINITY
+      : query.atMs + query.skewMs + 2 * options.heldIntervalMs + (options.maxLagMs ?? 3_600_000);
     let records = 0;
     let to = from;
     const visit = (

@@ -18,7 +18,7 @@ import {
   scanPartition,
 } from './kafka.js';
 import { ComplianceDeriver, type ComplianceRecord, type DeriverOptions } from './records.js';
-import type { ComplianceEventSource } from './source.js';
+import type { ComplianceEventSource, SourceBatch } from './source.js';
 
 export interface ComplianceOutboxOptions {
   kafka: KafkaConnection;
@@ -44,7 +44,7 @@ export const defaultOutboxOptions = {
   topic: 'xlat64-compliance',
   partitions: 8,
   retentionMs: -1,
-  batchesPerRoundMax: 256,
+  batchesPerRoundMax: 32,
   recordsPerSendMax: 5000,
   pollIntervalMs: 200,
   retryIntervalMs: 1000,
@@ -256,6 +256,10 @@ export class ComplianceOutbox {
       const records: ComplianceRecord[] = [];
       const positions = { ...this.checkpoint.positions };
       let read = 0;
+      // Shards are merged by event time (the batch whose first event is oldest goes first), so a
+      // partition's records stay close to time order also while a backlog drains after an outage:
+      // the lookup's scan window relies on it (lookup.ts).
+      const heads = new Map<number, SourceBatch[]>();
       for (const shard of this.source.shards()) {
         let position = positions[shard] ?? 0;
         const first = await this.source.firstSequence(shard);
@@ -264,16 +268,28 @@ export class ComplianceOutbox {
           // status says so; the open intervals of that stretch are unknown to the deriver.
           this.statusValue.lostBatches += first - 1 - position;
           position = first - 1;
+          positions[shard] = position;
         }
         const batches = await this.source.read(shard, position, this.options.batchesPerRoundMax);
-        for (const batch of batches) {
-          this.deriver.derive(shard, batch.sequence, batch.events, records);
-          position = batch.sequence;
-          read++;
-          if (records.length >= this.options.recordsPerSendMax) break;
+        if (batches.length > 0) heads.set(shard, [...batches].reverse());
+      }
+      while (records.length < this.options.recordsPerSendMax && heads.size > 0) {
+        let oldestShard = -1;
+        let oldestMs = Number.POSITIVE_INFINITY;
+        for (const [shard, stack] of heads) {
+          const batch = stack[stack.length - 1];
+          const timeMs = batch.events.length > 0 ? batch.events[0].timeMs : Number.NEGATIVE_INFINITY;
+          if (timeMs < oldestMs || oldestShard === -1) {
+            oldestMs = timeMs;
+            oldestShard = shard;
+          }
         }
-        positions[shard] = position;
-        if (records.length >= this.options.recordsPerSendMax) break;
+        const stack = heads.get(oldestShard) as SourceBatch[];
+        const batch = stack.pop() as SourceBatch;
+        if (stack.length === 0) heads.delete(oldestShard);
+        this.deriver.derive(oldestShard, batch.sequence, batch.events, records);
+        positions[oldestShard] = batch.sequence;
+        read++;
       }
       if (read === 0) {
         this.seenIds.clear();
