@@ -34,4 +34,13 @@ export {
   defaultDeriverOptions,
   formatPrefix,
 } from './records.js';
+export {
+  type ConfigRecord,
+  configFingerprint,
+  configTopic,
+  deterministicHolders,
+  readConfigHistory,
+  recordConfiguration,
+  subscriberOf,
+} from './rfc7422.js';
 export { type ComplianceEventSource, eventLogSource, type SourceBatch } from './source.js';

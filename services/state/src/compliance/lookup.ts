@@ -15,6 +15,7 @@ import {
   decodeRecord,
   type ProtocolName,
 } from './records.js';
+import { deterministicHolders, readConfigHistory } from './rfc7422.js';
 
 export interface LookupQuery {
   address: string;
@@ -32,8 +33,8 @@ export interface LookupEvidence {
 }
 
 export interface LookupHolder {
-  /** `block` for port-block leases, `mapping` / `session` for per-session records. */
-  level: 'block' | 'mapping' | 'session';
+  /** `block` for port-block leases, `mapping` / `session` for per-session records, `deterministic` by RFC 7422 formula. */
+  level: 'block' | 'mapping' | 'session' | 'deterministic';
   leaseId: string;
   subscriber: string;
   clatPrefix64: string | null;
@@ -166,10 +167,12 @@ export async function lookupInKafka(
   await admin.connect();
   try {
     const partitions = await topicPartitions(admin, options.topic);
+    // RFC 7422: holders by formula under the configurations in effect (none when none is logged).
+    const history = await readConfigHistory(kafka, admin, options.topic);
     if (partitions === 0) {
       return {
         query,
-        holders: [],
+        holders: deterministicHolders(history, query),
         partition: -1,
         scanned: { fromOffset: 0, toOffset: 0, records: 0, fullScan: false },
       };
@@ -222,7 +225,7 @@ export async function lookupInKafka(
     }
     return {
       query,
-      holders: scan.holders(),
+      holders: [...scan.holders(), ...deterministicHolders(history, query)],
       partition,
       scanned: { fromOffset: from, toOffset: to, records, fullScan },
     };

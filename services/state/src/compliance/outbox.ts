@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
+import type { NatEngineConfigInput } from '../../../nat-engine/src/index.js';
 import { StateError } from '../errors.js';
 import {
   createKafka,
@@ -18,6 +19,7 @@ import {
   scanPartition,
 } from './kafka.js';
 import { ComplianceDeriver, type ComplianceRecord, type DeriverOptions } from './records.js';
+import { recordConfiguration } from './rfc7422.js';
 import type { ComplianceEventSource, SourceBatch } from './source.js';
 
 export interface ComplianceOutboxOptions {
@@ -38,6 +40,11 @@ export interface ComplianceOutboxOptions {
   pollIntervalMs: number;
   /** Wait between attempts while Kafka is unreachable. */
   retryIntervalMs: number;
+  /**
+   * The NAT configuration in effect from `fromMs`: logged once (when it differs from the latest
+   * logged one) to `<topic>-config`, the history RFC 7422 deterministic lookups are computed from.
+   */
+  configuration?: { nat: NatEngineConfigInput; fromMs: number };
 }
 
 export const defaultOutboxOptions = {
@@ -91,6 +98,7 @@ export class ComplianceOutbox {
   /** Ids found in the topic beyond the checkpoint; cleared once the outbox has caught up. */
   private seenIds = new Set<string>();
   private stopping = false;
+  private configurationLogged = false;
   private loopDone: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private readonly statusValue: OutboxStatus = {
@@ -216,6 +224,11 @@ export class ComplianceOutbox {
     this.admin = admin;
     await admin.connect();
     this.partitions = await ensureTopic(admin, this.options);
+    if (this.options.configuration !== undefined && !this.configurationLogged) {
+      const { nat, fromMs } = this.options.configuration;
+      await recordConfiguration(kafka, admin, this.options.topic, nat, fromMs);
+      this.configurationLogged = true;
+    }
     // What reached the topic after the last checkpoint (a crash after the ack, or a send that failed
     // after part of it was written) is read back, so those records are not written twice.
     const ends = await partitionEnds(admin, this.options.topic);

@@ -25,7 +25,9 @@ export type ComplianceRecordKind =
   | 'mapping-create'
   | 'mapping-remove'
   | 'session-create'
-  | 'session-remove';
+  | 'session-remove'
+  /** RFC 7422: a configuration taking effect (in the `<topic>-config` topic; evidence of deterministic answers). */
+  | 'config';
 
 export type ProtocolName = (typeof PROTOCOL_SLOTS)[number];
 
@@ -75,6 +77,11 @@ export interface DeriverOptions {
   subscriberPrefixLength: number;
   /** Boundary interval of block-held records (the lookup's scan window); 0 turns them off. */
   heldIntervalMs: number;
+  /**
+   * RFC 7422: subscribers inside this prefix get their block by formula, so their leases are not
+   * logged (the configuration history is). Words and length as the engine's `deterministic`.
+   */
+  deterministic?: { readonly prefix: ArrayLike<number>; readonly prefixLength: number } | null;
 }
 
 export const defaultDeriverOptions: DeriverOptions = {
@@ -86,6 +93,8 @@ export const defaultDeriverOptions: DeriverOptions = {
 };
 
 interface OpenInterval {
+  /** A deterministic subscriber's lease: tracked, never logged. */
+  silent?: boolean;
   leaseId: string;
   subscriber: string;
   clatPrefix64: string | null;
@@ -163,6 +172,10 @@ export class ComplianceDeriver {
             epoch: event.epoch,
           };
           state.blocks.set(key, open);
+          if (isInside(event.subscriber, options.deterministic)) {
+            open.silent = true;
+            break;
+          }
           out.push(
             blockRecord(id, 'block-lease', open, event.protocol, event.address, event.firstPort, options, {
               endMs: null,
@@ -178,6 +191,7 @@ export class ComplianceDeriver {
           const open = state.blocks.get(key);
           assert.ok(open !== undefined, 'a released block was leased earlier in the same shard');
           state.blocks.delete(key);
+          if (open.silent === true) break;
           out.push(
             blockRecord(id, 'block-release', open, event.protocol, event.address, event.firstPort, options, {
               endMs: event.timeMs,
@@ -309,6 +323,7 @@ export class ComplianceDeriver {
     const boundaryMs = Math.floor(timeMs / interval) * interval;
     state.nextHeldMs = boundaryMs + interval;
     for (const [key, open] of state.blocks) {
+      if (open.silent === true) continue;
       const [protocol, address, firstPort] = key.split('/').map(Number);
       out.push(
         blockRecord(
@@ -395,6 +410,15 @@ function mappingRecord(
     ipv6Source: open.ipv6Source,
     ipv6Port: open.ipv6Port,
   };
+}
+
+function isInside(words: ArrayLike<number>, det: DeriverOptions['deterministic']): boolean {
+  if (det === undefined || det === null) return false;
+  for (let bit = 0; bit < det.prefixLength; bit++) {
+    const mask = 1 << (31 - (bit & 31));
+    if ((words[bit >>> 5] & mask) !== (det.prefix[bit >>> 5] & mask)) return false;
+  }
+  return true;
 }
 
 /** The /64 of the first mapping in the rest of the batch that falls in the block just leased. */
