@@ -80,6 +80,8 @@ export const lookupCommand: Command = {
         kafka: { brokers, clientId: 'xlat64-lookup' },
         topic: values.topic ?? defaultOutboxOptions.topic,
         heldIntervalMs,
+        maxLagMs: parseDuration('--max-lag', values['max-lag'] ?? '1h'),
+        scanToEnd: values['scan-to-end'] === true,
       },
     );
     process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : formatLookup(result));
@@ -146,12 +148,18 @@ export function formatLookup(result: LookupResult): string {
     const who =
       h.ipv6Source !== undefined ? `${h.ipv6Source} port ${h.ipv6Port} (${h.subscriber})` : h.subscriber;
     lines.push(`  ${who}${h.clatPrefix64 === null ? '' : `  CLAT ${h.clatPrefix64}`}`);
-    const until = h.endMs === null ? `still held (last shown ${iso(h.heldThroughMs)})` : iso(h.endMs);
+    const deterministic = h.level === 'deterministic';
+    const until =
+      h.endMs === null
+        ? deterministic
+          ? 'now (configuration still in effect)'
+          : `still held (last shown ${iso(h.heldThroughMs)})`
+        : iso(h.endMs);
     lines.push(
       `    ${h.level} ${h.address} ${h.protocol} ${h.portFirst}-${h.portLast}  from ${iso(h.startMs)} until ${until}`,
     );
     lines.push(
-      `    shard ${h.shard} epoch ${h.epoch}  evidence: ${h.evidence.map((e) => `${e.kind} ${e.id} @ ${iso(e.atMs)}`).join('; ')}`,
+      `    ${deterministic ? 'by RFC 7422 formula' : `shard ${h.shard} epoch ${h.epoch}`}  evidence: ${h.evidence.map((e) => `${e.kind} ${e.id} @ ${iso(e.atMs)}`).join('; ')}`,
     );
   }
   const s = result.scanned;
