@@ -1,7 +1,7 @@
 // The pcap codec reads back what it writes, strips Ethernet/VLAN/SLL link headers down to the
 // L3 packet, and refuses truncated or unsupported captures with a message naming the problem.
 import { describe, expect, it } from 'vitest';
-import { isPcap, LINKTYPE_ETHERNET, readPcap, writePcap } from '../../services/cli/src/pcap.js';
+import { isPcap, LINKTYPE_ETHERNET, readPcap, writePcap } from '../../services/cli/src/index.js';
 
 function captureWithLinkType(linkType: number, frames: Uint8Array[]): Uint8Array {
   const raw = writePcap(frames.map((packet, i) => ({ packet, timeUs: 1_000_000 * i + 7 })));

@@ -24,7 +24,7 @@ function configFile(name: string, text: string): string {
 describe('role configuration refusals', () => {
   it.each([
     [['plat'], /^xlat64 plat: pool4: is required/m],
-    [['plat', '--pool4', '203.0.113.0/33'], /pool4: '203\.0\.113\.0\/33' is not an IPv4 prefix/],
+    [['plat', '--pool4', '203.0.113.0/33'], /pool4\[0\]: '203\.0\.113\.0\/33' is not an IPv4 prefix/],
     [['plat', '--pool4', '203.0.113.0/24', '--prefix', '64:ff9b::/95'], /prefix: .*95/],
     [
       ['plat', '--pool4', '203.0.113.0/24', '--device', 'this-name-is-too-long'],

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readPcap, writePcap } from '../../services/cli/src/pcap.js';
+import { readPcap, writePcap } from '../../services/cli/src/index.js';
 import { formatIpv4, formatIpv6, ipv4, ipv6, parseIpv6, udp } from '../support/build.js';
 import { checkPacket } from '../support/wellformed.js';
 

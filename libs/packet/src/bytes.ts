@@ -62,8 +62,3 @@ export function copyBytes(
   }
   dst.set(src.subarray(srcOffset, srcOffset + length), dstOffset);
 }
-
-/** Zero-fills `[start, end)`. */
-export function zeroBytes(buf: Uint8Array, start: number, end: number): void {
-  for (let i = start; i < end; i++) buf[i] = 0;
-}

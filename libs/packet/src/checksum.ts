@@ -38,30 +38,3 @@ export function checksum(buf: Uint8Array, start: number, end: number): number {
 export function adjust(check: number, oldSum: number, newSum: number): number {
   return ~fold((~check & 0xffff) + (~fold(oldSum) & 0xffff) + fold(newSum)) & 0xffff;
 }
-
-/** Ones-complement subtraction of a folded sum from an accumulator: a + ~b. */
-export function subtract(acc: number, value: number): number {
-  return acc + (~fold(value) & 0xffff);
-}
-
-/** Sum of the IPv4 pseudo-header addresses (RFC 793 / RFC 768), protocol and length excluded. */
-export function sumIpv4Addresses(buf: Uint8Array, offset: number): number {
-  return (
-    ((buf[offset] << 8) | buf[offset + 1]) +
-    ((buf[offset + 2] << 8) | buf[offset + 3]) +
-    ((buf[offset + 4] << 8) | buf[offset + 5]) +
-    ((buf[offset + 6] << 8) | buf[offset + 7])
-  );
-}
-
-/** Sum of 32 bytes of IPv6 source and destination (RFC 8200 sec. 8.1 pseudo-header), at `offset`. */
-export function sumIpv6Addresses(buf: Uint8Array, offset: number): number {
-  let sum = 0;
-  for (let i = offset; i < offset + 32; i += 2) sum += (buf[i] << 8) | buf[i + 1];
-  return sum;
-}
-
-/** Sum of a 32-bit value as two 16-bit words. */
-export function sumUint32(value: number): number {
-  return (value >>> 16) + (value & 0xffff);
-}

@@ -1,15 +1,10 @@
 // Public surface of libs/packet: zero-copy, bounds-checked views over IPv4/IPv6/TCP/UDP/ICMP headers
 // and Internet checksums (RFC 1071, incremental RFC 1624).
-export { copyBytes, read16, read32, write16, write32, zeroBytes } from './bytes.js';
+export { copyBytes, read16, read32, write16, write32 } from './bytes.js';
 export {
   adjust as checksumAdjust,
   checksum,
   finish as checksumFinish,
-  fold as checksumFold,
-  subtract as checksumSubtract,
-  sumIpv4Addresses,
-  sumIpv6Addresses,
-  sumUint32,
   sumWords,
 } from './checksum.js';
 export { writeIcmp4ErrorMessage, writeIcmp6ErrorMessage } from './icmp-error.js';
@@ -58,10 +53,7 @@ export {
   Icmp4Code,
   Icmp4Type,
   Icmp6Type,
-  isIcmp4Error,
-  isIcmp6Error,
   L4View,
-  l4HeaderMinimum,
   Protocol,
   parseL4,
   TCP_HEADER_MIN,

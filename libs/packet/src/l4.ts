@@ -44,32 +44,9 @@ export const Icmp6Type = {
   ParameterProblem: 4,
   EchoRequest: 128,
   EchoReply: 129,
+  /** RFC 4861 sec. 4.1; the kernel sends these into every new interface. */
+  RouterSolicitation: 133,
 } as const;
-
-/** True for ICMPv4 error types that carry an invoking packet (RFC 792). */
-export function isIcmp4Error(type: number): boolean {
-  return type === 3 || type === 4 || type === 5 || type === 11 || type === 12;
-}
-
-/** True for ICMPv6 error messages (RFC 4443 sec. 2.1: types 0–127). */
-export function isIcmp6Error(type: number): boolean {
-  return type < 128;
-}
-
-/** Minimum bytes of the L4 header needed to read ports, identifiers or the checksum; 0 for others. */
-export function l4HeaderMinimum(protocol: number): number {
-  switch (protocol) {
-    case Protocol.Tcp:
-      return TCP_HEADER_MIN;
-    case Protocol.Udp:
-      return UDP_HEADER_LENGTH;
-    case Protocol.Icmp4:
-    case Protocol.Icmp6:
-      return ICMP_HEADER_LENGTH;
-    default:
-      return 0;
-  }
-}
 
 /** A parsed transport or ICMP header (the fields the translator and NAT engine read). */
 export class L4View {

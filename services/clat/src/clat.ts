@@ -2,17 +2,19 @@
 // through the TUN with MTU = IPv6 MTU - 20, a route for the dedicated IPv6 address, forwarding),
 // starts one translating worker per queue, serves `xlat64 status`, and on stop removes exactly
 // what it added.
-import type { TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
-import { createTranslator } from '../../../libs/xlat/src/index.js';
-import { type RunningRole, startRole } from '../../ingress/src/role.js';
-import { roleCounterLayout } from '../../ingress/src/role-counters.js';
+
 import {
   addressStep,
   linkUpSteps,
+  type RunningRole,
+  roleCounterLayout,
   routeStep,
   type SetupStep,
+  startRole,
   sysctlStep,
-} from '../../ingress/src/system-setup.js';
+} from '../../../libs/dataplane/src/index.js';
+import type { TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
+import { createTranslator } from '../../../libs/xlat/src/index.js';
 import { type ClatConfig, ipv4RouteMtu } from './config.js';
 import type { ClatQueueOptions } from './queue-handler.js';
 import { clatDropNames } from './step.js';

@@ -13,7 +13,7 @@ import {
   readOptionalString,
   readPrefix,
   refuseUnknownKeys,
-} from '../../ingress/src/config-fields.js';
+} from '../../../libs/dataplane/src/index.js';
 
 export interface ClatConfig {
   device: string;

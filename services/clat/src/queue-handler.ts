@@ -1,9 +1,9 @@
 // The CLAT's TUN queue handler module: libs/tun loads it inside each queue's worker thread, where
 // it translates every batch in place and writes the results back to the same queue.
+
+import { BatchTranslator, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import type { TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
-import { BatchTranslator } from '../../ingress/src/batch-translator.js';
-import { roleCounterLayout } from '../../ingress/src/role-counters.js';
 import { ClatStep, clatDropNames } from './step.js';
 
 export interface ClatQueueOptions {

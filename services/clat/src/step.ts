@@ -3,6 +3,9 @@
 // address by RFC 7757 EAM, destinations by RFC 6052); IPv6 addressed to the dedicated address is
 // translated back; router solicitations and anything else the kernel routes into the TUN are
 // dropped and counted.
+
+import type { CounterLayout, PacketStep } from '../../../libs/dataplane/src/index.js';
+import { translatorDropBase } from '../../../libs/dataplane/src/index.js';
 import {
   createTranslator,
   parseIpv6Address,
@@ -11,9 +14,6 @@ import {
   type TranslatorConfigInput,
   Verdict,
 } from '../../../libs/xlat/src/index.js';
-import type { PacketStep } from '../../ingress/src/batch-translator.js';
-import type { CounterLayout } from '../../ingress/src/counters.js';
-import { translatorDropBase } from '../../ingress/src/role-counters.js';
 
 export const clatDropNames = ['version', 'routersolicitation', 'notforus64'] as const;
 

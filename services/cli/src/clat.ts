@@ -1,8 +1,7 @@
 // `xlat64 clat`: the customer-side stateless translator of 464XLAT (RFC 6877), in the foreground
 // until SIGINT/SIGTERM. Options come from --config (YAML/JSON) and flags; flags win.
 import { parseArgs } from 'node:util';
-import { startClat } from '../../clat/src/clat.js';
-import { clatConfigKeys, parseClatConfig } from '../../clat/src/config.js';
+import { clatConfigKeys, parseClatConfig, startClat } from '../../clat/src/index.js';
 import type { Command } from './command.js';
 import { CliUsageError } from './errors.js';
 import { loadRoleConfig, log, waitForStopSignal } from './role-runner.js';

@@ -1,8 +1,7 @@
 // `xlat64 plat`: the single-node PLAT (stateful NAT64 with carrier-grade port blocks) in the
 // foreground until SIGINT/SIGTERM. Options come from --config (YAML/JSON) and flags; flags win.
 import { parseArgs } from 'node:util';
-import { startPlat } from '../../ingress/src/plat.js';
-import { parsePlatConfig, platConfigKeys } from '../../ingress/src/plat-config.js';
+import { parsePlatConfig, platConfigKeys, startPlat } from '../../ingress/src/index.js';
 import type { Command } from './command.js';
 import { CliUsageError } from './errors.js';
 import { loadRoleConfig, log, waitForStopSignal } from './role-runner.js';

@@ -6,7 +6,7 @@ import {
   findStatusSockets,
   readStatus,
   type StatusDocument,
-} from '../../ingress/src/status-server.js';
+} from '../../../libs/dataplane/src/index.js';
 import type { Command } from './command.js';
 import { CliUsageError } from './errors.js';
 

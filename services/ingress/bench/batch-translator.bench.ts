@@ -5,12 +5,12 @@
 // both directions, side by side with the batch loop alone (a step that drops every packet) in the
 // same process. Reports ns per packet and the garbage collections during the runs (target: none).
 // Run with `npm run bench -- batch-translator`.
+
+import { BatchTranslator, type BatchWriter, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import { parseRfc6052Prefix, type TranslationResult, Verdict } from '../../../libs/xlat/src/index.js';
 import { bestOf, type Timing } from '../../../test/support/collections.js';
 import { CountingEventSink, createNatEngine, createSeededRandom } from '../../nat-engine/src/index.js';
-import { BatchTranslator, type BatchWriter } from '../src/batch-translator.js';
-import { PlatStep, platDropNames } from '../src/plat-step.js';
-import { roleCounterLayout } from '../src/role-counters.js';
+import { createPlatStep, platDropNames } from '../src/plat-step.js';
 
 const VNET = 10;
 const BATCH = 64;
@@ -139,7 +139,7 @@ export default async function bench(): Promise<void> {
   );
   engine.start(0);
   const layout = roleCounterLayout(platDropNames);
-  const step = new PlatStep(
+  const step = createPlatStep(
     engine,
     { translator: { prefix: '64:ff9b::/96', allowNonGlobalIpv4: true }, icmpSource4: 0xcb007100 },
     layout,

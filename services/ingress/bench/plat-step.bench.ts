@@ -8,6 +8,7 @@
 // reads no per-flow memory but the engine's.
 // Run with `npm run bench -- plat-step`.
 
+import { roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import {
   createStatefulTranslator,
   parseRfc6052Prefix,
@@ -16,8 +17,7 @@ import {
 } from '../../../libs/xlat/src/index.js';
 import { bestOf, type Timing } from '../../../test/support/collections.js';
 import { CountingEventSink, createNatEngine, createSeededRandom } from '../../nat-engine/src/index.js';
-import { PlatStep, platDropNames } from '../src/plat-step.js';
-import { roleCounterLayout } from '../src/role-counters.js';
+import { createPlatStep, platDropNames } from '../src/plat-step.js';
 
 const SUBSCRIBERS = 4096;
 const SESSIONS = 1_000_000;
@@ -105,7 +105,7 @@ export default async function bench(): Promise<void> {
   );
   engine.start(0);
   const translator = { prefix: '64:ff9b::/96', allowNonGlobalIpv4: true };
-  const step = new PlatStep(
+  const step = createPlatStep(
     engine,
     { translator, icmpSource4: 0xcb007100 },
     roleCounterLayout(platDropNames),

@@ -3,16 +3,6 @@
 // NAT behaviour options live under `nat` and are checked by the engine's own validator.
 import { isAbsolute } from 'node:path';
 import {
-  type TranslatorConfigInput,
-  validateConfig as validateTranslatorConfig,
-} from '../../../libs/xlat/src/index.js';
-import {
-  NatConfigError,
-  type NatEngineConfigInput,
-  validateConfig as validateNatConfig,
-} from '../../nat-engine/src/index.js';
-import {
-  checkPrefix,
   configError,
   type RawConfig,
   readBoolean,
@@ -22,7 +12,18 @@ import {
   readPrefix,
   readString,
   refuseUnknownKeys,
-} from './config-fields.js';
+} from '../../../libs/dataplane/src/index.js';
+import {
+  type TranslatorConfigInput,
+  validateConfig as validateTranslatorConfig,
+} from '../../../libs/xlat/src/index.js';
+import {
+  formatIpv4,
+  NatConfigError,
+  type NatEngineConfigInput,
+  parsePool4Entry,
+  validateConfig as validateNatConfig,
+} from '../../nat-engine/src/index.js';
 
 export interface PlatConfig {
   device: string;
@@ -64,9 +65,6 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
   const pool4 = raw.pool4;
   if (!Array.isArray(pool4) || pool4.length === 0 || !pool4.every((p) => typeof p === 'string')) {
     throw configError('pool4', 'is required: a list of IPv4 prefixes or ranges, e.g. [203.0.113.0/24]');
-  }
-  for (const entry of pool4 as string[]) {
-    if (entry.includes('/')) checkPrefix('pool4', entry, 4);
   }
   const queues = readInteger(raw, 'queues', 1, 1, 1);
   const nat = raw.nat ?? {};
@@ -132,5 +130,5 @@ export function platTranslatorConfig(config: PlatConfig): TranslatorConfigInput 
 
 /** The first address of the first pool entry ('203.0.113.0/24' -> '203.0.113.0', a range -> its start). */
 export function firstPoolAddress(config: PlatConfig): string {
-  return config.pool4[0].split(/[/-]/)[0].trim();
+  return formatIpv4(parsePool4Entry('pool4[0]', config.pool4[0]).first);
 }

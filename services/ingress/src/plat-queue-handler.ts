@@ -4,6 +4,7 @@
 // does not yield to an event loop). Timers advance on every batch and on every idle poll.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { BatchTranslator, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
@@ -12,11 +13,10 @@ import {
   type NatEngineConfigInput,
   type NatEvent,
   parseIpv4,
+  ShardPipeline,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedEventLog, EventBatcher } from '../../state/src/index.js';
-import { BatchTranslator } from './batch-translator.js';
 import { PlatStep, platDropNames } from './plat-step.js';
-import { roleCounterLayout } from './role-counters.js';
 
 export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
@@ -53,22 +53,24 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     { shard: 0, flushIntervalMs: options.flushIntervalMs, batchEventsMax: 4096, bufferEventsMax: 1 << 20 },
     startMs,
   );
-  let step: PlatStep | null = null;
   const engine = createNatEngine(options.engine, {
     sink: { push: (event) => batcher.add(event) },
     random: createCryptoRandom(),
     startMs,
-    heldSyns: { expired: (id) => step?.expired(id), discarded: (id) => step?.discarded(id) },
   });
   engine.start(startMs);
   const prefix = parseRfc6052Prefix(options.translator.prefix);
-  step = new PlatStep(
+  // Built bottom up, nothing circular: the engine, the shard pipeline over it, the ingress step
+  // that hands it packets. Held-SYN expiry comes back as the engine's output, drained by advance().
+  const pipeline = new ShardPipeline(
     engine,
     { translator: options.translator, icmpSource4: parseIpv4(options.icmpSource4) },
     layout,
     prefix,
   );
-  const platStep = step;
+  const platStep = new PlatStep(pipeline, layout, prefix, {
+    allowNonGlobalIpv4: options.translator.allowNonGlobalIpv4,
+  });
   const batch = new BatchTranslator(platStep, {
     fd: context.fd,
     writer: context.tun,
@@ -83,21 +85,21 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
   let lastFlushMs = startMs;
 
   const maintain = (nowMs: number) => {
-    engine.advance(nowMs);
+    pipeline.advance(nowMs);
     if (nowMs - lastFlushMs >= options.flushIntervalMs) {
       engine.flush(nowMs);
       lastFlushMs = nowMs;
     }
     batcher.tick(nowMs);
-    for (const reply of platStep.pendingReplies) batch.enqueue(reply);
-    platStep.pendingReplies.length = 0;
+    for (const reply of pipeline.pendingReplies) batch.enqueue(reply);
+    pipeline.pendingReplies.length = 0;
     batch.flush();
     const state = engine.state;
     counters[gauge[0]] = state.sessionCount;
     counters[gauge[1]] = state.mappingCount;
     counters[gauge[2]] = state.leasedBlockCount;
     counters[gauge[3]] = state.subscriberCount;
-    counters[gauge[4]] = platStep.heldCount;
+    counters[gauge[4]] = pipeline.heldCount;
     counters[gauge[5]] = batcher.pendingCount;
     counters[gauge[6]] = batcher.refusedEvents;
     lastMaintenanceMs = nowMs;

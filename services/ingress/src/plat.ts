@@ -3,12 +3,19 @@
 // `xlat64 status`, and on stop removes what it added. The event log of this run is written to
 // stateDir/events-<start time>.log (one JSON batch per line).
 import { join } from 'node:path';
+import {
+  linkUpSteps,
+  type RunningRole,
+  roleCounterLayout,
+  routeStep,
+  type SetupStep,
+  startRole,
+  sysctlStep,
+} from '../../../libs/dataplane/src/index.js';
+import { parsePool4Entry, pool4Cidrs } from '../../nat-engine/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
 import { platDropNames } from './plat-step.js';
-import { type RunningRole, startRole } from './role.js';
-import { roleCounterLayout } from './role-counters.js';
-import { linkUpSteps, routeStep, type SetupStep, sysctlStep } from './system-setup.js';
 
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningRole> {
   const eventLogPath = join(config.stateDir, `events-${new Date().toISOString().replaceAll(':', '')}.log`);
@@ -58,28 +65,5 @@ export function platSetupSteps(config: PlatConfig): SetupStep[] {
 
 /** A pool entry as CIDR blocks for routing: a prefix as is, an address as /32, a range split. */
 export function poolCidrs(entry: string): string[] {
-  if (entry.includes('/')) return [entry];
-  if (!entry.includes('-')) return [`${entry}/32`];
-  const [first, last] = entry.split('-').map((a) => toNumber(a.trim()));
-  const cidrs: string[] = [];
-  let start = first;
-  while (start <= last) {
-    let size = 32;
-    while (size > 0) {
-      const block = 2 ** (32 - size + 1);
-      if (start % block !== 0 || start + block - 1 > last) break;
-      size--;
-    }
-    cidrs.push(`${toText(start)}/${size}`);
-    start += 2 ** (32 - size);
-  }
-  return cidrs;
-}
-
-function toNumber(address: string): number {
-  return address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-}
-
-function toText(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  return pool4Cidrs(parsePool4Entry('pool4', entry));
 }

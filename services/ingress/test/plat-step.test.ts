@@ -3,6 +3,7 @@
 // sharing the first fragment's mapping, hairpinning, router solicitations and held SYNs. Every
 // packet lies inside a larger buffer and is written among other bytes, as in a batch.
 import { describe, expect, it } from 'vitest';
+import { roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import { parseRfc6052Prefix, Verdict } from '../../../libs/xlat/src/index.js';
 import {
   formatIpv4,
@@ -22,14 +23,12 @@ import {
   createSeededRandom,
   type NatEngineConfigInput,
 } from '../../nat-engine/src/index.js';
-import { PlatStep, platDropNames } from '../src/plat-step.js';
-import { roleCounterLayout } from '../src/role-counters.js';
+import { createPlatStep, platDropNames } from '../src/plat-step.js';
 
 const v6 = (text: string) => formatIpv6(parseIpv6(text));
 
 function newPlat(engineConfig: Partial<NatEngineConfigInput> = {}) {
   const sink = new ArrayEventSink();
-  let listener: PlatStep | null = null;
   const engine = createNatEngine(
     {
       pool: ['203.0.113.0/28'],
@@ -41,18 +40,16 @@ function newPlat(engineConfig: Partial<NatEngineConfigInput> = {}) {
       sink,
       random: createSeededRandom(7),
       startMs: 0,
-      heldSyns: { expired: (id) => listener?.expired(id), discarded: (id) => listener?.discarded(id) },
     },
   );
   engine.start(0);
   const layout = roleCounterLayout(platDropNames);
-  const step = new PlatStep(
+  const step = createPlatStep(
     engine,
     { translator: { prefix: '64:ff9b::/96', allowNonGlobalIpv4: true }, icmpSource4: 0xcb007100 },
     layout,
     parseRfc6052Prefix('64:ff9b::/96'),
   );
-  listener = step;
   // Each packet is handled where a batch would hold it: at an offset inside a larger buffer with
   // other bytes around it, written into the output at an offset among canary bytes, which must stay.
   let calls = 0;
@@ -209,28 +206,28 @@ describe('PLAT packet step', () => {
   });
 
   it('holds an unsolicited IPv4 SYN and answers it with ICMP port unreachable after 6 s (RFC 6146 sec. 3.5.2.2)', () => {
-    const { run, engine, step } = newPlat();
+    const { run, step } = newPlat();
     const syn = ipv4({
       src: '198.51.100.2',
       dst: '203.0.113.1',
       payload: tcp({ srcPort: 40000, dstPort: 2222, flags: 0x02 }),
     });
     expect(run(syn, 1000).dropped).toBe('drop.heldsyn');
-    expect(step.heldCount).toBe(1);
-    engine.advance(6_900);
-    expect(step.heldCount).toBe(1);
-    expect(step.pendingReplies).toHaveLength(0);
-    engine.advance(8_000);
-    expect(step.heldCount).toBe(0);
-    expect(step.pendingReplies).toHaveLength(1);
-    const reply = Buffer.from(step.pendingReplies[0]);
+    expect(step.pipeline.heldCount).toBe(1);
+    step.pipeline.advance(6_900);
+    expect(step.pipeline.heldCount).toBe(1);
+    expect(step.pipeline.pendingReplies).toHaveLength(0);
+    step.pipeline.advance(8_000);
+    expect(step.pipeline.heldCount).toBe(0);
+    expect(step.pipeline.pendingReplies).toHaveLength(1);
+    const reply = Buffer.from(step.pipeline.pendingReplies[0]);
     expect(checkPacket(reply)).toEqual([]);
     expect([reply[20], reply[21]]).toEqual([3, 3]);
     expect(formatIpv4(reply, 16)).toBe('198.51.100.2');
   });
 
   it('keeps its own copy of a held SYN: the batch buffer it arrived in is reused before the ICMP error quotes it', () => {
-    const { engine, step } = newPlat();
+    const { step } = newPlat();
     const syn = ipv4({
       src: '198.51.100.2',
       dst: '203.0.113.1',
@@ -240,11 +237,11 @@ describe('PLAT packet step', () => {
     syn.copy(batch, 100);
     step.setNow(1000);
     expect(step.process(batch, 100, syn.length, Buffer.alloc(4096), 0, false)).toBe(Verdict.Drop);
-    expect(step.heldCount).toBe(1);
+    expect(step.pipeline.heldCount).toBe(1);
     batch.fill(0x11); // the next batch lands in the same buffer
-    engine.advance(8_000);
-    expect(step.pendingReplies).toHaveLength(1);
-    const reply = Buffer.from(step.pendingReplies[0]);
+    step.pipeline.advance(8_000);
+    expect(step.pipeline.pendingReplies).toHaveLength(1);
+    const reply = Buffer.from(step.pipeline.pendingReplies[0]);
     expect(checkPacket(reply)).toEqual([]);
     // RFC 792: the ICMP error quotes the SYN's IP header and at least 8 bytes of its payload.
     expect(reply.subarray(28, 28 + 28).equals(syn.subarray(0, 28))).toBe(true);

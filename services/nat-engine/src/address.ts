@@ -1,64 +1,23 @@
-// IPv4 and IPv6 text <-> number conversion for configuration and events. Control plane only:
-// the packet path hands the engine numbers (IPv4 as one uint32, IPv6 as 4 x uint32, big-endian words).
+// The engine's number forms of addresses (IPv4 one uint32, IPv6 four big-endian uint32 words) for
+// configuration, events and inspection. Control plane only. Text is parsed by the one parser in
+// libs/xlat (address.ts); this module only converts its bytes into the engine's words.
+import { formatIpv4Address, parseIpv4Address, parseIpv6Address } from '../../../libs/xlat/src/index.js';
 
 /** Parses dotted-quad IPv4 into an unsigned 32-bit number, or returns -1. */
 export function parseIpv4(text: string): number {
-  const parts = text.split('.');
-  if (parts.length !== 4) return -1;
-  let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) return -1;
-    const octet = Number(part);
-    if (octet > 255) return -1;
-    value = value * 256 + octet;
-  }
-  return value >>> 0;
+  return parseIpv4Address(text) ?? -1;
 }
 
-export function formatIpv4(value: number): string {
-  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
-}
+export const formatIpv4: (value: number) => string = formatIpv4Address;
 
 /** Parses IPv6 text into four big-endian uint32 words written to `out` at `offset`; false if malformed. */
 export function parseIpv6(text: string, out: Uint32Array, offset = 0): boolean {
-  if (text.length === 0 || text.length > 45) return false;
-  let head = text;
-  let tail = '';
-  const gap = text.indexOf('::');
-  if (gap >= 0) {
-    if (text.indexOf('::', gap + 1) >= 0) return false;
-    head = text.slice(0, gap);
-    tail = text.slice(gap + 2);
+  const bytes = parseIpv6Address(text);
+  if (bytes === null) return false;
+  for (let i = 0; i < 4; i++) {
+    out[offset + i] =
+      ((bytes[4 * i] << 24) | (bytes[4 * i + 1] << 16) | (bytes[4 * i + 2] << 8) | bytes[4 * i + 3]) >>> 0;
   }
-  const groups = (s: string): number[] | null => {
-    if (s === '') return [];
-    const result: number[] = [];
-    const items = s.split(':');
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i];
-      if (i === items.length - 1 && item.includes('.')) {
-        const v4 = parseIpv4(item);
-        if (v4 < 0) return null;
-        result.push(v4 >>> 16, v4 & 0xffff);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(item)) return null;
-        result.push(Number.parseInt(item, 16));
-      }
-    }
-    return result;
-  };
-  const h = groups(head);
-  const t = groups(tail);
-  if (h === null || t === null) return false;
-  let words: number[];
-  if (gap >= 0) {
-    if (h.length + t.length > 7) return false;
-    words = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
-  } else {
-    if (h.length !== 8) return false;
-    words = h;
-  }
-  for (let i = 0; i < 4; i++) out[offset + i] = ((words[2 * i] << 16) | words[2 * i + 1]) >>> 0;
   return true;
 }
 

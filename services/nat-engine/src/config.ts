@@ -5,6 +5,7 @@
 import { ipv6Mask, parseIpv4, parseIpv6 } from './address.js';
 import { NatConfigError } from './errors.js';
 import { PROTOCOL_SLOTS, type ProtocolName } from './flow-key.js';
+import { parsePool4 } from './pool4/pool-text.js';
 
 export type FilteringBehaviour = 'endpoint-independent' | 'address-dependent';
 
@@ -129,37 +130,17 @@ function integerIn(field: string, value: unknown, min: number, max: number, fix:
   return value;
 }
 
-function parsePoolItem(field: string, text: unknown): [number, number] {
-  const fix = "write a prefix ('203.0.113.0/24'), a range ('198.51.100.10-198.51.100.20') or one address";
-  if (typeof text !== 'string') throw new NatConfigError(field, 'expected a string', fix);
-  const slash = text.indexOf('/');
-  const dash = text.indexOf('-');
-  if (slash >= 0) {
-    const base = parseIpv4(text.slice(0, slash));
-    const lengthText = text.slice(slash + 1);
-    const length = /^\d{1,2}$/.test(lengthText) ? Number(lengthText) : -1;
-    if (base < 0 || length < 0 || length > 32)
-      throw new NatConfigError(field, `'${text}' is not an IPv4 prefix`, fix);
-    const size = 2 ** (32 - length);
-    if (base % size !== 0) {
-      throw new NatConfigError(
-        field,
-        `'${text}' has host bits set`,
-        'write the prefix with its host bits zero',
-      );
-    }
-    return [base, base + size - 1];
-  }
-  if (dash >= 0) {
-    const first = parseIpv4(text.slice(0, dash).trim());
-    const last = parseIpv4(text.slice(dash + 1).trim());
-    if (first < 0 || last < 0) throw new NatConfigError(field, `'${text}' is not an IPv4 range`, fix);
-    if (last < first) throw new NatConfigError(field, `'${text}' ends before it starts`, 'write first-last');
-    return [first, last];
-  }
-  const address = parseIpv4(text);
-  if (address < 0) throw new NatConfigError(field, `'${text}' is not an IPv4 address`, fix);
-  return [address, address];
+/**
+ * The subscriber key (DESIGN.md "Sharding"): an IPv6 address (four words) masked to
+ * `subscriberPrefixLength`, written into `out`. The one place it is computed: the engine's limits and
+ * port blocks, the reducer's replay and the shard routing all key subscribers by it. No allocation.
+ */
+export function subscriberPrefixOf(config: NatEngineConfig, v6: ArrayLike<number>, out: Uint32Array): void {
+  const mask = config.subscriberMask;
+  out[0] = (v6[0] & mask[0]) >>> 0;
+  out[1] = (v6[1] & mask[1]) >>> 0;
+  out[2] = (v6[2] & mask[2]) >>> 0;
+  out[3] = (v6[3] & mask[3]) >>> 0;
 }
 
 /** Validates an operator's configuration; throws NatConfigError naming the first bad field. */
@@ -174,7 +155,7 @@ export function validateConfig(input: NatEngineConfigInput): NatEngineConfig {
       "list at least one prefix, e.g. pool: ['203.0.113.0/24']",
     );
   }
-  const ranges = input.pool.map((item, i) => ({ index: i, range: parsePoolItem(`pool[${i}]`, item) }));
+  const ranges = parsePool4(input.pool).map((range, index) => ({ index, range: [range.first, range.last] }));
   const sorted = [...ranges].sort((a, b) => a.range[0] - b.range[0]);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i].range[0] <= sorted[i - 1].range[1]) {

@@ -15,6 +15,7 @@ import {
   type NatEngineConfigInput,
   resolveStaticBibEntry,
   type StaticBibEntryInput,
+  subscriberPrefixOf,
   validateConfig,
 } from './config.js';
 import { assert, NatStaticMappingError } from './errors.js';
@@ -26,7 +27,15 @@ import {
   NatEventType,
   SessionRemovedCause,
 } from './events.js';
-import { createFlowKey4, type FlowKey4, type FlowKey6, protocolSlotOf, TcpFlag } from './flow-key.js';
+import {
+  createFlowKey4,
+  type FlowKey4,
+  type FlowKey6,
+  PROTOCOL_SLOT_COUNT,
+  ProtocolSlot,
+  protocolSlotOf,
+  TcpFlag,
+} from './flow-key.js';
 import { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js';
 import { findFreePort } from './pool4/rfc6056.js';
 import { DeterministicPoolAllocator } from './pool4/rfc7422.js';
@@ -47,14 +56,6 @@ import {
   IcmpReply,
 } from './verdict.js';
 
-/** Told about held SYNs (the packet path keeps the packet bytes under the hold id). */
-export interface HeldSynListener {
-  /** 6 s passed with no outbound SYN: answer the held packet with ICMP port unreachable (type 3 code 3). */
-  expired(holdId: number): void;
-  /** The subscriber's SYN arrived (simultaneous open): forget the held packet silently. */
-  discarded(holdId: number): void;
-}
-
 export interface NatEngineOptions {
   sink: EventSink;
   random: RandomSource;
@@ -62,7 +63,6 @@ export interface NatEngineOptions {
   startMs: number;
   /** Defaults to the in-process allocator (or the RFC 7422 one when `deterministic` is configured). */
   allocator?: (state: NatState, random: RandomSource) => PoolAllocator;
-  heldSyns?: HeldSynListener;
   /**
    * Take over a state folded from another engine's log (a standby's `createReplayState` + `applyEvents`)
    * instead of starting empty; it must have been built with the same configuration.
@@ -73,8 +73,6 @@ export interface NatEngineOptions {
   epoch?: number;
 }
 
-const NO_HELD_SYNS: HeldSynListener = { expired() {}, discarded() {} };
-
 export class NatEngine {
   readonly config: NatEngineConfig;
   readonly state: NatState;
@@ -82,15 +80,18 @@ export class NatEngine {
   readonly result: EngineResult = createEngineResult();
   /** Packets per drop reason (index = EngineDropReason); ReplyIcmp verdicts count here too. */
   readonly dropCounters = new Float64Array(engineDropReasonNames.length);
-  translated64 = 0;
-  translated46 = 0;
-  heldSynsExpired = 0;
-  heldSynsDiscarded = 0;
+  /**
+   * Output of advance(): the hold ids (result.holdId of a Hold verdict) whose 6 s ran out in that call,
+   * in `expiredHoldIds[0, count)` where count is advance()'s return value; valid until the next advance().
+   * The owner answers each held packet with ICMP port unreachable (RFC 6146 sec. 3.5.2.2). The engine
+   * never calls up into its owner: it returns the work (CONVENTIONS.md 21). Bounded by heldSynsMax.
+   */
+  readonly expiredHoldIds: Int32Array;
+  private expiredHoldCount = 0;
 
   private readonly sink: EventSink;
   private readonly random: RandomSource;
   private readonly allocator: PoolAllocator;
-  private readonly heldSynListener: HeldSynListener;
   private readonly heldSyns: HeldSynTable;
   private readonly shard: number;
   private readonly epoch: number;
@@ -102,6 +103,8 @@ export class NatEngine {
   private flushGeneration = 1;
   private unknownSubscriberLimitReported = false;
   private readonly prefix = new Uint32Array(4);
+  /** subscriberOf's own scratch: it runs while `prefix` may hold the current flow's subscriber. */
+  private readonly subscriberScratch = new Uint32Array(4);
   private readonly hairpinKey4: FlowKey4 = createFlowKey4();
   private allocatedBlock = -1;
   private nowMs = 0;
@@ -118,8 +121,8 @@ export class NatEngine {
         ? (state: NatState) => new DeterministicPoolAllocator(state)
         : (state: NatState, random: RandomSource) => new InProcessPoolAllocator(state, random));
     this.allocator = allocatorFactory(this.state, options.random);
-    this.heldSynListener = options.heldSyns ?? NO_HELD_SYNS;
     this.heldSyns = new HeldSynTable(config.heldSynsMax, options.startMs);
+    this.expiredHoldIds = new Int32Array(config.heldSynsMax);
     this.shard = options.shard ?? 0;
     this.epoch = options.epoch ?? 0;
     this.dirtyList = preTouched(new Int32Array(config.sessionsMax));
@@ -214,11 +217,7 @@ export class NatEngine {
       );
     }
     this.emit({
-      type: NatEventType.MappingCreated,
-      version: NAT_EVENT_SCHEMA_VERSION,
-      shard: this.shard,
-      epoch: this.epoch,
-      timeMs: nowMs,
+      ...this.eventHeader(NatEventType.MappingCreated, nowMs),
       protocol: slot,
       ipv6: [ipv6[0], ipv6[1], ipv6[2], ipv6[3]],
       ipv6Port,
@@ -234,10 +233,11 @@ export class NatEngine {
   outbound6(key: FlowKey6, nowMs: number): EngineVerdict {
     const result = this.result;
     result.hairpin = false;
+    result.releasedHoldId = -1;
     const slot = protocolSlotOf(key.protocol);
     if (slot < 0) return this.drop(EngineDropReason.protocol64);
     const state = this.state;
-    const remotePort = slot === 2 ? 0 : key.dstPort;
+    const remotePort = slot === ProtocolSlot.Icmp ? 0 : key.dstPort;
     const dst4 = key.dst4 | 0; // int32 across calls (see inbound4Leg)
     const s = state.findSession6(slot, key.src6, 0, key.srcPort, dst4, remotePort);
 
@@ -245,8 +245,13 @@ export class NatEngine {
       // The established path: one session lookup, a lifetime refresh, no allocation. An ICMP error
       // travels on its session but does not refresh it (RFC 6146 sec. 3.5.4, RFC 7857 sec. 5.1).
       if (!key.icmpError) {
-        if (slot === 0) this.stepTcp(s, true, key.tcpFlags, nowMs);
-        else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
+        if (slot === ProtocolSlot.Tcp) this.stepTcp(s, true, key.tcpFlags, nowMs);
+        else
+          this.touch(
+            s,
+            slot === ProtocolSlot.Udp ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs,
+            nowMs,
+          );
       }
       fillOutgoing6to4(result, state, state.sessionMappingOf(s), dst4, key.dstPort);
       return this.finishOutbound(key, state.sessionHairpinOf(s) === 1, nowMs);
@@ -256,7 +261,7 @@ export class NatEngine {
 
     // RFC 6146 sec. 3.5.2.2, CLOSED state: only a SYN creates TCP state. Other packets of a known
     // mapping are translated without state; with no mapping they are dropped.
-    if (slot === 0 && (key.tcpFlags & TcpFlag.Syn) === 0) {
+    if (slot === ProtocolSlot.Tcp && (key.tcpFlags & TcpFlag.Syn) === 0) {
       if (m === -1) return this.drop(EngineDropReason.nosession64);
       fillOutgoing6to4(result, state, m, key.dst4, key.dstPort);
       return this.finishOutbound(key, state.addressIndexOf(key.dst4) >= 0, nowMs);
@@ -264,9 +269,8 @@ export class NatEngine {
 
     // A new session (and maybe a new mapping). Every bound is checked before the first event, so a
     // refused flow leaves no state behind and no live mapping is ever evicted.
-    const mask = this.config.subscriberMask;
     const prefix = this.prefix;
-    for (let i = 0; i < 4; i++) prefix[i] = (key.src6[i] & mask[i]) >>> 0;
+    subscriberPrefixOf(this.config, key.src6, prefix);
     let sub = state.findSubscriber(prefix[0], prefix[1], prefix[2], prefix[3]);
     if (sub !== -1 && state.subscriberSessionCount[sub] >= this.config.subscriberSessionsMax) {
       return this.refuse(EngineDropReason.subscribersessions64, 'subscriber-sessions', sub, slot, nowMs);
@@ -284,11 +288,7 @@ export class NatEngine {
         return this.refuse(-port, this.limitOfReason(-port), sub, slot, nowMs);
       }
       this.emit({
-        type: NatEventType.MappingCreated,
-        version: NAT_EVENT_SCHEMA_VERSION,
-        shard: this.shard,
-        epoch: this.epoch,
-        timeMs: nowMs,
+        ...this.eventHeader(NatEventType.MappingCreated, nowMs),
         protocol: slot,
         ipv6: [key.src6[0], key.src6[1], key.src6[2], key.src6[3]],
         ipv6Port: key.srcPort,
@@ -301,8 +301,8 @@ export class NatEngine {
     }
 
     let tcpState = 0;
-    let lifetimeMs = slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs;
-    if (slot === 0) {
+    let lifetimeMs = slot === ProtocolSlot.Udp ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs;
+    if (slot === ProtocolSlot.Tcp) {
       tcpState = TcpState.V6Init;
       lifetimeMs = this.config.tcpTransitoryTimeoutMs;
       // Simultaneous open (RFC 6146 sec. 3.5.2.2, RFC 5382 REQ-4): an inbound SYN held for this very
@@ -310,8 +310,8 @@ export class NatEngine {
       const held = this.heldSyns.find(state.mappingV4Of(m), state.mappingV4PortOf(m), key.dst4, key.dstPort);
       if (held !== -1) {
         this.heldSyns.remove(held);
-        this.heldSynsDiscarded++;
-        this.heldSynListener.discarded(held);
+        // Output for the owner: forget the held packet silently (no ICMP error).
+        this.result.releasedHoldId = held;
         tcpState = TcpState.Established;
         lifetimeMs = this.config.tcpEstablishedTimeoutMs;
       }
@@ -323,7 +323,6 @@ export class NatEngine {
 
   private finishOutbound(key: FlowKey6, hairpin: boolean, nowMs: number): EngineVerdict {
     if (!hairpin) {
-      this.translated64++;
       return EngineVerdict.Translate;
     }
     // RFC 6146 sec. 3.8: the outgoing tuple goes through the IPv4 side as an incoming packet.
@@ -346,14 +345,18 @@ export class NatEngine {
     const parity = srcPort & 1;
     let preferred = -1;
     if (sub !== -1) {
-      for (let b = state.subscriberBlockHead[sub * 3 + slot]; b !== -1; b = state.blockNext[b]) {
+      for (
+        let b = state.subscriberBlockHead[sub * PROTOCOL_SLOT_COUNT + slot];
+        b !== -1;
+        b = state.blockNext[b]
+      ) {
         const port = findFreePort(state, b, parity, nowMs, this.random);
         if (port >= 0) {
           this.allocatedBlock = b;
           return port;
         }
       }
-      if (state.subscriberBlockCount[sub * 3 + slot] >= this.config.subscriberBlocksMax) {
+      if (state.subscriberBlockCount[sub * PROTOCOL_SLOT_COUNT + slot] >= this.config.subscriberBlocksMax) {
         return -EngineDropReason.subscriberblocks64;
       }
       preferred = state.subscriberAddress[sub];
@@ -363,11 +366,7 @@ export class NatEngine {
     const block = this.allocator.tryLease(this.prefix, slot, preferred, nowMs);
     if (block < 0) return -EngineDropReason.poolexhausted64;
     this.emit({
-      type: NatEventType.BlockLeased,
-      version: NAT_EVENT_SCHEMA_VERSION,
-      shard: this.shard,
-      epoch: this.epoch,
-      timeMs: nowMs,
+      ...this.eventHeader(NatEventType.BlockLeased, nowMs),
       protocol: slot,
       address: state.blockAddressOf(block),
       firstPort: state.blockFirstPortOf(block),
@@ -403,11 +402,7 @@ export class NatEngine {
     }
     if (report) {
       this.emit({
-        type: NatEventType.LimitReached,
-        version: NAT_EVENT_SCHEMA_VERSION,
-        shard: this.shard,
-        epoch: this.epoch,
-        timeMs: nowMs,
+        ...this.eventHeader(NatEventType.LimitReached, nowMs),
         subscriber: [this.prefix[0], this.prefix[1], this.prefix[2], this.prefix[3]],
         protocol: slot,
         limit,
@@ -429,7 +424,7 @@ export class NatEngine {
     const slot = protocolSlotOf(key.protocol);
     if (slot < 0) return this.drop(EngineDropReason.protocol46);
     const state = this.state;
-    const remotePort = slot === 2 ? 0 : key.srcPort;
+    const remotePort = slot === ProtocolSlot.Icmp ? 0 : key.srcPort;
     // Addresses cross calls as int32: a uint32 above 2^31 is a heap number, boxed (allocated) at every
     // call the optimiser does not inline.
     const src4 = key.src4 | 0;
@@ -439,11 +434,15 @@ export class NatEngine {
     if (s !== -1) {
       // As outbound: refresh, except for an ICMP error, which travels on the session unrefreshed.
       if (!key.icmpError) {
-        if (slot === 0) this.stepTcp(s, false, key.tcpFlags, nowMs);
-        else this.touch(s, slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs, nowMs);
+        if (slot === ProtocolSlot.Tcp) this.stepTcp(s, false, key.tcpFlags, nowMs);
+        else
+          this.touch(
+            s,
+            slot === ProtocolSlot.Udp ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs,
+            nowMs,
+          );
       }
       fillOutgoing4to6(result, state, state.sessionMappingOf(s), src4, key.srcPort, dst4, key.dstPort);
-      this.translated46++;
       return EngineVerdict.Translate;
     }
     if (key.icmpError) return this.drop(EngineDropReason.nosession46);
@@ -454,12 +453,11 @@ export class NatEngine {
     const allowed =
       m !== -1 && (!this.config.addressDependentFiltering || state.mappingHasRemote(m, key.src4));
 
-    if (slot === 0) {
+    if (slot === ProtocolSlot.Tcp) {
       const syn = (key.tcpFlags & TcpFlag.Syn) !== 0;
       if (!syn) {
         if (!allowed) return this.drop(EngineDropReason.nosession46);
         fillOutgoing4to6(result, state, m, key.src4, key.srcPort, key.dst4, key.dstPort);
-        this.translated46++;
         return EngineVerdict.Translate;
       }
       if (this.config.dropExternallyInitiatedTcp) return this.drop(EngineDropReason.externaltcp46);
@@ -494,21 +492,20 @@ export class NatEngine {
       );
     } else {
       if (m === -1) {
-        if (slot === 1 && !hairpinLeg)
+        if (slot === ProtocolSlot.Udp && !hairpinLeg)
           return this.replyIcmp4(EngineDropReason.nomapping46, IcmpReply.V4PortUnreachable);
         return this.drop(EngineDropReason.nomapping46);
       }
       if (!allowed) {
-        if (slot === 1 && !hairpinLeg)
+        if (slot === ProtocolSlot.Udp && !hairpinLeg)
           return this.replyIcmp4(EngineDropReason.filtered46, IcmpReply.V4AdminProhibited);
         return this.drop(EngineDropReason.filtered46);
       }
       if (!this.hasRoomForInboundSession(m)) return this.drop(EngineDropReason.sessionsfull46);
-      const lifetimeMs = slot === 1 ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs;
+      const lifetimeMs = slot === ProtocolSlot.Udp ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs;
       this.emitSession(NatEventType.SessionCreated, m, key.src4, remotePort, 0, lifetimeMs, nowMs);
     }
     fillOutgoing4to6(result, state, m, key.src4, key.srcPort, key.dst4, key.dstPort);
-    this.translated46++;
     return EngineVerdict.Translate;
   }
 
@@ -583,6 +580,11 @@ export class NatEngine {
 
   // ---- events -----------------------------------------------------------------------------------------
 
+  /** The header every event carries: the one place it is written (schema version, shard, epoch, time). */
+  private eventHeader<T extends NatEventType>(type: T, timeMs: number) {
+    return { type, version: NAT_EVENT_SCHEMA_VERSION, shard: this.shard, epoch: this.epoch, timeMs };
+  }
+
   private emit(event: NatEvent): void {
     applyEvent(this.state, event);
     this.sink.push(event);
@@ -599,11 +601,7 @@ export class NatEngine {
   ): void {
     const state = this.state;
     this.emit({
-      type,
-      version: NAT_EVENT_SCHEMA_VERSION,
-      shard: this.shard,
-      epoch: this.epoch,
-      timeMs: nowMs,
+      ...this.eventHeader(type, nowMs),
       protocol: state.mappingProtocolOf(m),
       ipv4: state.mappingV4Of(m),
       ipv4Port: state.mappingV4PortOf(m),
@@ -618,11 +616,7 @@ export class NatEngine {
     const state = this.state;
     const m = state.sessionMappingOf(s);
     this.emit({
-      type: NatEventType.SessionRemoved,
-      version: NAT_EVENT_SCHEMA_VERSION,
-      shard: this.shard,
-      epoch: this.epoch,
-      timeMs: nowMs,
+      ...this.eventHeader(NatEventType.SessionRemoved, nowMs),
       protocol: state.mappingProtocolOf(m),
       ipv4: state.mappingV4Of(m),
       ipv4Port: state.mappingV4PortOf(m),
@@ -635,11 +629,7 @@ export class NatEngine {
   private emitMappingRemoved(m: number, nowMs: number): void {
     const state = this.state;
     this.emit({
-      type: NatEventType.MappingRemoved,
-      version: NAT_EVENT_SCHEMA_VERSION,
-      shard: this.shard,
-      epoch: this.epoch,
-      timeMs: nowMs,
+      ...this.eventHeader(NatEventType.MappingRemoved, nowMs),
       protocol: state.mappingProtocolOf(m),
       ipv4: state.mappingV4Of(m),
       ipv4Port: state.mappingV4PortOf(m),
@@ -673,12 +663,17 @@ export class NatEngine {
 
   // ---- expiry -----------------------------------------------------------------------------------------
 
-  /** Runs the timer wheels up to `nowMs`: session expiry, idle block release, held SYN timeout. */
-  advance(nowMs: number): void {
+  /**
+   * Runs the timer wheels up to `nowMs`: session expiry, idle block release, held SYN timeout. Returns
+   * how many held SYNs expired; their ids are in `expiredHoldIds[0, count)` until the next call.
+   */
+  advance(nowMs: number): number {
     this.nowMs = nowMs;
+    this.expiredHoldCount = 0;
     this.state.sessionWheel.advance(nowMs, this.visitSession);
     this.state.blockWheel.advance(nowMs, this.visitBlock);
     this.heldSyns.wheel.advance(nowMs, this.visitHeldSyn);
+    return this.expiredHoldCount;
   }
 
   private readonly visitSession = (s: number): void => {
@@ -693,7 +688,7 @@ export class NatEngine {
     const m = state.sessionMappingOf(s);
     const tcpState = state.sessionStateOf(s);
     if (
-      state.mappingProtocolOf(m) === 0 &&
+      state.mappingProtocolOf(m) === ProtocolSlot.Tcp &&
       (tcpState === TcpState.Established || tcpState === TcpState.V4FinRcv || tcpState === TcpState.V6FinRcv)
     ) {
       // RFC 6146 sec. 3.5.2.2: an idle established connection is not cut at once; without probes it
@@ -724,11 +719,7 @@ export class NatEngine {
       return;
     }
     this.emit({
-      type: NatEventType.BlockReleased,
-      version: NAT_EVENT_SCHEMA_VERSION,
-      shard: this.shard,
-      epoch: this.epoch,
-      timeMs: this.nowMs,
+      ...this.eventHeader(NatEventType.BlockReleased, this.nowMs),
       protocol: state.blockSlotOf(block),
       address: state.blockAddressOf(block),
       firstPort: state.blockFirstPortOf(block),
@@ -743,8 +734,7 @@ export class NatEngine {
       return;
     }
     this.heldSyns.remove(h);
-    this.heldSynsExpired++;
-    this.heldSynListener.expired(h);
+    this.expiredHoldIds[this.expiredHoldCount++] = h;
   };
 
   /** Number of SYNs currently held. */
@@ -753,13 +743,9 @@ export class NatEngine {
   }
 
   private subscriberOf(v6: ArrayLike<number>): number {
-    const mask = this.config.subscriberMask;
-    return this.state.findSubscriber(
-      (v6[0] & mask[0]) >>> 0,
-      (v6[1] & mask[1]) >>> 0,
-      (v6[2] & mask[2]) >>> 0,
-      (v6[3] & mask[3]) >>> 0,
-    );
+    const prefix = this.subscriberScratch;
+    subscriberPrefixOf(this.config, v6, prefix);
+    return this.state.findSubscriber(prefix[0], prefix[1], prefix[2], prefix[3]);
   }
 }
 

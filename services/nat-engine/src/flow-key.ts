@@ -2,25 +2,29 @@
 // The IPv4 destination of an outbound packet is already extracted from its RFC 6052 address by the caller.
 // ICMP queries (RFC 6146 sec. 3.5.3) use the identifier as both srcPort and dstPort.
 
-/** IANA protocol numbers the engine accepts. ICMPv6 (58) is treated as ICMP (1) for query mappings. */
-export const Protocol = { Icmp: 1, Tcp: 6, Udp: 17, Icmpv6: 58 } as const;
+import { Protocol } from '../../../libs/packet/src/index.js';
+
+/** IANA protocol numbers: the one enum, from libs/packet. ICMPv6 queries share ICMP's slot. */
+export { Protocol };
 
 /** Table slots per protocol: every BIB, session and block is per protocol slot. */
 export const PROTOCOL_SLOTS = ['tcp', 'udp', 'icmp'] as const;
 export type ProtocolName = (typeof PROTOCOL_SLOTS)[number];
 export const ProtocolSlot = { Tcp: 0, Udp: 1, Icmp: 2 } as const;
+/** Rows per subscriber or pool address in the per-slot tables (index = row * PROTOCOL_SLOT_COUNT + slot). */
+export const PROTOCOL_SLOT_COUNT = 3;
 
 /** Protocol slot of an IANA protocol number, or -1. */
 export function protocolSlotOf(protocol: number): number {
-  if (protocol === 6) return 0;
-  if (protocol === 17) return 1;
-  if (protocol === 1 || protocol === 58) return 2;
+  if (protocol === Protocol.Tcp) return ProtocolSlot.Tcp;
+  if (protocol === Protocol.Udp) return ProtocolSlot.Udp;
+  if (protocol === Protocol.Icmp4 || protocol === Protocol.Icmp6) return ProtocolSlot.Icmp;
   return -1;
 }
 
 /** IANA number (IPv4 side) of a protocol slot. */
 export function protocolNumberOfSlot(slot: number): number {
-  return slot === 0 ? 6 : slot === 1 ? 17 : 1;
+  return slot === ProtocolSlot.Tcp ? Protocol.Tcp : slot === ProtocolSlot.Udp ? Protocol.Udp : Protocol.Icmp4;
 }
 
 /** TCP flag bits as in the TCP header's flags byte. */

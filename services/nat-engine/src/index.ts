@@ -6,12 +6,12 @@ export {
   type NatEngineConfig,
   type NatEngineConfigInput,
   type StaticBibEntryInput,
+  subscriberPrefixOf,
   validateConfig,
 } from './config.js';
 export {
   createNatEngine,
   createReplayState,
-  type HeldSynListener,
   NatEngine,
   type NatEngineOptions,
 } from './engine.js';
@@ -39,7 +39,14 @@ export {
   TcpFlag,
 } from './flow-key.js';
 export { checkInvariants, dumpState, type StateDump } from './inspect.js';
+export {
+  bytesFromWords,
+  ShardPipeline,
+  type ShardPipelineOptions,
+  shardPipelineDropNames,
+} from './pipeline/shard-pipeline.js';
 export { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js';
+export { type Pool4Range, parsePool4, parsePool4Entry, pool4Cidrs } from './pool4/pool-text.js';
 export { DeterministicPoolAllocator, deterministicMapping } from './pool4/rfc7422.js';
 export { createCryptoRandom, createSeededRandom, type RandomSource } from './random.js';
 export { applyEvent, applyEvents } from './reducer.js';

@@ -2,7 +2,7 @@
 // independent of table slots and hash seeds) and the invariants RFC 6888 asks of a CGN pool.
 
 import { formatIpv4, formatIpv6 } from './address.js';
-import { PROTOCOL_SLOTS } from './flow-key.js';
+import { PROTOCOL_SLOT_COUNT, PROTOCOL_SLOTS, ProtocolSlot } from './flow-key.js';
 import { type NatState, PORT_IN_USE } from './tables/nat-state.js';
 import { tcpStateNames } from './tcp-state-machine.js';
 
@@ -23,7 +23,9 @@ export function dumpState(state: NatState): StateDump {
   for (let s = 0; s < state.subscriberUsed.length; s++) {
     if (state.subscriberUsed[s] === 0) continue;
     const a = state.subscriberAddress[s];
-    const counts = [0, 1, 2].map((slot) => state.subscriberBlockCount[s * 3 + slot]).join('/');
+    const counts = [ProtocolSlot.Tcp, ProtocolSlot.Udp, ProtocolSlot.Icmp]
+      .map((slot) => state.subscriberBlockCount[s * PROTOCOL_SLOT_COUNT + slot])
+      .join('/');
     subscribers.push(
       `${prefixText(state, s)} address#${a} blocks ${counts} mappings ${state.subscriberMappingCount[s]} sessions ${state.subscriberSessionCount[s]}`,
     );
@@ -57,7 +59,8 @@ export function dumpState(state: NatState): StateDump {
   for (let s = 0; s < state.config.sessionsMax; s++) {
     if (!state.isSessionUsed(s)) continue;
     const m = state.sessionMappingOf(s);
-    const tcp = state.mappingProtocolOf(m) === 0 ? ` ${tcpStateNames[state.sessionStateOf(s)]}` : '';
+    const tcp =
+      state.mappingProtocolOf(m) === ProtocolSlot.Tcp ? ` ${tcpStateNames[state.sessionStateOf(s)]}` : '';
     sessions.push(
       `${PROTOCOL_SLOTS[state.mappingProtocolOf(m)]} ${formatIpv4(state.mappingV4Of(m))}:${state.mappingV4PortOf(m)} -> ` +
         `${formatIpv4(state.sessionRemoteOf(s))}:${state.sessionRemotePortOf(s)}${tcp} expires ${state.sessionExpiresAtOf(s)}`,
@@ -112,16 +115,21 @@ export function checkInvariants(state: NatState): string[] {
       problems.push(`subscriber ${s} over its session limit`);
     if ((mappingsPerSubscriber.get(s) ?? 0) !== state.subscriberMappingCount[s])
       problems.push(`subscriber ${s} mapping count`);
-    for (let slot = 0; slot < 3; slot++) {
+    for (let slot = 0; slot < PROTOCOL_SLOT_COUNT; slot++) {
       let n = 0;
-      for (let b = state.subscriberBlockHead[s * 3 + slot]; b !== -1; b = state.blockNext[b]) {
+      for (
+        let b = state.subscriberBlockHead[s * PROTOCOL_SLOT_COUNT + slot];
+        b !== -1;
+        b = state.blockNext[b]
+      ) {
         n++;
         if (state.blockAddressIndexOf(b) !== state.subscriberAddress[s])
           problems.push(`subscriber ${s} has a block on another address`);
         if (state.blockOwner[b] !== s)
           problems.push(`block ${b} on the list of subscriber ${s} is not owned by it`);
       }
-      if (n !== state.subscriberBlockCount[s * 3 + slot]) problems.push(`subscriber ${s} block count`);
+      if (n !== state.subscriberBlockCount[s * PROTOCOL_SLOT_COUNT + slot])
+        problems.push(`subscriber ${s} block count`);
       if (n > c.subscriberBlocksMax) problems.push(`subscriber ${s} over its block limit`);
     }
   }

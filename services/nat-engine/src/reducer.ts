@@ -2,6 +2,7 @@
 // event, never from a clock, and draws no randomness, so a fresh NatState fed a log reaches the same
 // BIB, sessions and block table as the engine that wrote it (the engine applies its own events too).
 
+import { subscriberPrefixOf } from './config.js';
 import { assert } from './errors.js';
 import { NAT_EVENT_SCHEMA_VERSION, type NatEvent, NatEventType } from './events.js';
 import type { NatState } from './tables/nat-state.js';
@@ -9,8 +10,7 @@ import type { NatState } from './tables/nat-state.js';
 const prefixWords = new Uint32Array(4);
 
 function maskedSubscriberRow(state: NatState, v6: ArrayLike<number>, create: boolean): number {
-  const mask = state.config.subscriberMask;
-  for (let i = 0; i < 4; i++) prefixWords[i] = (v6[i] & mask[i]) >>> 0;
+  subscriberPrefixOf(state.config, v6, prefixWords);
   const s = state.findSubscriber(prefixWords[0], prefixWords[1], prefixWords[2], prefixWords[3]);
   if (s !== -1 || !create) return s;
   return state.addSubscriber(prefixWords[0], prefixWords[1], prefixWords[2], prefixWords[3]);

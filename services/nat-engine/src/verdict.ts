@@ -7,7 +7,7 @@ export const EngineVerdict = {
   Translate: 0,
   /** Discard; `result.reason` says why. */
   Drop: 1,
-  /** Unsolicited IPv4 SYN (RFC 6146 sec. 3.5.2.2): keep the packet under `result.holdId`; the engine later reports it. */
+  /** Unsolicited IPv4 SYN (RFC 6146 sec. 3.5.2.2): keep the packet under `result.holdId`; it comes back in `expiredHoldIds` after advance() or as `result.releasedHoldId`. */
   Hold: 2,
   /** Discard and send `result.icmpType`/`icmpCode` back to the packet's source (in the packet's own family). */
   ReplyIcmp: 3,
@@ -76,6 +76,11 @@ export interface EngineResult {
   icmpType: number;
   icmpCode: number;
   holdId: number;
+  /**
+   * Set by outbound6 (else -1): the hold id of an inbound SYN this outbound SYN released (simultaneous
+   * open, RFC 6146 sec. 3.5.2.2); the owner forgets that held packet without an ICMP error.
+   */
+  releasedHoldId: number;
 }
 
 export function createEngineResult(): EngineResult {
@@ -92,5 +97,6 @@ export function createEngineResult(): EngineResult {
     icmpType: 0,
     icmpCode: 0,
     holdId: -1,
+    releasedHoldId: -1,
   };
 }

@@ -19,26 +19,23 @@ import {
 export interface Harness {
   engine: NatEngine;
   sink: ArrayEventSink;
-  held: { expired: number[]; discarded: number[] };
 }
 
 export function harness(config: Partial<NatEngineConfigInput> = {}, seed = 1, startMs = 0): Harness {
   const sink = new ArrayEventSink();
-  const held = { expired: [] as number[], discarded: [] as number[] };
   const engine = createNatEngine(
     { pool: ['203.0.113.0/30'], sessionsMax: 4096, subscribersMax: 256, ...config },
     {
       sink,
       random: createSeededRandom(seed),
       startMs,
-      heldSyns: { expired: (h) => held.expired.push(h), discarded: (h) => held.discarded.push(h) },
     },
   );
   engine.start(startMs);
-  return { engine, sink, held };
+  return { engine, sink };
 }
 
-const protocols = { tcp: Protocol.Tcp, udp: Protocol.Udp, icmp: Protocol.Icmpv6 } as const;
+const protocols = { tcp: Protocol.Tcp, udp: Protocol.Udp, icmp: Protocol.Icmp6 } as const;
 
 /** An IPv6-side key: `v6('udp', '2001:db8::1', 5000, '198.51.100.1', 53)`. */
 export function v6(
@@ -70,7 +67,7 @@ export function v4(
   tcpFlags = 0,
   key: FlowKey4 = createFlowKey4(),
 ): FlowKey4 {
-  key.protocol = protocol === 'icmp' ? Protocol.Icmp : protocols[protocol];
+  key.protocol = protocol === 'icmp' ? Protocol.Icmp4 : protocols[protocol];
   key.src4 = parseIpv4(src4);
   key.srcPort = srcPort;
   key.dst4 = typeof dst4 === 'number' ? dst4 : parseIpv4(dst4);
@@ -102,8 +99,9 @@ export function mappingOf(engine: NatEngine, key: FlowKey6): { address: string; 
   return { address: formatIpv4(st.mappingV4Of(m)), port: st.mappingV4PortOf(m) };
 }
 
-/** Runs the wheels and publishes refreshes at `nowMs`. */
-export function tick(engine: NatEngine, nowMs: number): void {
-  engine.advance(nowMs);
+/** Runs the wheels and publishes refreshes at `nowMs`; returns the hold ids of the SYNs whose hold ran out (advance's output). */
+export function tick(engine: NatEngine, nowMs: number): number[] {
+  const expired = Array.from(engine.expiredHoldIds.subarray(0, engine.advance(nowMs)));
   engine.flush(nowMs);
+  return expired;
 }

@@ -45,7 +45,7 @@ function runWorkload(
   let created = 0;
   let refused = 0;
   let step = 0;
-  const protocols = [Protocol.Tcp, Protocol.Udp, Protocol.Icmpv6];
+  const protocols = [Protocol.Tcp, Protocol.Udp, Protocol.Icmp6];
   while (created < flowsWanted) {
     step++;
     now += pick(400);
@@ -61,7 +61,7 @@ function runWorkload(
       key6.src6[3] = 1 + pick(3);
       key6.srcPort = 1024 + pick(2000);
       key6.dst4 = (0xc6336400 + pick(64)) >>> 0; // 198.51.100.0/26
-      key6.dstPort = key6.protocol === Protocol.Icmpv6 ? key6.srcPort : 1 + pick(1000);
+      key6.dstPort = key6.protocol === Protocol.Icmp6 ? key6.srcPort : 1 + pick(1000);
       key6.tcpFlags = TcpFlag.Syn;
       key6.icmpError = false;
       const v = engine.outbound6(key6, now);
@@ -96,9 +96,9 @@ function runWorkload(
         key6.icmpError = pick(20) === 0;
         engine.outbound6(key6, now);
       } else {
-        key4.protocol = f.protocol === Protocol.Icmpv6 ? Protocol.Icmp : f.protocol;
+        key4.protocol = f.protocol === Protocol.Icmp6 ? Protocol.Icmp4 : f.protocol;
         key4.src4 = pick(8) === 0 ? (0xc6336400 + pick(64)) >>> 0 : f.dst4; // sometimes a stranger
-        key4.srcPort = f.protocol === Protocol.Icmpv6 ? f.poolPort : f.dstPort;
+        key4.srcPort = f.protocol === Protocol.Icmp6 ? f.poolPort : f.dstPort;
         key4.dst4 = f.pool4;
         key4.dstPort = f.poolPort;
         key4.tcpFlags = flags;

@@ -36,7 +36,7 @@ describe('TCP state machine (RFC 6146 sec. 3.5.2.2)', () => {
   it('proves TCP simultaneous open: an inbound SYN held for a connection is discarded when the subscriber SYNs it', () => {
     // RFC 6146 sec. 3.5.2.2: "If the NAT64 receives and translates an outbound SYN for the connection
     // during this interval [6 s], the stored packet is silently discarded" (RFC 5382 REQ-4).
-    const { engine, held } = harness({ filtering: 'address-dependent' });
+    const { engine } = harness({ filtering: 'address-dependent' });
     // The subscriber has a mapping (it talks to 198.51.100.1) ...
     const first = v6('tcp', SUB, 40002, '198.51.100.1', 80, SYN);
     engine.outbound6(first, 0);
@@ -51,15 +51,14 @@ describe('TCP state machine (RFC 6146 sec. 3.5.2.2)', () => {
     const second = v6('tcp', SUB, 40002, '198.51.100.9', 5555, SYN);
     expect(engine.outbound6(second, 3000)).toBe(EngineVerdict.Translate);
     expect(sessionOf(engine, second)?.state).toBe(TcpState.Established);
-    expect(held.discarded).toEqual([holdId]);
-    tick(engine, 10_000);
-    expect(held.expired).toEqual([]);
+    expect(engine.result.releasedHoldId).toBe(holdId);
+    expect(tick(engine, 10_000)).toEqual([]);
   });
 
   it('proves an unsolicited IPv4 SYN under address-dependent filtering is held 6 s and then answered with ICMP port unreachable', () => {
     // RFC 6146 sec. 3.5.2.2: "the NAT64 MUST NOT send an ICMP error ... If the timer expires, the
     // NAT64 SHOULD send back an ICMP Port Unreachable error."
-    const { engine, held } = harness({ filtering: 'address-dependent' });
+    const { engine } = harness({ filtering: 'address-dependent' });
     const first = v6('tcp', SUB, 40003, '198.51.100.1', 80, SYN);
     engine.outbound6(first, 0);
     const { address, port } = mappingOf(engine, first)!;
@@ -72,10 +71,8 @@ describe('TCP state machine (RFC 6146 sec. 3.5.2.2)', () => {
       EngineVerdict.Drop,
     );
     expect(engine.result.reason).toBe(EngineDropReason.synalreadyheld46);
-    tick(engine, 6999);
-    expect(held.expired).toEqual([]);
-    tick(engine, 8000);
-    expect(held.expired).toEqual([holdId]);
+    expect(tick(engine, 6999)).toEqual([]);
+    expect(tick(engine, 8000)).toEqual([holdId]);
     expect(engine.heldSynCount).toBe(0);
     // A SYN from a peer the mapping already talks to is accepted (V4 INIT) even under ADF.
     expect(engine.inbound4(v4('tcp', '198.51.100.1', 8080, address, port, SYN), 9000)).toBe(
@@ -88,13 +85,12 @@ describe('TCP state machine (RFC 6146 sec. 3.5.2.2)', () => {
   it('proves an IPv4 SYN to an address with no BIB entry is held and then answered, and never creates state', () => {
     // RFC 6146 sec. 3.5.2.2: "If the destination transport address contained in the incoming V4 SYN
     // is not in use in the TCP BIB ... the packet is stored ... [then] ICMP Port Unreachable."
-    const { engine, held, sink } = harness();
+    const { engine, sink } = harness();
     const before = sink.events.length;
     expect(engine.inbound4(v4('tcp', '198.51.100.66', 6000, '203.0.113.1', 30000, SYN), 0)).toBe(
       EngineVerdict.Hold,
     );
-    tick(engine, 7000);
-    expect(held.expired).toHaveLength(1);
+    expect(tick(engine, 7000)).toHaveLength(1);
     expect(sink.events.length).toBe(before);
   });
 

@@ -4,6 +4,7 @@
 // refilled in the background, behind the same interface. The allocator never changes engine state: the
 // engine emits BlockLeased / BlockReleased and the reducer applies them.
 
+import { PROTOCOL_SLOT_COUNT } from '../flow-key.js';
 import type { RandomSource } from '../random.js';
 import type { NatState } from '../tables/nat-state.js';
 
@@ -49,13 +50,13 @@ export class InProcessPoolAllocator implements PoolAllocator {
       addressIndex = -1;
       for (let i = 0; i < addresses; i++) {
         const a = (start + i) % addresses;
-        if (state.freeBlocksPerAddress[a * 3 + protocolSlot] > 0) {
+        if (state.freeBlocksPerAddress[a * PROTOCOL_SLOT_COUNT + protocolSlot] > 0) {
           addressIndex = a;
           break;
         }
       }
       if (addressIndex < 0) return -1;
-    } else if (state.freeBlocksPerAddress[addressIndex * 3 + protocolSlot] === 0) {
+    } else if (state.freeBlocksPerAddress[addressIndex * PROTOCOL_SLOT_COUNT + protocolSlot] === 0) {
       return -1;
     }
     const perAddress = state.config.protocols[protocolSlot].blocksPerAddress;

@@ -3,6 +3,7 @@
 // IPv4->IPv6: destination = the BIB entry's IPv6 transport address, source = the IPv4 source (the
 // caller embeds it with RFC 6052). ICMP queries carry the mapped identifier in both port fields.
 
+import { ProtocolSlot } from '../flow-key.js';
 import type { NatState } from '../tables/nat-state.js';
 import { type EngineResult, EngineVerdict } from '../verdict.js';
 
@@ -19,7 +20,7 @@ export function fillOutgoing6to4(
   result.v4Src = state.mappingRecord[m * 8 + 5];
   result.v4SrcPort = port;
   result.v4Dst = dst4 >>> 0;
-  result.v4DstPort = state.mappingProtocolOf(m) === 2 ? port : dstPort;
+  result.v4DstPort = state.mappingProtocolOf(m) === ProtocolSlot.Icmp ? port : dstPort;
 }
 
 export function fillOutgoing4to6(
@@ -41,7 +42,7 @@ export function fillOutgoing4to6(
   result.v6[3] = state.mappingRecord[o + 3];
   result.v6Port = v6Port;
   result.v4Src = src4 >>> 0;
-  result.v4SrcPort = state.mappingProtocolOf(m) === 2 ? v6Port : srcPort;
+  result.v4SrcPort = state.mappingProtocolOf(m) === ProtocolSlot.Icmp ? v6Port : srcPort;
   result.v4Dst = dst4 >>> 0;
   result.v4DstPort = dstPort;
 }

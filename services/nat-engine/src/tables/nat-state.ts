@@ -6,6 +6,7 @@
 
 import { addressAt, addressIndexIn, type NatEngineConfig } from '../config.js';
 import { assert } from '../errors.js';
+import { PROTOCOL_SLOT_COUNT } from '../flow-key.js';
 import { TimerWheel } from '../timer-wheel.js';
 import {
   deriveSecret,
@@ -44,7 +45,7 @@ export class NatState {
   readonly subscriberPrefix: Uint32Array;
   /** Pool address index of all the subscriber's blocks and mappings (paired pooling), -1 when none. */
   readonly subscriberAddress: Int32Array;
-  /** Head of the subscriber's block list per protocol slot (index sub * 3 + slot), -1 when none. */
+  /** Head of the subscriber's block list per protocol slot (index sub * PROTOCOL_SLOT_COUNT + slot), -1 when none. */
   readonly subscriberBlockHead: Int32Array;
   readonly subscriberBlockCount: Int32Array;
   readonly subscriberSessionCount: Int32Array;
@@ -63,7 +64,7 @@ export class NatState {
   readonly blockIdleSinceMs: Float64Array;
   readonly blockNext: Int32Array;
   readonly blockSlab: Int32Array;
-  /** Free blocks per (pool address index * 3 + protocol slot). */
+  /** Free blocks per (pool address index * PROTOCOL_SLOT_COUNT + protocol slot). */
   readonly freeBlocksPerAddress: Int32Array;
   /**
    * Per port of a leased block: PORT_IN_USE, or (second the port was freed) + 1 for the RFC 6888
@@ -132,8 +133,8 @@ export class NatState {
     const subs = config.subscribersMax;
     this.subscriberPrefix = preTouched(new Uint32Array(subs * 4));
     this.subscriberAddress = new Int32Array(subs).fill(-1);
-    this.subscriberBlockHead = new Int32Array(subs * 3).fill(-1);
-    this.subscriberBlockCount = preTouched(new Int32Array(subs * 3));
+    this.subscriberBlockHead = new Int32Array(subs * PROTOCOL_SLOT_COUNT).fill(-1);
+    this.subscriberBlockCount = preTouched(new Int32Array(subs * PROTOCOL_SLOT_COUNT));
     this.subscriberSessionCount = preTouched(new Int32Array(subs));
     this.subscriberMappingCount = preTouched(new Int32Array(subs));
     this.subscriberUsed = preTouched(new Uint8Array(subs));
@@ -144,7 +145,7 @@ export class NatState {
     const blocks = config.totalBlocks;
     this.blockBase = new Int32Array(3);
     let base = 0;
-    for (let slot = 0; slot < 3; slot++) {
+    for (let slot = 0; slot < PROTOCOL_SLOT_COUNT; slot++) {
       this.blockBase[slot] = base;
       base += config.protocols[slot].blocksPerAddress * config.poolAddressCount;
     }
@@ -153,10 +154,10 @@ export class NatState {
     this.blockIdleSinceMs = new Float64Array(blocks).fill(-1);
     this.blockNext = new Int32Array(blocks).fill(-1);
     this.blockSlab = new Int32Array(blocks).fill(-1);
-    this.freeBlocksPerAddress = new Int32Array(config.poolAddressCount * 3);
+    this.freeBlocksPerAddress = new Int32Array(config.poolAddressCount * PROTOCOL_SLOT_COUNT);
     for (let a = 0; a < config.poolAddressCount; a++) {
-      for (let slot = 0; slot < 3; slot++)
-        this.freeBlocksPerAddress[a * 3 + slot] = config.protocols[slot].blocksPerAddress;
+      for (let slot = 0; slot < PROTOCOL_SLOT_COUNT; slot++)
+        this.freeBlocksPerAddress[a * PROTOCOL_SLOT_COUNT + slot] = config.protocols[slot].blocksPerAddress;
     }
     const slabs = Math.min(config.leasedBlocksMax, blocks);
     this.slabFreedAtS = preTouched(new Uint32Array(slabs * config.blockSizePorts));
@@ -596,9 +597,9 @@ export class NatState {
     this.subscriberAddress[s] = -1;
     this.subscriberSessionCount[s] = 0;
     this.subscriberMappingCount[s] = 0;
-    for (let slot = 0; slot < 3; slot++) {
-      this.subscriberBlockHead[s * 3 + slot] = -1;
-      this.subscriberBlockCount[s * 3 + slot] = 0;
+    for (let slot = 0; slot < PROTOCOL_SLOT_COUNT; slot++) {
+      this.subscriberBlockHead[s * PROTOCOL_SLOT_COUNT + slot] = -1;
+      this.subscriberBlockCount[s * PROTOCOL_SLOT_COUNT + slot] = 0;
     }
     this.subscriberUsed[s] = 1;
     indexInsert(this.subscriberIndex, this.hashSubscriber(a, b, c, d), s);
@@ -609,7 +610,8 @@ export class NatState {
   /** Removes the subscriber when it holds no block and no mapping. */
   removeSubscriberIfUnused(s: number): void {
     if (this.subscriberMappingCount[s] !== 0) return;
-    for (let slot = 0; slot < 3; slot++) if (this.subscriberBlockCount[s * 3 + slot] !== 0) return;
+    for (let slot = 0; slot < PROTOCOL_SLOT_COUNT; slot++)
+      if (this.subscriberBlockCount[s * PROTOCOL_SLOT_COUNT + slot] !== 0) return;
     assert(this.subscriberSessionCount[s] === 0, 'a subscriber without mappings has no sessions');
     indexRemove(this.subscriberIndex, this.subscriberHashOf(s), s, this.subscriberHashOf);
     this.subscriberUsed[s] = 0;
@@ -638,11 +640,11 @@ export class NatState {
     this.blockOwner[block] = subscriber;
     this.blockInUse[block] = 0;
     this.blockSlab[block] = slab;
-    const listAt = subscriber * 3 + slot;
+    const listAt = subscriber * PROTOCOL_SLOT_COUNT + slot;
     this.blockNext[block] = this.subscriberBlockHead[listAt];
     this.subscriberBlockHead[listAt] = block;
     this.subscriberBlockCount[listAt]++;
-    this.freeBlocksPerAddress[addressIndex * 3 + slot]--;
+    this.freeBlocksPerAddress[addressIndex * PROTOCOL_SLOT_COUNT + slot]--;
     this.leasedBlockCount++;
     this.markBlockIdle(block, timeMs);
   }
@@ -652,7 +654,7 @@ export class NatState {
     assert(subscriber !== -1, 'a released block is leased');
     assert(this.blockInUse[block] === 0, 'a released block has no mapping');
     const slot = this.blockSlotOf(block);
-    const listAt = subscriber * 3 + slot;
+    const listAt = subscriber * PROTOCOL_SLOT_COUNT + slot;
     let prev = -1;
     let b = this.subscriberBlockHead[listAt];
     while (b !== block) {
@@ -669,7 +671,7 @@ export class NatState {
     this.blockOwner[block] = -1;
     this.blockIdleSinceMs[block] = -1;
     this.blockWheel.remove(block);
-    this.freeBlocksPerAddress[this.blockAddressIndexOf(block) * 3 + slot]++;
+    this.freeBlocksPerAddress[this.blockAddressIndexOf(block) * PROTOCOL_SLOT_COUNT + slot]++;
     this.leasedBlockCount--;
     this.removeSubscriberIfUnused(subscriber);
   }

@@ -1,4 +1,6 @@
 // Public surface of the compliance log: records derived from NAT events, the Kafka outbox, lookup.
+
+export type { LookupEvidence, LookupHolder, LookupQuery } from './holders.js';
 export {
   createKafka,
   ensureTopic,
@@ -9,9 +11,6 @@ export {
 } from './kafka.js';
 export {
   type KafkaLookupOptions,
-  type LookupEvidence,
-  type LookupHolder,
-  type LookupQuery,
   type LookupResult,
   LookupScan,
   lookupInKafka,

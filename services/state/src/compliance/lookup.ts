@@ -8,51 +8,10 @@
 // on record order.
 import assert from 'node:assert/strict';
 import type { Kafka } from 'kafkajs';
+import type { LookupHolder, LookupQuery } from './holders.js';
 import { createKafka, type KafkaConnection, partitionOf, scanPartition, topicPartitions } from './kafka.js';
-import {
-  type ComplianceRecord,
-  type ComplianceRecordKind,
-  decodeRecord,
-  type ProtocolName,
-} from './records.js';
+import { type ComplianceRecord, decodeRecord } from './records.js';
 import { deterministicHolders, readConfigHistory } from './rfc7422.js';
-
-export interface LookupQuery {
-  address: string;
-  port: number;
-  /** Only this protocol; all three when absent. */
-  protocol?: ProtocolName;
-  atMs: number;
-  skewMs: number;
-}
-
-export interface LookupEvidence {
-  id: string;
-  kind: ComplianceRecordKind;
-  atMs: number;
-}
-
-export interface LookupHolder {
-  /** `block` for port-block leases, `mapping` / `session` for per-session records, `deterministic` by RFC 7422 formula. */
-  level: 'block' | 'mapping' | 'session' | 'deterministic';
-  leaseId: string;
-  subscriber: string;
-  clatPrefix64: string | null;
-  ipv6Source?: string;
-  ipv6Port?: number;
-  address: string;
-  protocol: ProtocolName;
-  portFirst: number;
-  portLast: number;
-  startMs: number;
-  /** Release time; null when no release was found (still held, or held beyond the scanned records). */
-  endMs: number | null;
-  /** Latest time the records show it held (its start, or the latest block-held boundary). */
-  heldThroughMs: number;
-  shard: number;
-  epoch: number;
-  evidence: LookupEvidence[];
-}
 
 /** Collects the records about one address and port and decides which intervals overlap the window. */
 export class LookupScan {

@@ -14,8 +14,8 @@ import {
   parseIpv4,
   validateConfig,
 } from '../../../nat-engine/src/index.js';
+import type { LookupHolder, LookupQuery } from './holders.js';
 import { scanPartition, topicPartitions } from './kafka.js';
-import type { LookupHolder, LookupQuery } from './lookup.js';
 import { formatPrefix } from './records.js';
 
 export interface ConfigRecord {

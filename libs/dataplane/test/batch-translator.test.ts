@@ -2,7 +2,6 @@
 // translator produced from one packet are spread apart intact, and a GSO super-packet keeps a
 // partial checksum and gets its virtio header rewritten for the other family.
 import { describe, expect, it } from 'vitest';
-import { createVnetHeader, readVnetHeader, VnetFlag, VnetGso } from '../../../libs/tun/src/index.js';
 import {
   fold,
   formatIpv6,
@@ -14,23 +13,22 @@ import {
   udp,
 } from '../../../test/support/build.js';
 import { checkPacket } from '../../../test/support/wellformed.js';
-import { ClatStep, clatDropNames } from '../../clat/src/step.js';
+import { createVnetHeader, readVnetHeader, VnetFlag, VnetGso } from '../../tun/src/index.js';
 import { BatchTranslator } from '../src/batch-translator.js';
 import { roleCounterLayout } from '../src/role-counters.js';
+import { TranslatorStep, translatorStepDropNames } from './fixtures/translator-step.js';
 
 const VNET = 10;
 
-function clatBatch() {
-  const layout = roleCounterLayout(clatDropNames);
-  const step = new ClatStep(
+function translatorBatch() {
+  const layout = roleCounterLayout(translatorStepDropNames);
+  const step = new TranslatorStep(
     {
-      translator: {
-        prefix: '64:ff9b::/96',
-        allowNonGlobalIpv4: true,
-        eam: [{ ipv4: '192.0.0.1/32', ipv6: '2001:db8:1:464::1/128' }],
-      },
-      ipv6Address: '2001:db8:1:464::1',
+      prefix: '64:ff9b::/96',
+      allowNonGlobalIpv4: true,
+      eam: [{ ipv4: '192.0.0.1/32', ipv6: '2001:db8:1:464::1/128' }],
     },
+    '2001:db8:1:464::1',
     layout,
   );
   const written: Buffer[] = [];
@@ -76,7 +74,7 @@ function clatBatch() {
 
 describe('batch translator', () => {
   it('translates each packet of a batch where it lies in the batch buffer, both directions, and writes them back to back', () => {
-    const { feedBatch, written, counters, layout } = clatBatch();
+    const { feedBatch, written, counters, layout } = translatorBatch();
     const out4 = ipv4({
       src: '192.0.0.1',
       dst: '198.51.100.2',
@@ -116,7 +114,7 @@ describe('batch translator', () => {
   });
 
   it('spreads the fragments of one translated packet apart, each intact behind a zeroed virtio header', () => {
-    const { feed, written } = clatBatch();
+    const { feed, written } = translatorBatch();
     // 1400 bytes without DF: the translator fragments it to the 1280-byte lowest IPv6 MTU.
     const packet = ipv4({
       src: '192.0.0.1',
@@ -142,7 +140,7 @@ describe('batch translator', () => {
   });
 
   it('translates a TCP super-packet once, keeping its partial checksum partial and its GSO type for IPv6', () => {
-    const { feed, written, counters, layout } = clatBatch();
+    const { feed, written, counters, layout } = translatorBatch();
     const data = Buffer.alloc(20_000, 0x33);
     const packet = ipv4({
       src: '192.0.0.1',
@@ -187,7 +185,7 @@ describe('batch translator', () => {
 
 describe('batch translator with a NAT64 rewrite', () => {
   it('regression: a super-packet whose ports the NAT rewrote gets the new pseudo-header sum only, not the port change', async () => {
-    const { createStatefulTranslator, XlatTuple } = await import('../../../libs/xlat/src/index.js');
+    const { createStatefulTranslator, XlatTuple } = await import('../../xlat/src/index.js');
     const stateful = createStatefulTranslator({
       prefix: '64:ff9b::/96',
       allowNonGlobalIpv4: true,
@@ -260,7 +258,7 @@ describe('batch translator with a NAT64 rewrite', () => {
 
 describe('batch translator counters', () => {
   it('regression: an ICMP error the translator sends back charges its reason and tx.replies, not the translated counters', () => {
-    const { feed, written, counters, layout } = clatBatch();
+    const { feed, written, counters, layout } = translatorBatch();
     feed(
       Buffer.alloc(VNET),
       ipv4({ src: '192.0.0.1', dst: '198.51.100.2', ttl: 1, payload: udp({ payload: Buffer.from('x') }) }),

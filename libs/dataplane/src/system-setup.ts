@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { IngressError } from './errors.js';
+import { DataplaneError } from './errors.js';
 
 export interface SetupStep {
   /** Human-readable, for logs and error messages. */
@@ -29,7 +29,7 @@ export class SystemSetup {
       this.runner(step.apply);
     } catch (error) {
       const undoErrors = this.undoAll();
-      throw new IngressError(
+      throw new DataplaneError(
         'XLAT64_ERR_SYSTEM_SETUP',
         `cannot ${step.description}: ${(error as Error).message.trim()}` +
           (undoErrors.length > 0 ? `; undoing earlier steps also failed: ${undoErrors.join('; ')}` : ''),

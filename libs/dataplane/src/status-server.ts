@@ -3,7 +3,7 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
-import { IngressError } from './errors.js';
+import { DataplaneError } from './errors.js';
 
 export const defaultStatusDirectory = '/run/xlat64';
 
@@ -33,7 +33,7 @@ export class StatusServer {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error) =>
         reject(
-          new IngressError('XLAT64_ERR_STATUS', `cannot listen on ${this.socketPath}: ${error.message}`),
+          new DataplaneError('XLAT64_ERR_STATUS', `cannot listen on ${this.socketPath}: ${error.message}`),
         ),
       );
       server.listen(this.socketPath, () => resolve());
@@ -56,7 +56,7 @@ export function readStatus(socketPath: string, timeoutMs = 5000): Promise<Status
     let text = '';
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new IngressError('XLAT64_ERR_STATUS', `${socketPath}: no answer within ${timeoutMs} ms`));
+      reject(new DataplaneError('XLAT64_ERR_STATUS', `${socketPath}: no answer within ${timeoutMs} ms`));
     }, timeoutMs);
     socket.setEncoding('utf8');
     socket.on('data', (chunk) => {
@@ -65,7 +65,7 @@ export function readStatus(socketPath: string, timeoutMs = 5000): Promise<Status
     socket.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       reject(
-        new IngressError(
+        new DataplaneError(
           'XLAT64_ERR_STATUS',
           `${socketPath}: ${error.code ?? error.message} — is an xlat64 plat/clat running? (pass --socket if it uses another path)`,
         ),
@@ -76,7 +76,7 @@ export function readStatus(socketPath: string, timeoutMs = 5000): Promise<Status
       try {
         resolve(JSON.parse(text) as StatusDocument);
       } catch {
-        reject(new IngressError('XLAT64_ERR_STATUS', `${socketPath}: the answer is not JSON`));
+        reject(new DataplaneError('XLAT64_ERR_STATUS', `${socketPath}: the answer is not JSON`));
       }
     });
   });

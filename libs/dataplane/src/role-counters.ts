@@ -1,7 +1,7 @@
 // The counter layout of a translating role: the shared traffic counters, one drop counter per
 // translator drop reason (libs/xlat, per direction, as Jool's JSTAT), then the role's own
 // classification drops (router solicitations, packets not addressed to the translator, ...).
-import { dropReasonNames } from '../../../libs/xlat/src/index.js';
+import { dropReasonNames } from '../../xlat/src/index.js';
 import { baseCounterNames } from './batch-translator.js';
 import { CounterLayout } from './counters.js';
 

@@ -1,7 +1,7 @@
 // The lifecycle both translating roles share: open the TUN, apply the kernel setup, start one
 // worker per queue with the role's handler module, serve `xlat64 status`; on a failure halfway,
 // or at stop, undo in reverse order (status, workers, kernel setup while the device exists, device).
-import { openTun, type QueueSet, startQueues, type TunDevice } from '../../../libs/tun/src/index.js';
+import { openTun, type QueueSet, startQueues, type TunDevice } from '../../tun/src/index.js';
 import { type CounterLayout, sumCounters } from './counters.js';
 import { StatusServer } from './status-server.js';
 import { type SetupStep, SystemSetup } from './system-setup.js';

@@ -5,7 +5,7 @@ import {
   readAddress4,
   writeIcmp4ErrorMessage,
   writeIcmp6ErrorMessage,
-} from '../../../libs/packet/src/index.js';
+} from '../../../../libs/packet/src/index.js';
 
 const ICMP4_ERROR_BYTES_MAX = 576;
 const ICMP6_ERROR_BYTES_MAX = 1280;

@@ -12,9 +12,9 @@ import {
   VnetFlag,
   VnetGso,
   type VnetHeader,
-} from '../../../libs/tun/src/index.js';
-import type { TranslationResult } from '../../../libs/xlat/src/index.js';
-import { Verdict } from '../../../libs/xlat/src/index.js';
+} from '../../tun/src/index.js';
+import type { TranslationResult } from '../../xlat/src/index.js';
+import { Verdict } from '../../xlat/src/index.js';
 import type { CounterLayout } from './counters.js';
 
 /** One role's treatment of one L3 packet (classification + translation). */

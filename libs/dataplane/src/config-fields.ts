@@ -1,13 +1,14 @@
 // Field readers for role configuration: each takes the raw value from a config file or flag and
 // either returns a checked value or throws an XLAT64_ERR_CONFIG error naming the field, what was
 // wrong and how to fix it. Roles declare their schema with these, so every refusal reads alike.
-import { isIPv4, isIPv6 } from 'node:net';
-import { IngressError } from './errors.js';
+// Address text goes through the one parser in libs/xlat (address.ts).
+import { parseIpv4Address, parseIpv6Address } from '../../xlat/src/index.js';
+import { DataplaneError } from './errors.js';
 
 export type RawConfig = Record<string, unknown>;
 
-export function configError(field: string, message: string): IngressError {
-  return new IngressError('XLAT64_ERR_CONFIG', `${field}: ${message}`, { field });
+export function configError(field: string, message: string): DataplaneError {
+  return new DataplaneError('XLAT64_ERR_CONFIG', `${field}: ${message}`, { field });
 }
 
 /** Refuses keys that are not part of the role's schema (typos must not be silently ignored). */
@@ -74,13 +75,13 @@ export function readEnum<T extends string>(
 
 export function readIpv4Address(raw: RawConfig, field: string, fallback?: string): string {
   const value = readString(raw, field, fallback);
-  if (!isIPv4(value)) throw configError(field, `'${value}' is not an IPv4 address (write it like 192.0.0.1)`);
+  if (!isIpv4(value)) throw configError(field, `'${value}' is not an IPv4 address (write it like 192.0.0.1)`);
   return value;
 }
 
 export function readIpv6Address(raw: RawConfig, field: string, fallback?: string): string {
   const value = readString(raw, field, fallback);
-  if (!isIPv6(value))
+  if (!isIpv6(value))
     throw configError(field, `'${value}' is not an IPv6 address (write it like 2001:db8::1)`);
   return value;
 }
@@ -95,7 +96,7 @@ export function readPrefix(raw: RawConfig, field: string, family: 4 | 6, fallbac
 export function checkPrefix(field: string, value: string, family: 4 | 6): void {
   const [address, length, ...rest] = value.split('/');
   const maxLength = family === 4 ? 32 : 128;
-  const validAddress = family === 4 ? isIPv4(address) : isIPv6(address);
+  const validAddress = family === 4 ? isIpv4(address) : isIpv6(address);
   if (
     !validAddress ||
     length === undefined ||
@@ -118,4 +119,12 @@ export function readDeviceName(raw: RawConfig, field: string, fallback: string):
     );
   }
   return value;
+}
+
+function isIpv4(text: string): boolean {
+  return parseIpv4Address(text) !== null;
+}
+
+function isIpv6(text: string): boolean {
+  return parseIpv6Address(text) !== null;
 }

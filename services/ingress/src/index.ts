@@ -1,0 +1,15 @@
+// Public surface of services/ingress: the PLAT role on a TUN device (`xlat64 plat`) — its
+// configuration, start/stop, and the per-packet step (flow-key extraction, IPv4 fragment table,
+// NAT engine, stateful RFC 7915 rewrite) the queue workers run.
+
+export { platSetupSteps, poolCidrs, startPlat } from './plat.js';
+export {
+  firstPoolAddress,
+  natEngineConfig,
+  type PlatConfig,
+  parsePlatConfig,
+  platConfigKeys,
+  platTranslatorConfig,
+} from './plat-config.js';
+export { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
+export { createPlatStep, PlatStep, type PlatStepOptions, platDropNames } from './plat-step.js';
