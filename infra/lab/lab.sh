@@ -11,6 +11,9 @@
 #                                                                             http :8000, iperf3 :5201
 # Usage: lab.sh up|down|status|verify     (as root)
 #   PLAT=tayga|xlat64 (default tayga)   CLAT=tayga|xlat64|none (default tayga)
+#   PLAT_IO=tun|xdp (xlat64 PLAT only, default tun): with xdp the PLAT attaches AF_XDP to p0 (IPv6 side)
+#     and p1 (IPv4 side) instead of a TUN device; the lab's veths then have one queue each and the
+#     client's and server's ends compute checksums in software (AF_XDP sees frames as sent)
 #   XLAT64_PLAT_CMD / XLAT64_CLAT_CMD   command lines run inside x64-plat / x64-client (defaults below)
 #   X64_LAB_PREFIX=x64 (namespace names PREFIX-client/-plat/-server)  X64_LAB_RUN=/tmp/x64-lab (state dir)
 #   OFFLOAD=0 turns TSO/GSO/GRO off on the veths (per-packet kernel baseline; needs ethtool)
@@ -49,6 +52,7 @@ HTTP_PORT=8000 IPERF_PORT=5201
 SERVER_HELLO="hello from x64-server (IPv4-only) via NAT64"
 
 PLAT=${PLAT:-tayga}
+PLAT_IO=${PLAT_IO:-tun}
 CLAT=${CLAT:-tayga}
 XLAT64_BIN=${XLAT64_BIN:-"$(command -v node) $REPO/bin/xlat64.mjs"}
 XLAT64_PLAT_CMD=${XLAT64_PLAT_CMD:-"$XLAT64_BIN plat --config $RUN/xlat64-plat.yaml"}
@@ -73,7 +77,7 @@ kill_pidfile() { # stop the process recorded in a pid file (only processes this 
   rm -f "$f"
 }
 
-config_line() { echo "PLAT=$PLAT CLAT=$CLAT OFFLOAD=${OFFLOAD:-1} PREFIX=$PREFIX"; }
+config_line() { echo "PLAT=$PLAT PLAT_IO=$PLAT_IO CLAT=$CLAT OFFLOAD=${OFFLOAD:-1} PREFIX=$PREFIX"; }
 
 is_up() { # namespaces exist, same configuration, every recorded process alive
   [[ -s $RUN/config && $(cat "$RUN/config") == "$(config_line)" ]] || return 1
@@ -126,6 +130,18 @@ $(tail -20 "$logfile" 2>/dev/null)"
   die "translator in $ns did not create $dev within 10 s; log: $logfile"
 }
 
+wait_for_log() { # pidfile log text: wait until a translator logged text (AF_XDP PLAT: no device)
+  local pidfile=$1 logfile=$2 text=$3 pid
+  pid=$(pidof_file "$pidfile")
+  for _ in $(seq 400); do
+    grep -qF -- "$text" "$logfile" 2>/dev/null && return 0
+    alive "$pid" || die "translator exited before it was up; its log ($logfile):
+$(tail -20 "$logfile" 2>/dev/null)"
+    sleep 0.05
+  done
+  die "translator not up within 20 s; log: $logfile"
+}
+
 start_bg() { # ns name cmd...: start a process inside ns, record its PID (ip netns exec execs in place)
   local ns=$1 name=$2; shift 2
   # setsid: the process must not die with the shell that ran `lab.sh up`.
@@ -145,6 +161,9 @@ queues: 1
 statusSocket: $RUN/xlat64-plat.sock
 stateDir: $RUN/xlat64-state
 EOF
+  if [[ $PLAT_IO == xdp ]]; then
+    printf 'io: xdp\ninterface: p0\ninterface4: p1\n' >>"$RUN/xlat64-plat.yaml"
+  fi
   cat >"$RUN/xlat64-clat.yaml" <<EOF
 # written by infra/lab/lab.sh
 device: $CLAT_DEV
@@ -216,6 +235,10 @@ EOF
     ;;
   xlat64)
     start_bg "$NS_P" xlat64-plat $XLAT64_PLAT_CMD
+    if [[ $PLAT_IO == xdp ]]; then
+      wait_for_log "$RUN/xlat64-plat.pid" "$RUN/xlat64-plat.log" ' up, '
+      return 0
+    fi
     wait_for_device "$NS_P" "$PLAT_DEV" "$RUN/xlat64-plat.pid" "$RUN/xlat64-plat.log"
     # Make sure of what the lab relies on; a no-op when xlat64 set it up itself.
     ip -n "$NS_P" link set "$PLAT_DEV" up
@@ -305,8 +328,11 @@ up() {
   # IPv4-only server, IPv6-only client (its only IPv4 is the CLAT's, on the CLAT device).
   nsx "$NS_S" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 
-  ip -n "$NS_C" link add c0 index 10 type veth peer name p0 index 11 netns "$NS_P"
-  ip -n "$NS_P" link add p1 index 12 type veth peer name s0 index 13 netns "$NS_S"
+  # AF_XDP: one socket per receive queue and one NAT engine per PLAT, so one queue per veth.
+  local q=()
+  [[ $PLAT_IO == xdp ]] && q=(numtxqueues 1 numrxqueues 1)
+  ip -n "$NS_C" link add c0 index 10 "${q[@]}" type veth peer name p0 index 11 "${q[@]}" netns "$NS_P"
+  ip -n "$NS_P" link add p1 index 12 "${q[@]}" type veth peer name s0 index 13 "${q[@]}" netns "$NS_S"
 
   ip -n "$NS_C" -6 addr add "$C6/64" dev c0 nodad
   ip -n "$NS_C" link set c0 up
@@ -320,6 +346,10 @@ up() {
   ip -n "$NS_S" addr add "$S4/24" dev s0
   ip -n "$NS_S" link set s0 up
   ip -n "$NS_S" route add default via "$P4" dev s0
+  if [[ $PLAT_IO == xdp ]]; then
+    nsx "$NS_C" ethtool -K c0 tx off >/dev/null
+    nsx "$NS_S" ethtool -K s0 tx off >/dev/null
+  fi
 
   if [[ ${OFFLOAD:-1} == 0 ]]; then
     nsx "$NS_C" ethtool -K c0 tso off gso off gro off >/dev/null

@@ -4,7 +4,7 @@
 # Idempotent: checks each command first and runs `apt-get update` + `apt-get install` only when
 # something is missing. As root it installs; otherwise it prints what is missing and the exact command.
 #
-# Usage: ensure-system-deps.sh [build|kafka|all]   build = what node-gyp needs to compile libs/tun (npm install)
+# Usage: ensure-system-deps.sh [build|kafka|all]   build = what node-gyp needs to compile libs/tun and libs/xdp (npm install)
 #                                                  kafka = Java 17 and Maven for the Kafka broker (infra/kafka)
 #                                                  all   = build + kafka + kernel lab tools (npm test) [default]
 set -euo pipefail
@@ -23,6 +23,12 @@ build_deps=(
   "g++:g++"
   "make:make"
   "/usr/bin/python3:python3" # node-gyp runs gyp with python3; the lab's HTTP server is python3 -m http.server
+  # libs/xdp: the AF_XDP addon links libxdp (XSK rings) and libbpf (program load/attach); clang
+  # compiles its XDP program to BPF bytecode.
+  "/usr/include/xdp/xsk.h:libxdp-dev"
+  "/usr/include/bpf/libbpf.h:libbpf-dev"
+  "clang:clang"
+  "llvm-strip:llvm"
 )
 lab_deps=(
   "ip:iproute2"
@@ -45,7 +51,7 @@ kafka_deps=(
 
 have() {
   local c=$1
-  if [[ $c == /* ]]; then [[ -x $c ]]; return; fi
+  if [[ $c == /* ]]; then [[ -x $c || ( $c == *.h && -f $c ) ]]; return; fi
   PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$c" >/dev/null 2>&1
 }
 

@@ -30,6 +30,16 @@ describe('role configuration refusals', () => {
       ['plat', '--pool4', '203.0.113.0/24', '--device', 'this-name-is-too-long'],
       /device: .*not a valid interface name/,
     ],
+    [['plat', '--pool4', '203.0.113.0/24', '--io', 'xdp'], /interface: is required with io 'xdp'/],
+    [['plat', '--pool4', '203.0.113.0/24', '--io', 'dpdk'], /io: 'dpdk' is not an I\/O kind; use 'tun'/],
+    [
+      ['plat', '--pool4', '203.0.113.0/24', '--io', 'xdp', '--interface', 'eth0', '--xdp-mode', 'offload'],
+      /xdpMode: 'offload' is not an XDP mode/,
+    ],
+    [
+      ['plat', '--pool4', '203.0.113.0/24', '--io', 'xdp', '--interface', 'eth0', '--interface', 'eth0'],
+      /interface4: is the IPv4 side's interface/,
+    ],
     [['clat'], /^xlat64 clat: ipv6Address: is required/m],
     [
       ['clat', '--ipv6-address', '2001:db8::1', '--ipv6-mtu', '900'],

@@ -44,3 +44,4 @@ export {
   SystemSetup,
   sysctlStep,
 } from './system-setup.js';
+export { type RunningXdpRole, startXdpRole, type XdpRoleSpec } from './xdp-role.js';

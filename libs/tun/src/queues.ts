@@ -157,8 +157,11 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
       stats: statsBuffer,
       port: channel.port2,
     };
-    // --input-type (from `node --input-type=module -e`) would make the worker refuse its file entry.
-    const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+    // --input-type (from `node --input-type=module -e`) would make the worker refuse its file entry;
+    // --expose-gc (`npm run bench`) is a process-wide flag a Worker refuses.
+    const execArgv = process.execArgv.filter(
+      (arg) => !arg.startsWith('--input-type') && arg !== '--expose-gc',
+    );
     const worker = new Worker(file, {
       execArgv,
       workerData: data,

@@ -15,6 +15,11 @@ append-only event log in stateDir. Needs root. Stops on SIGINT or SIGTERM and re
 Options (config-file key in brackets):
   --config FILE           YAML or JSON with the keys below
   --device NAME           TUN device [device] (default nat64)
+  --io KIND               packet I/O: tun (default) or xdp [io]
+  --interface IF          with --io xdp: the Ethernet interface the traffic arrives on [interface];
+                          an XDP program steers only the PREF64 and the pool to AF_XDP sockets;
+                          give it twice for separate IPv6 and IPv4 sides [interface, interface4]
+  --xdp-mode MODE         auto (native if the driver has it, else generic), native, generic [xdpMode]
   --prefix P              PREF64 [prefix] (default 64:ff9b::/96)
   --allow-non-global      allow non-global IPv4 inside 64:ff9b::/96 [allowNonGlobalIpv4] (labs)
   --pool4 P               IPv4 pool prefix or range, repeatable [pool4] (required)
@@ -38,6 +43,9 @@ export const platCommand: Command = {
           help: { type: 'boolean', short: 'h' },
           config: { type: 'string' },
           device: { type: 'string' },
+          io: { type: 'string' },
+          interface: { type: 'string', multiple: true },
+          'xdp-mode': { type: 'string' },
           prefix: { type: 'string' },
           'allow-non-global': { type: 'boolean' },
           pool4: { type: 'string', multiple: true },
@@ -53,8 +61,14 @@ export const platCommand: Command = {
       process.stdout.write(help);
       return 0;
     }
+    if (((values.interface as string[] | undefined)?.length ?? 0) > 2)
+      throw new CliUsageError('--interface is given once (both sides) or twice (IPv6 side, then IPv4 side)');
     const raw = loadRoleConfig(values.config as string | undefined, platConfigKeys, {
       device: values.device,
+      io: values.io,
+      interface: (values.interface as string[] | undefined)?.[0],
+      interface4: (values.interface as string[] | undefined)?.[1],
+      xdpMode: values['xdp-mode'],
       prefix: values.prefix,
       allowNonGlobalIpv4: values['allow-non-global'] ? true : undefined,
       pool4: values.pool4,
@@ -62,11 +76,12 @@ export const platCommand: Command = {
       statusSocket: values['status-socket'],
       routes: values['no-routes'] ? false : undefined,
     });
-    const plat = await startPlat(parsePlatConfig(raw), log);
+    const config = parsePlatConfig(raw);
+    const plat = await startPlat(config, log);
     const signal = await waitForStopSignal();
     log(`plat: ${signal}, stopping`);
     await plat.stop();
-    log('plat: stopped, routes removed');
+    log(`plat: stopped, ${config.io === 'xdp' ? 'XDP program detached' : 'routes removed'}`);
     return 0;
   },
 };

@@ -27,6 +27,15 @@ import {
 
 export interface PlatConfig {
   device: string;
+  /** Packet I/O: 'tun' (default; the kernel routes PREF64 and pool into the TUN device) or 'xdp'. */
+  io: 'tun' | 'xdp';
+  /** With io 'xdp': the Ethernet interface whose PREF64/pool traffic an XDP program steers to AF_XDP
+   * (the IPv6 side, or both sides). */
+  interface: string | undefined;
+  /** With io 'xdp': the IPv4 side's interface when it is not `interface`. */
+  interface4: string | undefined;
+  /** With io 'xdp': 'auto' (native if the driver has it, else generic), 'native' or 'generic'. */
+  xdpMode: 'auto' | 'native' | 'generic';
   prefix: string;
   allowNonGlobalIpv4: boolean;
   pool4: string[];
@@ -57,6 +66,10 @@ export const platConfigKeys = [
   'statusSocket',
   'flushIntervalMs',
   'nat',
+  'io',
+  'interface',
+  'interface4',
+  'xdpMode',
 ] as const;
 
 export function parsePlatConfig(raw: RawConfig): PlatConfig {
@@ -74,8 +87,29 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
   if ('pool' in nat) throw configError('nat.pool', 'the pool is set with the top-level key pool4');
   const stateDir = readString(raw, 'stateDir', '/var/lib/xlat64');
   if (!isAbsolute(stateDir)) throw configError('stateDir', `'${stateDir}' must be an absolute path`);
+  const io = readString(raw, 'io', 'tun');
+  if (io !== 'tun' && io !== 'xdp')
+    throw configError('io', `'${io}' is not an I/O kind; use 'tun' (default) or 'xdp'`);
+  const xdpMode = readString(raw, 'xdpMode', 'auto');
+  if (xdpMode !== 'auto' && xdpMode !== 'native' && xdpMode !== 'generic')
+    throw configError('xdpMode', `'${xdpMode}' is not an XDP mode; use 'auto', 'native' or 'generic'`);
+  const iface = raw.interface === undefined ? undefined : readDeviceName(raw, 'interface', '');
+  if (io === 'xdp' && iface === undefined)
+    throw configError(
+      'interface',
+      "is required with io 'xdp': the Ethernet interface the PLAT's traffic arrives on",
+    );
+  if (io === 'tun' && iface !== undefined)
+    throw configError('interface', "is only used with io 'xdp' (set io: xdp, or remove interface)");
+  const iface4 = raw.interface4 === undefined ? undefined : readDeviceName(raw, 'interface4', '');
+  if (iface4 !== undefined && (io !== 'xdp' || iface4 === iface))
+    throw configError('interface4', "is the IPv4 side's interface with io 'xdp', other than interface");
   const config: PlatConfig = {
     device,
+    io,
+    interface: iface,
+    interface4: iface4,
+    xdpMode,
     prefix: readPrefix(raw, 'prefix', 6, '64:ff9b::/96'),
     allowNonGlobalIpv4: readBoolean(raw, 'allowNonGlobalIpv4', false),
     pool4: pool4 as string[],

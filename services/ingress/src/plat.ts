@@ -1,7 +1,8 @@
 // `xlat64 plat` at run time (single node, embedded state): opens the TUN, routes the PREF64 and
 // the IPv4 pool into it, turns on forwarding, runs the NAT engine in the queue worker, serves
-// `xlat64 status`, and on stop removes what it added. The event log of this run is written to
-// stateDir/events-<start time>.log (one JSON batch per line).
+// `xlat64 status`, and on stop removes what it added. With `io: xdp` it attaches libs/xdp to the
+// Ethernet interface(s) instead (no TUN, routes or forwarding) and runs the same queue handler. The
+// event log of this run is written to stateDir/events-<start time>.log (one JSON batch per line).
 import { join } from 'node:path';
 import {
   linkUpSteps,
@@ -10,6 +11,7 @@ import {
   routeStep,
   type SetupStep,
   startRole,
+  startXdpRole,
   sysctlStep,
 } from '../../../libs/dataplane/src/index.js';
 import { parsePool4Entry, pool4Cidrs } from '../../nat-engine/src/index.js';
@@ -17,8 +19,49 @@ import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfi
 import { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
 import { platDropNames } from './plat-step.js';
 
-export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningRole> {
+/** A running PLAT, whichever its I/O. */
+export type RunningPlat = Pick<RunningRole, 'stop'>;
+
+export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
   const eventLogPath = join(config.stateDir, `events-${new Date().toISOString().replaceAll(':', '')}.log`);
+  const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => ({
+    translator: platTranslatorConfig(config),
+    engine: natEngineConfig(config),
+    icmpSource4: firstPoolAddress(config),
+    eventLogPath,
+    flushIntervalMs: config.flushIntervalMs,
+    mtu4: config.mtu4,
+    mtu6: config.mtu6,
+    counters,
+  });
+  if (config.io === 'xdp') {
+    // The interfaces keep their addresses and routes: the kernel still answers ARP/NDP and the
+    // node's own traffic; the XDP program takes only the PREF64 and the pool.
+    const plat = await startXdpRole(
+      {
+        role: 'plat',
+        interfaceName: config.interface!,
+        interfaceName4: config.interface4,
+        mode: config.xdpMode,
+        queues: config.queues,
+        pref64: [config.prefix],
+        pool4: config.pool4.flatMap(poolCidrs),
+        statusSocket: config.statusSocket,
+        layout: roleCounterLayout(platDropNames, platGaugeNames),
+        handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
+        handlerOptions,
+        details: () => ({ prefix: config.prefix, pool4: config.pool4, eventLog: eventLogPath }),
+      },
+      log,
+    );
+    const names = config.interface4 ? `${config.interface}+${config.interface4}` : config.interface;
+    const stale = plat.port.replacedStale ? ' (replaced a stale xlat64 program)' : '';
+    log(
+      `plat: ${names} up, AF_XDP ${plat.port.mode} mode${stale}, ${config.prefix} <-> pool ` +
+        `${config.pool4.join(',')}, events ${eventLogPath}, status ${config.statusSocket}`,
+    );
+    return plat;
+  }
   const plat = await startRole(
     {
       role: 'plat',
@@ -28,16 +71,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       layout: roleCounterLayout(platDropNames, platGaugeNames),
       setupSteps: () => platSetupSteps(config),
       handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
-      handlerOptions: (counters): PlatQueueOptions => ({
-        translator: platTranslatorConfig(config),
-        engine: natEngineConfig(config),
-        icmpSource4: firstPoolAddress(config),
-        eventLogPath,
-        flushIntervalMs: config.flushIntervalMs,
-        mtu4: config.mtu4,
-        mtu6: config.mtu6,
-        counters,
-      }),
+      handlerOptions,
       details: () => ({ prefix: config.prefix, pool4: config.pool4, eventLog: eventLogPath }),
     },
     log,

@@ -1,0 +1,100 @@
+// The role lifecycle with AF_XDP I/O instead of a TUN device (`io: xdp`): attach libs/xdp's program to
+// the interface with the role's PREF64 and pool, start one worker per queue running the same handler
+// module as the TUN queues, serve `xlat64 status` (with the XDP mode: native or generic); on a failure
+// halfway, or at stop, undo in reverse order (status, workers, sockets and program).
+import { openXdpPort, startXdpQueues, type XdpPort, type XdpQueueSet } from '../../xdp/src/index.js';
+import { type CounterLayout, sumCounters } from './counters.js';
+import { StatusServer } from './status-server.js';
+
+export interface XdpRoleSpec {
+  role: 'plat';
+  /** The IPv6 side's interface, or both sides'. */
+  interfaceName: string;
+  /** The IPv4 side's interface, when it is another one. */
+  interfaceName4?: string;
+  mode: 'auto' | 'native' | 'generic';
+  queues: number;
+  /** IPv6 destinations steered to the sockets (the PREF64). */
+  pref64: string[];
+  /** IPv4 destinations steered to the sockets (the pool, as CIDRs). */
+  pool4: string[];
+  statusSocket: string;
+  layout: CounterLayout;
+  handlerModule: URL;
+  handlerOptions: (counters: SharedArrayBuffer[]) => unknown;
+  details: () => Record<string, unknown>;
+}
+
+export interface RunningXdpRole {
+  readonly port: XdpPort;
+  readonly port4: XdpPort | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => void): Promise<RunningXdpRole> {
+  const port = openXdpPort({
+    interfaceName: spec.interfaceName,
+    queues: spec.queues,
+    mode: spec.mode,
+    pref64: spec.pref64,
+    pool4: spec.pool4,
+  });
+  let port4: XdpPort | undefined;
+  let queues: XdpQueueSet | null = null;
+  let status: StatusServer | null = null;
+  try {
+    if (spec.interfaceName4) {
+      port4 = openXdpPort({
+        interfaceName: spec.interfaceName4,
+        queues: spec.queues,
+        mode: spec.mode,
+        pref64: spec.pref64,
+        pool4: spec.pool4,
+      });
+    }
+    const counters = Array.from({ length: spec.queues }, () => spec.layout.allocate());
+    queues = await startXdpQueues({
+      port,
+      port4,
+      handlerModule: spec.handlerModule,
+      handlerOptions: spec.handlerOptions(counters),
+      onError: (error, queue) => log(`${spec.role}: xdp queue ${queue}: ${error.message}`),
+    });
+    const running = queues;
+    const startedAt = new Date().toISOString();
+    status = new StatusServer(spec.statusSocket, () => ({
+      role: spec.role,
+      pid: process.pid,
+      startedAt,
+      io: 'xdp',
+      interface: port4 ? `${port.interfaceName} (IPv6), ${port4.interfaceName} (IPv4)` : port.interfaceName,
+      xdpMode: port4 && port4.mode !== port.mode ? `${port.mode}, ${port4.mode}` : port.mode,
+      zeroCopy: port.zeroCopy && (port4?.zeroCopy ?? true),
+      ...spec.details(),
+      xdpProgram: port.programStats(),
+      ...(port4 ? { xdpProgram4: port4.programStats() } : {}),
+      queueStats: running.stats(),
+      counters: sumCounters(spec.layout, counters),
+    }));
+    await status.start();
+  } catch (error) {
+    await status?.stop();
+    await queues?.stop();
+    port4?.close();
+    port.close();
+    throw error;
+  }
+  const runningQueues = queues;
+  const runningStatus = status;
+  const openPort4 = port4;
+  return {
+    port,
+    port4,
+    async stop() {
+      await runningStatus.stop();
+      await runningQueues.stop();
+      openPort4?.close();
+      port.close();
+    },
+  };
+}

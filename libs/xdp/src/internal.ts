@@ -1,0 +1,2 @@
+// Internals that tests may reach: the native loader's paths.
+export { addonPath, programPath, xdpPackageDir } from './native.js';
