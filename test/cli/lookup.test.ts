@@ -38,7 +38,7 @@ describe('xlat64 lookup', () => {
 
   beforeAll(async () => {
     bootstrap = (await kafkaForTests()).bootstrap;
-    driver = new EngineDriver(`${dir.path}/events.log`, baseTimeMs());
+    driver = await EngineDriver.open(`${dir.path}/events`, baseTimeMs());
     driver.flow('2001:db8:77:1::5', 4000); // another subscriber first, on some address
     driver.advance(30_000);
     atMs = driver.nowMs;
@@ -53,11 +53,12 @@ describe('xlat64 lookup', () => {
       pollIntervalMs: 20,
     });
     await outbox.start();
+    await driver.settle();
     await outbox.drain(60_000);
     await outbox.stop();
   });
-  afterAll(() => {
-    driver?.stop();
+  afterAll(async () => {
+    await driver?.stop();
     dir.remove();
   });
 

@@ -34,7 +34,7 @@ describe('compliance outbox across a Kafka crash and restart', () => {
     // Proves "nothing lost, nothing duplicated" across a broker crash: record ids in the topic equal
     // an independent derivation of the whole event log, and the outbox reported the outage as lag.
     const dir = temporaryDir();
-    const driver = new EngineDriver(`${dir.path}/events.log`, baseTimeMs());
+    const driver = await EngineDriver.open(`${dir.path}/events`, baseTimeMs());
     const topic = 'compliance-restart';
     const outbox = new ComplianceOutbox(eventLogSource(driver.log, [0]), {
       ...defaultOutboxOptions,
@@ -54,9 +54,11 @@ describe('compliance outbox across a Kafka crash and restart', () => {
       while (outbox.status().producedRecords < 100) await new Promise((r) => setTimeout(r, 10));
       // Crash the broker in the middle of the stream (records of the first hour still unsent); traffic continues.
       await stopKafka(broker, { kill: true });
-      const firstHour = expectedRecords(driver, {
-        blockSizePorts: driver.engine.config.blockSizePorts,
-      }).length;
+      const firstHour = (
+        await expectedRecords(driver, {
+          blockSizePorts: driver.engine.config.blockSizePorts,
+        })
+      ).length;
       expect(outbox.status().producedRecords).toBeLessThan(firstHour);
       churn(driver, 25, 3_600_000, 12);
       const deadline = Date.now() + 30_000;
@@ -71,16 +73,17 @@ describe('compliance outbox across a Kafka crash and restart', () => {
       broker = await startKafka({ dir: broker.dir });
       await waitForKafka(broker.bootstrap, { dir: broker.dir, pid: broker.pid });
       churn(driver, 25, 1_800_000, 13);
+      await driver.settle();
       await outbox.drain(120_000);
       expect(outbox.status()).toMatchObject({ state: 'running', lagBatches: 0 });
-      const expected = expectedRecords(driver, { blockSizePorts: driver.engine.config.blockSizePorts });
+      const expected = await expectedRecords(driver, { blockSizePorts: driver.engine.config.blockSizePorts });
       const ids = (await readTopic(broker.bootstrap, topic)).map((t) => t.record.id);
       expect(ids.length).toBe(expected.length);
       expect(new Set(ids).size).toBe(ids.length);
       expect(ids.sort()).toEqual(expected.map((r) => r.id).sort());
     } finally {
       await outbox.stop();
-      driver.stop();
+      await driver.stop();
       dir.remove();
     }
   });

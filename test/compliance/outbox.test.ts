@@ -29,11 +29,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function setup(broker: KafkaBroker, config: ConstructorParameters<typeof EngineDriver>[2] = {}) {
+async function setup(broker: KafkaBroker, config: Parameters<typeof EngineDriver.open>[2] = {}) {
   const dir = temporaryDir();
-  const driver = new EngineDriver(`${dir.path}/events.log`, baseTimeMs(), config);
-  cleanups.push(() => {
-    driver.stop();
+  const driver = await EngineDriver.open(`${dir.path}/events`, baseTimeMs(), config);
+  cleanups.push(async () => {
+    await driver.stop();
     dir.remove();
   });
   const topic = uniqueTopic('compliance');
@@ -61,13 +61,14 @@ describe('compliance outbox on the real broker', () => {
     // Proves the pipeline end to end: ids and contents equal an independent derivation of the same
     // event log, no id twice, key = external address, partition = address mod partitions, timestamp = atMs.
     const broker = await kafkaForTests();
-    const { driver, options, outbox } = setup(broker);
+    const { driver, options, outbox } = await setup(broker);
     churn(driver, 30, 3 * 3_600_000);
-    const expected = expectedRecords(driver, options.deriver);
+    const expected = await expectedRecords(driver, options.deriver);
     expect(expected.filter((r) => r.kind === 'block-release').length).toBeGreaterThan(20);
     expect(expected.filter((r) => r.kind === 'block-held').length).toBeGreaterThan(5);
     const o = outbox();
     await o.start();
+    await driver.settle();
     await o.drain(60_000);
     expect(o.status()).toMatchObject({ state: 'running', lagBatches: 0, producedRecords: expected.length });
     const inTopic = await readTopic(broker.bootstrap, options.topic);
@@ -85,7 +86,7 @@ describe('compliance outbox on the real broker', () => {
     // Proves the restart path: the topic's tail beyond the (stale) checkpoint is read back and the
     // records already there are skipped; new events after the restart are forwarded too.
     const broker = await kafkaForTests();
-    const { driver, options, outbox, dir } = setup(broker);
+    const { driver, options, outbox, dir } = await setup(broker);
     churn(driver, 20, 3_600_000, 2);
     const first = outbox();
     await first.start();
@@ -93,14 +94,16 @@ describe('compliance outbox on the real broker', () => {
     // the process died after Kafka acknowledged the later sends but before it recorded them.
     while (first.status().producedRecords < 60) await new Promise((r) => setTimeout(r, 10));
     copyFileSync(options.checkpointPath, `${dir.path}/stale.json`);
+    await driver.settle();
     await first.drain(60_000);
     await first.stop();
     copyFileSync(`${dir.path}/stale.json`, options.checkpointPath);
     churn(driver, 20, 3_600_000, 3);
     const second = outbox();
     await second.start();
+    await driver.settle();
     await second.drain(60_000);
-    const expected = expectedRecords(driver, options.deriver);
+    const expected = await expectedRecords(driver, options.deriver);
     const ids = (await readTopic(broker.bootstrap, options.topic)).map((t) => t.record.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.sort()).toEqual(expected.map((r) => r.id).sort());
@@ -112,7 +115,10 @@ describe('compliance outbox on the real broker', () => {
     // A holds it, releases it, B leases it; lookups at times in each lease name A, then B, with the
     // records as evidence, and the handover within the skew names both.
     const broker = await kafkaForTests();
-    const { driver, options, outbox } = setup(broker, { pool: ['203.0.113.9/32'], blockSizePorts: 64512 });
+    const { driver, options, outbox } = await setup(broker, {
+      pool: ['203.0.113.9/32'],
+      blockSizePorts: 64512,
+    });
     const a = driver.flow('2001:db8:a:1::1', 1000);
     const aStartMs = driver.nowMs;
     driver.advance(90 * 60_000); // past UDP timeout + block idle timeout, and across a held boundary
@@ -127,6 +133,7 @@ describe('compliance outbox on the real broker', () => {
     }
     const o = outbox();
     await o.start();
+    await driver.settle();
     await o.drain(60_000);
     const lookup = (atMs: number, skewMs: number) =>
       lookupInKafka(

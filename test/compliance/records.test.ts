@@ -1,7 +1,6 @@
 // Compliance records derived from the real NAT engine's events (no Kafka needed here), and the
 // lookup's matching over them.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { NatEvent } from '../../services/nat-engine/src/index.js';
 import {
   ComplianceDeriver,
   type ComplianceRecord,
@@ -15,35 +14,39 @@ import { EngineDriver, temporaryDir } from './support.js';
 const HOUR = 3_600_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % HOUR);
 
-function derive(driver: EngineDriver, options: Partial<DeriverOptions> = {}): ComplianceRecord[] {
+/** Derives the records of everything the driver appended, read back from its event log. */
+async function derive(
+  driver: EngineDriver,
+  options: Partial<DeriverOptions> = {},
+): Promise<ComplianceRecord[]> {
   const deriver = new ComplianceDeriver({ ...defaultDeriverOptions, ...options });
   const out: ComplianceRecord[] = [];
-  driver.log.forEach(0, 0, (batch) => deriver.derive(0, batch.sequence, batch.events as NatEvent[], out));
+  for (const batch of await driver.batches()) deriver.derive(0, batch.sequence, batch.events, out);
   return out;
 }
 
 describe('compliance records', () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => {
-    for (const c of cleanups.splice(0)) c();
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
   });
-  function driver(): EngineDriver {
+  async function driver(): Promise<EngineDriver> {
     const dir = temporaryDir();
-    const d = new EngineDriver(`${dir.path}/events.log`, T0);
-    cleanups.push(() => {
-      d.stop();
+    const d = await EngineDriver.open(`${dir.path}/events`, T0);
+    cleanups.push(async () => {
+      await d.stop();
       dir.remove();
     });
     return d;
   }
 
-  it('names subscriber /56, CLAT /64, address, block and start for a lease, and its end for the release', () => {
+  it('names subscriber /56, CLAT /64, address, block and start for a lease, and its end for the release', async () => {
     // Proves a lease record carries what RFC 6888 §4 asks (subscriber, external address and ports,
     // protocol, time) and that the idle block's release closes the same interval.
-    const d = driver();
+    const d = await driver();
     const mapped = d.flow('2001:db8:1:5::10', 40000);
     d.advance(10 * 60_000); // UDP 5 min + block idle 2 min: the block goes back to the pool
-    const records = derive(d, { heldIntervalMs: 0 });
+    const records = await derive(d, { heldIntervalMs: 0 });
     expect(records.map((r) => r.kind)).toEqual(['block-lease', 'block-release']);
     const [lease, release] = records;
     expect(lease).toMatchObject({
@@ -67,47 +70,47 @@ describe('compliance records', () => {
     expect(release.endMs).toBe(release.atMs);
   });
 
-  it('gives the same ids when the same log is derived again, and distinct ids within it', () => {
+  it('gives the same ids when the same log is derived again, and distinct ids within it', async () => {
     // Proves record ids are a function of (shard, epoch, sequence, index): the outbox's de-duplication rests on it.
-    const d = driver();
+    const d = await driver();
     for (let i = 0; i < 20; i++) {
       d.flow(`2001:db8:${i}::1`, 1000 + i);
       d.advance(30_000);
     }
     d.advance(20 * 60_000);
-    const first = derive(d).map((r) => r.id);
-    const second = derive(d).map((r) => r.id);
+    const first = (await derive(d)).map((r) => r.id);
+    const second = (await derive(d)).map((r) => r.id);
     expect(second).toEqual(first);
     expect(new Set(first).size).toBe(first.length);
     expect(first.length).toBeGreaterThanOrEqual(40);
   });
 
-  it('restates every open lease at each held-interval boundary, from event time only', () => {
+  it('restates every open lease at each held-interval boundary, from event time only', async () => {
     // Proves the block-held records the lookup's bounded scan relies on: one per open block per
     // boundary crossed, stamped with the boundary, none for a released block.
-    const d = driver();
+    const d = await driver();
     d.flow('2001:db8:1::1', 1000); // leased at T0, kept alive below
     d.flow('2001:db8:2::1', 1000); // idle: released after ~7 min
     for (let i = 0; i < 70; i++) {
       d.advance(2 * 60_000); // within the UDP timeout: the first block stays leased
       d.flow('2001:db8:1::1', 1000);
     }
-    const records = derive(d, { heldIntervalMs: HOUR });
+    const records = await derive(d, { heldIntervalMs: HOUR });
     const held = records.filter((r) => r.kind === 'block-held');
     expect(held.map((r) => r.atMs)).toEqual([T0 + HOUR, T0 + 2 * HOUR]);
     expect(held.every((r) => r.subscriber === '2001:db8:1::/56' && r.startMs === T0)).toBe(true);
     expect(new Set(held.map((r) => r.id)).size).toBe(2);
   });
 
-  it('logs mappings in per-session mode, destinations only when configured (RFC 6888 REQ-12)', () => {
+  it('logs mappings in per-session mode, destinations only when configured (RFC 6888 REQ-12)', async () => {
     // Proves the per-session mode adds a record per mapping with the exact IPv6 source, and that no
     // record carries a destination unless logDestinations is on.
-    const d = driver();
+    const d = await driver();
     const mapped = d.flow('2001:db8:3:7::99', 5555, 'udp', '198.51.100.7', 123);
     d.advance(10 * 60_000);
-    const block = derive(d);
+    const block = await derive(d);
     expect(block.some((r) => r.kind.startsWith('mapping') || r.kind.startsWith('session'))).toBe(false);
-    const session = derive(d, { mode: 'session' });
+    const session = await derive(d, { mode: 'session' });
     const create = session.find((r) => r.kind === 'mapping-create');
     expect(create).toMatchObject({
       ipv6Source: '2001:db8:3:7::99',
@@ -118,7 +121,7 @@ describe('compliance records', () => {
     });
     expect(session.some((r) => r.kind === 'mapping-remove' && r.leaseId === create?.id)).toBe(true);
     expect(session.some((r) => r.destination !== undefined)).toBe(false);
-    const withDestinations = derive(d, { mode: 'session', logDestinations: true });
+    const withDestinations = await derive(d, { mode: 'session', logDestinations: true });
     const sessionRecord = withDestinations.find((r) => r.kind === 'session-create');
     expect(sessionRecord).toMatchObject({ destination: '198.51.100.7', destinationPort: 123 });
   });
@@ -132,11 +135,11 @@ describe('compliance records', () => {
 });
 
 describe('LookupScan', () => {
-  it('names the holder before and after a block is released and leased again, and both within the skew', () => {
+  it('names the holder before and after a block is released and leased again, and both within the skew', async () => {
     // Proves the interval logic: a port's block held by A, released, then leased by B; lookups before,
     // after and across the handover (within the skew) name A, B, and both.
     const dir = temporaryDir();
-    const d = new EngineDriver(`${dir.path}/events.log`, T0, {
+    const d = await EngineDriver.open(`${dir.path}/events`, T0, {
       pool: ['203.0.113.1/32'],
       blockSizePorts: 64512,
     });
@@ -148,7 +151,7 @@ describe('LookupScan', () => {
       const leaseBMs = d.nowMs;
       const b = d.flow('2001:db8:b::1', 2000);
       expect(b.address).toBe(a.address);
-      const records = derive(d, { blockSizePorts: 64512 });
+      const records = await derive(d, { blockSizePorts: 64512 });
       const holders = (atMs: number, skewMs = 0) => {
         const scan = new LookupScan({ address: a.address, port: a.port, protocol: 'udp', atMs, skewMs });
         for (const r of records) scan.visit(r);
@@ -166,7 +169,7 @@ describe('LookupScan', () => {
       for (const r of records) scan.visit(r);
       expect(scan.holders()[0].evidence.map((e) => e.kind)).toEqual(['block-lease', 'block-release']);
     } finally {
-      d.stop();
+      await d.stop();
       dir.remove();
     }
   });

@@ -31,9 +31,9 @@ describe('RFC 7422 deterministic mode', () => {
       pool: ['203.0.113.0/30'],
       deterministic: { ipv6Prefix: '2001:db8:100::/40' },
     };
-    const driver = new EngineDriver(`${dir.path}/events.log`, startMs, nat);
-    cleanups.push(() => {
-      driver.stop();
+    const driver = await EngineDriver.open(`${dir.path}/events`, startMs, nat);
+    cleanups.push(async () => {
+      await driver.stop();
       dir.remove();
     });
     const mapped = driver.flow('2001:db8:100:500::1', 7000);
@@ -51,6 +51,7 @@ describe('RFC 7422 deterministic mode', () => {
     const run = async (configuration: { nat: NatEngineConfigInput; fromMs: number }) => {
       const outbox = new ComplianceOutbox(eventLogSource(driver.log, [0]), options(configuration));
       await outbox.start();
+      await driver.settle();
       await outbox.drain(60_000);
       await outbox.stop();
     };

@@ -1,6 +1,7 @@
 // Shared pieces of the compliance suites: the run's Kafka broker (started by infra/kafka/global-setup.ts),
-// and a driver that makes flows through the real NAT engine and appends its events to a real
-// embedded event log, one batch per step, as the PLAT's batcher does.
+// and a driver that makes flows through the real NAT engine and appends its events, encoded with the
+// NAT event codec, to a real embedded event log, one batch per step (shard 0, epoch 0 as in
+// embedded mode, sequence from 1).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import {
   createNatEngine,
   createSeededRandom,
   EngineVerdict,
+  encodeNatEventBatch,
   formatIpv4,
   type NatEngine,
   type NatEngineConfigInput,
@@ -28,6 +30,8 @@ import {
   decodeRecord,
   defaultDeriverOptions,
   EmbeddedEventLog,
+  eventLogSource,
+  type SourceBatch,
   scanPartition,
   topicPartitions,
 } from '../../services/state/src/index.js';
@@ -62,13 +66,29 @@ export interface FlowResult {
 /** The NAT engine and an event log: every step's events become one batch of shard 0. */
 export class EngineDriver {
   readonly engine: NatEngine;
-  readonly log: EmbeddedEventLog<NatEvent>;
   readonly events: NatEvent[] = [];
   nowMs: number;
   private readonly sink = new ArrayEventSink();
   private readonly key = createFlowKey6();
+  private sequence = 0;
+  private appends: Promise<unknown>[] = [];
 
-  constructor(logPath: string, startMs: number, config: Partial<NatEngineConfigInput> = {}, seed = 7) {
+  /** Opens the embedded log in `logDir` and starts the engine at `startMs`. */
+  static async open(
+    logDir: string,
+    startMs: number,
+    config: Partial<NatEngineConfigInput> = {},
+    seed = 7,
+  ): Promise<EngineDriver> {
+    return new EngineDriver(await EmbeddedEventLog.open(logDir), startMs, config, seed);
+  }
+
+  private constructor(
+    readonly log: EmbeddedEventLog,
+    startMs: number,
+    config: Partial<NatEngineConfigInput>,
+    seed: number,
+  ) {
     this.nowMs = startMs;
     this.engine = createNatEngine(
       {
@@ -81,7 +101,6 @@ export class EngineDriver {
       { sink: this.sink, random: createSeededRandom(seed), startMs },
     );
     this.engine.start(startMs);
-    this.log = new EmbeddedEventLog<NatEvent>(logPath);
   }
 
   /** One outbound UDP (or TCP SYN) flow from `source`:`sourcePort` at the current time; returns its mapping. */
@@ -123,11 +142,39 @@ export class EngineDriver {
     if (this.sink.events.length === 0) return;
     const batch = this.sink.events.splice(0);
     this.events.push(...batch);
-    this.log.append(0, batch);
+    const payload = encodeNatEventBatch(batch);
+    this.sequence++;
+    // The log acknowledges asynchronously and in order; `settle()` waits for every ack (and rethrows).
+    this.appends.push(
+      this.log.append({ shard: 0, epoch: 0, sequence: this.sequence, eventCount: batch.length, payload }),
+    );
   }
 
-  stop(): void {
-    this.log.stop();
+  /** Resolves once every batch appended so far is durable in the log. */
+  async settle(): Promise<void> {
+    const appends = this.appends;
+    this.appends = [];
+    await Promise.all(appends);
+  }
+
+  /** The batches read back from the log and decoded, as the outbox's source returns them. */
+  async batches(): Promise<SourceBatch[]> {
+    await this.settle();
+    const source = eventLogSource(this.log, [0]);
+    const out: SourceBatch[] = [];
+    for (;;) {
+      const batches = await source.read(0, out.at(-1)?.sequence ?? 0, 1024);
+      if (batches.length === 0) break;
+      out.push(...batches);
+    }
+    const status = source.status?.();
+    if (status !== undefined && status.lastRefusal !== null) throw new Error(status.lastRefusal);
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    await this.settle().catch(() => undefined);
+    await this.log.stop();
   }
 }
 
@@ -177,10 +224,13 @@ export async function readTopic(bootstrap: string, topic: string): Promise<Topic
 }
 
 /** The records the outbox must produce for the driver's log, derived independently here. */
-export function expectedRecords(driver: EngineDriver, options: Partial<DeriverOptions>): ComplianceRecord[] {
+export async function expectedRecords(
+  driver: EngineDriver,
+  options: Partial<DeriverOptions>,
+): Promise<ComplianceRecord[]> {
   const deriver = new ComplianceDeriver({ ...defaultDeriverOptions, ...options });
   const out: ComplianceRecord[] = [];
-  driver.log.forEach(0, 0, (batch) => deriver.derive(0, batch.sequence, batch.events, out));
+  for (const batch of await driver.batches()) deriver.derive(0, batch.sequence, batch.events, out);
   return out;
 }
 

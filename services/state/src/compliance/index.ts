@@ -42,4 +42,4 @@ export {
   recordConfiguration,
   subscriberOf,
 } from './rfc7422.js';
-export { type ComplianceEventSource, eventLogSource, type SourceBatch } from './source.js';
+export { type ComplianceEventSource, eventLogSource, type SourceBatch, type SourceStatus } from './source.js';

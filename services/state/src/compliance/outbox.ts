@@ -20,7 +20,7 @@ import {
 } from './kafka.js';
 import { ComplianceDeriver, type ComplianceRecord, type DeriverOptions } from './records.js';
 import { recordConfiguration } from './rfc7422.js';
-import type { ComplianceEventSource, SourceBatch } from './source.js';
+import type { ComplianceEventSource, SourceBatch, SourceStatus } from './source.js';
 
 export interface ComplianceOutboxOptions {
   kafka: KafkaConnection;
@@ -80,6 +80,8 @@ export interface OutboxStatus {
   /** Batches the event log dropped (retention) before the outbox could forward them. */
   lostBatches: number;
   lastError: string | null;
+  /** What the event source could not decode (null when the source does not report it). */
+  source: SourceStatus | null;
 }
 
 interface Pending {
@@ -109,6 +111,7 @@ export class ComplianceOutbox {
     duplicatesSkipped: 0,
     lostBatches: 0,
     lastError: null,
+    source: null,
   };
 
   constructor(
@@ -127,7 +130,11 @@ export class ComplianceOutbox {
   }
 
   status(): OutboxStatus {
-    return { ...this.statusValue, pendingRecords: this.pending?.records.length ?? 0 };
+    return {
+      ...this.statusValue,
+      pendingRecords: this.pending?.records.length ?? 0,
+      source: this.source.status?.() ?? null,
+    };
   }
 
   /** Rebuilds the deriver's open intervals up to the committed position, then forwards in the background. */
@@ -135,7 +142,9 @@ export class ComplianceOutbox {
     assert.ok(this.loopDone === null, 'started once');
     for (const shard of this.source.shards()) {
       const position = this.checkpoint.positions[shard] ?? 0;
-      let after = 0;
+      // Batches compacted away before the committed position cannot be replayed: the deriver starts
+      // from the first retained one (open intervals older than that are unknown, as after a loss).
+      let after = Math.min(position, Math.max(0, (await this.source.firstSequence(shard)) - 1));
       const scratch: ComplianceRecord[] = [];
       while (after < position) {
         const batches = await this.source.read(
@@ -143,7 +152,8 @@ export class ComplianceOutbox {
           after,
           Math.min(this.options.batchesPerRoundMax, position - after),
         );
-        assert.ok(batches.length > 0, 'the event log still holds the batches before the committed position');
+        // Compacted meanwhile, or a payload this build cannot read: rebuild from what was readable.
+        if (batches.length === 0) break;
         for (const batch of batches) {
           this.deriver.derive(shard, batch.sequence, batch.events, scratch);
           after = batch.sequence;

@@ -1,14 +1,29 @@
 // What the compliance outbox reads: "a source of (shard, sequence, events)". The outbox needs only
-// this, so swapping the event log (embedded file, the async embedded log, a JetStream consumer) means
-// one small adapter. `eventLogSource` adapts the EventLog interface of this package.
-import type { NatEvent } from '../../../nat-engine/src/index.js';
-import type { EventLog } from '../event-log.js';
+// this, so swapping the event log (the embedded file log, JetStream) means one small adapter.
+// `eventLogSource` adapts the asynchronous EventLog of this package: it reads batches with `read()`,
+// decodes their payloads with the NAT event codec, and reports (never throws) payloads it cannot decode.
+import { type NatEvent, NatEventDecoder } from '../../../nat-engine/src/index.js';
+import { isStateError } from '../errors.js';
+import type { EventLog, SnapshotStore } from '../event-log.js';
 
 export interface SourceBatch {
   shard: number;
   /** From 1, gap-free within the shard. */
   sequence: number;
   events: readonly NatEvent[];
+}
+
+/** What a source reports about batches it could not turn into events. */
+export interface SourceStatus {
+  /** Batches whose payload was malformed (or of an unknown version): forwarded as empty, their records lost. */
+  undecodableBatches: number;
+  /**
+   * Set while the source stops before a batch written by a newer build (payload version newer than this
+   * one): the outbox waits there, lag grows, until this node is upgraded. Null otherwise.
+   */
+  blockedBy: string | null;
+  /** The last refusal, with shard and sequence, or null. */
+  lastRefusal: string | null;
 }
 
 export interface ComplianceEventSource {
@@ -27,22 +42,61 @@ export interface ComplianceEventSource {
     afterSequence: number,
     batchesMax: number,
   ): readonly SourceBatch[] | Promise<readonly SourceBatch[]>;
+  /** Optional: decode refusals, shown in the outbox status. */
+  status?(): SourceStatus;
 }
 
-/** Adapts an EventLog (the embedded log keeps every batch, so firstSequence is always 1). */
-export function eventLogSource(log: EventLog<NatEvent>, shards: readonly number[]): ComplianceEventSource {
+/**
+ * Adapts an EventLog. `snapshots` (by default the log itself when it is also a SnapshotStore, as the
+ * embedded and JetStream logs are) tells where compaction cut the shard: batches up to the latest
+ * snapshot's sequence may be gone, so `firstSequence` is that sequence + 1. A read that races a
+ * compaction returns no batches; the outbox's next round sees the new first sequence and counts the
+ * dropped stretch as lost.
+ */
+export function eventLogSource(
+  log: EventLog | (EventLog & SnapshotStore),
+  shards: readonly number[],
+  snapshots: SnapshotStore | null = 'latest' in log ? log : null,
+): ComplianceEventSource {
+  const decoder = new NatEventDecoder();
+  const status: SourceStatus = { undecodableBatches: 0, blockedBy: null, lastRefusal: null };
   return {
     shards: () => shards,
     lastSequence: (shard) => log.lastSequence(shard),
-    firstSequence: () => 1,
-    read(shard, afterSequence, batchesMax) {
+    async firstSequence(shard) {
+      const snapshot = snapshots === null ? null : await snapshots.latest(shard);
+      return snapshot === null ? 1 : snapshot.sequence + 1;
+    },
+    async read(shard, afterSequence, batchesMax) {
       const out: SourceBatch[] = [];
-      const last = Math.min(log.lastSequence(shard), afterSequence + batchesMax);
-      if (last <= afterSequence) return out;
-      log.forEach(shard, afterSequence, (batch) => {
-        if (batch.sequence <= last) out.push(batch);
-      });
+      if (batchesMax <= 0) return out;
+      let blocked: string | null = null;
+      try {
+        for await (const batch of log.read(shard, afterSequence)) {
+          const decoded = decoder.decode(batch.payload, batch.shard, batch.epoch);
+          if (decoded.ok) {
+            out.push({ shard: batch.shard, sequence: batch.sequence, events: decoded.events });
+          } else {
+            const where = `shard ${batch.shard} sequence ${batch.sequence}: ${decoded.message}`;
+            if (decoded.refusal === 'newer-version') {
+              blocked = where;
+              if (status.blockedBy !== where) status.lastRefusal = where;
+              break;
+            }
+            status.undecodableBatches++;
+            status.lastRefusal = where;
+            out.push({ shard: batch.shard, sequence: batch.sequence, events: [] });
+          }
+          if (out.length >= batchesMax) break;
+        }
+      } catch (error) {
+        // Compacted between firstSequence and this read: nothing now, the next round counts the loss.
+        if (isStateError(error, 'XLAT64_ERR_LOG_COMPACTED')) return [];
+        throw error;
+      }
+      status.blockedBy = blocked;
       return out;
     },
+    status: () => ({ ...status }),
   };
 }
