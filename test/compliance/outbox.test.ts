@@ -5,7 +5,9 @@ import { copyFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KafkaBroker } from '../../infra/kafka/broker.js';
 import {
+  ComplianceDeriver,
   ComplianceOutbox,
+  type ComplianceRecord,
   type ComplianceOutboxOptions,
   defaultDeriverOptions,
   defaultOutboxOptions,
@@ -108,6 +110,39 @@ describe('compliance outbox on the real broker', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.sort()).toEqual(expected.map((r) => r.id).sort());
     expect(second.status().duplicatesSkipped).toBeGreaterThan(0);
+  });
+
+  it('counts batches compacted away before they were sent as lost, and sends every retained one', async () => {
+    // Proves the retention path over the new log: a snapshot that compacted batches the outbox never
+    // forwarded shows as lostBatches = those batches, and the topic holds exactly the records of the rest.
+    const broker = await kafkaForTests();
+    const { driver, options, outbox } = await setup(broker);
+    churn(driver, 20, 3_600_000, 4);
+    await driver.settle();
+    const compacted = 10;
+    await driver.log.put({
+      shard: 0,
+      epoch: 0,
+      sequence: compacted,
+      timeMs: driver.nowMs,
+      payload: new Uint8Array(8),
+    });
+    const deriver = new ComplianceDeriver(options.deriver);
+    const expected: ComplianceRecord[] = [];
+    for (const batch of await driver.batches()) {
+      if (batch.sequence > compacted) deriver.derive(0, batch.sequence, batch.events, expected);
+    }
+    expect(expected.length).toBeGreaterThan(20);
+    const o = outbox();
+    await o.start();
+    await o.drain(60_000);
+    expect(o.status()).toMatchObject({
+      lagBatches: 0,
+      lostBatches: compacted,
+      producedRecords: expected.length,
+    });
+    const ids = (await readTopic(broker.bootstrap, options.topic)).map((t) => t.record.id);
+    expect(ids.sort()).toEqual(expected.map((r) => r.id).sort());
   });
 
   it('lookup names the holder before and after a block is released and leased again', async () => {

@@ -157,13 +157,14 @@ export class EngineDriver {
     await Promise.all(appends);
   }
 
-  /** The batches read back from the log and decoded, as the outbox's source returns them. */
+  /** The retained batches read back from the log and decoded, as the outbox's source returns them. */
   async batches(): Promise<SourceBatch[]> {
     await this.settle();
     const source = eventLogSource(this.log, [0]);
     const out: SourceBatch[] = [];
+    const after = (await source.firstSequence(0)) - 1; // after a compaction: the retained batches
     for (;;) {
-      const batches = await source.read(0, out.at(-1)?.sequence ?? 0, 1024);
+      const batches = await source.read(0, out.at(-1)?.sequence ?? after, 1024);
       if (batches.length === 0) break;
       out.push(...batches);
     }

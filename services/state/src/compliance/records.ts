@@ -189,7 +189,9 @@ export class ComplianceDeriver {
         case NatEventType.BlockReleased: {
           const key = `${event.protocol}/${event.address}/${event.firstPort}`;
           const open = state.blocks.get(key);
-          assert.ok(open !== undefined, 'a released block was leased earlier in the same shard');
+          // Unknown only when its lease lay in batches the log compacted before they were forwarded
+          // (counted as lostBatches by the outbox): the holder cannot be named, so no record.
+          if (open === undefined) break;
           state.blocks.delete(key);
           if (open.silent === true) break;
           out.push(
