@@ -7,8 +7,8 @@ import type { KafkaBroker } from '../../infra/kafka/broker.js';
 import {
   ComplianceDeriver,
   ComplianceOutbox,
-  type ComplianceRecord,
   type ComplianceOutboxOptions,
+  type ComplianceRecord,
   defaultDeriverOptions,
   defaultOutboxOptions,
   eventLogSource,
