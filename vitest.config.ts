@@ -8,8 +8,13 @@ export default defineConfig({
     exclude: ['**/node_modules/**', 'dist/**'],
     pool: 'forks',
     // The first takes down the test lab and any x64t- namespace a crashed suite left behind; the second
-    // starts nats-server and redis-server once per run for the state suites (inject('natsUrl')).
-    globalSetup: ['infra/lab/global-teardown.ts', 'infra/services/global-setup.ts'],
+    // starts nats-server and redis-server once per run for the state suites (inject('natsUrl')); the
+    // third starts one Kafka broker for the whole run (compliance suites), without waiting for it.
+    globalSetup: [
+      'infra/lab/global-teardown.ts',
+      'infra/services/global-setup.ts',
+      'infra/kafka/global-setup.ts',
+    ],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default', './test/summary-reporter.ts'],

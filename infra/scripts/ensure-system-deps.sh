@@ -4,14 +4,15 @@
 # Idempotent: checks each command first and runs `apt-get update` + `apt-get install` only when
 # something is missing. As root it installs; otherwise it prints what is missing and the exact command.
 #
-# Usage: ensure-system-deps.sh [build|all]   build = what node-gyp needs to compile libs/tun and libs/xdp (npm install)
-#                                            all   = build + kernel lab tools + test servers (nats-server,
-#                                                    redis-server) (npm test, infra/lab) [default]
+# Usage: ensure-system-deps.sh [build|kafka|all]   build = what node-gyp needs to compile libs/tun and libs/xdp (npm install)
+#                                                  kafka = Java 17 and Maven for the Kafka broker (infra/kafka)
+#                                                  all   = build + kafka + kernel lab tools + test servers
+#                                                          (nats-server, redis-server) (npm test) [default]
 set -euo pipefail
 
 group=${1:-all}
-case $group in build | all) ;; *)
-  echo "usage: $0 [build|all]" >&2
+case $group in build | kafka | all) ;; *)
+  echo "usage: $0 [build|kafka|all]" >&2
   exit 2
   ;;
 esac
@@ -54,6 +55,11 @@ service_deps=(
   "nats-server:nats-server" # 2.9.10: JetStream, KV, Object Store, Nats-Msg-Id, expected last subject sequence
   "redis-server:redis-server" # 7.0: Functions (FUNCTION LOAD, persisted in the RDB)
 )
+# The compliance log's Kafka broker (infra/kafka/fetch-kafka.sh resolves its jars with Maven).
+kafka_deps=(
+  "java:openjdk-17-jre-headless"
+  "mvn:maven"
+)
 
 have() {
   local c=$1
@@ -61,8 +67,11 @@ have() {
   PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" command -v "$c" >/dev/null 2>&1
 }
 
-deps=("${build_deps[@]}")
-[[ $group == all ]] && deps+=("${lab_deps[@]}" "${service_deps[@]}")
+case $group in
+  build) deps=("${build_deps[@]}") ;;
+  kafka) deps=("${kafka_deps[@]}") ;;
+  all) deps=("${build_deps[@]}" "${lab_deps[@]}" "${service_deps[@]}" "${kafka_deps[@]}") ;;
+esac
 
 missing=()
 for entry in "${deps[@]}"; do
@@ -76,7 +85,7 @@ done
 # to the binary; Debian's own nodejs package keeps them in libnode-dev. (N-API headers are ABI-stable,
 # so Debian's headers also serve a newer Node.)
 node_bin=$(command -v node || true)
-if [[ -n $node_bin ]]; then
+if [[ -n $node_bin && $group != kafka ]]; then
   node_prefix=$(cd "$(dirname "$(readlink -f "$node_bin")")/.." && pwd)
   if [[ ! -f $node_prefix/include/node/node_api.h && ! -f /usr/include/node/node_api.h ]]; then
     missing+=("libnode-dev")

@@ -1,6 +1,7 @@
 // The list of subcommands, in the order `xlat64 --help` shows them.
 import { clatCommand } from './clat.js';
 import type { Command } from './command.js';
+import { lookupCommand } from './lookup.js';
 import { platCommand } from './plat.js';
 import { statusCommand } from './status.js';
 import { topCommand } from './top.js';
@@ -13,5 +14,6 @@ export const commands: readonly Command[] = [
   translateCommand,
   statusCommand,
   topCommand,
+  lookupCommand,
   versionCommand,
 ];

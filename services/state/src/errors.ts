@@ -20,7 +20,11 @@ export type StateErrorCode =
   /** The pool lease store (Redis) cannot be reached; new blocks come only from the node's reserve. */
   | 'XLAT64_ERR_POOL_UNAVAILABLE'
   /** A state URL, credential or option is wrong; the message names it and the fix. */
-  | 'XLAT64_ERR_STATE_CONFIG';
+  | 'XLAT64_ERR_STATE_CONFIG'
+  /** Compliance outbox or lookup configuration refused (the message names the field and the fix). */
+  | 'XLAT64_ERR_COMPLIANCE_CONFIG'
+  /** The outbox's checkpoint file cannot be read or written. */
+  | 'XLAT64_ERR_COMPLIANCE_CHECKPOINT';
 
 export class StateError extends Error {
   readonly code: StateErrorCode;

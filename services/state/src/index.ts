@@ -8,6 +8,7 @@ export {
   EventBatcher,
   type ShardReplicationState,
 } from './batcher.js';
+export * from './compliance/index.js';
 export { EmbeddedEventLog, type EmbeddedLogOpenReport, LOG_RECORD_HEADER_BYTES } from './embedded-log.js';
 export {
   EmbeddedNatStore,

@@ -1,0 +1,45 @@
+// Public surface of the compliance log: records derived from NAT events, the Kafka outbox, lookup.
+
+export type { LookupEvidence, LookupHolder, LookupQuery } from './holders.js';
+export {
+  createKafka,
+  ensureTopic,
+  type KafkaConnection,
+  partitionOf,
+  scanPartition,
+  topicPartitions,
+} from './kafka.js';
+export {
+  type KafkaLookupOptions,
+  type LookupResult,
+  LookupScan,
+  lookupInKafka,
+} from './lookup.js';
+export {
+  ComplianceOutbox,
+  type ComplianceOutboxOptions,
+  defaultOutboxOptions,
+  type OutboxState,
+  type OutboxStatus,
+} from './outbox.js';
+export {
+  COMPLIANCE_RECORD_VERSION,
+  ComplianceDeriver,
+  type ComplianceMode,
+  type ComplianceRecord,
+  type ComplianceRecordKind,
+  type DeriverOptions,
+  decodeRecord,
+  defaultDeriverOptions,
+  formatPrefix,
+} from './records.js';
+export {
+  type ConfigRecord,
+  configFingerprint,
+  configTopic,
+  deterministicHolders,
+  readConfigHistory,
+  recordConfiguration,
+  subscriberOf,
+} from './rfc7422.js';
+export { type ComplianceEventSource, eventLogSource, type SourceBatch, type SourceStatus } from './source.js';
