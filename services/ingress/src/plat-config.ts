@@ -25,6 +25,7 @@ import {
   validateConfig as validateNatConfig,
 } from '../../nat-engine/src/index.js';
 import { checkShardCount, VIRTUAL_SHARDS_DEFAULT, VIRTUAL_SHARDS_MAX } from './routing/index.js';
+import { parseTenants, type TenantConfig } from './tenants/tenant-config.js';
 
 /** Most TUN queues (worker threads) of one PLAT: a ring per worker pair, so N * (N - 1) rings. */
 export const QUEUES_MAX = 16;
@@ -57,6 +58,8 @@ export interface PlatConfig {
   /** How often coalesced session refreshes and batched events are written. */
   flushIntervalMs: number;
   nat: Omit<NatEngineConfigInput, 'pool'>;
+  /** The ISPs served (sources of no tenant are dropped); undefined: one implicit tenant, any source. */
+  tenants: TenantConfig[] | undefined;
 }
 
 export const platConfigKeys = [
@@ -78,6 +81,7 @@ export const platConfigKeys = [
   'interface',
   'interface4',
   'xdpMode',
+  'tenants',
 ] as const;
 
 export function parsePlatConfig(raw: RawConfig): PlatConfig {
@@ -138,10 +142,12 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/plat-${device}.sock`,
     flushIntervalMs: readInteger(raw, 'flushIntervalMs', 1000, 1, 60_000),
     nat: nat as Omit<NatEngineConfigInput, 'pool'>,
+    tenants: undefined,
   };
   // The engine and the translator check their own fields; name them as the operator wrote them.
+  let subscriberPrefixLength: number;
   try {
-    validateNatConfig(natEngineConfig(config));
+    subscriberPrefixLength = validateNatConfig(natEngineConfig(config)).subscriberPrefixLength;
   } catch (error) {
     if (error instanceof NatConfigError) {
       // The engine calls the pool `pool` (entries `pool[2]`); the operator wrote `pool4`.
@@ -152,6 +158,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     }
     throw error;
   }
+  config.tenants = parseTenants(raw.tenants, subscriberPrefixLength);
   try {
     validateTranslatorConfig(platTranslatorConfig(config));
   } catch (error) {

@@ -22,7 +22,7 @@ import {
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedEventLog, EventBatcher } from '../../state/src/index.js';
-import { PlatStep, platDropNames } from './plat-step.js';
+import { PlatStep, platDropNames, tenantStatusNames } from './plat-step.js';
 import {
   createBlockTableStorage,
   createHandoffMemory,
@@ -33,6 +33,7 @@ import {
   type ShardTableData,
   WorkerHandoff,
 } from './routing/index.js';
+import { type TenantConfig, tenantPrefixTable } from './tenants/tenant-config.js';
 
 export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
@@ -43,6 +44,8 @@ export interface PlatQueueOptions {
   mtu4: number;
   mtu6: number;
   counters: SharedArrayBuffer[];
+  /** The ISPs served (`tenants:`); absent: any source is translated. */
+  tenants?: TenantConfig[];
   /** The node's shared memory (`createPlatShards`); absent: a node of this one worker. */
   shards?: PlatShards;
 }
@@ -93,9 +96,17 @@ export const platGaugeNames = [
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 
+/** The PLAT's counters and gauges, with per-tenant counters (`tenant.<name>.<counter>`) when it has tenants. */
+export function platCounterLayout(tenants: readonly TenantConfig[] | undefined) {
+  return roleCounterLayout(platDropNames, [
+    ...platGaugeNames,
+    ...tenantStatusNames((tenants ?? []).map((t) => t.name)),
+  ]);
+}
+
 export const createQueueHandler: CreateQueueHandler = (context: QueueContext): QueueHandler => {
   const options = context.options as PlatQueueOptions;
-  const layout = roleCounterLayout(platDropNames, platGaugeNames);
+  const layout = platCounterLayout(options.tenants);
   const counters = new Float64Array(options.counters[context.queueIndex]);
   mkdirSync(dirname(options.eventLogPath), { recursive: true });
   const worker = context.queueIndex;
@@ -145,7 +156,13 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
   );
   const platStep = new PlatStep(pipeline, layout, prefix, {
     allowNonGlobalIpv4: options.translator.allowNonGlobalIpv4,
+    tenants: options.tenants === undefined ? undefined : tenantPrefixTable(options.tenants),
+    tenantCount: options.tenants?.length,
   });
+  const tenantBase =
+    options.tenants === undefined
+      ? 0
+      : layout.index(tenantStatusNames(options.tenants.map((t) => t.name))[0]);
   const batch = new BatchTranslator(platStep, {
     fd: context.fd,
     writer: context.tun,
@@ -186,6 +203,8 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     counters[gauge[9]] = h.received;
     counters[gauge[10]] = h.fragmentsSteered;
     counters[gauge[11]] = h.fragmentsUnrouted;
+    const tc = platStep.tenantCounters;
+    for (let i = 0; i < tc.length; i++) counters[tenantBase + i] = tc[i];
     lastMaintenanceMs = nowMs;
   };
 
