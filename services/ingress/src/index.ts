@@ -22,8 +22,8 @@ export {
 } from './plat-step.js';
 export {
   parseTenants,
-  type TenantConfig,
   TENANTS_MAX,
+  type TenantConfig,
   tenantConfigKeys,
   tenantPrefixTable,
 } from './tenants/tenant-config.js';

@@ -106,8 +106,8 @@ const mask = (bits: number) => (bits <= 0 ? 0 : bits >= 32 ? -1 : (-1 << (32 - b
 export function tenantPrefixTable(tenants: readonly TenantConfig[]): TenantPrefixTable {
   const words = new Uint32Array(4);
   const parsed: Parsed[] = [];
-  tenants.forEach((tenant, i) =>
-    tenant.prefixes.forEach((text, j) => {
+  for (const [i, tenant] of tenants.entries()) {
+    for (const [j, text] of tenant.prefixes.entries()) {
       const field = `tenants[${i}].prefixes[${j}]`;
       const [address, bits] = text.split('/');
       if (!parseIpv6(address, words)) throw configError(field, `'${text}' is not an IPv6 prefix`);
@@ -117,8 +117,8 @@ export function tenantPrefixTable(tenants: readonly TenantConfig[]): TenantPrefi
       if ((hi & mask(length)) !== hi || (lo & mask(length - 32)) !== lo || words[2] !== 0 || words[3] !== 0)
         throw configError(field, `'${text}' has bits set past /${length}; write the prefix's first address`);
       parsed.push({ hi, lo, length, tenant: i, field, text });
-    }),
-  );
+    }
+  }
   // An overlap is a prefix holding another: look each prefix up, masked to every shorter-or-equal
   // length in use, among the prefixes already seen of that length (shortest first, so either order finds it).
   const seen = new Map<string, Parsed>();
