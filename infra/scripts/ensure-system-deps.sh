@@ -5,7 +5,8 @@
 # something is missing. As root it installs; otherwise it prints what is missing and the exact command.
 #
 # Usage: ensure-system-deps.sh [build|all]   build = what node-gyp needs to compile libs/tun and libs/xdp (npm install)
-#                                            all   = build + kernel lab tools (npm test, infra/lab) [default]
+#                                            all   = build + kernel lab tools + test servers (nats-server,
+#                                                    redis-server) (npm test, infra/lab) [default]
 set -euo pipefail
 
 group=${1:-all}
@@ -42,6 +43,12 @@ lab_deps=(
   "awk:gawk"
   "timeout:coreutils"
 )
+# Servers the cluster-state suites (services/state) start on free loopback ports in temporary
+# directories, once per test run (infra/services/*.sh, test/support/state-servers.ts).
+service_deps=(
+  "nats-server:nats-server" # 2.9.10: JetStream, KV, Object Store, Nats-Msg-Id, expected last subject sequence
+  "redis-server:redis-server" # 7.0: Functions (FUNCTION LOAD, persisted in the RDB)
+)
 
 have() {
   local c=$1
@@ -50,7 +57,7 @@ have() {
 }
 
 deps=("${build_deps[@]}")
-[[ $group == all ]] && deps+=("${lab_deps[@]}")
+[[ $group == all ]] && deps+=("${lab_deps[@]}" "${service_deps[@]}")
 
 missing=()
 for entry in "${deps[@]}"; do

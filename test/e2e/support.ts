@@ -3,7 +3,7 @@
 // with their exit status (failures are results to assert on, not exceptions), background helpers
 // stopped by the PID we started, and the xlat64 roles' status counters.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLab, type Lab } from '../../infra/lab/lab.js';
 
@@ -47,6 +47,12 @@ export interface E2eLab extends Lab {
   counters(role: 'plat' | 'clat'): Record<string, number>;
   /** Whether the xlat64 role the lab started is still running. */
   roleAlive(role: 'plat' | 'clat'): boolean;
+  /**
+   * `kill -9` of the running xlat64 PLAT (by the PID lab.sh recorded), then the same command line again
+   * (as lab.sh starts it: setsid, in the PLAT namespace, its PID recorded for lab.sh down); resolves when
+   * the new PLAT answers `xlat64 status`. Returns the old and new PIDs.
+   */
+  killAndRestartPlat(downtimeMs: number): { killed: number; started: number };
   /** Stops the helpers we started (by PID), then takes the lab down; safe to call twice. */
   teardown(): void;
 }
@@ -60,16 +66,22 @@ export function createE2eLab(
   const runDir = `/tmp/x64t-${name}`;
   // Each suite's PLAT writes its event log into its own state directory (removed by lab.sh down),
   // not into the shared default /var/lib/xlat64.
+  const platCommand = [
+    process.execPath,
+    XLAT64,
+    'plat',
+    '--config',
+    `${runDir}/xlat64-plat.yaml`,
+    '--state-dir',
+    `${runDir}/state`,
+    ...(options.queues === undefined ? [] : ['--queues', String(options.queues)]),
+  ];
   const lab = createLab({
     prefix,
     runDir,
     plat: options.plat,
     clat: options.clat,
-    xlat64PlatCommand:
-      options.plat === 'xlat64'
-        ? `${process.execPath} ${XLAT64} plat --config ${runDir}/xlat64-plat.yaml --state-dir ${runDir}/state` +
-          (options.queues === undefined ? '' : ` --queues ${options.queues}`)
-        : undefined,
+    xlat64PlatCommand: options.plat === 'xlat64' ? platCommand.join(' ') : undefined,
   });
   const children: ChildProcess[] = [];
   const run = (where: Where, command: readonly string[], timeoutMs = 60_000): RunResult => {
@@ -130,6 +142,36 @@ export function createE2eLab(
       const pid = pidOf(role);
       if (pid === null || !existsSync(`/proc/${pid}/stat`)) return false;
       return readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z';
+    },
+    killAndRestartPlat: (downtimeMs) => {
+      const killed = pidOf('plat');
+      if (killed === null) throw new Error('no xlat64 PLAT pid file: the lab did not start one');
+      process.kill(killed, 'SIGKILL');
+      waitUntil(
+        () =>
+          !existsSync(`/proc/${killed}/stat`) ||
+          readFileSync(`/proc/${killed}/stat`, 'utf8').split(' ')[2] === 'Z',
+        'the killed PLAT to die',
+      );
+      spawnSync('sleep', [String(downtimeMs / 1000)]);
+      const fd = openSync(`${runDir}/xlat64-plat.log`, 'a');
+      // detached: a new session, as lab.sh's setsid; `ip netns exec` execs in place, so the PID is the PLAT's.
+      const child = spawn('ip', ['netns', 'exec', lab.namespaces.plat, ...platCommand], {
+        detached: true,
+        stdio: ['ignore', fd, fd],
+      });
+      closeSync(fd);
+      child.unref();
+      if (child.pid === undefined) throw new Error('could not start the PLAT again');
+      writeFileSync(`${runDir}/xlat64-plat.pid`, `${child.pid}\n`);
+      waitUntil(
+        () =>
+          spawnSync(process.execPath, [XLAT64, 'status', '--socket', `${runDir}/xlat64-plat.sock`, '--json'])
+            .status === 0,
+        'the restarted PLAT to answer xlat64 status',
+        20_000,
+      );
+      return { killed, started: child.pid };
     },
     teardown: () => {
       for (const child of children.splice(0)) {

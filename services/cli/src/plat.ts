@@ -9,8 +9,9 @@ import { loadRoleConfig, log, waitForStopSignal } from './role-runner.js';
 const help = `usage: xlat64 plat [--config FILE] [options]
 
 Runs a single-node PLAT: a TUN device into which the PREF64 and the IPv4 pool are routed, and
-stateful NAT64 (RFC 6146) with port blocks (RFC 6888) between them. State changes go to an
-append-only event log in stateDir. Needs root. Stops on SIGINT or SIGTERM and removes its routes.
+stateful NAT64 (RFC 6146) with port blocks (RFC 6888) between them. State changes go to a binary
+log with snapshots in stateDir; the same command after a stop or a crash restores mappings and
+sessions from it. Needs root. Stops on SIGINT or SIGTERM and removes its routes.
 
 Options (config-file key in brackets):
   --config FILE           YAML or JSON with the keys below
@@ -23,7 +24,7 @@ Options (config-file key in brackets):
   --prefix P              PREF64 [prefix] (default 64:ff9b::/96)
   --allow-non-global      allow non-global IPv4 inside 64:ff9b::/96 [allowNonGlobalIpv4] (labs)
   --pool4 P               IPv4 pool prefix or range, repeatable [pool4] (required)
-  --state-dir DIR         event log directory [stateDir] (default /var/lib/xlat64)
+  --state-dir DIR         state directory: log and snapshots [stateDir] (default /var/lib/xlat64)
   --status-socket PATH    where \`xlat64 status\` asks [statusSocket]
   --no-routes             do not route PREF64 and pool into the device [routes: false]
   --queues N              TUN queues = worker threads, each owning a share of the shards [queues] (1)

@@ -143,7 +143,7 @@ export default async function bench(): Promise<void> {
       translator: platTranslatorConfig(config),
       engine: natEngineConfig(config),
       icmpSource4: firstPoolAddress(config),
-      eventLogPath: join(work, `events-${name}.log`),
+      stateDir: join(work, `state-${name}`),
       flushIntervalMs: config.flushIntervalMs,
       mtu4: config.mtu4,
       mtu6: config.mtu6,

@@ -2,26 +2,27 @@
 // NAT engine (the shards the table gives this worker) lives here with its tables, so a packet of its
 // own shards never leaves the thread; a packet of another worker's shard goes to that worker through a
 // shared-memory ring, and packets other workers passed here are drained after every batch and idle
-// poll. Engine events are batched per flush interval into the embedded event log (synchronous appends:
-// the reading loop does not yield to an event loop). Timers advance on every batch and idle poll.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+// poll. The engine's state comes from, and its events go to, the worker's embedded store (services/state:
+// snapshot + log, restored at start after a crash; writes are asynchronous, the worker yields between
+// batches). Timers advance on every batch and idle poll.
+import { join } from 'node:path';
 import { BatchTranslator, createRingMemory, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
+  claimSharedPoolBlocks,
   createCryptoRandom,
   createNatEngine,
   createSharedPoolMemory,
+  leasedBlockEvents,
   type NatEngineConfigInput,
-  type NatEvent,
   parseIpv4,
   ShardPipeline,
   type SharedPoolMemory,
   sharedPoolAllocator,
   validateConfig,
 } from '../../nat-engine/src/index.js';
-import { EmbeddedEventLog, EventBatcher } from '../../state/src/index.js';
+import { EmbeddedNatStore } from '../../state/src/index.js';
 import { PlatStep, platDropNames, tenantStatusNames } from './plat-step.js';
 import {
   createBlockTableStorage,
@@ -39,7 +40,8 @@ export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
   engine: NatEngineConfigInput;
   icmpSource4: string;
-  eventLogPath: string;
+  /** The state directory (stateDir): embedded log segments and snapshots. */
+  stateDir: string;
   flushIntervalMs: number;
   mtu4: number;
   mtu6: number;
@@ -88,6 +90,10 @@ export const platGaugeNames = [
   'nat.heldsyns',
   'events.pending',
   'events.refused',
+  'events.appendFailures',
+  'state.unreplicated',
+  'state.snapshots',
+  'state.restoredSessions',
   'handoff.forwarded',
   'handoff.ringfull',
   'handoff.received',
@@ -104,39 +110,49 @@ export function platCounterLayout(tenants: readonly TenantConfig[] | undefined) 
   ]);
 }
 
-export const createQueueHandler: CreateQueueHandler = (context: QueueContext): QueueHandler => {
+export const createQueueHandler: CreateQueueHandler = async (
+  context: QueueContext,
+): Promise<QueueHandler> => {
   const options = context.options as PlatQueueOptions;
   const layout = platCounterLayout(options.tenants);
   const counters = new Float64Array(options.counters[context.queueIndex]);
-  mkdirSync(dirname(options.eventLogPath), { recursive: true });
   const worker = context.queueIndex;
   const shards = options.shards ?? createPlatShards(options.engine, 1);
-  // One log per worker (each engine is the writer of its own shards' events); queue 0 keeps the name.
-  const log = new EmbeddedEventLog<NatEvent>(
-    worker === 0 ? options.eventLogPath : options.eventLogPath.replace(/\.log$/, `-q${worker}.log`),
-  );
+  const workers = shards.table.memberCount;
   const startMs = Date.now();
-  const router = new ShardRouter(ShardTable.fromData(shards.table), validateConfig(options.engine), {
+  const engineConfig = validateConfig(options.engine);
+  const router = new ShardRouter(ShardTable.fromData(shards.table), engineConfig, {
     blockStorage: shards.blocks,
   });
-  const batcher = new EventBatcher<NatEvent>(
-    log,
+  const random = createCryptoRandom();
+  // Restores mappings and sessions written before a crash or stop (snapshot + log tail). One store per
+  // worker (each engine is the only writer of its shards' events). A node of one worker keeps stateDir
+  // itself; with several, each worker's store is under workers-<N>/ so a run with another worker count
+  // (whose subscribers map to other workers) starts afresh instead of restoring onto the wrong owner.
+  const directory =
+    workers === 1 ? options.stateDir : join(options.stateDir, `workers-${workers}`, `q${worker}`);
+  const store = await EmbeddedNatStore.open(
     {
+      directory,
+      config: engineConfig,
+      hashSeed: random.nextUint32(),
       shard: worker,
       flushIntervalMs: options.flushIntervalMs,
-      batchEventsMax: 4096,
-      bufferEventsMax: 1 << 20,
     },
     startMs,
   );
+  // The restored blocks stay this worker's: claimed in the node's shared pool, routed to it.
+  claimSharedPoolBlocks(shards.pool, worker, store.state);
+  for (const event of leasedBlockEvents(store.state)) router.applyEvent(event);
   const engine = createNatEngine(options.engine, {
     sink: {
       push: (event) => {
         router.applyEvent(event); // the block table every worker routes IPv4 by
-        batcher.add(event);
+        store.sink.push(event);
       },
     },
-    random: createCryptoRandom(),
+    random,
+    state: store.state,
     startMs,
     shard: worker,
     allocator: sharedPoolAllocator(shards.pool, worker),
@@ -185,7 +201,7 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
       engine.flush(nowMs);
       lastFlushMs = nowMs;
     }
-    batcher.tick(nowMs);
+    store.tick(nowMs);
     for (const reply of pipeline.pendingReplies) batch.enqueue(reply);
     pipeline.pendingReplies.length = 0;
     batch.flush();
@@ -195,14 +211,20 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
     counters[gauge[2]] = state.leasedBlockCount;
     counters[gauge[3]] = state.subscriberCount;
     counters[gauge[4]] = pipeline.heldCount;
-    counters[gauge[5]] = batcher.pendingCount;
-    counters[gauge[6]] = batcher.refusedEvents;
+    const status = store.status();
+    counters[gauge[5]] = status.batcher.bufferedEvents;
+    counters[gauge[6]] = status.batcher.refusedEvents;
+    counters[gauge[7]] = status.batcher.appendFailures;
+    // The log misses events (refused at the buffer bound, until the next snapshot) or another writer owns it.
+    counters[gauge[8]] = status.batcher.state === 'unreplicated' || status.batcher.state === 'fenced' ? 1 : 0;
+    counters[gauge[9]] = status.snapshots;
+    counters[gauge[10]] = store.recovery.sessions;
     const h = handoff.counters;
-    counters[gauge[7]] = h.forwarded;
-    counters[gauge[8]] = h.ringFull;
-    counters[gauge[9]] = h.received;
-    counters[gauge[10]] = h.fragmentsSteered;
-    counters[gauge[11]] = h.fragmentsUnrouted;
+    counters[gauge[11]] = h.forwarded;
+    counters[gauge[12]] = h.ringFull;
+    counters[gauge[13]] = h.received;
+    counters[gauge[14]] = h.fragmentsSteered;
+    counters[gauge[15]] = h.fragmentsUnrouted;
     const tc = platStep.tenantCounters;
     for (let i = 0; i < tc.length; i++) counters[tenantBase + i] = tc[i];
     lastMaintenanceMs = nowMs;
@@ -224,11 +246,10 @@ export const createQueueHandler: CreateQueueHandler = (context: QueueContext): Q
       // With several workers the idle poll runs every millisecond; the timers need it every 100 ms.
       if (handoff.workers === 1 || nowMs - lastMaintenanceMs >= MAINTENANCE_INTERVAL_MS) maintain(nowMs);
     },
-    onStop() {
+    async onStop() {
       const nowMs = Date.now();
       engine.flush(nowMs);
-      batcher.tick(nowMs + options.flushIntervalMs);
-      log.stop();
+      await store.stop(nowMs);
     },
   };
 };

@@ -2,8 +2,7 @@
 // the IPv4 pool into it, turns on forwarding, runs the NAT engine in the queue worker, serves
 // `xlat64 status`, and on stop removes what it added. With `io: xdp` it attaches libs/xdp to the
 // Ethernet interface(s) instead (no TUN, routes or forwarding) and runs the same queue handler. The
-// event log of this run is written to stateDir/events-<start time>.log (one JSON batch per line).
-import { join } from 'node:path';
+// embedded state (binary log segments and snapshots, services/state) lives in stateDir.
 import {
   linkUpSteps,
   type RunningRole,
@@ -29,12 +28,11 @@ export type RunningPlat = Pick<RunningRole, 'stop'>;
 
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
   const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
-  const eventLogPath = join(config.stateDir, `events-${new Date().toISOString().replaceAll(':', '')}.log`);
   const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => ({
     translator: platTranslatorConfig(config),
     engine: natEngineConfig(config),
     icmpSource4: firstPoolAddress(config),
-    eventLogPath,
+    stateDir: config.stateDir,
     flushIntervalMs: config.flushIntervalMs,
     mtu4: config.mtu4,
     mtu6: config.mtu6,
@@ -58,7 +56,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
         layout: platCounterLayout(config.tenants),
         handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
         handlerOptions,
-        details: () => ({ prefix: config.prefix, pool4: config.pool4, eventLog: eventLogPath }),
+        details: () => ({ prefix: config.prefix, pool4: config.pool4, stateDir: config.stateDir }),
       },
       log,
     );
@@ -66,7 +64,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     const stale = plat.port.replacedStale ? ' (replaced a stale xlat64 program)' : '';
     log(
       `plat: ${names} up, AF_XDP ${plat.port.mode} mode${stale}, ${config.prefix} <-> pool ` +
-        `${config.pool4.join(',')}, events ${eventLogPath}, status ${config.statusSocket}`,
+        `${config.pool4.join(',')}, state ${config.stateDir}, status ${config.statusSocket}`,
     );
     return plat;
   }
@@ -84,7 +82,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       details: () => ({
         prefix: config.prefix,
         pool4: config.pool4,
-        eventLog: eventLogPath,
+        stateDir: config.stateDir,
         shards: config.shards,
         workers: config.queues,
       }),
@@ -93,7 +91,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
   );
   log(
     `plat: ${plat.device.name} up, ${config.prefix} <-> pool ${config.pool4.join(',')}, offloads ` +
-      `[${plat.device.offloadNames.join(',')}], events ${eventLogPath}, status ${config.statusSocket}`,
+      `[${plat.device.offloadNames.join(',')}], state ${config.stateDir}, status ${config.statusSocket}`,
   );
   return plat;
 }

@@ -82,7 +82,7 @@ beforeAll(async () => {
     translator: platTranslatorConfig(config),
     engine: natEngineConfig(config),
     icmpSource4: firstPoolAddress(config),
-    eventLogPath: join(stateDir, 'events.log'),
+    stateDir: join(stateDir, 'state'),
     flushIntervalMs: config.flushIntervalMs,
     mtu4: config.mtu4,
     mtu6: config.mtu6,

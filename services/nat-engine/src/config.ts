@@ -47,6 +47,12 @@ export interface NatEngineConfigInput {
   portReuseHoldMs?: number;
   /** A block with no mapping is returned to the pool after this long; at least portReuseHoldMs. Default 120 s. */
   blockIdleTimeoutMs?: number;
+  /**
+   * A session's lifetime refresh is published only when the lifetime the log holds for it would end within
+   * this long (see README "Refresh volume"): the bound on how stale a replica's lifetimes may get, and the
+   * time a refresh has to reach the log. Default 20 s; less than half the shortest timeout.
+   */
+  refreshLeadMs?: number;
   /** Table bounds, sized at start-up. At the bound, new flows are dropped and counted; nothing is evicted. */
   sessionsMax?: number;
   mappingsMax?: number;
@@ -94,6 +100,7 @@ export interface NatEngineConfig {
   readonly tcpIncomingSynHoldMs: number;
   readonly portReuseHoldMs: number;
   readonly blockIdleTimeoutMs: number;
+  readonly refreshLeadMs: number;
   readonly sessionsMax: number;
   readonly mappingsMax: number;
   readonly subscribersMax: number;
@@ -274,6 +281,14 @@ export function validateConfig(input: NatEngineConfigInput): NatEngineConfig {
     2 ** 40,
     'a block must stay leased at least portReuseHoldMs after its last mapping, so freed ports keep their hold',
   );
+  const shortestTimeoutMs = Math.min(udpTimeoutMs, tcpTransitoryTimeoutMs, icmpTimeoutMs);
+  const refreshLeadMs = integerIn(
+    'refreshLeadMs',
+    input.refreshLeadMs ?? Math.min(20_000, Math.floor(shortestTimeoutMs / 2)),
+    100,
+    Math.floor(shortestTimeoutMs / 2),
+    'give a refresh time to reach the log, but less than half the shortest session timeout',
+  );
 
   const sessionsMax = integerIn(
     'sessionsMax',
@@ -392,6 +407,7 @@ export function validateConfig(input: NatEngineConfigInput): NatEngineConfig {
     tcpIncomingSynHoldMs: TCP_INCOMING_SYN_HOLD_MS,
     portReuseHoldMs,
     blockIdleTimeoutMs,
+    refreshLeadMs,
     sessionsMax,
     mappingsMax,
     subscribersMax,

@@ -5,10 +5,13 @@
 //
 // Replay equals live: every change of replicated state is an event, applied to the engine's own tables
 // by the same reducer a standby uses. The one exception is the established path's lifetime refresh: it
-// moves the session's expiry forward in place and marks the session dirty; `flush(nowMs)` publishes one
-// SessionChanged (same state, remaining lifetime) per dirty session. So after every flush, the fold of
-// the log is entry for entry the engine's state. Expiry is decided by the live engine from its timer
-// wheel and published as events too; a replaying node never expires anything on its own.
+// moves the session's expiry forward in place and marks the session dirty. A refresh is published (one
+// SessionChanged, same state, remaining lifetime) only when the expiry the log holds would end within
+// `refreshLeadMs` (README "Refresh volume"), so event volume follows new and ended flows, not packets. So
+// after every flush the fold of the log equals the engine's state entry by entry, except that a session's
+// lifetime in the log may be shorter than live's, never shorter than now + (refreshLeadMs - flush delay).
+// Expiry is decided by the live engine from its timer wheel and published as events too; a replaying
+// node never expires anything on its own.
 
 import {
   type NatEngineConfig,
@@ -87,6 +90,8 @@ export class NatEngine {
   readonly result: EngineResult = createEngineResult();
   /** Packets per drop reason (index = EngineDropReason); ReplyIcmp verdicts count here too. */
   readonly dropCounters = new Float64Array(engineDropReasonNames.length);
+  /** SessionChanged events published for lifetime refreshes (README "Refresh volume"). */
+  refreshesPublished = 0;
   /**
    * Output of advance(): the hold ids (result.holdId of a Hold verdict) whose 6 s ran out in that call,
    * in `expiredHoldIds[0, count)` where count is advance()'s return value; valid until the next advance().
@@ -125,6 +130,7 @@ export class NatEngine {
     this.random = options.random;
     this.state = options.state ?? new NatState(config, options.random.nextUint32(), options.startMs);
     assert(this.state.config === config, 'a taken-over state was built with the same configuration object');
+    this.state.sessionVisitLeadMs = config.refreshLeadMs;
     const allocatorFactory =
       options.allocator ??
       (config.deterministic !== null
@@ -611,6 +617,7 @@ export class NatEngine {
   }
 
   private emit(event: NatEvent): void {
+    // The engine writes NAT_EVENT_SCHEMA_VERSION, which the reducer always applies.
     applyEvent(this.state, event);
     this.sink.push(event);
   }
@@ -635,6 +642,20 @@ export class NatEngine {
       state: tcpState,
       remainingMs,
     });
+  }
+
+  /** One SessionChanged carrying the session's live lifetime: the log catches up with the in-place refreshes. */
+  private publishRefresh(s: number, nowMs: number): void {
+    const state = this.state;
+    this.emitSession(
+      NatEventType.SessionChanged,
+      state.sessionMappingOf(s),
+      state.sessionRemoteOf(s),
+      state.sessionRemotePortOf(s),
+      state.sessionStateOf(s),
+      state.sessionExpiresAtOf(s) - nowMs,
+      nowMs,
+    );
   }
 
   private emitSessionRemoved(s: number, cause: number, nowMs: number): void {
@@ -662,24 +683,22 @@ export class NatEngine {
   }
 
   /**
-   * Publishes the coalesced lifetime refreshes (one SessionChanged per session touched since the last
-   * flush) and opens a new LimitReached interval. Call every flush interval (a few ms to a second).
+   * Publishes the lifetime refreshes that are due: of the sessions touched since the last flush, those
+   * whose logged expiry ends within refreshLeadMs (the others are published by the session wheel, which
+   * visits each session refreshLeadMs before its logged expiry). Opens a new LimitReached interval. Call
+   * every flush interval (a few ms to a second).
    */
   flush(nowMs: number): void {
     const state = this.state;
+    const leadMs = this.config.refreshLeadMs;
     for (let i = 0; i < this.dirtyCount; i++) {
       const s = this.dirtyList[i];
       state.sessionRecord[s * SESSION_WORDS + 2] &= ~SESSION_DIRTY;
       if (!state.isSessionUsed(s)) continue;
-      this.emitSession(
-        NatEventType.SessionChanged,
-        state.sessionMappingOf(s),
-        state.sessionRemoteOf(s),
-        state.sessionRemotePortOf(s),
-        state.sessionStateOf(s),
-        state.sessionExpiresAtOf(s) - nowMs,
-        nowMs,
-      );
+      const loggedMs = state.sessionLoggedExpiresAtOf(s);
+      if (loggedMs - nowMs > leadMs || state.sessionExpiresAtOf(s) <= loggedMs) continue;
+      this.publishRefresh(s, nowMs);
+      this.refreshesPublished++;
     }
     this.dirtyCount = 0;
     this.flushGeneration = (this.flushGeneration + 1) >>> 0 || 1;
@@ -707,7 +726,16 @@ export class NatEngine {
     const nowMs = this.nowMs;
     const expiresAtMs = state.sessionExpiresAtOf(s);
     if (expiresAtMs > nowMs) {
-      state.sessionWheel.add(s, expiresAtMs);
+      const loggedMs = state.sessionLoggedExpiresAtOf(s);
+      const leadMs = this.config.refreshLeadMs;
+      if (expiresAtMs > loggedMs && loggedMs - nowMs <= leadMs) {
+        // The log's lifetime ends soon but the session lives on: publish (the reducer re-adds it).
+        this.publishRefresh(s, nowMs);
+        this.refreshesPublished++;
+        return;
+      }
+      // Not before nowMs: a past due time would put it back into the slot being visited (a whole turn).
+      state.sessionWheel.add(s, loggedMs - leadMs > nowMs ? loggedMs - leadMs : expiresAtMs);
       return;
     }
     const m = state.sessionMappingOf(s);

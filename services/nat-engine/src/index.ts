@@ -2,6 +2,27 @@
 // its configuration, flow keys, verdicts, events and the reducer that rebuilds state from them.
 export { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './address.js';
 export {
+  type DecodedNatEvents,
+  decodeNatEvents,
+  encodeNatEventBatch,
+  encodeNatEvents,
+  NAT_EVENT_BYTES_MAX,
+  NatEventDecoder,
+  type NatEventsRefusal,
+  natEventsBytesMax,
+} from './codec/nat-event-codec.js';
+export {
+  NAT_SNAPSHOT_FORMAT_VERSION,
+  type NatSnapshotRefusal,
+  natConfigFingerprint,
+  natStateSnapshotBytesMax,
+  type RestoredNatState,
+  type RestoreOptions,
+  restoreNatState,
+  snapshotNatState,
+  writeNatStateSnapshot,
+} from './codec/nat-state-snapshot.js';
+export {
   type FilteringBehaviour,
   type NatEngineConfig,
   type NatEngineConfigInput,
@@ -49,14 +70,16 @@ export { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js
 export { type Pool4Range, parsePool4, parsePool4Entry, pool4Cidrs } from './pool4/pool-text.js';
 export { DeterministicPoolAllocator, deterministicMapping } from './pool4/rfc7422.js';
 export {
+  claimSharedPoolBlocks,
   createSharedPoolMemory,
+  leasedBlockEvents,
   SharedPoolAllocator,
   type SharedPoolMemory,
   sharedPoolAllocator,
   sharedPoolLessees,
 } from './pool4/shared-allocator.js';
 export { createCryptoRandom, createSeededRandom, type RandomSource } from './random.js';
-export { applyEvent, applyEvents } from './reducer.js';
+export { applyEvent, applyEvents, EventApplied } from './reducer.js';
 export type { NatState } from './tables/nat-state.js';
 export { TcpState, tcpStateNames } from './tcp-state-machine.js';
 export {

@@ -17,8 +17,12 @@ function prefixText(state: NatState, s: number): string {
   return `${formatIpv6(state.subscriberPrefix, s * 4)}/${state.config.subscriberPrefixLength}`;
 }
 
-/** Every subscriber, leased block (with its ports' hold-down), BIB entry and session, sorted. */
-export function dumpState(state: NatState): StateDump {
+/**
+ * Every subscriber, leased block (with its ports' hold-down), BIB entry and session, sorted. Sessions show
+ * their live expiry, or with `expiry: 'logged'` the expiry the event log holds (what a replica has).
+ */
+export function dumpState(state: NatState, options: { expiry?: 'live' | 'logged' } = {}): StateDump {
+  const logged = options.expiry === 'logged';
   const subscribers: string[] = [];
   for (let s = 0; s < state.subscriberUsed.length; s++) {
     if (state.subscriberUsed[s] === 0) continue;
@@ -63,7 +67,7 @@ export function dumpState(state: NatState): StateDump {
       state.mappingProtocolOf(m) === ProtocolSlot.Tcp ? ` ${tcpStateNames[state.sessionStateOf(s)]}` : '';
     sessions.push(
       `${PROTOCOL_SLOTS[state.mappingProtocolOf(m)]} ${formatIpv4(state.mappingV4Of(m))}:${state.mappingV4PortOf(m)} -> ` +
-        `${formatIpv4(state.sessionRemoteOf(s))}:${state.sessionRemotePortOf(s)}${tcp} expires ${state.sessionExpiresAtOf(s)}`,
+        `${formatIpv4(state.sessionRemoteOf(s))}:${state.sessionRemotePortOf(s)}${tcp} expires ${logged ? state.sessionLoggedExpiresAtOf(s) : state.sessionExpiresAtOf(s)}`,
     );
   }
   subscribers.sort();

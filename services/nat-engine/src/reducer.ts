@@ -23,11 +23,25 @@ function mappingOf(state: NatState, protocol: number, ipv4: number, ipv4Port: nu
   return m;
 }
 
-export function applyEvent(state: NatState, event: NatEvent): void {
-  // The message is built only on failure: a template literal argument would format a string per event.
+/** What `applyEvent` did with an event. */
+export const EventApplied = { Applied: 0, RefusedVersion: 1 } as const;
+export type EventApplied = (typeof EventApplied)[keyof typeof EventApplied];
+
+/**
+ * Folds one event into `state`. An event of another schema version is refused (returned, counted in
+ * `state.refusedEventVersions`), never guessed at: a node that meets a newer writer's log stops folding
+ * it instead of misreading it. Inconsistencies inside a known version are programmer errors (asserts).
+ */
+export function applyEvent(state: NatState, event: NatEvent): EventApplied {
   if (event.version !== NAT_EVENT_SCHEMA_VERSION) {
-    assert(false, `event schema version ${event.version} is known`);
+    state.refusedEventVersions++;
+    return EventApplied.RefusedVersion;
   }
+  applyKnownEvent(state, event);
+  return EventApplied.Applied;
+}
+
+function applyKnownEvent(state: NatState, event: NatEvent): void {
   switch (event.type) {
     case NatEventType.BlockLeased: {
       const addressIndex = state.addressIndexOf(event.address);
@@ -87,7 +101,14 @@ export function applyEvent(state: NatState, event: NatEvent): void {
       const m = mappingOf(state, event.protocol, event.ipv4, event.ipv4Port);
       const s = state.findSession(m, event.remote, event.remotePort);
       assert(s === -1, 'a created session is new');
-      state.addSession(m, event.remote, event.remotePort, event.state, event.timeMs + event.remainingMs);
+      state.addSession(
+        m,
+        event.remote,
+        event.remotePort,
+        event.state,
+        event.timeMs + event.remainingMs,
+        event.timeMs,
+      );
       return;
     }
     case NatEventType.SessionChanged: {
@@ -97,7 +118,7 @@ export function applyEvent(state: NatState, event: NatEvent): void {
         event.remotePort,
       );
       assert(s !== -1, 'a changed session exists');
-      state.changeSession(s, event.state, event.timeMs + event.remainingMs);
+      state.changeSession(s, event.state, event.timeMs + event.remainingMs, event.timeMs);
       return;
     }
     case NatEventType.SessionRemoved: {
@@ -117,7 +138,12 @@ export function applyEvent(state: NatState, event: NatEvent): void {
   }
 }
 
-/** Folds a whole log into `state`. */
-export function applyEvents(state: NatState, events: Iterable<NatEvent>): void {
-  for (const event of events) applyEvent(state, event);
+/** Folds a whole log into `state`; stops at the first refused event and returns how many were applied. */
+export function applyEvents(state: NatState, events: Iterable<NatEvent>): number {
+  let applied = 0;
+  for (const event of events) {
+    if (applyEvent(state, event) !== EventApplied.Applied) break;
+    applied++;
+  }
+  return applied;
 }

@@ -3,11 +3,16 @@
 import { describe, expect, it } from 'vitest';
 import {
   ArrayEventSink,
+  applyEvent,
+  applyEvents,
   createNatEngine,
+  createReplayState,
   createSeededRandom,
   EngineDropReason,
   EngineVerdict,
+  EventApplied,
   NAT_EVENT_SCHEMA_VERSION,
+  type NatEvent,
   NatEventType,
   TcpFlag,
   TcpState,
@@ -69,5 +74,23 @@ describe('IPv4-initiated TCP', () => {
     );
     expect(engine.result.reason).toBe(EngineDropReason.heldfull46);
     expect(engine.dropCounters[EngineDropReason.heldfull46]).toBe(1);
+  });
+});
+
+describe('schema versions in the reducer', () => {
+  it('proves an event of a newer schema version is refused as a value and counted, and leaves the state untouched', () => {
+    // DESIGN.md: a newer version is refused with a counter, never misread and never thrown.
+    const { engine, sink } = harness();
+    engine.outbound6(v6('udp', '2001:db8:0:100::1', 5000, '198.51.100.1', 53), 0);
+    const state = createReplayState(engine.config, 0);
+    const newer = { ...sink.events[0], version: NAT_EVENT_SCHEMA_VERSION + 1 } as NatEvent;
+    expect(applyEvent(state, newer)).toBe(EventApplied.RefusedVersion);
+    expect(state.refusedEventVersions).toBe(1);
+    expect(state.leasedBlockCount).toBe(0);
+    // applyEvents stops at the refused event: what follows it depends on it.
+    expect(applyEvents(state, [sink.events[0], newer, sink.events[1]])).toBe(1);
+    expect(state.leasedBlockCount).toBe(1);
+    expect(state.mappingCount).toBe(0);
+    expect(state.refusedEventVersions).toBe(2);
   });
 });

@@ -80,14 +80,21 @@ export function v4(
 export { formatIpv4 };
 
 /** The session of an IPv6-side key, or null: its TCP state and expiry. */
-export function sessionOf(engine: NatEngine, key: FlowKey6): { state: number; expiresAtMs: number } | null {
+export function sessionOf(
+  engine: NatEngine,
+  key: FlowKey6,
+): { state: number; expiresAtMs: number; loggedExpiresAtMs: number } | null {
   const st = engine.state;
   const slot = key.protocol === Protocol.Tcp ? 0 : key.protocol === Protocol.Udp ? 1 : 2;
   const m = st.findMapping6(slot, key.src6, 0, key.srcPort);
   if (m === -1) return null;
   const s = st.findSession(m, key.dst4, slot === 2 ? 0 : key.dstPort);
   if (s === -1) return null;
-  return { state: st.sessionStateOf(s), expiresAtMs: st.sessionExpiresAtOf(s) };
+  return {
+    state: st.sessionStateOf(s),
+    expiresAtMs: st.sessionExpiresAtOf(s),
+    loggedExpiresAtMs: st.sessionLoggedExpiresAtOf(s),
+  };
 }
 
 /** The IPv4 transport address of an IPv6-side key's mapping, or null. */

@@ -1,6 +1,9 @@
 // Replay equivalence: the engine's state is a pure fold over its events. A seeded random workload of
 // thousands of flows over many subscribers runs with expiries; a fresh state fed only the event log must
 // reach exactly the same BIB, sessions and block table, entry by entry; the pool invariants hold throughout.
+// Lifetime refreshes are published only when the logged lifetime would end within refreshLeadMs, so a
+// replica's session lifetimes may be shorter than live's, but never end before now + refreshLeadMs (less
+// one wheel tick) unless they equal live's: a replica taking over never expires a session live still has.
 import { describe, expect, it } from 'vitest';
 import {
   ArrayEventSink,
@@ -118,11 +121,33 @@ function runWorkload(
   return { created, refused, now, step };
 }
 
-function expectReplayEqual(engine: NatEngine, events: Parameters<typeof applyEvents>[1]) {
+const WHEEL_TICK_MS = 1000;
+
+function expectReplayEqual(engine: NatEngine, events: Parameters<typeof applyEvents>[1], nowMs: number) {
   const replay = createReplayState(engine.config, 0);
   applyEvents(replay, events);
-  const live = dumpState(engine.state);
+  const live = dumpState(engine.state, { expiry: 'logged' });
   const folded = dumpState(replay);
+  // Each live session's lifetime on the replica: at most live's, and either live's or far enough ahead.
+  const state = engine.state;
+  for (let s = 0; s < state.config.sessionsMax; s++) {
+    if (!state.isSessionUsed(s)) continue;
+    const m = state.sessionMappingOf(s);
+    const r = replay.findSession4(
+      state.mappingProtocolOf(m),
+      state.mappingV4Of(m),
+      state.mappingV4PortOf(m),
+      state.sessionRemoteOf(s),
+      state.sessionRemotePortOf(s),
+    );
+    expect(r).not.toBe(-1);
+    const replicaMs = replay.sessionExpiresAtOf(r);
+    const liveMs = state.sessionExpiresAtOf(s);
+    expect(replicaMs).toBeLessThanOrEqual(liveMs);
+    if (replicaMs !== liveMs) {
+      expect(replicaMs).toBeGreaterThanOrEqual(nowMs + engine.config.refreshLeadMs - WHEEL_TICK_MS);
+    }
+  }
   expect(folded.blocks).toEqual(live.blocks);
   expect(folded.mappings).toEqual(live.mappings);
   expect(folded.sessions).toEqual(live.sessions);
@@ -155,10 +180,11 @@ describe('replay equivalence (RFC 6146 state as a fold over events)', () => {
       let checkpoints = 0;
       let peakSessions = 0;
       const { created, refused, now } = runWorkload(engine, seed * 101, 6000, (nowMs) => {
+        engine.advance(nowMs);
         engine.flush(nowMs);
         peakSessions = Math.max(peakSessions, engine.state.sessionCount);
         expect(checkInvariants(engine.state)).toEqual([]);
-        expectReplayEqual(engine, sink.events);
+        expectReplayEqual(engine, sink.events, nowMs);
         checkpoints++;
       });
       expect(created).toBe(6000);
@@ -175,7 +201,7 @@ describe('replay equivalence (RFC 6146 state as a fold over events)', () => {
       // Blocks go back to the pool only after their last port's 120 s hold-down (blockIdleTimeoutMs).
       expect(engine.state.leasedBlockCount).toBeGreaterThan(0);
       engine.advance(now + 4 * 3_600_000 + 121_000);
-      const live = expectReplayEqual(engine, sink.events);
+      const live = expectReplayEqual(engine, sink.events, now + 4 * 3_600_000 + 121_000);
       expect(live.sessions).toEqual([]);
       expect(live.mappings).toEqual([]);
       expect(live.blocks).toEqual([]);
@@ -218,6 +244,14 @@ describe('takeover from the event log', () => {
     first.engine.inbound4(synAck, 10);
     first.engine.outbound6(udp, 60_000);
     first.engine.flush(60_000);
+    // The refresh at 60 s is not published yet (the logged 5 min are far off); 20 s before they end
+    // the wheel publishes the live lifetime (6 min).
+    first.engine.advance(279_000);
+    first.engine.flush(279_000);
+    expect(first.sink.events.at(-1)).not.toMatchObject({ type: 6, timeMs: 279_000 });
+    first.engine.advance(281_000);
+    first.engine.flush(281_000);
+    expect(first.sink.events.at(-1)).toMatchObject({ type: 6, timeMs: 281_000, remainingMs: 79_000 });
 
     // The standby folds the log and takes over (the first engine is gone).
     const state = createReplayState(first.engine.config, 0);
@@ -225,25 +259,26 @@ describe('takeover from the event log', () => {
     const sink = new ArrayEventSink();
     const standby = createNatEngine(
       { pool: [] },
-      { sink, random: createSeededRandom(99), startMs: 60_000, state },
+      { sink, random: createSeededRandom(99), startMs: 282_000, state },
     );
     udp.tcpFlags = 0;
-    expect(standby.outbound6(udp, 61_000)).toBe(EngineVerdict.Translate);
+    expect(standby.outbound6(udp, 282_000)).toBe(EngineVerdict.Translate);
     expect([standby.result.v4Src, standby.result.v4SrcPort]).toEqual(udpTuple);
     tcp.tcpFlags = TcpFlag.Ack;
-    expect(standby.outbound6(tcp, 61_000)).toBe(EngineVerdict.Translate);
+    expect(standby.outbound6(tcp, 282_000)).toBe(EngineVerdict.Translate);
     expect([standby.result.v4Src, standby.result.v4SrcPort]).toEqual(tcpTuple);
     synAck.tcpFlags = TcpFlag.Ack;
-    expect(standby.inbound4(synAck, 61_000)).toBe(EngineVerdict.Translate);
+    expect(standby.inbound4(synAck, 282_000)).toBe(EngineVerdict.Translate);
     expect(standby.result.v6Port).toBe(40000);
     // The UDP session's expiry carried over (refreshed at 60 s, so it lives until 6 min).
     standby.advance(359_000);
     expect(standby.outbound6(udp, 359_000)).toBe(EngineVerdict.Translate);
+    standby.advance(359_000);
     standby.flush(359_000);
     // One log, two writers in turn: the fold of both equals the standby's state.
     const again = createReplayState(first.engine.config, 0);
     applyEvents(again, [...first.sink.events, ...sink.events]);
-    expect(dumpState(again)).toEqual(dumpState(standby.state));
+    expect(dumpState(again)).toEqual(dumpState(standby.state, { expiry: 'logged' }));
   });
 });
 
@@ -286,9 +321,10 @@ describe('robustness on arbitrary flow keys', () => {
         engine.flush(now);
       }
     }
+    engine.advance(now);
     engine.flush(now);
     expect(engine.dropCounters[EngineDropReason.protocol64]).toBeGreaterThan(0);
     expect(checkInvariants(engine.state)).toEqual([]);
-    expectReplayEqual(engine, sink.events);
+    expectReplayEqual(engine, sink.events, now);
   });
 });

@@ -92,16 +92,51 @@ describe('timeouts', () => {
     expect(sessionOf(engine, out)).toBeNull();
   });
 
-  it('proves refreshes are published as one coalesced event per session per flush', () => {
-    // Replay equals live only if the log carries lifetime refreshes; DESIGN.md asks them coalesced.
+  it('proves a busy flow publishes a refresh only when its logged lifetime would end within refreshLeadMs, not per flush', () => {
+    // DESIGN.md: refreshes are sent only when a replica would otherwise expire the session, so event
+    // volume follows new and ended flows, not packets. One packet and one flush per second for 20 min.
     const { engine, sink } = harness();
     const out = v6('udp', SUB, 5001, '198.51.100.53', 53);
     engine.outbound6(out, 0);
     const before = sink.events.length;
-    for (let t = 1; t <= 100; t++) engine.outbound6(out, t * 10);
+    const leadMs = engine.config.refreshLeadMs;
+    for (let t = 1000; t <= 20 * MIN; t += 1000) {
+      engine.outbound6(out, t);
+      tick(engine, t);
+      // What the log holds never ends sooner than the lead ahead: a replica would not expire it.
+      const session = sessionOf(engine, out);
+      expect(session?.loggedExpiresAtMs).toBeGreaterThanOrEqual(t + leadMs);
+      expect(session?.expiresAtMs).toBe(t + 5 * MIN);
+    }
+    const refreshes = sink.events.slice(before);
+    // Logged expiry 5 min, refreshed when 20 s remain: at 4:40, 9:20, 14:00, 18:40 — 4 events, not 1200.
+    expect(refreshes.map((e) => [e.type, e.timeMs])).toEqual([
+      [6, 280_000],
+      [6, 560_000],
+      [6, 840_000],
+      [6, 1_120_000],
+    ]);
+    expect(refreshes.every((e) => e.type === 6 && e.remainingMs === 5 * MIN)).toBe(true);
+    expect(engine.refreshesPublished).toBe(4);
+  });
+
+  it('proves a flow that went idle after a refresh is published by the session wheel before its logged lifetime ends', () => {
+    // The dirty-list path publishes only touched sessions; an untouched one with a longer live lifetime
+    // is found by the wheel, which visits refreshLeadMs before the logged expiry.
+    const { engine, sink } = harness();
+    const out = v6('udp', SUB, 5002, '198.51.100.53', 53);
+    engine.outbound6(out, 0);
+    engine.outbound6(out, 100_000); // live expiry 6:40, logged 5:00
+    tick(engine, 100_000);
+    const before = sink.events.length;
+    tick(engine, 279_000);
     expect(sink.events.length).toBe(before);
-    engine.flush(1000);
-    expect(sink.events.length).toBe(before + 1);
-    expect(sink.events.at(-1)).toMatchObject({ type: 6, timeMs: 1000, remainingMs: 5 * MIN });
+    tick(engine, 281_000);
+    expect(sink.events.slice(before)).toMatchObject([{ type: 6, timeMs: 281_000, remainingMs: 119_000 }]);
+    expect(sessionOf(engine, out)?.loggedExpiresAtMs).toBe(400_000);
+    tick(engine, 399_000);
+    expect(sessionOf(engine, out)).not.toBeNull();
+    tick(engine, 401_000);
+    expect(sessionOf(engine, out)).toBeNull();
   });
 });

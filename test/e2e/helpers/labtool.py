@@ -15,6 +15,12 @@ JSON lines for the servers' logs) so the TypeScript tests can assert on it:
   put-server PORT             HTTP server answering PUT with the SHA-256 and length of the body.
   send-frames IFACE MAC FILE  sends each packet of FILE (records: u16 length, bytes) as an Ethernet
                               frame to MAC on IFACE (AF_PACKET), paced; prints how many were sent.
+  tcp-echo-server PORT        IPv4 TCP server: answers every line with "<peer address>:<peer port> <line>",
+                              so a client sees the address and port the server sees.
+  tcp-ticker DST PORT LOG     one long-lived TCP connection: "tick N" every --interval s, one JSON line
+                              per answer ({"n", "reply"}) in LOG; on an error or a close, {"error"} and exit.
+  udp-ticker DST PORT LOG     one UDP socket (unconnected: ICMP errors are not reported to it), "tick N"
+                              every --interval s, one JSON line per answer in LOG; runs until killed.
 Options: --bind ADDR (source address), --tag TEXT, --tries N, --timeout S.
 """
 
@@ -25,6 +31,7 @@ import json
 import socket
 import struct
 import sys
+import threading
 import time
 
 IP_RECVERR = 11
@@ -198,6 +205,58 @@ def cmd_send_frames(args):
     print(json.dumps({"sent": sent}))
 
 
+def cmd_tcp_echo_server(args):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", args.port))
+    srv.listen(16)
+
+    def serve(conn, peer):
+        with conn:
+            for line in conn.makefile("rb"):
+                conn.sendall(b"%s:%d %s" % (peer[0].encode(), peer[1], line))
+
+    while True:
+        conn, peer = srv.accept()
+        threading.Thread(target=serve, args=(conn, peer), daemon=True).start()
+
+
+def cmd_tcp_ticker(args):
+    with open(args.log, "a", buffering=1) as log:
+        try:
+            sock = socket.create_connection((args.dst, args.port), timeout=args.timeout)
+            replies = sock.makefile("rb")
+            n = 0
+            while True:
+                n += 1
+                sock.sendall(b"tick %d\n" % n)
+                line = replies.readline()
+                if not line:
+                    log.write(json.dumps({"error": "closed by the peer"}) + "\n")
+                    return
+                log.write(json.dumps({"n": n, "reply": line.decode().strip(), "t": time.time()}) + "\n")
+                time.sleep(args.interval)
+        except OSError as error:
+            log.write(json.dumps({"error": str(error)}) + "\n")
+
+
+def cmd_udp_ticker(args):
+    sock = udp_socket(args.dst, args.bind, args.interval)
+    with open(args.log, "a", buffering=1) as log:
+        n = 0
+        while True:
+            n += 1
+            sock.sendto(b"tick %d\n" % n, (args.dst, args.port))
+            deadline = time.time() + args.interval
+            while time.time() < deadline:
+                try:
+                    sock.settimeout(max(0.001, deadline - time.time()))
+                    data, _peer = sock.recvfrom(65535)
+                except (socket.timeout, OSError):
+                    continue
+                log.write(json.dumps({"n": n, "reply": data.decode("latin-1"), "t": time.time()}) + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +282,16 @@ def main():
     p.add_argument("file")
     p.add_argument("--burst", type=int, default=64)
     p.add_argument("--pause", type=float, default=0.002)
+    p = sub.add_parser("tcp-echo-server")
+    p.add_argument("port", type=int)
+    for name in ("tcp-ticker", "udp-ticker"):
+        p = sub.add_parser(name)
+        p.add_argument("dst")
+        p.add_argument("port", type=int)
+        p.add_argument("log")
+        p.add_argument("--bind")
+        p.add_argument("--interval", type=float, default=0.2)
+        p.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args()
     {
         "udp-server": cmd_udp_server,
@@ -231,6 +300,9 @@ def main():
         "udp-probe": cmd_udp_probe,
         "put-server": cmd_put_server,
         "send-frames": cmd_send_frames,
+        "tcp-echo-server": cmd_tcp_echo_server,
+        "tcp-ticker": cmd_tcp_ticker,
+        "udp-ticker": cmd_udp_ticker,
     }[args.command](args)
 
 

@@ -8,6 +8,7 @@
 
 import type { NatEngineConfig } from '../config.js';
 import { assert } from '../errors.js';
+import { type BlockLeasedEvent, NAT_EVENT_SCHEMA_VERSION, NatEventType } from '../events.js';
 import type { RandomSource } from '../random.js';
 import type { NatState } from '../tables/nat-state.js';
 import type { PoolAllocator } from './allocator.js';
@@ -126,4 +127,49 @@ export function sharedPoolAllocator(
   shard: number,
 ): (state: NatState, random: RandomSource) => PoolAllocator {
   return (state, random) => new SharedPoolAllocator(memory, shard, state, random);
+}
+
+/**
+ * Marks the blocks a restored state holds (a restart: snapshot + log tail) as `shard`'s in the node's
+ * shared pool, before the shard's engine leases anything. Control plane, once per start. Asserts that
+ * each block was free: two shards restoring the same block would break RFC 6888's one holder per port.
+ */
+export function claimSharedPoolBlocks(memory: SharedPoolMemory, shard: number, state: NatState): number {
+  const lessee = new Int32Array(memory.buffer, 0, memory.totalBlocks);
+  const free = new Int32Array(memory.buffer, memory.totalBlocks * 4, memory.poolAddressCount * 3);
+  const mark = shard + 1;
+  let claimed = 0;
+  for (let block = 0; block < state.blockOwner.length; block++) {
+    if (state.blockOwner[block] === -1) continue;
+    const previous = Atomics.compareExchange(lessee, block, FREE, mark);
+    assert(previous === FREE, 'a restored block is free in the node pool (no other shard restored it)');
+    Atomics.sub(free, state.blockAddressIndexOf(block) * 3 + state.blockSlotOf(block), 1);
+    claimed++;
+  }
+  return claimed;
+}
+
+/**
+ * BlockLeased events restating the blocks a restored state holds, for consumers that keep their own view
+ * from events (the ingress block table that routes IPv4 by block). Time is the state's own clock.
+ */
+export function leasedBlockEvents(state: NatState, shard = 0, epoch = 0): BlockLeasedEvent[] {
+  const events: BlockLeasedEvent[] = [];
+  for (let block = 0; block < state.blockOwner.length; block++) {
+    const owner = state.blockOwner[block];
+    if (owner === -1) continue;
+    const p = state.subscriberPrefix;
+    events.push({
+      type: NatEventType.BlockLeased,
+      version: NAT_EVENT_SCHEMA_VERSION,
+      shard,
+      epoch,
+      timeMs: 0,
+      protocol: state.blockSlotOf(block),
+      address: state.blockAddressOf(block),
+      firstPort: state.blockFirstPortOf(block),
+      subscriber: [p[owner * 4], p[owner * 4 + 1], p[owner * 4 + 2], p[owner * 4 + 3]],
+    });
+  }
+  return events;
 }

@@ -106,6 +106,19 @@ export class NatState {
   readonly sessionRecord: Int32Array;
   /** Float64 view of sessionRecord: the expiry of session s is at index s * 3 + 2. */
   readonly sessionExpiry: Float64Array;
+  /**
+   * The expiry the log holds for each session: set by every session event, never by the established
+   * path's in-place refresh. A replica's record expiry equals it; the live engine publishes a refresh
+   * only when it would end within refreshLeadMs (engine.ts), so this is what replay equivalence compares.
+   */
+  readonly sessionLoggedExpiry: Float64Array;
+  /**
+   * The session wheel visits a session this long before the expiry the log holds for it, so the live
+   * engine can publish a refresh in time (engine.ts sets config.refreshLeadMs; a replica leaves 0).
+   */
+  sessionVisitLeadMs = 0;
+  /** Events refused by the reducer because their schema version is not this build's (reducer.ts). */
+  refusedEventVersions = 0;
   private sessionFreeHead = 0;
   /**
    * Sessions by (protocol, IPv6 address, IPv6 port, remote, remote port): the IPv6 side's one-probe lookup.
@@ -186,6 +199,7 @@ export class NatState {
       this.sessionRecord[i * SESSION_WORDS + 2] = FREE << 16;
       this.sessionRecord[i * SESSION_WORDS + 3] = i + 1 < sessions ? i + 1 : -1;
     }
+    this.sessionLoggedExpiry = preTouched(new Float64Array(sessions));
     this.sessionIndex6 = preTouched(new Int32Array(2 * indexSizeFor(sessions)));
     this.sessionIndex4 = preTouched(new Int32Array(2 * indexSizeFor(sessions)));
     this.sessionWheel = new TimerWheel(sessions, 4096, 1000, startMs);
@@ -339,6 +353,11 @@ export class NatState {
 
   sessionExpiresAtOf(s: number): number {
     return this.sessionExpiry[s * 3 + 2];
+  }
+
+  /** The expiry the log holds for the session (the last session event's time + remaining lifetime). */
+  sessionLoggedExpiresAtOf(s: number): number {
+    return this.sessionLoggedExpiry[s];
   }
 
   /** The established path's in-place refresh (see engine.ts); everything else goes through events. */
@@ -788,6 +807,7 @@ export class NatState {
     remotePort: number,
     state: number,
     expiresAtMs: number,
+    timeMs: number,
   ): number {
     const s = this.sessionFreeHead;
     assert(s !== -1, 'session table has room (the engine checks sessionsMax before emitting)');
@@ -800,22 +820,33 @@ export class NatState {
     // The dirty bit belongs to the engine's refresh list and survives reuse of the row.
     rec[o + 2] = remotePort | (state << 16) | (hairpin << 24) | (rec[o + 2] & SESSION_DIRTY);
     this.sessionExpiry[s * 3 + 2] = expiresAtMs;
+    this.sessionLoggedExpiry[s] = expiresAtMs;
     rec[o + 3] = this.mappingFirstSession[mapping];
     this.mappingFirstSession[mapping] = s;
     this.mappingSessionCount[mapping]++;
     this.subscriberSessionCount[this.mappingSubscriberOf(mapping)]++;
     pairIndexInsert(this.sessionIndex6, this.session6HashOf(s), s, mapping);
     pairIndexInsert(this.sessionIndex4, this.session4HashOf(s), s, mapping);
-    this.sessionWheel.add(s, expiresAtMs);
+    this.scheduleSessionVisit(s, expiresAtMs, timeMs);
     this.sessionCount++;
     return s;
   }
 
-  changeSession(s: number, state: number, expiresAtMs: number): void {
+  /**
+   * Due refreshLeadMs before the logged expiry, never before the event's time: an entity re-added during
+   * the wheel's advance with a past due time would land in the slot being visited and wait a whole turn.
+   */
+  private scheduleSessionVisit(s: number, expiresAtMs: number, timeMs: number): void {
+    const dueMs = expiresAtMs - this.sessionVisitLeadMs;
+    this.sessionWheel.add(s, Math.max(dueMs, timeMs));
+  }
+
+  changeSession(s: number, state: number, expiresAtMs: number, timeMs: number): void {
     const o = s * SESSION_WORDS + 2;
     this.sessionRecord[o] = (this.sessionRecord[o] & ~(255 << 16)) | (state << 16);
     this.sessionExpiry[s * 3 + 2] = expiresAtMs;
-    this.sessionWheel.add(s, expiresAtMs);
+    this.sessionLoggedExpiry[s] = expiresAtMs;
+    this.scheduleSessionVisit(s, expiresAtMs, timeMs);
   }
 
   removeSession(s: number): void {

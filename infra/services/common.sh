@@ -1,0 +1,54 @@
+# common.sh - helpers shared by the test-server start scripts in this folder (sourced, not run).
+
+# A TCP port on 127.0.0.1 that nothing listens on right now. Another process may take it before the
+# server binds it, so callers retry the whole start on a bind failure.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# True while PID runs (a zombie that nobody reaped yet counts as gone: kill -0 would still succeed).
+alive() {
+  local state
+  state=$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
+# Stops the process PID (SIGTERM, then SIGKILL after ~5 s) and waits until it is gone.
+stop_pid() {
+  local pid=$1 i
+  alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    alive "$pid" || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    alive "$pid" || return 0
+    sleep 0.1
+  done
+  echo "could not stop PID $pid" >&2
+  return 1
+}
+
+# Starts a watchdog that stops PID when OWNER exits (a test run that crashed before its teardown
+# must not leave servers behind) and then removes DIR when it is one of our temporary directories.
+# Detached, so it outlives this script.
+watch_owner() {
+  local owner=$1 pid=$2 dir=$3 cleanup=''
+  [[ -n $owner ]] || return 0
+  if [[ $dir == /tmp/x64t-* ]]; then cleanup="rm -rf '$dir'"; fi
+  setsid bash -c "$(declare -f alive stop_pid); while alive $owner && alive $pid; do sleep 1; done; alive $owner || { stop_pid $pid; $cleanup; }" \
+    </dev/null >/dev/null 2>&1 &
+}
+
+usage_common() {
+  cat >&2 <<USAGE
+usage: $0 start [--dir DIR] [--port PORT] [--owner PID]
+         starts the server on 127.0.0.1 (a free port unless --port) with its files in DIR (a new
+         temporary directory unless --dir; an existing DIR keeps its data across a restart);
+         prints url=… pid=… dir=… port=… lines; with --owner the server stops when PID exits
+       $0 stop PID [DIR]   stops that PID; removes DIR when given
+USAGE
+  exit 2
+}
