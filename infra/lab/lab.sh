@@ -164,6 +164,10 @@ EOF
   if [[ $PLAT_IO == xdp ]]; then
     printf 'io: xdp\ninterface: p0\ninterface4: p1\n' >>"$RUN/xlat64-plat.yaml"
   fi
+  # Tests add settings the lab does not write (bounds, rate limits) as YAML of their own.
+  if [[ -n ${XLAT64_PLAT_CONFIG_EXTRA:-} ]]; then
+    printf '%s\n' "$XLAT64_PLAT_CONFIG_EXTRA" >>"$RUN/xlat64-plat.yaml"
+  fi
   cat >"$RUN/xlat64-clat.yaml" <<EOF
 # written by infra/lab/lab.sh
 device: $CLAT_DEV

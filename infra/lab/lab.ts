@@ -19,6 +19,8 @@ export interface LabOptions {
   xlat64PlatCommand?: string;
   /** Command line run inside PREFIX-client when clat is xlat64. */
   xlat64ClatCommand?: string;
+  /** YAML appended to the xlat64 PLAT's configuration (top-level keys it does not set, e.g. `nat:`). */
+  xlat64PlatConfigExtra?: string;
   /** false: TSO/GSO/GRO off on the veths. */
   offload?: boolean;
 }
@@ -59,6 +61,7 @@ export function createLab(options: LabOptions): Lab {
   };
   if (options.xlat64PlatCommand) env.XLAT64_PLAT_CMD = options.xlat64PlatCommand;
   if (options.xlat64ClatCommand) env.XLAT64_CLAT_CMD = options.xlat64ClatCommand;
+  if (options.xlat64PlatConfigExtra) env.XLAT64_PLAT_CONFIG_EXTRA = options.xlat64PlatConfigExtra;
   const run = (command: string): string => {
     // lab.sh logs to stderr; merge it so callers see the log lines and the reason of a failure.
     return execFileSync('bash', ['-c', 'bash "$0" "$1" 2>&1', LAB_SCRIPT, command], {

@@ -42,6 +42,8 @@ lab_deps=(
   "jq:jq"
   "awk:gawk"
   "timeout:coreutils"
+  "unbound:unbound"                           # DNS64 resolver (dns64 module) for the CLAT's RFC 7050 tests
+  "/usr/share/doc/python3-venv:python3-venv" # infra/scripts/ensure-scapy.sh builds a scapy virtualenv
 )
 # Servers the cluster-state suites (services/state) start on free loopback ports in temporary
 # directories, once per test run (infra/services/*.sh, test/support/state-servers.ts).

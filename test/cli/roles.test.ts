@@ -65,6 +65,13 @@ describe('role configuration refusals', () => {
     expect(r.stderr).toMatch(/nat\.blockSizePorts/);
   });
 
+  it('refuses an ICMP error rate of 0 per second, naming icmpErrorsPerSecond and the allowed range', () => {
+    const config = configFile('icmp.yaml', 'pool4: [203.0.113.0/24]\nicmpErrorsPerSecond: 0\n');
+    const r = xlat64('plat', '--config', config);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/icmpErrorsPerSecond: expected a whole number from 1 to/);
+  });
+
   it('refuses an unknown key in a role config file, listing the valid ones', () => {
     const config = configFile('typo.yaml', 'pool4: [203.0.113.0/24]\npool6: 64:ff9b::/96\n');
     const r = xlat64('plat', '--config', config);

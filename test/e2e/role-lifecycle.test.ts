@@ -81,6 +81,29 @@ describe('role lifecycle', () => {
     expect(sysctl('net.ipv6.conf.all.forwarding')).toBe('0');
   });
 
+  it('in dedicated-prefix mode the CLAT routes the whole prefix into its device and removes the route on SIGTERM', async () => {
+    const { child } = await startRole([
+      'clat',
+      '--device',
+      'x64clat',
+      '--dedicated-prefix',
+      '2001:db8:1:464::/64',
+      '--no-default-route',
+      '--status-socket',
+      join(dir, 'clat.sock'),
+    ]);
+    expect(inNs('ip', '-6', 'route', 'show', 'dev', 'x64clat')).toContain('2001:db8:1:464::/64');
+    const status = JSON.parse(
+      inNs(process.execPath, bin, 'status', '--socket', join(dir, 'clat.sock'), '--json'),
+    );
+    expect(status).toMatchObject({
+      ipv6Address: '2001:db8:1:464::1',
+      addressMode: 'dedicated 2001:db8:1:464::/64',
+    });
+    expect(await stop(child)).toBe(0);
+    expect(inNs('ip', '-6', 'route', 'show')).not.toContain('2001:db8:1:464::');
+  });
+
   it('the PLAT routes its PREF64 and pool into its device, and removes the routes and restores forwarding on SIGTERM', async () => {
     const { child } = await startRole([
       'plat',

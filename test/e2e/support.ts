@@ -59,7 +59,13 @@ export interface E2eLab extends Lab {
 
 export function createE2eLab(
   name: string,
-  options: { plat: 'tayga' | 'xlat64'; clat: 'tayga' | 'xlat64' | 'none'; queues?: number },
+  options: {
+    plat: 'tayga' | 'xlat64';
+    clat: 'tayga' | 'xlat64' | 'none';
+    queues?: number;
+    /** YAML appended to the xlat64 PLAT's configuration. */
+    platConfigExtra?: string;
+  },
 ): E2eLab {
   if (!name.startsWith('e2e')) throw new Error(`e2e lab names start with e2e, not '${name}'`);
   const prefix = `x64t-${name}`;
@@ -82,6 +88,7 @@ export function createE2eLab(
     plat: options.plat,
     clat: options.clat,
     xlat64PlatCommand: options.plat === 'xlat64' ? platCommand.join(' ') : undefined,
+    xlat64PlatConfigExtra: options.platConfigExtra,
   });
   const children: ChildProcess[] = [];
   const run = (where: Where, command: readonly string[], timeoutMs = 60_000): RunResult => {

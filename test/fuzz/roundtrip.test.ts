@@ -14,6 +14,7 @@ describe('round trips through the translator', () => {
   it('the round-trip check reports a translator that alters one payload byte on the way back', () => {
     const corrupting: Translator = {
       result: t.result,
+      warnings: t.warnings,
       v4ToV6: (i, o) => t.v4ToV6(i, o),
       v6ToV4: (i, o) => {
         const v = t.v6ToV4(i, o);

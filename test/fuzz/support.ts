@@ -516,7 +516,9 @@ export function runFuzz(
       const out = output.subarray(off, off + len);
       const problems = checkPacket(out).filter((x) => !inherited.has(normalize(x)));
       const outFamily = out[0] >> 4;
-      const wantFamily = (verdict === Verdict.Translate) === (direction === 46) ? 6 : 4;
+      // RFC 7757 sec. 4: a hairpinned IPv6 packet is translated back to IPv6.
+      const wantFamily =
+        (verdict === Verdict.Translate) === (direction === 46) || r.hairpinned === true ? 6 : 4;
       if (outFamily !== wantFamily) problems.push(`output family ${outFamily}, expected ${wantFamily}`);
       // RFC 7915 sec. 1.4: "the translator MUST send a Packet Too Big error message or fragment the
       // packet when the packet size exceeds the MTU of the next-hop interface".

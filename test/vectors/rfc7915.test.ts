@@ -164,8 +164,8 @@ describe('configuration is validated (RFC 6052 sec. 2.2, RFC 7757 sec. 3)', () =
       'prefix',
     ],
     [
-      'an EAM whose IPv4 and IPv6 suffix lengths differ (RFC 7757 sec. 3.2)',
-      { prefix: '64:ff9b::/96', eam: [{ ipv4: '192.0.2.0/24', ipv6: '2001:db8::/64' }] },
+      'an EAM whose IPv4 suffix is longer than its IPv6 suffix (RFC 7757 sec. 3.2)',
+      { prefix: '64:ff9b::/96', eam: [{ ipv4: '192.0.2.0/24', ipv6: '2001:db8::/124' }] },
       'eam',
     ],
   ];

@@ -9,6 +9,11 @@ export {
 } from './checksum.js';
 export { writeIcmp4ErrorMessage, writeIcmp6ErrorMessage } from './icmp-error.js';
 export {
+  ICMP_ERRORS_BURST_DEFAULT,
+  ICMP_ERRORS_PER_SECOND_DEFAULT,
+  IcmpErrorBucket,
+} from './icmp-rate-limit.js';
+export {
   findUnexpiredSourceRoute,
   IPV4_FLAG_DF,
   IPV4_FLAG_MF,

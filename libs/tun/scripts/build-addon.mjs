@@ -2,15 +2,19 @@
 // binaries, no network): uses the node-gyp that npm bundles and points it at the running Node's own
 // headers (--nodedir), so node-gyp never tries to download them.
 // Usage: node libs/tun/scripts/build-addon.mjs   (also `npm run build:tun`)
+//        node libs/tun/scripts/build-addon.mjs DIR FILE   builds another node-gyp package (DIR, e.g.
+//        node_modules/raw-socket, whose own install script npm skips) and checks that FILE appeared.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const [otherDir, otherProduct] = process.argv.slice(2);
+const packageDir = otherDir ? resolve(otherDir) : resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const product = otherProduct ?? join('build', 'Release', 'xlat64_tun.node');
 const fail = (message) => {
-  process.stderr.write(`xlat64 libs/tun: ${message}\n`);
+  process.stderr.write(`xlat64 build-addon (${packageDir}): ${message}\n`);
   process.exit(1);
 };
 
@@ -70,6 +74,6 @@ if (result.status !== 0) {
       'run `sudo bash infra/scripts/ensure-system-deps.sh build`',
   );
 }
-const addon = join(packageDir, 'build', 'Release', 'xlat64_tun.node');
+const addon = join(packageDir, product);
 if (!existsSync(addon)) fail(`node-gyp succeeded but ${addon} is missing`);
-process.stdout.write(`xlat64 libs/tun: built ${addon} (headers from ${nodedir})\n`);
+process.stdout.write(`xlat64 build-addon: built ${addon} (headers from ${nodedir})\n`);

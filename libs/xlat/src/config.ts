@@ -11,7 +11,7 @@ import {
 import type { TranslatorConfigInput } from './contract.js';
 import { XlatConfigError } from './errors.js';
 import { Rfc6052Prefix, rfc6052PrefixLengths } from './rfc6052.js';
-import { Pool6791 } from './rfc6791.js';
+import { Pool6791, Pool6791v6 } from './rfc6791.js';
 import { type EamEntry, EamTable } from './rfc7757.js';
 
 /** RFC 7600 sec. 4: 192.0.0.8, the IPv4 dummy address a translator may source ICMPv4 errors from. */
@@ -23,6 +23,10 @@ export interface TranslatorConfig {
   readonly allowNonGlobalIpv4: boolean;
   readonly eam: EamTable;
   readonly pool6791: Pool6791;
+  /** RFC 7757 sec. 4 hairpinning: sources for ICMPv6 errors whose source could not be mapped. */
+  readonly pool6791v6: Pool6791v6;
+  /** RFC 7757 sec. 4: IPv6 packets whose destination maps to an EAM IPv4 address come back as IPv6. */
+  readonly eamHairpinning: boolean;
   readonly lowestIpv6Mtu: number;
   readonly mtu6: number;
   readonly mtu4: number;
@@ -37,6 +41,8 @@ export interface TranslatorConfig {
   readonly ignoreTrafficClass: boolean;
   /** True: unmappable addresses are answered with an ICMP error (sec. 4.4, 5.4). */
   readonly icmpErrorsForUntranslatable: boolean;
+  /** Settings accepted but adjusted, one sentence each naming the field (the caller logs them). */
+  readonly warnings: readonly string[];
 }
 
 function fail(field: string, message: string): never {
@@ -96,11 +102,11 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
     if (isPrefixParseFailure(v4)) fail(`${field}.ipv4`, v4.error);
     const v6 = parseIpv6Prefix(entry.ipv6);
     if (isPrefixParseFailure(v6)) fail(`${field}.ipv6`, v6.error);
-    if (32 - v4.length !== 128 - v6.length) {
+    if (32 - v4.length > 128 - v6.length) {
       fail(
         field,
-        `'${entry.ipv4}' leaves ${32 - v4.length} suffix bits but '${entry.ipv6}' leaves ${128 - v6.length}; ` +
-          `RFC 7757 sec. 3.2 needs equal suffix lengths (e.g. /${v4.length} with /${96 + v4.length})`,
+        `'${entry.ipv4}' leaves ${32 - v4.length} suffix bits but '${entry.ipv6}' leaves only ${128 - v6.length}; ` +
+          `RFC 7757 sec. 3.2 needs an IPv6 suffix at least as long as the IPv4 one (e.g. /${v4.length} with /${96 + v4.length} or shorter)`,
       );
     }
     for (let j = 0; j < eamEntries.length; j++) {
@@ -133,14 +139,33 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
     poolPrefixes.push(p);
   });
 
+  const pool6Prefixes: { address: Uint8Array; length: number }[] = [];
+  (input.pool6791v6 ?? []).forEach((text, i) => {
+    const field = `pool6791v6[${i}]`;
+    if (typeof text !== 'string')
+      fail(field, `${JSON.stringify(text)} is not an IPv6 prefix; write e.g. '2001:db8:6791::/120'`);
+    const p = parseIpv6Prefix(text);
+    if (isPrefixParseFailure(p)) fail(field, p.error);
+    if (p.length < 112)
+      fail(field, `'${text}' is larger than /112; an RFC 6791 pool needs only a few addresses`);
+    pool6Prefixes.push(p);
+  });
+  const eamHairpinning = input.eamHairpinning ?? true;
+  if (typeof eamHairpinning !== 'boolean') {
+    fail('eamHairpinning', `${JSON.stringify(eamHairpinning)} is not a boolean; write true or false`);
+  }
+
   const mtu6 = mtu('mtu6', input.mtu6, 1500, 1280);
   const mtu4 = mtu('mtu4', input.mtu4, 1500, 68);
-  const lowestIpv6Mtu = mtu('lowestIpv6Mtu', input.lowestIpv6Mtu, Math.min(1280, mtu6), 1280);
+  const warnings: string[] = [];
+  let lowestIpv6Mtu = mtu('lowestIpv6Mtu', input.lowestIpv6Mtu, Math.min(1280, mtu6), 1280);
   if (lowestIpv6Mtu > mtu6) {
-    fail(
-      'lowestIpv6Mtu',
-      `${lowestIpv6Mtu} exceeds mtu6 ${mtu6}; lower it to at most mtu6 (RFC 7915 sec. 4)`,
+    // Operators copy lowest-ipv6-mtu from other translators; a packet larger than mtu6 cannot leave
+    // anyway, so the smaller value is the one that works (RFC 7915 sec. 4).
+    warnings.push(
+      `lowestIpv6Mtu: ${lowestIpv6Mtu} exceeds mtu6 ${mtu6}; using ${mtu6} (set lowestIpv6Mtu to at most mtu6 to silence this)`,
     );
+    lowestIpv6Mtu = mtu6;
   }
 
   const zero = input.udpZeroChecksum ?? 'compute';
@@ -200,6 +225,8 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
     allowNonGlobalIpv4,
     eam: new EamTable(eamEntries),
     pool6791: new Pool6791(poolPrefixes),
+    pool6791v6: new Pool6791v6(pool6Prefixes),
+    eamHairpinning,
     lowestIpv6Mtu,
     mtu6,
     mtu4,
@@ -209,5 +236,6 @@ export function validateConfig(input: TranslatorConfigInput): TranslatorConfig {
     generateIdentification: identification === 'generate',
     ignoreTrafficClass,
     icmpErrorsForUntranslatable,
+    warnings,
   };
 }

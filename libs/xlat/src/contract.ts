@@ -12,7 +12,23 @@ export interface TranslatorConfigInput {
   eam?: readonly { ipv4: string; ipv6: string }[];
   /** RFC 6791 IPv4 source addresses for ICMPv6 errors from untranslatable IPv6 sources, e.g. ['192.0.2.0/30']. */
   pool6791?: readonly string[];
-  /** RFC 7915 lowest-ipv6-mtu: IPv4 packets without DF are fragmented to fit it. Default 1280. */
+  /**
+   * RFC 7757 sec. 4 hairpinning: an IPv6 packet whose destination translates to an IPv4 address
+   * inside an EAM entry is translated to IPv4 and straight back to IPv6 (v6ToV4 then writes IPv6 and
+   * sets `result.hairpinned`), one router hop for the whole. Default true; without EAM entries it
+   * never applies.
+   */
+  eamHairpinning?: boolean;
+  /**
+   * IPv6 sources (prefixes /112 or longer) for hairpinned ICMPv6 errors whose source could not be
+   * mapped (it went out through the RFC 6791 IPv4 pool), e.g. ['2001:db8:6791::/120']. Empty: the
+   * IPv4 pool address is mapped back like any other (RFC 6052 prefix or EAM).
+   */
+  pool6791v6?: readonly string[];
+  /**
+   * RFC 7915 lowest-ipv6-mtu: IPv4 packets without DF are fragmented to fit it. Default 1280 (or mtu6
+   * if smaller). Above mtu6 it is accepted with a warning (`Translator.warnings`) and mtu6 is used.
+   */
   lowestIpv6Mtu?: number;
   /** MTU of the IPv6 side (Packet Too Big / fragmentation decisions). Default 1500. */
   mtu6?: number;
@@ -61,6 +77,11 @@ export interface TranslationResult {
   readonly lengths: Int32Array;
   /** Total bytes written. */
   length: number;
+  /**
+   * The stateless translator sets it on every call: true after a v6ToV4 call whose output is IPv6,
+   * the packet was hairpinned (RFC 7757 sec. 4). Other implementations may leave it out.
+   */
+  hairpinned?: boolean;
 }
 
 /**
@@ -77,6 +98,8 @@ export interface TranslationResult {
  */
 export interface Translator {
   readonly result: TranslationResult;
+  /** Settings accepted but adjusted (e.g. lowestIpv6Mtu above mtu6), one sentence each, for the caller to log. */
+  readonly warnings: readonly string[];
   /**
    * Translate one whole IPv4 packet, `input[inStart, inStart + inLength)`, into `output` from
    * `outStart` on (see above; by default `input` is exactly the packet and output starts at 0).

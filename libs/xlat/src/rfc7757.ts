@@ -1,6 +1,7 @@
-// RFC 7757 Explicit Address Mappings: an IPv4 prefix paired with an IPv6 prefix whose suffix
-// lengths are equal (sec. 3.2); the suffix bits are copied across. Lookups are longest-prefix match
-// (sec. 3.3) in either direction, allocation-free over a table sorted by prefix length.
+// RFC 7757 Explicit Address Mappings: an IPv4 prefix paired with an IPv6 prefix whose suffix is at
+// least as long (sec. 3.2); the IPv4 suffix bits fill the leading bits of the IPv6 suffix, the rest
+// is zero (and ignored on the way back). Lookups are longest-prefix match (sec. 3.3) in either
+// direction, allocation-free over a table sorted by prefix length.
 
 /** One validated EAM entry. */
 export interface EamEntry {
@@ -22,7 +23,7 @@ export class EamTable {
   private readonly v6Order: Int32Array;
   private readonly v6Prefix: Uint8Array;
   private readonly v6Length: Int32Array;
-  /** Suffix bits (32 - IPv4 prefix length = 128 - IPv6 prefix length). */
+  /** IPv4 suffix bits (32 - IPv4 prefix length), at most the IPv6 suffix (128 - IPv6 prefix length). */
   private readonly suffixBits: Int32Array;
 
   constructor(entries: readonly EamEntry[]) {
@@ -56,17 +57,33 @@ export class EamTable {
       if ((ipv4 & this.v4Mask[i]) !== this.v4Prefix[i]) continue;
       const base = i * 16;
       for (let j = 0; j < 16; j++) out[offset + j] = this.v6Prefix[base + j];
-      // Copy the suffix: the low `suffixBits` bits of the IPv4 address into the low bits of IPv6.
+      // Copy the suffix: the low `suffixBits` bits of the IPv4 address into the IPv6 bits right after
+      // the IPv6 prefix (sec. 3.2); with equal suffix lengths those are the low 32 bits.
       const bits = this.suffixBits[i];
       if (bits > 0) {
         const suffix = bits === 32 ? ipv4 : ipv4 & ((1 << bits) - 1);
-        out[offset + 12] |= suffix >>> 24;
-        out[offset + 13] |= suffix >>> 16;
-        out[offset + 14] |= suffix >>> 8;
-        out[offset + 15] |= suffix;
+        const start = this.v6Length[i];
+        if (start + bits === 128) {
+          out[offset + 12] |= suffix >>> 24;
+          out[offset + 13] |= suffix >>> 16;
+          out[offset + 14] |= suffix >>> 8;
+          out[offset + 15] |= suffix;
+        } else {
+          for (let b = 0; b < bits; b++) {
+            if (((suffix >>> (bits - 1 - b)) & 1) === 0) continue;
+            const position = start + b;
+            out[offset + (position >> 3)] |= 0x80 >> (position & 7);
+          }
+        }
       }
       return true;
     }
+    return false;
+  }
+
+  /** True when `ipv4` lies inside an entry's IPv4 prefix (RFC 7757 sec. 4: hairpinning). */
+  has4(ipv4: number): boolean {
+    for (let i = 0; i < this.size; i++) if ((ipv4 & this.v4Mask[i]) === this.v4Prefix[i]) return true;
     return false;
   }
 
@@ -79,9 +96,19 @@ export class EamTable {
       const i = this.v6Order[k];
       if (!this.matches6(i, buf, offset)) continue;
       const bits = this.suffixBits[i];
-      const low =
-        (buf[offset + 12] << 24) | (buf[offset + 13] << 16) | (buf[offset + 14] << 8) | buf[offset + 15];
-      const suffix = bits === 0 ? 0 : bits === 32 ? low : low & ((1 << bits) - 1);
+      const start = this.v6Length[i];
+      let suffix = 0;
+      if (bits > 0 && start + bits === 128) {
+        const low =
+          (buf[offset + 12] << 24) | (buf[offset + 13] << 16) | (buf[offset + 14] << 8) | buf[offset + 15];
+        suffix = bits === 32 ? low : low & ((1 << bits) - 1);
+      } else {
+        // The IPv4 suffix is the `bits` IPv6 bits right after the prefix; later bits are not used.
+        for (let b = 0; b < bits; b++) {
+          const position = start + b;
+          suffix = (suffix << 1) | ((buf[offset + (position >> 3)] >> (7 - (position & 7))) & 1);
+        }
+      }
       this.mapped = this.v4Prefix[i] | suffix;
       return true;
     }

@@ -47,6 +47,7 @@ export const dropReasonNames = [
   'icmpchecksum46', // ICMPv4 error checksum wrong: it is recomputed, so it is verified first
   'buffer46', // output buffer too small for the translated IPv6 packet or its fragments
   'buffer64', // output buffer too small for the translated IPv4 packet or its fragments
+  'hairpin64', // an EAM-hairpinned packet (RFC 7757 sec. 4) that cannot come back as one IPv6 translation (it would be fragmented for the IPv4 side)
 ] as const;
 export type DropReasonName = (typeof dropReasonNames)[number];
 

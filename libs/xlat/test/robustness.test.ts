@@ -100,7 +100,7 @@ function damage(next: () => number, packet: Uint8Array): Uint8Array {
 
 function checkOutput(
   verdict: number,
-  result: { reason: number; count: number; length: number; lengths: Int32Array },
+  result: { reason: number; count: number; length: number; lengths: Int32Array; hairpinned?: boolean },
   out: Uint8Array,
   direction: '46' | '64',
 ) {
@@ -113,8 +113,9 @@ function checkOutput(
   for (let i = 0; i < result.count; i++) {
     const length = result.lengths[i];
     const version = out[at] >> 4;
-    // A reply is in the input's family; a translation in the other one.
-    const v6 = (direction === '46') === (verdict === Verdict.Translate);
+    // A reply is in the input's family; a translation in the other one, unless it was hairpinned
+    // (RFC 7757 sec. 4: IPv6 back to IPv6).
+    const v6 = (direction === '46') === (verdict === Verdict.Translate) || result.hairpinned === true;
     expect(version).toBe(v6 ? 6 : 4);
     expect(v6 ? 40 + r16(out, at + 4) : r16(out, at + 2)).toBe(length);
     at += length;

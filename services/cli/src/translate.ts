@@ -24,6 +24,8 @@ const configKeys = [
   'mtu6',
   'mtu4',
   'udpZeroChecksum',
+  'eamHairpinning',
+  'pool6791v6',
 ] as const;
 
 const help = `usage: xlat64 translate [options] [FILE]
@@ -69,6 +71,7 @@ export const translateCommand: Command = {
     }
     const config = buildConfig(values);
     const translator = createTranslator(config);
+    for (const warning of translator.warnings) process.stderr.write(`warning: ${warning}\n`);
     if (positionals.length > 1) {
       throw new CliUsageError(`one input file at most, got ${positionals.length}: ${positionals.join(' ')}`);
     }

@@ -13,6 +13,7 @@ import {
   readString,
   refuseUnknownKeys,
 } from '../../../libs/dataplane/src/index.js';
+import { ICMP_ERRORS_BURST_DEFAULT, ICMP_ERRORS_PER_SECOND_DEFAULT } from '../../../libs/packet/src/index.js';
 import {
   type TranslatorConfigInput,
   validateConfig as validateTranslatorConfig,
@@ -57,6 +58,9 @@ export interface PlatConfig {
   statusSocket: string;
   /** How often coalesced session refreshes and batched events are written. */
   flushIntervalMs: number;
+  /** ICMP error token bucket (RFC 4443 sec. 2.4 (f), RFC 1812 sec. 4.3.2.8): errors per second, burst. */
+  icmpErrorsPerSecond: number;
+  icmpErrorsBurst: number;
   nat: Omit<NatEngineConfigInput, 'pool'>;
   /** The ISPs served (sources of no tenant are dropped); undefined: one implicit tenant, any source. */
   tenants: TenantConfig[] | undefined;
@@ -76,6 +80,8 @@ export const platConfigKeys = [
   'stateDir',
   'statusSocket',
   'flushIntervalMs',
+  'icmpErrorsPerSecond',
+  'icmpErrorsBurst',
   'nat',
   'io',
   'interface',
@@ -141,6 +147,14 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     stateDir,
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/plat-${device}.sock`,
     flushIntervalMs: readInteger(raw, 'flushIntervalMs', 1000, 1, 60_000),
+    icmpErrorsPerSecond: readInteger(
+      raw,
+      'icmpErrorsPerSecond',
+      ICMP_ERRORS_PER_SECOND_DEFAULT,
+      1,
+      10_000_000,
+    ),
+    icmpErrorsBurst: readInteger(raw, 'icmpErrorsBurst', ICMP_ERRORS_BURST_DEFAULT, 1, 10_000_000),
     nat: nat as Omit<NatEngineConfigInput, 'pool'>,
     tenants: undefined,
   };

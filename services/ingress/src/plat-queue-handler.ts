@@ -42,6 +42,9 @@ export interface PlatQueueOptions {
   icmpSource4: string;
   /** The state directory (stateDir): embedded log segments and snapshots. */
   stateDir: string;
+  /** ICMP error token bucket (default 1000 per second, burst 50). */
+  icmpErrorsPerSecond?: number;
+  icmpErrorsBurst?: number;
   flushIntervalMs: number;
   mtu4: number;
   mtu6: number;
@@ -99,6 +102,7 @@ export const platGaugeNames = [
   'handoff.received',
   'handoff.fragments.steered',
   'handoff.fragments.unrouted',
+  'icmp.errors.suppressed',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 
@@ -159,6 +163,8 @@ export const createQueueHandler: CreateQueueHandler = async (
     // A hairpin to another worker's subscriber leaves as IPv4 to the pool address; the pool route into
     // the TUN brings it back, and the block table sends it to that worker.
     hairpinToOtherShards: shards.table.memberCount > 1,
+    // A table bound reached: one line per bound per 10 s, to the role's output (the main thread's log).
+    log: (line) => process.stdout.write(`plat: ${line}\n`),
   });
   engine.start(startMs);
   const prefix = parseRfc6052Prefix(options.translator.prefix);
@@ -166,7 +172,12 @@ export const createQueueHandler: CreateQueueHandler = async (
   // that hands it packets. Held-SYN expiry comes back as the engine's output, drained by advance().
   const pipeline = new ShardPipeline(
     engine,
-    { translator: options.translator, icmpSource4: parseIpv4(options.icmpSource4) },
+    {
+      translator: options.translator,
+      icmpSource4: parseIpv4(options.icmpSource4),
+      icmpErrorsPerSecond: options.icmpErrorsPerSecond,
+      icmpErrorsBurst: options.icmpErrorsBurst,
+    },
     layout,
     prefix,
   );
@@ -225,6 +236,7 @@ export const createQueueHandler: CreateQueueHandler = async (
     counters[gauge[13]] = h.received;
     counters[gauge[14]] = h.fragmentsSteered;
     counters[gauge[15]] = h.fragmentsUnrouted;
+    counters[gauge[16]] = pipeline.icmpErrorsSuppressed;
     const tc = platStep.tenantCounters;
     for (let i = 0; i < tc.length; i++) counters[tenantBase + i] = tc[i];
     lastMaintenanceMs = nowMs;

@@ -33,6 +33,8 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     engine: natEngineConfig(config),
     icmpSource4: firstPoolAddress(config),
     stateDir: config.stateDir,
+    icmpErrorsPerSecond: config.icmpErrorsPerSecond,
+    icmpErrorsBurst: config.icmpErrorsBurst,
     flushIntervalMs: config.flushIntervalMs,
     mtu4: config.mtu4,
     mtu6: config.mtu6,

@@ -27,7 +27,10 @@ import { createPlatStep, platDropNames } from '../src/plat-step.js';
 
 const v6 = (text: string) => formatIpv6(parseIpv6(text));
 
-function newPlat(engineConfig: Partial<NatEngineConfigInput> = {}) {
+function newPlat(
+  engineConfig: Partial<NatEngineConfigInput> = {},
+  icmp: { icmpErrorsPerSecond?: number; icmpErrorsBurst?: number } = {},
+) {
   const sink = new ArrayEventSink();
   const engine = createNatEngine(
     {
@@ -46,7 +49,7 @@ function newPlat(engineConfig: Partial<NatEngineConfigInput> = {}) {
   const layout = roleCounterLayout(platDropNames);
   const step = createPlatStep(
     engine,
-    { translator: { prefix: '64:ff9b::/96', allowNonGlobalIpv4: true }, icmpSource4: 0xcb007100 },
+    { translator: { prefix: '64:ff9b::/96', allowNonGlobalIpv4: true }, icmpSource4: 0xcb007100, ...icmp },
     layout,
     parseRfc6052Prefix('64:ff9b::/96'),
   );
@@ -164,7 +167,11 @@ describe('PLAT packet step', () => {
     expect(run(second).dropped).toBe('drop.fragment64');
   });
 
-  it('hairpins a subscriber to another subscriber mapping as IPv6 to IPv6 (RFC 6146 sec. 3.8)', () => {
+  it('hairpins a subscriber to another subscriber mapping as IPv6 to IPv6, every rewritten field exact (RFC 6146 sec. 3.8)', () => {
+    // Proves the hairpinned packet is byte for byte the packet an independent builder makes: source =
+    // the sender's own mapping (address in the PREF64 and the mapped port, not 5005), destination =
+    // the receiver's IPv6 transport address, hop limit decremented, traffic class and flow label kept,
+    // UDP checksum for the new addresses and ports; and the same for the answer the other way.
     const { run } = newPlat();
     // Subscriber B (another /56) first creates a mapping by talking to the Internet.
     const b = run(
@@ -180,16 +187,51 @@ describe('PLAT packet step', () => {
       ipv6({
         src: '2001:db8:1::2',
         dst: `64:ff9b::${bAddress}`,
+        hopLimit: 30,
+        trafficClass: 0x2e,
+        flowLabel: 0x12345,
         payload: udp({ srcPort: 5005, dstPort: bPort, payload }),
       }),
     );
     expect(toB.verdict).toBe(Verdict.Translate);
-    const [p] = toB.packets;
-    expect(p[0] >> 4).toBe(6);
-    expect(checkPacket(p)).toEqual([]);
-    expect(formatIpv6(p, 24)).toBe(v6('2001:db8:2::2'));
-    expect(p.readUInt16BE(42)).toBe(7000);
-    expect(formatIpv6(p, 8).startsWith('64:ff9b:')).toBe(true);
+    expect(toB.packets).toHaveLength(1);
+    // A's mapping, seen independently: A's next packet from the same port to an Internet host leaves
+    // from it (endpoint-independent mapping, RFC 4787 REQ-1).
+    const a = run(
+      ipv6({
+        src: '2001:db8:1::2',
+        dst: '64:ff9b::198.51.100.9',
+        payload: udp({ srcPort: 5005, dstPort: 53, payload }),
+      }),
+    ).packets[0];
+    const aAddress = formatIpv4(a, 12);
+    const aPort = a.readUInt16BE(20);
+    expect(aPort).not.toBe(5005);
+    const want = ipv6({
+      src: `64:ff9b::${aAddress}`,
+      dst: '2001:db8:2::2',
+      hopLimit: 29,
+      trafficClass: 0x2e,
+      flowLabel: 0x12345,
+      payload: udp({ srcPort: aPort, dstPort: 7000, payload }),
+    });
+    expect(toB.packets[0].toString('hex')).toBe(want.toString('hex'));
+    // B answers A's mapping: hairpinned back with B's mapping as the source.
+    const toA = run(
+      ipv6({
+        src: '2001:db8:2::2',
+        dst: `64:ff9b::${aAddress}`,
+        payload: udp({ srcPort: 7000, dstPort: aPort, payload }),
+      }),
+    );
+    expect(toA.verdict).toBe(Verdict.Translate);
+    const back = ipv6({
+      src: `64:ff9b::${bAddress}`,
+      dst: '2001:db8:1::2',
+      hopLimit: 63,
+      payload: udp({ srcPort: bPort, dstPort: 5005, payload }),
+    });
+    expect(toA.packets[0].toString('hex')).toBe(back.toString('hex'));
   });
 
   it('drops router solicitations and traffic outside the PREF64, each under its own counter', () => {
@@ -262,6 +304,40 @@ describe('PLAT packet step', () => {
     expect(formatIpv4(reply, 12)).toBe('203.0.113.0');
     expect(formatIpv4(reply, 16)).toBe('198.51.100.2');
     expect(reply.subarray(28).equals(datagram)).toBe(true);
+  });
+
+  it('sends at most burst + rate x seconds of ICMP errors (RFC 4443 sec. 2.4 (f)): the rest are dropped under their own reason and counted as suppressed', () => {
+    const { run, step } = newPlat({}, { icmpErrorsPerSecond: 2, icmpErrorsBurst: 3 });
+    const datagram = ipv4({
+      src: '198.51.100.2',
+      dst: '203.0.113.1',
+      payload: udp({ srcPort: 53, dstPort: 3333, payload }),
+    });
+    // Ten at one instant: the burst of 3 answered, 7 dropped as nomapping46.
+    const first = Array.from({ length: 10 }, () => run(datagram, 5000));
+    expect(first.filter((o) => o.verdict === Verdict.ReplyIcmp)).toHaveLength(3);
+    const dropped = first.filter((o) => o.verdict === Verdict.Drop);
+    expect(dropped).toHaveLength(7);
+    expect(new Set(dropped.map((o) => o.dropped))).toEqual(new Set(['drop.nat.nomapping46']));
+    expect(step.pipeline.icmpErrorsSuppressed).toBe(7);
+    // Half a second later one token has come back (2 per second), and only one.
+    const later = Array.from({ length: 4 }, () => run(datagram, 5500));
+    expect(later.map((o) => o.verdict)).toEqual([
+      Verdict.ReplyIcmp,
+      Verdict.Drop,
+      Verdict.Drop,
+      Verdict.Drop,
+    ]);
+    // A translator-generated error (TTL 1 towards the IPv6 side... here an IPv6 hop limit 1) takes from the same bucket.
+    const hop1 = ipv6({
+      src: '2001:db8:1::2',
+      dst: '64:ff9b::198.51.100.2',
+      hopLimit: 1,
+      payload: udp({ srcPort: 5000, dstPort: 53, payload }),
+    });
+    expect(run(hop1, 5500).verdict).toBe(Verdict.Drop);
+    expect(run(hop1, 6000).verdict).toBe(Verdict.ReplyIcmp);
+    expect(step.pipeline.icmpErrorsSuppressed).toBe(11);
   });
 
   it('answers an IPv6 packet no mapping can be made for with ICMPv6 address unreachable from its destination, quoting it (RFC 6146 sec. 3.5.1.1)', () => {

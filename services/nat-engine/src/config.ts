@@ -128,6 +128,10 @@ export const PORT_REUSE_HOLD_MIN_MS = 120_000;
 export const TOTAL_BLOCKS_MAX = 1 << 22;
 /** Table rows are numbered in 24 bits inside the indexes (tables/hash.ts). */
 const TABLE_MAX = (1 << 24) - 2;
+/** Default subscribersMax cap when sized from the pool (~70 bytes per subscriber row: ~18 MB). */
+const SUBSCRIBERS_DEFAULT_MAX = 262_144;
+/** Default leasedBlocksMax budget in leased ports (4 bytes each: 64 MiB of slabs). */
+const SLAB_PORTS_DEFAULT_BUDGET = 1 << 24;
 
 function integerIn(field: string, value: unknown, min: number, max: number, fix: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
@@ -304,16 +308,22 @@ export function validateConfig(input: NatEngineConfigInput): NatEngineConfig {
     TABLE_MAX,
     'size for peak BIB',
   );
+  // Unless configured, the subscriber and leased-block bounds follow the pool: every subscriber holds
+  // at least one block, so the pool serves at most as many subscribers as its largest protocol has
+  // blocks; and every block can be leased, up to a memory budget for the per-port slabs. A lab run
+  // with fixed defaults (16,384) refused subscribers while a /24 still had ~32,000 free UDP blocks.
+  const largestProtocolBlocks = Math.max(...protocols.map((p) => p.blocksPerAddress * poolAddressCount));
   const subscribersMax = integerIn(
     'subscribersMax',
-    input.subscribersMax ?? 16_384,
+    input.subscribersMax ?? Math.min(largestProtocolBlocks, SUBSCRIBERS_DEFAULT_MAX),
     1,
     TABLE_MAX,
     'size for the subscribers of one engine',
   );
   const leasedBlocksMax = integerIn(
     'leasedBlocksMax',
-    input.leasedBlocksMax ?? Math.min(totalBlocks, Math.max(1024, subscribersMax)),
+    input.leasedBlocksMax ??
+      Math.max(1, Math.min(totalBlocks, Math.floor(SLAB_PORTS_DEFAULT_BUDGET / blockSizePorts))),
     1,
     TABLE_MAX,
     'size for the blocks leased at once (each costs 4 bytes per port)',

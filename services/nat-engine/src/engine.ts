@@ -81,7 +81,42 @@ export interface NatEngineOptions {
   /** Reserved for the cluster; stamped on every event. */
   shard?: number;
   epoch?: number;
+  /**
+   * Operator log for table bounds reached: one line per bound per `limitLogIntervalMs` naming the
+   * bound, its value and the setting to raise, with the refusals since the last line.
+   */
+  log?: (line: string) => void;
+  /** Default 10,000 ms. */
+  limitLogIntervalMs?: number;
 }
+
+/** Per drop reason that is a bound: the setting that bounds it and what is refused at the bound. */
+const boundOfReason: readonly (readonly [setting: string, refused: string] | undefined)[] = (() => {
+  const table: (readonly [string, string] | undefined)[] = new Array(engineDropReasonNames.length);
+  const R = EngineDropReason;
+  table[R.poolexhausted64] = [
+    'pool',
+    'new mappings of subscribers whose pool address has no free block (paired pooling); add addresses to pool or lower blockSizePorts',
+  ];
+  table[R.subscriberblocks64] = [
+    'subscriberBlocksMax',
+    'new mappings of subscribers holding that many full blocks',
+  ];
+  table[R.subscribersessions64] = [
+    'subscriberSessionsMax',
+    'new outbound sessions of subscribers at the bound',
+  ];
+  table[R.subscribersessions46] = [
+    'subscriberSessionsMax',
+    'new inbound sessions of subscribers at the bound',
+  ];
+  table[R.mappingsfull64] = ['mappingsMax', 'new mappings (the BIB is full)'];
+  table[R.sessionsfull64] = ['sessionsMax', 'new outbound sessions (the session table is full)'];
+  table[R.sessionsfull46] = ['sessionsMax', 'new inbound sessions (the session table is full)'];
+  table[R.subscribersfull64] = ['subscribersMax', 'new subscribers (the subscriber table is full)'];
+  table[R.leasedblocksfull64] = ['leasedBlocksMax', 'new blocks, so new subscribers and full subscribers'];
+  return table;
+})();
 
 export class NatEngine {
   readonly config: NatEngineConfig;
@@ -123,6 +158,11 @@ export class NatEngine {
   /** Sink of `touchNewSessionSlots` (keeps its loads alive). */
   touched = 0;
   private nowMs = 0;
+  private readonly log: ((line: string) => void) | null;
+  private readonly limitLogIntervalMs: number;
+  /** Per drop reason: when its bound was last logged, and refusals since then. */
+  private readonly limitLoggedAtMs = new Float64Array(engineDropReasonNames.length).fill(-Infinity);
+  private readonly limitRefusedSinceLog = new Float64Array(engineDropReasonNames.length);
 
   constructor(config: NatEngineConfig, options: NatEngineOptions) {
     this.config = config;
@@ -145,6 +185,31 @@ export class NatEngine {
     this.dirtyList = preTouched(new Int32Array(config.sessionsMax));
     this.limitReportedGeneration = preTouched(new Uint32Array(config.subscribersMax));
     this.nowMs = options.startMs;
+    this.log = options.log ?? null;
+    this.limitLogIntervalMs = options.limitLogIntervalMs ?? 10_000;
+    assert(this.limitLogIntervalMs >= 0, 'limitLogIntervalMs is not negative');
+  }
+
+  /**
+   * A table bound refused a flow: at most one log line per bound per limitLogIntervalMs, naming the
+   * bound and the setting to raise (the drop counter has every refusal).
+   */
+  private logLimit(reason: number, nowMs: number): void {
+    if (this.log === null) return;
+    const bound = boundOfReason[reason];
+    if (bound === undefined) return;
+    this.limitRefusedSinceLog[reason]++;
+    if (nowMs - this.limitLoggedAtMs[reason] < this.limitLogIntervalMs) return;
+    const [setting, refused] = bound;
+    const value =
+      setting === 'pool' ? '' : ` (${(this.config as unknown as Record<string, number>)[setting]})`;
+    const fix = setting === 'pool' ? '' : `; raise ${setting} in the nat configuration`;
+    this.log(
+      `nat: drop.nat.${engineDropReasonNames[reason]}: ${setting}${value} reached, refusing ${refused}${fix} ` +
+        `(${this.limitRefusedSinceLog[reason]} refused since the last line)`,
+    );
+    this.limitLoggedAtMs[reason] = nowMs;
+    this.limitRefusedSinceLog[reason] = 0;
   }
 
   /** Adds the configured static BIB entries that are not in the state yet (idempotent after replay). */
@@ -394,6 +459,8 @@ export class NatEngine {
     } else if (!state.hasSubscriberRoom()) {
       return -EngineDropReason.subscribersfull64;
     }
+    // The engine's own bound first, so reaching it is not reported as an empty pool.
+    if (!state.hasSlabRoom()) return -EngineDropReason.leasedblocksfull64;
     const block = this.allocator.tryLease(this.prefix, slot, preferred, nowMs);
     if (block < 0) return -EngineDropReason.poolexhausted64;
     this.emit({
@@ -412,6 +479,7 @@ export class NatEngine {
   private limitOfReason(reason: number): LimitName {
     if (reason === EngineDropReason.subscriberblocks64) return 'subscriber-blocks';
     if (reason === EngineDropReason.subscribersfull64) return 'subscribers-table';
+    if (reason === EngineDropReason.leasedblocksfull64) return 'leased-blocks';
     return 'pool';
   }
 
@@ -419,6 +487,7 @@ export class NatEngine {
   private refuse(reason: number, limit: LimitName, sub: number, slot: number, nowMs: number): EngineVerdict {
     const result = this.result;
     this.dropCounters[reason]++;
+    this.logLimit(reason, nowMs);
     result.verdict = EngineVerdict.ReplyIcmp;
     result.reason = reason;
     result.icmpType = IcmpReply.V6DestinationUnreachable;
@@ -511,7 +580,11 @@ export class NatEngine {
         result.holdId = h;
         return EngineVerdict.Hold;
       }
-      if (!this.hasRoomForInboundSession(m)) return this.drop(EngineDropReason.sessionsfull46);
+      const full = this.inboundSessionBound(m);
+      if (full !== 0) {
+        this.logLimit(full, nowMs);
+        return this.drop(full);
+      }
       this.emitSession(
         NatEventType.SessionCreated,
         m,
@@ -532,7 +605,11 @@ export class NatEngine {
           return this.replyIcmp4(EngineDropReason.filtered46, IcmpReply.V4AdminProhibited);
         return this.drop(EngineDropReason.filtered46);
       }
-      if (!this.hasRoomForInboundSession(m)) return this.drop(EngineDropReason.sessionsfull46);
+      const full = this.inboundSessionBound(m);
+      if (full !== 0) {
+        this.logLimit(full, nowMs);
+        return this.drop(full);
+      }
       const lifetimeMs = slot === ProtocolSlot.Udp ? this.config.udpTimeoutMs : this.config.icmpTimeoutMs;
       this.emitSession(NatEventType.SessionCreated, m, key.src4, remotePort, 0, lifetimeMs, nowMs);
     }
@@ -540,12 +617,13 @@ export class NatEngine {
     return EngineVerdict.Translate;
   }
 
-  private hasRoomForInboundSession(m: number): boolean {
+  /** 0 when mapping `m` may get a new inbound session, else the bound that refuses it. */
+  private inboundSessionBound(m: number): number {
     const state = this.state;
-    return (
-      state.hasSessionRoom() &&
-      state.subscriberSessionCount[state.mappingSubscriberOf(m)] < this.config.subscriberSessionsMax
-    );
+    if (!state.hasSessionRoom()) return EngineDropReason.sessionsfull46;
+    if (state.subscriberSessionCount[state.mappingSubscriberOf(m)] >= this.config.subscriberSessionsMax)
+      return EngineDropReason.subscribersessions46;
+    return 0;
   }
 
   // ---- shared steps -----------------------------------------------------------------------------------

@@ -110,7 +110,8 @@ export type LimitName =
   | 'subscriber-sessions'
   | 'mappings-table'
   | 'sessions-table'
-  | 'subscribers-table';
+  | 'subscribers-table'
+  | 'leased-blocks';
 
 export interface LimitReachedEvent extends NatEventHeader {
   readonly type: typeof NatEventType.LimitReached;

@@ -33,7 +33,10 @@ export const engineDropReasonNames = [
   'heldfull46', // unsolicited SYN, but heldSynsMax SYNs are already held
   'synalreadyheld46', // a retransmission of a SYN that is already held
   'nosession46', // TCP non-SYN or ICMP error with no state to match
-  'sessionsfull46', // a session would be needed but a table or subscriber limit is at its bound
+  'sessionsfull46', // a session would be needed but the session table holds sessionsMax entries
+  // Appended (never renumber):
+  'leasedblocksfull64', // leasedBlocksMax blocks are leased at once (the pool may still have free blocks) (ICMPv6 unreachable sent)
+  'subscribersessions46', // an inbound session would exceed the subscriber's subscriberSessionsMax
 ] as const;
 export type EngineDropReasonName = (typeof engineDropReasonNames)[number];
 

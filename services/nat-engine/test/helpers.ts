@@ -11,6 +11,7 @@ import {
   formatIpv4,
   type NatEngine,
   type NatEngineConfigInput,
+  type NatEngineOptions,
   Protocol,
   parseIpv4,
   parseIpv6,
@@ -21,7 +22,12 @@ export interface Harness {
   sink: ArrayEventSink;
 }
 
-export function harness(config: Partial<NatEngineConfigInput> = {}, seed = 1, startMs = 0): Harness {
+export function harness(
+  config: Partial<NatEngineConfigInput> = {},
+  seed = 1,
+  startMs = 0,
+  options: Partial<NatEngineOptions> = {},
+): Harness {
   const sink = new ArrayEventSink();
   const engine = createNatEngine(
     { pool: ['203.0.113.0/30'], sessionsMax: 4096, subscribersMax: 256, ...config },
@@ -29,6 +35,7 @@ export function harness(config: Partial<NatEngineConfigInput> = {}, seed = 1, st
       sink,
       random: createSeededRandom(seed),
       startMs,
+      ...options,
     },
   );
   engine.start(startMs);

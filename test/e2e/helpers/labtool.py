@@ -21,6 +21,9 @@ JSON lines for the servers' logs) so the TypeScript tests can assert on it:
                               per answer ({"n", "reply"}) in LOG; on an error or a close, {"error"} and exit.
   udp-ticker DST PORT LOG     one UDP socket (unconnected: ICMP errors are not reported to it), "tick N"
                               every --interval s, one JSON line per answer in LOG; runs until killed.
+  udp-from-many DST PORT SRC...  sends one UDP datagram from each source address (no answer awaited)
+                              and counts the ICMPv6 errors that come back (raw socket) during
+                              --listen seconds after the first send, by "type/code".
 Options: --bind ADDR (source address), --tag TEXT, --tries N, --timeout S.
 """
 
@@ -255,6 +258,31 @@ def cmd_udp_ticker(args):
                 except (socket.timeout, OSError):
                     continue
                 log.write(json.dumps({"n": n, "reply": data.decode("latin-1"), "t": time.time()}) + "\n")
+def cmd_udp_from_many(args):
+    icmp = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    icmp.setblocking(False)
+    started = time.time()
+    sent = 0
+    for src in args.sources:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sock.bind((src, args.sport))
+        sock.sendto(tagged(src, 64), (args.dst, args.port))
+        sock.close()
+        sent += 1
+        if args.pause:
+            time.sleep(args.pause)
+    finished = time.time()
+    errors = {}
+    while time.time() < started + args.listen:
+        try:
+            data = icmp.recv(2048)
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        if data and data[0] < 128:
+            key = "%d/%d" % (data[0], data[1])
+            errors[key] = errors.get(key, 0) + 1
+    print(json.dumps({"sent": sent, "sendSeconds": finished - started, "errors": errors}))
 
 
 def main():
@@ -292,6 +320,13 @@ def main():
         p.add_argument("--bind")
         p.add_argument("--interval", type=float, default=0.2)
         p.add_argument("--timeout", type=float, default=60.0)
+    p = sub.add_parser("udp-from-many")
+    p.add_argument("dst")
+    p.add_argument("port", type=int)
+    p.add_argument("sources", nargs="+")
+    p.add_argument("--sport", type=int, default=40000)
+    p.add_argument("--pause", type=float, default=0.0)
+    p.add_argument("--listen", type=float, default=3.0)
     args = parser.parse_args()
     {
         "udp-server": cmd_udp_server,
@@ -303,6 +338,7 @@ def main():
         "tcp-echo-server": cmd_tcp_echo_server,
         "tcp-ticker": cmd_tcp_ticker,
         "udp-ticker": cmd_udp_ticker,
+        "udp-from-many": cmd_udp_from_many,
     }[args.command](args)
 
 

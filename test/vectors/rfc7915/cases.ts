@@ -121,6 +121,10 @@ function reply(
 }
 
 const one = (input: Buffer, expected: Buffer) => ({ input, expected: [expected] });
+/** A builder's own sanity check on the shape a case needs (sizes the requirement depends on). */
+function assertShape(condition: boolean): void {
+  if (!condition) throw new Error('vector builder: a packet does not have the size the case needs');
+}
 
 /** A small UDP datagram used wherever the transport does not matter. */
 const UDP = (): L4 => udp({ srcPort: 40001, dstPort: 53, payload: filler(20, 1) });
@@ -271,6 +275,21 @@ translate(
   46,
   () => one(in4({ df: false, id: 7, payload: TCP(1360) }), out6({ payload: TCP(1360) })),
   { ...CONFIG, lowestIpv6Mtu: 1500 },
+);
+translate(
+  '46-nodf-lowest-mtu-above-mtu6',
+  'RFC 7915 4.1',
+  'lowestIpv6Mtu 1500 with mtu6 1400 (a setting copied from another translator) is accepted and the smaller, 1400, is used: a DF-clear 1400-byte packet (1420 in IPv6) becomes fragments with 1352-byte payloads',
+  46,
+  () => {
+    const u = () => udp({ payload: filler(1372, 19) });
+    const whole6 = out6({ payload: u() });
+    return {
+      input: in4({ df: false, id: 0x0bce, payload: u() }),
+      expected: fragment6(whole6, [1352], 0x0bce),
+    };
+  },
+  { ...CONFIG, lowestIpv6Mtu: 1500, mtu6: 1400 },
 );
 translate(
   '46-df-large-not-fragmented',
@@ -951,6 +970,38 @@ translate(
     return one(
       err4in({ type: 11, code: 0, rest: 32 << 16, body: Buffer.concat([q.v4, ext]) }),
       err6out({ type: 3, code: 0, rest: 19 << 24, body: Buffer.concat([pad(q.v6, 8), ext]) }),
+    );
+  },
+);
+
+translate(
+  '46-rfc4884-length-below-128-padded',
+  'RFC 7915 4.2; RFC 4884 5',
+  'A non-compliant length attribute (16 words = a 64-byte original datagram) followed by an extension: RFC 4884 sec. 5 "the original datagram field MUST contain at least 128 octets ... MUST be zero padded to 128 octets" binds the translator as the sender of the new message, so the 84-byte IPv6 quote is zero-padded to 128 (length 16 of 8) and the extension kept',
+  46,
+  () => {
+    const l4 = () => udp({ srcPort: 40001, dstPort: 53, payload: filler(36, 15) });
+    const q = quoted46(l4, 5);
+    assertShape(q.v4.length === 64 && q.v6.length === 84);
+    const ext = icmpExtension([{ classNum: 2, cType: 1, payload: filler(8, 16) }]);
+    return one(
+      err4in({ type: 3, code: 3, rest: 16 << 16, body: Buffer.concat([q.v4, ext]) }),
+      err6out({ type: 1, code: 4, rest: 16 << 24, body: Buffer.concat([padTo(q.v6, 128), ext]) }),
+    );
+  },
+);
+
+translate(
+  '46-rfc4884-length-below-header-ignored',
+  'RFC 7915 4.2; RFC 4884 5; RFC 792',
+  'A length attribute of 5 words (20 bytes) does not even cover the quoted IPv4 header and 8 bytes of its payload (the RFC 792 minimum), so it is not believed: the message is read as having no extension, the quoted packet is translated whole and the trailing bytes beyond its total length are not quoted',
+  46,
+  () => {
+    const q = quoted46(() => udp({ srcPort: 40001, dstPort: 53, payload: filler(36, 15) }), 5);
+    const ext = icmpExtension([{ classNum: 2, cType: 1, payload: filler(8, 16) }]);
+    return one(
+      err4in({ type: 3, code: 3, rest: 5 << 16, body: Buffer.concat([q.v4, ext]) }),
+      err6out({ type: 1, code: 4, body: q.v6 }),
     );
   },
 );
@@ -1746,6 +1797,22 @@ translate(
   },
 );
 
+translate(
+  '64-rfc4884-length-below-128-padded',
+  'RFC 7915 5.2; RFC 4884 5',
+  'A non-compliant length attribute (8 words = a 64-byte original datagram) followed by an extension: the 44-byte IPv4 quote is zero-padded to the RFC 4884 sec. 5 minimum of 128 (length 32 of 4) and the extension kept',
+  64,
+  () => {
+    const q = quoted64(() => udp({ srcPort: 40001, dstPort: 53, payload: filler(16, 17) }), 5);
+    assertShape(q.v6.length === 64 && q.v4.length === 44);
+    const ext = icmpExtension([{ classNum: 2, cType: 1, payload: filler(8, 18) }]);
+    return one(
+      err6in({ type: 1, code: 4, rest: 8 << 24, body: Buffer.concat([q.v6, ext]) }),
+      err4out({ type: 3, code: 3, rest: 32 << 16, body: Buffer.concat([padTo(q.v4, 128), ext]) }),
+    );
+  },
+);
+
 // RFC 6791: ICMPv6 errors from IPv6 routers whose address cannot be translated.
 translate(
   '64-rfc6791-pool-source',
@@ -1967,4 +2034,197 @@ translate(
     );
   },
   EAM24,
+);
+
+// RFC 7757 sec. 3.2: an IPv4 suffix shorter than the IPv6 suffix fills the IPv6 suffix's leading bits.
+const EAM72 = { ...CONFIG, eam: [{ ipv4: '198.51.100.0/24', ipv6: '2001:db8:1c6:3364::/72' }] };
+translate(
+  '7757-46-eam-shorter-suffix',
+  'RFC 7757 3.2',
+  'EAM 198.51.100.0/24 = 2001:db8:1c6:3364::/72: the 8 IPv4 suffix bits of 198.51.100.2 (0x02) go to IPv6 bits 72-79, the 48 bits after them are zero: 2001:db8:1c6:3364:2::',
+  46,
+  () =>
+    one(
+      ipv4({ src: S4, dst: '198.51.100.2', ttl: 64, payload: UDP() }),
+      ipv6({ src: a6(S4), dst: '2001:db8:1c6:3364:2::', hopLimit: 63, payload: UDP() }),
+    ),
+  EAM72,
+);
+translate(
+  '7757-64-eam-shorter-suffix',
+  'RFC 7757 3.2',
+  'The reverse: IPv6 bits 72-79 of 2001:db8:1c6:3364:2:: are the IPv4 suffix: 198.51.100.2',
+  64,
+  () =>
+    one(
+      ipv6({ src: '2001:db8:1c6:3364:2::', dst: a6(S4), hopLimit: 64, payload: UDP() }),
+      ipv4({ src: '198.51.100.2', dst: S4, ttl: 63, payload: UDP() }),
+    ),
+  EAM72,
+);
+translate(
+  '7757-64-eam-shorter-suffix-trailing-bits-ignored',
+  'RFC 7757 3.2',
+  'IPv6 bits after the IPv4 suffix carry no IPv4 information: 2001:db8:1c6:3364:2:0:0:99 also maps to 198.51.100.2 (as in Jool)',
+  64,
+  () =>
+    one(
+      ipv6({ src: '2001:db8:1c6:3364:2:0:0:99', dst: a6(S4), hopLimit: 64, payload: UDP() }),
+      ipv4({ src: '198.51.100.2', dst: S4, ttl: 63, payload: UDP() }),
+    ),
+  EAM72,
+);
+const EAM20 = { ...CONFIG, eam: [{ ipv4: '198.51.96.0/20', ipv6: '2001:db8:1c6::/52' }] };
+translate(
+  '7757-46-eam-shorter-suffix-unaligned',
+  'RFC 7757 3.2',
+  'EAM 198.51.96.0/20 = 2001:db8:1c6::/52: the 12 suffix bits of 198.51.100.2 (0x402) start mid-octet at IPv6 bit 52: 2001:db8:1c6:402::',
+  46,
+  () =>
+    one(
+      ipv4({ src: S4, dst: '198.51.100.2', ttl: 64, payload: TCP() }),
+      ipv6({ src: a6(S4), dst: '2001:db8:1c6:402::', hopLimit: 63, payload: TCP() }),
+    ),
+  EAM20,
+);
+translate(
+  '7757-64-eam-shorter-suffix-unaligned',
+  'RFC 7757 3.2',
+  'The reverse: 2001:db8:1c6:402:: -> 198.51.100.2',
+  64,
+  () =>
+    one(
+      ipv6({ src: '2001:db8:1c6:402::', dst: a6(S4), hopLimit: 64, payload: TCP() }),
+      ipv4({ src: '198.51.100.2', dst: S4, ttl: 63, payload: TCP() }),
+    ),
+  EAM20,
+);
+
+// RFC 7757 sec. 4: hairpinning. An IPv6 packet whose destination translates to an IPv4 address the
+// EAM table maps back comes out as IPv6 (6->4->6 inside the translator, one router hop in all).
+const HAIRPIN = {
+  ...CONFIG,
+  eam: [{ ipv4: '198.51.100.0/24', ipv6: '2001:db8:aaaa::/120' }],
+  pool6791: ['203.0.113.7/32'],
+};
+const HAIRPIN_UDP = () => udp({ srcPort: 40001, dstPort: 53, payload: filler(20, 21) });
+translate(
+  '7757-hairpin-udp',
+  'RFC 7757 4',
+  'EAM host 2001:db8:aaaa::5 (198.51.100.5) sends to 2001:db8:64::198.51.100.7, whose IPv4 address has an EAM: translated to IPv4 and back, it leaves as IPv6 from 2001:db8:aaaa::5 to 2001:db8:aaaa::7, hop limit decremented once, traffic class kept, UDP checksum for the new addresses',
+  64,
+  () =>
+    one(
+      ipv6({
+        src: '2001:db8:aaaa::5',
+        dst: a6('198.51.100.7'),
+        hopLimit: 64,
+        trafficClass: 0x28,
+        payload: HAIRPIN_UDP(),
+      }),
+      ipv6({
+        src: '2001:db8:aaaa::5',
+        dst: '2001:db8:aaaa::7',
+        hopLimit: 63,
+        trafficClass: 0x28,
+        payload: HAIRPIN_UDP(),
+      }),
+    ),
+  HAIRPIN,
+);
+translate(
+  '7757-hairpin-tcp-prefix-source',
+  'RFC 7757 4; RFC 6052 2.2',
+  'An IPv4-translatable source (2001:db8:64::203.0.113.5) hairpinned to an EAM destination: the source comes back through the RFC 6052 prefix unchanged, the destination through the EAM',
+  64,
+  () =>
+    one(
+      ipv6({ src: a6('203.0.113.5'), dst: a6('198.51.100.7'), hopLimit: 20, payload: TCP() }),
+      ipv6({ src: a6('203.0.113.5'), dst: '2001:db8:aaaa::7', hopLimit: 19, payload: TCP() }),
+    ),
+  HAIRPIN,
+);
+reply(
+  '7757-hairpin-hoplimit-1',
+  'RFC 7757 4; RFC 7915 5.4',
+  'A hairpinned packet with hop limit 1 is answered in its own family: ICMPv6 Time Exceeded to the IPv6 sender (not an ICMPv4 error towards an IPv4 leg that never leaves the translator)',
+  64,
+  'hoplimit64',
+  () => ipv6({ src: '2001:db8:aaaa::5', dst: a6('198.51.100.7'), hopLimit: 1, payload: HAIRPIN_UDP() }),
+  (input) => reply6(input, 3, 0),
+  HAIRPIN,
+);
+const hairpinError = (src6: string) => () => {
+  const quoted = (src: string, dst: string) => ipv6({ src, dst, hopLimit: 3, payload: HAIRPIN_UDP() });
+  return one(
+    ipv6({
+      src: '2001:db8:ffff::1',
+      dst: a6('198.51.100.5'),
+      hopLimit: 64,
+      payload: icmp({ type: 3, code: 0, body: quoted(a6('198.51.100.5'), a6('198.51.100.7')) }),
+    }),
+    ipv6({
+      src: src6,
+      dst: '2001:db8:aaaa::5',
+      hopLimit: 63,
+      payload: icmp({ type: 3, code: 0, body: quoted('2001:db8:aaaa::5', '2001:db8:aaaa::7') }),
+    }),
+  );
+};
+translate(
+  '7757-hairpin-icmp-error-pool6791v6',
+  'RFC 7757 4; RFC 6791',
+  'A hairpinned ICMPv6 Time Exceeded from an untranslatable router (2001:db8:ffff::1): its source comes from the IPv6 RFC 6791 pool (2001:db8:6791::1), the quoted packet is mapped both ways with its hop limit unchanged',
+  64,
+  hairpinError('2001:db8:6791::1'),
+  { ...HAIRPIN, pool6791v6: ['2001:db8:6791::1/128'] },
+);
+translate(
+  '7757-hairpin-icmp-error-no-pool6791v6',
+  'RFC 7757 4; RFC 6791',
+  'Without an IPv6 pool the IPv4 pool address (203.0.113.7) the IPv4 leg used comes back through the RFC 6052 prefix: 2001:db8:64::203.0.113.7',
+  64,
+  hairpinError(a6('203.0.113.7')),
+  HAIRPIN,
+);
+translate(
+  '7757-hairpin-off',
+  'RFC 7757 4',
+  'eamHairpinning: false: the packet is translated to IPv4 and leaves towards 198.51.100.7',
+  64,
+  () =>
+    one(
+      ipv6({ src: '2001:db8:aaaa::5', dst: a6('198.51.100.7'), hopLimit: 64, payload: HAIRPIN_UDP() }),
+      ipv4({ src: '198.51.100.5', dst: '198.51.100.7', ttl: 63, id: 0, payload: HAIRPIN_UDP() }),
+    ),
+  { ...HAIRPIN, eamHairpinning: false },
+);
+translate(
+  '7757-hairpin-not-for-eam-destination',
+  'RFC 7757 4',
+  'A destination that is itself an EAM IPv6 address (2001:db8:aaaa::7) is the IPv6 end of the mapping, not an IPv4-converted address: translated to IPv4 as usual, not hairpinned (the CLAT receives its own traffic this way)',
+  64,
+  () =>
+    one(
+      ipv6({ src: a6('203.0.113.5'), dst: '2001:db8:aaaa::7', hopLimit: 64, payload: HAIRPIN_UDP() }),
+      ipv4({ src: '203.0.113.5', dst: '198.51.100.7', ttl: 63, id: 0, payload: HAIRPIN_UDP() }),
+    ),
+  HAIRPIN,
+);
+drop(
+  '7757-hairpin-fragmented-for-ipv4-dropped',
+  'RFC 7757 4; RFC 7915 5.1.1',
+  'A hairpinned packet the IPv4 leg would cut into fragments for mtu4 (a 700-byte atomic fragment with mtu4 576) cannot come back as one IPv6 translation: dropped as hairpin64',
+  64,
+  'hairpin64',
+  () => {
+    const whole = ipv6({
+      src: '2001:db8:aaaa::5',
+      dst: a6('198.51.100.7'),
+      hopLimit: 64,
+      payload: udp({ srcPort: 40001, dstPort: 53, payload: filler(640, 22) }),
+    });
+    return fragment6(whole, [2000], 0x1234)[0];
+  },
+  { ...HAIRPIN, mtu4: 576 },
 );

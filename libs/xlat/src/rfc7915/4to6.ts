@@ -277,21 +277,29 @@ export function translate4to6(
         // rather than turn a corrupted message into a valid-looking one.
         if (checksumFinish(sumWords(input, l4, end, 0)) !== 0) return drop(result, R.icmpchecksum46);
         innerStart = l4 + 8;
-        // RFC 4884: a length attribute splits the original datagram from an extension structure.
+        // RFC 4884: a length attribute splits the original datagram from an extension structure. A
+        // length below 128 bytes is non-compliant (sec. 5) but still says where the extension is;
+        // the translated datagram is padded to 128 (translateIcmpError46), as sec. 5 requires.
         const words = input[l4 + 5];
-        if (
-          words !== 0 &&
-          mappedType !== 2 &&
-          mappedType !== 4 &&
-          words * 4 >= 128 &&
-          innerStart + words * 4 < end
-        ) {
+        if (words !== 0 && mappedType !== 2 && mappedType !== 4 && innerStart + words * 4 < end) {
           originalEnd = innerStart + words * 4;
           extensionLength = end - originalEnd;
         }
         const inner = state.inner4;
         if (parseIpv4(input, innerStart, originalEnd - innerStart, inner, false) !== ParseStatus.Ok) {
           return drop(result, R.icmpinner46);
+        }
+        // A length attribute that does not even cover the quoted header and 8 bytes of its payload
+        // (RFC 792's minimum) is not believed: the message is read as if it had none.
+        if (
+          extensionLength > 0 &&
+          inner.fragmentOffset === 0 &&
+          inner.start + inner.available - inner.payloadOffset < 8
+        ) {
+          originalEnd = end;
+          extensionLength = 0;
+          if (parseIpv4(input, innerStart, end - innerStart, inner, false) !== ParseStatus.Ok)
+            return drop(result, R.icmpinner46);
         }
         const innerProtocol = inner.protocol;
         if (innerProtocol === 58 || isIpv6Only(innerProtocol)) return drop(result, R.icmpinner46);

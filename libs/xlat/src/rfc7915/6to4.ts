@@ -235,15 +235,29 @@ export function translate6to4(
         sum = sumWords(input, l4, end, sum);
         if (checksumFinish(sum) !== 0) return drop(result, R.checksum64);
         const innerStart = l4 + 8;
-        // RFC 4884: Destination Unreachable and Time Exceeded may carry a length attribute.
+        // RFC 4884: Destination Unreachable and Time Exceeded may carry a length attribute. A length
+        // below 128 bytes is non-compliant (sec. 5) but still says where the extension starts; the
+        // translated datagram is padded to 128 (translateIcmpError64), as sec. 5 requires.
         const words = input[l4 + 4];
-        if ((type === 1 || type === 3) && words !== 0 && words * 8 >= 128 && innerStart + words * 8 < end) {
+        if ((type === 1 || type === 3) && words !== 0 && innerStart + words * 8 < end) {
           originalEnd = innerStart + words * 8;
           extensionLength = end - originalEnd;
         }
         const inner = state.inner6;
         if (parseIpv6(input, innerStart, originalEnd - innerStart, inner, false) !== ParseStatus.Ok) {
           return drop(result, R.icmpinner64);
+        }
+        // A length attribute that does not cover the quoted headers and 8 bytes of payload is not
+        // believed: the message is read as if it had none (as in 4to6.ts).
+        if (
+          extensionLength > 0 &&
+          inner.fragmentOffset === 0 &&
+          inner.start + inner.available - inner.payloadOffset < 8
+        ) {
+          originalEnd = end;
+          extensionLength = 0;
+          if (parseIpv6(input, innerStart, end - innerStart, inner, false) !== ParseStatus.Ok)
+            return drop(result, R.icmpinner64);
         }
         const innerProtocol = inner.protocol;
         if (innerProtocol === 1) return drop(result, R.icmpinner64);

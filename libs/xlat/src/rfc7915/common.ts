@@ -47,6 +47,7 @@ export class Result implements TranslationResult {
   reason = 0;
   count = 0;
   length = 0;
+  hairpinned = false;
   readonly lengths: Int32Array;
   constructor(maxPackets: number) {
     this.lengths = new Int32Array(maxPackets);
@@ -63,6 +64,8 @@ export class XlatState {
   readonly result: Result;
   /** Identification for IPv4 packets that may be fragmented and had no Fragment header (RFC 6864). */
   nextIdentification = 0;
+  /** Set by the stateless planner when the outer IPv4 source came from the RFC 6791 pool. */
+  usedPool6791 = false;
 
   constructor(readonly cfg: TranslatorConfig) {
     // Worst case: 65535 bytes cut into the smallest IPv4 fragments mtu4 allows (8-byte multiples).

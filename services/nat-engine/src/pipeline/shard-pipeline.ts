@@ -1,11 +1,15 @@
 // The shard pipeline: what one shard does with a packet an ingress has classified and keyed (RFC 6146
 // sec. 3.5 filtering and updating and sec. 3.6 the outgoing tuple, by the engine; sec. 3.7 the RFC 7915
 // rewrite with that tuple; sec. 3.8 hairpinning; sec. 3.5.2.2 held unsolicited SYNs and the ICMP
-// errors the engine asks for). It accepts a packet from any ingress: the engine key plus the packet.
+// errors the engine asks for), every ICMP error under one token bucket (RFC 4443 sec. 2.4 (f), RFC 1812
+// sec. 4.3.2.8). It accepts a packet from any ingress: the engine key plus the packet.
 import { type CounterLayout, translatorDropBase } from '../../../../libs/dataplane/src/index.js';
 import {
   checksumAdjust,
   copyBytes,
+  ICMP_ERRORS_BURST_DEFAULT,
+  ICMP_ERRORS_PER_SECOND_DEFAULT,
+  IcmpErrorBucket,
   Protocol,
   read16,
   sumWords,
@@ -38,6 +42,9 @@ export interface ShardPipelineOptions {
   translator: TranslatorConfigInput;
   /** IPv4 source of the ICMPv4 errors the engine asks for (a pool address). */
   icmpSource4: number;
+  /** Token bucket for every ICMP error the pipeline sends (default 1000 per second, burst 50). */
+  icmpErrorsPerSecond?: number;
+  icmpErrorsBurst?: number;
 }
 
 export class ShardPipeline {
@@ -56,6 +63,10 @@ export class ShardPipeline {
   private readonly held = new Map<number, Uint8Array>();
   /** ICMP errors for expired held SYNs, waiting for the owner's next batch write. */
   readonly pendingReplies: Uint8Array[] = [];
+  /** Every ICMP error takes a token; without one it is suppressed and counted. */
+  private readonly icmpBucket: IcmpErrorBucket;
+  /** Where the translator writes while the bucket is empty (see translate). */
+  private readonly scratch = new Uint8Array(65535 + 2048 + 64);
 
   constructor(
     readonly engine: NatEngine,
@@ -71,6 +82,11 @@ export class ShardPipeline {
       lowestIpv6Mtu: 65535,
     });
     this.current = this.stateful.result;
+    this.icmpBucket = new IcmpErrorBucket(
+      options.icmpErrorsPerSecond ?? ICMP_ERRORS_PER_SECOND_DEFAULT,
+      options.icmpErrorsBurst ?? ICMP_ERRORS_BURST_DEFAULT,
+      0,
+    );
     this.natDropBase = layout.index('drop.nat.protocol64') - 1;
     this.hairpinProtocolDrop = layout.index('drop.hairpinprotocol');
     this.heldSynDrop = layout.index('drop.heldsyn');
@@ -89,6 +105,11 @@ export class ShardPipeline {
   /** The engine's time for the packets of the next batch. */
   setNow(nowMs: number): void {
     this.nowMs = nowMs;
+  }
+
+  /** ICMP errors the rate limit suppressed (the packets themselves are counted by their reasons). */
+  get icmpErrorsSuppressed(): number {
+    return this.icmpBucket.suppressed;
   }
 
   /**
@@ -120,6 +141,7 @@ export class ShardPipeline {
     }
     if (verdict === EngineVerdict.ReplyIcmp) {
       this.lastDrop = this.natDropBase + r.reason;
+      if (!this.icmpBucket.take(this.nowMs)) return Verdict.Drop;
       return this.reply(writeIcmp6Error(input, start, length, output, outStart, r.icmpType, r.icmpCode));
     }
     return this.dropTo(this.natDropBase + r.reason);
@@ -157,6 +179,7 @@ export class ShardPipeline {
     }
     if (verdict === EngineVerdict.ReplyIcmp) {
       this.lastDrop = this.natDropBase + r.reason;
+      if (!this.icmpBucket.take(this.nowMs)) return Verdict.Drop;
       return this.reply(
         writeIcmp4Error(
           input,
@@ -184,7 +207,10 @@ export class ShardPipeline {
     superPacket: boolean,
   ): Verdict {
     const translator = superPacket ? this.superStateful : this.stateful;
-    return this.translated(translator, translator.v6ToV4(input, output, tuple, start, length, outStart));
+    return this.translated(
+      translator,
+      this.translate(translator, false, tuple, input, start, length, output, outStart),
+    );
   }
 
   /** RFC 7915 IPv4 -> IPv6 with a tuple the flow already has. */
@@ -198,7 +224,10 @@ export class ShardPipeline {
     superPacket: boolean,
   ): Verdict {
     const translator = superPacket ? this.superStateful : this.stateful;
-    return this.translated(translator, translator.v4ToV6(input, output, tuple, start, length, outStart));
+    return this.translated(
+      translator,
+      this.translate(translator, true, tuple, input, start, length, output, outStart),
+    );
   }
 
   /**
@@ -212,7 +241,7 @@ export class ShardPipeline {
       const holdId = engine.expiredHoldIds[i];
       const packet = this.held.get(holdId);
       this.held.delete(holdId);
-      if (packet === undefined) continue;
+      if (packet === undefined || !this.icmpBucket.take(nowMs)) continue;
       const reply = new Uint8Array(576);
       const length = writeIcmp4Error(
         packet,
@@ -231,6 +260,42 @@ export class ShardPipeline {
   /** Held SYN packets kept for the engine's holds. */
   get heldCount(): number {
     return this.held.size;
+  }
+
+  /**
+   * The translator's call under the ICMP error bucket: with a token it writes straight into the output
+   * and an error it answers with takes the token; without one it translates into a scratch buffer (a
+   * copy more, only while errors are being suppressed), so an error it would answer with never reaches
+   * the output (a Drop writes nothing) and is counted as suppressed.
+   */
+  private translate(
+    translator: StatefulTranslator,
+    v4ToV6: boolean,
+    tuple: XlatTuple,
+    input: Uint8Array,
+    start: number,
+    length: number,
+    output: Uint8Array,
+    outStart: number,
+  ): Verdict {
+    const bucket = this.icmpBucket;
+    if (bucket.hasToken(this.nowMs)) {
+      const verdict = v4ToV6
+        ? translator.v4ToV6(input, output, tuple, start, length, outStart)
+        : translator.v6ToV4(input, output, tuple, start, length, outStart);
+      if (verdict === Verdict.ReplyIcmp) bucket.take(this.nowMs);
+      return verdict;
+    }
+    const scratch = this.scratch;
+    const verdict = v4ToV6
+      ? translator.v4ToV6(input, scratch, tuple, start, length, 0)
+      : translator.v6ToV4(input, scratch, tuple, start, length, 0);
+    if (verdict === Verdict.ReplyIcmp) {
+      bucket.take(this.nowMs);
+      return Verdict.Drop;
+    }
+    if (verdict === Verdict.Translate) copyBytes(scratch, 0, output, outStart, translator.result.length);
+    return verdict;
   }
 
   private translated(translator: StatefulTranslator, verdict: Verdict): Verdict {
