@@ -44,6 +44,9 @@ lab_deps=(
   "timeout:coreutils"
   "unbound:unbound"                           # DNS64 resolver (dns64 module) for the CLAT's RFC 7050 tests
   "/usr/share/doc/python3-venv:python3-venv" # infra/scripts/ensure-scapy.sh builds a scapy virtualenv
+  "prometheus:prometheus" # test/observability: a real Prometheus scrapes the PLAT's /metrics
+  "chromium:chromium"     # test/observability: the dashboard page rendered headless
+  "tmux:tmux"             # test/observability: `xlat64 top` under a terminal
 )
 # Servers the cluster-state suites (services/state) start on free loopback ports in temporary
 # directories, once per test run (infra/services/*.sh, test/support/state-servers.ts).

@@ -63,6 +63,8 @@ export function createE2eLab(
     plat: 'tayga' | 'xlat64';
     clat: 'tayga' | 'xlat64' | 'none';
     queues?: number;
+    /** Extra flags for `xlat64 plat` (e.g. --metrics). */
+    platArgs?: readonly string[];
     /** YAML appended to the xlat64 PLAT's configuration. */
     platConfigExtra?: string;
   },
@@ -81,6 +83,7 @@ export function createE2eLab(
     '--state-dir',
     `${runDir}/state`,
     ...(options.queues === undefined ? [] : ['--queues', String(options.queues)]),
+    ...(options.platArgs ?? []),
   ];
   const lab = createLab({
     prefix,

@@ -2,6 +2,7 @@
 // either returns a checked value or throws an XLAT64_ERR_CONFIG error naming the field, what was
 // wrong and how to fix it. Roles declare their schema with these, so every refusal reads alike.
 // Address text goes through the one parser in libs/xlat (address.ts).
+import { type ListenAddress, parseListenAddress } from '../../telemetry/src/index.js';
 import { parseIpv4Address, parseIpv6Address } from '../../xlat/src/index.js';
 import { DataplaneError } from './errors.js';
 
@@ -127,4 +128,17 @@ function isIpv4(text: string): boolean {
 
 function isIpv6(text: string): boolean {
   return parseIpv6Address(text) !== null;
+}
+
+/** An optional `HOST:PORT` / `[V6]:PORT` listen address (the metrics and dashboard endpoint). */
+export function readListenAddress(raw: RawConfig, field: string): ListenAddress | undefined {
+  const value = raw[field];
+  if (value === undefined) return undefined;
+  const parsed = typeof value === 'string' ? parseListenAddress(value) : null;
+  if (parsed === null)
+    throw configError(
+      field,
+      `expected HOST:PORT or [IPV6]:PORT (e.g. 127.0.0.1:9464), got ${JSON.stringify(value)}`,
+    );
+  return parsed;
 }

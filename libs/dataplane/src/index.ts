@@ -19,6 +19,7 @@ export {
   readInteger,
   readIpv4Address,
   readIpv6Address,
+  readListenAddress,
   readOptionalString,
   readPrefix,
   readString,

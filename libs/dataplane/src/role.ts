@@ -1,6 +1,7 @@
 // The lifecycle both translating roles share: open the TUN, apply the kernel setup, start one
 // worker per queue with the role's handler module, serve `xlat64 status`; on a failure halfway,
 // or at stop, undo in reverse order (status, workers, kernel setup while the device exists, device).
+import { type ListenAddress, type MetricsEndpoint, startMetricsEndpoint } from '../../telemetry/src/index.js';
 import { openTun, type QueueSet, startQueues, type TunDevice } from '../../tun/src/index.js';
 import { type CounterLayout, sumCounters } from './counters.js';
 import { StatusServer } from './status-server.js';
@@ -20,10 +21,14 @@ export interface RoleSpec {
   pollTimeoutMs?: number;
   /** Role-specific fields of the status document. */
   details: () => Record<string, unknown>;
+  /** Where to serve Prometheus /metrics, /status.json and the dashboard (libs/telemetry); none when absent. */
+  metrics?: ListenAddress;
 }
 
 export interface RunningRole {
   readonly device: TunDevice;
+  /** The metrics endpoint when `metrics` was given (its bound address, for port 0). */
+  readonly metrics: MetricsEndpoint | null;
   stop(): Promise<void>;
 }
 
@@ -32,6 +37,7 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
   const setup = new SystemSetup();
   let queues: QueueSet | null = null;
   let status: StatusServer | null = null;
+  let metrics: MetricsEndpoint | null = null;
   try {
     for (const step of spec.setupSteps(device)) setup.apply(step);
     const counters = Array.from({ length: spec.queues }, () => spec.layout.allocate());
@@ -44,7 +50,7 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
     });
     const running = queues;
     const startedAt = new Date().toISOString();
-    status = new StatusServer(spec.statusSocket, () => ({
+    const snapshot = () => ({
       role: spec.role,
       pid: process.pid,
       startedAt,
@@ -55,9 +61,20 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
       counters: sumCounters(spec.layout, counters),
       // Each worker's own figures next to the sum (one entry per queue).
       perQueue: counters.length > 1 ? counters.map((c) => sumCounters(spec.layout, [c])) : undefined,
-    }));
+    });
+    status = new StatusServer(spec.statusSocket, snapshot);
     await status.start();
+    if (spec.metrics !== undefined) {
+      metrics = await startMetricsEndpoint({
+        listen: spec.metrics,
+        counters: { names: spec.layout.names, blocks: counters, attributes: { role: spec.role } },
+        status: snapshot,
+        resource: { 'service.instance.id': `${spec.role}-${device.name}-${process.pid}` },
+      });
+      log(`${spec.role}: metrics at ${metrics.url}/metrics, dashboard at ${metrics.url}/`);
+    }
   } catch (error) {
+    await metrics?.stop();
     await status?.stop();
     await queues?.stop();
     setup.undoAll();
@@ -66,9 +83,12 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
   }
   const runningQueues = queues;
   const runningStatus = status;
+  const runningMetrics = metrics;
   return {
     device,
+    metrics: runningMetrics,
     async stop() {
+      await runningMetrics?.stop();
       await runningStatus.stop();
       await runningQueues.stop();
       // Undo routes and addresses while the device still exists, then let the kernel remove it.

@@ -75,6 +75,7 @@ export async function startClat(config: ClatConfig, log: (line: string) => void)
         counters,
         prefixSlot: slot.buffer,
       }),
+      metrics: config.metrics,
       details: () => ({
         ipv4Address: config.ipv4Address,
         ipv6Address: config.ipv6Address,
@@ -103,6 +104,7 @@ export async function startClat(config: ClatConfig, log: (line: string) => void)
   );
   return {
     device: clat.device,
+    metrics: clat.metrics,
     discovery,
     async stop() {
       discovery.stop();

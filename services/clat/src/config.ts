@@ -13,11 +13,13 @@ import {
   readInteger,
   readIpv4Address,
   readIpv6Address,
+  readListenAddress,
   readOptionalString,
   readString,
   refuseUnknownKeys,
 } from '../../../libs/dataplane/src/index.js';
 import { ICMP_ERRORS_BURST_DEFAULT, ICMP_ERRORS_PER_SECOND_DEFAULT } from '../../../libs/packet/src/index.js';
+import type { ListenAddress } from '../../../libs/telemetry/src/index.js';
 import {
   formatIpv6Address,
   isPrefixParseFailure,
@@ -67,6 +69,8 @@ export interface ClatConfig {
   queues: number;
   udpZeroChecksum: 'compute' | 'drop';
   statusSocket: string;
+  /** HOST:PORT of the Prometheus /metrics + dashboard endpoint; off when absent. */
+  metrics: ListenAddress | undefined;
   /** ICMP error token bucket (RFC 4443 sec. 2.4 (f), RFC 1812 sec. 4.3.2.8): errors per second, burst. */
   icmpErrorsPerSecond: number;
   icmpErrorsBurst: number;
@@ -92,6 +96,7 @@ export const clatConfigKeys = [
   'queues',
   'udpZeroChecksum',
   'statusSocket',
+  'metrics',
   'icmpErrorsPerSecond',
   'icmpErrorsBurst',
 ] as const;
@@ -141,6 +146,7 @@ export function parseClatConfig(raw: RawConfig): ClatConfig {
     queues: readInteger(raw, 'queues', 1, 1, 16),
     udpZeroChecksum: readEnum(raw, 'udpZeroChecksum', 'compute', ['compute', 'drop']),
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/clat-${device}.sock`,
+    metrics: readListenAddress(raw, 'metrics'),
     icmpErrorsPerSecond: readInteger(
       raw,
       'icmpErrorsPerSecond',

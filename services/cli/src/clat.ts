@@ -40,6 +40,7 @@ Options (config-file key in brackets):
   --ndp-proxy-device DEV    answer NDP for the IPv6 address on this uplink [ndpProxyDevice]
   --queues N                TUN queues / worker threads [queues] (default 1)
   --status-socket PATH      where \`xlat64 status\` asks [statusSocket]
+  --metrics HOST:PORT       serve Prometheus /metrics, /status.json and the dashboard page [metrics]
 `;
 
 export const clatCommand: Command = {
@@ -71,6 +72,7 @@ export const clatCommand: Command = {
           'ndp-proxy-device': { type: 'string' },
           queues: { type: 'string' },
           'status-socket': { type: 'string' },
+          metrics: { type: 'string' },
         },
       }));
     } catch (error) {
@@ -99,6 +101,7 @@ export const clatCommand: Command = {
       ndpProxyDevice: values['ndp-proxy-device'],
       queues: values.queues,
       statusSocket: values['status-socket'],
+      metrics: values.metrics,
     });
     const config = parseClatConfig(raw);
     const clat = await startClat(config, log);

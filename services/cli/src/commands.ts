@@ -3,6 +3,7 @@ import { clatCommand } from './clat.js';
 import type { Command } from './command.js';
 import { platCommand } from './plat.js';
 import { statusCommand } from './status.js';
+import { topCommand } from './top.js';
 import { translateCommand } from './translate.js';
 import { versionCommand } from './version.js';
 
@@ -11,5 +12,6 @@ export const commands: readonly Command[] = [
   clatCommand,
   translateCommand,
   statusCommand,
+  topCommand,
   versionCommand,
 ];

@@ -26,6 +26,7 @@ Options (config-file key in brackets):
   --pool4 P               IPv4 pool prefix or range, repeatable [pool4] (required)
   --state-dir DIR         state directory: log and snapshots [stateDir] (default /var/lib/xlat64)
   --status-socket PATH    where \`xlat64 status\` asks [statusSocket]
+  --metrics HOST:PORT     serve Prometheus /metrics, /status.json and the dashboard page [metrics]
   --no-routes             do not route PREF64 and pool into the device [routes: false]
   --queues N              TUN queues = worker threads, each owning a share of the shards [queues] (1)
 Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, shards (1024), and nat: { blockSizePorts,
@@ -53,6 +54,7 @@ export const platCommand: Command = {
           pool4: { type: 'string', multiple: true },
           'state-dir': { type: 'string' },
           'status-socket': { type: 'string' },
+          metrics: { type: 'string' },
           'no-routes': { type: 'boolean' },
           queues: { type: 'string' },
         },
@@ -77,6 +79,7 @@ export const platCommand: Command = {
       pool4: values.pool4,
       stateDir: values['state-dir'],
       statusSocket: values['status-socket'],
+      metrics: values.metrics,
       routes: values['no-routes'] ? false : undefined,
       queues: values.queues,
     });

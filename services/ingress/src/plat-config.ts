@@ -1,6 +1,7 @@
 // Configuration of `xlat64 plat`, the single-node PLAT (stateful NAT64, RFC 6146, with RFC 6888
 // port blocks) on a TUN device, with the embedded state (an append-only event log in stateDir).
 // NAT behaviour options live under `nat` and are checked by the engine's own validator.
+
 import { isAbsolute } from 'node:path';
 import {
   configError,
@@ -8,12 +9,14 @@ import {
   readBoolean,
   readDeviceName,
   readInteger,
+  readListenAddress,
   readOptionalString,
   readPrefix,
   readString,
   refuseUnknownKeys,
 } from '../../../libs/dataplane/src/index.js';
 import { ICMP_ERRORS_BURST_DEFAULT, ICMP_ERRORS_PER_SECOND_DEFAULT } from '../../../libs/packet/src/index.js';
+import type { ListenAddress } from '../../../libs/telemetry/src/index.js';
 import {
   type TranslatorConfigInput,
   validateConfig as validateTranslatorConfig,
@@ -56,6 +59,8 @@ export interface PlatConfig {
   routes: boolean;
   stateDir: string;
   statusSocket: string;
+  /** HOST:PORT of the Prometheus /metrics + dashboard endpoint; off when absent. */
+  metrics: ListenAddress | undefined;
   /** How often coalesced session refreshes and batched events are written. */
   flushIntervalMs: number;
   /** ICMP error token bucket (RFC 4443 sec. 2.4 (f), RFC 1812 sec. 4.3.2.8): errors per second, burst. */
@@ -79,6 +84,7 @@ export const platConfigKeys = [
   'routes',
   'stateDir',
   'statusSocket',
+  'metrics',
   'flushIntervalMs',
   'icmpErrorsPerSecond',
   'icmpErrorsBurst',
@@ -146,6 +152,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     routes: readBoolean(raw, 'routes', true),
     stateDir,
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/plat-${device}.sock`,
+    metrics: readListenAddress(raw, 'metrics'),
     flushIntervalMs: readInteger(raw, 'flushIntervalMs', 1000, 1, 60_000),
     icmpErrorsPerSecond: readInteger(
       raw,

@@ -81,6 +81,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
       pollTimeoutMs: config.queues > 1 ? MULTI_QUEUE_POLL_TIMEOUT_MS : undefined,
       handlerOptions,
+      metrics: config.metrics,
       details: () => ({
         prefix: config.prefix,
         pool4: config.pool4,

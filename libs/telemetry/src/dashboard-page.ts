@@ -1,0 +1,59 @@
+// The dashboard page served at / of the metrics endpoint: one static HTML document with inline CSS
+// and JS (no external CDN) that polls /status.json and renders node, workers, traffic, drops by
+// reason, gauges and a timeline of the samples it has seen.
+export const dashboardHtml = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>xlat64 dashboard</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:16px;background:#f6f7f9;color:#1d232b}
+h1{font-size:20px;margin:0 0 8px} h2{font-size:15px;margin:0 0 6px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px}
+.card{background:#fff;border:1px solid #d8dde3;border-radius:6px;padding:10px}
+table{border-collapse:collapse;width:100%} td,th{padding:2px 6px;text-align:left;border-bottom:1px solid #eee}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+.bar{background:#c0392b;height:10px;display:inline-block}
+.cell{display:inline-block;width:26px;height:26px;margin:1px;border-radius:3px;font-size:10px;text-align:center;line-height:26px}
+#err{color:#c0392b}
+</style></head><body>
+<h1>xlat64 <span id="role"></span></h1>
+<div id="node"></div><div id="err"></div>
+<div class="grid">
+<div class="card"><h2>Traffic</h2><table id="traffic"></table></div>
+<div class="card"><h2>Drops by reason</h2><table id="drops"></table></div>
+<div class="card"><h2>State</h2><table id="state"></table></div>
+<div class="card"><h2>Workers</h2><table id="workers"></table></div>
+<div class="card"><h2>Pool use per address</h2><div id="pool"></div></div>
+<div class="card"><h2>Timeline</h2><table id="timeline"></table></div>
+</div>
+<script>
+"use strict";
+const timeline = [];
+let last = null;
+function esc(s){return String(s).replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));}
+function rows(pairs){return pairs.map(([k,v])=>"<tr><td>"+esc(k)+"</td><td class=n data-name=\\""+esc(k)+"\\">"+esc(v)+"</td></tr>").join("");}
+function render(doc){
+  const c = doc.counters || {};
+  document.getElementById("role").textContent = doc.role + " on " + (doc.device || "?");
+  document.getElementById("node").textContent = "pid " + doc.pid + ", started " + doc.startedAt;
+  const traffic = ["rx.packets","rx.bytes","tx.packets64","tx.bytes64","tx.packets46","tx.bytes46","tx.replies"];
+  document.getElementById("traffic").innerHTML = rows(traffic.map(k=>[k, c[k] || 0]));
+  const drops = Object.entries(c).filter(([k,v])=>k.startsWith("drop.") && v>0).sort((a,b)=>b[1]-a[1]);
+  const max = drops.length ? drops[0][1] : 1;
+  document.getElementById("drops").innerHTML = drops.length ? drops.map(([k,v])=>"<tr><td>"+esc(k.slice(5))+"</td><td class=n data-name=\\""+esc(k)+"\\">"+v+"</td><td><span class=bar style=\\"width:"+Math.max(2,Math.round(120*v/max))+"px\\"></span></td></tr>").join("") : "<tr><td>no drops</td></tr>";
+  const state = Object.entries(c).filter(([k])=>k.startsWith("nat.")||k.startsWith("events."));
+  document.getElementById("state").innerHTML = state.length ? rows(state) : "<tr><td>stateless role</td></tr>";
+  const ws = Array.isArray(doc.perQueue) ? doc.perQueue : [c];
+  document.getElementById("workers").innerHTML = "<tr><th>worker</th><th>rx</th><th>6to4</th><th>4to6</th><th>drops</th></tr>" + ws.map((w,i)=>{const d=Object.entries(w).filter(([k])=>k.startsWith("drop.")).reduce((a,[,v])=>a+v,0);return "<tr><td>"+i+"</td><td class=n>"+(w["rx.packets"]||0)+"</td><td class=n>"+(w["tx.packets64"]||0)+"</td><td class=n>"+(w["tx.packets46"]||0)+"</td><td class=n>"+d+"</td></tr>";}).join("");
+  const pool = doc.poolUse || [];
+  document.getElementById("pool").innerHTML = pool.length ? pool.map(p=>{const h=Math.round(120-120*Math.min(1,p.used));return "<span class=cell title=\\""+esc(p.address)+"\\" style=\\"background:hsl("+h+",70%,60%)\\">"+Math.round(100*p.used)+"</span>";}).join("") : "<span>pool " + esc(JSON.stringify(doc.pool4 || [])) + ": per-address use not reported by this node</span>";
+  if (last === null || last.startedAt !== doc.startedAt) timeline.unshift([new Date().toISOString(), (last === null ? "seen " : "restart: ") + doc.role + " pid " + doc.pid]);
+  last = doc;
+  document.getElementById("timeline").innerHTML = rows(timeline.slice(0,20));
+  document.body.dataset.loaded = "1";
+}
+async function poll(){
+  try { const r = await fetch("status.json", {cache:"no-store"}); render(await r.json()); document.getElementById("err").textContent=""; }
+  catch (e) { document.getElementById("err").textContent = "status unavailable: " + e; }
+}
+poll(); setInterval(poll, 2000);
+</script></body></html>
+`;

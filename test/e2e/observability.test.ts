@@ -1,0 +1,165 @@
+// Observability of a running xlat64 PLAT in the namespace lab (issue 12): a real Prometheus
+// (Debian's package) scrapes `xlat64 plat --metrics`, and what it stores matches `xlat64 status`;
+// the dashboard page, rendered by headless Chromium, shows the same live numbers.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PromSample, type RunningServer, startPrometheus } from '../../infra/observability/servers.js';
+import { createE2eLab, REPO, SERVER_V6, XLAT64 } from './support.js';
+
+const METRICS = '127.0.0.1:9464';
+const lab = createE2eLab('e2e-obs', { plat: 'xlat64', clat: 'none', platArgs: ['--metrics', METRICS] });
+/** Artifacts (the dashboard screenshot) kept after the run, outside the lab's run directory. */
+const ARTIFACTS = `${REPO}test-artifacts`;
+
+/** Status counter -> the PromQL that must give the same value (summed over workers). */
+const checks: [string, string][] = [
+  ['rx.packets', 'sum(xlat64_received_packets_total)'],
+  ['tx.packets64', 'sum(xlat64_packets_total{direction="6to4"})'],
+  ['tx.packets46', 'sum(xlat64_packets_total{direction="4to6"})'],
+  ['tx.bytes64', 'sum(xlat64_bytes_total{direction="6to4"})'],
+  ['tx.bytes46', 'sum(xlat64_bytes_total{direction="4to6"})'],
+  ['tx.replies', 'sum(xlat64_replies_total)'],
+  ['drop.hoplimit64', 'sum(xlat64_drops_total{reason="hoplimit",direction="6to4"})'],
+  ['nat.mappings', 'sum(xlat64_nat_mappings)'],
+  ['nat.subscribers', 'sum(xlat64_nat_subscribers)'],
+];
+
+function value(samples: PromSample[]): number {
+  return samples.length === 1 ? samples[0].value : Number.NaN;
+}
+
+describe('Prometheus and the dashboard on a live xlat64 PLAT', () => {
+  let prom: RunningServer & { query(expr: string): PromSample[] };
+
+  beforeAll(async () => {
+    lab.up();
+    for (let i = 0; i < 3; i++)
+      lab.check('client', ['curl', '-sS', '-g', '--max-time', '10', `http://[${SERVER_V6}]:8000/`]);
+    // Hop limit 2: the PLAT's kernel forwards with 1 left, the translator must answer time exceeded.
+    lab.run('client', ['ping', '-6', '-c', '2', '-i', '0.2', '-t', '2', '-W', '1', SERVER_V6]);
+    prom = await startPrometheus({ targets: [METRICS], netns: lab.namespaces.plat, port: 9090 });
+  });
+
+  afterAll(async () => {
+    await prom?.stop();
+    lab.teardown();
+  });
+
+  it('Prometheus stores the same traffic, drop and state numbers that xlat64 status reports', async () => {
+    // Proves the exporter's names and values against the status socket, through a real scrape.
+    let mismatches: string[] = [];
+    let status: Record<string, number> = {};
+    for (let attempt = 0; attempt < 60; attempt++) {
+      status = lab.counters('plat');
+      mismatches = checks
+        .map(([counter, expr]) => [counter, expr, status[counter] ?? 0, value(prom.query(expr))] as const)
+        .filter(([, , want, got]) => want !== got)
+        .map(([counter, expr, want, got]) => `${counter}=${want} but ${expr}=${got}`);
+      if (mismatches.length === 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(mismatches).toEqual([]);
+    expect(status['tx.packets64']).toBeGreaterThan(0);
+    expect(status['tx.packets46']).toBeGreaterThan(0);
+    expect(status['drop.hoplimit64']).toBeGreaterThan(0);
+    // Every drop reason the status names is a series with that reason.
+    const reasons = new Set(
+      prom.query('xlat64_drops_total').map((s) => `${s.labels.reason}/${s.labels.direction}`),
+    );
+    expect(reasons.has('hoplimit/6to4')).toBe(true);
+    expect(reasons.has('truncated/4to6')).toBe(true);
+  });
+
+  it('every query of the Grafana dashboard names a metric this scrape really has', () => {
+    // Proves infra/dashboards/xlat64.json cannot drift from the exporter's names.
+    const dashboard = JSON.parse(readFileSync(join(REPO, 'infra/dashboards/xlat64.json'), 'utf8')) as {
+      panels: { targets: { expr: string }[] }[];
+      templating: { list: { query?: unknown }[] };
+    };
+    const exprs = [
+      ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)),
+      ...dashboard.templating.list.map((v) => v.query).filter((q): q is string => typeof q === 'string'),
+    ];
+    const metrics = new Set(exprs.flatMap((e) => e.match(/xlat64_[a-z0-9_]+/g) ?? []));
+    expect(metrics.size).toBeGreaterThan(8);
+    const missing = [...metrics].filter((m) => prom.query(`count(${m})`).length === 0);
+    expect(missing).toEqual([]);
+    // And the queries themselves are valid PromQL that Prometheus evaluates.
+    for (const expr of exprs.filter((e) => !e.startsWith('label_values')))
+      expect(() => prom.query(expr.replaceAll('$instance', '.*'))).not.toThrow();
+  });
+
+  it('the dashboard page renders the live counters in headless Chromium', () => {
+    // Proves the page polls /status.json and renders its numbers (compared to the status socket).
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const shot = `${ARTIFACTS}/dashboard.png`;
+    const chromium = [
+      'chromium',
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--user-data-dir=/tmp/x64t-e2e-obs-chromium',
+      '--window-size=1280,900',
+      '--virtual-time-budget=4000',
+    ];
+    const dom = lab.run('plat', [...chromium, '--dump-dom', `http://${METRICS}/`], 120_000);
+    expect(dom.code, dom.stderr).toBe(0);
+    const status = lab.counters('plat');
+    const cell = (name: string) =>
+      new RegExp(`data-name="${name.replace('.', '\\.')}">([0-9]+)<`).exec(dom.stdout)?.[1];
+    expect(dom.stdout).toContain('data-loaded="1"');
+    expect(Number(cell('tx.packets64'))).toBe(status['tx.packets64']);
+    expect(Number(cell('tx.packets46'))).toBe(status['tx.packets46']);
+    expect(Number(cell('drop.hoplimit64'))).toBe(status['drop.hoplimit64']);
+    expect(dom.stdout).toContain('plat on ');
+    const png = lab.run('plat', [...chromium, `--screenshot=${shot}`, `http://${METRICS}/`], 120_000);
+    expect(png.code, png.stderr).toBe(0);
+    expect(existsSync(shot)).toBe(true);
+    expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
+    spawnSync('rm', ['-rf', '/tmp/x64t-e2e-obs-chromium']);
+  });
+
+  it('xlat64 top --once prints the totals and top drop reasons the status socket has', () => {
+    // Proves top reads the socket and lays out the same totals (after traffic has stopped).
+    const socket = `${lab.runDir}/xlat64-plat.sock`;
+    const out = lab.check('plat', [
+      process.execPath,
+      XLAT64,
+      'top',
+      '--once',
+      '--interval',
+      '0.5',
+      '--socket',
+      socket,
+    ]);
+    const status = lab.counters('plat');
+    expect(out).toContain('xlat64 top — plat on ');
+    expect(out).toContain(`6to4 ${status['tx.packets64']} pkts`);
+    expect(out).toMatch(new RegExp(`hoplimit64 +${status['drop.hoplimit64']} `));
+  });
+
+  it('xlat64 top under tmux refreshes in place with the live counters', async () => {
+    // Proves the live view: the screen tmux captures after more traffic shows the new total.
+    const session = `x64t-obs-top-${process.pid}`;
+    const socket = `${lab.runDir}/xlat64-plat.sock`;
+    const command = `ip netns exec ${lab.namespaces.plat} ${process.execPath} ${XLAT64} top --interval 0.5 --socket ${socket}`;
+    const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8', timeout: 10_000 });
+    expect(tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '40', command).status).toBe(0);
+    try {
+      lab.check('client', ['curl', '-sS', '-g', '--max-time', '10', `http://[${SERVER_V6}]:8000/`]);
+      const want = lab.counters('plat')['tx.packets64'];
+      let screen = '';
+      for (let i = 0; i < 40 && !screen.includes(`6to4 ${want} pkts`); i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        screen = tmux('capture-pane', '-p', '-t', session).stdout;
+      }
+      expect(screen).toContain('xlat64 top — plat on ');
+      expect(screen).toContain(`6to4 ${want} pkts`);
+      expect(screen).toContain('top drop reasons');
+    } finally {
+      tmux('kill-session', '-t', session);
+    }
+  });
+});
