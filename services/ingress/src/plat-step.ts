@@ -39,8 +39,8 @@ export const platDropNames = [
   'notforus64',
   'fragment64',
   'fragment46',
-  'notenant64',
   ...shardPipelineDropNames,
+  'notenant64',
 ] as const;
 
 export interface PlatStepOptions {
