@@ -70,8 +70,11 @@ export function createE2eLab(
   },
 ): E2eLab {
   if (!name.startsWith('e2e')) throw new Error(`e2e lab names start with e2e, not '${name}'`);
-  const prefix = `x64t-${name}`;
-  const runDir = `/tmp/x64t-${name}`;
+  // The test process's PID in every name: two test runs on one machine (several checkouts) used to
+  // share x64t-<name> namespaces and run directories, take each other's labs down, and leave daemons
+  // whose pid files the other run had removed. The global teardown knows the -<pid> convention.
+  const prefix = `x64t-${name}-${process.pid}`;
+  const runDir = `/tmp/x64t-${name}-${process.pid}`;
   // Each suite's PLAT writes its event log into its own state directory (removed by lab.sh down),
   // not into the shared default /var/lib/xlat64.
   const platCommand = [
