@@ -7,12 +7,15 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import {
   CountingEventSink,
+  claimSharedPoolBlocks,
   createFlowKey6,
   createNatEngine,
   createSeededRandom,
   createSharedPoolMemory,
   EngineDropReason,
   EngineVerdict,
+  leasedBlockEvents,
+  NatEventType,
   Protocol,
   sharedPoolAllocator,
   sharedPoolLessees,
@@ -36,6 +39,46 @@ function udpKey(subscriber: number) {
 }
 
 describe('shared pool allocator', () => {
+  it('gives the blocks a restored state holds back to its shard in a fresh node pool, refuses a second claim, and restates them as BlockLeased events', () => {
+    // Proves a restart with several workers cannot lease a restored block to another shard: the claim
+    // marks exactly the restored blocks, and the events name each block's address, port and subscriber.
+    const config = { ...small, timeouts: { udpMs: 120_000 } };
+    const before = createNatEngine(config, {
+      sink: new CountingEventSink(),
+      random: createSeededRandom(7),
+      startMs: 0,
+      shard: 1,
+      allocator: sharedPoolAllocator(createSharedPoolMemory(validateConfig(small)), 1),
+    });
+    for (let s = 0; s < 3; s++) expect(before.outbound6(udpKey(s), 0)).toBe(EngineVerdict.Translate);
+    const restored = before.state;
+    const fresh = createSharedPoolMemory(validateConfig(small));
+    expect(claimSharedPoolBlocks(fresh, 1, restored)).toBe(3);
+    const lessees = sharedPoolLessees(fresh);
+    for (let block = 0; block < lessees.length; block++)
+      expect(lessees[block]).toBe(restored.blockOwner[block] === -1 ? 0 : 2);
+    expect(() => claimSharedPoolBlocks(fresh, 0, restored)).toThrow();
+    const events = leasedBlockEvents(restored);
+    expect(events.length).toBe(3);
+    for (const e of events) {
+      expect(e.type).toBe(NatEventType.BlockLeased);
+      const block = restored.blockOfPort(e.protocol, restored.addressIndexOf(e.address), e.firstPort);
+      const owner = restored.blockOwner[block];
+      expect(owner).not.toBe(-1);
+      expect([...e.subscriber]).toEqual([...restored.subscriberPrefix.subarray(owner * 4, owner * 4 + 4)]);
+    }
+    // Another shard of the node is never given a claimed block: 8 UDP blocks, 3 claimed, so 5 more subscribers fit.
+    const after = createNatEngine(config, {
+      sink: new CountingEventSink(),
+      random: createSeededRandom(8),
+      startMs: 0,
+      shard: 0,
+      allocator: sharedPoolAllocator(fresh, 0),
+    });
+    for (let s = 10; s < 15; s++) expect(after.outbound6(udpKey(s), 0)).toBe(EngineVerdict.Translate);
+    expect(after.outbound6(udpKey(15), 0)).toBe(EngineVerdict.ReplyIcmp);
+  });
+
   it("makes the pool's bound the node's: the ninth subscriber over two shards is refused with pool exhaustion, and a block one shard releases serves the other", () => {
     // Proves the two engines see one pool (8 UDP blocks in all), and that release returns the block.
     const memory = createSharedPoolMemory(validateConfig(small));
