@@ -474,8 +474,10 @@ describe('differential: xlat64 against TAYGA', () => {
       for (const [key, d] of differences) if (pattern.test(key)) n += d.count;
       return `${n}\t${pattern.source}`;
     });
+    // One summary, overwritten by each run (it was one more /tmp file per run, never removed).
+    mkdirSync('test-artifacts', { recursive: true });
     writeFileSync(
-      `/tmp/x64t-tayga-diff-summary-${process.pid}.txt`,
+      'test-artifacts/tayga-differential-summary.txt',
       `agreed ${agreed} lost ${lost}\n${perRow.join('\n')}\n\n${summary}\n`,
     );
     expect(lost, 'inputs whose marker TAYGA did not return').toBe(0);
