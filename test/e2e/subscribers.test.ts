@@ -63,7 +63,7 @@ describe.each([1, 2, 4])(
         for (let f = 0; f < TCP_FLOWS; f++) {
           const url = `http://[${SERVER_V6}]:8000/?sub=${n}&flow=${f}`;
           jobs.push(
-            `curl -sS -g --max-time 10 --interface ${subscriber(n)} '${url}' > ${out}/tcp-${n}-${f} &`,
+            `curl -sS -g --max-time 20 --interface ${subscriber(n)} '${url}' > ${out}/tcp-${n}-${f} 2> ${out}/tcp-${n}-${f}.err &`,
           );
         }
         for (let f = 0; f < UDP_FLOWS; f++) {
@@ -72,12 +72,26 @@ describe.each([1, 2, 4])(
         }
       }
       lab.check('client', ['sh', '-c', `${jobs.join('\n')}\nwait`], 60_000);
+      // Every TCP flow is checked before the first failure is reported, and the report carries what
+      // explains it: curl's error for each failed flow, the PLAT's non-zero counters, the server's log.
+      const failed: string[] = [];
       for (let n = 0; n < SUBSCRIBERS; n++) {
         for (let f = 0; f < TCP_FLOWS; f++) {
-          expect(readFileSync(`${out}/tcp-${n}-${f}`, 'utf8'), `subscriber ${n} TCP flow ${f}`).toContain(
-            'hello from x64-server',
-          );
+          if (!readFileSync(`${out}/tcp-${n}-${f}`, 'utf8').includes('hello from x64-server')) {
+            failed.push(
+              `subscriber ${n} flow ${f}: ${readFileSync(`${out}/tcp-${n}-${f}.err`, 'utf8').trim()}`,
+            );
+          }
         }
+      }
+      if (failed.length > 0) {
+        const counters = JSON.stringify(lab.counters('plat'));
+        const http = readFileSync(`${lab.runDir}/http.log`, 'utf8');
+        expect.fail(
+          `${failed.length} TCP flows failed:\n${failed.join('\n')}\nPLAT counters: ${counters}\nhttp.log:\n${http}`,
+        );
+      }
+      for (let n = 0; n < SUBSCRIBERS; n++) {
         for (let f = 0; f < UDP_FLOWS; f++) {
           const result = JSON.parse(readFileSync(`${out}/udp-${n}-${f}`, 'utf8')) as {
             ok: boolean;
