@@ -17,6 +17,7 @@ export {
   parseListenAddress,
   startMetricsEndpoint,
 } from './metrics-endpoint.js';
+export { type Observation, type ObservedMetric, registerObservedMetrics } from './observed-metrics.js';
 export {
   extractTraceContext,
   type HeaderMap,

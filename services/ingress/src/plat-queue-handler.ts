@@ -17,6 +17,7 @@ import {
   leasedBlockEvents,
   type NatEngineConfigInput,
   parseIpv4,
+  portsInUseByAddress,
   ShardPipeline,
   type SharedPoolMemory,
   sharedPoolAllocator,
@@ -55,6 +56,11 @@ export interface PlatQueueOptions {
 /** What a node's workers share: pool lessees, block table, shard table, rings. */
 export interface PlatShards {
   pool: SharedPoolMemory;
+  /**
+   * Ports of dynamic mappings per pool address, one int32 row of poolAddressCount per worker, written
+   * by that worker once a second (status `poolUse`, `xlat64.pool.ports.used`).
+   */
+  poolPorts: SharedArrayBuffer;
   blocks: SharedArrayBuffer;
   table: ShardTableData;
   handoff: HandoffMemory;
@@ -75,6 +81,7 @@ export function createPlatShards(
   const engineConfig = validateConfig(engine);
   return {
     pool: createSharedPoolMemory(engineConfig),
+    poolPorts: new SharedArrayBuffer(workers * engineConfig.poolAddressCount * Int32Array.BYTES_PER_ELEMENT),
     blocks: createBlockTableStorage(engineConfig),
     table: createShardTable({ memberCount: workers, shardCount }).toData(),
     handoff: createHandoffMemory(workers, () => createRingMemory(HANDOFF_RING_BYTES)),
@@ -102,6 +109,8 @@ export const platGaugeNames = [
   'icmp.errors.suppressed',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
+/** How often a worker recounts its ports in use per pool address (a scan of its block table). */
+const POOL_PORTS_INTERVAL_MS = 1000;
 
 export const createQueueHandler: CreateQueueHandler = async (
   context: QueueContext,
@@ -188,6 +197,10 @@ export const createQueueHandler: CreateQueueHandler = async (
   const gauge = platGaugeNames.map((name) => layout.index(name));
   let lastMaintenanceMs = startMs;
   let lastFlushMs = startMs;
+  let lastPoolPortsMs = 0;
+  const addresses = engineConfig.poolAddressCount;
+  const poolPorts = new Int32Array(shards.poolPorts, worker * addresses * 4, addresses);
+  const poolPortsScratch = new Int32Array(addresses);
 
   const maintain = (nowMs: number) => {
     pipeline.advance(nowMs);
@@ -220,6 +233,12 @@ export const createQueueHandler: CreateQueueHandler = async (
     counters[gauge[14]] = h.fragmentsSteered;
     counters[gauge[15]] = h.fragmentsUnrouted;
     counters[gauge[16]] = pipeline.icmpErrorsSuppressed;
+    if (nowMs - lastPoolPortsMs >= POOL_PORTS_INTERVAL_MS) {
+      // Counted aside, then copied: the main thread never reads a half-zeroed row.
+      portsInUseByAddress(engine.state, poolPortsScratch);
+      poolPorts.set(poolPortsScratch);
+      lastPoolPortsMs = nowMs;
+    }
     lastMaintenanceMs = nowMs;
   };
 
