@@ -24,4 +24,13 @@ export {
   injectTraceContext,
   installTracePropagator,
 } from './trace-context.js';
-export { startTracing, type Tracing, type TracingOptions, traced } from './tracing.js';
+export {
+  annotateSpan,
+  controlPlaneTracer,
+  startTracing,
+  trace,
+  type Tracing,
+  type TracingOptions,
+  traced,
+  tracedSync,
+} from './tracing.js';
