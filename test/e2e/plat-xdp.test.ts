@@ -181,7 +181,9 @@ describe('xlat64 plat --io xdp', () => {
     expect(sample('xlat64_packets_total', 'direction="4to6"')).toBe(after.counters['tx.packets46']);
     expect(sample('xlat64_pool_blocks_leased', `address="${poolAddress}"`)).toBe(1);
     expect(sample('xlat64_pool_blocks_leased', 'address="198.51.100.')).toBe(1);
-    const use = (after.poolUse as { address: string; leasedBlocks: number }[]).filter((p) => p.leasedBlocks > 0);
+    const use = (after.poolUse as { address: string; leasedBlocks: number }[]).filter(
+      (p) => p.leasedBlocks > 0,
+    );
     expect(use.map((p) => p.address)).toEqual([poolAddress]);
 
     const code = await new Promise<number | null>((resolve) => {

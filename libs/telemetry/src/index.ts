@@ -19,6 +19,12 @@ export {
 } from './metrics-endpoint.js';
 export { type Observation, type ObservedMetric, registerObservedMetrics } from './observed-metrics.js';
 export {
+  createReplicationMetrics,
+  type OutboxLagStatus,
+  outboxMetrics,
+  type ReplicationMetrics,
+} from './state-metrics.js';
+export {
   extractTraceContext,
   type HeaderMap,
   injectTraceContext,
@@ -28,9 +34,9 @@ export {
   annotateSpan,
   controlPlaneTracer,
   startTracing,
-  trace,
   type Tracing,
   type TracingOptions,
+  trace,
   traced,
   tracedSync,
 } from './tracing.js';

@@ -35,6 +35,8 @@ export interface MetricsEndpoint {
   readonly url: string;
   /** The endpoint's meter, for instruments recorded as things happen (lag histograms, state-metrics.ts). */
   readonly meter: Meter;
+  /** Adds metrics computed on request after start (a feature that starts later: the compliance outbox). */
+  observe(metrics: readonly ObservedMetric[]): void;
   stop(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ export async function startMetricsEndpoint(options: MetricsEndpointOptions): Pro
     address,
     url: `http://${formatListenAddress(address)}`,
     meter,
+    observe: (metrics) => registerObservedMetrics(meter, metrics, options.counters.attributes),
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -48,8 +48,18 @@ export function poolUseMetrics(report: () => PoolAddressReport[]): ObservedMetri
     observe: () => report().map((r) => ({ value: pick(r), attributes: { address: r.address } })),
   });
   return [
-    gauge('xlat64.pool.blocks.leased', '{block}', 'port blocks of this pool address leased', (r) => r.leasedBlocks),
+    gauge(
+      'xlat64.pool.blocks.leased',
+      '{block}',
+      'port blocks of this pool address leased',
+      (r) => r.leasedBlocks,
+    ),
     gauge('xlat64.pool.blocks.total', '{block}', 'port blocks this pool address has', (r) => r.totalBlocks),
-    gauge('xlat64.pool.ports.used', '{port}', 'ports of dynamic mappings on this pool address', (r) => r.portsInUse),
+    gauge(
+      'xlat64.pool.ports.used',
+      '{port}',
+      'ports of dynamic mappings on this pool address',
+      (r) => r.portsInUse,
+    ),
   ];
 }

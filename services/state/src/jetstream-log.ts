@@ -35,6 +35,7 @@ import {
   type ShardSnapshot,
   type SnapshotStore,
 } from './event-log.js';
+import type { ReplicationMetricsSink } from './metrics-hooks.js';
 
 export interface JetStreamLogOptions {
   /** Stream name (default XLAT64_EVENTS). */
@@ -49,6 +50,8 @@ export interface JetStreamLogOptions {
   appendTimeoutMs?: number;
   /** Object Store bucket for snapshots (default xlat64-snapshots). */
   snapshotBucket?: string;
+  /** Told each acknowledged append's time (the replication-lag metrics); none when absent. */
+  metrics?: ReplicationMetricsSink;
 }
 
 const ERR_WRONG_LAST_SEQUENCE = 10071;
@@ -70,6 +73,7 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
   readonly subjectPrefix: string;
   private readonly cursors = new Map<number, Promise<ShardCursor>>();
   private readonly appendTimeoutMs: number;
+  private readonly metrics: ReplicationMetricsSink | undefined;
   private stopped = false;
   /** Appends refused because another writer appended first or a newer epoch holds the shard. */
   fencedAppends = 0;
@@ -85,6 +89,7 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
     this.stream = options.stream ?? 'XLAT64_EVENTS';
     this.subjectPrefix = options.subjectPrefix ?? 'xlat64.events';
     this.appendTimeoutMs = options.appendTimeoutMs ?? 2000;
+    this.metrics = options.metrics;
   }
 
   /** Creates (or updates) the stream and the snapshot bucket. */
@@ -122,7 +127,14 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
   append(batch: EventBatch): Promise<AppendAck> {
     if (this.stopped) return Promise.reject(stoppedError());
     assert.ok(batch.sequence >= 1 && batch.eventCount >= 0);
-    return this.inShardOrder(batch.shard, (cursor) => this.publish(cursor, batch));
+    const appended = this.inShardOrder(batch.shard, (cursor) => this.publish(cursor, batch));
+    const metrics = this.metrics;
+    if (metrics === undefined) return appended;
+    const startedMs = performance.now();
+    return appended.then((ack) => {
+      metrics.appendAcked(batch.shard, performance.now() - startedMs, batch.eventCount);
+      return ack;
+    });
   }
 
   private async publish(cursor: ShardCursor, batch: EventBatch): Promise<AppendAck> {

@@ -8,11 +8,7 @@ import assert from 'node:assert/strict';
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  controlPlaneTracer,
-  injectTraceContext,
-  traced,
-} from '../../../libs/telemetry/src/index.js';
+import { controlPlaneTracer, injectTraceContext, traced } from '../../../libs/telemetry/src/index.js';
 import { StateError } from './errors.js';
 
 export const OWNERSHIP_BUCKET = 'xlat64-shard-owners';

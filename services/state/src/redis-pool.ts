@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { NatState, PoolAllocator } from '../../nat-engine/src/index.js';
 import { annotateSpan, controlPlaneTracer, traced } from '../../../libs/telemetry/src/index.js';
+import type { NatState, PoolAllocator } from '../../nat-engine/src/index.js';
 import { StateError } from './errors.js';
 import { POOL_LIBRARY, PoolRefusal } from './redis-pool-functions.js';
 

@@ -5,19 +5,18 @@
 // with a lag of one flush interval plus transit. A batch whose message carries a trace context
 // (appended inside a span on the owner) is applied in a `state.standby.apply` span of that trace.
 import { DeliverPolicy } from '@nats-io/jetstream';
-import {
-  controlPlaneTracer,
-  extractTraceContext,
-  tracedSync,
-} from '../../../libs/telemetry/src/index.js';
+import { controlPlaneTracer, extractTraceContext, tracedSync } from '../../../libs/telemetry/src/index.js';
 import type { NatState } from '../../nat-engine/src/index.js';
 import type { EventBatch } from './event-log.js';
 import type { JetStreamEventLog } from './jetstream-log.js';
+import type { ReplicationMetricsSink } from './metrics-hooks.js';
 import { type FollowOutcome, NatShardFollower } from './nat-shard-follower.js';
 
 export interface StandbyOptions {
   /** Called after each batch with its outcome (replication lag measurement, status). */
   onBatch?: (batch: EventBatch, outcome: FollowOutcome) => void;
+  /** Told each applied batch's lag behind the log's store time (the standby-lag metric). */
+  metrics?: ReplicationMetricsSink;
 }
 
 export class ShardStandby {
@@ -78,6 +77,11 @@ export class ShardStandby {
                 )
               : this.follower.apply(batch);
           this.options.onBatch?.(batch, outcome);
+          if (outcome === 'applied' && this.options.metrics !== undefined)
+            this.options.metrics.standbyApplied(
+              this.shard,
+              Date.now() - Number(m.timestampNanos / 1_000_000n),
+            );
           this.wake();
         }
       } catch (error) {

@@ -122,7 +122,8 @@ describe('state-layer spans', () => {
       };
       // The second open's trace: the one with a snapshot load (the first open had no snapshot).
       spans =
-        doc.data.map((t) => t.spans).find((s) => s.some((x) => x.operationName === 'state.snapshot.load')) ?? [];
+        doc.data.map((t) => t.spans).find((s) => s.some((x) => x.operationName === 'state.snapshot.load')) ??
+        [];
       if (spans.length > 0) break;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -131,7 +132,9 @@ describe('state-layer spans', () => {
     const replay = spans.find((s) => s.operationName === 'state.log.replay');
     expect(recover).toBeDefined();
     for (const child of [load, replay])
-      expect(child?.references).toEqual([expect.objectContaining({ refType: 'CHILD_OF', spanID: recover?.spanID })]);
+      expect(child?.references).toEqual([
+        expect.objectContaining({ refType: 'CHILD_OF', spanID: recover?.spanID }),
+      ]);
     const tag = (span: JaegerSpan | undefined, key: string) => span?.tags.find((t) => t.key === key)?.value;
     expect(tag(replay, 'xlat64.log.batches')).toBe(again.recovery.replayedBatches);
     expect(tag(load, 'xlat64.snapshot.sequence')).toBe(again.recovery.snapshotSequence);
@@ -168,7 +171,13 @@ describe('state-layer spans', () => {
       await standby.start();
 
       const sink = new ArrayEventSink();
-      const engine = createNatEngine(INPUT, { sink, random: createSeededRandom(3), startMs: 0, shard, epoch: 1 });
+      const engine = createNatEngine(INPUT, {
+        sink,
+        random: createSeededRandom(3),
+        startMs: 0,
+        shard,
+        epoch: 1,
+      });
       engine.start(0);
       const key = createFlowKey6();
       key.protocol = Protocol.Udp;
