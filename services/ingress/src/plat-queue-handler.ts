@@ -7,6 +7,7 @@
 // batches). Timers advance on every batch and idle poll.
 import { join } from 'node:path';
 import { BatchTranslator, createRingMemory, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
+import { startTracing, type Tracing } from '../../../libs/telemetry/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
@@ -46,6 +47,8 @@ export interface PlatQueueOptions {
   icmpErrorsPerSecond?: number;
   icmpErrorsBurst?: number;
   flushIntervalMs: number;
+  /** OTLP/HTTP traces URL: this worker's control-plane spans (recovery, snapshots) are exported there. */
+  tracesUrl?: string;
   mtu4: number;
   mtu6: number;
   counters: SharedArrayBuffer[];
@@ -127,6 +130,16 @@ export const createQueueHandler: CreateQueueHandler = async (
     blockStorage: shards.blocks,
   });
   const random = createCryptoRandom();
+  // Each worker thread has its own tracer provider (providers are per thread), registered before the
+  // store opens so the recovery below is exported as one trace.
+  const tracing: Tracing | null =
+    options.tracesUrl === undefined
+      ? null
+      : startTracing({
+          serviceName: 'xlat64-plat',
+          otlpUrl: options.tracesUrl,
+          resource: { 'xlat64.worker': worker, 'service.instance.id': `plat-${process.pid}-q${worker}` },
+        });
   // Restores mappings and sessions written before a crash or stop (snapshot + log tail). One store per
   // worker (each engine is the only writer of its shards' events). A node of one worker keeps stateDir
   // itself; with several, each worker's store is under workers-<N>/ so a run with another worker count
@@ -262,6 +275,7 @@ export const createQueueHandler: CreateQueueHandler = async (
       const nowMs = Date.now();
       engine.flush(nowMs);
       await store.stop(nowMs);
+      await tracing?.shutdown();
     },
   };
 };

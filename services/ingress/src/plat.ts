@@ -41,6 +41,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     icmpErrorsPerSecond: config.icmpErrorsPerSecond,
     icmpErrorsBurst: config.icmpErrorsBurst,
     flushIntervalMs: config.flushIntervalMs,
+    tracesUrl: config.tracesUrl,
     mtu4: config.mtu4,
     mtu6: config.mtu6,
     counters,
