@@ -47,6 +47,8 @@ describe('metrics listen address', () => {
     expect(parsePlatConfig({ ...base, tracesUrl: url }).tracesUrl).toBe(url);
     expect(parsePlatConfig(base).tracesUrl).toBeUndefined();
     for (const bad of ['127.0.0.1:4318', 'grpc://127.0.0.1:4317', 'http://'])
-      expect(() => parsePlatConfig({ ...base, tracesUrl: bad })).toThrow(/^tracesUrl: .*not an http\(s\) URL/);
+      expect(() => parsePlatConfig({ ...base, tracesUrl: bad })).toThrow(
+        /^tracesUrl: .*not an http\(s\) URL/,
+      );
   });
 });
