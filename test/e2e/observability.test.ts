@@ -1,16 +1,29 @@
 // Observability of a running xlat64 PLAT in the namespace lab (issue 12): a real Prometheus
 // (Debian's package) scrapes `xlat64 plat --metrics`, and what it stores matches `xlat64 status`;
 // the dashboard page, rendered by headless Chromium, shows the same live numbers; pool use per address
-// follows the subscriber's traffic on the address the server sees it from.
+// follows the subscriber's traffic on the address the server sees it from; a restart of the PLAT (with
+// `tracesUrl`) is a recovery trace in a real Jaeger running in the PLAT's namespace.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PromSample, type RunningServer, startPrometheus } from '../../infra/observability/servers.js';
+import {
+  type PromSample,
+  type RunningServer,
+  startJaeger,
+  startPrometheus,
+} from '../../infra/observability/servers.js';
 import { createE2eLab, REPO, SERVER_V6, XLAT64 } from './support.js';
 
 const METRICS = '127.0.0.1:9464';
-const lab = createE2eLab('e2e-obs', { plat: 'xlat64', clat: 'none', platArgs: ['--metrics', METRICS] });
+/** Jaeger's OTLP/HTTP port inside the PLAT's namespace (started after the lab, before the restart test). */
+const OTLP_PORT = 4318;
+const lab = createE2eLab('e2e-obs', {
+  plat: 'xlat64',
+  clat: 'none',
+  platArgs: ['--metrics', METRICS],
+  platConfigExtra: `tracesUrl: http://127.0.0.1:${OTLP_PORT}/v1/traces\n`,
+});
 /** Artifacts (the dashboard screenshot) kept after the run, outside the lab's run directory. */
 const ARTIFACTS = `${REPO}test-artifacts`;
 
@@ -208,6 +221,39 @@ describe('Prometheus and the dashboard on a live xlat64 PLAT', () => {
       expect(screen).toContain('top drop reasons');
     } finally {
       tmux('kill-session', '-t', session);
+    }
+  });
+  it('a PLAT restarted after kill -9 exports its recovery trace to Jaeger: the log replay inside state.recover', async () => {
+    // Proves tracesUrl reaches the workers and the state layer's spans leave a real PLAT (run last: it
+    // restarts the PLAT, which resets the counters the tests above compare).
+    const jaeger = await startJaeger({ netns: lab.namespaces.plat, otlpPort: OTLP_PORT });
+    try {
+      lab.killAndRestartPlat(200);
+      type Span = {
+        operationName: string;
+        spanID: string;
+        references: { spanID: string }[];
+        tags: { key: string; value: unknown }[];
+      };
+      let spans: Span[] = [];
+      for (let i = 0; i < 60 && spans.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        const doc = JSON.parse(jaeger.get('/api/traces?service=xlat64-plat&operation=state.recover')) as {
+          data: { spans: Span[] }[];
+        };
+        spans = doc.data[0]?.spans ?? [];
+      }
+      const recover = spans.find((s) => s.operationName === 'state.recover');
+      const replay = spans.find((s) => s.operationName === 'state.log.replay');
+      expect(recover).toBeDefined();
+      expect(replay?.references.map((r) => r.spanID)).toEqual([recover?.spanID]);
+      // The replay folded the batches the killed PLAT had written (the traffic of the tests above).
+      const batches = replay?.tags.find((t) => t.key === 'xlat64.log.batches')?.value as number;
+      expect(batches).toBeGreaterThan(0);
+      const restored = lab.roleStatus('plat').counters['state.restoredSessions'] ?? 0;
+      expect(recover?.tags.find((t) => t.key === 'xlat64.sessions')?.value).toBe(restored);
+    } finally {
+      await jaeger.stop();
     }
   });
 });
