@@ -19,9 +19,9 @@ import { createPlatShards, type PlatQueueOptions, platGaugeNames } from './plat-
 import { platDropNames } from './plat-step.js';
 
 /**
- * With several workers, one whose TUN (or AF_XDP socket) is idle still has to drain the packets other
- * workers pass it, and it only looks between reads: its read waits at most this long (neither addon's
- * poll can be woken by another thread).
+ * With several workers, one whose TUN is idle still has to drain the packets other workers pass it, and
+ * it only looks between reads: its read waits at most this long (the TUN addon's poll cannot be woken
+ * by another thread).
  */
 const MULTI_QUEUE_POLL_TIMEOUT_MS = 1;
 
@@ -59,7 +59,6 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
         layout: roleCounterLayout(platDropNames, platGaugeNames),
         handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
         handlerOptions,
-        pollTimeoutMs: config.queues > 1 ? MULTI_QUEUE_POLL_TIMEOUT_MS : undefined,
         details: () => ({ prefix: config.prefix, pool4: config.pool4, stateDir: config.stateDir }),
       },
       log,
