@@ -3,9 +3,9 @@
 // logs the source address of every flow. Paired pooling (RFC 6888 REQ-2, RFC 4787 REQ-2) means all
 // of one subscriber's flows leave from one IPv4 address of the pool, whatever the protocol. The suite
 // runs with 1, 2 and 4 TUN queues: with several, each worker owns a share of the virtual shards, so
-// most packets are read by a worker that passes them to the owner of their subscriber's shard. With
-// PLAT_IO=xdp it runs on AF_XDP with 1 and 4 queues (one socket per veth queue; the client's flows
-// spread over c0's transmit queues, so over p0's receive queues).
+// most packets are read by a worker that passes them to the owner of their subscriber's shard. On
+// AF_XDP it runs with 1 and 4 queues (one socket per veth queue; the client's flows spread over c0's
+// transmit queues, so over p0's receive queues).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -32,12 +32,8 @@ interface Flow {
   peer: string;
 }
 
-/**
- * With AF_XDP only when asked for (PLAT_IO=xdp): on this shared 2-core machine at load 20-35 some of
- * its TCP flows ended in a reset or no answer (1 and 4 queues), and the cause is not found yet; TUN
- * passed under the same load.
- */
-const QUEUES: Record<PlatIo, number[]> = { tun: [1, 2, 4], xdp: process.env.PLAT_IO === 'xdp' ? [1, 4] : [] };
+/** Queue counts per PLAT I/O (AF_XDP: one worker, and several with hand-off between them). */
+const QUEUES: Record<PlatIo, number[]> = { tun: [1, 2, 4], xdp: [1, 4] };
 
 describe.each(PLAT_IOS.flatMap((io) => QUEUES[io].map((queues) => ({ io, queues }))))(
   'many subscribers through the xlat64 PLAT ($io) with $queues queue(s): paired pooling seen at the server',
