@@ -425,6 +425,8 @@ if [[ ${1:-} != up && -s $RUN/config ]]; then
   for kv in $(cat "$RUN/config"); do
     case $kv in
     PLAT=*) PLAT=${kv#PLAT=} ;;
+    PLAT_IO=*) PLAT_IO=${kv#PLAT_IO=} ;;
+    XDP_QUEUES=*) XDP_QUEUES=${kv#XDP_QUEUES=} ;;
     CLAT=*) CLAT=${kv#CLAT=} ;;
     OFFLOAD=*) OFFLOAD=${kv#OFFLOAD=} ;;
     esac
