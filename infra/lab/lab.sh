@@ -390,7 +390,7 @@ Server(("0.0.0.0", int(sys.argv[1])), handler).serve_forever()' "$HTTP_PORT" "$R
 verify() {
   local ok=1 dst6=64:ff9b::c633:6402 body want got
   is_up || die "the lab is not up (or a process died): run lab.sh status"
-  nsx "$NS_C" ping -6 -c2 -i0.2 -W3 "$dst6" >/dev/null && log "verify: ping -6 $dst6 ok" ||
+  nsx "$NS_C" ping -6 -c3 -i0.5 -W3 "$dst6" >/dev/null && log "verify: ping -6 $dst6 ok" ||
     { log "verify: ping -6 $dst6 FAILED"; ok=0; }
   body=$(nsx "$NS_C" curl -sS -g --max-time 10 "http://[$dst6]:$HTTP_PORT/" || true)
   [[ $body == "$SERVER_HELLO" ]] && log "verify: HTTP via NAT64 ok" || { log "verify: HTTP via NAT64 FAILED: '$body'"; ok=0; }
