@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { BatchTranslator, createRingMemory, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import { startTracing, type Tracing } from '../../../libs/telemetry/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
+import type { XdpQueueContext } from '../../../libs/xdp/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
   claimSharedPoolBlocks,
@@ -110,6 +111,9 @@ export const platGaugeNames = [
   'handoff.fragments.steered',
   'handoff.fragments.unrouted',
   'icmp.errors.suppressed',
+  // AF_XDP only (0 on a TUN): the outgoing links' MTUs the PLAT checks packets against.
+  'link.mtu4',
+  'link.mtu6',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 /** How often a worker recounts its ports in use per pool address (a scan of its block table). */
@@ -214,8 +218,27 @@ export const createQueueHandler: CreateQueueHandler = async (
   const addresses = engineConfig.poolAddressCount;
   const poolPorts = new Int32Array(shards.poolPorts, worker * addresses * 4, addresses);
   const poolPortsScratch = new Int32Array(addresses);
+  // With AF_XDP the PLAT's output goes on the wire with no kernel forwarding after it: it is the
+  // router, so it answers Packet Too Big / fragmentation needed (and fragments) for the outgoing
+  // link's MTU itself, followed as the operator changes it. Through a TUN the kernel does that.
+  const linkMtu = (context as Partial<XdpQueueContext>).linkMtu;
+  let linkMtu4 = 0;
+  let linkMtu6 = 0;
+  const followLinkMtus = () => {
+    if (!linkMtu) return;
+    const mtu4 = Math.min(options.mtu4, linkMtu(4) || options.mtu4);
+    const mtu6 = Math.max(1280, Math.min(options.mtu6, linkMtu(6) || options.mtu6));
+    if (mtu4 === linkMtu4 && mtu6 === linkMtu6) return;
+    pipeline.setLinkMtus(Math.max(68, mtu4), mtu6);
+    linkMtu4 = mtu4;
+    linkMtu6 = mtu6;
+    counters[gauge[17]] = mtu4;
+    counters[gauge[18]] = mtu6;
+  };
+  followLinkMtus();
 
   const maintain = (nowMs: number) => {
+    followLinkMtus();
     pipeline.advance(nowMs);
     if (nowMs - lastFlushMs >= options.flushIntervalMs) {
       engine.flush(nowMs);
