@@ -13,7 +13,13 @@ export {
   type FabricEndpointOptions,
   type FabricPeer,
 } from './fabric.js';
-export { FABRIC_KEYS_MAX, type FabricKeyConfig, FabricKeys } from './fabric-mac.js';
+export {
+  FABRIC_KEYS_MAX,
+  FABRIC_MACS,
+  type FabricKeyConfig,
+  FabricKeys,
+  type FabricMacAlgorithm,
+} from './fabric-mac.js';
 export {
   checkNodeId,
   DETECTION_MS_DEFAULT,
@@ -40,6 +46,7 @@ export {
 } from './ownership-table.js';
 export { memberHash, NO_MEMBER, rendezvousAssign } from './rendezvous.js';
 export { REPLAY_WINDOW_DEFAULT, ReplayWindow } from './replay-window.js';
+export { Blake2sMac } from './rfc7693-blake2s.js';
 export {
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,

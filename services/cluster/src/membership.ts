@@ -77,7 +77,12 @@ export class Membership {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? Math.max(1, Math.floor(this.detectionMs / 4));
     this.now = options.now ?? (() => performance.now());
     const wall = Date.now();
-    this.record = { nodeId: options.nodeId, fabricAddress: options.fabricAddress, startedMs: wall, heartbeatMs: wall };
+    this.record = {
+      nodeId: options.nodeId,
+      fabricAddress: options.fabricAddress,
+      startedMs: wall,
+      heartbeatMs: wall,
+    };
   }
 
   /** Joins: opens the bucket, starts watching it and heartbeating. Bad options are refused by field. */
@@ -85,7 +90,11 @@ export class Membership {
     checkNodeId(options.nodeId);
     const detectionMs = options.detectionMs ?? DETECTION_MS_DEFAULT;
     if (!Number.isInteger(detectionMs) || detectionMs < 50 || detectionMs > 60_000) {
-      throw configError('detectionMs', `${detectionMs} ms`, 'give an integer from 50 to 60000 (default 1000)');
+      throw configError(
+        'detectionMs',
+        `${detectionMs} ms`,
+        'give an integer from 50 to 60000 (default 1000)',
+      );
     }
     const interval = options.heartbeatIntervalMs;
     if (interval !== undefined && (!Number.isInteger(interval) || interval < 1 || interval >= detectionMs)) {
@@ -111,7 +120,10 @@ export class Membership {
     const membership = new Membership(kv, options);
     await membership.startWatching();
     await membership.heartbeat();
-    membership.heartbeatTimer = setInterval(() => void membership.heartbeat(), membership.heartbeatIntervalMs);
+    membership.heartbeatTimer = setInterval(
+      () => void membership.heartbeat(),
+      membership.heartbeatIntervalMs,
+    );
     const checkMs = Math.max(1, Math.floor(membership.detectionMs / 8));
     membership.expiryTimer = setInterval(() => membership.expire(), checkMs);
     return membership;

@@ -41,7 +41,10 @@ export function nextTable(
   shardCount: number,
 ): OwnershipTable {
   const sorted = [...new Set(members)].sort();
-  assert.ok(previous === null || previous.shardCount === shardCount, 'the number of virtual shards never changes');
+  assert.ok(
+    previous === null || previous.shardCount === shardCount,
+    'the number of virtual shards never changes',
+  );
   const { owner, standby } = rendezvousAssign(sorted, shardCount);
   const epoch = new Uint32Array(shardCount);
   for (let s = 0; s < shardCount; s++) {
@@ -98,7 +101,8 @@ export function decodeTable(text: string): OwnershipTable {
   } catch {
     throw refuse('is not JSON');
   }
-  if (value.format !== TABLE_FORMAT) throw refuse(`has format ${String(value.format)}, this build reads ${TABLE_FORMAT}`);
+  if (value.format !== TABLE_FORMAT)
+    throw refuse(`has format ${String(value.format)}, this build reads ${TABLE_FORMAT}`);
   const { version, shardCount, members, owner, standby, epoch } = value as {
     version: number;
     shardCount: number;
@@ -151,10 +155,17 @@ export class OwnershipTableStore {
     readonly shardCount: number,
   ) {}
 
-  static async open(nc: NatsConnection, options: { shardCount: number; bucket?: string }): Promise<OwnershipTableStore> {
+  static async open(
+    nc: NatsConnection,
+    options: { shardCount: number; bucket?: string },
+  ): Promise<OwnershipTableStore> {
     const n = options.shardCount;
     if (!Number.isInteger(n) || n < 1 || n > 1 << 16 || (n & (n - 1)) !== 0) {
-      throw configError('shards', `${n} virtual shards`, 'give a power of two from 1 to 65536 (default 1024)');
+      throw configError(
+        'shards',
+        `${n} virtual shards`,
+        'give a power of two from 1 to 65536 (default 1024)',
+      );
     }
     try {
       const kv = await new Kvm(jetstream(nc)).create(options.bucket ?? TABLE_BUCKET, { history: 16 });
@@ -197,7 +208,9 @@ export class OwnershipTableStore {
       try {
         const value = encodeTable(table);
         const revision =
-          current === null ? await this.kv.create(TABLE_KEY, value) : await this.kv.update(TABLE_KEY, value, current.revision);
+          current === null
+            ? await this.kv.create(TABLE_KEY, value)
+            : await this.kv.update(TABLE_KEY, value, current.revision);
         return { table, revision, wrote: true };
       } catch {
         this.casConflicts++;
@@ -210,7 +223,10 @@ export class OwnershipTableStore {
   }
 
   /** Every stored version from now on (and the current one first); stop() ends the watch. */
-  async watch(listener: (stored: StoredTable) => void, onUnreadable?: (error: ClusterError) => void): Promise<{ stop(): void }> {
+  async watch(
+    listener: (stored: StoredTable) => void,
+    onUnreadable?: (error: ClusterError) => void,
+  ): Promise<{ stop(): void }> {
     const iterator = await this.kv.watch({ key: TABLE_KEY });
     void (async () => {
       for await (const entry of iterator) {

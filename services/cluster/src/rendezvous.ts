@@ -47,7 +47,8 @@ export function rendezvousScore(member: number, shard: number): number {
  */
 export function rendezvousAssign(members: readonly string[], shardCount: number): Assignment {
   assert.ok(members.length >= 1, 'a table needs at least one member');
-  for (let i = 1; i < members.length; i++) assert.ok(members[i - 1] < members[i], 'members are sorted and distinct');
+  for (let i = 1; i < members.length; i++)
+    assert.ok(members[i - 1] < members[i], 'members are sorted and distinct');
   assert.ok(Number.isInteger(shardCount) && shardCount >= 1, 'at least one shard');
   const hashes = members.map(memberHash);
   const owner = new Int32Array(shardCount);

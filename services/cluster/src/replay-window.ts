@@ -19,7 +19,10 @@ export class ReplayWindow {
   private top = -1;
 
   constructor(size = REPLAY_WINDOW_DEFAULT) {
-    assert.ok(Number.isInteger(size) && size >= 64 && (size & (size - 1)) === 0, 'the window is a power of two ≥ 64');
+    assert.ok(
+      Number.isInteger(size) && size >= 64 && (size & (size - 1)) === 0,
+      'the window is a power of two ≥ 64',
+    );
     this.size = size;
     this.bits = new Uint32Array(size >>> 5);
   }

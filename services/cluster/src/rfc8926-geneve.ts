@@ -105,7 +105,11 @@ export function readFabricHeader(frame: Uint8Array, length: number, fields: Fabr
   if (length < FABRIC_HEADER_BYTES + 1) return FRAME_SHORT;
   if (frame[0] !== OPTION_DATA_WORDS + 1) return FRAME_NOT_FABRIC; // version 0 and exactly our option
   if ((frame[1] & 0x80) !== 0) return FRAME_OAM;
-  if (get16(frame, 8) !== FABRIC_OPTION_CLASS || frame[10] !== FABRIC_OPTION_TYPE || (frame[11] & 0x1f) !== OPTION_DATA_WORDS) {
+  if (
+    get16(frame, 8) !== FABRIC_OPTION_CLASS ||
+    frame[10] !== FABRIC_OPTION_TYPE ||
+    (frame[11] & 0x1f) !== OPTION_DATA_WORDS
+  ) {
     return FRAME_NOT_FABRIC;
   }
   const protocol = get16(frame, 2);

@@ -1,10 +1,14 @@
 // The inter-node fabric on loopback: packets forwarded in GENEVE frames arrive intact with shard and
 // epoch; a forged MAC, a replayed frame, a wrong epoch, a rotated-out key, a non-member and a member's
 // id from another address are each dropped and counted by name; garbage never throws.
+import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  Blake2sMac,
+  FABRIC_ACCEPT,
   FABRIC_HEADER_BYTES,
+  FABRIC_MACS,
   FabricCodec,
   FabricEndpoint,
   type FabricKeyConfig,
@@ -53,9 +57,16 @@ async function pair(keysA: FabricKeyConfig[] = [KEY1], keysB: FabricKeyConfig[] 
     host: '127.0.0.1',
     port: 0,
     onPacket: (frame, offset, length, fields) =>
-      received.push({ payload: [...frame.subarray(offset, offset + length)], shard: fields.shard, epoch: fields.epoch }),
+      received.push({
+        payload: [...frame.subarray(offset, offset + length)],
+        shard: fields.shard,
+        epoch: fields.epoch,
+      }),
   });
-  cleanups.push(() => a.stop(), () => b.stop());
+  cleanups.push(
+    () => a.stop(),
+    () => b.stop(),
+  );
   const peers = [
     { nodeId: 'node-a', host: '127.0.0.1', port: a.port },
     { nodeId: 'node-b', host: '127.0.0.1', port: b.port },
@@ -76,7 +87,9 @@ async function rawSender(host = '127.0.0.1'): Promise<Socket> {
 }
 
 function sendRaw(socket: Socket, frame: Uint8Array, port: number): Promise<void> {
-  return new Promise((resolve, reject) => socket.send(frame, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  return new Promise((resolve, reject) =>
+    socket.send(frame, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
+  );
 }
 
 /** Waits until `codec` has counted `total` frames (accepted + dropped): UDP on loopback is not synchronous. */
@@ -102,7 +115,9 @@ describe('fabric: GENEVE frames between members', () => {
     expect(a.send('node-b', shardOfB, table.epoch[shardOfB], batch)).toBe(3);
     const counters = await settled(b.codec, 3);
     expect(counters['fabric.accepted']).toBe(3);
-    expect(received).toEqual(batch.map((p) => ({ payload: [...p], shard: shardOfB, epoch: table.epoch[shardOfB] })));
+    expect(received).toEqual(
+      batch.map((p) => ({ payload: [...p], shard: shardOfB, epoch: table.epoch[shardOfB] })),
+    );
   });
 
   it('a frame whose MAC does not match (altered payload, or sealed with a key the cluster lacks) is dropped as mac', async () => {
@@ -234,10 +249,12 @@ describe('fabric: GENEVE frames between members', () => {
 
   it('refuses bad fabric options, naming the field', () => {
     // Proves configuration errors surface at start with the field and the fix.
-    expect(() => new FabricCodec({ nodeId: 'n', keys: [] })).toThrow(expect.objectContaining({ field: 'fabric.keys' }));
-    expect(() => new FabricCodec({ nodeId: 'n', keys: [KEY1, KEY2, { id: 3, secretHex: '33'.repeat(32) }] })).toThrow(
+    expect(() => new FabricCodec({ nodeId: 'n', keys: [] })).toThrow(
       expect.objectContaining({ field: 'fabric.keys' }),
     );
+    expect(
+      () => new FabricCodec({ nodeId: 'n', keys: [KEY1, KEY2, { id: 3, secretHex: '33'.repeat(32) }] }),
+    ).toThrow(expect.objectContaining({ field: 'fabric.keys' }));
     expect(() => new FabricCodec({ nodeId: 'n', keys: [{ id: 1, secretHex: 'abcd' }] })).toThrow(
       expect.objectContaining({ field: 'fabric.keys[].secretHex' }),
     );
@@ -249,3 +266,53 @@ describe('fabric: GENEVE frames between members', () => {
     );
   });
 });
+
+describe('fabric MAC algorithms', () => {
+  it('keyed BLAKE2s gives the tags of an independent implementation (Python hashlib) at every block boundary', () => {
+    // Proves the JS BLAKE2s is RFC 7693's: a wrong rotation, schedule or final-block flag changes every tag.
+    const lengths = [1, 3, 55, 63, 64, 65, 127, 128, 129, 1300];
+    const script =
+      'import hashlib,sys\nkey=bytes(range(32))\nfor n in map(int, sys.argv[1:]):\n' +
+      '  print(hashlib.blake2s(bytes((i*7)&255 for i in range(n)), key=key, digest_size=16).hexdigest())';
+    const wanted = execFileSync('python3', ['-c', script, ...lengths.map(String)], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    const mac = new Blake2sMac(new Uint8Array(32).map((_, i) => i));
+    const out = new Uint8Array(16);
+    const got = lengths.map((n) => {
+      mac.tag(
+        new Uint8Array(n).map((_, i) => (i * 7) & 255),
+        n,
+        out,
+        0,
+      );
+      return Buffer.from(out).toString('hex');
+    });
+    expect(got).toEqual(wanted);
+  });
+
+  it('with either algorithm a member is accepted, an altered frame and a frame of the other algorithm are not', () => {
+    // Proves both algorithms authenticate, and that nodes configured differently do not accept each other.
+    for (const mac of FABRIC_MACS) {
+      const other = FABRIC_MACS.find((m) => m !== mac);
+      const receiver = new FabricCodec({ nodeId: 'node-b', keys: [KEY1], mac });
+      const sender = new FabricCodec({ nodeId: 'node-a', keys: [KEY1], mac });
+      const mismatched = new FabricCodec({ nodeId: 'node-a', keys: [KEY1], mac: other });
+      receiver.setMembers([{ nodeId: 'node-a', host: '127.0.0.1', port: 1 }]);
+      receiver.setShardView(table);
+      const epoch = table.epoch[shardOfB];
+      expect(receiver.open(...frameOf(sender, epoch), '127.0.0.1')).toBe(FABRIC_ACCEPT);
+      const [altered, length] = frameOf(sender, epoch);
+      altered[FABRIC_HEADER_BYTES + 5] ^= 0x10;
+      expect(receiver.open(altered, length, '127.0.0.1')).not.toBe(FABRIC_ACCEPT);
+      for (let i = 0; i < 5; i++) frameOf(mismatched, epoch); // its sequence is past the sender's
+      expect(receiver.open(...frameOf(mismatched, epoch), '127.0.0.1')).not.toBe(FABRIC_ACCEPT);
+      expect(receiver.counters()).toMatchObject({ 'fabric.accepted': 1, 'fabric.drop.mac': 2 });
+    }
+  });
+});
+
+function frameOf(codec: FabricCodec, epoch: number): [Uint8Array, number] {
+  const frame = new Uint8Array(FABRIC_HEADER_BYTES + 100);
+  return [frame, codec.seal(frame, packet(4, 100), 100, shardOfB, epoch)];
+}

@@ -57,7 +57,19 @@ function outerIpv4Udp(payload: Uint8Array): Uint8Array {
   const checksum = ~sum & 0xffff;
   p[10] = checksum >> 8;
   p[11] = checksum & 0xff;
-  p.set([0xc0, 0x01, GENEVE_UDP_PORT >> 8, GENEVE_UDP_PORT & 0xff, (8 + payload.length) >> 8, (8 + payload.length) & 0xff, 0, 0], 20);
+  p.set(
+    [
+      0xc0,
+      0x01,
+      GENEVE_UDP_PORT >> 8,
+      GENEVE_UDP_PORT & 0xff,
+      (8 + payload.length) >> 8,
+      (8 + payload.length) & 0xff,
+      0,
+      0,
+    ],
+    20,
+  );
   p.set(payload, 28);
   return p;
 }
@@ -85,7 +97,11 @@ describe('fabric frames through Wireshark', () => {
   it('tshark decodes a sealed fabric frame as GENEVE with our option and the inner IPv6 packet', () => {
     // Proves the wire format is standard GENEVE: a layout error (lengths, flags, option header) would
     // make the dissector report another version, a malformed option or no inner IPv6.
-    const codec = new FabricCodec({ nodeId: 'node-a', keys: [{ id: 3, secretHex: '5a'.repeat(32) }], vni: 0x464 });
+    const codec = new FabricCodec({
+      nodeId: 'node-a',
+      keys: [{ id: 3, secretHex: '5a'.repeat(32) }],
+      vni: 0x464,
+    });
     const inner = innerIpv6();
     const frame = new Uint8Array(FABRIC_HEADER_BYTES + inner.length);
     codec.seal(frame, inner, inner.length, 77, 5);
@@ -104,10 +120,14 @@ describe('fabric frames through Wireshark', () => {
       'ipv6.dst',
       '_ws.expert',
     ];
-    const out = execFileSync('tshark', ['-r', file, '-T', 'fields', '-E', 'separator=|', ...fields.flatMap((f) => ['-e', f])], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }).trim();
+    const out = execFileSync(
+      'tshark',
+      ['-r', file, '-T', 'fields', '-E', 'separator=|', ...fields.flatMap((f) => ['-e', f])],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    ).trim();
     const values = Object.fromEntries(out.split('|').map((v, i) => [fields[i], v]));
     expect(values['geneve.version']).toBe('0');
     expect(values['geneve.flags.oam']).toMatch(/^(0|False)$/);
@@ -118,7 +138,10 @@ describe('fabric frames through Wireshark', () => {
     expect(Number(values['geneve.option.type'])).toBe(FABRIC_OPTION_TYPE);
     // Wireshark shows the option's total length in bytes (header included): 4 + 36.
     // Wireshark shows both the options' total and the option's length, in bytes (header included).
-    expect(values['geneve.option.length'].split(',').map(Number)).toEqual([FABRIC_HEADER_BYTES - 8, FABRIC_HEADER_BYTES - 8]);
+    expect(values['geneve.option.length'].split(',').map(Number)).toEqual([
+      FABRIC_HEADER_BYTES - 8,
+      FABRIC_HEADER_BYTES - 8,
+    ]);
     expect(values['ipv6.src']).toBe('2001:db8::1');
     expect(values['ipv6.dst']).toBe('64:ff9b::c633:6402');
     expect(values['_ws.expert']).toBe('');

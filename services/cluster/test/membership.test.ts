@@ -44,9 +44,19 @@ describe('membership (heartbeats in NATS KV)', () => {
     // heartbeats, and a silent B (no goodbye, as after kill -9) is dropped by detection.
     const bucket = `members-${randomUUID().slice(0, 8)}`;
     const detectionMs = 400;
-    const a = await Membership.start(ncA, { nodeId: 'node-a', fabricAddress: '127.0.0.1:6081', detectionMs, bucket });
+    const a = await Membership.start(ncA, {
+      nodeId: 'node-a',
+      fabricAddress: '127.0.0.1:6081',
+      detectionMs,
+      bucket,
+    });
     const bJoined = nextChange(a, (c) => c.joined.includes('node-b'));
-    const b = await Membership.start(ncB, { nodeId: 'node-b', fabricAddress: '127.0.0.2:6081', detectionMs, bucket });
+    const b = await Membership.start(ncB, {
+      nodeId: 'node-b',
+      fabricAddress: '127.0.0.2:6081',
+      detectionMs,
+      bucket,
+    });
     try {
       const joined = await bJoined;
       expect(joined.members.map((m) => m.nodeId)).toContain('node-b');
@@ -102,7 +112,12 @@ describe('membership (heartbeats in NATS KV)', () => {
       Membership.start(ncA, { nodeId: 'ok', fabricAddress: 'x:1', detectionMs: 10 }),
     ).rejects.toMatchObject({ code: 'XLAT64_ERR_CLUSTER_CONFIG', field: 'detectionMs' });
     await expect(
-      Membership.start(ncA, { nodeId: 'ok', fabricAddress: 'x:1', detectionMs: 1000, heartbeatIntervalMs: 1000 }),
+      Membership.start(ncA, {
+        nodeId: 'ok',
+        fabricAddress: 'x:1',
+        detectionMs: 1000,
+        heartbeatIntervalMs: 1000,
+      }),
     ).rejects.toMatchObject({ code: 'XLAT64_ERR_CLUSTER_CONFIG', field: 'heartbeatIntervalMs' });
   });
 });

@@ -32,7 +32,11 @@ describe('ownership table in NATS KV (compare-and-set)', () => {
     // Proves the write is a compare-and-set and the loser adopts the winner's table: with plain puts
     // both would write and the history would hold two versions of one member set.
     const [a, b] = await stores();
-    for (const members of [['n1', 'n2'], ['n1', 'n2', 'n3'], ['n2', 'n3']]) {
+    for (const members of [
+      ['n1', 'n2'],
+      ['n1', 'n2', 'n3'],
+      ['n2', 'n3'],
+    ]) {
       const [ra, rb] = await Promise.all([a.publish(members), b.publish([...members].reverse())]);
       expect([ra.wrote, rb.wrote].filter(Boolean)).toHaveLength(1);
       expect(ra.table).toEqual(rb.table);
@@ -40,7 +44,11 @@ describe('ownership table in NATS KV (compare-and-set)', () => {
     }
     const history = await a.history();
     expect(history.map((t) => t.version)).toEqual([1, 2, 3]);
-    expect(history.map((t) => t.members)).toEqual([['n1', 'n2'], ['n1', 'n2', 'n3'], ['n2', 'n3']]);
+    expect(history.map((t) => t.members)).toEqual([
+      ['n1', 'n2'],
+      ['n1', 'n2', 'n3'],
+      ['n2', 'n3'],
+    ]);
     expect(a.casConflicts + b.casConflicts).toBeGreaterThanOrEqual(1);
   });
 

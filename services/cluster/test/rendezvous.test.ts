@@ -118,7 +118,9 @@ describe('rendezvous ownership table', () => {
     const back = decodeTable(encodeTable(table));
     expect(back).toEqual(table);
     const newer = JSON.stringify({ ...JSON.parse(encodeTable(table)), format: 2 });
-    expect(() => decodeTable(newer)).toThrow(expect.objectContaining({ code: 'XLAT64_ERR_TABLE_UNREADABLE' }));
+    expect(() => decodeTable(newer)).toThrow(
+      expect.objectContaining({ code: 'XLAT64_ERR_TABLE_UNREADABLE' }),
+    );
     const bad = JSON.stringify({ ...JSON.parse(encodeTable(table)), owner: new Array(16).fill(7) });
     expect(() => decodeTable(bad)).toThrow(expect.objectContaining({ code: 'XLAT64_ERR_TABLE_UNREADABLE' }));
     expect(() => decodeTable('{')).toThrow(expect.objectContaining({ code: 'XLAT64_ERR_TABLE_UNREADABLE' }));
