@@ -3,7 +3,7 @@
 // without a MAC (authenticate: false, the baseline), alternating in one process, for small and MTU-sized inner packets. Prints
 // ns per packet (median of rounds, spread), the ratio and the garbage collections during the runs.
 // Run with `npm run bench -- fabric`.
-import { PerformanceObserver } from 'node:perf_hooks';
+import { measure } from '../../../test/support/collections.js';
 import {
   FABRIC_ACCEPT,
   FABRIC_HEADER_BYTES,
@@ -51,11 +51,6 @@ function median(values: number[]): number {
 }
 
 export default async function bench(): Promise<void> {
-  let collections = 0;
-  const observer = new PerformanceObserver((list) => {
-    collections += list.getEntries().length;
-  });
-  observer.observe({ entryTypes: ['gc'] });
   const rows: string[] = [];
   for (const size of [64, 1280]) {
     const payload = new Uint8Array(size).fill(0x5a);
@@ -69,10 +64,10 @@ export default async function bench(): Promise<void> {
     for (const v of variants) round(v.codec, payload, frame); // warm-up
     for (let r = 0; r < ROUNDS; r++) {
       for (const v of variants) {
-        const before = collections;
-        v.ns.push(round(v.codec, payload, frame));
-        await new Promise((resolve) => setImmediate(resolve));
-        v.gc += collections - before;
+        // measure() waits for the GC entries of this run, so a collection is charged to the run that caused it.
+        const run = await measure(() => round(v.codec, payload, frame));
+        v.ns.push(run.value);
+        v.gc += run.collections;
       }
     }
     const base = median(variants[0].ns);
@@ -84,7 +79,6 @@ export default async function bench(): Promise<void> {
       );
     }
   }
-  observer.disconnect();
   process.stdout.write(
     [
       `fabric seal + open per forwarded packet, ns (median of ${ROUNDS} rounds of ${PACKETS_PER_ROUND}, min–max), same process`,
