@@ -5,9 +5,9 @@
 // directory at the start), and TAYGA.
 //
 // Start-up: from spawn until the first translated packet leaves. A helper in the namespace (started
-// before the clock starts) sends an IPv4 datagram to 192.0.2.1 every 2 ms and watches the veth
-// interface the PREF64 is routed to; its transmit counter moving is the first IPv6 packet a
-// translator produced. For TAYGA the kernel setup it leaves to the operator (link up, IPv4 address,
+// before the clock starts) sends an IPv4 datagram to 192.0.2.1 every 2 ms and captures at the far end
+// of the veth pair the PREF64 is routed to: the first IPv6 UDP packet to the PREF64 there is the first
+// one a translator produced. For TAYGA the kernel setup it leaves to the operator (link up, IPv4 address,
 // default route, IPv6 route — four `ip` commands, as infra/lab/lab.sh runs them) is in the time too;
 // xlat64 does the same setup itself. The time to the translator's own "ready" line is printed too.
 // Wall-clock times depend on the machine's other load; the CPU time the process used until then
@@ -102,7 +102,7 @@ async function measure(which: Contender, rep: number, dir: string, bundle: strin
     ip('-6', 'neigh', 'add', 'fe80::1', 'lladdr', '02:00:5e:00:53:01', 'dev', 'out0', 'nud', 'permanent');
     ip('-6', 'route', 'add', PREFIX, 'via', 'fe80::1', 'dev', 'out0');
     execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
-    watcher = spawn('ip', ['netns', 'exec', ns, 'python3', FIRST_PACKET, '192.0.2.1', 'out0'], {
+    watcher = spawn('ip', ['netns', 'exec', ns, 'python3', FIRST_PACKET, '192.0.2.1', 'out1', PREFIX.split('/')[0]], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     await waitForLine(watcher, /ready/, 'first-packet helper');
