@@ -102,9 +102,13 @@ async function measure(which: Contender, rep: number, dir: string, bundle: strin
     ip('-6', 'neigh', 'add', 'fe80::1', 'lladdr', '02:00:5e:00:53:01', 'dev', 'out0', 'nud', 'permanent');
     ip('-6', 'route', 'add', PREFIX, 'via', 'fe80::1', 'dev', 'out0');
     execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
-    watcher = spawn('ip', ['netns', 'exec', ns, 'python3', FIRST_PACKET, '192.0.2.1', 'out1', PREFIX.split('/')[0]], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    watcher = spawn(
+      'ip',
+      ['netns', 'exec', ns, 'python3', FIRST_PACKET, '192.0.2.1', 'out1', PREFIX.split('/')[0]],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     await waitForLine(watcher, /ready/, 'first-packet helper');
     const translated = waitForLine(watcher, /translated/, 'first-packet helper');
     const t0 = performance.now();
