@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { commandLoaders, commands } from '../../services/cli/src/commands.js';
 
 const bin = fileURLToPath(new URL('../../bin/xlat64.mjs', import.meta.url));
 
@@ -21,5 +22,16 @@ describe('xlat64 command', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("unknown command 'frobnicate'");
     expect(r.stderr).toContain('version');
+  });
+
+  it('lists each command under the name and summary its own module gives (modules load lazily)', async () => {
+    expect(commands.map((c) => c.name)).toEqual(Object.keys(commandLoaders));
+    for (const listed of commands) {
+      const own = await commandLoaders[listed.name]();
+      expect({ name: own.name, summary: own.summary }).toEqual({
+        name: listed.name,
+        summary: listed.summary,
+      });
+    }
   });
 });

@@ -2,7 +2,8 @@
 // either returns a checked value or throws an XLAT64_ERR_CONFIG error naming the field, what was
 // wrong and how to fix it. Roles declare their schema with these, so every refusal reads alike.
 // Address text goes through the one parser in libs/xlat (address.ts).
-import { type ListenAddress, parseListenAddress } from '../../telemetry/src/index.js';
+// The module itself, not the index: the index loads OpenTelemetry, which a role loads only for --metrics.
+import { type ListenAddress, parseListenAddress } from '../../telemetry/src/listen-address.js';
 import { parseIpv4Address, parseIpv6Address } from '../../xlat/src/index.js';
 import { DataplaneError } from './errors.js';
 

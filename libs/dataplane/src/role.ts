@@ -1,12 +1,7 @@
 // The lifecycle both translating roles share: open the TUN, apply the kernel setup, start one
 // worker per queue with the role's handler module, serve `xlat64 status`; on a failure halfway,
 // or at stop, undo in reverse order (status, workers, kernel setup while the device exists, device).
-import {
-  type ListenAddress,
-  type MetricsEndpoint,
-  type ObservedMetric,
-  startMetricsEndpoint,
-} from '../../telemetry/src/index.js';
+import type { ListenAddress, MetricsEndpoint, ObservedMetric } from '../../telemetry/src/index.js';
 import { openTun, type QueueSet, startQueues, type TunDevice } from '../../tun/src/index.js';
 import { type CounterLayout, sumCounters } from './counters.js';
 import { StatusServer } from './status-server.js';
@@ -72,6 +67,8 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
     status = new StatusServer(spec.statusSocket, snapshot);
     await status.start();
     if (spec.metrics !== undefined) {
+      // Loaded only here: OpenTelemetry is most of a role's JavaScript, and an edge CLAT seldom serves metrics.
+      const { startMetricsEndpoint } = await import('../../telemetry/src/metrics-endpoint.js');
       metrics = await startMetricsEndpoint({
         listen: spec.metrics,
         counters: { names: spec.layout.names, blocks: counters, attributes: { role: spec.role } },

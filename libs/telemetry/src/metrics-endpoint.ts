@@ -11,12 +11,10 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { type CounterSource, registerCounterMetrics } from './counter-metrics.js';
 import { dashboardHtml } from './dashboard-page.js';
 import { TelemetryError } from './errors.js';
+import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { type ObservedMetric, registerObservedMetrics } from './observed-metrics.js';
 
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
+export { formatListenAddress, type ListenAddress, parseListenAddress } from './listen-address.js';
 
 export interface MetricsEndpointOptions {
   listen: ListenAddress;
@@ -99,17 +97,4 @@ export async function startMetricsEndpoint(options: MetricsEndpointOptions): Pro
       await provider.shutdown();
     },
   };
-}
-
-export function formatListenAddress(address: ListenAddress): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
-
-/** Parses `HOST:PORT` or `[V6]:PORT`; returns null when malformed (the caller names the field). */
-export function parseListenAddress(text: string): ListenAddress | null {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  if (match === null) return null;
-  const port = Number(match[3]);
-  if (port > 65535) return null;
-  return { host: match[1] ?? match[2], port };
 }

@@ -3,7 +3,7 @@
 // headers (--nodedir), so node-gyp never tries to download them.
 // Usage: node libs/tun/scripts/build-addon.mjs   (also `npm run build:tun`)
 //        node libs/tun/scripts/build-addon.mjs DIR FILE   builds another node-gyp package (DIR, e.g.
-//        node_modules/raw-socket, whose own install script npm skips) and checks that FILE appeared.
+//        services/clat, the CLAT's ICMPv6 socket addon) and checks that FILE appeared.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

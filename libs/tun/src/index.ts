@@ -1,6 +1,8 @@
 // libs/tun public surface: Linux TUN devices through a small N-API addon (multi-queue, batched
 // reads and writes, IFF_VNET_HDR with TUNSETOFFLOAD), a worker thread per queue running a caller's
 // packet handler module, and the virtio_net_hdr helpers a translator needs.
+
+export { useBundledWorker } from './bundled.js';
 export {
   negotiateOffloads,
   type OpenTunOptions,

@@ -2,7 +2,9 @@
 // readBatch -> handler.onBatch until the shared stop flag is set. The flag is checked between batches
 // and every read waits at most pollTimeoutMs, so stop is prompt even when no packet ever arrives
 // (worker.terminate() cannot interrupt a thread blocked in the addon). No allocation per packet.
+
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { bundledHandler } from './bundled.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from './handler.js';
 import { loadNative } from './native.js';
 import { Control, QueueState, type QueueWorkerData, Stat, type WorkerToMain } from './queue-protocol.js';
@@ -32,7 +34,11 @@ async function start(): Promise<void> {
 
   let handler: QueueHandler;
   try {
-    const module = (await import(data.handlerModule)) as { createQueueHandler?: CreateQueueHandler };
+    const carried = bundledHandler(data.handlerModule);
+    const module =
+      carried === null
+        ? ((await import(data.handlerModule)) as { createQueueHandler?: CreateQueueHandler })
+        : { createQueueHandler: carried };
     if (typeof module.createQueueHandler !== 'function') {
       throw new Error(
         `handler module ${data.handlerModule} does not export a function createQueueHandler(context)`,

@@ -5,6 +5,7 @@
 
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { bundledWorkerFile } from './bundled.js';
 import type { TunDevice } from './device.js';
 import { TUN_PACKET_MAX_BYTES } from './device.js';
 import { TunError, TunErrorCode } from './errors.js';
@@ -73,6 +74,8 @@ const toHref = (module: URL | string) =>
   module instanceof URL ? module.href : module.startsWith('file:') ? module : pathToFileURL(module).href;
 
 function workerEntry(handlerHref: string): { file: URL; entry: string } {
+  const bundle = bundledWorkerFile();
+  if (bundle !== null) return { file: bundle, entry: bundle.href };
   const here = import.meta.url;
   const fromSource = here.endsWith('.ts');
   const entry = new URL(fromSource ? './queue-worker.ts' : './queue-worker.js', here).href;

@@ -1,15 +1,19 @@
-// CLAT footprint next to TAYGA as a CLAT, in the same run on the same machine: start-up time and
-// resident memory. Each repetition starts `xlat64 clat` and TAYGA (order alternating) in a fresh
-// network namespace of its own, with the same TUN name, addresses and PREF64.
+// CLAT footprint next to TAYGA as a CLAT, in the same run on the same machine: start-up time to the
+// first translated packet, and resident memory. Each repetition starts, in a fresh network namespace
+// of its own with the same TUN name, addresses and PREF64 (order rotating): `xlat64 clat` from the
+// checkout (bin/xlat64.mjs), the single-file bundle (`npm run bundle:clat`, built into a temporary
+// directory at the start), and TAYGA.
 //
-// Start-up: from spawn until the CLAT can translate. xlat64: until it logs "up" (TUN open, kernel
-// setup done, queue worker running, status socket listening). TAYGA: until it prints its NAT64 prefix
-// (TUN open, loop entered), plus the kernel setup TAYGA leaves to the operator (link up, IPv4
-// address, default route, IPv6 route — four `ip` commands, as infra/lab/lab.sh runs them).
-// The wall-clock time depends on the machine's other load; the CPU time the process used until
-// then (utime + stime, /proc/PID/stat) much less. Memory: VmRSS of the whole process (all threads) 1 s after start-up, and its peak (VmHWM).
-// Root only (namespaces, TUN); runs xlat64 from dist/ (`npm run build` first). Discovery is on as by
-// default except DNS64 (the namespace has no resolver); the RA listener's raw socket is open.
+// Start-up: from spawn until the first translated packet leaves. A helper in the namespace (started
+// before the clock starts) sends an IPv4 datagram to 192.0.2.1 every 2 ms and captures at the far end
+// of the veth pair the PREF64 is routed to: the first IPv6 UDP packet to the PREF64 there is the first
+// one a translator produced. For TAYGA the kernel setup it leaves to the operator (link up, IPv4 address,
+// default route, IPv6 route — four `ip` commands, as infra/lab/lab.sh runs them) is in the time too;
+// xlat64 does the same setup itself. The time to the translator's own "ready" line is printed too.
+// Wall-clock times depend on the machine's other load; the CPU time the process used until then
+// (utime + stime, /proc/PID/stat) much less. Memory: VmRSS of the whole process (all threads) 1 s
+// after the first packet, and its peak (VmHWM). Root only; runs xlat64 from dist/ (`npm run build`).
+// Discovery is on as by default except DNS64 (the namespace has no resolver): the RA socket is open.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,12 +21,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../../bin/xlat64.mjs', import.meta.url));
+const BUNDLER = fileURLToPath(new URL('../../../infra/bundle/bundle-clat.mjs', import.meta.url));
+const FIRST_PACKET = fileURLToPath(new URL('./first-packet.py', import.meta.url));
 const REPS = Number(process.env.CLAT_BENCH_REPS ?? 5);
+const PREFIX = '2001:db8:64::/96';
+const CONTENDERS = ['xlat64', 'bundle', 'tayga'] as const;
+type Contender = (typeof CONTENDERS)[number];
+const LABEL: Record<Contender, string> = {
+  xlat64: 'xlat64 clat',
+  bundle: 'xlat64-clat.mjs',
+  tayga: 'TAYGA',
+};
 
 interface Sample {
-  startupMs: number;
-  /** CPU time the translator process used until it was ready (user + system, all threads). */
-  startupCpuMs: number;
+  readyMs: number;
+  firstPacketMs: number;
+  /** CPU time the translator process used until its first packet (user + system, all threads). */
+  cpuMs: number;
   rssKiB: number;
   hwmKiB: number;
 }
@@ -39,22 +54,24 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-function waitForLine(child: ChildProcess, pattern: RegExp): Promise<void> {
+function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
     let seen = '';
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} within 20 s: ${seen}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${what}: no ${pattern} within 30 s: ${seen}`)), 30_000);
     const onData = (chunk: Buffer) => {
       seen += chunk.toString();
       if (pattern.test(seen)) {
         clearTimeout(timer);
-        resolve();
+        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
+        resolve(performance.now());
       }
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`exited ${code} before ready: ${seen}`));
+      reject(new Error(`${what} exited ${code} before ${pattern}: ${seen}`));
     });
   });
 }
@@ -67,24 +84,46 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-async function measure(which: 'xlat64' | 'tayga', rep: number, dir: string): Promise<Sample> {
+async function measure(which: Contender, rep: number, dir: string, bundle: string): Promise<Sample> {
   const ns = `x64t-bclat-${rep}-${process.pid}`;
   execFileSync('ip', ['netns', 'add', ns]);
   let child: ChildProcess | null = null;
+  let watcher: ChildProcess | null = null;
   try {
-    execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+    const ip = (...args: string[]) => execFileSync('ip', ['-n', ns, ...args]);
+    ip('link', 'set', 'lo', 'up');
+    // Where translated packets go: a veth pair without link-local addresses (so it sends nothing of
+    // its own) and a permanent neighbour for the PREF64's next hop (no neighbour solicitation either).
+    ip('link', 'add', 'out0', 'type', 'veth', 'peer', 'name', 'out1');
+    for (const dev of ['out0', 'out1']) {
+      ip('link', 'set', dev, 'addrgenmode', 'none');
+      ip('link', 'set', dev, 'up');
+    }
+    ip('-6', 'neigh', 'add', 'fe80::1', 'lladdr', '02:00:5e:00:53:01', 'dev', 'out0', 'nud', 'permanent');
+    ip('-6', 'route', 'add', PREFIX, 'via', 'fe80::1', 'dev', 'out0');
+    execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+    watcher = spawn(
+      'ip',
+      ['netns', 'exec', ns, 'python3', FIRST_PACKET, '192.0.2.1', 'out1', PREFIX.split('/')[0]],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    await waitForLine(watcher, /ready/, 'first-packet helper');
+    const translated = waitForLine(watcher, /translated/, 'first-packet helper');
     const t0 = performance.now();
-    if (which === 'xlat64') {
-      child = spawn(
-        'ip',
-        [
-          ...['netns', 'exec', ns, process.execPath, BIN, 'clat', '--device', 'clat46'],
-          ...['--ipv6-address', '2001:db8:1:464::1', '--prefix', '64:ff9b::/96', '--allow-non-global'],
-          ...['--ipv6-mtu', '1500', '--no-dns64-discovery', '--status-socket', join(dir, `clat-${rep}.sock`)],
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      await waitForLine(child, / up, /);
+    let readyAt: number;
+    if (which !== 'tayga') {
+      const args = [
+        ...['clat', '--device', 'clat46', '--ipv6-address', '2001:db8:1:464::1', '--prefix', PREFIX],
+        ...['--allow-non-global', '--ipv6-mtu', '1500', '--no-dns64-discovery'],
+        ...['--status-socket', join(dir, `clat-${rep}.sock`)],
+      ];
+      const command = which === 'xlat64' ? [BIN, ...args] : [bundle, ...args.slice(1)];
+      child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...command], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      readyAt = await waitForLine(child, / up, /, which);
     } else {
       const data = join(dir, `tayga-${rep}`);
       writeFileSync(
@@ -93,7 +132,7 @@ async function measure(which: 'xlat64' | 'tayga', rep: number, dir: string): Pro
           'tun-device clat46',
           'ipv4-addr 192.0.0.2',
           'ipv6-addr 2001:db8:1:464::2',
-          'prefix 64:ff9b::/96',
+          `prefix ${PREFIX}`,
           'map 192.0.0.1 2001:db8:1:464::1',
           `data-dir ${data}`,
           '',
@@ -103,24 +142,23 @@ async function measure(which: 'xlat64' | 'tayga', rep: number, dir: string): Pro
       child = spawn(
         'ip',
         ['netns', 'exec', ns, 'stdbuf', '-oL', '-eL', 'tayga', '-d', '-c', join(dir, `tayga-${rep}.conf`)],
-        {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
+        { stdio: ['ignore', 'pipe', 'pipe'] },
       );
-      await waitForLine(child, /NAT64 prefix/);
-      const ip = (...args: string[]) => execFileSync('ip', ['-n', ns, ...args]);
+      await waitForLine(child, /NAT64 prefix/, 'tayga');
       ip('link', 'set', 'clat46', 'up');
       ip('addr', 'add', '192.0.0.1/32', 'dev', 'clat46');
       ip('route', 'add', 'default', 'dev', 'clat46', 'src', '192.0.0.1', 'mtu', '1480');
       ip('-6', 'route', 'add', '2001:db8:1:464::1/128', 'dev', 'clat46');
+      readyAt = performance.now();
     }
-    const startupMs = performance.now() - t0;
+    const firstAt = await translated;
     // `ip netns exec` (and stdbuf) exec the command in place: the child's PID is the translator's own.
-    const startupCpuMs = cpuMs(child.pid!);
+    const used = cpuMs(child.pid!);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const { rssKiB, hwmKiB } = memory(child.pid!);
-    return { startupMs, startupCpuMs, rssKiB, hwmKiB };
+    return { readyMs: readyAt - t0, firstPacketMs: firstAt - t0, cpuMs: used, rssKiB, hwmKiB };
   } finally {
+    if (watcher !== null) await stop(watcher);
     if (child !== null) await stop(child);
     execFileSync('ip', ['netns', 'del', ns]);
   }
@@ -139,37 +177,39 @@ export default async function footprint(): Promise<void> {
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'x64t-bclat-'));
-  const samples: Record<'xlat64' | 'tayga', Sample[]> = { xlat64: [], tayga: [] };
-  const ratios: { startup: number[]; cpu: number[]; rss: number[] } = { startup: [], cpu: [], rss: [] };
+  const samples: Record<Contender, Sample[]> = { xlat64: [], bundle: [], tayga: [] };
   try {
+    // The bundle as an edge device gets it: one directory holding the .mjs and the two addons.
+    execFileSync(process.execPath, [BUNDLER, join(dir, 'bundle')], { stdio: 'ignore' });
+    const bundle = join(dir, 'bundle', 'xlat64-clat.mjs');
     for (let rep = 0; rep < REPS; rep++) {
-      const order: ('xlat64' | 'tayga')[] = rep % 2 === 0 ? ['xlat64', 'tayga'] : ['tayga', 'xlat64'];
-      const got: Partial<Record<'xlat64' | 'tayga', Sample>> = {};
-      for (const which of order) got[which] = await measure(which, rep, dir);
-      samples.xlat64.push(got.xlat64!);
-      samples.tayga.push(got.tayga!);
-      ratios.startup.push(got.xlat64!.startupMs / got.tayga!.startupMs);
-      ratios.cpu.push(got.xlat64!.startupCpuMs / Math.max(10, got.tayga!.startupCpuMs));
-      ratios.rss.push(got.xlat64!.rssKiB / got.tayga!.rssKiB);
+      const order = CONTENDERS.map((_, i) => CONTENDERS[(i + rep) % CONTENDERS.length]);
+      for (const which of order) samples[which].push(await measure(which, rep, dir, bundle));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const rows = [
-    ['start-up ms (to translating, kernel setup included)', (s: Sample) => s.startupMs, 0, ratios.startup],
-    ['CPU ms used until then (10 ms ticks)', (s: Sample) => s.startupCpuMs, 0, ratios.cpu],
-    ['RSS MiB 1 s after start-up', (s: Sample) => s.rssKiB / 1024, 1, ratios.rss],
-    ['peak RSS MiB (VmHWM)', (s: Sample) => s.hwmKiB / 1024, 1, null],
+    ['start-up ms to the first translated packet', (s: Sample) => s.firstPacketMs, 0, 0],
+    ['start-up ms to "ready" (xlat64: up; TAYGA: + ip setup)', (s: Sample) => s.readyMs, 0, 0],
+    // TAYGA often uses less than one 10 ms tick: its figure counts as one tick in the ratio.
+    ['CPU ms used until the first packet (10 ms ticks)', (s: Sample) => s.cpuMs, 0, 10],
+    ['RSS MiB 1 s after the first packet', (s: Sample) => s.rssKiB / 1024, 1, 0],
+    ['peak RSS MiB (VmHWM)', (s: Sample) => s.hwmKiB / 1024, 1, 0],
   ] as const;
-  process.stdout.write(`CLAT footprint, ${REPS} repetitions alternating (min – median – max)\n`);
+  const ratio = (which: Contender, pick: (s: Sample) => number, floor: number) =>
+    fmt(stats(samples[which].map((s, i) => pick(s) / Math.max(pick(samples.tayga[i]), floor))), 1);
   process.stdout.write(
-    `${'metric'.padEnd(52)} ${'xlat64 clat'.padEnd(22)} ${'TAYGA'.padEnd(22)} xlat64/TAYGA\n`,
+    `CLAT footprint, ${REPS} repetitions, order rotating (min – median – max; ratios per repetition)\n`,
   );
-  for (const [name, pick, digits, ratio] of rows) {
-    const x = fmt(stats(samples.xlat64.map(pick)), digits);
-    const t = fmt(stats(samples.tayga.map(pick)), digits);
+  process.stdout.write(
+    `${'metric'.padEnd(56)} ${CONTENDERS.map((c) => LABEL[c].padEnd(22)).join(' ')} ` +
+      `${'xlat64/TAYGA'.padEnd(18)} bundle/TAYGA\n`,
+  );
+  for (const [name, pick, digits, floor] of rows) {
+    const cells = CONTENDERS.map((c) => fmt(stats(samples[c].map(pick)), digits).padEnd(22)).join(' ');
     process.stdout.write(
-      `${name.padEnd(52)} ${x.padEnd(22)} ${t.padEnd(22)} ${ratio ? fmt(stats(ratio), 1) : ''}\n`,
+      `${name.padEnd(56)} ${cells} ${ratio('xlat64', pick, floor).padEnd(18)} ${ratio('bundle', pick, floor)}\n`,
     );
   }
 }

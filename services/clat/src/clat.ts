@@ -42,6 +42,8 @@ export async function startClat(config: ClatConfig, log: (line: string) => void)
   const discovery = new Pref64Discovery({
     configured: config.prefixes,
     raDiscovery: config.raDiscovery,
+    raDevice: config.raDevice,
+    tunDevice: config.device,
     dns64Discovery: config.dns64Discovery,
     dnsServers: config.dnsServers,
     probe:
@@ -99,7 +101,7 @@ export async function startClat(config: ClatConfig, log: (line: string) => void)
     `clat: ${clat.device.name} up, ${config.ipv4Address} <-> ${config.ipv6Address}, PREF64 ${config.prefix}, ` +
       `IPv4 route MTU ${ipv4RouteMtu(config)}, ${config.queues} queue(s), ` +
       `offloads [${clat.device.offloadNames.join(',')}], status ${config.statusSocket}, ` +
-      `discovery: RA ${config.raDiscovery ? 'on' : 'off'}, DNS64 ${config.dns64Discovery ? `on (${config.dnsServers.map((s) => `${s.address}#${s.port}`).join(' ') || 'no server'})` : 'off'}, ` +
+      `discovery: RA ${config.raDiscovery ? `on (${config.raDevice ?? 'every interface'})` : 'off'}, DNS64 ${config.dns64Discovery ? `on (${config.dnsServers.map((s) => `${s.address}#${s.port}`).join(' ') || 'no server'})` : 'off'}, ` +
       `probe ${config.probeIpv4Address ?? 'off'}`,
   );
   return {

@@ -48,6 +48,12 @@ export interface ClatConfig {
   prefixes: string[];
   /** Learn the PREF64 from router advertisements (RFC 8781). */
   raDiscovery: boolean;
+  /**
+   * The uplink router advertisements arrive on: solicited at start (RFC 4861 sec. 6.3.7), listened
+   * on alone, and watched so a socket is reopened when it comes back. Default ndpProxyDevice;
+   * undefined: every interface.
+   */
+  raDevice: string | undefined;
   /** Learn it by DNS64 (RFC 7050) while no RA carries it. */
   dns64Discovery: boolean;
   /** Resolvers asked for ipv4only.arpa (default: the nameservers of /etc/resolv.conf). */
@@ -83,6 +89,7 @@ export const clatConfigKeys = [
   'dedicatedPrefix',
   'prefix',
   'raDiscovery',
+  'raDevice',
   'dns64Discovery',
   'dnsServers',
   'probeIpv4Address',
@@ -123,6 +130,7 @@ export function parseClatConfig(raw: RawConfig): ClatConfig {
   const device = readDeviceName(raw, 'device', 'clat');
   const prefixes = readPrefixes(raw);
   const dns64Discovery = readBoolean(raw, 'dns64Discovery', true);
+  const ndpProxyDevice = readOptionalString(raw, 'ndpProxyDevice');
   const probeIpv4Address =
     raw.probeIpv4Address === undefined ? undefined : readIpv4Address(raw, 'probeIpv4Address');
   return {
@@ -133,6 +141,7 @@ export function parseClatConfig(raw: RawConfig): ClatConfig {
     prefix: prefixes[0],
     prefixes,
     raDiscovery: readBoolean(raw, 'raDiscovery', true),
+    raDevice: readRaDevice(raw, device, ndpProxyDevice),
     dns64Discovery,
     dnsServers: readDnsServers(raw, dns64Discovery),
     probeIpv4Address,
@@ -142,7 +151,7 @@ export function parseClatConfig(raw: RawConfig): ClatConfig {
     allowNonGlobalIpv4: readBoolean(raw, 'allowNonGlobalIpv4', false),
     ipv6Mtu,
     defaultRoute: readBoolean(raw, 'defaultRoute', true),
-    ndpProxyDevice: readOptionalString(raw, 'ndpProxyDevice'),
+    ndpProxyDevice,
     queues: readInteger(raw, 'queues', 1, 1, 16),
     udpZeroChecksum: readEnum(raw, 'udpZeroChecksum', 'compute', ['compute', 'drop']),
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/clat-${device}.sock`,
@@ -177,6 +186,18 @@ function readDedicatedPrefix(raw: RawConfig): string | undefined {
     throw configError('dedicatedPrefix', `'${prefix}' has bits set past its length; write the prefix itself`);
   }
   return prefix;
+}
+
+function readRaDevice(raw: RawConfig, tun: string, ndpProxyDevice: string | undefined): string | undefined {
+  if (raw.raDevice === undefined) return ndpProxyDevice;
+  const name = readDeviceName(raw, 'raDevice', '');
+  if (name === tun) {
+    throw configError(
+      'raDevice',
+      `'${name}' is the CLAT's own TUN (device); name the uplink router advertisements arrive on`,
+    );
+  }
+  return name;
 }
 
 function firstAddress(prefix: string): string {

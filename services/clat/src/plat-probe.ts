@@ -70,12 +70,16 @@ export class PlatProbe {
   }
 
   start(): void {
-    this.socket = openIcmpv6Socket(ECHO_REPLY, (message, source) => this.onReply(message, source));
-    // raw-socket closes the socket after an 'error'; the next round opens a new one.
-    this.socket.on('error', (error) => {
-      this.options.onSendError?.('(socket)', error);
-      this.socket = null;
+    // After an error the socket is closed; the next round opens a new one.
+    const socket = openIcmpv6Socket(ECHO_REPLY, {
+      onMessage: ({ message, source }) => this.onReply(message, source),
+      onError: (error) => {
+        this.options.onSendError?.('(socket)', error);
+        socket.close();
+        if (this.socket === socket) this.socket = null;
+      },
     });
+    this.socket = socket;
   }
 
   stop(): void {
@@ -151,12 +155,14 @@ export class PlatProbe {
     target.outstanding = sequence;
     target.sentAtMs = this.now();
     target.sent++;
-    this.socket!.send(request, 0, request.length, target.address, (error) => {
-      const message = error ? error.message : null;
-      if (message !== null && message !== target.lastSendError)
-        this.options.onSendError?.(target.prefix, error!);
-      target.lastSendError = message;
-    });
+    let message: string | null = null;
+    try {
+      this.socket!.send(request, target.address, 0, 64);
+    } catch (error) {
+      message = (error as Error).message;
+      if (message !== target.lastSendError) this.options.onSendError?.(target.prefix, error as Error);
+    }
+    target.lastSendError = message;
   }
 
   private onReply(message: Buffer, source: string): void {
@@ -181,7 +187,7 @@ export class PlatProbe {
   }
 }
 
-/** raw-socket reports sources in inet_ntop form; compare in the form embedIpv4 writes. */
+/** The socket reports sources in inet_ntop form; compare in the form embedIpv4 writes. */
 function normalize(address: string): string {
   const bytes = parseIpv6Address(address);
   return bytes === null ? address : formatIpv6Address(bytes);

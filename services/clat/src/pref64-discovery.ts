@@ -22,6 +22,12 @@ export interface Pref64DiscoveryOptions {
   /** Configured PREF64s in order of preference (the last resort). */
   configured: readonly string[];
   raDiscovery: boolean;
+  /** The uplink RAs arrive on (solicited at start, watched); undefined: every interface. */
+  raDevice?: string;
+  /** The CLAT's TUN: never solicited on. */
+  tunDevice?: string;
+  /** Router solicitation interval (RFC 4861's 4 s by default; tests shorten it). */
+  solicitationIntervalMs?: number;
   dns64Discovery: boolean;
   dnsServers: readonly DnsServer[];
   /** PLAT probe; null to use the most preferred prefix without probing. */
@@ -39,6 +45,11 @@ export const discoveryCounterNames = [
   'ra.withdrawn',
   ...raMalformedReasons.map((r) => `ra.malformed.${r}`),
   'ra.malformed.source',
+  'ra.malformed.hoplimit',
+  'rs.sent',
+  'rs.failed',
+  'ra.socket.errors',
+  'ra.socket.reopens',
   'dns.queries',
   'dns.answers',
   ...dnsProblemReasons.map((r) => `dns.malformed.${r}`),
@@ -74,10 +85,16 @@ export class Pref64Discovery {
   start(): void {
     this.recompute('start');
     if (this.options.raDiscovery) {
-      this.ra = startRaListener(
-        (router, parsed) => this.onRouterAdvertisement(router, parsed),
-        (error) => this.options.log(`clat: RA listener: ${error.message}`),
-      );
+      this.ra = startRaListener({
+        device: this.options.raDevice,
+        excludeDevices: this.options.tunDevice === undefined ? [] : [this.options.tunDevice],
+        solicitationIntervalMs: this.options.solicitationIntervalMs,
+        onAdvertisement: (router, hopLimit, parsed) => this.onRouterAdvertisement(router, parsed, hopLimit),
+        onEvent: (event, detail) => {
+          this.counters[event]++;
+          this.options.log(`clat: ${event === 'rs.sent' ? '' : `${event}: `}${detail}`);
+        },
+      });
     }
     if (this.options.probe !== null) {
       const probe = this.options.probe;
@@ -106,9 +123,20 @@ export class Pref64Discovery {
     this.timers.clear();
   }
 
-  /** One router advertisement (public for tests that feed RAs without a socket). */
-  onRouterAdvertisement(router: string, parsed: ParsedRouterAdvertisement): void {
+  /**
+   * One router advertisement with the hop limit it arrived with (public for tests that feed RAs
+   * without a socket). RFC 4861 sec. 6.1.2: an RA whose hop limit is not 255 came through a router
+   * (it is off-link, maybe forged) and one whose source is not link-local is not from a router.
+   */
+  onRouterAdvertisement(router: string, parsed: ParsedRouterAdvertisement, hopLimit = 255): void {
     this.counters['ra.received']++;
+    if (hopLimit !== 255) {
+      this.counters['ra.malformed.hoplimit']++;
+      this.options.log(
+        `clat: RA from ${router} ignored: hop limit ${hopLimit}, not 255 (RFC 4861 sec. 6.1.2: it did not originate on this link)`,
+      );
+      return;
+    }
     if (!router.toLowerCase().startsWith('fe80:')) {
       // RFC 4861 sec. 6.1.2: routers advertise from their link-local address.
       this.counters['ra.malformed.source']++;

@@ -46,6 +46,14 @@ describe('CLAT configuration', () => {
     expect(ipv4RouteMtu(config)).toBe(1260);
   });
 
+  it('listens for RAs on raDevice, by default the NDP proxy uplink, else on every interface', () => {
+    expect(parseClatConfig({ ipv6Address: '2001:db8::1' }).raDevice).toBeUndefined();
+    expect(parseClatConfig({ ipv6Address: '2001:db8::1', ndpProxyDevice: 'eth0' }).raDevice).toBe('eth0');
+    expect(
+      parseClatConfig({ ipv6Address: '2001:db8::1', ndpProxyDevice: 'eth0', raDevice: 'wan0' }).raDevice,
+    ).toBe('wan0');
+  });
+
   it.each([
     [{}, /^ipv6Address: is required/],
     [
@@ -66,6 +74,8 @@ describe('CLAT configuration', () => {
     ],
     [{ ipv6Address: '2001:db8::1', mtu: 1400 }, /^mtu: unknown option; valid options: device, ipv4Address/],
     [{ ipv6Address: '2001:db8::1', defaultRoute: 'yes' }, /^defaultRoute: expected true or false/],
+    [{ ipv6Address: '2001:db8::1', raDevice: 'clat' }, /^raDevice: 'clat' is the CLAT's own TUN/],
+    [{ ipv6Address: '2001:db8::1', raDevice: 'eth 0' }, /^raDevice: .* is not a valid interface name/],
     [
       { ipv6Address: '2001:db8::1', prefix: '2001:db8::/80' },
       /^prefix: .*RFC 6052 allows 32, 40, 48, 56, 64 or 96/,

@@ -1,7 +1,8 @@
 // The discovery acts on what it is told, with its own clock: an RA prefix replaces DNS64's (a real
 // unbound on loopback) and configuration, is published to the workers' slot with the previous one
 // draining, expires when its lifetime runs out (DNS64 again), and the drain ends after drainMs.
-// RAs from a non-link-local source and malformed options are counted by reason and logged with why.
+// RAs from a non-link-local source, with a hop limit other than 255, and malformed options are counted
+// by reason and logged with why.
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatIpv6Address, parseIpv6Address } from '../../../libs/xlat/src/index.js';
 import { startUnbound, type Unbound } from '../../../test/support/unbound.js';
@@ -131,6 +132,14 @@ describe('Pref64Discovery', () => {
     );
     expect(discovery.current().active).toBe('64:ff9b::/96');
     expect(discovery.counters['ra.malformed.source']).toBe(1);
+    // RFC 4861 sec. 6.1.2: hop limit 255 or the RA came through a router.
+    discovery.onRouterAdvertisement(
+      'fe80::1',
+      ra([{ prefix: '2001:db8:65::/96', lifetimeSeconds: 600 }]),
+      254,
+    );
+    expect(discovery.current().active).toBe('64:ff9b::/96');
+    expect(discovery.counters['ra.malformed.hoplimit']).toBe(1);
     discovery.onRouterAdvertisement(
       'fe80::1',
       ra([
@@ -140,9 +149,10 @@ describe('Pref64Discovery', () => {
     );
     expect(discovery.current().active).toBe('2001:db8:65::/96');
     expect(discovery.counters['ra.malformed.pref64plc']).toBe(1);
-    expect(discovery.counters['ra.received']).toBe(2);
+    expect(discovery.counters['ra.received']).toBe(3);
     expect(lines.filter((l) => /ignored/.test(l))).toEqual([
       expect.stringMatching(/RA from 2001:db8:1::1 ignored: the source is not link-local/),
+      expect.stringMatching(/RA from fe80::1 ignored: hop limit 254, not 255/),
       expect.stringMatching(/PREF64 option ignored: prefix length code 7/),
     ]);
     // Lifetime 0 withdraws at once: the configured prefix again.

@@ -26,6 +26,9 @@ Options (config-file key in brackets):
   --prefix P                configured PREF64, repeat for several in order of preference [prefix]
                             (default 64:ff9b::/96; the last resort after RA and DNS64)
   --no-ra-discovery         do not learn the PREF64 from router advertisements [raDiscovery: false]
+  --ra-device DEV           the uplink RAs arrive on: router solicitations at start, listened on
+                            alone, watched to reopen the socket [raDevice] (default
+                            --ndp-proxy-device, else every interface)
   --no-dns64-discovery      do not ask DNS64 for ipv4only.arpa [dns64Discovery: false]
   --dns-server A            resolver for DNS64 discovery, repeatable ('A', '[A]:port', 'a.b.c.d:port')
                             [dnsServers] (default: nameservers of /etc/resolv.conf)
@@ -61,6 +64,7 @@ export const clatCommand: Command = {
           prefix: { type: 'string', multiple: true },
           'no-ra-discovery': { type: 'boolean' },
           'no-dns64-discovery': { type: 'boolean' },
+          'ra-device': { type: 'string' },
           'dns-server': { type: 'string', multiple: true },
           'probe-ipv4-address': { type: 'string' },
           'probe-interval-ms': { type: 'string' },
@@ -90,6 +94,7 @@ export const clatCommand: Command = {
       prefix: values.prefix,
       raDiscovery: values['no-ra-discovery'] ? false : undefined,
       dns64Discovery: values['no-dns64-discovery'] ? false : undefined,
+      raDevice: values['ra-device'],
       dnsServers: values['dns-server'],
       probeIpv4Address: values['probe-ipv4-address'],
       probeIntervalMs: values['probe-interval-ms'],
