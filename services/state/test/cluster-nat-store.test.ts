@@ -20,7 +20,8 @@ import { JetStreamEventLog } from '../src/jetstream-log.js';
 import { connectNats } from '../src/nats-connection.js';
 import { ShardOwnership } from '../src/ownership.js';
 
-const CONFIG = validateConfig({ pool: ['203.0.113.0/30'], sessionsMax: 4096, subscribersMax: 128 });
+const INPUT = { pool: ['203.0.113.0/30'], sessionsMax: 4096, subscribersMax: 128 };
+const CONFIG = validateConfig(INPUT);
 const SHARD = 3;
 const connections: NatsConnection[] = [];
 let url: string;
@@ -61,7 +62,7 @@ async function node(name: string, id: string, nowMs: number, detectionMs = 400):
       detectionMs,
       renewIntervalMs: 50,
       onOwner: (state, epoch) => {
-        engine = createNatEngine(CONFIG, {
+        engine = createNatEngine(INPUT, {
           sink: store.sink,
           random: createSeededRandom(name.length),
           state,
