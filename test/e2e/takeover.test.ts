@@ -47,7 +47,15 @@ function pidAlive(pid: number): boolean {
 /** Starts a state server (NATS or Redis) inside the PLAT namespace; its PID file makes lab.sh down stop it. */
 function startStateServer(kind: 'nats' | 'redis', port: number): void {
   const script = fileURLToPath(new URL(`${kind}-server.sh`, servers));
-  const out = lab.check('plat', ['bash', script, 'start', '--port', String(port), '--owner', String(process.pid)]);
+  const out = lab.check('plat', [
+    'bash',
+    script,
+    'start',
+    '--port',
+    String(port),
+    '--owner',
+    String(process.pid),
+  ]);
   const pid = /^pid=(\d+)$/m.exec(out)?.[1];
   if (pid === undefined) throw new Error(`${kind}-server.sh printed no pid: ${out}`);
   writeFileSync(`${lab.runDir}/state-${kind}.pid`, `${pid}\n`);
@@ -99,7 +107,9 @@ function counters(name: string): Record<string, number> | null {
 }
 
 function logOf(name: string): string {
-  return existsSync(`${lab.runDir}/plat-${name}.log`) ? readFileSync(`${lab.runDir}/plat-${name}.log`, 'utf8') : '';
+  return existsSync(`${lab.runDir}/plat-${name}.log`)
+    ? readFileSync(`${lab.runDir}/plat-${name}.log`, 'utf8')
+    : '';
 }
 
 describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', () => {
@@ -135,13 +145,23 @@ describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', ()
     lab.background('client', 'tcp-ticker', [PY, LABTOOL, 'tcp-ticker', SERVER_V6, String(TCP_PORT), tcpLog]);
     lab.background('client', 'udp-ticker', [PY, LABTOOL, 'udp-ticker', SERVER_V6, String(UDP_PORT), udpLog]);
     try {
-      waitUntil(() => ticks(tcpLog).length >= 5 && ticks(udpLog).length >= 5, 'both flows to be answered', 20_000);
+      waitUntil(
+        () => ticks(tcpLog).length >= 5 && ticks(udpLog).length >= 5,
+        'both flows to be answered',
+        20_000,
+      );
     } catch (error) {
       const routes = lab.run('plat', ['ip', '-6', 'route']).stdout + lab.run('plat', ['ip', 'route']).stdout;
-      throw new Error(`${(error as Error).message}\n${logOf('a')}\n${JSON.stringify(counters('a'))}\n${routes}`);
+      throw new Error(
+        `${(error as Error).message}\n${logOf('a')}\n${JSON.stringify(counters('a'))}\n${routes}`,
+      );
     }
     // The standby follows: it has folded the owner's batches (flush interval 1 s) and serves nothing.
-    waitUntil(() => (counters('b')?.['state.standbyBatches'] ?? 0) >= 2, 'the standby to fold batches', 20_000);
+    waitUntil(
+      () => (counters('b')?.['state.standbyBatches'] ?? 0) >= 2,
+      'the standby to fold batches',
+      20_000,
+    );
     expect(counters('b')?.['state.serving'] ?? 0).toBe(0);
     expect(counters('a')?.['state.epoch']).toBe(1);
     spawnSync('sleep', ['1.5']); // the latest sessions reach the stream within a flush interval
@@ -150,7 +170,11 @@ describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', ()
     const udpBefore = ticks(udpLog).length;
     process.kill(a, 'SIGKILL');
     waitUntil(() => !pidAlive(a), 'the owner to die');
-    waitUntil(() => counters('b')?.['state.serving'] === 1, `the standby to take over\n${logOf('b')}`, 30_000);
+    waitUntil(
+      () => counters('b')?.['state.serving'] === 1,
+      `the standby to take over\n${logOf('b')}`,
+      30_000,
+    );
     const after = counters('b')!;
     expect(after['state.epoch']).toBe(2);
     expect(after['state.takeovers']).toBe(1);

@@ -62,10 +62,14 @@ export async function openClusterShardState(
         onOwner: async (state, epoch) => {
           redis = connectRedis({ url: cfg.redis });
           const { geometry, fingerprint } = poolGeometryOf(state);
-          allocator = new RedisPoolAllocator(new RedisPoolStore(redis, cfg.pool, geometry, fingerprint), state, {
-            owner: `shard-${shard}`,
-            heldBlocks: () => heldBlocksOf(state),
-          });
+          allocator = new RedisPoolAllocator(
+            new RedisPoolStore(redis, cfg.pool, geometry, fingerprint),
+            state,
+            {
+              owner: `shard-${shard}`,
+              heldBlocks: () => heldBlocksOf(state),
+            },
+          );
           // Sets the pool up, reconciles the shard's blocks from the replica (the log is authoritative)
           // and fills the reserve; resolves even while Redis is down (existing blocks serve meanwhile).
           await allocator.start();

@@ -44,7 +44,8 @@ export function parsePlatStateConfig(raw: unknown): PlatStateConfig | undefined 
     throw configError('state', FIX);
   }
   const nats = fields.nats;
-  if (typeof nats !== 'string' || nats === '') throw configError('state.nats', `a NATS URL is required; ${FIX}`);
+  if (typeof nats !== 'string' || nats === '')
+    throw configError('state.nats', `a NATS URL is required; ${FIX}`);
   try {
     parseNatsUrls(nats);
   } catch (error) {
@@ -58,13 +59,22 @@ export function parsePlatStateConfig(raw: unknown): PlatStateConfig | undefined 
   try {
     parsed = new URL(redis);
   } catch {}
-  if (parsed === null || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || parsed.hostname === '')
+  if (
+    parsed === null ||
+    (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') ||
+    parsed.hostname === ''
+  )
     throw configError('state.redis', `'${redis}' is not a redis:// or rediss:// URL with a host`);
   const nodeId = fields.nodeId ?? `${hostname()}-${process.pid}`;
   if (typeof nodeId !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId))
     throw configError('state.nodeId', `'${String(nodeId)}' must be 1-64 letters, digits, '_', '.', '-'`);
   const detectionMs = fields.detectionMs ?? 1000;
-  if (typeof detectionMs !== 'number' || !Number.isInteger(detectionMs) || detectionMs < 100 || detectionMs > 60_000)
+  if (
+    typeof detectionMs !== 'number' ||
+    !Number.isInteger(detectionMs) ||
+    detectionMs < 100 ||
+    detectionMs > 60_000
+  )
     throw configError('state.detectionMs', `${String(detectionMs)} must be an integer 100..60000 (ms)`);
   const pool = fields.pool ?? 'default';
   if (typeof pool !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(pool))

@@ -9,9 +9,9 @@ import {
   roleCounterLayout,
   routeStep,
   type SetupStep,
+  SystemSetup,
   startRole,
   startXdpRole,
-  SystemSetup,
   sysctlStep,
 } from '../../../libs/dataplane/src/index.js';
 import { parsePool4Entry, pool4Cidrs } from '../../nat-engine/src/index.js';
@@ -97,7 +97,8 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     },
     log,
   );
-  const stateName = config.state === undefined ? config.stateDir : `${config.state.nats} (node ${config.state.nodeId})`;
+  const stateName =
+    config.state === undefined ? config.stateDir : `${config.state.nats} (node ${config.state.nodeId})`;
   log(
     `plat: ${plat.device.name} up, ${config.prefix} <-> pool ${config.pool4.join(',')}, offloads ` +
       `[${plat.device.offloadNames.join(',')}], state ${stateName}, status ${config.statusSocket}`,
@@ -156,7 +157,8 @@ export function platSetupSteps(config: PlatConfig, withRoutes = true): SetupStep
 export function platRouteSteps(config: PlatConfig): SetupStep[] {
   if (!config.routes) return [];
   const steps = [routeStep(config.device, config.prefix)];
-  for (const entry of config.pool4) for (const cidr of poolCidrs(entry)) steps.push(routeStep(config.device, cidr));
+  for (const entry of config.pool4)
+    for (const cidr of poolCidrs(entry)) steps.push(routeStep(config.device, cidr));
   return steps;
 }
 
