@@ -145,19 +145,21 @@ describe('cluster shard store (NATS JetStream + KV)', () => {
     await tickUntil([a, b, c], clock, () => clock.ms > 3000, 'two detection times with a live owner');
     expect([b.store.role, c.store.role]).toEqual(['standby', 'standby']);
 
-    // a dies (no more ticks: no renewals). Both standbys see the record stop and contend.
-    await tickUntil(
-      [b, c],
-      clock,
-      () => b.store.role === 'owner' || c.store.role === 'owner',
-      'a standby to take over',
-    );
-    await tickUntil([b, c], clock, () => clock.ms > 6000, 'the loser to settle');
-    const roles = [b.store.role, c.store.role].sort();
-    expect(roles).toEqual(['owner', 'standby']);
-    const [winner, loser] = b.store.role === 'owner' ? [b, c] : [c, b];
+    // a dies (no more ticks: no renewals). Both standbys act on the same record at once: the
+    // compare-and-set lets exactly one through.
+    const probe = await ShardOwnership.open(connections.at(-1)!, 'probe', `cown-${id}`);
+    const seen = await probe.find(SHARD);
+    const won = await Promise.all([b.store.takeOver(seen, clock.ms), c.store.takeOver(seen, clock.ms)]);
+    expect(won.filter(Boolean)).toHaveLength(1);
+    const [winner, loser] = won[0] ? [b, c] : [c, b];
+    expect(winner.store.role).toBe('owner');
     expect(winner.store.epoch).toBe(2);
-    expect(loser.store.status().takeoverConflicts).toBeGreaterThanOrEqual(1);
+    expect(loser.store.role).toBe('standby');
+    expect(loser.store.status().takeoverConflicts).toBe(1);
+    // Afterwards the winner renews and the loser, watching, never takes the shard.
+    await tickUntil([b, c], clock, () => clock.ms > 6000, 'two more detection times');
+    expect(winner.store.role).toBe('owner');
+    expect(loser.store.role).toBe('standby');
     expect(loser.store.status().batcher).toBeNull(); // it never had anything to append with
     expect(translate(winner, 1, 5000, clock.ms)).toBe(before);
 

@@ -71,7 +71,8 @@ describe('snapshot thread', () => {
     expect(translatedMeanwhile).toBeGreaterThan(0);
     expect(engine.state.sessionCount).toBe(20_000 + translatedMeanwhile);
 
-    const restored = restoreNatState(engine.config, bytes!, 0, bytes!.length, { hashSeed: 9, startMs: now });
+    const image0 = bytes as unknown as Uint8Array;
+    const restored = restoreNatState(engine.config, image0, 0, image0.length, { hashSeed: 9, startMs: now });
     expect(restored.ok).toBe(true);
     if (!restored.ok) return;
     const image = dumpState(restored.state);
