@@ -32,20 +32,23 @@ export type RunningPlat = Pick<RunningRole, 'stop'>;
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
   const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
   let counterBlocks: SharedArrayBuffer[] = [];
-  const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => ({
-    translator: platTranslatorConfig(config),
-    engine: natEngineConfig(config),
-    icmpSource4: firstPoolAddress(config),
-    stateDir: config.stateDir,
-    icmpErrorsPerSecond: config.icmpErrorsPerSecond,
-    icmpErrorsBurst: config.icmpErrorsBurst,
-    flushIntervalMs: config.flushIntervalMs,
-    mtu4: config.mtu4,
-    mtu6: config.mtu6,
-    counters: (counterBlocks = counters),
-    shards,
-    state: config.state,
-  });
+  const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => {
+    counterBlocks = counters;
+    return {
+      translator: platTranslatorConfig(config),
+      engine: natEngineConfig(config),
+      icmpSource4: firstPoolAddress(config),
+      stateDir: config.stateDir,
+      icmpErrorsPerSecond: config.icmpErrorsPerSecond,
+      icmpErrorsBurst: config.icmpErrorsBurst,
+      flushIntervalMs: config.flushIntervalMs,
+      mtu4: config.mtu4,
+      mtu6: config.mtu6,
+      counters,
+      shards,
+      state: config.state,
+    };
+  };
   if (config.io === 'xdp') {
     // The interfaces keep their addresses and routes: the kernel still answers ARP/NDP and the
     // node's own traffic; the XDP program takes only the PREF64 and the pool.

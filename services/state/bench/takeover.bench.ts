@@ -132,7 +132,8 @@ async function once(natsUrl: string, redisUrl: string, sessions: number): Promis
     }
   }
   while ((owner.status().batcher?.bufferedEvents ?? 1) > 0) {
-    owner.tick((nowMs += 20));
+    nowMs += 20;
+    owner.tick(nowMs);
     await new Promise((r) => setTimeout(r, 5));
   }
   const buildMs = performance.now() - buildStarted;
