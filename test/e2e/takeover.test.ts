@@ -100,7 +100,7 @@ function counters(name: string): Record<string, number> | null {
   const result = spawnSync(
     process.execPath,
     [XLAT64, 'status', '--socket', `${lab.runDir}/plat-${name}.sock`, '--json'],
-    { encoding: 'utf8', timeout: 10_000 },
+    { encoding: 'utf8', timeout: 30_000 },
   );
   if (result.status !== 0) return null;
   return (JSON.parse(result.stdout) as { counters: Record<string, number> }).counters;
