@@ -105,8 +105,13 @@ async function once(natsUrl: string, redisUrl: string, sessions: number): Promis
     );
     return store;
   };
+  const step = (what: string) => {
+    if (process.env.TAKEOVER_DEBUG) process.stderr.write(`takeover bench (${sessions}): ${what}\n`);
+  };
   const owner = await open(ncA, 'owner', true);
-  await owner.takeOver(null, 0);
+  step('owner open');
+  if (!(await owner.takeOver(null, 0))) throw new Error(`owner: ${owner.status().lastError}`);
+  step('owner owns');
   const standby = await open(ncB, 'standby', false);
   const buildStarted = performance.now();
   const key = createFlowKey6();
@@ -137,9 +142,11 @@ async function once(natsUrl: string, redisUrl: string, sessions: number): Promis
     await new Promise((r) => setTimeout(r, 5));
   }
   const buildMs = performance.now() - buildStarted;
+  step('built');
   const last = owner.status().batcher!.ackedSequence;
   while (standby.follower.sequence < last) await new Promise((r) => setTimeout(r, 10));
   const foldMs = performance.now() - buildStarted;
+  step('folded');
   // The owner dies (stops renewing and appending); the standby decides and takes over.
   const seen = await (await ShardOwnership.open(ncB, 'probe', `tkown-${id}`)).find(0);
   const started = performance.now();
