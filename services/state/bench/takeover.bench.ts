@@ -131,12 +131,15 @@ async function once(natsUrl: string, redisUrl: string, sessions: number): Promis
       owner.tick(nowMs);
       await new Promise((r) => setImmediate(r));
       while ((owner.status().batcher?.bufferedEvents ?? 0) > 200_000) {
+        if (owner.role !== 'owner') throw new Error(`the owner lost the shard: ${owner.status().lastError}`);
         owner.tick(++nowMs);
         await new Promise((r) => setTimeout(r, 2));
       }
     }
   }
   while ((owner.status().batcher?.bufferedEvents ?? 1) > 0) {
+    if (owner.role !== 'owner') throw new Error(`the owner lost the shard: ${owner.status().lastError}`);
+    if (process.env.TAKEOVER_DEBUG && nowMs % 2000 === 0) step(JSON.stringify(owner.status().batcher));
     nowMs += 20;
     owner.tick(nowMs);
     await new Promise((r) => setTimeout(r, 5));

@@ -108,6 +108,14 @@ export class ShardOwnership {
         throw error;
       }
       if (current !== null && current.revision === lease.revision) throw error;
+      // Our own earlier renewal went through but its reply was lost (a timeout under load): the record
+      // is still ours, at a revision we did not see. Node ids are unique per process.
+      if (
+        current !== null &&
+        current.record.owner === this.nodeId &&
+        current.record.epoch === lease.record.epoch
+      )
+        return current;
       throw fenced(lease, current, error);
     }
     return { record, revision };
