@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { BatchTranslator, createRingMemory, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
+import type { XdpQueueContext } from '../../../libs/xdp/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
   claimSharedPoolBlocks,
@@ -109,6 +110,9 @@ export const platGaugeNames = [
   'handoff.fragments.steered',
   'handoff.fragments.unrouted',
   'icmp.errors.suppressed',
+  // AF_XDP only (0 on a TUN): the outgoing links' MTUs the PLAT checks packets against.
+  'link.mtu4',
+  'link.mtu6',
   // Cluster mode (--state): 1 while this worker owns its shard; its epoch; packets it dropped while it
   // did not (standby, fenced); batches its standby folded; stale-epoch batches dropped; takeovers.
   'state.serving',
@@ -250,12 +254,34 @@ export const createQueueHandler: CreateQueueHandler = async (
   const handoff = new WorkerHandoff(shards.handoff, worker, router, context.vnetHdrBytes);
   const translate = (buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) => {
     if (serving !== null) serving.batch.onBatch(buffer, offsets, lengths, count);
-    else counters[gauge[19]] += count;
+    else counters[gauge[21]] += count;
   };
   let lastMaintenanceMs = startMs;
   let lastFlushMs = startMs;
+  // With AF_XDP the PLAT's output goes on the wire with no kernel forwarding after it: it is the
+  // router, so it answers Packet Too Big / fragmentation needed (and fragments) for the outgoing
+  // link's MTU itself, followed as the operator changes it. Through a TUN the kernel does that.
+  const linkMtu = (context as Partial<XdpQueueContext>).linkMtu;
+  let linkMtu4 = 0;
+  let linkMtu6 = 0;
+  let mtusOf: Serving | null = null;
+  const followLinkMtus = () => {
+    const s = serving;
+    if (!linkMtu || s === null) return;
+    const mtu4 = Math.min(options.mtu4, linkMtu(4) || options.mtu4);
+    const mtu6 = Math.max(1280, Math.min(options.mtu6, linkMtu(6) || options.mtu6));
+    if (mtu4 === linkMtu4 && mtu6 === linkMtu6 && mtusOf === s) return;
+    s.pipeline.setLinkMtus(Math.max(68, mtu4), mtu6);
+    linkMtu4 = mtu4;
+    linkMtu6 = mtu6;
+    mtusOf = s;
+    counters[gauge[17]] = mtu4;
+    counters[gauge[18]] = mtu6;
+  };
+  followLinkMtus();
 
   const maintain = (nowMs: number) => {
+    followLinkMtus();
     const s = serving;
     if (s !== null) {
       s.pipeline.advance(nowMs);
@@ -297,11 +323,11 @@ export const createQueueHandler: CreateQueueHandler = async (
       counters[gauge[7]] = b?.appendFailures ?? 0;
       counters[gauge[8]] = b !== null && (b.state === 'unreplicated' || b.state === 'fenced') ? 1 : 0;
       counters[gauge[9]] = status.snapshots;
-      counters[gauge[17]] = status.role === 'owner' && serving !== null ? 1 : 0;
-      counters[gauge[18]] = status.epoch;
-      counters[gauge[20]] = cluster.store.follower.counters.appliedBatches;
-      counters[gauge[21]] = status.staleEpochBatches;
-      counters[gauge[22]] = status.takeovers;
+      counters[gauge[19]] = status.role === 'owner' && serving !== null ? 1 : 0;
+      counters[gauge[20]] = status.epoch;
+      counters[gauge[22]] = cluster.store.follower.counters.appliedBatches;
+      counters[gauge[23]] = status.staleEpochBatches;
+      counters[gauge[24]] = status.takeovers;
     }
     const h = handoff.counters;
     counters[gauge[11]] = h.forwarded;
