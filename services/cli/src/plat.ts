@@ -29,6 +29,10 @@ Options (config-file key in brackets):
   --metrics HOST:PORT     serve Prometheus /metrics, /status.json and the dashboard page [metrics]
   --no-routes             do not route PREF64 and pool into the device [routes: false]
   --queues N              TUN queues = worker threads, each owning a share of the shards [queues] (1)
+  --state URLS            cluster mode: nats://HOST:PORT[,...],redis://HOST:PORT [state]; events to
+                          JetStream, shard ownership and epochs in NATS KV, port blocks from Redis. A
+                          second PLAT with the same --state is a hot standby that takes over when the
+                          first stops renewing (config file: state: { nats, redis, nodeId, detectionMs, pool })
 Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, shards (1024), and nat: { blockSizePorts,
 subscriberPrefixLength, subscriberBlocksMax, subscriberSessionsMax, filtering, timeouts, staticBib, ... }
 (see README "Configuration").
@@ -57,6 +61,7 @@ export const platCommand: Command = {
           metrics: { type: 'string' },
           'no-routes': { type: 'boolean' },
           queues: { type: 'string' },
+          state: { type: 'string' },
         },
       }));
     } catch (error) {
@@ -82,6 +87,7 @@ export const platCommand: Command = {
       metrics: values.metrics,
       routes: values['no-routes'] ? false : undefined,
       queues: values.queues,
+      state: values.state,
     });
     const config = parsePlatConfig(raw);
     const plat = await startPlat(config, log);

@@ -28,6 +28,7 @@ import {
   parsePool4Entry,
   validateConfig as validateNatConfig,
 } from '../../nat-engine/src/index.js';
+import { type PlatStateConfig, parsePlatStateConfig } from './plat-state-config.js';
 import { checkShardCount, VIRTUAL_SHARDS_DEFAULT, VIRTUAL_SHARDS_MAX } from './routing/index.js';
 
 /** Most TUN queues (worker threads) of one PLAT: a ring per worker pair, so N * (N - 1) rings. */
@@ -68,6 +69,8 @@ export interface PlatConfig {
   icmpErrorsPerSecond: number;
   icmpErrorsBurst: number;
   nat: Omit<NatEngineConfigInput, 'pool'>;
+  /** Cluster mode (NATS JetStream + KV, Redis; plat-state-config.ts); absent: embedded state in stateDir. */
+  state: PlatStateConfig | undefined;
 }
 
 export const platConfigKeys = [
@@ -93,6 +96,7 @@ export const platConfigKeys = [
   'interface',
   'interface4',
   'xdpMode',
+  'state',
 ] as const;
 
 export function parsePlatConfig(raw: RawConfig): PlatConfig {
@@ -134,6 +138,8 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
   const iface4 = raw.interface4 === undefined ? undefined : readDeviceName(raw, 'interface4', '');
   if (iface4 !== undefined && (io !== 'xdp' || iface4 === iface))
     throw configError('interface4', "is the IPv4 side's interface with io 'xdp', other than interface");
+  if (raw.state !== undefined && io === 'xdp')
+    throw configError('state', "cluster mode (state) runs with io 'tun' for now; remove io: xdp or state");
   const config: PlatConfig = {
     device,
     io,
@@ -163,6 +169,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     ),
     icmpErrorsBurst: readInteger(raw, 'icmpErrorsBurst', ICMP_ERRORS_BURST_DEFAULT, 1, 10_000_000),
     nat: nat as Omit<NatEngineConfigInput, 'pool'>,
+    state: parsePlatStateConfig(raw.state),
   };
   // The engine and the translator check their own fields; name them as the operator wrote them.
   try {

@@ -16,16 +16,23 @@ import {
   createCryptoRandom,
   createNatEngine,
   createSharedPoolMemory,
+  type EventSink,
   leasedBlockEvents,
+  type NatEngine,
   type NatEngineConfigInput,
+  type NatState,
+  type PoolAllocator,
   parseIpv4,
   portsInUseByAddress,
+  type RandomSource,
   ShardPipeline,
   type SharedPoolMemory,
   sharedPoolAllocator,
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedNatStore } from '../../state/src/index.js';
+import { type ClusterShardState, openClusterShardState } from './plat-cluster-state.js';
+import type { PlatStateConfig } from './plat-state-config.js';
 import { PlatStep, platDropNames } from './plat-step.js';
 import {
   createBlockTableStorage,
@@ -55,6 +62,8 @@ export interface PlatQueueOptions {
   counters: SharedArrayBuffer[];
   /** The node's shared memory (`createPlatShards`); absent: a node of this one worker. */
   shards?: PlatShards;
+  /** Cluster mode (`--state`): the worker's shard lives in NATS/Redis (plat-cluster-state.ts). */
+  state?: PlatStateConfig;
 }
 
 /** What a node's workers share: pool lessees, block table, shard table, rings. */
@@ -114,6 +123,14 @@ export const platGaugeNames = [
   // AF_XDP only (0 on a TUN): the outgoing links' MTUs the PLAT checks packets against.
   'link.mtu4',
   'link.mtu6',
+  // Cluster mode (--state): 1 while this worker owns its shard; its epoch; packets it dropped while it
+  // did not (standby, fenced); batches its standby folded; stale-epoch batches dropped; takeovers.
+  'state.serving',
+  'state.epoch',
+  'state.notOwnerDrops',
+  'state.standbyBatches',
+  'state.staleEpochBatches',
+  'state.takeovers',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 /** How often a worker recounts its ports in use per pool address (a scan of its block table). */
@@ -144,74 +161,123 @@ export const createQueueHandler: CreateQueueHandler = async (
           otlpUrl: options.tracesUrl,
           resource: { 'xlat64.worker': worker, 'service.instance.id': `plat-${process.pid}-q${worker}` },
         });
-  // Restores mappings and sessions written before a crash or stop (snapshot + log tail). One store per
-  // worker (each engine is the only writer of its shards' events). A node of one worker keeps stateDir
-  // itself; with several, each worker's store is under workers-<N>/ so a run with another worker count
-  // (whose subscribers map to other workers) starts afresh instead of restoring onto the wrong owner.
-  const directory =
-    workers === 1 ? options.stateDir : join(options.stateDir, `workers-${workers}`, `q${worker}`);
-  const store = await EmbeddedNatStore.open(
-    {
-      directory,
-      config: engineConfig,
-      hashSeed: random.nextUint32(),
-      shard: worker,
-      flushIntervalMs: options.flushIntervalMs,
-    },
-    startMs,
-  );
-  // The restored blocks stay this worker's: claimed in the node's shared pool, routed to it.
-  claimSharedPoolBlocks(shards.pool, worker, store.state);
-  for (const event of leasedBlockEvents(store.state)) router.applyEvent(event);
-  const engine = createNatEngine(options.engine, {
-    sink: {
-      push: (event) => {
-        router.applyEvent(event); // the block table every worker routes IPv4 by
-        store.sink.push(event);
-      },
-    },
-    random,
-    state: store.state,
-    startMs,
-    shard: worker,
-    allocator: sharedPoolAllocator(shards.pool, worker),
-    // A hairpin to another worker's subscriber leaves as IPv4 to the pool address; the pool route into
-    // the TUN brings it back, and the block table sends it to that worker.
-    hairpinToOtherShards: shards.table.memberCount > 1,
-    // A table bound reached: one line per bound per 10 s, to the role's output (the main thread's log).
-    log: (line) => process.stdout.write(`plat: ${line}\n`),
-  });
-  engine.start(startMs);
   const prefix = parseRfc6052Prefix(options.translator.prefix);
-  // Built bottom up, nothing circular: the engine, the shard pipeline over it, the ingress step
-  // that hands it packets. Held-SYN expiry comes back as the engine's output, drained by advance().
-  const pipeline = new ShardPipeline(
-    engine,
-    {
-      translator: options.translator,
-      icmpSource4: parseIpv4(options.icmpSource4),
-      icmpErrorsPerSecond: options.icmpErrorsPerSecond,
-      icmpErrorsBurst: options.icmpErrorsBurst,
-    },
-    layout,
-    prefix,
-  );
-  const platStep = new PlatStep(pipeline, layout, prefix, {
-    allowNonGlobalIpv4: options.translator.allowNonGlobalIpv4,
-  });
-  const batch = new BatchTranslator(platStep, {
-    fd: context.fd,
-    writer: context.tun,
-    vnetHdrBytes: context.vnetHdrBytes,
-    mtu6: options.mtu6,
-    mtu4: options.mtu4,
-    counters,
-    layout,
-  });
-  const handoff = new WorkerHandoff(shards.handoff, worker, router, context.vnetHdrBytes);
-  const translate = (buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) =>
-    batch.onBatch(buffer, offsets, lengths, count);
   const gauge = platGaugeNames.map((name) => layout.index(name));
+
+  /** What serves packets once this worker owns its shard: engine, shard pipeline, ingress step, batch I/O. */
+  interface Serving {
+    engine: NatEngine;
+    pipeline: ShardPipeline;
+    platStep: PlatStep;
+    batch: BatchTranslator;
+  }
+  // Built bottom up, nothing circular: the engine, the shard pipeline over it, the ingress step that
+  // hands it packets. Held-SYN expiry comes back as the engine's output, drained by advance().
+  const serve = (
+    state: NatState,
+    sink: EventSink,
+    allocator: (state: NatState, random: RandomSource) => PoolAllocator,
+    epoch: number,
+    nowMs: number,
+  ) => {
+    for (const event of leasedBlockEvents(state)) router.applyEvent(event);
+    const engine = createNatEngine(options.engine, {
+      sink: {
+        push: (event) => {
+          router.applyEvent(event); // the block table every worker routes IPv4 by
+          sink.push(event);
+        },
+      },
+      random,
+      state,
+      startMs: nowMs,
+      shard: worker,
+      epoch,
+      allocator,
+      // A hairpin to another worker's subscriber leaves as IPv4 to the pool address; the pool route into
+      // the TUN brings it back, and the block table sends it to that worker.
+      hairpinToOtherShards: shards.table.memberCount > 1,
+      // A table bound reached: one line per bound per 10 s, to the role's output (the main thread's log).
+      log: (line) => process.stdout.write(`plat: ${line}\n`),
+    });
+    engine.start(nowMs);
+    const pipeline = new ShardPipeline(
+      engine,
+      {
+        translator: options.translator,
+        icmpSource4: parseIpv4(options.icmpSource4),
+        icmpErrorsPerSecond: options.icmpErrorsPerSecond,
+        icmpErrorsBurst: options.icmpErrorsBurst,
+      },
+      layout,
+      prefix,
+    );
+    const platStep = new PlatStep(pipeline, layout, prefix, {
+      allowNonGlobalIpv4: options.translator.allowNonGlobalIpv4,
+    });
+    const batch = new BatchTranslator(platStep, {
+      fd: context.fd,
+      writer: context.tun,
+      vnetHdrBytes: context.vnetHdrBytes,
+      mtu6: options.mtu6,
+      mtu4: options.mtu4,
+      counters,
+      layout,
+    });
+    return { engine, pipeline, platStep, batch };
+  };
+
+  let serving: Serving | null = null;
+  let store: EmbeddedNatStore | null = null;
+  let cluster: ClusterShardState | null = null;
+  if (options.state === undefined) {
+    // Restores mappings and sessions written before a crash or stop (snapshot + log tail). One store per
+    // worker (each engine is the only writer of its shards' events). A node of one worker keeps stateDir
+    // itself; with several, each worker's store is under workers-<N>/ so a run with another worker count
+    // (whose subscribers map to other workers) starts afresh instead of restoring onto the wrong owner.
+    const directory =
+      workers === 1 ? options.stateDir : join(options.stateDir, `workers-${workers}`, `q${worker}`);
+    store = await EmbeddedNatStore.open(
+      {
+        directory,
+        config: engineConfig,
+        hashSeed: random.nextUint32(),
+        shard: worker,
+        flushIntervalMs: options.flushIntervalMs,
+      },
+      startMs,
+    );
+    // The restored blocks stay this worker's: claimed in the node's shared pool, routed to it.
+    claimSharedPoolBlocks(shards.pool, worker, store.state);
+    serving = serve(store.state, store.sink, sharedPoolAllocator(shards.pool, worker), 0, startMs);
+  } else {
+    // Cluster mode: a standby of the worker's shard until it takes it over (then `serve` runs on the
+    // replica, with blocks leased from Redis); the node's main thread adds the routes once every worker
+    // serves (plat.ts).
+    cluster = await openClusterShardState(
+      {
+        state: options.state,
+        config: engineConfig,
+        hashSeed: random.nextUint32(),
+        shard: worker,
+        flushIntervalMs: options.flushIntervalMs,
+        onOwner: (state, sink, allocator, epoch) => {
+          serving = serve(state, sink, () => allocator, epoch, Date.now());
+        },
+        onFenced: () => {
+          serving = null;
+        },
+        log: (line) => process.stdout.write(`plat: ${line}\n`),
+      },
+      startMs,
+    );
+  }
+
+  const handoff = new WorkerHandoff(shards.handoff, worker, router, context.vnetHdrBytes);
+  const translate = (buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) => {
+    if (serving !== null) serving.batch.onBatch(buffer, offsets, lengths, count);
+    else counters[gauge[21]] += count;
+  };
   let lastMaintenanceMs = startMs;
   let lastFlushMs = startMs;
   let lastPoolPortsMs = 0;
@@ -224,14 +290,17 @@ export const createQueueHandler: CreateQueueHandler = async (
   const linkMtu = (context as Partial<XdpQueueContext>).linkMtu;
   let linkMtu4 = 0;
   let linkMtu6 = 0;
+  let mtusOf: Serving | null = null;
   const followLinkMtus = () => {
-    if (!linkMtu) return;
+    const s = serving;
+    if (!linkMtu || s === null) return;
     const mtu4 = Math.min(options.mtu4, linkMtu(4) || options.mtu4);
     const mtu6 = Math.max(1280, Math.min(options.mtu6, linkMtu(6) || options.mtu6));
-    if (mtu4 === linkMtu4 && mtu6 === linkMtu6) return;
-    pipeline.setLinkMtus(Math.max(68, mtu4), mtu6);
+    if (mtu4 === linkMtu4 && mtu6 === linkMtu6 && mtusOf === s) return;
+    s.pipeline.setLinkMtus(Math.max(68, mtu4), mtu6);
     linkMtu4 = mtu4;
     linkMtu6 = mtu6;
+    mtusOf = s;
     counters[gauge[17]] = mtu4;
     counters[gauge[18]] = mtu6;
   };
@@ -239,65 +308,90 @@ export const createQueueHandler: CreateQueueHandler = async (
 
   const maintain = (nowMs: number) => {
     followLinkMtus();
-    pipeline.advance(nowMs);
-    if (nowMs - lastFlushMs >= options.flushIntervalMs) {
-      engine.flush(nowMs);
-      lastFlushMs = nowMs;
+    const s = serving;
+    if (s !== null) {
+      s.pipeline.advance(nowMs);
+      if (nowMs - lastFlushMs >= options.flushIntervalMs) {
+        s.engine.flush(nowMs);
+        lastFlushMs = nowMs;
+      }
     }
-    store.tick(nowMs);
-    for (const reply of pipeline.pendingReplies) batch.enqueue(reply);
-    pipeline.pendingReplies.length = 0;
-    batch.flush();
-    const state = engine.state;
-    counters[gauge[0]] = state.sessionCount;
-    counters[gauge[1]] = state.mappingCount;
-    counters[gauge[2]] = state.leasedBlockCount;
-    counters[gauge[3]] = state.subscriberCount;
-    counters[gauge[4]] = pipeline.heldCount;
-    const status = store.status();
-    counters[gauge[5]] = status.batcher.bufferedEvents;
-    counters[gauge[6]] = status.batcher.refusedEvents;
-    counters[gauge[7]] = status.batcher.appendFailures;
-    // The log misses events (refused at the buffer bound, until the next snapshot) or another writer owns it.
-    counters[gauge[8]] = status.batcher.state === 'unreplicated' || status.batcher.state === 'fenced' ? 1 : 0;
-    counters[gauge[9]] = status.snapshots;
-    counters[gauge[10]] = store.recovery.sessions;
+    store?.tick(nowMs);
+    cluster?.tick(nowMs);
+    if (s !== null) {
+      for (const reply of s.pipeline.pendingReplies) s.batch.enqueue(reply);
+      s.pipeline.pendingReplies.length = 0;
+      s.batch.flush();
+      const state = s.engine.state;
+      counters[gauge[0]] = state.sessionCount;
+      counters[gauge[1]] = state.mappingCount;
+      counters[gauge[2]] = state.leasedBlockCount;
+      counters[gauge[3]] = state.subscriberCount;
+      counters[gauge[4]] = s.pipeline.heldCount;
+      counters[gauge[16]] = s.pipeline.icmpErrorsSuppressed;
+      if (nowMs - lastPoolPortsMs >= POOL_PORTS_INTERVAL_MS) {
+        // Counted aside, then copied: the main thread never reads a half-zeroed row.
+        portsInUseByAddress(state, poolPortsScratch);
+        poolPorts.set(poolPortsScratch);
+        lastPoolPortsMs = nowMs;
+      }
+    }
+    if (store !== null) {
+      const status = store.status();
+      counters[gauge[5]] = status.batcher.bufferedEvents;
+      counters[gauge[6]] = status.batcher.refusedEvents;
+      counters[gauge[7]] = status.batcher.appendFailures;
+      // The log misses events (refused at the buffer bound, until the next snapshot) or another writer owns it.
+      counters[gauge[8]] =
+        status.batcher.state === 'unreplicated' || status.batcher.state === 'fenced' ? 1 : 0;
+      counters[gauge[9]] = status.snapshots;
+      counters[gauge[10]] = store.recovery.sessions;
+    }
+    if (cluster !== null) {
+      const status = cluster.store.status();
+      const b = status.batcher;
+      counters[gauge[5]] = b?.bufferedEvents ?? 0;
+      counters[gauge[6]] = b?.refusedEvents ?? 0;
+      counters[gauge[7]] = b?.appendFailures ?? 0;
+      counters[gauge[8]] = b !== null && (b.state === 'unreplicated' || b.state === 'fenced') ? 1 : 0;
+      counters[gauge[9]] = status.snapshots;
+      counters[gauge[19]] = status.role === 'owner' && serving !== null ? 1 : 0;
+      counters[gauge[20]] = status.epoch;
+      counters[gauge[22]] = cluster.store.follower.counters.appliedBatches;
+      counters[gauge[23]] = status.staleEpochBatches;
+      counters[gauge[24]] = status.takeovers;
+    }
     const h = handoff.counters;
     counters[gauge[11]] = h.forwarded;
     counters[gauge[12]] = h.ringFull;
     counters[gauge[13]] = h.received;
     counters[gauge[14]] = h.fragmentsSteered;
     counters[gauge[15]] = h.fragmentsUnrouted;
-    counters[gauge[16]] = pipeline.icmpErrorsSuppressed;
-    if (nowMs - lastPoolPortsMs >= POOL_PORTS_INTERVAL_MS) {
-      // Counted aside, then copied: the main thread never reads a half-zeroed row.
-      portsInUseByAddress(engine.state, poolPortsScratch);
-      poolPorts.set(poolPortsScratch);
-      lastPoolPortsMs = nowMs;
-    }
     lastMaintenanceMs = nowMs;
   };
 
   return {
     onBatch(buffer, offsets, lengths, count) {
       const nowMs = Date.now();
-      platStep.setNow(nowMs);
+      const s = serving;
+      if (s !== null) s.platStep.setNow(nowMs);
       const kept = handoff.workers > 1 ? handoff.splitBatch(buffer, offsets, lengths, count, nowMs) : count;
-      if (kept > 0) batch.onBatch(buffer, offsets, lengths, kept);
+      if (kept > 0) translate(buffer, offsets, lengths, kept);
       if (handoff.workers > 1) handoff.drain(translate, nowMs);
       if (nowMs - lastMaintenanceMs >= MAINTENANCE_INTERVAL_MS) maintain(nowMs);
     },
     onIdle() {
       const nowMs = Date.now();
-      platStep.setNow(nowMs);
+      serving?.platStep.setNow(nowMs);
       if (handoff.workers > 1) handoff.drain(translate, nowMs);
       // With several workers the idle poll runs every millisecond; the timers need it every 100 ms.
       if (handoff.workers === 1 || nowMs - lastMaintenanceMs >= MAINTENANCE_INTERVAL_MS) maintain(nowMs);
     },
     async onStop() {
       const nowMs = Date.now();
-      engine.flush(nowMs);
-      await store.stop(nowMs);
+      serving?.engine.flush(nowMs);
+      await store?.stop(nowMs);
+      await cluster?.stop(nowMs);
       await tracing?.shutdown();
     },
   };

@@ -9,6 +9,7 @@ import {
   roleCounterLayout,
   routeStep,
   type SetupStep,
+  SystemSetup,
   startRole,
   startXdpRole,
   sysctlStep,
@@ -33,20 +34,25 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
   const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
   const engineConfig = validateConfig(natEngineConfig(config));
   const poolUse = () => platPoolUse(shards, engineConfig);
-  const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => ({
-    translator: platTranslatorConfig(config),
-    engine: natEngineConfig(config),
-    icmpSource4: firstPoolAddress(config),
-    stateDir: config.stateDir,
-    icmpErrorsPerSecond: config.icmpErrorsPerSecond,
-    icmpErrorsBurst: config.icmpErrorsBurst,
-    flushIntervalMs: config.flushIntervalMs,
-    tracesUrl: config.tracesUrl,
-    mtu4: config.mtu4,
-    mtu6: config.mtu6,
-    counters,
-    shards,
-  });
+  let counterBlocks: SharedArrayBuffer[] = [];
+  const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => {
+    counterBlocks = counters;
+    return {
+      translator: platTranslatorConfig(config),
+      engine: natEngineConfig(config),
+      icmpSource4: firstPoolAddress(config),
+      stateDir: config.stateDir,
+      icmpErrorsPerSecond: config.icmpErrorsPerSecond,
+      icmpErrorsBurst: config.icmpErrorsBurst,
+      flushIntervalMs: config.flushIntervalMs,
+      tracesUrl: config.tracesUrl,
+      mtu4: config.mtu4,
+      mtu6: config.mtu6,
+      counters,
+      shards,
+      state: config.state,
+    };
+  };
   if (config.io === 'xdp') {
     // The interfaces keep their addresses and routes: the kernel still answers ARP/NDP and the
     // node's own traffic; the XDP program takes only the PREF64 and the pool.
@@ -89,7 +95,8 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       queues: config.queues,
       statusSocket: config.statusSocket,
       layout: roleCounterLayout(platDropNames, platGaugeNames),
-      setupSteps: () => platSetupSteps(config),
+      // Cluster mode: the routes come when every worker owns its shard (a standby must not draw traffic).
+      setupSteps: () => platSetupSteps(config, config.state === undefined),
       handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
       pollTimeoutMs: config.queues > 1 ? MULTI_QUEUE_POLL_TIMEOUT_MS : undefined,
       handlerOptions,
@@ -106,25 +113,69 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     },
     log,
   );
+  const stateName =
+    config.state === undefined ? config.stateDir : `${config.state.nats} (node ${config.state.nodeId})`;
   log(
     `plat: ${plat.device.name} up, ${config.prefix} <-> pool ${config.pool4.join(',')}, offloads ` +
-      `[${plat.device.offloadNames.join(',')}], state ${config.stateDir}, status ${config.statusSocket}`,
+      `[${plat.device.offloadNames.join(',')}], state ${stateName}, status ${config.statusSocket}`,
   );
-  return plat;
+  if (config.state === undefined) return plat;
+  const routes = followOwnership(config, counterBlocks, log);
+  return {
+    async stop() {
+      routes.stop();
+      await plat.stop();
+    },
+  };
 }
 
-export function platSetupSteps(config: PlatConfig): SetupStep[] {
+/**
+ * Cluster mode: routes PREF64 and the pool into the device while every worker owns its shard, and takes
+ * them away when one is fenced (another node serves it now). Reads the workers' `state.serving` gauges.
+ */
+function followOwnership(config: PlatConfig, counters: SharedArrayBuffer[], log: (line: string) => void) {
+  const layout = roleCounterLayout(platDropNames, platGaugeNames);
+  const serving = layout.index('state.serving');
+  const blocks = counters.map((c) => new Float64Array(c));
+  const setup = new SystemSetup();
+  let routed = false;
+  const timer = setInterval(() => {
+    const all = blocks.every((b) => b[serving] === 1);
+    if (all && !routed) {
+      for (const step of platRouteSteps(config)) setup.apply(step);
+      routed = true;
+      log(`plat: serving every shard of ${config.queues} worker(s): routes into ${config.device} added`);
+    } else if (!all && routed) {
+      for (const failure of setup.undoAll()) log(`plat: ${failure}`);
+      routed = false;
+      log(`plat: a shard is no longer this node's: routes into ${config.device} removed`);
+    }
+  }, 20);
+  return {
+    stop() {
+      clearInterval(timer);
+      for (const failure of setup.undoAll()) log(`plat: ${failure}`);
+    },
+  };
+}
+
+export function platSetupSteps(config: PlatConfig, withRoutes = true): SetupStep[] {
   const steps: (SetupStep | null)[] = [
     ...linkUpSteps(config.device, Math.max(1500, config.mtu6)),
     sysctlStep('net.ipv6.conf.all.forwarding', '1'),
     sysctlStep('net.ipv4.ip_forward', '1'),
   ];
-  if (config.routes) {
-    steps.push(routeStep(config.device, config.prefix));
-    for (const entry of config.pool4)
-      for (const cidr of poolCidrs(entry)) steps.push(routeStep(config.device, cidr));
-  }
+  if (withRoutes) steps.push(...platRouteSteps(config));
   return steps.filter((s): s is SetupStep => s !== null);
+}
+
+/** PREF64 and pool into the device (none with `routes: false`). */
+export function platRouteSteps(config: PlatConfig): SetupStep[] {
+  if (!config.routes) return [];
+  const steps = [routeStep(config.device, config.prefix)];
+  for (const entry of config.pool4)
+    for (const cidr of poolCidrs(entry)) steps.push(routeStep(config.device, cidr));
+  return steps;
 }
 
 /** A pool entry as CIDR blocks for routing: a prefix as is, an address as /32, a range split. */

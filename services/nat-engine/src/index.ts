@@ -22,6 +22,7 @@ export {
   snapshotNatState,
   writeNatStateSnapshot,
 } from './codec/nat-state-snapshot.js';
+export { adoptNatStateTables, copyNatStateTables, type NatStateTables } from './codec/nat-state-transfer.js';
 export {
   type FilteringBehaviour,
   type NatEngineConfig,

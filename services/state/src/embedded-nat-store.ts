@@ -17,12 +17,12 @@ import {
   type NatEvent,
   type NatState,
   restoreNatState,
-  snapshotNatState,
 } from '../../nat-engine/src/index.js';
 import { type BatcherStatus, EventBatcher } from './batcher.js';
 import { EmbeddedEventLog } from './embedded-log.js';
 import { StateError } from './errors.js';
 import { NatShardFollower } from './nat-shard-follower.js';
+import { SnapshotThread } from './snapshot-thread.js';
 
 const SNAPSHOT_RETRY_DELAY_MS = 10_000;
 
@@ -66,6 +66,10 @@ export interface EmbeddedStoreStatus {
   snapshotFailures: number;
   lastSnapshotBytes: number;
   lastSnapshotSequence: number;
+  /** A snapshot is being encoded on the snapshot thread (the worker translates meanwhile). */
+  snapshotInProgress: boolean;
+  /** Time the worker spent copying the tables for the last snapshot (the only synchronous part). */
+  lastSnapshotCopyMs: number;
   tailBytes: number;
   log: EmbeddedEventLog['counters'];
 }
@@ -82,6 +86,7 @@ export class EmbeddedNatStore {
   private lastSnapshotSequence: number;
   private tailBytesAtSnapshot = 0;
   private readonly tailBytesMin: number;
+  private readonly snapshotThread = new SnapshotThread();
 
   private constructor(
     readonly log: EmbeddedEventLog,
@@ -240,11 +245,14 @@ export class EmbeddedNatStore {
 
   private async writeSnapshot(nowMs: number): Promise<void> {
     try {
-      // Same synchronous turn: no event can slip between the cut and the image.
+      // Same synchronous turn: no event can slip between the cut and the image (the tables are copied
+      // now; the encoding runs on the snapshot thread while the worker goes on translating).
       const sequence = this.batcher.cut();
-      const payload = snapshotNatState(this.state, nowMs);
-      annotateSpan({ 'xlat64.snapshot.sequence': sequence, 'xlat64.snapshot.bytes': payload.byteLength });
+      const pending = this.snapshotThread.take(this.state, nowMs);
+      annotateSpan({ 'xlat64.snapshot.sequence': sequence });
       const tailAtCut = this.log.counters.writtenBytes;
+      const payload = await pending;
+      annotateSpan({ 'xlat64.snapshot.bytes': payload.byteLength });
       await this.log.put({
         shard: this.options.shard ?? 0,
         epoch: this.batcher.status().epoch,
@@ -277,6 +285,8 @@ export class EmbeddedNatStore {
       ...this.counters,
       lastSnapshotBytes: this.lastSnapshotBytes,
       lastSnapshotSequence: this.lastSnapshotSequence,
+      snapshotInProgress: this.snapshotting,
+      lastSnapshotCopyMs: this.snapshotThread.counters.lastCopyMs,
       tailBytes: this.tailBytes(),
       log: { ...this.log.counters },
     };
@@ -298,6 +308,7 @@ export class EmbeddedNatStore {
     while (this.snapshotting) await new Promise((resolve) => setImmediate(resolve));
     await this.snapshot(nowMs);
     this.batcher.stop();
+    await this.snapshotThread.stop();
     await this.log.stop();
   }
 }

@@ -8,6 +8,12 @@ export {
   EventBatcher,
   type ShardReplicationState,
 } from './batcher.js';
+export {
+  ClusterNatStore,
+  type ClusterNatStoreOptions,
+  type ClusterShardRole,
+  type ClusterStoreStatus,
+} from './cluster-nat-store.js';
 export * from './compliance/index.js';
 export { EmbeddedEventLog, type EmbeddedLogOpenReport, LOG_RECORD_HEADER_BYTES } from './embedded-log.js';
 export {
@@ -46,4 +52,5 @@ export {
   subscriberKey,
 } from './redis-pool.js';
 export { POOL_LIBRARY_NAME, PoolRefusal } from './redis-pool-functions.js';
+export { SnapshotThread } from './snapshot-thread.js';
 export { ShardStandby, type StandbyOptions } from './standby.js';

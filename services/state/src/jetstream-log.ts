@@ -299,8 +299,10 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
       throw unavailable(`store the snapshot of shard ${snapshot.shard}`, error);
     }
     await this.inShardOrder(snapshot.shard, async (cursor) => {
-      const keep = cursor.lastBatchSequence - snapshot.sequence;
-      if (keep < 0) return;
+      // The subject keeps at least its last batch even when the snapshot covers it: a writer's cursor
+      // (the fence, `Nats-Expected-Last-Subject-Sequence`, and the next batch sequence) is read from it.
+      const keep = Math.max(1, cursor.lastBatchSequence - snapshot.sequence);
+      if (cursor.lastBatchSequence < snapshot.sequence) return;
       try {
         await this.jsm.streams.purge(this.stream, { filter: this.subjectOf(snapshot.shard), keep });
       } catch (error) {

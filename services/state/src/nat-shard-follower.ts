@@ -2,7 +2,8 @@
 // be the next sequence of the shard (a duplicate is skipped, a gap is refused and the follower stays where
 // it is), of the current epoch or a newer one (an older epoch is a stale writer's: dropped), and decode
 // with this build's codec (a newer version is refused, never misread). Every outcome is a value and a
-// counter; nothing here throws into the caller's loop.
+// counter; nothing here throws into the caller's loop. A batch of no events and an empty payload is an
+// epoch start (a new owner's first append, cluster-nat-store.ts): it moves the sequence and the epoch.
 import { applyEvent, EventApplied, NatEventDecoder, type NatState } from '../../nat-engine/src/index.js';
 import type { EventBatch } from './event-log.js';
 
@@ -25,6 +26,8 @@ export interface FollowerCounters {
   refusedNewerVersion: number;
   refusedMalformed: number;
   inconsistentBatches: number;
+  /** Epoch-start batches (no events) folded. */
+  epochStarts: number;
 }
 
 export class NatShardFollower {
@@ -38,6 +41,7 @@ export class NatShardFollower {
     refusedNewerVersion: 0,
     refusedMalformed: 0,
     inconsistentBatches: 0,
+    epochStarts: 0,
   };
   /** The last refusal's explanation, for status and start-up errors. */
   lastRefusal: string | null = null;
@@ -83,6 +87,13 @@ export class NatShardFollower {
         'stale-epoch',
         `shard ${this.shard}: batch ${batch.sequence} of epoch ${batch.epoch} < ${this.epochValue}`,
       );
+    }
+    if (batch.eventCount === 0 && batch.payload.length === 0) {
+      this.sequenceValue = batch.sequence;
+      this.epochValue = batch.epoch;
+      this.counters.appliedBatches++;
+      this.counters.epochStarts++;
+      return 'applied';
     }
     const decoded = this.decoder.decode(batch.payload, batch.shard, batch.epoch);
     if (!decoded.ok) {

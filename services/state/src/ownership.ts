@@ -23,6 +23,8 @@ export interface OwnershipRecord {
   sinceMs: number;
   /** W3C traceparent of the span that made this change, when traced. */
   traceparent?: string;
+  /** When the owner last renewed the record (its clock; standbys only watch the revision change). */
+  renewedMs?: number;
 }
 
 /** A held ownership: the record as this node wrote it, and the KV revision that write produced. */
@@ -98,6 +100,38 @@ export class ShardOwnership {
     if (current === null || current.revision !== lease.revision) {
       throw fenced(lease, current);
     }
+  }
+
+  /**
+   * The owner's heartbeat: rewrites its own record (same owner and epoch) by compare-and-set on the
+   * revision it holds, so a standby sees the revision move while the owner lives. A holder whose record
+   * was replaced (a standby took over) is refused with XLAT64_ERR_FENCED and must stop serving.
+   */
+  async renew(lease: ShardLease, nowMs: number): Promise<ShardLease> {
+    const record: OwnershipRecord = { ...lease.record, renewedMs: nowMs };
+    let revision: number;
+    try {
+      revision = await this.kv.update(keyOf(record.shard), JSON.stringify(record), lease.revision);
+    } catch (error) {
+      // Not reachable (NATS down) is not fenced: the caller retries; standbys cannot take over either.
+      let current: ShardLease | null;
+      try {
+        current = await this.find(record.shard);
+      } catch {
+        throw error;
+      }
+      if (current !== null && current.revision === lease.revision) throw error;
+      // Our own earlier renewal went through but its reply was lost (a timeout under load): the record
+      // is still ours, at a revision we did not see. Node ids are unique per process.
+      if (
+        current !== null &&
+        current.record.owner === this.nodeId &&
+        current.record.epoch === lease.record.epoch
+      )
+        return current;
+      throw fenced(lease, current, error);
+    }
+    return { record, revision };
   }
 
   /**

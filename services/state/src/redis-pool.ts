@@ -532,6 +532,10 @@ export class RedisPoolAllocator implements PoolAllocator {
     }
     list.push(block);
     this.reserveCount[slot]++;
+    // Paired pooling puts all of a subscriber's blocks on one address: a reserve block of one protocol
+    // on an address wants one of every protocol there, or a new subscriber's second protocol (its TCP
+    // SYN right after its first UDP datagram) would miss the reserve and get the pool-exhausted reply.
+    for (let s = 0; s < 3; s++) this.wanted[s].add(address);
     return list;
   }
 }

@@ -166,6 +166,9 @@ describe('embedded NAT store', () => {
     for (let round = 0; round < 12; round++) {
       now = traffic(engine, store, 10 + round, 1500, now + 400_000); // idle gaps: flows expire, new ones come
       store.tick(now);
+      // The snapshot is encoded on its own thread while traffic goes on; the bound below is per snapshot
+      // taken, so a round lets one that started finish (a worker keeps translating meanwhile).
+      while (store.status().snapshotInProgress) await new Promise((r) => setTimeout(r, 5));
       await store.log.flush();
       peakDisk = Math.max(peakDisk, store.log.diskBytes());
     }

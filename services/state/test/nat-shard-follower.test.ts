@@ -65,7 +65,14 @@ describe('NAT shard follower', () => {
       refusedNewerVersion: 0,
       refusedMalformed: 0,
       inconsistentBatches: 0,
+      epochStarts: 0,
     });
+    // A new owner's epoch start (no events): sequence and epoch move, the state does not.
+    const before = dumpState(state);
+    const start = { ...batch(3, second, 3), eventCount: 0, payload: new Uint8Array(0) };
+    expect(follower.apply(start)).toBe('applied');
+    expect([follower.sequence, follower.epoch, follower.counters.epochStarts]).toEqual([3, 3, 1]);
+    expect(dumpState(state)).toEqual(before);
   });
 
   it('proves a newer payload version and a malformed payload are refused and counted, and the follower stays put', () => {

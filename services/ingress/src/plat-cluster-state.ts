@@ -1,0 +1,97 @@
+// Cluster state of one PLAT worker (`xlat64 plat --state nats://…,redis://…`): the worker's shard as a
+// ClusterNatStore (services/state: JetStream event log, NATS KV ownership with fencing epochs, snapshots
+// in the Object Store) and, once the worker owns the shard, its port blocks leased from Redis through a
+// RedisPoolAllocator (a node-side reserve, so the packet path never waits for Redis). Leases belong to
+// the shard (`shard-<n>`), so the node that takes a shard over inherits its blocks (reconciled at start).
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Redis } from 'ioredis';
+import type { EventSink, NatEngineConfig, NatState, PoolAllocator } from '../../nat-engine/src/index.js';
+import {
+  ClusterNatStore,
+  connectNats,
+  connectRedis,
+  heldBlocksOf,
+  JetStreamEventLog,
+  poolGeometryOf,
+  RedisPoolAllocator,
+  RedisPoolStore,
+  ShardOwnership,
+} from '../../state/src/index.js';
+import type { PlatStateConfig } from './plat-state-config.js';
+
+export interface ClusterShardStateOptions {
+  state: PlatStateConfig;
+  config: NatEngineConfig;
+  hashSeed: number;
+  shard: number;
+  flushIntervalMs: number;
+  /** The worker took the shard: serve `state` with this sink and allocator under `epoch`. */
+  onOwner: (state: NatState, sink: EventSink, allocator: PoolAllocator, epoch: number) => void;
+  /** The worker lost the shard (fenced): stop serving it. */
+  onFenced: () => void;
+  log: (line: string) => void;
+}
+
+export interface ClusterShardState {
+  readonly store: ClusterNatStore;
+  tick(nowMs: number): void;
+  stop(nowMs: number): Promise<void>;
+}
+
+export async function openClusterShardState(
+  options: ClusterShardStateOptions,
+  nowMs: number,
+): Promise<ClusterShardState> {
+  const { state: cfg, shard } = options;
+  const nc: NatsConnection = await connectNats({ url: cfg.nats, name: `xlat64-${cfg.nodeId}-q${shard}` });
+  let redis: Redis | null = null;
+  let allocator: RedisPoolAllocator | null = null;
+  try {
+    const log = await JetStreamEventLog.open(nc);
+    const ownership = await ShardOwnership.open(nc, cfg.nodeId);
+    const store: ClusterNatStore = await ClusterNatStore.open(
+      {
+        log,
+        ownership,
+        config: options.config,
+        hashSeed: options.hashSeed,
+        shard,
+        flushIntervalMs: options.flushIntervalMs,
+        detectionMs: cfg.detectionMs,
+        logLine: options.log,
+        onOwner: async (state, epoch) => {
+          redis = connectRedis({ url: cfg.redis });
+          const { geometry, fingerprint } = poolGeometryOf(state);
+          allocator = new RedisPoolAllocator(
+            new RedisPoolStore(redis, cfg.pool, geometry, fingerprint),
+            state,
+            {
+              owner: `shard-${shard}`,
+              heldBlocks: () => heldBlocksOf(state),
+            },
+          );
+          // Sets the pool up, reconciles the shard's blocks from the replica (the log is authoritative)
+          // and fills the reserve; resolves even while Redis is down (existing blocks serve meanwhile).
+          await allocator.start();
+          options.onOwner(state, store.sink, allocator, epoch);
+        },
+        onFenced: options.onFenced,
+      },
+      nowMs,
+    );
+    options.log(`shard ${shard}: standby of node ${cfg.nodeId}, following ${log.subjectOf(shard)}`);
+    return {
+      store,
+      tick: (now) => store.tick(now),
+      async stop(now) {
+        await store.stop(now);
+        await (allocator as RedisPoolAllocator | null)?.stop();
+        (redis as Redis | null)?.disconnect();
+        await nc.close();
+      },
+    };
+  } catch (error) {
+    await nc.close().catch(() => {});
+    throw error;
+  }
+}
