@@ -18,13 +18,6 @@ import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfi
 import { createPlatShards, type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
 import { platDropNames } from './plat-step.js';
 
-/**
- * With several workers, one whose TUN is idle still has to drain the packets other workers pass it, and
- * it only looks between reads: its read waits at most this long (the TUN addon's poll cannot be woken
- * by another thread).
- */
-const MULTI_QUEUE_POLL_TIMEOUT_MS = 1;
-
 /** A running PLAT, whichever its I/O. */
 export type RunningPlat = Pick<RunningRole, 'stop'>;
 
@@ -80,7 +73,8 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       layout: roleCounterLayout(platDropNames, platGaugeNames),
       setupSteps: () => platSetupSteps(config),
       handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
-      pollTimeoutMs: config.queues > 1 ? MULTI_QUEUE_POLL_TIMEOUT_MS : undefined,
+      // No short poll for several workers: a worker waiting on an idle TUN queue is woken through its
+      // wake eventfd when another worker passes it packets (plat-queue-handler: handoff wake).
       handlerOptions,
       metrics: config.metrics,
       details: () => ({
