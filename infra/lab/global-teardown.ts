@@ -4,7 +4,7 @@
 // process that created it is gone: creators record themselves with recordNamespaceOwner() (the lab
 // does it through X64_LAB_OWNER_PID); names ending in -<pid> count as owned by that PID.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const TEST_PREFIX = 'x64t-';
@@ -82,7 +82,22 @@ export function removeTestNamespaces(): string[] {
     forgetNamespaceOwner(ns);
   }
   const left = leftoverTestNamespaces();
+  forgetStaleOwners(left);
   return orphans.filter((ns) => !left.includes(ns));
+}
+
+/** Removes owner records of namespaces that no longer exist and whose owner is gone. */
+function forgetStaleOwners(existing: readonly string[]): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(OWNER_DIR);
+  } catch {
+    return; // nothing recorded
+  }
+  for (const ns of names) {
+    const owner = ownerOf(ns);
+    if (!existing.includes(ns) && (owner === undefined || !alive(owner))) forgetNamespaceOwner(ns);
+  }
 }
 
 export default function setup(): () => void {
