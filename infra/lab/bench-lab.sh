@@ -17,6 +17,10 @@
 #   TESTS="tcp tcp-r udp"   tcp = client -> server, tcp-r = iperf3 -R (server -> client), udp = 64-byte UDP
 #   UDP_LEN=64 UDP_BW=0     UDP payload bytes and iperf3 -b (0 = as fast as the client can send)
 #   WARMUP=1     seconds of TCP and UDP through each freshly started translator before measuring (JIT)
+#   QUEUES="1"   xlat64's TUN queues (workers); a list ("1 2") runs xlat64 once per count in every
+#                repetition ("xlat64", "xlat64-q2", ...) and prints each count's ratio to the first
+#                (with PIN=1 every xlat64 thread shares CPU1, so compare worker counts with PIN=0)
+#   STREAMS=1    parallel iperf3 streams (-P): several flows, which the kernel spreads over TUN queues
 #   OUT=...      JSON results file (default /tmp/xlat64-bench-lab-<UTC time>.json)
 #   X64_LAB_PREFIX=x64b X64_LAB_RUN=/tmp/x64b-lab   lab namespaces / state dir (own names: no collision)
 #   XLAT64_NODE_FLAGS="--perf-basic-prof"           node flags for the xlat64 process, via NODE_OPTIONS
@@ -28,6 +32,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 REPS=${REPS:-3} DUR=${DUR:-5} PIN=${PIN:-1} WARMUP=${WARMUP:-1}
 TESTS=${TESTS:-tcp tcp-r udp} UDP_LEN=${UDP_LEN:-64} UDP_BW=${UDP_BW:-0}
+QUEUES=${QUEUES:-1} STREAMS=${STREAMS:-1}
 export X64_LAB_PREFIX=${X64_LAB_PREFIX:-x64b}
 export X64_LAB_RUN=${X64_LAB_RUN:-/tmp/x64b-lab}
 RUN=$X64_LAB_RUN
@@ -47,6 +52,13 @@ lab() { bash "$HERE/lab.sh" "$@"; }
 for c in iperf3 jq taskset tayga nft ip; do command -v "$c" >/dev/null || die "$c is missing (infra/scripts/ensure-system-deps.sh all)"; done
 [[ -f $REPO/dist/services/cli/src/main.js ]] || die "dist/ is missing: run npm run build first"
 [[ $REPS =~ ^[1-9][0-9]*$ && $DUR =~ ^[1-9][0-9]*$ ]] || die "REPS and DUR must be positive integers"
+[[ $STREAMS =~ ^[1-9][0-9]*$ ]] || die "STREAMS must be a positive integer"
+for q in $QUEUES; do [[ $q =~ ^[1-9][0-9]*$ ]] || die "QUEUES must list positive integers, got '$q'"; done
+# The xlat64 runs of one repetition: "xlat64" for the first queue count, "xlat64-qN" for the others.
+XLAT64_PLATS=() first_queues=${QUEUES%% *}
+for q in $QUEUES; do
+  if [[ ${#XLAT64_PLATS[@]} -eq 0 ]]; then XLAT64_PLATS+=(xlat64); else XLAT64_PLATS+=("xlat64-q$q"); fi
+done
 if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then log "only $(nproc) CPU: PIN=0"; PIN=0; fi
 
 cleanup() {
@@ -62,17 +74,22 @@ trap 'log "interrupted"; exit 130' INT TERM
 
 mkdir -p "$WORK/state"
 rm -f "$WORK/runs.jsonl"
-# Our own xlat64 config (lab.sh's has no stateDir: the default /var/lib/xlat64 would be shared).
-cat >"$WORK/xlat64-plat.yaml" <<EOF
+# Our own xlat64 configs (lab.sh's has no stateDir: the default /var/lib/xlat64 would be shared), one per
+# queue count.
+queues_of() { if [[ $1 == xlat64 ]]; then echo "$first_queues"; else echo "${1#xlat64-q}"; fi; }
+for plat in "${XLAT64_PLATS[@]}"; do
+  mkdir -p "$WORK/state/$plat"
+  cat >"$WORK/$plat-plat.yaml" <<EOF
 # written by infra/lab/bench-lab.sh
 device: plat64
 prefix: 64:ff9b::/96
 allowNonGlobalIpv4: true
 pool4: [203.0.113.0/24]
-queues: 1
-stateDir: $WORK/state
+queues: $(queues_of "$plat")
+stateDir: $WORK/state/$plat
 statusSocket: $WORK/xlat64-plat.sock
 EOF
+done
 
 # --- measurement helpers ------------------------------------------------------------------------
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, all threads of the process
@@ -87,14 +104,16 @@ rcvbuf_errs() { # UDP datagrams the server's socket dropped (receiver too slow),
 # TUN counters: tx = kernel -> translator (read by it), rx = translator -> kernel (written by it)
 tun_ctrs() { ip -n "$NS_P" -s -j link show plat64 | jq -c '.[0].stats64 | {rx: .rx.packets, tx: .tx.packets, txdrop: .tx.dropped}'; }
 x64_queue() {
-  if [[ $1 == xlat64 ]]; then
+  if [[ $1 == xlat64* ]]; then
     "$NODE" "$REPO/bin/xlat64.mjs" status --socket "$WORK/xlat64-plat.sock" --json 2>/dev/null |
       jq -c '{batches: .queueStats.batches, packets: .queueStats.packets, superpackets: (.counters["rx.superpackets"] // 0)}' ||
       echo null
   else echo null; fi
 }
 
-translator_pid() { tr -dc 0-9 <"$RUN/$1-plat.pid"; }
+# lab.sh's PLAT kind of a run: xlat64 for every queue count.
+lab_kind() { if [[ $1 == xlat64* ]]; then echo xlat64; else echo "$1"; fi; }
+translator_pid() { tr -dc 0-9 <"$RUN/$(lab_kind "$1")-plat.pid"; }
 
 pin() { # plat
   local tpid ipid all=0-$(($(nproc) - 1))
@@ -111,7 +130,7 @@ pin() { # plat
 iperf_client() { # args...
   local pfx=()
   [[ $PIN == 1 ]] && pfx=(taskset -c 0)
-  nsx "$NS_C" "${pfx[@]}" iperf3 -c "$DST" "$@"
+  nsx "$NS_C" "${pfx[@]}" iperf3 -c "$DST" -P "$STREAMS" "$@"
 }
 
 measure() { # plat rep test
@@ -167,13 +186,13 @@ measure() { # plat rep test
 
 run_plat() { # plat rep
   local plat=$1 rep=$2 cmd test
-  cmd="$NODE $REPO/bin/xlat64.mjs plat --config $WORK/xlat64-plat.yaml"
+  cmd="$NODE $REPO/bin/xlat64.mjs plat --config $WORK/$plat-plat.yaml"
   # Through NODE_OPTIONS: worker threads refuse flags like --perf-basic-prof in an inherited execArgv.
   [[ -n ${XLAT64_NODE_FLAGS:-} ]] && cmd="env NODE_OPTIONS=$XLAT64_NODE_FLAGS $cmd"
   log "rep $rep/$REPS: PLAT=$plat up"
   # A fresh lab and translator process per run (lab.sh up keeps a running lab of the same PLAT).
   lab down >/dev/null 2>&1 || true
-  PLAT=$plat CLAT=none XLAT64_PLAT_CMD=$cmd lab up >"$WORK/lab-up.log" 2>&1 ||
+  PLAT=$(lab_kind "$plat") CLAT=none XLAT64_PLAT_CMD=$cmd lab up >"$WORK/lab-up.log" 2>&1 ||
     die "lab up (PLAT=$plat) failed: $(tail -5 "$WORK/lab-up.log")"
   lab verify >>"$WORK/lab-up.log" 2>&1 || die "lab verify (PLAT=$plat) failed: $(tail -5 "$WORK/lab-up.log")"
   pin "$plat"
@@ -187,11 +206,11 @@ run_plat() { # plat rep
   done
 }
 
-log "$(nproc) CPUs, REPS=$REPS DUR=${DUR}s PIN=$PIN TESTS='$TESTS' UDP_LEN=$UDP_LEN UDP_BW=$UDP_BW; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "$(nproc) CPUs, REPS=$REPS DUR=${DUR}s PIN=$PIN TESTS='$TESTS' UDP_LEN=$UDP_LEN UDP_BW=$UDP_BW QUEUES='$QUEUES' STREAMS=$STREAMS; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 for rep in $(seq "$REPS"); do
-  if ((rep % 2 == 1)); then order="xlat64 tayga"; else order="tayga xlat64"; fi
+  if ((rep % 2 == 1)); then order="${XLAT64_PLATS[*]} tayga"; else order="tayga $(printf '%s\n' "${XLAT64_PLATS[@]}" | tac | tr '\n' ' ')"; fi
   for plat in $order; do run_plat "$plat" "$rep"; done
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -200,9 +219,10 @@ lab down >/dev/null 2>&1 || true
 # --- summary ------------------------------------------------------------------------------------
 jq -s --arg started "$started" --arg load0 "$load_start" --arg load1 "$load_end" --arg kernel "$(uname -r)" \
   --argjson cpus "$(nproc)" --argjson reps "$REPS" --argjson dur "$DUR" --argjson pin "$PIN" \
-  --arg tests "$TESTS" --arg xlat64 "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --arg tests "$TESTS" --arg queues "$QUEUES" --argjson streams "$STREAMS" --arg xlat64 "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg tayga "TAYGA $(dpkg-query -W -f '${Version}' tayga 2>/dev/null || echo '?')" \
   '{started: $started, cpus: $cpus, kernel: $kernel, reps: $reps, dur_s: $dur, pin: $pin, tests: $tests,
+    queues: $queues, streams: $streams,
     loadavg_start: $load0, loadavg_end: $load1, xlat64_commit: $xlat64, tayga: $tayga, runs: .}' \
   "$WORK/runs.jsonl" >"$OUT"
 
@@ -278,6 +298,24 @@ if (q.length)
   out.push(
     `xlat64 UDP read batches: ${q.map((r) => r.queue.pkts_per_batch.toFixed(1)).join(', ')} packets per batch (per rep)`,
   );
+// Worker scaling: each further queue count against the first, per repetition (same repetition = same
+// machine state), median and range.
+const plats = [...new Set(doc.runs.map((r) => r.plat))].filter((p) => p.startsWith('xlat64-q'));
+for (const plat of plats) {
+  out.push(`${plat} / xlat64 (${doc.queues.split(/\s+/)[0]} queue(s)), ${doc.streams} stream(s), median (min – max) over reps:`);
+  for (const [label, test, field] of metrics) {
+    if (!doc.tests.split(/\s+/).includes(test) || label.startsWith('  ')) continue;
+    const ratios = reps
+      .map((r) => [val(plat, r, test, field), val('xlat64', r, test, field)])
+      .filter(([a, b]) => a !== undefined && b !== undefined && b !== 0)
+      .map(([a, b]) => a / b);
+    if (ratios.length === 0) continue;
+    summary[`${plat}.${test}.${field}`] = { ratios, ratioMedian: median(ratios) };
+    out.push(
+      `  ${label}: ${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)} – ${Math.max(...ratios).toFixed(2)})`,
+    );
+  }
+}
 doc.summary = summary;
 require('node:fs').writeFileSync(process.argv[2], `${JSON.stringify(doc, null, 2)}\n`);
 console.log(out.join('\n'));

@@ -244,6 +244,9 @@ EOF
       return 0
     fi
     wait_for_device "$NS_P" "$PLAT_DEV" "$RUN/xlat64-plat.pid" "$RUN/xlat64-plat.log"
+    # The device exists before the queue workers run: the PLAT logs ' up, ' once they all do (with
+    # several queues under load that took ~8 s here, and verify's pings were lost meanwhile).
+    wait_for_log "$RUN/xlat64-plat.pid" "$RUN/xlat64-plat.log" ' up, '
     # Make sure of what the lab relies on; a no-op when xlat64 set it up itself.
     ip -n "$NS_P" link set "$PLAT_DEV" up
     ip -n "$NS_P" -6 route replace "$WKP" dev "$PLAT_DEV"
