@@ -62,11 +62,14 @@ export function removeTestNamespaces(): string[] {
     const owner = ownerOf(ns);
     return owner === undefined || !alive(owner);
   });
-  if (orphans.some((ns) => ns.startsWith('x64t-lab-'))) {
-    // The test lab recorded the PIDs it started: let lab.sh stop them before the namespaces go.
+  // A lab of infra/lab/lab.test.ts (x64t-lab-<pid>-client, ...) recorded the PIDs it started in
+  // /tmp/x64t-lab-<pid>: let lab.sh stop them before the namespaces go.
+  const labs = new Set(orphans.map((ns) => /^(x64t-lab-\d+)-(?:client|plat|server)$/.exec(ns)?.[1]));
+  for (const prefix of labs) {
+    if (prefix === undefined) continue;
     try {
       execFileSync('bash', [fileURLToPath(new URL('./lab.sh', import.meta.url)), 'down'], {
-        env: { ...process.env, X64_LAB_PREFIX: 'x64t-lab', X64_LAB_RUN: '/tmp/x64t-lab' },
+        env: { ...process.env, X64_LAB_PREFIX: prefix, X64_LAB_RUN: `/tmp/${prefix}` },
         stdio: 'ignore',
       });
     } catch {
