@@ -13,16 +13,19 @@ import {
   startXdpRole,
   sysctlStep,
 } from '../../../libs/dataplane/src/index.js';
-import { parsePool4Entry, pool4Cidrs } from '../../nat-engine/src/index.js';
+import { parsePool4Entry, pool4Cidrs, validateConfig } from '../../nat-engine/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
 import { platDropNames } from './plat-step.js';
+import { platPoolUse, poolUseMetrics } from './pool-use.js';
 
 /** A running PLAT, whichever its I/O. */
 export type RunningPlat = Pick<RunningRole, 'stop'>;
 
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
   const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
+  const engineConfig = validateConfig(natEngineConfig(config));
+  const poolUse = () => platPoolUse(shards, engineConfig);
   const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => ({
     translator: platTranslatorConfig(config),
     engine: natEngineConfig(config),
@@ -31,6 +34,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     icmpErrorsPerSecond: config.icmpErrorsPerSecond,
     icmpErrorsBurst: config.icmpErrorsBurst,
     flushIntervalMs: config.flushIntervalMs,
+    tracesUrl: config.tracesUrl,
     mtu4: config.mtu4,
     mtu6: config.mtu6,
     counters,
@@ -52,7 +56,14 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
         layout: roleCounterLayout(platDropNames, platGaugeNames),
         handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
         handlerOptions,
-        details: () => ({ prefix: config.prefix, pool4: config.pool4, stateDir: config.stateDir }),
+        metrics: config.metrics,
+        observed: poolUseMetrics(poolUse),
+        details: () => ({
+          prefix: config.prefix,
+          pool4: config.pool4,
+          stateDir: config.stateDir,
+          poolUse: poolUse(),
+        }),
       },
       log,
     );
@@ -77,12 +88,14 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       // wake eventfd when another worker passes it packets (plat-queue-handler: handoff wake).
       handlerOptions,
       metrics: config.metrics,
+      observed: poolUseMetrics(poolUse),
       details: () => ({
         prefix: config.prefix,
         pool4: config.pool4,
         stateDir: config.stateDir,
         shards: config.shards,
         workers: config.queues,
+        poolUse: poolUse(),
       }),
     },
     log,
