@@ -246,10 +246,12 @@ EOF
       return 0
     fi
     wait_for_device "$NS_P" "$PLAT_DEV" "$RUN/xlat64-plat.pid" "$RUN/xlat64-plat.log"
-    # The TUN device comes before the workers and the status socket: wait for the socket too, so a
-    # test's first `xlat64 status` does not race the start (only when the command runs the lab's
-    # configuration, whose statusSocket this is; a stand-in is not waited for).
+    # The device exists before the queue workers run and before the status socket: with the lab's own
+    # configuration, wait for the PLAT's ' up, ' line (all workers running; with several queues under
+    # load that took ~8 s, and verify's pings were lost meanwhile) and its status socket, so a test's
+    # first `xlat64 status` does not race the start. A stand-in command is not waited for.
     if [[ $XLAT64_PLAT_CMD == *"$RUN/xlat64-plat.yaml"* ]]; then
+      wait_for_log "$RUN/xlat64-plat.pid" "$RUN/xlat64-plat.log" ' up, '
       for _ in $(seq 400); do [[ -S $RUN/xlat64-plat.sock ]] && break; sleep 0.05; done
     fi
     # Make sure of what the lab relies on; a no-op when xlat64 set it up itself.

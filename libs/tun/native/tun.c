@@ -2,6 +2,8 @@
 // IFF_MULTI_QUEUE / IFF_VNET_HDR), negotiates offloads (TUNSETOFFLOAD, TUNSETVNETHDRSZ) and moves
 // packets in batches between a queue and a caller's buffer: poll(2) with a timeout, then
 // non-blocking read(2)s until the batch is full. Kernel interface: Documentation/networking/tuntap.rst.
+// A read can also wait on an eventfd(2) next to the queue (one per worker), so another thread that
+// passed the worker packets through shared memory wakes it at once instead of at the poll timeout.
 //
 // Errors are thrown as JS errors whose `code` is the errno name (EPERM, EBUSY, ...), with `syscall`
 // and `errno` set, and a message that names the device and the fix where one is known.
@@ -16,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -273,41 +276,57 @@ static napi_value tun_set_vnet_hdr_size(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// readBatch(fd, buffer, offsetsOut, lengthsOut, maxPackets, timeoutMs[, packetMaxBytes[, headroomBytes]])
-//   -> number of packets read (0 on timeout).
-// Waits up to timeoutMs for the queue to become readable, then reads packets back to back into
-// buffer (each at offsets[i], headroomBytes after the end of the previous one) until maxPackets
-// were read, the queue is empty, or less than packetMaxBytes + headroomBytes is left.
+// readBatch(fd, buffer, offsetsOut, lengthsOut, maxPackets, timeoutMs[, packetMaxBytes[, headroomBytes
+//   [, wakeFd]]]) -> number of packets read (0 on timeout, -1 when woken through wakeFd with no packet).
+// Waits up to timeoutMs for the queue (or the wake eventfd, when wakeFd >= 0) to become readable, then
+// reads packets back to back into buffer (each at offsets[i], headroomBytes after the end of the
+// previous one) until maxPackets were read, the queue is empty, or less than packetMaxBytes +
+// headroomBytes is left. The wake eventfd is reset only when it alone was readable (-1 returned): when
+// packets came too, it stays set and the next read returns -1 at once, so a wake is never lost.
 static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd, max_packets, timeout_ms, packet_max = PACKET_MAX_DEFAULT, headroom = 0;
+  int32_t fd, max_packets, timeout_ms, packet_max = PACKET_MAX_DEFAULT, headroom = 0, wake_fd = -1;
   uint8_t *buf;
   size_t buf_len, n_off, n_len;
   uint32_t *offsets, *lengths;
   if (argc < 6 || !get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], &buf, &buf_len) ||
       !get_u32s(env, argv[2], &offsets, &n_off) || !get_u32s(env, argv[3], &lengths, &n_len) ||
       !get_int(env, argv[4], &max_packets) || !get_int(env, argv[5], &timeout_ms) ||
-      (argc >= 7 && !get_int(env, argv[6], &packet_max)) || (argc >= 8 && !get_int(env, argv[7], &headroom)))
+      (argc >= 7 && !get_int(env, argv[6], &packet_max)) || (argc >= 8 && !get_int(env, argv[7], &headroom)) ||
+      (argc >= 9 && !get_int(env, argv[8], &wake_fd)))
     return throw_type(env, "readBatch(fd, buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, "
-                           "maxPackets, timeoutMs[, packetMaxBytes[, headroomBytes]])");
+                           "maxPackets, timeoutMs[, packetMaxBytes[, headroomBytes[, wakeFd]]])");
   if (max_packets < 0 || (size_t)max_packets > n_off || (size_t)max_packets > n_len)
     return throw_type(env, "readBatch: maxPackets exceeds offsets/lengths capacity");
   if (packet_max <= 0 || headroom < 0) return throw_type(env, "readBatch: packetMaxBytes > 0, headroomBytes >= 0");
 
-  struct pollfd pfd = {.fd = fd, .events = POLLIN, .revents = 0};
+  struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN, .revents = 0}, {.fd = wake_fd, .events = POLLIN, .revents = 0}};
+  nfds_t nfds = wake_fd >= 0 ? 2 : 1;
   int pr;
   do {
-    pr = poll(&pfd, 1, timeout_ms);
+    pr = poll(pfd, nfds, timeout_ms);
   } while (pr < 0 && errno == EINTR && timeout_ms == 0);
   if (pr < 0) {
     if (errno == EINTR) pr = 0; // a signal interrupted the wait: report an empty batch
     else return throw_errno(env, errno, "poll", "on the TUN queue");
   }
-  if (pr > 0 && (pfd.revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the TUN queue");
+  if (pr > 0 && (pfd[0].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the TUN queue");
+  if (pr > 0 && nfds == 2 && (pfd[1].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the wake eventfd");
 
   int count = 0;
+  if (pr > 0 && !(pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) && nfds == 2 && (pfd[1].revents & POLLIN)) {
+    // Woken by another thread with no packet on the queue: reset the eventfd (non-blocking) and say so.
+    uint64_t value;
+    ssize_t n;
+    do {
+      n = read(wake_fd, &value, sizeof value);
+    } while (n < 0 && errno == EINTR);
+    napi_value woken;
+    CHECK_NAPI(env, napi_create_int32(env, -1, &woken));
+    return woken;
+  }
   if (pr > 0) {
     size_t pos = 0;
     while (count < max_packets) {
@@ -370,6 +389,34 @@ static napi_value tun_write_batch(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// createWakeFd() -> fd: an eventfd(2) (non-blocking, close-on-exec) a queue's readBatch can wait on
+// next to its TUN fd, and any thread can signal with wake(fd). Closed with close(fd).
+static napi_value tun_create_wake_fd(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) return throw_errno(env, errno, "eventfd", "for a queue wake-up");
+  napi_value result;
+  CHECK_NAPI(env, napi_create_int32(env, fd, &result));
+  return result;
+}
+
+// wake(fd) -> undefined: adds 1 to the eventfd, so a readBatch waiting on it returns. A full counter
+// (EAGAIN, after 2^64 - 2 wakes nobody read) already means "woken": not an error.
+static napi_value tun_wake(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  if (argc < 1 || !get_int(env, argv[0], &fd)) return throw_type(env, "wake(fd) needs an integer");
+  uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = write(fd, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN) return throw_errno(env, errno, "write", "to the wake eventfd");
+  return NULL;
+}
+
 // close(fd) -> undefined
 static napi_value tun_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -406,6 +453,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"setVnetHdrSize", NULL, tun_set_vnet_hdr_size, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readBatch", NULL, tun_read_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writeBatch", NULL, tun_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"createWakeFd", NULL, tun_create_wake_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"wake", NULL, tun_wake, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, tun_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"constants", NULL, NULL, NULL, NULL, constants(env), napi_enumerable, NULL},
   };

@@ -25,6 +25,13 @@ export interface QueueContext {
   readonly tun: TunNative;
   /** A private channel to the main thread (the other end is `QueueSet.queues[i].port`). */
   readonly port: MessagePort;
+  /**
+   * Wakes queue `queueIndex`'s worker when it waits for packets (its handler's `onWake` then runs at
+   * once, not at the poll timeout); costs one Atomics load, plus one eventfd write only when that worker
+   * sleeps. For handing work between queue workers through shared memory: call it once per batch
+   * after publishing. Absent where the queue loop has no wake (AF_XDP queues).
+   */
+  readonly wakeQueue?: (queueIndex: number) => void;
 }
 
 /** Per-queue packet handler. onBatch must not keep references to `buffer` past its return. */
@@ -37,6 +44,17 @@ export interface QueueHandler {
   onBatch(buffer: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): void;
   /** Called when a read wait timed out with no packet (at most every pollTimeoutMs): flush, expire. */
   onIdle?(): void;
+  /**
+   * Called when another worker woke this queue (`context.wakeQueue`) and no packet came from the TUN:
+   * take what it passed. Without onWake, onIdle runs instead.
+   */
+  onWake?(): void;
+  /**
+   * Asked after the worker announced that it will wait, right before the read: true when work another
+   * worker passed is waiting (the read then does not wait). Closes the race between a producer that
+   * published just before the announcement (and so did not wake) and the wait.
+   */
+  hasWork?(): boolean;
   /** Called once after the loop stopped, before the worker exits. */
   onStop?(): void | Promise<void>;
 }

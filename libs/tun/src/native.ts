@@ -33,7 +33,9 @@ export interface TunNative {
    * aligned end of the previous one). Stops early when the queue is empty or fewer than
    * packetMaxBytes (default 65,600) + headroomBytes (default 0) bytes are left. Returns the count;
    * 0 on timeout. packetMaxBytes must cover the device's largest packet: the kernel cuts a longer
-   * one short without telling.
+   * one short without telling. With wakeFd (from createWakeFd) the wait also ends when another thread
+   * calls wake(wakeFd): -1 is returned when that happened and no packet was waiting (the eventfd is
+   * reset then; when packets came as well it stays set, so the next read returns -1 at once).
    */
   readBatch(
     fd: number,
@@ -44,7 +46,12 @@ export interface TunNative {
     timeoutMs: number,
     packetMaxBytes?: number,
     headroomBytes?: number,
+    wakeFd?: number,
   ): number;
+  /** A wake eventfd (non-blocking, close-on-exec) for readBatch's wakeFd; close it with close(fd). */
+  createWakeFd(): number;
+  /** Wakes a readBatch waiting on this eventfd (or makes the next one return -1 at once). Any thread. */
+  wake(fd: number): void;
   /** Writes count packets; returns how many the kernel accepted (refused ones are skipped). */
   writeBatch(
     fd: number,

@@ -5,8 +5,22 @@
 export const Control = { stop: 0, state: 1, slots: 2 } as const;
 export const QueueState = { starting: 0, running: 1, stopping: 2, stopped: 3 } as const;
 
+/**
+ * The wake words every worker of a queue set shares: queue i's word is `i * WAKE_WORD_STRIDE` (one 64-byte
+ * cache line each), 1 while its worker is about to wait or waits in readBatch, written by that worker only.
+ */
+export const WAKE_WORD_STRIDE = 16;
+
 /** Float64 slots of the stats SharedArrayBuffer (written by the worker only). */
-export const Stat = { batches: 0, packets: 1, bytes: 2, idleWaits: 3, handlerErrors: 4, slots: 5 } as const;
+export const Stat = {
+  batches: 0,
+  packets: 1,
+  bytes: 2,
+  idleWaits: 3,
+  handlerErrors: 4,
+  wakes: 5,
+  slots: 6,
+} as const;
 
 export interface QueueWorkerData {
   entry: string;
@@ -27,6 +41,10 @@ export interface QueueWorkerData {
   pollTimeoutMs: number;
   control: SharedArrayBuffer;
   stats: SharedArrayBuffer;
+  /** Wake eventfd of each queue of the device, by queue index (-1 for a queue not started). */
+  wakeFds: number[];
+  /** The sleeping words of every queue (WAKE_WORD_STRIDE int32 apart). */
+  wakeWords: SharedArrayBuffer;
   port: unknown;
 }
 

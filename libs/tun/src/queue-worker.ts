@@ -2,12 +2,22 @@
 // readBatch -> handler.onBatch until the shared stop flag is set. The flag is checked between batches
 // and every read waits at most pollTimeoutMs, so stop is prompt even when no packet ever arrives
 // (worker.terminate() cannot interrupt a thread blocked in the addon). No allocation per packet.
+// The read also waits on the queue's wake eventfd: another worker that passed this one work through
+// shared memory wakes it (context.wakeQueue: an eventfd write only while this worker announces, in its
+// shared wake word, that it waits), and stop() wakes it.
 
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { bundledHandler } from './bundled.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from './handler.js';
 import { loadNative } from './native.js';
-import { Control, QueueState, type QueueWorkerData, Stat, type WorkerToMain } from './queue-protocol.js';
+import {
+  Control,
+  QueueState,
+  type QueueWorkerData,
+  Stat,
+  WAKE_WORD_STRIDE,
+  type WorkerToMain,
+} from './queue-protocol.js';
 
 // Yield to the worker's event loop this often even under constant load, so timers and messages a
 // handler relies on still run.
@@ -24,13 +34,21 @@ const describe = (error: unknown) =>
 
 const control = new Int32Array(data.control);
 const stats = new Float64Array(data.stats);
+const wakeWords = new Int32Array(data.wakeWords);
 
 async function start(): Promise<void> {
   const native = loadNative();
   const buffer = Buffer.alloc(data.bufferBytes);
   const offsets = new Uint32Array(data.batchPackets);
   const lengths = new Uint32Array(data.batchPackets);
-  const { fd, batchPackets, pollTimeoutMs, packetMaxBytes, headroomBytes } = data;
+  const { fd, batchPackets, pollTimeoutMs, packetMaxBytes, headroomBytes, wakeFds } = data;
+  const wakeFd = wakeFds[data.queueIndex];
+  const wakeWord = data.queueIndex * WAKE_WORD_STRIDE;
+  const wakeQueue = (queueIndex: number): void => {
+    // Pairs with the waiter's store-then-check (hasWork): every Atomics op is sequentially consistent,
+    // so either this load sees the waiter's announcement or the waiter's check sees what was published.
+    if (Atomics.load(wakeWords, queueIndex * WAKE_WORD_STRIDE) !== 0) native.wake(wakeFds[queueIndex]);
+  };
 
   let handler: QueueHandler;
   try {
@@ -56,6 +74,7 @@ async function start(): Promise<void> {
       options: data.handlerOptions,
       tun: native,
       port: data.port as MessagePort,
+      wakeQueue,
     };
     handler = await module.createQueueHandler(context);
     if (!handler || typeof handler.onBatch !== 'function') {
@@ -69,6 +88,17 @@ async function start(): Promise<void> {
 
   let handlerErrorsReported = 0;
   const onIdle = handler.onIdle?.bind(handler);
+  const onWake = handler.onWake?.bind(handler) ?? onIdle;
+  const hasWork = handler.hasWork?.bind(handler);
+  const callback = (fn: () => void): void => {
+    try {
+      fn();
+    } catch (error) {
+      stats[Stat.handlerErrors]++;
+      if (handlerErrorsReported++ < HANDLER_ERRORS_REPORTED_MAX)
+        post({ type: 'handler-error', ...describe(error) });
+    }
+  };
 
   const finish = async () => {
     Atomics.store(control, Control.state, QueueState.stopping);
@@ -88,27 +118,31 @@ async function start(): Promise<void> {
           void finish();
           return;
         }
+        // Announce the wait, then look for passed work: a producer either sees the announcement (and
+        // wakes the eventfd) or published before it (and hasWork sees it: the read does not wait).
+        Atomics.store(wakeWords, wakeWord, 1);
+        const pending = hasWork?.() === true;
         const count = native.readBatch(
           fd,
           buffer,
           offsets,
           lengths,
           batchPackets,
-          pollTimeoutMs,
+          pending ? 0 : pollTimeoutMs,
           packetMaxBytes,
           headroomBytes,
+          wakeFd,
         );
+        Atomics.store(wakeWords, wakeWord, 0);
+        if (count < 0 || (count === 0 && pending)) {
+          // Woken (another worker passed work, or stop) with nothing on the TUN: take the work, read again.
+          stats[Stat.wakes]++;
+          if (onWake) callback(onWake);
+          continue;
+        }
         if (count === 0) {
           stats[Stat.idleWaits]++;
-          if (onIdle) {
-            try {
-              onIdle();
-            } catch (error) {
-              stats[Stat.handlerErrors]++;
-              if (handlerErrorsReported++ < HANDLER_ERRORS_REPORTED_MAX)
-                post({ type: 'handler-error', ...describe(error) });
-            }
-          }
+          if (onIdle) callback(onIdle);
           break;
         }
         let bytes = 0;

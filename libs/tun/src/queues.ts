@@ -1,7 +1,9 @@
 // Runs one worker thread per TUN queue, each looping readBatch -> the caller's handler module, with
 // a shared stop flag (SharedArrayBuffer + Atomics) checked between batches. The handler translates in
 // the reading thread; nothing per packet crosses to the main thread. stop() returns once every
-// worker has left its loop, which takes at most one poll timeout even on an idle device.
+// worker has left its loop, which takes at most one poll timeout even on an idle device. Each queue
+// also has a wake eventfd its read waits on next to the TUN fd: a handler that passed another queue's
+// worker work through shared memory wakes it (context.wakeQueue), and stop() wakes every worker.
 
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
@@ -9,8 +11,14 @@ import { bundledWorkerFile } from './bundled.js';
 import type { TunDevice } from './device.js';
 import { TUN_PACKET_MAX_BYTES } from './device.js';
 import { TunError, TunErrorCode } from './errors.js';
-import { tunPackageDir } from './native.js';
-import { Control, type QueueWorkerData, Stat, type WorkerToMain } from './queue-protocol.js';
+import { loadNative, tunPackageDir } from './native.js';
+import {
+  Control,
+  type QueueWorkerData,
+  Stat,
+  WAKE_WORD_STRIDE,
+  type WorkerToMain,
+} from './queue-protocol.js';
 
 export interface StartQueuesOptions {
   /** The opened device; its fds stay owned by the caller (close the device after stop()). */
@@ -31,7 +39,10 @@ export interface StartQueuesOptions {
   packetMaxBytes?: number;
   /** Free bytes left before every packet (room to prepend when IPv4 grows into IPv6). Default 0. */
   headroomBytes?: number;
-  /** Longest a read waits before the stop flag is checked again. Default 100 ms. */
+  /**
+   * Longest a read waits with no packet before the handler's onIdle runs (timers). Default 100 ms. Stop
+   * and context.wakeQueue end a wait at once.
+   */
   pollTimeoutMs?: number;
   /** Longest start waits for every handler to load. Default 30 s. */
   startTimeoutMs?: number;
@@ -49,6 +60,8 @@ export interface QueueStats {
   idleWaits: number;
   /** Exceptions thrown by the handler (each one also dropped the rest of its batch). */
   handlerErrors: number;
+  /** Reads ended early by another worker's wakeQueue with no packet on the TUN (onWake ran). */
+  wakes: number;
 }
 
 export interface RunningQueue {
@@ -90,6 +103,7 @@ const readStats = (s: Float64Array): QueueStats => ({
   bytes: s[Stat.bytes],
   idleWaits: s[Stat.idleWaits],
   handlerErrors: s[Stat.handlerErrors],
+  wakes: s[Stat.wakes],
 });
 
 interface QueueRuntime {
@@ -132,6 +146,18 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
   const { file, entry } = workerEntry(handlerModule);
   const runtimes: QueueRuntime[] = [];
   const ready: Promise<void>[] = [];
+  // One wake eventfd per started queue, closed by stop() once every worker has left its loop.
+  const native = loadNative();
+  const wakeFds = device.fds.map(() => -1);
+  try {
+    for (const i of indices) wakeFds[i] = native.createWakeFd();
+  } catch (error) {
+    for (const fd of wakeFds) if (fd >= 0) native.close(fd);
+    throw new TunError(TunErrorCode.io, `startQueues: ${(error as Error).message}`, { cause: error });
+  }
+  const wakeWords = new SharedArrayBuffer(
+    device.fds.length * WAKE_WORD_STRIDE * Int32Array.BYTES_PER_ELEMENT,
+  );
 
   for (const queueIndex of indices) {
     const controlBuffer = new SharedArrayBuffer(Control.slots * Int32Array.BYTES_PER_ELEMENT);
@@ -158,6 +184,8 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
       pollTimeoutMs,
       control: controlBuffer,
       stats: statsBuffer,
+      wakeFds,
+      wakeWords,
       port: channel.port2,
     };
     // --input-type (from `node --input-type=module -e`) would make the worker refuse its file entry;
@@ -266,6 +294,8 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       for (const r of runtimes) Atomics.store(r.control, Control.stop, 1);
+      // A worker waiting in its read sees the flag now, not at the end of its poll timeout.
+      for (const r of runtimes) native.wake(wakeFds[r.queue.queueIndex]);
       const late: number[] = [];
       await Promise.all(
         runtimes.map(async (r) => {
@@ -284,6 +314,8 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
           r.queue.port.close();
         }),
       );
+      // Every worker has exited (or was terminated): no read waits on these any more.
+      for (const fd of wakeFds) if (fd >= 0) native.close(fd);
       if (late.length > 0) {
         throw new TunError(
           TunErrorCode.workerFailed,
@@ -322,7 +354,14 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
   return {
     queues,
     stats: () => {
-      const total: QueueStats = { batches: 0, packets: 0, bytes: 0, idleWaits: 0, handlerErrors: 0 };
+      const total: QueueStats = {
+        batches: 0,
+        packets: 0,
+        bytes: 0,
+        idleWaits: 0,
+        handlerErrors: 0,
+        wakes: 0,
+      };
       for (const q of queues) {
         const s = q.stats();
         total.batches += s.batches;
@@ -330,6 +369,7 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
         total.bytes += s.bytes;
         total.idleWaits += s.idleWaits;
         total.handlerErrors += s.handlerErrors;
+        total.wakes += s.wakes;
       }
       return total;
     },

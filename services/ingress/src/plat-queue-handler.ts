@@ -273,7 +273,8 @@ export const createQueueHandler: CreateQueueHandler = async (
     );
   }
 
-  const handoff = new WorkerHandoff(shards.handoff, worker, router, context.vnetHdrBytes);
+  // Packets passed to a worker that waits on its idle TUN queue wake it (libs/tun's wake eventfd).
+  const handoff = new WorkerHandoff(shards.handoff, worker, router, context.vnetHdrBytes, context.wakeQueue);
   const translate = (buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) => {
     if (serving !== null) serving.batch.onBatch(buffer, offsets, lengths, count);
     else counters[gauge[21]] += count;
@@ -384,8 +385,18 @@ export const createQueueHandler: CreateQueueHandler = async (
       const nowMs = Date.now();
       serving?.platStep.setNow(nowMs);
       if (handoff.workers > 1) handoff.drain(translate, nowMs);
-      // With several workers the idle poll runs every millisecond; the timers need it every 100 ms.
+      // Without a wake (AF_XDP queues) a worker of several polls every millisecond; timers need 100 ms.
       if (handoff.workers === 1 || nowMs - lastMaintenanceMs >= MAINTENANCE_INTERVAL_MS) maintain(nowMs);
+    },
+    onWake() {
+      // Another worker passed packets while this one's TUN queue was idle.
+      const nowMs = Date.now();
+      serving?.platStep.setNow(nowMs);
+      handoff.drain(translate, nowMs);
+      if (nowMs - lastMaintenanceMs >= MAINTENANCE_INTERVAL_MS) maintain(nowMs);
+    },
+    hasWork() {
+      return handoff.workers > 1 && handoff.hasIncoming();
     },
     async onStop() {
       const nowMs = Date.now();

@@ -20,13 +20,6 @@ import { createPlatShards, type PlatQueueOptions, platGaugeNames } from './plat-
 import { platDropNames } from './plat-step.js';
 import { platPoolUse, poolUseMetrics } from './pool-use.js';
 
-/**
- * With several workers, one whose TUN is idle still has to drain the packets other workers pass it, and
- * it only looks between reads: its read waits at most this long (the TUN addon's poll cannot be woken
- * by another thread).
- */
-const MULTI_QUEUE_POLL_TIMEOUT_MS = 1;
-
 /** A running PLAT, whichever its I/O. */
 export type RunningPlat = Pick<RunningRole, 'stop'>;
 
@@ -98,7 +91,8 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       // Cluster mode: the routes come when every worker owns its shard (a standby must not draw traffic).
       setupSteps: () => platSetupSteps(config, config.state === undefined),
       handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
-      pollTimeoutMs: config.queues > 1 ? MULTI_QUEUE_POLL_TIMEOUT_MS : undefined,
+      // No short poll for several workers: a worker waiting on an idle TUN queue is woken through its
+      // wake eventfd when another worker passes it packets (plat-queue-handler: handoff wake).
       handlerOptions,
       metrics: config.metrics,
       observed: poolUseMetrics(poolUse),

@@ -3,7 +3,9 @@
 // shared-memory rings (one per worker pair, published once per batch). IPv4 fragments without ports are
 // steered first to one worker per datagram (a hash of source, destination, identification, protocol),
 // which learns the owner from the first fragment and sends every fragment of the datagram there, so
-// fragments read by different workers are translated by one owner with one mapping.
+// fragments read by different workers are translated by one owner with one mapping. After a publish the
+// receiving worker is woken (`wake`: the TUN queue's wake eventfd, written only while it waits), so an
+// idle worker takes passed packets at once instead of at its read's poll timeout.
 
 import assert from 'node:assert/strict';
 import {
@@ -74,8 +76,19 @@ export class WorkerHandoff {
   private readonly vnetHdrBytes: number;
   /** The rings' bytes as Buffers (views made once), so drained batches look like TUN batches. */
   private readonly ringBuffers: (Buffer | null)[];
+  private readonly wake: ((worker: number) => void) | null;
 
-  constructor(memory: HandoffMemory, worker: number, router: ShardRouter, vnetHdrBytes: number) {
+  /**
+   * `wake(to)`: called once per publish that carried packets to worker `to` (at most once per batch
+   * and receiver), e.g. libs/tun's `context.wakeQueue`; absent, a receiver notices packets when it polls.
+   */
+  constructor(
+    memory: HandoffMemory,
+    worker: number,
+    router: ShardRouter,
+    vnetHdrBytes: number,
+    wake?: (worker: number) => void,
+  ) {
     assert.ok(worker >= 0 && worker < memory.workers, 'the worker is one of the node');
     assert.ok(
       router.table.memberCount === memory.workers,
@@ -95,6 +108,7 @@ export class WorkerHandoff {
       c === null ? null : Buffer.from(c.data.buffer, c.data.byteOffset, c.data.length),
     );
     this.vnetHdrBytes = vnetHdrBytes;
+    this.wake = wake ?? null;
   }
 
   /**
@@ -174,9 +188,15 @@ export class WorkerHandoff {
     return false;
   }
 
-  /** Publishes everything forwarded since the last call: once per batch. */
+  /** Publishes everything forwarded since the last call, and wakes each receiver: once per batch. */
   publish(): void {
-    for (const producer of this.producers) if (producer !== null) producer.publish();
+    const producers = this.producers;
+    for (let to = 0; to < producers.length; to++) {
+      const producer = producers[to];
+      if (producer === null || producer.pendingPackets === 0) continue;
+      producer.publish();
+      if (this.wake !== null) this.wake(to);
+    }
   }
 
   /**
