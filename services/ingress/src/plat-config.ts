@@ -29,6 +29,7 @@ import {
   validateConfig as validateNatConfig,
 } from '../../nat-engine/src/index.js';
 import { checkShardCount, VIRTUAL_SHARDS_DEFAULT, VIRTUAL_SHARDS_MAX } from './routing/index.js';
+import { parseTenants, type TenantConfig } from './tenants/tenant-config.js';
 
 /** Most TUN queues (worker threads) of one PLAT: a ring per worker pair, so N * (N - 1) rings. */
 export const QUEUES_MAX = 16;
@@ -66,6 +67,8 @@ export interface PlatConfig {
   icmpErrorsPerSecond: number;
   icmpErrorsBurst: number;
   nat: Omit<NatEngineConfigInput, 'pool'>;
+  /** The ISPs served (sources of no tenant are dropped); undefined: one implicit tenant, any source. */
+  tenants: TenantConfig[] | undefined;
 }
 
 export const platConfigKeys = [
@@ -90,6 +93,7 @@ export const platConfigKeys = [
   'interface',
   'interface4',
   'xdpMode',
+  'tenants',
 ] as const;
 
 export function parsePlatConfig(raw: RawConfig): PlatConfig {
@@ -159,10 +163,12 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     ),
     icmpErrorsBurst: readInteger(raw, 'icmpErrorsBurst', ICMP_ERRORS_BURST_DEFAULT, 1, 10_000_000),
     nat: nat as Omit<NatEngineConfigInput, 'pool'>,
+    tenants: undefined,
   };
   // The engine and the translator check their own fields; name them as the operator wrote them.
+  let subscriberPrefixLength: number;
   try {
-    validateNatConfig(natEngineConfig(config));
+    subscriberPrefixLength = validateNatConfig(natEngineConfig(config)).subscriberPrefixLength;
   } catch (error) {
     if (error instanceof NatConfigError) {
       // The engine calls the pool `pool` (entries `pool[2]`); the operator wrote `pool4`.
@@ -173,6 +179,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     }
     throw error;
   }
+  config.tenants = parseTenants(raw.tenants, subscriberPrefixLength);
   try {
     validateTranslatorConfig(platTranslatorConfig(config));
   } catch (error) {

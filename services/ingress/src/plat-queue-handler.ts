@@ -23,7 +23,7 @@ import {
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedNatStore } from '../../state/src/index.js';
-import { PlatStep, platDropNames } from './plat-step.js';
+import { PlatStep, platDropNames, tenantStatusNames } from './plat-step.js';
 import {
   createBlockTableStorage,
   createHandoffMemory,
@@ -34,6 +34,7 @@ import {
   type ShardTableData,
   WorkerHandoff,
 } from './routing/index.js';
+import { type TenantConfig, tenantPrefixTable } from './tenants/tenant-config.js';
 
 export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
@@ -48,6 +49,8 @@ export interface PlatQueueOptions {
   mtu4: number;
   mtu6: number;
   counters: SharedArrayBuffer[];
+  /** The ISPs served (`tenants:`); absent: any source is translated. */
+  tenants?: TenantConfig[];
   /** The node's shared memory (`createPlatShards`); absent: a node of this one worker. */
   shards?: PlatShards;
 }
@@ -103,11 +106,19 @@ export const platGaugeNames = [
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 
+/** The PLAT's counters and gauges, with per-tenant counters (`tenant.<name>.<counter>`) when it has tenants. */
+export function platCounterLayout(tenants: readonly TenantConfig[] | undefined) {
+  return roleCounterLayout(platDropNames, [
+    ...platGaugeNames,
+    ...tenantStatusNames((tenants ?? []).map((t) => t.name)),
+  ]);
+}
+
 export const createQueueHandler: CreateQueueHandler = async (
   context: QueueContext,
 ): Promise<QueueHandler> => {
   const options = context.options as PlatQueueOptions;
-  const layout = roleCounterLayout(platDropNames, platGaugeNames);
+  const layout = platCounterLayout(options.tenants);
   const counters = new Float64Array(options.counters[context.queueIndex]);
   const worker = context.queueIndex;
   const shards = options.shards ?? createPlatShards(options.engine, 1);
@@ -172,7 +183,13 @@ export const createQueueHandler: CreateQueueHandler = async (
   );
   const platStep = new PlatStep(pipeline, layout, prefix, {
     allowNonGlobalIpv4: options.translator.allowNonGlobalIpv4,
+    tenants: options.tenants === undefined ? undefined : tenantPrefixTable(options.tenants),
+    tenantCount: options.tenants?.length,
   });
+  const tenantBase =
+    options.tenants === undefined
+      ? 0
+      : layout.index(tenantStatusNames(options.tenants.map((t) => t.name))[0]);
   const batch = new BatchTranslator(platStep, {
     fd: context.fd,
     writer: context.tun,
@@ -220,6 +237,8 @@ export const createQueueHandler: CreateQueueHandler = async (
     counters[gauge[14]] = h.fragmentsSteered;
     counters[gauge[15]] = h.fragmentsUnrouted;
     counters[gauge[16]] = pipeline.icmpErrorsSuppressed;
+    const tc = platStep.tenantCounters;
+    for (let i = 0; i < tc.length; i++) counters[tenantBase + i] = tc[i];
     lastMaintenanceMs = nowMs;
   };
 

@@ -6,7 +6,6 @@
 import {
   linkUpSteps,
   type RunningRole,
-  roleCounterLayout,
   routeStep,
   type SetupStep,
   startRole,
@@ -15,8 +14,7 @@ import {
 } from '../../../libs/dataplane/src/index.js';
 import { parsePool4Entry, pool4Cidrs } from '../../nat-engine/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
-import { createPlatShards, type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
-import { platDropNames } from './plat-step.js';
+import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
 
 /**
  * With several workers, one whose TUN is idle still has to drain the packets other workers pass it, and
@@ -42,6 +40,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     mtu6: config.mtu6,
     counters,
     shards,
+    tenants: config.tenants,
   });
   if (config.io === 'xdp') {
     // The interfaces keep their addresses and routes: the kernel still answers ARP/NDP and the
@@ -56,7 +55,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
         pref64: [config.prefix],
         pool4: config.pool4.flatMap(poolCidrs),
         statusSocket: config.statusSocket,
-        layout: roleCounterLayout(platDropNames, platGaugeNames),
+        layout: platCounterLayout(config.tenants),
         handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
         handlerOptions,
         details: () => ({ prefix: config.prefix, pool4: config.pool4, stateDir: config.stateDir }),
@@ -77,7 +76,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       device: config.device,
       queues: config.queues,
       statusSocket: config.statusSocket,
-      layout: roleCounterLayout(platDropNames, platGaugeNames),
+      layout: platCounterLayout(config.tenants),
       setupSteps: () => platSetupSteps(config),
       handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
       pollTimeoutMs: config.queues > 1 ? MULTI_QUEUE_POLL_TIMEOUT_MS : undefined,
