@@ -166,9 +166,9 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     tenants: undefined,
   };
   // The engine and the translator check their own fields; name them as the operator wrote them.
-  let subscriberPrefixLength: number;
+  let engine: ReturnType<typeof validateNatConfig>;
   try {
-    subscriberPrefixLength = validateNatConfig(natEngineConfig(config)).subscriberPrefixLength;
+    engine = validateNatConfig(natEngineConfig(config));
   } catch (error) {
     if (error instanceof NatConfigError) {
       // The engine calls the pool `pool` (entries `pool[2]`); the operator wrote `pool4`.
@@ -179,7 +179,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     }
     throw error;
   }
-  config.tenants = parseTenants(raw.tenants, subscriberPrefixLength);
+  config.tenants = parseTenants(raw.tenants, engine);
   try {
     validateTranslatorConfig(platTranslatorConfig(config));
   } catch (error) {

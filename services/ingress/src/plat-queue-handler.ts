@@ -23,7 +23,13 @@ import {
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedNatStore } from '../../state/src/index.js';
-import { PlatStep, platDropNames, tenantStatusNames } from './plat-step.js';
+import {
+  PlatStep,
+  platDropNames,
+  TENANT_STATUS_ENTRIES,
+  tenantCounterNames,
+  tenantStatusNames,
+} from './plat-step.js';
 import {
   createBlockTableStorage,
   createHandoffMemory,
@@ -35,6 +41,7 @@ import {
   WorkerHandoff,
 } from './routing/index.js';
 import { type TenantConfig, tenantPrefixTable } from './tenants/tenant-config.js';
+import { createTenantBlockCounts, tenantPoolShares } from './tenants/tenant-pool.js';
 
 export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
@@ -61,6 +68,8 @@ export interface PlatShards {
   blocks: SharedArrayBuffer;
   table: ShardTableData;
   handoff: HandoffMemory;
+  /** Blocks each tenant holds, node-wide (one Int32 per tenant; createTenantBlockCounts). */
+  tenantBlocks: SharedArrayBuffer;
 }
 
 /** Bytes of each worker-to-worker ring: ~1,400 full-size or ~14,000 small packets in flight per pair. */
@@ -74,6 +83,7 @@ export function createPlatShards(
   engine: NatEngineConfigInput,
   workers: number,
   shardCount?: number,
+  tenantCount = 0,
 ): PlatShards {
   const engineConfig = validateConfig(engine);
   return {
@@ -81,6 +91,7 @@ export function createPlatShards(
     blocks: createBlockTableStorage(engineConfig),
     table: createShardTable({ memberCount: workers, shardCount }).toData(),
     handoff: createHandoffMemory(workers, () => createRingMemory(HANDOFF_RING_BYTES)),
+    tenantBlocks: createTenantBlockCounts(tenantCount),
   };
 }
 
@@ -121,7 +132,7 @@ export const createQueueHandler: CreateQueueHandler = async (
   const layout = platCounterLayout(options.tenants);
   const counters = new Float64Array(options.counters[context.queueIndex]);
   const worker = context.queueIndex;
-  const shards = options.shards ?? createPlatShards(options.engine, 1);
+  const shards = options.shards ?? createPlatShards(options.engine, 1, undefined, options.tenants?.length);
   const workers = shards.table.memberCount;
   const startMs = Date.now();
   const engineConfig = validateConfig(options.engine);
@@ -129,6 +140,12 @@ export const createQueueHandler: CreateQueueHandler = async (
     blockStorage: shards.blocks,
   });
   const random = createCryptoRandom();
+  const tenantTable = options.tenants === undefined ? undefined : tenantPrefixTable(options.tenants);
+  // With tenants, a subscriber leases only from its tenant's share of the pool, within its quotas.
+  const poolShares =
+    options.tenants === undefined || tenantTable === undefined
+      ? null
+      : tenantPoolShares(options.tenants, engineConfig, tenantTable, shards.tenantBlocks);
   // Restores mappings and sessions written before a crash or stop (snapshot + log tail). One store per
   // worker (each engine is the only writer of its shards' events). A node of one worker keeps stateDir
   // itself; with several, each worker's store is under workers-<N>/ so a run with another worker count
@@ -159,7 +176,7 @@ export const createQueueHandler: CreateQueueHandler = async (
     state: store.state,
     startMs,
     shard: worker,
-    allocator: sharedPoolAllocator(shards.pool, worker),
+    allocator: sharedPoolAllocator(shards.pool, worker, poolShares),
     // A hairpin to another worker's subscriber leaves as IPv4 to the pool address; the pool route into
     // the TUN brings it back, and the block table sends it to that worker.
     hairpinToOtherShards: shards.table.memberCount > 1,
@@ -183,9 +200,11 @@ export const createQueueHandler: CreateQueueHandler = async (
   );
   const platStep = new PlatStep(pipeline, layout, prefix, {
     allowNonGlobalIpv4: options.translator.allowNonGlobalIpv4,
-    tenants: options.tenants === undefined ? undefined : tenantPrefixTable(options.tenants),
+    tenants: tenantTable,
     tenantCount: options.tenants?.length,
   });
+  const tenantCount = options.tenants?.length ?? 0;
+  const tenantBlocks = new Int32Array(shards.tenantBlocks);
   const tenantBase =
     options.tenants === undefined
       ? 0
@@ -238,7 +257,13 @@ export const createQueueHandler: CreateQueueHandler = async (
     counters[gauge[15]] = h.fragmentsUnrouted;
     counters[gauge[16]] = pipeline.icmpErrorsSuppressed;
     const tc = platStep.tenantCounters;
-    for (let i = 0; i < tc.length; i++) counters[tenantBase + i] = tc[i];
+    const perTenant = tenantCounterNames.length;
+    for (let t = 0; t < tenantCount; t++) {
+      const at = tenantBase + t * TENANT_STATUS_ENTRIES;
+      for (let c = 0; c < perTenant; c++) counters[at + c] = tc[t * perTenant + c];
+      // The node-wide block count is published by worker 0 only (the status sums the workers).
+      counters[at + perTenant] = worker === 0 ? Atomics.load(tenantBlocks, t) : 0;
+    }
     lastMaintenanceMs = nowMs;
   };
 

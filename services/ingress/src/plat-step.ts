@@ -56,9 +56,16 @@ export interface PlatStepOptions {
 export const tenantCounterNames = ['packets64', 'translated64', 'translated46'] as const;
 const TENANT_COUNTERS = tenantCounterNames.length;
 
-/** The status names of the per-tenant counters of `tenants` (tenant i's at i * 3 ..). */
+/** Per-tenant gauges next to the counters: port blocks the tenant's subscribers hold (node-wide). */
+export const tenantGaugeNames = ['blocks'] as const;
+/** Status entries per tenant: its counters, then its gauges. */
+export const TENANT_STATUS_ENTRIES = tenantCounterNames.length + tenantGaugeNames.length;
+
+/** The status names of the per-tenant entries of `tenants` (tenant i's at i * TENANT_STATUS_ENTRIES ..). */
 export function tenantStatusNames(tenants: readonly string[]): string[] {
-  return tenants.flatMap((name) => tenantCounterNames.map((c) => `tenant.${name}.${c}`));
+  return tenants.flatMap((name) =>
+    [...tenantCounterNames, ...tenantGaugeNames].map((c) => `tenant.${name}.${c}`),
+  );
 }
 
 const NO_REASON = 0;
@@ -169,7 +176,10 @@ export class PlatStep implements PacketStep {
     if (tenants !== undefined) {
       // Only the tenants' subscribers are translated: anyone else routing to the exchange is not.
       const tenant = tenants.lookup(input, start + 8);
-      if (tenant === NO_TENANT) return this.dropTo(this.c.noTenant);
+      if (tenant === NO_TENANT)
+        return this.handedOver(
+          this.pipeline.refuse6(this.c.noTenant, input, start, length, output, outStart),
+        );
       this.tenantCounters[tenant * TENANT_COUNTERS]++;
       const verdict = this.outboundOfTenant(input, start, length, output, outStart, superPacket);
       if (verdict === Verdict.Translate) this.tenantCounters[tenant * TENANT_COUNTERS + 1]++;

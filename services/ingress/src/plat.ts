@@ -27,7 +27,12 @@ const MULTI_QUEUE_POLL_TIMEOUT_MS = 1;
 export type RunningPlat = Pick<RunningRole, 'stop'>;
 
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
-  const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
+  const shards = createPlatShards(
+    natEngineConfig(config),
+    config.queues,
+    config.shards,
+    config.tenants?.length,
+  );
   const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => ({
     translator: platTranslatorConfig(config),
     engine: natEngineConfig(config),

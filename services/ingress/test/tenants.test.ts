@@ -9,11 +9,19 @@ import { describe, expect, it } from 'vitest';
 import { DataplaneError, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import { parseRfc6052Prefix, Verdict } from '../../../libs/xlat/src/index.js';
 import { formatIpv4, formatIpv6, ipv4, ipv6, parseIpv6, udp } from '../../../test/support/build.js';
-import { ArrayEventSink, createNatEngine, createSeededRandom } from '../../nat-engine/src/index.js';
+import {
+  ArrayEventSink,
+  createNatEngine,
+  createSeededRandom,
+  createSharedPoolMemory,
+  sharedPoolAllocator,
+  validateConfig,
+} from '../../nat-engine/src/index.js';
 import { parsePlatConfig } from '../src/plat-config.js';
 import { createPlatStep, platDropNames, tenantCounterNames } from '../src/plat-step.js';
-import { tenantPrefixTable } from '../src/tenants/tenant-config.js';
+import { type TenantConfig, tenantPrefixTable } from '../src/tenants/tenant-config.js';
 import { NO_TENANT, type TenantPrefixEntry, TenantPrefixTable } from '../src/tenants/tenant-lpm.js';
+import { tenantPoolShares } from '../src/tenants/tenant-pool.js';
 import { tenantPrefixes } from './fixtures/tenant-prefixes.js';
 
 const base = { pool4: ['203.0.113.0/24'], stateDir: '/tmp/x64t-config' };
@@ -21,6 +29,9 @@ const two = [
   { name: 'isp-a', prefixes: ['2001:db8:a::/48', '2001:db8:aa00::/40'] },
   { name: 'isp-b', prefixes: ['2001:db8:b::/48'] },
 ];
+
+/** What a tenant that sets no share or quota gets: the undedicated addresses, no quota. */
+const noShare = { pool4: [], blocksMax: 0, subscriberBlocksMax: 0 };
 
 function refusal(raw: Record<string, unknown>): DataplaneError {
   try {
@@ -38,8 +49,8 @@ describe('tenants configuration', () => {
     expect(parsePlatConfig({ ...base }).tenants).toBeUndefined();
     const config = parsePlatConfig({ ...base, nat: { subscriberPrefixLength: 64 }, tenants: two });
     expect(config.tenants).toEqual([
-      { name: 'isp-a', prefixes: two[0].prefixes, subscriberPrefixLength: 64 },
-      { name: 'isp-b', prefixes: two[1].prefixes, subscriberPrefixLength: 64 },
+      { name: 'isp-a', prefixes: two[0].prefixes, subscriberPrefixLength: 64, ...noShare },
+      { name: 'isp-b', prefixes: two[1].prefixes, subscriberPrefixLength: 64, ...noShare },
     ]);
   });
 
@@ -67,6 +78,44 @@ describe('tenants configuration', () => {
     });
     expect(length.field).toBe('tenants[0].subscriberPrefixLength');
     expect(length.message).toMatch(/nat\.subscriberPrefixLength/);
+  });
+
+  it('refuses a tenant share outside the pool, dedicated twice, or leaving a tenant without addresses', () => {
+    // Proves pool4 shares are checked at start against the node's pool4, naming the field and the fix.
+    const a = { name: 'isp-a', prefixes: ['2001:db8:a::/48'] };
+    const b = { name: 'isp-b', prefixes: ['2001:db8:b::/48'] };
+    const outside = refusal({ tenants: [{ ...a, pool4: ['192.0.2.0/30'] }] });
+    expect(outside.field).toBe('tenants[0].pool4[0]');
+    expect(outside.message).toMatch(/192\.0\.2\.0 is not in the node's pool4/);
+    const twice = refusal({
+      tenants: [
+        { ...a, pool4: ['203.0.113.0/30'] },
+        { ...b, pool4: ['203.0.113.2-203.0.113.9'] },
+      ],
+    });
+    expect(twice.field).toBe('tenants[1].pool4[0]');
+    expect(twice.message).toMatch(/203\.0\.113\.2 is already dedicated to isp-a/);
+    const none = refusal({ tenants: [{ ...a, pool4: ['203.0.113.0/24'] }, b] });
+    expect(none.field).toBe('tenants[1].pool4');
+    expect(none.message).toMatch(/every pool4 address is dedicated/);
+    expect(refusal({ tenants: [{ ...a, pool4: 'x' }] }).field).toBe('tenants[0].pool4');
+    expect(refusal({ tenants: [{ ...a, pool4: ['203.0.113.0/33'] }] }).field).toBe('tenants[0].pool4[0]');
+    expect(refusal({ tenants: [{ ...a, blocksMax: 0 }] }).field).toBe('tenants[0].blocksMax');
+    const perSubscriber = refusal({
+      nat: { subscriberBlocksMax: 4 },
+      tenants: [{ ...a, subscriberBlocksMax: 5 }],
+    });
+    expect(perSubscriber.field).toBe('tenants[0].subscriberBlocksMax');
+    const ok = parsePlatConfig({
+      ...base,
+      tenants: [{ ...a, pool4: ['203.0.113.0/30'], blocksMax: 10, subscriberBlocksMax: 2 }, b],
+    });
+    expect(ok.tenants?.[0]).toMatchObject({
+      pool4: ['203.0.113.0/30'],
+      blocksMax: 10,
+      subscriberBlocksMax: 2,
+    });
+    expect(ok.tenants?.[1]).toMatchObject(noShare);
   });
 
   it('refuses overlapping prefixes naming both, across tenants and within one', () => {
@@ -140,8 +189,22 @@ describe('tenant classification (longest-prefix match)', () => {
   it('classifies by the bytes of a packet source', () => {
     // Proves lookup reads the address at its offset, as a packet holds it, through the configuration table.
     const table = tenantPrefixTable([
-      { name: 'isp-a', prefixes: ['2001:db8:a::/48', '2001:db8:aa00::/40'], subscriberPrefixLength: 56 },
-      { name: 'isp-b', prefixes: ['2001:db8:b::/48'], subscriberPrefixLength: 56 },
+      {
+        name: 'isp-a',
+        prefixes: ['2001:db8:a::/48', '2001:db8:aa00::/40'],
+        subscriberPrefixLength: 56,
+        pool4: [],
+        blocksMax: 0,
+        subscriberBlocksMax: 0,
+      },
+      {
+        name: 'isp-b',
+        prefixes: ['2001:db8:b::/48'],
+        subscriberPrefixLength: 56,
+        pool4: [],
+        blocksMax: 0,
+        subscriberBlocksMax: 0,
+      },
     ]);
     const at = (text: string) => {
       const bytes = Buffer.alloc(40);
@@ -178,23 +241,47 @@ describe('tenant classification (longest-prefix match)', () => {
   });
 });
 
-function newTenantPlat() {
-  const engine = createNatEngine(
-    { pool: ['203.0.113.0/28'], blockSizePorts: 64, ports: { udp: [1024, 65535], tcp: [1024, 65535] } },
-    { sink: new ArrayEventSink(), random: createSeededRandom(7), startMs: 0 },
-  );
+const twoTenants: TenantConfig[] = [
+  { name: 'isp-a', prefixes: ['2001:db8:a::/48'], subscriberPrefixLength: 56, ...noShare },
+  { name: 'isp-b', prefixes: ['2001:db8:b::/48'], subscriberPrefixLength: 56, ...noShare },
+];
+
+/**
+ * A PLAT step over a real engine whose pool (203.0.113.0/28, 64-port blocks) is the node's shared pool
+ * divided between `tenants` (tenantPoolShares), as a worker of `xlat64 plat` builds it.
+ */
+function newTenantPlat(tenants: TenantConfig[] = twoTenants, icmpErrorsBurst?: number) {
+  const input = {
+    pool: ['203.0.113.0/28'],
+    blockSizePorts: 64,
+    ports: { udp: [1024, 65535] as [number, number], tcp: [1024, 65535] as [number, number] },
+  };
+  const config = validateConfig(input);
+  const table = tenantPrefixTable(tenants);
+  const tenantBlocks = new SharedArrayBuffer(4 * tenants.length);
+  const engine = createNatEngine(input, {
+    sink: new ArrayEventSink(),
+    random: createSeededRandom(7),
+    startMs: 0,
+    allocator: sharedPoolAllocator(
+      createSharedPoolMemory(config),
+      0,
+      tenantPoolShares(tenants, config, table, tenantBlocks),
+    ),
+  });
   engine.start(0);
   const layout = roleCounterLayout(platDropNames);
-  const tenants = [
-    { name: 'isp-a', prefixes: ['2001:db8:a::/48'], subscriberPrefixLength: 56 },
-    { name: 'isp-b', prefixes: ['2001:db8:b::/48'], subscriberPrefixLength: 56 },
-  ];
   const step = createPlatStep(
     engine,
-    { translator: { prefix: '64:ff9b::/96', allowNonGlobalIpv4: true }, icmpSource4: 0xcb007100 },
+    {
+      translator: { prefix: '64:ff9b::/96', allowNonGlobalIpv4: true },
+      icmpSource4: 0xcb007100,
+      icmpErrorsBurst,
+      icmpErrorsPerSecond: 1,
+    },
     layout,
     parseRfc6052Prefix('64:ff9b::/96'),
-    { table: tenantPrefixTable(tenants), count: tenants.length },
+    { table, count: tenants.length },
   );
   const run = (packet: Uint8Array) => {
     step.setNow(1000);
@@ -203,12 +290,13 @@ function newTenantPlat() {
     return {
       verdict,
       packet: verdict === Verdict.Drop ? null : Buffer.from(out.subarray(0, step.result.length)),
-      dropped: verdict === Verdict.Drop ? layout.names[step.reasonCounter()] : null,
+      dropped: verdict === Verdict.Translate ? null : layout.names[step.reasonCounter()],
     };
   };
   const counter = (tenant: number, name: (typeof tenantCounterNames)[number]) =>
     step.tenantCounters[tenant * tenantCounterNames.length + tenantCounterNames.indexOf(name)];
-  return { step, run, counter, engine };
+  const blocksOf = (tenant: number) => Atomics.load(new Int32Array(tenantBlocks), tenant);
+  return { step, run, counter, engine, blocksOf };
 }
 
 const payload = Buffer.from('tenant traffic');
@@ -216,14 +304,89 @@ const out6 = (src: string, srcPort = 5000) =>
   ipv6({ src, dst: '64:ff9b::198.51.100.2', payload: udp({ srcPort, dstPort: 53, payload }) });
 
 describe('PLAT step with tenants', () => {
-  it('drops a source of no tenant as drop.notenant64 and creates no mapping for it', () => {
-    // Proves the PLAT is not an open NAT64: a non-tenant source is not translated and is counted by its reason.
-    const { run, counter, engine } = newTenantPlat();
-    const r = run(out6('2001:db8:c::2'));
-    expect(r.verdict).toBe(Verdict.Drop);
+  it('refuses a source of no tenant with ICMPv6 administratively prohibited, counted as drop.notenant64, under the ICMP rate limit', () => {
+    // Proves the PLAT is not an open NAT64: a non-tenant source gets no mapping, is counted by its reason
+    // and is told why (type 1 code 1, quoting its packet) while the ICMP error bucket has tokens.
+    const { run, counter, engine, step } = newTenantPlat(twoTenants, 2);
+    const packet = out6('2001:db8:c::2');
+    const r = run(packet);
+    expect(r.verdict).toBe(Verdict.ReplyIcmp);
     expect(r.dropped).toBe('drop.notenant64');
+    const icmp = r.packet as Buffer;
+    expect(icmp[6]).toBe(58);
+    expect([icmp[40], icmp[41]]).toEqual([1, 1]);
+    expect(formatIpv6(icmp, 24)).toBe(formatIpv6(parseIpv6('2001:db8:c::2')));
+    expect(formatIpv6(icmp, 8)).toBe(formatIpv6(parseIpv6('64:ff9b::198.51.100.2')));
+    expect(icmp.subarray(48, 48 + 40)).toEqual(packet.subarray(0, 40));
+    // Burst of 2: the second refusal is answered, the third only dropped (and counted the same way).
+    expect(run(packet).verdict).toBe(Verdict.ReplyIcmp);
+    const third = run(packet);
+    expect(third.verdict).toBe(Verdict.Drop);
+    expect(third.dropped).toBe('drop.notenant64');
+    expect(step.pipeline.icmpErrorsSuppressed).toBe(1);
     expect(engine.state.mappingCount).toBe(0);
     expect(counter(0, 'packets64') + counter(1, 'packets64')).toBe(0);
+  });
+
+  it('answers no ICMPv6 error about an ICMPv6 error from a source of no tenant', () => {
+    // Proves RFC 4443 sec. 2.4 (e.1) holds for the refusal: an error message is dropped and counted silently.
+    const { run } = newTenantPlat();
+    const error = ipv6({
+      src: '2001:db8:c::2',
+      dst: '64:ff9b::198.51.100.2',
+      nextHeader: 58,
+      payload: Buffer.from([1, 4, 0, 0, 0, 0, 0, 0]),
+    });
+    const r = run(error);
+    expect(r.verdict).toBe(Verdict.Drop);
+    expect(r.dropped).toBe('drop.notenant64');
+  });
+
+  it("leases each tenant's blocks only from its own share of the pool: dedicated addresses or the undedicated rest", () => {
+    // Proves pool isolation: isp-a's subscribers all leave from 203.0.113.0/30, isp-b's never do.
+    const tenants: TenantConfig[] = [{ ...twoTenants[0], pool4: ['203.0.113.0/30'] }, { ...twoTenants[1] }];
+    const { run, blocksOf } = newTenantPlat(tenants);
+    const sources = (tenant: string) =>
+      Array.from({ length: 12 }, (_, i) => `2001:db8:${tenant}:${i + 1}00::2`);
+    const leftFrom = (src: string) => {
+      const r = run(out6(src));
+      expect(r.verdict, src).toBe(Verdict.Translate);
+      return (r.packet as Buffer).readUInt32BE(12);
+    };
+    const a = sources('a').map(leftFrom);
+    const b = sources('b').map(leftFrom);
+    const pool = 0xcb007100;
+    for (const address of a) expect(address - pool).toBeLessThan(4);
+    for (const address of b) expect(address - pool).toBeGreaterThanOrEqual(4);
+    expect(new Set(a).size).toBeGreaterThan(1);
+    expect([blocksOf(0), blocksOf(1)]).toEqual([12, 12]);
+  });
+
+  it("refuses a tenant's subscriber past its blocksMax quota with ICMPv6 administratively prohibited, and the other tenant is not affected", () => {
+    // Proves the quota is the tenant's alone: isp-b's third subscriber is refused as drop.nat.tenantquota64
+    // (type 1 code 1) while isp-a keeps getting new mappings.
+    const tenants: TenantConfig[] = [twoTenants[0], { ...twoTenants[1], blocksMax: 2 }];
+    const { run, blocksOf } = newTenantPlat(tenants);
+    expect(run(out6('2001:db8:b:100::2')).verdict).toBe(Verdict.Translate);
+    expect(run(out6('2001:db8:b:200::2')).verdict).toBe(Verdict.Translate);
+    const refused = run(out6('2001:db8:b:300::2'));
+    expect(refused.verdict).toBe(Verdict.ReplyIcmp);
+    expect(refused.dropped).toBe('drop.nat.tenantquota64');
+    expect([(refused.packet as Buffer)[40], (refused.packet as Buffer)[41]]).toEqual([1, 1]);
+    for (let i = 1; i <= 5; i++) expect(run(out6(`2001:db8:a:${i}00::2`)).verdict).toBe(Verdict.Translate);
+    expect([blocksOf(0), blocksOf(1)]).toEqual([5, 2]);
+  });
+
+  it("bounds one subscriber's blocks per protocol by its tenant's subscriberBlocksMax", () => {
+    // Proves the per-tenant limit: with subscriberBlocksMax 1 and 64-port blocks, the 65th UDP flow of one
+    // subscriber is refused as drop.nat.tenantquota64, not given a second block.
+    const tenants: TenantConfig[] = [{ ...twoTenants[0], subscriberBlocksMax: 1 }, twoTenants[1]];
+    const { run, blocksOf } = newTenantPlat(tenants);
+    for (let port = 0; port < 64; port++)
+      expect(run(out6('2001:db8:a:100::2', 10_000 + port)).verdict).toBe(Verdict.Translate);
+    const refused = run(out6('2001:db8:a:100::2', 20_000));
+    expect(refused.dropped).toBe('drop.nat.tenantquota64');
+    expect(blocksOf(0)).toBe(1);
   });
 
   it('translates each tenant subscribers and counts packets per tenant both ways', () => {

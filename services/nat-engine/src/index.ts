@@ -23,6 +23,7 @@ export {
   writeNatStateSnapshot,
 } from './codec/nat-state-snapshot.js';
 export {
+  addressIndexIn,
   type FilteringBehaviour,
   type NatEngineConfig,
   type NatEngineConfigInput,
@@ -66,13 +67,14 @@ export {
   type ShardPipelineOptions,
   shardPipelineDropNames,
 } from './pipeline/shard-pipeline.js';
-export { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js';
+export { InProcessPoolAllocator, POOL_REFUSED, type PoolAllocator } from './pool4/allocator.js';
 export { type Pool4Range, parsePool4, parsePool4Entry, pool4Cidrs } from './pool4/pool-text.js';
 export { DeterministicPoolAllocator, deterministicMapping } from './pool4/rfc7422.js';
 export {
   claimSharedPoolBlocks,
   createSharedPoolMemory,
   leasedBlockEvents,
+  type PoolShares,
   SharedPoolAllocator,
   type SharedPoolMemory,
   sharedPoolAllocator,

@@ -1,5 +1,6 @@
 // The `tenants:` list of the PLAT configuration: the ISPs the exchange translates for, each with its
-// IPv6 prefixes. Without the list the node serves one implicit tenant (any source, today's behaviour).
+// IPv6 prefixes, its share of the pool (dedicated pool4 addresses, or the addresses no tenant dedicates)
+// and its quotas. Without the list the node serves one implicit tenant (any source, today's behaviour).
 // Refusals name the field (`tenants[1].prefixes[0]`) and the fix; overlapping prefixes name both.
 
 import {
@@ -9,7 +10,14 @@ import {
   readInteger,
   refuseUnknownKeys,
 } from '../../../../libs/dataplane/src/index.js';
-import { parseIpv6 } from '../../../nat-engine/src/index.js';
+import {
+  addressIndexIn,
+  formatIpv4,
+  NatConfigError,
+  type NatEngineConfig,
+  parseIpv6,
+  parsePool4Entry,
+} from '../../../nat-engine/src/index.js';
 import { TENANT_PREFIX_LENGTH_MAX, TenantPrefixTable } from './tenant-lpm.js';
 
 export interface TenantConfig {
@@ -18,19 +26,34 @@ export interface TenantConfig {
   prefixes: string[];
   /** The subscriber prefix length the ISP delegates (today: the node's nat.subscriberPrefixLength). */
   subscriberPrefixLength: number;
+  /** pool4 entries dedicated to this tenant (inside the node's pool4); empty: the addresses no tenant dedicates. */
+  pool4: string[];
+  /** Most port blocks the tenant's subscribers hold at once, node-wide; 0: no quota. */
+  blocksMax: number;
+  /** Most blocks one subscriber of the tenant holds per protocol; 0: nat.subscriberBlocksMax. */
+  subscriberBlocksMax: number;
 }
 
-export const tenantConfigKeys = ['name', 'prefixes', 'subscriberPrefixLength'] as const;
+export const tenantConfigKeys = [
+  'name',
+  'prefixes',
+  'subscriberPrefixLength',
+  'pool4',
+  'blocksMax',
+  'subscriberBlocksMax',
+] as const;
 /** Most tenants of one node. */
 export const TENANTS_MAX = 4096;
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /**
- * Parses `tenants` (undefined: no tenants, any source is translated). `subscriberPrefixLength` is the
- * node's (nat.subscriberPrefixLength): a tenant that leaves it out gets it; a different one is refused
- * until the engine keys subscribers per tenant.
+ * Parses `tenants` (undefined: no tenants, any source is translated) against the node's validated engine
+ * configuration: a tenant that leaves out subscriberPrefixLength gets nat.subscriberPrefixLength (a
+ * different one is refused until the engine keys subscribers per tenant); its pool4 must lie inside the
+ * node's pool4 and be no other tenant's.
  */
-export function parseTenants(raw: unknown, subscriberPrefixLength: number): TenantConfig[] | undefined {
+export function parseTenants(raw: unknown, engine: NatEngineConfig): TenantConfig[] | undefined {
+  const subscriberPrefixLength = engine.subscriberPrefixLength;
   if (raw === undefined) return undefined;
   if (!Array.isArray(raw) || raw.length === 0)
     throw configError(
@@ -82,10 +105,99 @@ export function parseTenants(raw: unknown, subscriberPrefixLength: number): Tena
           `/${bits} is longer than the subscriber prefix length /${length}; a tenant prefix holds whole subscribers`,
         );
     });
-    return { name, prefixes: prefixes as string[], subscriberPrefixLength: length };
+    const blocksMax = readTenantInteger(t, where, 'blocksMax', 0, 1, engine.totalBlocks);
+    const subscriberBlocksMax = readTenantInteger(
+      t,
+      where,
+      'subscriberBlocksMax',
+      0,
+      1,
+      engine.subscriberBlocksMax,
+    );
+    const pool4 = t.pool4 ?? [];
+    if (!Array.isArray(pool4) || (t.pool4 !== undefined && pool4.length === 0))
+      throw configError(
+        `${where}.pool4`,
+        "expected a list of IPv4 prefixes or ranges inside the node's pool4, e.g. [203.0.113.0/26]; remove it to share the undedicated addresses",
+      );
+    return {
+      name,
+      prefixes: prefixes as string[],
+      subscriberPrefixLength: length,
+      pool4: pool4 as string[],
+      blocksMax,
+      subscriberBlocksMax,
+    };
   });
   tenantPrefixTable(tenants); // refuses overlaps
+  tenantPoolAddresses(tenants, engine); // refuses pool4 outside the pool, shared twice, or no share left
   return tenants;
+}
+
+function readTenantInteger(
+  t: RawConfig,
+  where: string,
+  field: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (t[field] === undefined) return fallback;
+  try {
+    return readInteger(t, field, fallback, min, max);
+  } catch (error) {
+    throw configError(`${where}.${field}`, (error as Error).message.replace(/^[^:]*: /, ''));
+  }
+}
+
+/**
+ * Per tenant, the engine's pool address indices it leases on: its own pool4, or (without one) every
+ * address no tenant dedicates. Refuses an entry outside the node's pool4, an address two tenants
+ * dedicate, and a tenant without pool4 when every address is dedicated — naming the field.
+ */
+export function tenantPoolAddresses(tenants: readonly TenantConfig[], engine: NatEngineConfig): Int32Array[] {
+  const dedicatedTo = new Int32Array(engine.poolAddressCount).fill(-1);
+  const own: number[][] = tenants.map(() => []);
+  for (const [i, tenant] of tenants.entries()) {
+    for (const [j, text] of tenant.pool4.entries()) {
+      const field = `tenants[${i}].pool4[${j}]`;
+      let range: { first: number; last: number };
+      try {
+        range = parsePool4Entry(field, text);
+      } catch (error) {
+        if (error instanceof NatConfigError)
+          throw configError(field, error.message.slice(error.field.length + 2));
+        throw error;
+      }
+      for (let a = range.first; a <= range.last; a++) {
+        const index = addressIndexIn(engine.rangeFirst, engine.rangeLast, engine.rangeBase, a);
+        if (index < 0)
+          throw configError(
+            field,
+            `${formatIpv4(a)} is not in the node's pool4; a tenant's pool4 is a part of the node's pool4`,
+          );
+        if (dedicatedTo[index] !== -1)
+          throw configError(
+            field,
+            `${formatIpv4(a)} is already dedicated to ${tenants[dedicatedTo[index]].name}; an address belongs to one tenant`,
+          );
+        dedicatedTo[index] = i;
+        own[i].push(index);
+      }
+    }
+  }
+  const shared: number[] = [];
+  for (let index = 0; index < engine.poolAddressCount; index++)
+    if (dedicatedTo[index] === -1) shared.push(index);
+  return tenants.map((tenant, i) => {
+    if (own[i].length > 0) return Int32Array.from(own[i]);
+    if (shared.length === 0)
+      throw configError(
+        `tenants[${i}].pool4`,
+        `${tenant.name} has no pool4 and every pool4 address is dedicated to another tenant; give it a pool4 or leave addresses undedicated`,
+      );
+    return Int32Array.from(shared);
+  });
 }
 
 interface Parsed {
