@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { DataplaneError, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
+import { metricTarget } from '../../../libs/telemetry/src/index.js';
 import { parseRfc6052Prefix, Verdict } from '../../../libs/xlat/src/index.js';
 import { formatIpv4, formatIpv6, ipv4, ipv6, parseIpv6, udp } from '../../../test/support/build.js';
 import {
@@ -18,6 +19,7 @@ import {
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { parsePlatConfig } from '../src/plat-config.js';
+import { platCounterLayout } from '../src/plat-queue-handler.js';
 import { createPlatStep, platDropNames, tenantCounterNames } from '../src/plat-step.js';
 import { type TenantConfig, tenantPrefixTable } from '../src/tenants/tenant-config.js';
 import { NO_TENANT, type TenantPrefixEntry, TenantPrefixTable } from '../src/tenants/tenant-lpm.js';
@@ -413,5 +415,29 @@ describe('PLAT step with tenants', () => {
     expect([counter(1, 'packets64'), counter(1, 'translated64'), counter(1, 'translated46')]).toEqual([
       2, 2, 1,
     ]);
+  });
+});
+
+describe('per-tenant status and metrics', () => {
+  it('gives each tenant counters and a blocks gauge in the layout, exported with a tenant attribute', () => {
+    // Proves the accounting names: status carries tenant.<name>.* and metrics turn them into one
+    // metric per counter labelled by tenant (and direction), the blocks entry a gauge.
+    const layout = platCounterLayout(twoTenants);
+    for (const name of ['packets64', 'translated64', 'translated46', 'blocks'])
+      expect(layout.names).toContain(`tenant.isp-b.${name}`);
+    expect(metricTarget('tenant.isp-b.translated46')).toMatchObject({
+      metric: 'xlat64.tenant.translated',
+      kind: 'counter',
+      attributes: { tenant: 'isp-b', direction: '4to6' },
+    });
+    expect(metricTarget('tenant.isp-a.packets64')).toMatchObject({
+      metric: 'xlat64.tenant.packets',
+      attributes: { tenant: 'isp-a', direction: '6to4' },
+    });
+    expect(metricTarget('tenant.isp-a.blocks')).toMatchObject({
+      metric: 'xlat64.tenant.blocks',
+      kind: 'gauge',
+      attributes: { tenant: 'isp-a' },
+    });
   });
 });
