@@ -247,8 +247,8 @@ EOF
     wait_for_device "$NS_P" "$PLAT_DEV" "$RUN/xlat64-plat.pid" "$RUN/xlat64-plat.log"
     # The TUN device exists before the PLAT's workers read it: they start afterwards (each builds its
     # engine and opens its store, seconds under load), and until then packets wait in the queues and
-    # TCP's SYNs are retransmitted into them. Wait until the PLAT is up (it opens its status socket
-    # when every worker reads its queue) so traffic starts against a working translator. A custom
+    # TCP's SYNs are retransmitted into them. Wait until the PLAT logs that it is up (it does once
+    # every worker reads its queue) so traffic starts against a working translator. A custom
     # command (a stand-in) is not waited for.
     if [[ -z $XLAT64_PLAT_CMD_GIVEN ]]; then
       wait_for_log "$RUN/xlat64-plat.pid" "$RUN/xlat64-plat.log" ' up, ' 1200
@@ -371,7 +371,13 @@ up() {
     nsx "$NS_S" ethtool -K s0 tso off gso off gro off >/dev/null
   fi
 
-  start_bg "$NS_S" http "$PY" -m http.server "$HTTP_PORT" --bind 0.0.0.0 --directory "$RUN/www"
+  # `python3 -m http.server`, but with a 128-deep accept queue instead of 5: suites open a few dozen
+  # connections at once, and under load a SYN dropped by a full queue costs the client seconds.
+  start_bg "$NS_S" http "$PY" -c 'import functools, http.server as h, sys
+class Server(h.ThreadingHTTPServer):
+    request_queue_size = 128
+handler = functools.partial(h.SimpleHTTPRequestHandler, directory=sys.argv[2])
+Server(("0.0.0.0", int(sys.argv[1])), handler).serve_forever()' "$HTTP_PORT" "$RUN/www"
   nsx "$NS_S" iperf3 -s -p "$IPERF_PORT" -D -I "$RUN/iperf3.pid" --logfile "$RUN/iperf3.log"
 
   start_plat
