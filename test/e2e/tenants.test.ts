@@ -3,9 +3,10 @@
 // through two workers. Each tenant's TCP and UDP flows reach the IPv4-only server from its own pool;
 // a client in a third prefix gets no translation, an ICMPv6 administratively prohibited error instead,
 // and the refusal is counted as drop.notenant64. The status counts each tenant's packets and blocks.
-import { readFileSync } from 'node:fs';
+// On SIGHUP the running PLAT adds and removes tenants and keeps its tenants when the file is refused.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createE2eLab, readUdpLog, SERVER_V6, startUdpServer, UDP_PORT } from './support.js';
+import { createE2eLab, readUdpLog, SERVER_V6, startUdpServer, UDP_PORT, waitUntil } from './support.js';
 
 const lab = createE2eLab('e2e-tenants', {
   plat: 'xlat64',
@@ -139,5 +140,71 @@ describe('two tenants through the xlat64 PLAT: each from its own pool, a third p
       expect(counters[`tenant.${tenant}.blocks`], tenant).toBe(2 * SUBSCRIBERS);
     }
     expect(counters['nat.blocks']).toBe(4 * SUBSCRIBERS);
+  });
+
+  it('SIGHUP adds a tenant, refuses a bad configuration naming the field, and removes a tenant, without a restart', () => {
+    // Proves live changes: the running PLAT (same PID) serves isp-c after the reload that adds it, keeps
+    // the running tenants when a reloaded configuration is refused, and refuses a removed tenant's
+    // subscribers (ICMPv6 type 1 code 1) after the reload that removes it.
+    const file = `${lab.runDir}/xlat64-plat.yaml`;
+    const started = readFileSync(file, 'utf8');
+    const pidFile = `${lab.runDir}/xlat64-plat.pid`;
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    const logLines = () => readFileSync(`${lab.runDir}/xlat64-plat.log`, 'utf8').split('\n');
+    const reload = (yaml: string, expected: RegExp): string => {
+      const before = logLines().length;
+      writeFileSync(file, yaml);
+      process.kill(pid, 'SIGHUP');
+      let line = '';
+      waitUntil(() => {
+        line =
+          logLines()
+            .slice(before - 1)
+            .find((l) => expected.test(l)) ?? '';
+        return line !== '';
+      }, `the PLAT to log ${expected}`);
+      return line;
+    };
+    const udpFrom = (source: string, tag: string) =>
+      lab.tool<{ ok: boolean }>('client', [
+        'udp-send',
+        SERVER_V6,
+        String(UDP_PORT),
+        '200',
+        '--bind',
+        source,
+        '--tag',
+        tag,
+      ]);
+    const refusal = (source: string) =>
+      lab.tool<{ error: { type: number; code: number } | null }>('client', [
+        'udp-probe',
+        SERVER_V6,
+        String(UDP_PORT),
+        '64',
+        '--bind',
+        source,
+      ]).error;
+    const peerOf = (tag: string) => readUdpLog(udpLog).find((l) => l.tag === tag)?.peer ?? '';
+    const isp = (name: string, prefix: string) => `  - name: ${name}\n    prefixes: [${prefix}]\n`;
+
+    const added = `${started.trimEnd()}\n${isp('isp-c', '2001:db8:1:c000::/52')}`;
+    expect(reload(added, /SIGHUP: tenants reloaded/)).toMatch(/isp-a, isp-b, isp-c/);
+    // The PLAT applies it at its next maintenance tick (100 ms); udp-send retries for 3 s.
+    expect(udpFrom(subscriberOf('c', 0), 'reload=added').ok).toBe(true);
+    const peer = peerOf('reload=added');
+    expect(inPool(peer, 0) || inPool(peer, 128), peer).toBe(false); // the undedicated addresses
+
+    const overlapping = `${added}${isp('isp-d', '2001:db8:1:a100::/56')}`;
+    expect(reload(overlapping, /SIGHUP: configuration refused/)).toMatch(/tenants\[3\]\.prefixes\[0\]/);
+    expect(udpFrom(subscriberOf('c', 1), 'reload=refused').ok).toBe(true);
+
+    const withoutB = added.replace(/ {2}- name: isp-b\n(?: {4}.*\n)+/, '');
+    expect(withoutB).not.toContain('isp-b');
+    expect(reload(withoutB, /SIGHUP: tenants reloaded/)).toMatch(/isp-a, isp-c/);
+    waitUntil(() => refusal(subscriberOf('b', 2))?.code === 1, 'isp-b to be refused');
+    expect(udpFrom(subscriberOf('a', 1), 'reload=a-stays').ok).toBe(true);
+    expect(Number(readFileSync(pidFile, 'utf8').trim())).toBe(pid);
+    expect(lab.roleAlive('plat')).toBe(true);
   });
 });

@@ -18,8 +18,8 @@ import {
   type NatEngineConfigInput,
   parseIpv4,
   ShardPipeline,
+  SharedPoolAllocator,
   type SharedPoolMemory,
-  sharedPoolAllocator,
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedNatStore } from '../../state/src/index.js';
@@ -42,6 +42,11 @@ import {
 } from './routing/index.js';
 import { type TenantConfig, tenantPrefixTable } from './tenants/tenant-config.js';
 import { createTenantBlockCounts, tenantPoolShares } from './tenants/tenant-pool.js';
+import {
+  createTenantConfigMemory,
+  type PublishedTenants,
+  TenantConfigReader,
+} from './tenants/tenant-publish.js';
 
 export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
@@ -68,8 +73,10 @@ export interface PlatShards {
   blocks: SharedArrayBuffer;
   table: ShardTableData;
   handoff: HandoffMemory;
-  /** Blocks each tenant holds, node-wide (one Int32 per tenant; createTenantBlockCounts). */
+  /** Blocks each tenant slot holds, node-wide (one Int32 per slot; createTenantBlockCounts). */
   tenantBlocks: SharedArrayBuffer;
+  /** Tenants changed while running (SIGHUP), for the workers to apply (tenants/tenant-publish.ts). */
+  tenantConfig: SharedArrayBuffer;
 }
 
 /** Bytes of each worker-to-worker ring: ~1,400 full-size or ~14,000 small packets in flight per pair. */
@@ -83,7 +90,6 @@ export function createPlatShards(
   engine: NatEngineConfigInput,
   workers: number,
   shardCount?: number,
-  tenantCount = 0,
 ): PlatShards {
   const engineConfig = validateConfig(engine);
   return {
@@ -91,7 +97,8 @@ export function createPlatShards(
     blocks: createBlockTableStorage(engineConfig),
     table: createShardTable({ memberCount: workers, shardCount }).toData(),
     handoff: createHandoffMemory(workers, () => createRingMemory(HANDOFF_RING_BYTES)),
-    tenantBlocks: createTenantBlockCounts(tenantCount),
+    tenantBlocks: createTenantBlockCounts(),
+    tenantConfig: createTenantConfigMemory(),
   };
 }
 
@@ -132,7 +139,7 @@ export const createQueueHandler: CreateQueueHandler = async (
   const layout = platCounterLayout(options.tenants);
   const counters = new Float64Array(options.counters[context.queueIndex]);
   const worker = context.queueIndex;
-  const shards = options.shards ?? createPlatShards(options.engine, 1, undefined, options.tenants?.length);
+  const shards = options.shards ?? createPlatShards(options.engine, 1);
   const workers = shards.table.memberCount;
   const startMs = Date.now();
   const engineConfig = validateConfig(options.engine);
@@ -141,6 +148,7 @@ export const createQueueHandler: CreateQueueHandler = async (
   });
   const random = createCryptoRandom();
   const tenantTable = options.tenants === undefined ? undefined : tenantPrefixTable(options.tenants);
+  let allocator: SharedPoolAllocator | undefined;
   // With tenants, a subscriber leases only from its tenant's share of the pool, within its quotas.
   const poolShares =
     options.tenants === undefined || tenantTable === undefined
@@ -176,7 +184,10 @@ export const createQueueHandler: CreateQueueHandler = async (
     state: store.state,
     startMs,
     shard: worker,
-    allocator: sharedPoolAllocator(shards.pool, worker, poolShares),
+    allocator: (state, random) => {
+      allocator = new SharedPoolAllocator(shards.pool, worker, state, random, poolShares);
+      return allocator;
+    },
     // A hairpin to another worker's subscriber leaves as IPv4 to the pool address; the pool route into
     // the TUN brings it back, and the block table sends it to that worker.
     hairpinToOtherShards: shards.table.memberCount > 1,
@@ -223,9 +234,25 @@ export const createQueueHandler: CreateQueueHandler = async (
     batch.onBatch(buffer, offsets, lengths, count);
   const gauge = platGaugeNames.map((name) => layout.index(name));
   let lastMaintenanceMs = startMs;
+  // Tenants changed while running: new classification and pool shares from the next packet on.
+  const tenantChanges = new TenantConfigReader(shards.tenantConfig);
+  const applyTenants = (published: PublishedTenants) => {
+    if (published.tenants === null) {
+      platStep.setTenants(undefined);
+      allocator?.setShares(null);
+      return;
+    }
+    const table = tenantPrefixTable(published.tenants, published.slots);
+    platStep.setTenants(table);
+    allocator?.setShares(
+      tenantPoolShares(published.tenants, engineConfig, table, shards.tenantBlocks, published.slots),
+    );
+  };
   let lastFlushMs = startMs;
 
   const maintain = (nowMs: number) => {
+    const published = tenantChanges.poll();
+    if (published !== undefined) applyTenants(published);
     pipeline.advance(nowMs);
     if (nowMs - lastFlushMs >= options.flushIntervalMs) {
       engine.flush(nowMs);

@@ -98,7 +98,7 @@ export class PlatStep implements PacketStep {
   private readonly fragments = new FragmentTable(4096, FRAGMENT_LIFETIME_MS);
   private readonly fragmentValue = new Uint32Array(8);
   private readonly fragmentWords = new Uint32Array(4);
-  private readonly tenants: TenantPrefixTable | undefined;
+  private tenants: TenantPrefixTable | undefined;
   /** Per tenant: IPv6 packets classified to it, translated outbound, translated inbound (tenantCounterNames). */
   readonly tenantCounters: Float64Array;
 
@@ -130,6 +130,14 @@ export class PlatStep implements PacketStep {
 
   get result(): TranslationResult {
     return this.current;
+  }
+
+  /**
+   * The tenants' prefixes from the next packet on (a live change; undefined: any source). The table's
+   * values are tenant slots; a slot past `tenantCounters` (a tenant added since the start) is not counted.
+   */
+  setTenants(tenants: TenantPrefixTable | undefined): void {
+    this.tenants = tenants;
   }
 
   /** The engine's time for the packets of the next batch. */
@@ -180,9 +188,11 @@ export class PlatStep implements PacketStep {
         return this.handedOver(
           this.pipeline.refuse6(this.c.noTenant, input, start, length, output, outStart),
         );
-      this.tenantCounters[tenant * TENANT_COUNTERS]++;
+      const at = tenant * TENANT_COUNTERS;
+      const counted = at < this.tenantCounters.length;
+      if (counted) this.tenantCounters[at]++;
       const verdict = this.outboundOfTenant(input, start, length, output, outStart, superPacket);
-      if (verdict === Verdict.Translate) this.tenantCounters[tenant * TENANT_COUNTERS + 1]++;
+      if (counted && verdict === Verdict.Translate) this.tenantCounters[at + 1]++;
       return verdict;
     }
     return this.outboundOfTenant(input, start, length, output, outStart, superPacket);
@@ -287,7 +297,8 @@ export class PlatStep implements PacketStep {
       verdict === Verdict.Translate
     ) {
       const tenant = this.tenants.lookupWords(r.v6[0] | 0, r.v6[1] | 0);
-      if (tenant !== NO_TENANT) this.tenantCounters[tenant * TENANT_COUNTERS + 2]++;
+      const at = tenant * TENANT_COUNTERS + 2;
+      if (tenant !== NO_TENANT && at < this.tenantCounters.length) this.tenantCounters[at]++;
     }
     if (flow.isFragment && !flow.icmpError && r.verdict === EngineVerdict.Translate) {
       const v = this.fragmentValue;

@@ -15,6 +15,8 @@ import {
 import { parsePool4Entry, pool4Cidrs } from '../../nat-engine/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
+import type { TenantConfig } from './tenants/tenant-config.js';
+import { publishTenants, TenantSlots } from './tenants/tenant-publish.js';
 
 /**
  * With several workers, one whose TUN is idle still has to drain the packets other workers pass it, and
@@ -24,15 +26,28 @@ import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './pl
 const MULTI_QUEUE_POLL_TIMEOUT_MS = 1;
 
 /** A running PLAT, whichever its I/O. */
-export type RunningPlat = Pick<RunningRole, 'stop'>;
+export type RunningPlat = Pick<RunningRole, 'stop'> & {
+  /** Applies new tenants (parsed against the running pool) without a restart; returns a log line. */
+  reloadTenants(tenants: TenantConfig[] | undefined): string;
+};
 
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
-  const shards = createPlatShards(
-    natEngineConfig(config),
-    config.queues,
-    config.shards,
-    config.tenants?.length,
-  );
+  const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
+  const slots = new TenantSlots(config.tenants);
+  /** Applies a reloaded `tenants:` (already parsed against this node's pool) in every worker. */
+  const reloadTenants = (tenants: TenantConfig[] | undefined): string => {
+    const started = new Set((config.tenants ?? []).map((t) => t.name));
+    publishTenants(shards.tenantConfig, {
+      tenants: tenants ?? null,
+      slots: tenants === undefined ? [] : slots.slotsOf(tenants),
+    });
+    if (tenants === undefined) return 'tenants removed: any source is translated';
+    const uncounted = tenants.filter((t) => !started.has(t.name)).map((t) => t.name);
+    return (
+      `tenants reloaded: ${tenants.map((t) => t.name).join(', ')}` +
+      (uncounted.length > 0 ? ` (per-tenant counters after a restart: ${uncounted.join(', ')})` : '')
+    );
+  };
   const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => ({
     translator: platTranslatorConfig(config),
     engine: natEngineConfig(config),
@@ -73,7 +88,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       `plat: ${names} up, AF_XDP ${plat.port.mode} mode${stale}, ${config.prefix} <-> pool ` +
         `${config.pool4.join(',')}, state ${config.stateDir}, status ${config.statusSocket}`,
     );
-    return plat;
+    return { stop: () => plat.stop(), reloadTenants };
   }
   const plat = await startRole(
     {
@@ -101,7 +116,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     `plat: ${plat.device.name} up, ${config.prefix} <-> pool ${config.pool4.join(',')}, offloads ` +
       `[${plat.device.offloadNames.join(',')}], state ${config.stateDir}, status ${config.statusSocket}`,
   );
-  return plat;
+  return { stop: () => plat.stop(), reloadTenants };
 }
 
 export function platSetupSteps(config: PlatConfig): SetupStep[] {

@@ -15,7 +15,7 @@ import {
   createNatEngine,
   createSeededRandom,
   createSharedPoolMemory,
-  sharedPoolAllocator,
+  SharedPoolAllocator,
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { parsePlatConfig } from '../src/plat-config.js';
@@ -23,7 +23,13 @@ import { platCounterLayout } from '../src/plat-queue-handler.js';
 import { createPlatStep, platDropNames, tenantCounterNames } from '../src/plat-step.js';
 import { type TenantConfig, tenantPrefixTable } from '../src/tenants/tenant-config.js';
 import { NO_TENANT, type TenantPrefixEntry, TenantPrefixTable } from '../src/tenants/tenant-lpm.js';
-import { tenantPoolShares } from '../src/tenants/tenant-pool.js';
+import { createTenantBlockCounts, tenantPoolShares } from '../src/tenants/tenant-pool.js';
+import {
+  createTenantConfigMemory,
+  publishTenants,
+  TenantConfigReader,
+  TenantSlots,
+} from '../src/tenants/tenant-publish.js';
 import { tenantPrefixes } from './fixtures/tenant-prefixes.js';
 
 const base = { pool4: ['203.0.113.0/24'], stateDir: '/tmp/x64t-config' };
@@ -260,16 +266,22 @@ function newTenantPlat(tenants: TenantConfig[] = twoTenants, icmpErrorsBurst?: n
   };
   const config = validateConfig(input);
   const table = tenantPrefixTable(tenants);
-  const tenantBlocks = new SharedArrayBuffer(4 * tenants.length);
+  const tenantBlocks = createTenantBlockCounts();
+  let allocator: SharedPoolAllocator | undefined;
   const engine = createNatEngine(input, {
     sink: new ArrayEventSink(),
     random: createSeededRandom(7),
     startMs: 0,
-    allocator: sharedPoolAllocator(
-      createSharedPoolMemory(config),
-      0,
-      tenantPoolShares(tenants, config, table, tenantBlocks),
-    ),
+    allocator: (state, random) => {
+      allocator = new SharedPoolAllocator(
+        createSharedPoolMemory(config),
+        0,
+        state,
+        random,
+        tenantPoolShares(tenants, config, table, tenantBlocks),
+      );
+      return allocator;
+    },
   });
   engine.start(0);
   const layout = roleCounterLayout(platDropNames);
@@ -298,7 +310,16 @@ function newTenantPlat(tenants: TenantConfig[] = twoTenants, icmpErrorsBurst?: n
   const counter = (tenant: number, name: (typeof tenantCounterNames)[number]) =>
     step.tenantCounters[tenant * tenantCounterNames.length + tenantCounterNames.indexOf(name)];
   const blocksOf = (tenant: number) => Atomics.load(new Int32Array(tenantBlocks), tenant);
-  return { step, run, counter, engine, blocksOf };
+  return {
+    step,
+    run,
+    counter,
+    engine,
+    blocksOf,
+    config,
+    tenantBlocks,
+    allocator: allocator as SharedPoolAllocator,
+  };
 }
 
 const payload = Buffer.from('tenant traffic');
@@ -439,5 +460,57 @@ describe('per-tenant status and metrics', () => {
       kind: 'gauge',
       attributes: { tenant: 'isp-a' },
     });
+  });
+});
+
+describe('live tenant changes', () => {
+  it('keeps a tenant name on its slot across reloads and gives a new name the next one', () => {
+    // Proves counters and quotas stay attached to the right tenant when the list is reordered or shrinks.
+    const slots = new TenantSlots(twoTenants);
+    const c = { ...twoTenants[0], name: 'isp-c', prefixes: ['2001:db8:c::/48'] };
+    expect(slots.slotsOf([twoTenants[1], c])).toEqual([1, 2]);
+    expect(slots.slotsOf([c, twoTenants[0]])).toEqual([2, 0]);
+    expect(slots.slotsOf([twoTenants[1]])).toEqual([1]);
+  });
+
+  it('hands a published tenant list to a worker once, never a half-written one', () => {
+    // Proves the sequence lock: a reader sees each publication once, and nothing while a write is under way.
+    const memory = createTenantConfigMemory();
+    const reader = new TenantConfigReader(memory);
+    expect(reader.poll()).toBeUndefined();
+    publishTenants(memory, { tenants: twoTenants, slots: [0, 1] });
+    expect(reader.poll()).toEqual({ tenants: twoTenants, slots: [0, 1] });
+    expect(reader.poll()).toBeUndefined();
+    const header = new Int32Array(memory, 0, 2);
+    Atomics.add(header, 0, 1); // a writer has begun
+    expect(reader.poll()).toBeUndefined();
+    Atomics.add(header, 0, 1);
+    publishTenants(memory, { tenants: null, slots: [] });
+    expect(reader.poll()).toEqual({ tenants: null, slots: [] });
+  });
+
+  it('classifies and leases by the new tenants after a change, and counts only the tenants it started with', () => {
+    // Proves a running step and allocator take a new list: isp-c (slot 2, added) is translated from its
+    // own pool4 share, isp-b (removed) is refused, and isp-a's counters keep their place.
+    const { run, counter, step, blocksOf, config, tenantBlocks, allocator } = newTenantPlat();
+    expect(run(out6('2001:db8:b:100::2')).verdict).toBe(Verdict.Translate);
+    const c: TenantConfig = {
+      ...twoTenants[0],
+      name: 'isp-c',
+      prefixes: ['2001:db8:c::/48'],
+      pool4: ['203.0.113.8/29'],
+    };
+    const tenants = [twoTenants[0], c];
+    const slots = [0, 2];
+    const table = tenantPrefixTable(tenants, slots);
+    step.setTenants(table);
+    allocator.setShares(tenantPoolShares(tenants, config, table, tenantBlocks, slots));
+    const fromC = run(out6('2001:db8:c:100::2'));
+    expect(fromC.verdict).toBe(Verdict.Translate);
+    expect((fromC.packet as Buffer).readUInt32BE(12) - 0xcb007100).toBeGreaterThanOrEqual(8);
+    expect(run(out6('2001:db8:b:200::2')).dropped).toBe('drop.notenant64');
+    expect(run(out6('2001:db8:a:100::2')).verdict).toBe(Verdict.Translate);
+    expect(counter(0, 'packets64')).toBe(1);
+    expect(blocksOf(2)).toBe(1);
   });
 });

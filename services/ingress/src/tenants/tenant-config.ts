@@ -204,7 +204,10 @@ interface Parsed {
   hi: number;
   lo: number;
   length: number;
+  /** The table's value: the tenant's slot. */
   tenant: number;
+  /** The tenant's position in the list (for messages). */
+  index: number;
   field: string;
   text: string;
 }
@@ -212,10 +215,13 @@ interface Parsed {
 const mask = (bits: number) => (bits <= 0 ? 0 : bits >= 32 ? -1 : (-1 << (32 - bits)) | 0);
 
 /**
- * The classification table of `tenants` (tenant i = index i). Refuses a prefix with host bits set and
- * two prefixes that overlap (one holds the other), naming both.
+ * The classification table of `tenants` (tenant i classifies as `slots[i]`, default i). Refuses a prefix
+ * with host bits set and two prefixes that overlap (one holds the other), naming both.
  */
-export function tenantPrefixTable(tenants: readonly TenantConfig[]): TenantPrefixTable {
+export function tenantPrefixTable(
+  tenants: readonly TenantConfig[],
+  slots?: readonly number[],
+): TenantPrefixTable {
   const words = new Uint32Array(4);
   const parsed: Parsed[] = [];
   for (const [i, tenant] of tenants.entries()) {
@@ -228,7 +234,7 @@ export function tenantPrefixTable(tenants: readonly TenantConfig[]): TenantPrefi
       const lo = words[1] | 0;
       if ((hi & mask(length)) !== hi || (lo & mask(length - 32)) !== lo || words[2] !== 0 || words[3] !== 0)
         throw configError(field, `'${text}' has bits set past /${length}; write the prefix's first address`);
-      parsed.push({ hi, lo, length, tenant: i, field, text });
+      parsed.push({ hi, lo, length, tenant: slots?.[i] ?? i, index: i, field, text });
     }
   }
   // An overlap is a prefix holding another: look each prefix up, masked to every shorter-or-equal
@@ -243,7 +249,7 @@ export function tenantPrefixTable(tenants: readonly TenantConfig[]): TenantPrefi
       if (other !== undefined)
         throw configError(
           p.field,
-          `'${p.text}' (${tenants[p.tenant].name}) overlaps ${other.field} '${other.text}' (${tenants[other.tenant].name}); a source must belong to one tenant — remove or split one of them`,
+          `'${p.text}' (${tenants[p.index].name}) overlaps ${other.field} '${other.text}' (${tenants[other.index].name}); a source must belong to one tenant — remove or split one of them`,
         );
     }
     seen.set(`${p.length}:${p.hi}:${p.lo}`, p);

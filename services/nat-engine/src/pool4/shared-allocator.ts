@@ -79,7 +79,7 @@ export class SharedPoolAllocator implements PoolAllocator {
   private readonly mark: number;
   /** Claims lost to another shard between reading a block free and the CAS. */
   racesLost = 0;
-  private readonly shares: PoolShares | null;
+  private shares: PoolShares | null;
   /** The share each block this shard leased was counted against (NO_SHARE when free or without shares). */
   private readonly blockShare: Int32Array;
 
@@ -106,7 +106,7 @@ export class SharedPoolAllocator implements PoolAllocator {
     this.free = new Int32Array(memory.buffer, memory.totalBlocks * 4, memory.poolAddressCount * 3);
     this.mark = shard + 1;
     this.shares = shares;
-    this.blockShare = new Int32Array(shares === null ? 0 : memory.totalBlocks).fill(NO_SHARE);
+    this.blockShare = new Int32Array(memory.totalBlocks).fill(NO_SHARE);
     if (shares !== null) {
       // Blocks restored with the state (a restart) count against their subscriber's share.
       const p = state.subscriberPrefix;
@@ -143,11 +143,20 @@ export class SharedPoolAllocator implements PoolAllocator {
     return -1;
   }
 
+  /**
+   * New shares (a live tenant change), from the next lease on. A block keeps counting against the share
+   * it was leased under until it is released; share indices must keep their meaning across calls.
+   */
+  setShares(shares: PoolShares | null): void {
+    this.shares = shares;
+  }
+
   /** tryLease with shares: the subscriber's share's addresses, quota and per-subscriber bound. */
   private tryLeaseInShare(subscriber: Uint32Array, slot: number, preferredAddressIndex: number): number {
     const shares = this.shares as PoolShares;
     const share = shares.shareOf(subscriber[0] | 0, subscriber[1] | 0);
-    if (share < 0) return POOL_REFUSED;
+    if (share < 0 || share >= shares.addresses.length || shares.addresses[share].length === 0)
+      return POOL_REFUSED;
     const state = this.state;
     const perSubscriber = shares.subscriberBlocksMax[share];
     if (perSubscriber > 0 && preferredAddressIndex >= 0) {
