@@ -12,9 +12,10 @@ import {
   startXdpRole,
   sysctlStep,
 } from '../../../libs/dataplane/src/index.js';
-import { parsePool4Entry, pool4Cidrs } from '../../nat-engine/src/index.js';
+import { parsePool4Entry, pool4Cidrs, validateConfig } from '../../nat-engine/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
+import { platPoolUse, poolUseMetrics } from './pool-use.js';
 import type { TenantConfig } from './tenants/tenant-config.js';
 import { publishTenants, TenantSlots } from './tenants/tenant-publish.js';
 
@@ -48,6 +49,8 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       (uncounted.length > 0 ? ` (per-tenant counters after a restart: ${uncounted.join(', ')})` : '')
     );
   };
+  const engineConfig = validateConfig(natEngineConfig(config));
+  const poolUse = () => platPoolUse(shards, engineConfig);
   const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => ({
     translator: platTranslatorConfig(config),
     engine: natEngineConfig(config),
@@ -56,6 +59,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     icmpErrorsPerSecond: config.icmpErrorsPerSecond,
     icmpErrorsBurst: config.icmpErrorsBurst,
     flushIntervalMs: config.flushIntervalMs,
+    tracesUrl: config.tracesUrl,
     mtu4: config.mtu4,
     mtu6: config.mtu6,
     counters,
@@ -78,7 +82,14 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
         layout: platCounterLayout(config.tenants),
         handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
         handlerOptions,
-        details: () => ({ prefix: config.prefix, pool4: config.pool4, stateDir: config.stateDir }),
+        metrics: config.metrics,
+        observed: poolUseMetrics(poolUse),
+        details: () => ({
+          prefix: config.prefix,
+          pool4: config.pool4,
+          stateDir: config.stateDir,
+          poolUse: poolUse(),
+        }),
       },
       log,
     );
@@ -102,12 +113,14 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       pollTimeoutMs: config.queues > 1 ? MULTI_QUEUE_POLL_TIMEOUT_MS : undefined,
       handlerOptions,
       metrics: config.metrics,
+      observed: poolUseMetrics(poolUse),
       details: () => ({
         prefix: config.prefix,
         pool4: config.pool4,
         stateDir: config.stateDir,
         shards: config.shards,
         workers: config.queues,
+        poolUse: poolUse(),
       }),
     },
     log,

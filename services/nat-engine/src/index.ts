@@ -74,11 +74,14 @@ export {
   claimSharedPoolBlocks,
   createSharedPoolMemory,
   leasedBlockEvents,
+  type PoolAddressUse,
   type PoolShares,
+  portsInUseByAddress,
   SharedPoolAllocator,
   type SharedPoolMemory,
   sharedPoolAllocator,
   sharedPoolLessees,
+  sharedPoolUse,
 } from './pool4/shared-allocator.js';
 export { createCryptoRandom, createSeededRandom, type RandomSource } from './random.js';
 export { applyEvent, applyEvents, EventApplied } from './reducer.js';
