@@ -56,6 +56,7 @@ PLAT=${PLAT:-tayga}
 PLAT_IO=${PLAT_IO:-tun}
 CLAT=${CLAT:-tayga}
 XLAT64_BIN=${XLAT64_BIN:-"$(command -v node) $REPO/bin/xlat64.mjs"}
+XLAT64_PLAT_CMD_GIVEN=${XLAT64_PLAT_CMD:+1}
 XLAT64_PLAT_CMD=${XLAT64_PLAT_CMD:-"$XLAT64_BIN plat --config $RUN/xlat64-plat.yaml"}
 XLAT64_CLAT_CMD_GIVEN=${XLAT64_CLAT_CMD:+1}
 XLAT64_CLAT_CMD=${XLAT64_CLAT_CMD:-"$XLAT64_BIN clat --config $RUN/xlat64-clat.yaml"}
@@ -132,16 +133,16 @@ $(tail -20 "$logfile" 2>/dev/null)"
   die "translator in $ns did not create $dev within 10 s; log: $logfile"
 }
 
-wait_for_log() { # pidfile log text: wait until a translator logged text (AF_XDP PLAT: no device)
-  local pidfile=$1 logfile=$2 text=$3 pid
+wait_for_log() { # pidfile log text [tries]: wait until a translator logged text (tries x 50 ms, default 20 s)
+  local pidfile=$1 logfile=$2 text=$3 tries=${4:-400} pid
   pid=$(pidof_file "$pidfile")
-  for _ in $(seq 400); do
+  for _ in $(seq "$tries"); do
     grep -qF -- "$text" "$logfile" 2>/dev/null && return 0
     alive "$pid" || die "translator exited before it was up; its log ($logfile):
 $(tail -20 "$logfile" 2>/dev/null)"
     sleep 0.05
   done
-  die "translator not up within 20 s; log: $logfile"
+  die "translator not up within $((tries / 20)) s; log: $logfile"
 }
 
 start_bg() { # ns name cmd...: start a process inside ns, record its PID (ip netns exec execs in place)
@@ -246,12 +247,13 @@ EOF
       return 0
     fi
     wait_for_device "$NS_P" "$PLAT_DEV" "$RUN/xlat64-plat.pid" "$RUN/xlat64-plat.log"
-    # The device exists before the queue workers run and before the status socket: with the lab's own
-    # configuration, wait for the PLAT's ' up, ' line (all workers running; with several queues under
-    # load that took ~8 s, and verify's pings were lost meanwhile) and its status socket, so a test's
-    # first `xlat64 status` does not race the start. A stand-in command is not waited for.
-    if [[ $XLAT64_PLAT_CMD == *"$RUN/xlat64-plat.yaml"* ]]; then
-      wait_for_log "$RUN/xlat64-plat.pid" "$RUN/xlat64-plat.log" ' up, '
+    # The device exists before the queue workers run (each builds its engine and opens its store,
+    # seconds under load; until then packets wait in the queues and SYNs are retransmitted into them)
+    # and before the status socket: with the lab's own command, wait for the PLAT's ' up, ' line (every
+    # worker reads its queue) and its status socket, so traffic and a test's first `xlat64 status` start
+    # against a working translator. A custom command (a stand-in) is not waited for.
+    if [[ -z $XLAT64_PLAT_CMD_GIVEN ]]; then
+      wait_for_log "$RUN/xlat64-plat.pid" "$RUN/xlat64-plat.log" ' up, ' 1200
       for _ in $(seq 400); do [[ -S $RUN/xlat64-plat.sock ]] && break; sleep 0.05; done
     fi
     # Make sure of what the lab relies on; a no-op when xlat64 set it up itself.

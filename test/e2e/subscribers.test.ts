@@ -111,8 +111,28 @@ describe.each(PLAT_IOS.flatMap((io) => QUEUES[io].map((queues) => ({ io, queues 
       if (failed.length > 0) {
         const counters = JSON.stringify(lab.counters('plat'));
         const http = readFileSync(`${lab.runDir}/http.log`, 'utf8');
+        // Where packets the PLAT never counted went: the TUN's own drops, the PLAT's log (handler errors),
+        // its per-queue figures, and both ends' TCP counters (listen overflows, SYN retransmissions).
+        // The PLAT's own device (a TUN; none with AF_XDP, whose socket drops are in the status).
+        const tun = lab.run('plat', ['ip', '-s', 'link', 'show', 'plat64']).stdout;
+        const status = lab.roleStatus('plat') as unknown as Record<string, unknown>;
+        const nstat = (where: 'client' | 'server') =>
+          lab.check(where, [
+            'sh',
+            '-c',
+            'nstat -asz | grep -E "Listen|CsumErr|Retrans|InErrs|SynRecv|Drop|Challenge" | grep -v " 0 " || true',
+          ]);
         expect.fail(
-          `${failed.length} flows failed:\n${failed.join('\n')}\nPLAT counters: ${counters}\nhttp.log:\n${http}`,
+          [
+            `${failed.length} flows failed:\n${failed.join('\n')}`,
+            `PLAT counters: ${counters}`,
+            `PLAT queues: ${JSON.stringify(status.queueStats)} per queue: ${JSON.stringify(status.perQueue)}`,
+            `PLAT log:\n${readFileSync(`${lab.runDir}/xlat64-plat.log`, 'utf8')}`,
+            `plat64:\n${tun}`,
+            `server TCP:\n${nstat('server')}`,
+            `client TCP:\n${nstat('client')}`,
+            `http.log:\n${http}`,
+          ].join('\n'),
         );
       }
       const http = readFileSync(`${lab.runDir}/http.log`, 'utf8');

@@ -86,6 +86,20 @@ export function metricTarget(counterName: string): MetricTarget {
       attributes: { reason, direction },
     };
   }
+  // Per-tenant entries of the PLAT (`tenant.<name>.<counter>`): one metric per counter, the tenant an attribute.
+  const tenant = /^tenant\.([^.]+)\.([a-z0-9]+)$/.exec(counterName);
+  if (tenant !== null) {
+    const [, name, counter] = tenant;
+    const direction = counter.endsWith('46') ? '4to6' : counter.endsWith('64') ? '6to4' : undefined;
+    const base = direction === undefined ? counter : counter.slice(0, -2);
+    return {
+      metric: `xlat64.tenant.${base}`,
+      kind: counter === 'blocks' ? 'gauge' : 'counter',
+      unit: counter === 'blocks' ? '{block}' : '{packet}',
+      description: `per tenant: ${counter === 'blocks' ? 'port blocks its subscribers hold' : `packets (${counter})`}`,
+      attributes: direction === undefined ? { tenant: name } : { tenant: name, direction },
+    };
+  }
   return {
     metric: `xlat64.${counterName.replace(/[^a-zA-Z0-9.]/g, '_')}`,
     kind: 'gauge',

@@ -11,7 +11,9 @@ const help = `usage: xlat64 plat [--config FILE] [options]
 Runs a single-node PLAT: a TUN device into which the PREF64 and the IPv4 pool are routed, and
 stateful NAT64 (RFC 6146) with port blocks (RFC 6888) between them. State changes go to a binary
 log with snapshots in stateDir; the same command after a stop or a crash restores mappings and
-sessions from it. Needs root. Stops on SIGINT or SIGTERM and removes its routes.
+sessions from it. Needs root. Stops on SIGINT or SIGTERM and removes its routes. On SIGHUP it reads
+the configuration again and applies its tenants (a refused configuration is logged, naming the field,
+and the running one stays); other changed settings need a restart.
 
 Options (config-file key in brackets):
   --config FILE           YAML or JSON with the keys below
@@ -73,7 +75,7 @@ export const platCommand: Command = {
     }
     if (((values.interface as string[] | undefined)?.length ?? 0) > 2)
       throw new CliUsageError('--interface is given once (both sides) or twice (IPv6 side, then IPv4 side)');
-    const raw = loadRoleConfig(values.config as string | undefined, platConfigKeys, {
+    const fromFlags = {
       device: values.device,
       io: values.io,
       interface: (values.interface as string[] | undefined)?.[0],
@@ -88,10 +90,27 @@ export const platCommand: Command = {
       routes: values['no-routes'] ? false : undefined,
       queues: values.queues,
       state: values.state,
-    });
-    const config = parsePlatConfig(raw);
+    };
+    const configPath = values.config as string | undefined;
+    const config = parsePlatConfig(loadRoleConfig(configPath, platConfigKeys, fromFlags));
     const plat = await startPlat(config, log);
+    // SIGHUP: read the configuration again and apply its tenants; a configuration that is refused
+    // (named field) leaves the running one in force.
+    const onHangup = () => {
+      try {
+        const next = parsePlatConfig(loadRoleConfig(configPath, platConfigKeys, fromFlags));
+        const { tenants: _next, ...rest } = next;
+        const { tenants: _started, ...started } = config;
+        if (JSON.stringify(rest) !== JSON.stringify(started))
+          log('plat: SIGHUP: only tenants change without a restart; the other settings stay as started');
+        log(`plat: SIGHUP: ${plat.reloadTenants(next.tenants)}`);
+      } catch (error) {
+        log(`plat: SIGHUP: configuration refused, the running one stays: ${(error as Error).message}`);
+      }
+    };
+    process.on('SIGHUP', onHangup);
     const signal = await waitForStopSignal();
+    process.off('SIGHUP', onHangup);
     log(`plat: ${signal}, stopping`);
     await plat.stop();
     log(`plat: stopped, ${config.io === 'xdp' ? 'XDP program detached' : 'routes removed'}`);

@@ -11,5 +11,20 @@ export {
   platConfigKeys,
   platTranslatorConfig,
 } from './plat-config.js';
-export { type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
-export { createPlatStep, PlatStep, type PlatStepOptions, platDropNames } from './plat-step.js';
+export { type PlatQueueOptions, platCounterLayout, platGaugeNames } from './plat-queue-handler.js';
+export {
+  createPlatStep,
+  PlatStep,
+  type PlatStepOptions,
+  platDropNames,
+  tenantCounterNames,
+  tenantStatusNames,
+} from './plat-step.js';
+export {
+  parseTenants,
+  TENANTS_MAX,
+  type TenantConfig,
+  tenantConfigKeys,
+  tenantPrefixTable,
+} from './tenants/tenant-config.js';
+export { NO_TENANT, TENANT_PREFIX_LENGTH_MAX, TenantPrefixTable } from './tenants/tenant-lpm.js';

@@ -30,6 +30,7 @@ import {
 } from '../../nat-engine/src/index.js';
 import { type PlatStateConfig, parsePlatStateConfig } from './plat-state-config.js';
 import { checkShardCount, VIRTUAL_SHARDS_DEFAULT, VIRTUAL_SHARDS_MAX } from './routing/index.js';
+import { parseTenants, type TenantConfig } from './tenants/tenant-config.js';
 
 /** Most TUN queues (worker threads) of one PLAT: a ring per worker pair, so N * (N - 1) rings. */
 export const QUEUES_MAX = 16;
@@ -71,6 +72,8 @@ export interface PlatConfig {
   nat: Omit<NatEngineConfigInput, 'pool'>;
   /** Cluster mode (NATS JetStream + KV, Redis; plat-state-config.ts); absent: embedded state in stateDir. */
   state: PlatStateConfig | undefined;
+  /** The ISPs served (sources of no tenant are dropped); undefined: one implicit tenant, any source. */
+  tenants: TenantConfig[] | undefined;
 }
 
 export const platConfigKeys = [
@@ -97,6 +100,7 @@ export const platConfigKeys = [
   'interface4',
   'xdpMode',
   'state',
+  'tenants',
 ] as const;
 
 export function parsePlatConfig(raw: RawConfig): PlatConfig {
@@ -170,10 +174,12 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     icmpErrorsBurst: readInteger(raw, 'icmpErrorsBurst', ICMP_ERRORS_BURST_DEFAULT, 1, 10_000_000),
     nat: nat as Omit<NatEngineConfigInput, 'pool'>,
     state: parsePlatStateConfig(raw.state),
+    tenants: undefined,
   };
   // The engine and the translator check their own fields; name them as the operator wrote them.
+  let engine: ReturnType<typeof validateNatConfig>;
   try {
-    validateNatConfig(natEngineConfig(config));
+    engine = validateNatConfig(natEngineConfig(config));
   } catch (error) {
     if (error instanceof NatConfigError) {
       // The engine calls the pool `pool` (entries `pool[2]`); the operator wrote `pool4`.
@@ -184,6 +190,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     }
     throw error;
   }
+  config.tenants = parseTenants(raw.tenants, engine);
   try {
     validateTranslatorConfig(platTranslatorConfig(config));
   } catch (error) {

@@ -26,14 +26,20 @@ import {
   portsInUseByAddress,
   type RandomSource,
   ShardPipeline,
+  SharedPoolAllocator,
   type SharedPoolMemory,
-  sharedPoolAllocator,
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedNatStore } from '../../state/src/index.js';
 import { type ClusterShardState, openClusterShardState } from './plat-cluster-state.js';
 import type { PlatStateConfig } from './plat-state-config.js';
-import { PlatStep, platDropNames } from './plat-step.js';
+import {
+  PlatStep,
+  platDropNames,
+  TENANT_STATUS_ENTRIES,
+  tenantCounterNames,
+  tenantStatusNames,
+} from './plat-step.js';
 import {
   createBlockTableStorage,
   createHandoffMemory,
@@ -44,6 +50,14 @@ import {
   type ShardTableData,
   WorkerHandoff,
 } from './routing/index.js';
+import { type TenantConfig, tenantPrefixTable } from './tenants/tenant-config.js';
+import type { TenantPrefixTable } from './tenants/tenant-lpm.js';
+import { createTenantBlockCounts, tenantPoolShares } from './tenants/tenant-pool.js';
+import {
+  createTenantConfigMemory,
+  type PublishedTenants,
+  TenantConfigReader,
+} from './tenants/tenant-publish.js';
 
 export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
@@ -60,6 +74,8 @@ export interface PlatQueueOptions {
   mtu4: number;
   mtu6: number;
   counters: SharedArrayBuffer[];
+  /** The ISPs served (`tenants:`); absent: any source is translated. */
+  tenants?: TenantConfig[];
   /** The node's shared memory (`createPlatShards`); absent: a node of this one worker. */
   shards?: PlatShards;
   /** Cluster mode (`--state`): the worker's shard lives in NATS/Redis (plat-cluster-state.ts). */
@@ -77,6 +93,10 @@ export interface PlatShards {
   blocks: SharedArrayBuffer;
   table: ShardTableData;
   handoff: HandoffMemory;
+  /** Blocks each tenant slot holds, node-wide (one Int32 per slot; createTenantBlockCounts). */
+  tenantBlocks: SharedArrayBuffer;
+  /** Tenants changed while running (SIGHUP), for the workers to apply (tenants/tenant-publish.ts). */
+  tenantConfig: SharedArrayBuffer;
 }
 
 /** Bytes of each worker-to-worker ring: ~1,400 full-size or ~14,000 small packets in flight per pair. */
@@ -98,6 +118,8 @@ export function createPlatShards(
     blocks: createBlockTableStorage(engineConfig),
     table: createShardTable({ memberCount: workers, shardCount }).toData(),
     handoff: createHandoffMemory(workers, () => createRingMemory(HANDOFF_RING_BYTES)),
+    tenantBlocks: createTenantBlockCounts(),
+    tenantConfig: createTenantConfigMemory(),
   };
 }
 
@@ -136,11 +158,19 @@ const MAINTENANCE_INTERVAL_MS = 100;
 /** How often a worker recounts its ports in use per pool address (a scan of its block table). */
 const POOL_PORTS_INTERVAL_MS = 1000;
 
+/** The PLAT's counters and gauges, with per-tenant counters (`tenant.<name>.<counter>`) when it has tenants. */
+export function platCounterLayout(tenants: readonly TenantConfig[] | undefined) {
+  return roleCounterLayout(platDropNames, [
+    ...platGaugeNames,
+    ...tenantStatusNames((tenants ?? []).map((t) => t.name)),
+  ]);
+}
+
 export const createQueueHandler: CreateQueueHandler = async (
   context: QueueContext,
 ): Promise<QueueHandler> => {
   const options = context.options as PlatQueueOptions;
-  const layout = roleCounterLayout(platDropNames, platGaugeNames);
+  const layout = platCounterLayout(options.tenants);
   const counters = new Float64Array(options.counters[context.queueIndex]);
   const worker = context.queueIndex;
   const shards = options.shards ?? createPlatShards(options.engine, 1);
@@ -151,6 +181,21 @@ export const createQueueHandler: CreateQueueHandler = async (
     blockStorage: shards.blocks,
   });
   const random = createCryptoRandom();
+  // Tenants: the classification table the ingress step uses (replaced on SIGHUP), and with the embedded
+  // state each subscriber leases only from its tenant's share of the pool, within its quotas.
+  let tenantTable: TenantPrefixTable | undefined =
+    options.tenants === undefined ? undefined : tenantPrefixTable(options.tenants);
+  let allocator: SharedPoolAllocator | undefined;
+  const poolShares =
+    options.tenants === undefined || tenantTable === undefined
+      ? null
+      : tenantPoolShares(options.tenants, engineConfig, tenantTable, shards.tenantBlocks);
+  const tenantCount = options.tenants?.length ?? 0;
+  const tenantBlocks = new Int32Array(shards.tenantBlocks);
+  const tenantBase =
+    options.tenants === undefined
+      ? 0
+      : layout.index(tenantStatusNames(options.tenants.map((t) => t.name))[0]);
   // Each worker thread has its own tracer provider (providers are per thread), registered before the
   // store opens so the recovery below is exported as one trace.
   const tracing: Tracing | null =
@@ -214,6 +259,8 @@ export const createQueueHandler: CreateQueueHandler = async (
     );
     const platStep = new PlatStep(pipeline, layout, prefix, {
       allowNonGlobalIpv4: options.translator.allowNonGlobalIpv4,
+      tenants: tenantTable,
+      tenantCount: options.tenants?.length,
     });
     const batch = new BatchTranslator(platStep, {
       fd: context.fd,
@@ -249,7 +296,16 @@ export const createQueueHandler: CreateQueueHandler = async (
     );
     // The restored blocks stay this worker's: claimed in the node's shared pool, routed to it.
     claimSharedPoolBlocks(shards.pool, worker, store.state);
-    serving = serve(store.state, store.sink, sharedPoolAllocator(shards.pool, worker), 0, startMs);
+    serving = serve(
+      store.state,
+      store.sink,
+      (state, random) => {
+        allocator = new SharedPoolAllocator(shards.pool, worker, state, random, poolShares);
+        return allocator;
+      },
+      0,
+      startMs,
+    );
   } else {
     // Cluster mode: a standby of the worker's shard until it takes it over (then `serve` runs on the
     // replica, with blocks leased from Redis); the node's main thread adds the routes once every worker
@@ -280,6 +336,22 @@ export const createQueueHandler: CreateQueueHandler = async (
     else counters[gauge[21]] += count;
   };
   let lastMaintenanceMs = startMs;
+  // Tenants changed while running: new classification and pool shares from the next packet on.
+  const tenantChanges = new TenantConfigReader(shards.tenantConfig);
+  const applyTenants = (published: PublishedTenants) => {
+    if (published.tenants === null) {
+      tenantTable = undefined;
+      serving?.platStep.setTenants(undefined);
+      allocator?.setShares(null);
+      return;
+    }
+    const table = tenantPrefixTable(published.tenants, published.slots);
+    tenantTable = table;
+    serving?.platStep.setTenants(table);
+    allocator?.setShares(
+      tenantPoolShares(published.tenants, engineConfig, table, shards.tenantBlocks, published.slots),
+    );
+  };
   let lastFlushMs = startMs;
   let lastPoolPortsMs = 0;
   const addresses = engineConfig.poolAddressCount;
@@ -308,6 +380,8 @@ export const createQueueHandler: CreateQueueHandler = async (
   followLinkMtus();
 
   const maintain = (nowMs: number) => {
+    const published = tenantChanges.poll();
+    if (published !== undefined) applyTenants(published);
     followLinkMtus();
     const s = serving;
     if (s !== null) {
@@ -330,6 +404,14 @@ export const createQueueHandler: CreateQueueHandler = async (
       counters[gauge[3]] = state.subscriberCount;
       counters[gauge[4]] = s.pipeline.heldCount;
       counters[gauge[16]] = s.pipeline.icmpErrorsSuppressed;
+      const tc = s.platStep.tenantCounters;
+      const perTenant = tenantCounterNames.length;
+      for (let t = 0; t < tenantCount; t++) {
+        const at = tenantBase + t * TENANT_STATUS_ENTRIES;
+        for (let c = 0; c < perTenant; c++) counters[at + c] = tc[t * perTenant + c];
+        // The node-wide block count is published by worker 0 only (the status sums the workers).
+        counters[at + perTenant] = worker === 0 ? Atomics.load(tenantBlocks, t) : 0;
+      }
       if (nowMs - lastPoolPortsMs >= POOL_PORTS_INTERVAL_MS) {
         // Counted aside, then copied: the main thread never reads a half-zeroed row.
         portsInUseByAddress(state, poolPortsScratch);

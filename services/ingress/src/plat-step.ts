@@ -31,6 +31,7 @@ import {
   shardPipelineDropNames,
 } from '../../nat-engine/src/index.js';
 import { FragmentTable } from './fragment-table.js';
+import { NO_TENANT, type TenantPrefixTable } from './tenants/tenant-lpm.js';
 
 export const platDropNames = [
   'version',
@@ -39,11 +40,32 @@ export const platDropNames = [
   'fragment64',
   'fragment46',
   ...shardPipelineDropNames,
+  'notenant64',
 ] as const;
 
 export interface PlatStepOptions {
   /** Translate to IPv4 destinations that are not global inside the well-known prefix (RFC 6052 sec. 3.1). */
   allowNonGlobalIpv4?: boolean;
+  /** The tenants' prefixes: an IPv6 source of no tenant is dropped (drop.notenant64). Absent: any source. */
+  tenants?: TenantPrefixTable;
+  /** Number of tenants (the size of `tenantCounters`). */
+  tenantCount?: number;
+}
+
+/** Per-tenant counters of a step, TENANT_COUNTERS per tenant in this order. */
+export const tenantCounterNames = ['packets64', 'translated64', 'translated46'] as const;
+const TENANT_COUNTERS = tenantCounterNames.length;
+
+/** Per-tenant gauges next to the counters: port blocks the tenant's subscribers hold (node-wide). */
+export const tenantGaugeNames = ['blocks'] as const;
+/** Status entries per tenant: its counters, then its gauges. */
+export const TENANT_STATUS_ENTRIES = tenantCounterNames.length + tenantGaugeNames.length;
+
+/** The status names of the per-tenant entries of `tenants` (tenant i's at i * TENANT_STATUS_ENTRIES ..). */
+export function tenantStatusNames(tenants: readonly string[]): string[] {
+  return tenants.flatMap((name) =>
+    [...tenantCounterNames, ...tenantGaugeNames].map((c) => `tenant.${name}.${c}`),
+  );
 }
 
 const NO_REASON = 0;
@@ -68,6 +90,7 @@ export class PlatStep implements PacketStep {
     notForUs: number;
     fragment64: number;
     fragment46: number;
+    noTenant: number;
     protocol64: number;
     protocol46: number;
   };
@@ -75,6 +98,9 @@ export class PlatStep implements PacketStep {
   private readonly fragments = new FragmentTable(4096, FRAGMENT_LIFETIME_MS);
   private readonly fragmentValue = new Uint32Array(8);
   private readonly fragmentWords = new Uint32Array(4);
+  private tenants: TenantPrefixTable | undefined;
+  /** Per tenant: IPv6 packets classified to it, translated outbound, translated inbound (tenantCounterNames). */
+  readonly tenantCounters: Float64Array;
 
   constructor(
     readonly pipeline: ShardPipeline,
@@ -86,12 +112,17 @@ export class PlatStep implements PacketStep {
     this.prefix = prefix;
     this.enforceGlobal = prefix.isWellKnown && options.allowNonGlobalIpv4 !== true;
     this.counterOf = (name) => layout.index(`drop.${name}`);
+    this.tenants = options.tenants;
+    this.tenantCounters = new Float64Array(
+      options.tenants === undefined ? 0 : (options.tenantCount ?? 0) * TENANT_COUNTERS,
+    );
     this.c = {
       version: this.counterOf('version'),
       routerSolicitation: this.counterOf('routersolicitation'),
       notForUs: this.counterOf('notforus64'),
       fragment64: this.counterOf('fragment64'),
       fragment46: this.counterOf('fragment46'),
+      noTenant: this.counterOf('notenant64'),
       protocol64: this.counterOf('nat.protocol64'),
       protocol46: this.counterOf('nat.protocol46'),
     };
@@ -99,6 +130,14 @@ export class PlatStep implements PacketStep {
 
   get result(): TranslationResult {
     return this.current;
+  }
+
+  /**
+   * The tenants' prefixes from the next packet on (a live change; undefined: any source). The table's
+   * values are tenant slots; a slot past `tenantCounters` (a tenant added since the start) is not counted.
+   */
+  setTenants(tenants: TenantPrefixTable | undefined): void {
+    this.tenants = tenants;
   }
 
   /** The engine's time for the packets of the next batch. */
@@ -141,6 +180,33 @@ export class PlatStep implements PacketStep {
     )
       return this.dropTo(this.c.routerSolicitation);
     if (!this.prefix.matches(input, start + 24)) return this.dropTo(this.c.notForUs);
+    const tenants = this.tenants;
+    if (tenants !== undefined) {
+      // Only the tenants' subscribers are translated: anyone else routing to the exchange is not.
+      const tenant = tenants.lookup(input, start + 8);
+      if (tenant === NO_TENANT)
+        return this.handedOver(
+          this.pipeline.refuse6(this.c.noTenant, input, start, length, output, outStart),
+        );
+      const at = tenant * TENANT_COUNTERS;
+      const counted = at < this.tenantCounters.length;
+      if (counted) this.tenantCounters[at]++;
+      const verdict = this.outboundOfTenant(input, start, length, output, outStart, superPacket);
+      if (counted && verdict === Verdict.Translate) this.tenantCounters[at + 1]++;
+      return verdict;
+    }
+    return this.outboundOfTenant(input, start, length, output, outStart, superPacket);
+  }
+
+  /** An outbound packet of a subscriber (of the tenant classified, if any). */
+  private outboundOfTenant(
+    input: Uint8Array,
+    start: number,
+    length: number,
+    output: Uint8Array,
+    outStart: number,
+    superPacket: boolean,
+  ): Verdict {
     const flow = this.flow;
     const reason = extractFlowKey6(input, flow, start, length);
     if (reason !== NO_REASON) return this.dropTo(translatorDropBase + reason);
@@ -224,6 +290,16 @@ export class PlatStep implements PacketStep {
     const pipeline = this.pipeline;
     const verdict = pipeline.inbound(key, input, start, length, output, outStart, superPacket);
     const r = pipeline.engine.result;
+    // Return traffic belongs to the tenant of the subscriber its block maps to.
+    if (
+      this.tenants !== undefined &&
+      r.verdict === EngineVerdict.Translate &&
+      verdict === Verdict.Translate
+    ) {
+      const tenant = this.tenants.lookupWords(r.v6[0] | 0, r.v6[1] | 0);
+      const at = tenant * TENANT_COUNTERS + 2;
+      if (tenant !== NO_TENANT && at < this.tenantCounters.length) this.tenantCounters[at]++;
+    }
     if (flow.isFragment && !flow.icmpError && r.verdict === EngineVerdict.Translate) {
       const v = this.fragmentValue;
       v[0] = r.v4Src;
@@ -307,9 +383,12 @@ export function createPlatStep(
   options: ShardPipelineOptions,
   layout: CounterLayout,
   prefix: Rfc6052Prefix,
+  tenants?: { table: TenantPrefixTable; count: number },
 ): PlatStep {
   const pipeline = new ShardPipeline(engine, options, layout, prefix);
   return new PlatStep(pipeline, layout, prefix, {
     allowNonGlobalIpv4: options.translator.allowNonGlobalIpv4,
+    tenants: tenants?.table,
+    tenantCount: tenants?.count,
   });
 }

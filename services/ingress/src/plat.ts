@@ -6,7 +6,6 @@
 import {
   linkUpSteps,
   type RunningRole,
-  roleCounterLayout,
   routeStep,
   type SetupStep,
   SystemSetup,
@@ -16,15 +15,34 @@ import {
 } from '../../../libs/dataplane/src/index.js';
 import { parsePool4Entry, pool4Cidrs, validateConfig } from '../../nat-engine/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
-import { createPlatShards, type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
-import { platDropNames } from './plat-step.js';
+import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
 import { platPoolUse, poolUseMetrics } from './pool-use.js';
+import type { TenantConfig } from './tenants/tenant-config.js';
+import { publishTenants, TenantSlots } from './tenants/tenant-publish.js';
 
 /** A running PLAT, whichever its I/O. */
-export type RunningPlat = Pick<RunningRole, 'stop'>;
+export type RunningPlat = Pick<RunningRole, 'stop'> & {
+  /** Applies new tenants (parsed against the running pool) without a restart; returns a log line. */
+  reloadTenants(tenants: TenantConfig[] | undefined): string;
+};
 
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
   const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
+  const slots = new TenantSlots(config.tenants);
+  /** Applies a reloaded `tenants:` (already parsed against this node's pool) in every worker. */
+  const reloadTenants = (tenants: TenantConfig[] | undefined): string => {
+    const started = new Set((config.tenants ?? []).map((t) => t.name));
+    publishTenants(shards.tenantConfig, {
+      tenants: tenants ?? null,
+      slots: tenants === undefined ? [] : slots.slotsOf(tenants),
+    });
+    if (tenants === undefined) return 'tenants removed: any source is translated';
+    const uncounted = tenants.filter((t) => !started.has(t.name)).map((t) => t.name);
+    return (
+      `tenants reloaded: ${tenants.map((t) => t.name).join(', ')}` +
+      (uncounted.length > 0 ? ` (per-tenant counters after a restart: ${uncounted.join(', ')})` : '')
+    );
+  };
   const engineConfig = validateConfig(natEngineConfig(config));
   const poolUse = () => platPoolUse(shards, engineConfig);
   let counterBlocks: SharedArrayBuffer[] = [];
@@ -44,6 +62,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       counters,
       shards,
       state: config.state,
+      tenants: config.tenants,
     };
   };
   if (config.io === 'xdp') {
@@ -59,7 +78,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
         pref64: [config.prefix],
         pool4: config.pool4.flatMap(poolCidrs),
         statusSocket: config.statusSocket,
-        layout: roleCounterLayout(platDropNames, platGaugeNames),
+        layout: platCounterLayout(config.tenants),
         handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
         handlerOptions,
         metrics: config.metrics,
@@ -79,7 +98,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       `plat: ${names} up, AF_XDP ${plat.port.mode} mode${stale}, ${config.prefix} <-> pool ` +
         `${config.pool4.join(',')}, state ${config.stateDir}, status ${config.statusSocket}`,
     );
-    return plat;
+    return { stop: () => plat.stop(), reloadTenants };
   }
   const plat = await startRole(
     {
@@ -87,7 +106,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       device: config.device,
       queues: config.queues,
       statusSocket: config.statusSocket,
-      layout: roleCounterLayout(platDropNames, platGaugeNames),
+      layout: platCounterLayout(config.tenants),
       // Cluster mode: the routes come when every worker owns its shard (a standby must not draw traffic).
       setupSteps: () => platSetupSteps(config, config.state === undefined),
       handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
@@ -113,13 +132,14 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     `plat: ${plat.device.name} up, ${config.prefix} <-> pool ${config.pool4.join(',')}, offloads ` +
       `[${plat.device.offloadNames.join(',')}], state ${stateName}, status ${config.statusSocket}`,
   );
-  if (config.state === undefined) return plat;
+  if (config.state === undefined) return { stop: () => plat.stop(), reloadTenants };
   const routes = followOwnership(config, counterBlocks, log);
   return {
     async stop() {
       routes.stop();
       await plat.stop();
     },
+    reloadTenants,
   };
 }
 
@@ -128,7 +148,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
  * them away when one is fenced (another node serves it now). Reads the workers' `state.serving` gauges.
  */
 function followOwnership(config: PlatConfig, counters: SharedArrayBuffer[], log: (line: string) => void) {
-  const layout = roleCounterLayout(platDropNames, platGaugeNames);
+  const layout = platCounterLayout(config.tenants);
   const serving = layout.index('state.serving');
   const blocks = counters.map((c) => new Float64Array(c));
   const setup = new SystemSetup();

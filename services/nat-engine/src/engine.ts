@@ -39,7 +39,7 @@ import {
   protocolSlotOf,
   TcpFlag,
 } from './flow-key.js';
-import { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js';
+import { InProcessPoolAllocator, POOL_REFUSED, type PoolAllocator } from './pool4/allocator.js';
 import { findFreePort } from './pool4/rfc6056.js';
 import { DeterministicPoolAllocator } from './pool4/rfc7422.js';
 import type { RandomSource } from './random.js';
@@ -462,6 +462,7 @@ export class NatEngine {
     // The engine's own bound first, so reaching it is not reported as an empty pool.
     if (!state.hasSlabRoom()) return -EngineDropReason.leasedblocksfull64;
     const block = this.allocator.tryLease(this.prefix, slot, preferred, nowMs);
+    if (block === POOL_REFUSED) return -EngineDropReason.tenantquota64;
     if (block < 0) return -EngineDropReason.poolexhausted64;
     this.emit({
       ...this.eventHeader(NatEventType.BlockLeased, nowMs),
@@ -480,6 +481,7 @@ export class NatEngine {
     if (reason === EngineDropReason.subscriberblocks64) return 'subscriber-blocks';
     if (reason === EngineDropReason.subscribersfull64) return 'subscribers-table';
     if (reason === EngineDropReason.leasedblocksfull64) return 'leased-blocks';
+    if (reason === EngineDropReason.tenantquota64) return 'tenant-quota';
     return 'pool';
   }
 
@@ -491,7 +493,11 @@ export class NatEngine {
     result.verdict = EngineVerdict.ReplyIcmp;
     result.reason = reason;
     result.icmpType = IcmpReply.V6DestinationUnreachable;
-    result.icmpCode = IcmpReply.V6AddressUnreachable;
+    // A policy refusal is administratively prohibited (RFC 4443 sec. 3.1 code 1), a bound reached is not.
+    result.icmpCode =
+      reason === EngineDropReason.tenantquota64
+        ? IcmpReply.V6AdminProhibited
+        : IcmpReply.V6AddressUnreachable;
     let report: boolean;
     if (sub === -1) {
       report = !this.unknownSubscriberLimitReported;

@@ -111,7 +111,8 @@ export type LimitName =
   | 'mappings-table'
   | 'sessions-table'
   | 'subscribers-table'
-  | 'leased-blocks';
+  | 'leased-blocks'
+  | 'tenant-quota';
 
 export interface LimitReachedEvent extends NatEventHeader {
   readonly type: typeof NatEventType.LimitReached;

@@ -24,6 +24,7 @@ export {
 } from './codec/nat-state-snapshot.js';
 export { adoptNatStateTables, copyNatStateTables, type NatStateTables } from './codec/nat-state-transfer.js';
 export {
+  addressIndexIn,
   type FilteringBehaviour,
   type NatEngineConfig,
   type NatEngineConfigInput,
@@ -67,7 +68,7 @@ export {
   type ShardPipelineOptions,
   shardPipelineDropNames,
 } from './pipeline/shard-pipeline.js';
-export { InProcessPoolAllocator, type PoolAllocator } from './pool4/allocator.js';
+export { InProcessPoolAllocator, POOL_REFUSED, type PoolAllocator } from './pool4/allocator.js';
 export { type Pool4Range, parsePool4, parsePool4Entry, pool4Cidrs } from './pool4/pool-text.js';
 export { DeterministicPoolAllocator, deterministicMapping } from './pool4/rfc7422.js';
 export {
@@ -75,6 +76,7 @@ export {
   createSharedPoolMemory,
   leasedBlockEvents,
   type PoolAddressUse,
+  type PoolShares,
   portsInUseByAddress,
   SharedPoolAllocator,
   type SharedPoolMemory,

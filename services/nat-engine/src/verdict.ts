@@ -37,6 +37,7 @@ export const engineDropReasonNames = [
   // Appended (never renumber):
   'leasedblocksfull64', // leasedBlocksMax blocks are leased at once (the pool may still have free blocks) (ICMPv6 unreachable sent)
   'subscribersessions46', // an inbound session would exceed the subscriber's subscriberSessionsMax
+  'tenantquota64', // the subscriber's tenant may lease no more blocks (its blocksMax or subscriberBlocksMax) (ICMPv6 administratively prohibited sent)
 ] as const;
 export type EngineDropReasonName = (typeof engineDropReasonNames)[number];
 
@@ -52,6 +53,8 @@ export const IcmpReply = {
   V6DestinationUnreachable: 1,
   /** RFC 6146 sec. 3.5.1.1: no IPv4 transport address could be allocated -> code 3 (address unreachable). */
   V6AddressUnreachable: 3,
+  /** ICMPv6 communication with destination administratively prohibited code (a policy refuses the source). */
+  V6AdminProhibited: 1,
   /** ICMPv4 Destination Unreachable type. */
   V4DestinationUnreachable: 3,
   /** ICMPv4 port unreachable code. */

@@ -40,6 +40,9 @@ const LIMIT_NAMES: readonly LimitName[] = [
   'mappings-table',
   'sessions-table',
   'subscribers-table',
+  // Appended (never renumber):
+  'leased-blocks',
+  'tenant-quota',
 ];
 const FLAG = 1 << 6;
 const SAME_V4 = 1 << 7;

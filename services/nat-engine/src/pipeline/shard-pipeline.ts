@@ -167,6 +167,36 @@ export class ShardPipeline {
     return this.dropTo(this.natDropBase + r.reason);
   }
 
+  /**
+   * An IPv6 packet an ingress policy refuses before the engine (a source of no tenant): counted under
+   * `counter`, answered with ICMPv6 destination unreachable, administratively prohibited (RFC 4443
+   * sec. 3.1 code 1) when the ICMP error bucket has a token, else only dropped.
+   */
+  refuse6(
+    counter: number,
+    input: Uint8Array,
+    start: number,
+    length: number,
+    output: Uint8Array,
+    outStart: number,
+  ): Verdict {
+    this.lastDrop = counter;
+    // Never an error about an error (RFC 4443 sec. 2.4 (e.1)).
+    if (input[start + 6] === Protocol.Icmp6 && (length < 41 || input[start + 40] < 128)) return Verdict.Drop;
+    if (!this.icmpBucket.take(this.nowMs)) return Verdict.Drop;
+    return this.reply(
+      writeIcmp6Error(
+        input,
+        start,
+        length,
+        output,
+        outStart,
+        IcmpReply.V6DestinationUnreachable,
+        IcmpReply.V6AdminProhibited,
+      ),
+    );
+  }
+
   /** An IPv4 packet with its engine key, likewise; a held SYN is kept (copied) under its hold id. */
   inbound(
     key: FlowKey4,

@@ -8,10 +8,14 @@ import { PROTOCOL_SLOT_COUNT } from '../flow-key.js';
 import type { RandomSource } from '../random.js';
 import type { NatState } from '../tables/nat-state.js';
 
+/** `tryLease`'s answer when a policy (the subscriber's tenant share or quota) refuses the lease. */
+export const POOL_REFUSED = -2;
+
 export interface PoolAllocator {
   /**
    * A free block for `subscriber` (masked prefix, four words) and protocol slot, on `preferredAddressIndex`
-   * when it is >= 0 (paired pooling: then only that address will do). Returns the block index, or -1.
+   * when it is >= 0 (paired pooling: then only that address will do). Returns the block index, -1 (no
+   * free block: pool exhausted) or POOL_REFUSED (a policy, the subscriber's tenant quota, refuses it).
    */
   tryLease(
     subscriber: Uint32Array,

@@ -11,7 +11,29 @@ import { assert } from '../errors.js';
 import { type BlockLeasedEvent, NAT_EVENT_SCHEMA_VERSION, NatEventType } from '../events.js';
 import type { RandomSource } from '../random.js';
 import type { NatState } from '../tables/nat-state.js';
-import type { PoolAllocator } from './allocator.js';
+import { POOL_REFUSED, type PoolAllocator } from './allocator.js';
+
+/**
+ * Shares of the pool (tenants, services/ingress): each subscriber belongs to one share, which leases
+ * only on its own addresses and at most `blocksMax` blocks at once node-wide (counted in `leased`, a
+ * shared Int32Array every worker maps), and gives each subscriber at most `subscriberBlocksMax` blocks per
+ * protocol. A subscriber of no share (-1) is refused. Control-plane built; read on every lease only.
+ */
+export interface PoolShares {
+  /** Share of the subscriber whose masked prefix starts with the words (w0, w1); -1: none. */
+  shareOf(w0: number, w1: number): number;
+  /** Per share: the pool address indices (engine numbering) it leases on; never empty. */
+  readonly addresses: readonly Int32Array[];
+  /** Per share: most blocks leased at once by the node's shards together (0: no quota). */
+  readonly blocksMax: Int32Array;
+  /** Per share: most blocks of one subscriber per protocol (0: the node's subscriberBlocksMax). */
+  readonly subscriberBlocksMax: Int32Array;
+  /** Per share: blocks leased now, node-wide (an Int32Array over a SharedArrayBuffer). */
+  readonly leased: Int32Array;
+}
+
+/** Share index of a leased block (-1: leased without shares). */
+const NO_SHARE = -1;
 
 /** `lessee[block]` of a free block; a leased block holds its shard + 1. */
 const FREE = 0;
@@ -57,8 +79,17 @@ export class SharedPoolAllocator implements PoolAllocator {
   private readonly mark: number;
   /** Claims lost to another shard between reading a block free and the CAS. */
   racesLost = 0;
+  private shares: PoolShares | null;
+  /** The share each block this shard leased was counted against (NO_SHARE when free or without shares). */
+  private readonly blockShare: Int32Array;
 
-  constructor(memory: SharedPoolMemory, shard: number, state: NatState, random: RandomSource) {
+  constructor(
+    memory: SharedPoolMemory,
+    shard: number,
+    state: NatState,
+    random: RandomSource,
+    shares: PoolShares | null = null,
+  ) {
     const config = state.config;
     assert(memory.buffer instanceof SharedArrayBuffer, 'the shared pool lives in a SharedArrayBuffer');
     assert(
@@ -74,16 +105,31 @@ export class SharedPoolAllocator implements PoolAllocator {
     this.lessee = new Int32Array(memory.buffer, 0, memory.totalBlocks);
     this.free = new Int32Array(memory.buffer, memory.totalBlocks * 4, memory.poolAddressCount * 3);
     this.mark = shard + 1;
+    this.shares = shares;
+    this.blockShare = new Int32Array(memory.totalBlocks).fill(NO_SHARE);
+    if (shares !== null) {
+      // Blocks restored with the state (a restart) count against their subscriber's share.
+      const p = state.subscriberPrefix;
+      for (let block = 0; block < state.blockOwner.length; block++) {
+        const owner = state.blockOwner[block];
+        if (owner === -1) continue;
+        const share = shares.shareOf(p[owner * 4] | 0, p[owner * 4 + 1] | 0);
+        if (share < 0) continue;
+        this.blockShare[block] = share;
+        Atomics.add(shares.leased, share, 1);
+      }
+    }
   }
 
   tryLease(
-    _subscriber: Uint32Array,
+    subscriber: Uint32Array,
     protocolSlot: number,
     preferredAddressIndex: number,
     _nowMs: number,
   ): number {
     const state = this.state;
     if (!state.hasSlabRoom()) return -1;
+    if (this.shares !== null) return this.tryLeaseInShare(subscriber, protocolSlot, preferredAddressIndex);
     if (preferredAddressIndex >= 0) return this.leaseOn(preferredAddressIndex, protocolSlot);
     // A new subscriber: a random address with a free block in this protocol (spread over the pool).
     const addresses = state.config.poolAddressCount;
@@ -97,9 +143,60 @@ export class SharedPoolAllocator implements PoolAllocator {
     return -1;
   }
 
+  /**
+   * New shares (a live tenant change), from the next lease on. A block keeps counting against the share
+   * it was leased under until it is released; share indices must keep their meaning across calls.
+   */
+  setShares(shares: PoolShares | null): void {
+    this.shares = shares;
+  }
+
+  /** tryLease with shares: the subscriber's share's addresses, quota and per-subscriber bound. */
+  private tryLeaseInShare(subscriber: Uint32Array, slot: number, preferredAddressIndex: number): number {
+    const shares = this.shares as PoolShares;
+    const share = shares.shareOf(subscriber[0] | 0, subscriber[1] | 0);
+    if (share < 0 || share >= shares.addresses.length || shares.addresses[share].length === 0)
+      return POOL_REFUSED;
+    const state = this.state;
+    const perSubscriber = shares.subscriberBlocksMax[share];
+    if (perSubscriber > 0 && preferredAddressIndex >= 0) {
+      const sub = state.findSubscriber(subscriber[0], subscriber[1], subscriber[2], subscriber[3]);
+      if (sub !== -1 && state.subscriberBlockCount[sub * 3 + slot] >= perSubscriber) return POOL_REFUSED;
+    }
+    // The quota is taken before the claim (and given back when no block is found), so racing shards
+    // never hold more than blocksMax together.
+    const quota = shares.blocksMax[share];
+    if (quota > 0 && Atomics.add(shares.leased, share, 1) >= quota) {
+      Atomics.sub(shares.leased, share, 1);
+      return POOL_REFUSED;
+    }
+    let block = -1;
+    if (preferredAddressIndex >= 0) {
+      block = this.leaseOn(preferredAddressIndex, slot);
+    } else {
+      const addresses = shares.addresses[share];
+      const start = this.random.nextUint32() % addresses.length;
+      for (let i = 0; i < addresses.length && block < 0; i++) {
+        const a = addresses[(start + i) % addresses.length];
+        if (Atomics.load(this.free, a * 3 + slot) > 0) block = this.leaseOn(a, slot);
+      }
+    }
+    if (block < 0) {
+      if (quota > 0) Atomics.sub(shares.leased, share, 1);
+      return -1;
+    }
+    if (quota <= 0) Atomics.add(shares.leased, share, 1);
+    this.blockShare[block] = share;
+    return block;
+  }
+
   released(block: number, _nowMs: number): void {
     const previous = Atomics.compareExchange(this.lessee, block, this.mark, FREE);
     assert(previous === this.mark, 'a shard releases only a block it leased');
+    if (this.shares !== null && this.blockShare[block] !== NO_SHARE) {
+      Atomics.sub(this.shares.leased, this.blockShare[block], 1);
+      this.blockShare[block] = NO_SHARE;
+    }
     Atomics.add(this.free, this.state.blockAddressIndexOf(block) * 3 + this.state.blockSlotOf(block), 1);
   }
 
@@ -125,8 +222,9 @@ export class SharedPoolAllocator implements PoolAllocator {
 export function sharedPoolAllocator(
   memory: SharedPoolMemory,
   shard: number,
+  shares: PoolShares | null = null,
 ): (state: NatState, random: RandomSource) => PoolAllocator {
-  return (state, random) => new SharedPoolAllocator(memory, shard, state, random);
+  return (state, random) => new SharedPoolAllocator(memory, shard, state, random, shares);
 }
 
 /**
