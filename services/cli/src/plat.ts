@@ -29,6 +29,9 @@ Options (config-file key in brackets):
   --metrics HOST:PORT     serve Prometheus /metrics, /status.json and the dashboard page [metrics]
   --no-routes             do not route PREF64 and pool into the device [routes: false]
   --queues N              TUN queues = worker threads, each owning a share of the shards [queues] (1)
+  --compliance URL        compliance log: a record per port-block lease and release to Kafka,
+                          kafka://HOST:PORT[,HOST:PORT]/TOPIC [compliance, or compliance.url with
+                          mode, logDestinations, heldIntervalMs, node] (off by default)
 Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, shards (1024), and nat: { blockSizePorts,
 subscriberPrefixLength, subscriberBlocksMax, subscriberSessionsMax, filtering, timeouts, staticBib, ... }
 (see README "Configuration").
@@ -57,6 +60,7 @@ export const platCommand: Command = {
           metrics: { type: 'string' },
           'no-routes': { type: 'boolean' },
           queues: { type: 'string' },
+          compliance: { type: 'string' },
         },
       }));
     } catch (error) {
@@ -82,6 +86,7 @@ export const platCommand: Command = {
       metrics: values.metrics,
       routes: values['no-routes'] ? false : undefined,
       queues: values.queues,
+      compliance: values.compliance,
     });
     const config = parsePlatConfig(raw);
     const plat = await startPlat(config, log);

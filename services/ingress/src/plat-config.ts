@@ -28,6 +28,7 @@ import {
   parsePool4Entry,
   validateConfig as validateNatConfig,
 } from '../../nat-engine/src/index.js';
+import { type ComplianceConfig, parseComplianceConfig } from '../../state/src/index.js';
 import { checkShardCount, VIRTUAL_SHARDS_DEFAULT, VIRTUAL_SHARDS_MAX } from './routing/index.js';
 
 /** Most TUN queues (worker threads) of one PLAT: a ring per worker pair, so N * (N - 1) rings. */
@@ -66,6 +67,8 @@ export interface PlatConfig {
   icmpErrorsPerSecond: number;
   icmpErrorsBurst: number;
   nat: Omit<NatEngineConfigInput, 'pool'>;
+  /** Compliance log to Kafka (`compliance: kafka://HOST:PORT/TOPIC`); off when absent. */
+  compliance: ComplianceConfig | undefined;
 }
 
 export const platConfigKeys = [
@@ -90,6 +93,7 @@ export const platConfigKeys = [
   'interface',
   'interface4',
   'xdpMode',
+  'compliance',
 ] as const;
 
 export function parsePlatConfig(raw: RawConfig): PlatConfig {
@@ -159,6 +163,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     ),
     icmpErrorsBurst: readInteger(raw, 'icmpErrorsBurst', ICMP_ERRORS_BURST_DEFAULT, 1, 10_000_000),
     nat: nat as Omit<NatEngineConfigInput, 'pool'>,
+    compliance: parseComplianceConfig(raw.compliance),
   };
   // The engine and the translator check their own fields; name them as the operator wrote them.
   try {

@@ -9,7 +9,12 @@ export {
   type ShardReplicationState,
 } from './batcher.js';
 export * from './compliance/index.js';
-export { EmbeddedEventLog, type EmbeddedLogOpenReport, LOG_RECORD_HEADER_BYTES } from './embedded-log.js';
+export {
+  EmbeddedEventLog,
+  type EmbeddedLogOpenReport,
+  encodeRecord,
+  LOG_RECORD_HEADER_BYTES,
+} from './embedded-log.js';
 export {
   EmbeddedNatStore,
   type EmbeddedNatStoreOptions,

@@ -33,7 +33,7 @@ export type ProtocolName = (typeof PROTOCOL_SLOTS)[number];
 
 export interface ComplianceRecord {
   v: number;
-  /** Deterministic: `shard:epoch:sequence:index` of the event, `h:<leaseId>:<boundaryMs>` for block-held. */
+  /** Deterministic: `[idPrefix]shard:epoch:sequence:index` of the event, `h:<leaseId>:<boundaryMs>` for block-held. */
   id: string;
   kind: ComplianceRecordKind;
   /** Id of the record that opened the interval (the block-lease or mapping-create record). */
@@ -82,6 +82,11 @@ export interface DeriverOptions {
    * logged (the configuration history is). Words and length as the engine's `deterministic`.
    */
   deterministic?: { readonly prefix: ArrayLike<number>; readonly prefixLength: number } | null;
+  /**
+   * Put before every id, so logs whose (shard, epoch, sequence) restart from 1 (another node, another
+   * worker layout of the same node) never produce the same id: `<node>/` or `<node>/w<workers>/`.
+   */
+  idPrefix?: string;
 }
 
 export const defaultDeriverOptions: DeriverOptions = {
@@ -152,7 +157,7 @@ export class ComplianceDeriver {
     for (let index = 0; index < events.length; index++) {
       const event = events[index];
       if (options.heldIntervalMs > 0) this.emitHeld(state, event.timeMs, out);
-      const id = `${shard}:${event.epoch}:${sequence}:${index}`;
+      const id = `${options.idPrefix ?? ''}${shard}:${event.epoch}:${sequence}:${index}`;
       switch (event.type) {
         case NatEventType.BlockLeased: {
           const key = `${event.protocol}/${event.address}/${event.firstPort}`;
