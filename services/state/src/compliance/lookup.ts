@@ -128,7 +128,16 @@ export async function lookupInKafka(
     const partitions = await topicPartitions(admin, options.topic);
     // RFC 7422: holders by formula under the configurations in effect (none when none is logged).
     // Read while the partition is scanned: each read is a consumer of its own, waiting on the broker.
-    const historyRead = readConfigHistory(kafka, admin, options.topic);
+    // Its own admin client: kafkajs' admin does not take two offset requests at once.
+    const historyRead = (async () => {
+      const historyAdmin = kafka.admin();
+      await historyAdmin.connect();
+      try {
+        return await readConfigHistory(kafka, historyAdmin, options.topic);
+      } finally {
+        await historyAdmin.disconnect();
+      }
+    })();
     historyRead.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     if (partitions === 0) {
       const history = await historyRead;
