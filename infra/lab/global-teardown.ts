@@ -4,7 +4,7 @@
 // process that created it is gone: creators record themselves with recordNamespaceOwner() (the lab
 // does it through X64_LAB_OWNER_PID); names ending in -<pid> count as owned by that PID.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const TEST_PREFIX = 'x64t-';
@@ -62,11 +62,14 @@ export function removeTestNamespaces(): string[] {
     const owner = ownerOf(ns);
     return owner === undefined || !alive(owner);
   });
-  if (orphans.some((ns) => ns.startsWith('x64t-lab-'))) {
-    // The test lab recorded the PIDs it started: let lab.sh stop them before the namespaces go.
+  // A lab of infra/lab/lab.test.ts (x64t-lab-<pid>-client, ...) recorded the PIDs it started in
+  // /tmp/x64t-lab-<pid>: let lab.sh stop them before the namespaces go.
+  const labs = new Set(orphans.map((ns) => /^(x64t-lab-\d+)-(?:client|plat|server)$/.exec(ns)?.[1]));
+  for (const prefix of labs) {
+    if (prefix === undefined) continue;
     try {
       execFileSync('bash', [fileURLToPath(new URL('./lab.sh', import.meta.url)), 'down'], {
-        env: { ...process.env, X64_LAB_PREFIX: 'x64t-lab', X64_LAB_RUN: '/tmp/x64t-lab' },
+        env: { ...process.env, X64_LAB_PREFIX: prefix, X64_LAB_RUN: `/tmp/${prefix}` },
         stdio: 'ignore',
       });
     } catch {
@@ -82,7 +85,22 @@ export function removeTestNamespaces(): string[] {
     forgetNamespaceOwner(ns);
   }
   const left = leftoverTestNamespaces();
+  forgetStaleOwners(left);
   return orphans.filter((ns) => !left.includes(ns));
+}
+
+/** Removes owner records of namespaces that no longer exist and whose owner is gone. */
+function forgetStaleOwners(existing: readonly string[]): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(OWNER_DIR);
+  } catch {
+    return; // nothing recorded
+  }
+  for (const ns of names) {
+    const owner = ownerOf(ns);
+    if (!existing.includes(ns) && (owner === undefined || !alive(owner))) forgetNamespaceOwner(ns);
+  }
 }
 
 export default function setup(): () => void {

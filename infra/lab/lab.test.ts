@@ -10,8 +10,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab } from './lab.js';
 
-const RUN = '/tmp/x64t-lab';
-const PREFIX = 'x64t-lab';
+// The test process's PID in the names: two test runs on one machine each have their own lab.
+const PREFIX = `x64t-lab-${process.pid}`;
+const RUN = `/tmp/${PREFIX}`;
+const OURS = new RegExp(`^${PREFIX}-`, 'm');
 const HELLO = 'hello from x64-server (IPv4-only) via NAT64';
 const namespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
 const gone = (pid: number) => {
@@ -86,14 +88,14 @@ describe('infra/lab with TAYGA as PLAT and CLAT', () => {
     );
     lab.down();
     lab.down();
-    expect(namespaces()).not.toMatch(/x64t-lab-/);
+    expect(namespaces()).not.toMatch(OURS);
     expect(existsSync(RUN)).toBe(false);
     for (const pid of pids) expect(gone(pid)).toBe(true);
   });
 });
 
 describe('infra/lab with a stand-in for `xlat64 clat`', () => {
-  const standIn = '/tmp/x64t-lab-standin';
+  const standIn = `${RUN}-standin`;
   // TAYGA in the foreground plays the xlat64 CLAT: it only creates the clat46 TUN and translates; the
   // lab must start it, record its PID, wait for the device and add the address and routes itself.
   const lab = createLab({
@@ -144,7 +146,7 @@ describe('infra/lab with a stand-in for `xlat64 clat`', () => {
     const pid = Number(readFileSync(`${RUN}/xlat64-clat.pid`, 'utf8').trim());
     lab.down();
     expect(gone(pid)).toBe(true);
-    expect(namespaces()).not.toMatch(/x64t-lab-/);
+    expect(namespaces()).not.toMatch(OURS);
   });
 });
 
@@ -170,6 +172,6 @@ describe('infra/lab with a PLAT command that fails', () => {
     }
     expect(output).toContain('exited before creating plat64');
     expect(output).toContain('cannot-start-for-test');
-    expect(namespaces()).not.toMatch(/x64t-lab-/);
+    expect(namespaces()).not.toMatch(OURS);
   });
 });

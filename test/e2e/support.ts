@@ -207,10 +207,13 @@ function readStatus(runDir: string, role: 'plat' | 'clat'): StatusDocument {
     [XLAT64, 'status', '--socket', `${runDir}/xlat64-${role}.sock`, '--json'],
     {
       encoding: 'utf8',
-      timeout: 10_000,
+      timeout: 30_000, // a Node start under a load of 30 on 2 cores has taken over 10 s
     },
   );
-  if (result.status !== 0) throw new Error(`xlat64 status (${role}) failed: ${result.stderr}`);
+  if (result.status !== 0) {
+    const why = result.signal ? `killed by ${result.signal} (timeout 30 s?)` : `exit ${result.status}`;
+    throw new Error(`xlat64 status (${role}) failed, ${why}: ${result.stderr}`);
+  }
   return JSON.parse(result.stdout) as StatusDocument;
 }
 
