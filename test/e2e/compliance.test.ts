@@ -194,7 +194,7 @@ describe('compliance records from xlat64 plat to Kafka, and xlat64 lookup', () =
       60_000,
     );
     expectLookupsNameTheirSubscribers(flows);
-  });
+  }, 300_000);
 
   it('keeps translating while Kafka is unreachable and across a PLAT crash, then delivers every record once', async () => {
     // Proves the durable outbox: with Kafka cut off, traffic goes on and the outbox waits with its lag
@@ -227,7 +227,7 @@ describe('compliance records from xlat64 plat to Kafka, and xlat64 lookup', () =
     const expected = await deriveFromPlatLog(`${lab.runDir}/state`);
     expect(expected.filter((r) => r.kind === 'block-lease').length).toBeGreaterThanOrEqual(8);
     expect(inTopic.sort()).toEqual(expected.map((r) => r.id).sort());
-  });
+  }, 480_000);
 });
 
 interface ComplianceStatus {
