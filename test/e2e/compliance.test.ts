@@ -66,6 +66,7 @@ describe('compliance records from xlat64 plat to Kafka, and xlat64 lookup', () =
       'listen-tcp',
       String(broker.port),
       socketPath,
+      String(process.pid),
     ]);
     waitUntil(
       () => lab.run('plat', ['ss', '-ltnH', `sport = :${broker.port}`]).stdout.trim() !== '',
@@ -149,10 +150,14 @@ describe('compliance records from xlat64 plat to Kafka, and xlat64 lookup', () =
 
   beforeAll(async () => {
     await waitForKafka(broker.bootstrap, { dir: broker.dir, pid: broker.pid });
-    const host = spawn(process.execPath, [RELAY, 'listen-unix', socketPath, String(broker.port)], {
-      detached: true,
-      stdio: 'ignore',
-    });
+    const host = spawn(
+      process.execPath,
+      [RELAY, 'listen-unix', socketPath, String(broker.port), String(process.pid)],
+      {
+        detached: true,
+        stdio: 'ignore',
+      },
+    );
     host.unref();
     hostRelay = host.pid;
     waitUntil(() => existsSync(socketPath), 'the host end of the Kafka relay');

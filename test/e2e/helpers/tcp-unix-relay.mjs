@@ -2,12 +2,22 @@
 // a Unix socket path is visible in every namespace, so `listen-tcp` inside a lab namespace plus
 // `listen-unix` in the host's makes 127.0.0.1:PORT in the namespace reach 127.0.0.1:PORT in the host
 // (the run's Kafka broker for the compliance e2e suite). Killing either end (by its PID) cuts the path.
-//   node tcp-unix-relay.mjs listen-tcp PORT UNIX_PATH     (in the namespace: 127.0.0.1:PORT -> UNIX_PATH)
-//   node tcp-unix-relay.mjs listen-unix UNIX_PATH PORT    (in the host: UNIX_PATH -> 127.0.0.1:PORT)
+//   node tcp-unix-relay.mjs listen-tcp PORT UNIX_PATH [OWNER_PID]   (in the namespace: 127.0.0.1:PORT -> UNIX_PATH)
+//   node tcp-unix-relay.mjs listen-unix UNIX_PATH PORT [OWNER_PID]  (in the host: UNIX_PATH -> 127.0.0.1:PORT)
+// With OWNER_PID the relay exits once that process is gone (a test run that crashed leaves none behind).
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 
-const [mode, a, b] = process.argv.slice(2);
+const [mode, a, b, owner] = process.argv.slice(2);
+if (owner !== undefined) {
+  setInterval(() => {
+    try {
+      process.kill(Number(owner), 0);
+    } catch {
+      process.exit(0);
+    }
+  }, 1000);
+}
 const pipe = (client, connectTo) => {
   const upstream = net.connect(connectTo);
   client.pipe(upstream);
