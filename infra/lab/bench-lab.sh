@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# bench-lab.sh - `npm run bench:lab`: xlat64 PLAT vs TAYGA (+ nft NAT44) in the namespace lab, same
-# machine, same run, same pinning, alternating, REPS repetitions. Per run: TCP Gbit/s (one stream, both
-# directions), 64-byte UDP offered/delivered packets/s and loss, and the translator's CPU time (utime +
-# stime of the whole process, all threads, from /proc/PID/stat) per translated packet / per GB.
-# Prints min-median-max per translator and the xlat64/TAYGA ratios; writes everything as JSON.
+# bench-lab.sh - `npm run bench:lab`: xlat64 PLAT (TUN I/O, and AF_XDP I/O) vs TAYGA (+ nft NAT44) in
+# the namespace lab, same machine, same run, same pinning, in rotating order, REPS repetitions. Per
+# run: TCP Gbit/s (one stream, both directions), 64-byte UDP offered/delivered packets/s and loss
+# (iperf3), small packets from a raw generator (flood: libs/xdp/bench/udp-flood.c, AF_PACKET sendmmsg
+# with the qdisc bypassed, 64-byte IPv6/UDP packets from the client to the server's NAT64 address;
+# iperf3 cannot offer enough), and the translator's CPU time (utime + stime of the whole process, all
+# threads, from /proc/PID/stat) per translated packet / per GB. Prints min-median-max per translator
+# and the ratios against TAYGA and of AF_XDP against TUN; writes everything as JSON.
 #
 # The client talks NAT64 only (CLAT=none, destination 64:ff9b::198.51.100.2): the PLAT is what is
 # compared. PLAT=xlat64 is `xlat64 plat` (stateful NAT64 in one process); PLAT=tayga is stateless
@@ -14,7 +17,9 @@
 #   DUR=5        seconds per iperf3 run
 #   PIN=1        translator on CPU1 (xlat64: every thread, taskset -a), iperf3 client + server on CPU0;
 #                PIN=0: nothing pinned
-#   TESTS="tcp tcp-r udp"   tcp = client -> server, tcp-r = iperf3 -R (server -> client), udp = 64-byte UDP
+#   PLATS="xlat64 xlat64-xdp tayga"   translators: xlat64 on a TUN, xlat64 on AF_XDP (lab PLAT_IO=xdp), TAYGA
+#   TESTS="tcp tcp-r udp flood"   tcp = client -> server, tcp-r = iperf3 -R (server -> client), udp = 64-byte
+#                UDP from iperf3, flood = 64-byte IPv6/UDP packets from udp-flood (translated pps, CPU/pkt)
 #   UDP_LEN=64 UDP_BW=0     UDP payload bytes and iperf3 -b (0 = as fast as the client can send)
 #   WARMUP=1     seconds of TCP and UDP through each freshly started translator before measuring (JIT)
 #   OUT=...      JSON results file (default /tmp/xlat64-bench-lab-<UTC time>.json)
@@ -27,7 +32,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 REPS=${REPS:-3} DUR=${DUR:-5} PIN=${PIN:-1} WARMUP=${WARMUP:-1}
-TESTS=${TESTS:-tcp tcp-r udp} UDP_LEN=${UDP_LEN:-64} UDP_BW=${UDP_BW:-0}
+TESTS=${TESTS:-tcp tcp-r udp flood} PLATS=${PLATS:-xlat64 xlat64-xdp tayga} UDP_LEN=${UDP_LEN:-64} UDP_BW=${UDP_BW:-0}
 export X64_LAB_PREFIX=${X64_LAB_PREFIX:-x64b}
 export X64_LAB_RUN=${X64_LAB_RUN:-/tmp/x64b-lab}
 RUN=$X64_LAB_RUN
@@ -44,7 +49,7 @@ nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 lab() { bash "$HERE/lab.sh" "$@"; }
 
 [[ $(id -u) -eq 0 ]] || die "run as root (network namespaces, TUN devices, taskset of the translators)"
-for c in iperf3 jq taskset tayga nft ip; do command -v "$c" >/dev/null || die "$c is missing (infra/scripts/ensure-system-deps.sh all)"; done
+for c in iperf3 jq taskset tayga nft ip cc; do command -v "$c" >/dev/null || die "$c is missing (infra/scripts/ensure-system-deps.sh all)"; done
 [[ -f $REPO/dist/services/cli/src/main.js ]] || die "dist/ is missing: run npm run build first"
 [[ $REPS =~ ^[1-9][0-9]*$ && $DUR =~ ^[1-9][0-9]*$ ]] || die "REPS and DUR must be positive integers"
 if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then log "only $(nproc) CPU: PIN=0"; PIN=0; fi
@@ -73,6 +78,10 @@ queues: 1
 stateDir: $WORK/state
 statusSocket: $WORK/xlat64-plat.sock
 EOF
+# The same PLAT on AF_XDP (the lab's p0 and p1; lab.sh PLAT_IO=xdp builds the veths for it).
+{ cat "$WORK/xlat64-plat.yaml"; printf 'io: xdp\ninterface: p0\ninterface4: p1\n'; } >"$WORK/xlat64-xdp-plat.yaml"
+# The small-packet generator (compiled here: a C file in the repo, no binary).
+cc -O2 -o "$WORK/udp-flood" "$REPO/libs/xdp/bench/udp-flood.c" || die "cannot compile libs/xdp/bench/udp-flood.c"
 
 # --- measurement helpers ------------------------------------------------------------------------
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, all threads of the process
@@ -84,17 +93,32 @@ rcvbuf_errs() { # UDP datagrams the server's socket dropped (receiver too slow),
   nsx "$NS_S" awk '/^Udp:/{if(!f){f=split($0,h);next} for(i=1;i<=f;i++) if(h[i]=="RcvbufErrors") v+=$i}
                  END{printf "%.0f", v}' /proc/net/snmp
 }
-# TUN counters: tx = kernel -> translator (read by it), rx = translator -> kernel (written by it)
-tun_ctrs() { ip -n "$NS_P" -s -j link show plat64 | jq -c '.[0].stats64 | {rx: .rx.packets, tx: .tx.packets, txdrop: .tx.dropped}'; }
+# Translator counters. TUN: tx = kernel -> translator (read by it), rx = translator -> kernel (written
+# by it), txdrop = lost at a full TUN queue. AF_XDP (no TUN): the PLAT's own counters, rx = packets it
+# translated, tx = packets it received, txdrop = frames the kernel dropped at its sockets.
+tun_ctrs() { # plat
+  if [[ $1 == xlat64-xdp ]]; then
+    "$NODE" "$REPO/bin/xlat64.mjs" status --socket "$WORK/xlat64-plat.sock" --json |
+      jq -c '{rx: ((.counters["tx.packets64"] // 0) + (.counters["tx.packets46"] // 0)), tx: (.counters["rx.packets"] // 0),
+              txdrop: ((.socketStats.rxDropped // 0) + (.socketStats.rxRingFull // 0))}'
+  else
+    ip -n "$NS_P" -s -j link show plat64 | jq -c '.[0].stats64 | {rx: .rx.packets, tx: .tx.packets, txdrop: .tx.dropped}'
+  fi
+}
+# UDP datagrams to a closed port at the server (the flood's destination port 9): delivered packets.
+server_noports() {
+  nsx "$NS_S" awk '/^Udp:/{if(!f){f=split($0,h);next} for(i=1;i<=f;i++) if(h[i]=="NoPorts") v+=$i}
+                 END{printf "%.0f", v}' /proc/net/snmp
+}
 x64_queue() {
-  if [[ $1 == xlat64 ]]; then
+  if [[ $1 == xlat64* ]]; then
     "$NODE" "$REPO/bin/xlat64.mjs" status --socket "$WORK/xlat64-plat.sock" --json 2>/dev/null |
       jq -c '{batches: .queueStats.batches, packets: .queueStats.packets, superpackets: (.counters["rx.superpackets"] // 0)}' ||
       echo null
   else echo null; fi
 }
 
-translator_pid() { tr -dc 0-9 <"$RUN/$1-plat.pid"; }
+translator_pid() { tr -dc 0-9 <"$RUN/${1%-xdp}-plat.pid"; }
 
 pin() { # plat
   local tpid ipid all=0-$(($(nproc) - 1))
@@ -115,20 +139,35 @@ iperf_client() { # args...
 }
 
 measure() { # plat rep test
-  local plat=$1 rep=$2 test=$3 tpid args=() json q0 q1 c0 c1 s0 s1 t0 t1 w0 w1 r0 r1 d0 d1
+  local plat=$1 rep=$2 test=$3 tpid args=() json q0 q1 c0 c1 s0 s1 t0 t1 w0 w1 r0 r1 d0 d1 n0 n1 sent
   tpid=$(translator_pid "$plat")
   case $test in
   tcp) args=() ;;
   tcp-r) args=(-R) ;;
   udp) args=(-u -b "$UDP_BW" -l "$UDP_LEN") ;;
-  *) die "unknown test '$test' (TESTS: tcp tcp-r udp)" ;;
+  flood) ;;
+  *) die "unknown test '$test' (TESTS: tcp tcp-r udp flood)" ;;
   esac
   json=$WORK/$plat-$rep-$test.json
   q0=$(x64_queue "$plat")
-  r0=$(rcvbuf_errs); d0=$(rq_wait_ns "$tpid"); c0=$(cpu_ticks "$tpid"); s0=$(sirq_ticks); t0=$(tun_ctrs); w0=$(date +%s.%N)
-  iperf_client -t "$DUR" -J "${args[@]}" >"$json" || true
-  c1=$(cpu_ticks "$tpid"); s1=$(sirq_ticks); t1=$(tun_ctrs); w1=$(date +%s.%N); d1=$(rq_wait_ns "$tpid"); r1=$(rcvbuf_errs)
+  n0=$(server_noports)
+  r0=$(rcvbuf_errs); d0=$(rq_wait_ns "$tpid"); c0=$(cpu_ticks "$tpid"); s0=$(sirq_ticks); t0=$(tun_ctrs "$plat"); w0=$(date +%s.%N)
+  if [[ $test == flood ]]; then
+    local pfx=()
+    [[ $PIN == 1 ]] && pfx=(taskset -c 0)
+    sent=$(nsx "$NS_C" "${pfx[@]}" "$WORK/udp-flood" c0 "$(nsx "$NS_P" cat /sys/class/net/p0/address)" \
+      "$(nsx "$NS_C" cat /sys/class/net/c0/address)" "$DUR" 6 2001:db8:1::2 "$DST" || echo 0)
+    sleep 0.2 # the last frames through the translator
+  else
+    iperf_client -t "$DUR" -J "${args[@]}" >"$json" || true
+  fi
+  c1=$(cpu_ticks "$tpid"); s1=$(sirq_ticks); t1=$(tun_ctrs "$plat"); w1=$(date +%s.%N); d1=$(rq_wait_ns "$tpid"); r1=$(rcvbuf_errs)
+  n1=$(server_noports)
   q1=$(x64_queue "$plat")
+  if [[ $test == flood ]]; then
+    jq -n --argjson sent "${sent:-0}" --argjson dur "$DUR" --argjson n0 "$n0" --argjson n1 "$n1" \
+      '{flood: {sent: $sent, seconds: $dur, delivered: ($n1 - $n0)}}' >"$json"
+  fi
   jq -c --arg plat "$plat" --argjson rep "$rep" --arg test "$test" --argjson hz "$HZ" \
     --argjson c0 "$c0" --argjson c1 "$c1" --argjson s0 "$s0" --argjson s1 "$s1" \
     --argjson t0 "$t0" --argjson t1 "$t1" --argjson w0 "$w0" --argjson w1 "$w1" \
@@ -145,6 +184,11 @@ measure() { # plat rep test
        | . + {pkts_per_batch: (if .batches > 0 then .packets / .batches else null end)}
        else null end)}
     + if .error then {error: .error}
+      elif .flood then
+        {udp_len: 64, sent_pkts: .flood.sent, delivered_pkts: .flood.delivered,
+         offered_pps: (.flood.sent / .flood.seconds), delivered_pps: (.flood.delivered / $wall),
+         loss_pct: (if .flood.sent > 0 then 100 * (1 - .flood.delivered / .flood.sent) else null end),
+         translated_pps: ($out / $wall)}
       elif .start.test_start.protocol == "TCP" then
         {gbps: (.end.sum_received.bits_per_second / 1e9), bytes: .end.sum_received.bytes,
          retransmits: .end.sum_sent.retransmits,
@@ -160,20 +204,21 @@ measure() { # plat rep test
     "  \(.plat) rep \(.rep) \(.test): " +
     (if .error then "ERROR \(.error)"
      elif .gbps then "\(.gbps * 100 | round / 100) Gbit/s, retr \(.retransmits)"
-     else "offered \(.offered_pps / 100 | round / 10) kpps, delivered \(.delivered_pps / 100 | round / 10) kpps, loss \(.loss_pct * 10 | round / 10)% (TUN queue drops \(.tun_in_drops), server rcvbuf drops \(.server_rcvbuf_drops)), translated \(.translated_pps / 100 | round / 10) kpps" end) +
+     else "offered \(.offered_pps / 100 | round / 10) kpps, delivered \(.delivered_pps / 100 | round / 10) kpps, loss \((.loss_pct // 0) * 10 | round / 10)% (TUN/socket drops \(.tun_in_drops), server rcvbuf drops \(.server_rcvbuf_drops)), translated \(.translated_pps / 100 | round / 10) kpps" end) +
     " | CPU \(.cpu_pct | round)% (waited for a CPU \(.rq_wait_pct | round)%), \(if .us_per_pkt then (.us_per_pkt * 100 | round / 100) else "-" end) us/pkt" +
     (if .queue and .queue.pkts_per_batch then ", \(.queue.pkts_per_batch * 10 | round / 10) pkts/batch" else "" end)' >&2
 }
 
 run_plat() { # plat rep
-  local plat=$1 rep=$2 cmd test
-  cmd="$NODE $REPO/bin/xlat64.mjs plat --config $WORK/xlat64-plat.yaml"
+  local plat=$1 rep=$2 cmd test io=tun
+  [[ $plat == xlat64-xdp ]] && io=xdp
+  cmd="$NODE $REPO/bin/xlat64.mjs plat --config $WORK/$plat-plat.yaml"
   # Through NODE_OPTIONS: worker threads refuse flags like --perf-basic-prof in an inherited execArgv.
   [[ -n ${XLAT64_NODE_FLAGS:-} ]] && cmd="env NODE_OPTIONS=$XLAT64_NODE_FLAGS $cmd"
   log "rep $rep/$REPS: PLAT=$plat up"
   # A fresh lab and translator process per run (lab.sh up keeps a running lab of the same PLAT).
   lab down >/dev/null 2>&1 || true
-  PLAT=$plat CLAT=none XLAT64_PLAT_CMD=$cmd lab up >"$WORK/lab-up.log" 2>&1 ||
+  PLAT=${plat%-xdp} PLAT_IO=$io CLAT=none XLAT64_PLAT_CMD=$cmd lab up >"$WORK/lab-up.log" 2>&1 ||
     die "lab up (PLAT=$plat) failed: $(tail -5 "$WORK/lab-up.log")"
   lab verify >>"$WORK/lab-up.log" 2>&1 || die "lab verify (PLAT=$plat) failed: $(tail -5 "$WORK/lab-up.log")"
   pin "$plat"
@@ -190,9 +235,10 @@ run_plat() { # plat rep
 log "$(nproc) CPUs, REPS=$REPS DUR=${DUR}s PIN=$PIN TESTS='$TESTS' UDP_LEN=$UDP_LEN UDP_BW=$UDP_BW; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+read -r -a plats <<<"$PLATS"
 for rep in $(seq "$REPS"); do
-  if ((rep % 2 == 1)); then order="xlat64 tayga"; else order="tayga xlat64"; fi
-  for plat in $order; do run_plat "$plat" "$rep"; done
+  # Rotate the order each repetition (AB, BA for two; ABC, BCA, CAB for three).
+  for i in "${!plats[@]}"; do run_plat "${plats[$(((i + rep - 1) % ${#plats[@]}))]}" "$rep"; done
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 lab down >/dev/null 2>&1 || true
@@ -200,10 +246,10 @@ lab down >/dev/null 2>&1 || true
 # --- summary ------------------------------------------------------------------------------------
 jq -s --arg started "$started" --arg load0 "$load_start" --arg load1 "$load_end" --arg kernel "$(uname -r)" \
   --argjson cpus "$(nproc)" --argjson reps "$REPS" --argjson dur "$DUR" --argjson pin "$PIN" \
-  --arg tests "$TESTS" --arg xlat64 "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --arg tests "$TESTS" --arg plats "$PLATS" --arg xlat64 "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg tayga "TAYGA $(dpkg-query -W -f '${Version}' tayga 2>/dev/null || echo '?')" \
   '{started: $started, cpus: $cpus, kernel: $kernel, reps: $reps, dur_s: $dur, pin: $pin, tests: $tests,
-    loadavg_start: $load0, loadavg_end: $load1, xlat64_commit: $xlat64, tayga: $tayga, runs: .}' \
+    plats: ($plats | split(" ") | map(select(. != ""))), loadavg_start: $load0, loadavg_end: $load1, xlat64_commit: $xlat64, tayga: $tayga, runs: .}' \
   "$WORK/runs.jsonl" >"$OUT"
 
 "$NODE" - "$OUT" <<'EOF'
@@ -225,6 +271,12 @@ const metrics = [
   ['UDP translator CPU us/pkt', 'udp', 'us_per_pkt', 2, 'lower'],
   ['  translator CPU %', 'udp', 'cpu_pct', 0, ''],
   ['  translator waiting for a CPU %', 'udp', 'rq_wait_pct', 0, ''],
+  ['flood offered kpps (udp-flood)', 'flood', 'offered_pps', 1, '', 1e-3],
+  ['flood translated kpps', 'flood', 'translated_pps', 1, 'higher', 1e-3],
+  ['flood delivered kpps (server)', 'flood', 'delivered_pps', 1, 'higher', 1e-3],
+  ['flood translator CPU us/pkt', 'flood', 'us_per_pkt', 2, 'lower'],
+  ['  translator CPU %', 'flood', 'cpu_pct', 0, ''],
+  ['  translator waiting for a CPU %', 'flood', 'rq_wait_pct', 0, ''],
 ];
 const median = (a) => {
   const s = [...a].sort((x, y) => x - y);
@@ -239,40 +291,80 @@ const val = (plat, rep, test, field, scale = 1) => {
   return typeof v === 'number' && Number.isFinite(v) ? v * scale : undefined;
 };
 const reps = Array.from({ length: doc.reps }, (_, i) => i + 1);
-const rows = [['metric', 'xlat64 min – med – max', 'TAYGA min – med – max', 'xlat64/TAYGA med (min – max)']];
+const plats = doc.plats ?? ['xlat64', 'tayga'];
+const names = { xlat64: 'xlat64 TUN', 'xlat64-xdp': 'xlat64 AF_XDP', tayga: 'TAYGA' };
+const name = (p) => names[p] ?? p;
+// Ratios of the same repetition (same lab run, neighbouring minutes): each xlat64 I/O against TAYGA,
+// and AF_XDP against TUN.
+const pairs = [
+  ['xlat64', 'tayga'],
+  ['xlat64-xdp', 'tayga'],
+  ['xlat64-xdp', 'xlat64'],
+].filter(([a, b]) => plats.includes(a) && plats.includes(b));
+const rows = [
+  [
+    'metric',
+    ...plats.map((p) => `${name(p)} min – med – max`),
+    ...pairs.map(([a, b]) => `${name(a)}/${name(b)} med (min – max)`),
+  ],
+];
 const summary = {};
 for (const [label, test, field, digits, , scale] of metrics) {
   if (!doc.tests.split(/\s+/).includes(test)) continue;
-  const x = reps.map((r) => val('xlat64', r, test, field, scale)).filter((v) => v !== undefined);
-  const t = reps.map((r) => val('tayga', r, test, field, scale)).filter((v) => v !== undefined);
-  const ratios = reps
-    .map((r) => [val('xlat64', r, test, field), val('tayga', r, test, field)])
-    .filter(([a, b]) => a !== undefined && b !== undefined && b !== 0)
-    .map(([a, b]) => a / b);
-  summary[`${test}.${field}`] = { xlat64: x, tayga: t, ratios, ratioMedian: median(ratios) };
-  const ratio = ratios.length
-    ? `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)} – ${Math.max(...ratios).toFixed(2)})`
-    : '-';
-  rows.push([label, mmm(x, digits), mmm(t, digits), ratio]);
+  const values = Object.fromEntries(
+    plats.map((p) => [p, reps.map((r) => val(p, r, test, field, scale)).filter((v) => v !== undefined)]),
+  );
+  const entry = { ...values };
+  const cells = [];
+  for (const [a, b] of pairs) {
+    const ratios = reps
+      .map((r) => [val(a, r, test, field), val(b, r, test, field)])
+      .filter(([x, y]) => x !== undefined && y !== undefined && y !== 0)
+      .map(([x, y]) => x / y);
+    entry[`${a}/${b}`] = { ratios, ratioMedian: median(ratios) };
+    cells.push(
+      ratios.length
+        ? `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)} – ${Math.max(...ratios).toFixed(2)})`
+        : '-',
+    );
+  }
+  summary[`${test}.${field}`] = entry;
+  rows.push([label, ...plats.map((p) => mmm(values[p], digits)), ...cells]);
 }
 const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
 const line = (r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
 const out = [];
 out.push(
-  `xlat64 (${doc.xlat64_commit}) vs ${doc.tayga || 'TAYGA'} + nft NAT44: ${doc.reps} reps x ${doc.dur_s} s, ` +
-    `PIN=${doc.pin}, ${doc.cpus} CPUs, kernel ${doc.kernel}, load avg ${doc.loadavg_start} -> ${doc.loadavg_end}`,
+  `xlat64 (${doc.xlat64_commit}) [${plats.map(name).join(', ')}], TAYGA = ${doc.tayga || 'TAYGA'} + nft NAT44: ` +
+    `${doc.reps} reps x ${doc.dur_s} s, PIN=${doc.pin}, ${doc.cpus} CPUs, kernel ${doc.kernel}, ` +
+    `load avg ${doc.loadavg_start} -> ${doc.loadavg_end}`,
 );
 out.push(line(rows[0]));
 out.push(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const r of rows.slice(1)) out.push(line(r));
-const target = (key, min, what) => {
-  const s = summary[key];
+const target = (key, pair, min, what) => {
+  const s = summary[key]?.[pair];
   if (!s || s.ratios.length === 0) return;
   const ok = s.ratioMedian >= min;
   out.push(`target ${what}: median ratio ${s.ratioMedian.toFixed(3)} ${ok ? '>=' : '<'} ${min} -> ${ok ? 'MET' : 'NOT MET'}`);
 };
-target('tcp.gbps', 3, 'TCP throughput >= 3x TAYGA');
-target('udp.delivered_pps', 1, 'small-packet rate >= TAYGA');
+// The summary holds values in the table's units (kpps for packet rates).
+const absolute = (key, plat, min, unit, what) => {
+  const v = summary[key]?.[plat];
+  if (!v || v.length === 0) return;
+  const m = median(v);
+  out.push(`target ${what}: median ${m.toFixed(1)} ${unit} ${m >= min ? '>=' : '<'} ${min} -> ${m >= min ? 'MET' : 'NOT MET'}`);
+};
+target('tcp.gbps', 'xlat64/tayga', 3, 'TCP throughput >= 3x TAYGA (TUN)');
+target('udp.delivered_pps', 'xlat64/tayga', 1, 'small-packet rate >= TAYGA (TUN, iperf3)');
+target('flood.translated_pps', 'xlat64-xdp/tayga', 5, 'small packets translated >= 5x TAYGA (AF_XDP, flood)');
+absolute('flood.translated_pps', 'xlat64-xdp', 500, 'kpps', 'AF_XDP small packets translated >= 500 kpps');
+const offered = doc.runs.filter((r) => r.test === 'flood').map((r) => r.offered_pps);
+if (offered.length)
+  out.push(
+    `flood generator offered ${(Math.min(...offered) / 1e3).toFixed(0)}–${(Math.max(...offered) / 1e3).toFixed(0)} kpps: ` +
+      'a translator cannot translate more than it is offered, so a rate near the offered one is a lower bound',
+  );
 const q = doc.runs.filter((r) => r.plat === 'xlat64' && r.test === 'udp' && r.queue?.pkts_per_batch);
 if (q.length)
   out.push(

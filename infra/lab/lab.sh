@@ -12,7 +12,8 @@
 # Usage: lab.sh up|down|status|verify     (as root)
 #   PLAT=tayga|xlat64 (default tayga)   CLAT=tayga|xlat64|none (default tayga)
 #   PLAT_IO=tun|xdp (xlat64 PLAT only, default tun): with xdp the PLAT attaches AF_XDP to p0 (IPv6 side)
-#     and p1 (IPv4 side) instead of a TUN device; the lab's veths then have one queue each and the
+#     and p1 (IPv4 side) instead of a TUN device; the lab's veths then have X64_LAB_XDP_QUEUES queues
+#     each (default 1: one AF_XDP socket per queue, as many as the PLAT's --queues) and the
 #     client's and server's ends compute checksums in software (AF_XDP sees frames as sent)
 #   XLAT64_PLAT_CMD / XLAT64_CLAT_CMD   command lines run inside x64-plat / x64-client (defaults below)
 #   X64_LAB_PREFIX=x64 (namespace names PREFIX-client/-plat/-server)  X64_LAB_RUN=/tmp/x64-lab (state dir)
@@ -77,7 +78,8 @@ kill_pidfile() { # stop the process recorded in a pid file (only processes this 
   rm -f "$f"
 }
 
-config_line() { echo "PLAT=$PLAT PLAT_IO=$PLAT_IO CLAT=$CLAT OFFLOAD=${OFFLOAD:-1} PREFIX=$PREFIX"; }
+XDP_QUEUES=${X64_LAB_XDP_QUEUES:-1}
+config_line() { echo "PLAT=$PLAT PLAT_IO=$PLAT_IO XDP_QUEUES=$XDP_QUEUES CLAT=$CLAT OFFLOAD=${OFFLOAD:-1} PREFIX=$PREFIX"; }
 
 is_up() { # namespaces exist, same configuration, every recorded process alive
   [[ -s $RUN/config && $(cat "$RUN/config") == "$(config_line)" ]] || return 1
@@ -332,9 +334,10 @@ up() {
   # IPv4-only server, IPv6-only client (its only IPv4 is the CLAT's, on the CLAT device).
   nsx "$NS_S" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 
-  # AF_XDP: one socket per receive queue and one NAT engine per PLAT, so one queue per veth.
+  # AF_XDP: one socket per receive queue, so as many queues per veth as the PLAT has workers (a veth
+  # delivers a frame on the peer's receive queue of the sender's transmit queue).
   local q=()
-  [[ $PLAT_IO == xdp ]] && q=(numtxqueues 1 numrxqueues 1)
+  [[ $PLAT_IO == xdp ]] && q=(numtxqueues "$XDP_QUEUES" numrxqueues "$XDP_QUEUES")
   ip -n "$NS_C" link add c0 index 10 "${q[@]}" type veth peer name p0 index 11 "${q[@]}" netns "$NS_P"
   ip -n "$NS_P" link add p1 index 12 "${q[@]}" type veth peer name s0 index 13 "${q[@]}" netns "$NS_S"
 
@@ -387,7 +390,7 @@ Server(("0.0.0.0", int(sys.argv[1])), handler).serve_forever()' "$HTTP_PORT" "$R
 verify() {
   local ok=1 dst6=64:ff9b::c633:6402 body want got
   is_up || die "the lab is not up (or a process died): run lab.sh status"
-  nsx "$NS_C" ping -6 -c2 -i0.2 -W3 "$dst6" >/dev/null && log "verify: ping -6 $dst6 ok" ||
+  nsx "$NS_C" ping -6 -c3 -i0.5 -W3 "$dst6" >/dev/null && log "verify: ping -6 $dst6 ok" ||
     { log "verify: ping -6 $dst6 FAILED"; ok=0; }
   body=$(nsx "$NS_C" curl -sS -g --max-time 10 "http://[$dst6]:$HTTP_PORT/" || true)
   [[ $body == "$SERVER_HELLO" ]] && log "verify: HTTP via NAT64 ok" || { log "verify: HTTP via NAT64 FAILED: '$body'"; ok=0; }
@@ -422,6 +425,8 @@ if [[ ${1:-} != up && -s $RUN/config ]]; then
   for kv in $(cat "$RUN/config"); do
     case $kv in
     PLAT=*) PLAT=${kv#PLAT=} ;;
+    PLAT_IO=*) PLAT_IO=${kv#PLAT_IO=} ;;
+    XDP_QUEUES=*) XDP_QUEUES=${kv#XDP_QUEUES=} ;;
     CLAT=*) CLAT=${kv#CLAT=} ;;
     OFFLOAD=*) OFFLOAD=${kv#OFFLOAD=} ;;
     esac

@@ -23,6 +23,10 @@ export interface LabOptions {
   xlat64PlatConfigExtra?: string;
   /** false: TSO/GSO/GRO off on the veths. */
   offload?: boolean;
+  /** The xlat64 PLAT's I/O: 'tun' (default) or 'xdp' (AF_XDP on p0 and p1; lab.sh PLAT_IO). */
+  platIo?: 'tun' | 'xdp';
+  /** With platIo 'xdp': receive/transmit queues of each veth (one AF_XDP socket per queue). Default 1. */
+  xdpQueues?: number;
 }
 
 export interface Lab {
@@ -56,6 +60,8 @@ export function createLab(options: LabOptions): Lab {
     PLAT: options.plat ?? 'tayga',
     CLAT: options.clat ?? 'tayga',
     OFFLOAD: options.offload === false ? '0' : '1',
+    PLAT_IO: options.platIo ?? process.env.PLAT_IO ?? 'tun',
+    X64_LAB_XDP_QUEUES: String(options.xdpQueues ?? 1),
     // This process owns the lab's namespaces: a concurrent run's global teardown leaves them alone.
     X64_LAB_OWNER_PID: String(process.pid),
   };

@@ -3,10 +3,22 @@
 // logs the source address of every flow. Paired pooling (RFC 6888 REQ-2, RFC 4787 REQ-2) means all
 // of one subscriber's flows leave from one IPv4 address of the pool, whatever the protocol. The suite
 // runs with 1, 2 and 4 TUN queues: with several, each worker owns a share of the virtual shards, so
-// most packets are read by a worker that passes them to the owner of their subscriber's shard.
+// most packets are read by a worker that passes them to the owner of their subscriber's shard. On
+// AF_XDP it runs with 1 and 4 queues (one socket per veth queue; the client's flows spread over c0's
+// transmit queues, so over p0's receive queues).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createE2eLab, LABTOOL, PY, readUdpLog, SERVER_V6, startUdpServer, UDP_PORT } from './support.js';
+import {
+  createE2eLab,
+  LABTOOL,
+  PLAT_IOS,
+  type PlatIo,
+  PY,
+  readUdpLog,
+  SERVER_V6,
+  startUdpServer,
+  UDP_PORT,
+} from './support.js';
 
 const SUBSCRIBERS = 8;
 const TCP_FLOWS = 3;
@@ -20,13 +32,17 @@ interface Flow {
   peer: string;
 }
 
-describe.each([1, 2, 4])(
-  'many subscribers through the xlat64 PLAT with %i queue(s): paired pooling seen at the server',
-  (queues) => {
+/** Queue counts per PLAT I/O (AF_XDP: one worker, and several with hand-off between them). */
+const QUEUES: Record<PlatIo, number[]> = { tun: [1, 2, 4], xdp: [1, 4] };
+
+describe.each(PLAT_IOS.flatMap((io) => QUEUES[io].map((queues) => ({ io, queues }))))(
+  'many subscribers through the xlat64 PLAT ($io) with $queues queue(s): paired pooling seen at the server',
+  ({ io, queues }) => {
     const lab = createE2eLab(queues === 1 ? 'e2e-subs' : `e2e-subs-q${queues}`, {
       plat: 'xlat64',
       clat: 'none',
       queues,
+      io,
     });
     let udpLog = '';
     const flows: Flow[] = [];

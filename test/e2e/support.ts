@@ -31,8 +31,24 @@ export interface RunResult {
   stderr: string;
 }
 
+export type PlatIo = 'tun' | 'xdp';
+
+/** The PLAT I/O a suite runs with when it does not name one (`PLAT_IO=xdp npx vitest run …`). */
+export function platIoFromEnvironment(): PlatIo {
+  return process.env.PLAT_IO === 'xdp' ? 'xdp' : 'tun';
+}
+
+/**
+ * The PLAT I/Os the suites that describe.each over them run with: both, unless PLAT_IO names one
+ * (a developer reproducing one of them).
+ */
+export const PLAT_IOS: readonly PlatIo[] =
+  process.env.PLAT_IO === 'xdp' || process.env.PLAT_IO === 'tun' ? [process.env.PLAT_IO] : ['tun', 'xdp'];
+
 export interface E2eLab extends Lab {
   readonly runDir: string;
+  /** The PLAT's I/O in this lab. */
+  readonly io: PlatIo;
   /** Runs a command in a namespace; never throws on a non-zero exit (the result says what happened). */
   run(where: Where, command: readonly string[], timeoutMs?: number): RunResult;
   /** Like run, but throws (with stdout and stderr) unless the command exits 0. */
@@ -67,14 +83,21 @@ export function createE2eLab(
     platArgs?: readonly string[];
     /** YAML appended to the xlat64 PLAT's configuration. */
     platConfigExtra?: string;
+    /**
+     * The xlat64 PLAT's I/O: a TUN device (the kernel routes around it) or AF_XDP on the veths (the
+     * PLAT is the router). Default: the PLAT_IO environment variable, else 'tun'.
+     */
+    io?: PlatIo;
   },
 ): E2eLab {
   if (!name.startsWith('e2e')) throw new Error(`e2e lab names start with e2e, not '${name}'`);
+  const io = options.io ?? platIoFromEnvironment();
+  const labName = io === 'xdp' ? `${name}-xdp` : name;
   // The test process's PID in every name: two test runs on one machine (several checkouts) used to
   // share x64t-<name> namespaces and run directories, take each other's labs down, and leave daemons
   // whose pid files the other run had removed. The global teardown knows the -<pid> convention.
-  const prefix = `x64t-${name}-${process.pid}`;
-  const runDir = `/tmp/x64t-${name}-${process.pid}`;
+  const prefix = `x64t-${labName}-${process.pid}`;
+  const runDir = `/tmp/x64t-${labName}-${process.pid}`;
   // Each suite's PLAT writes its event log into its own state directory (removed by lab.sh down),
   // not into the shared default /var/lib/xlat64.
   const platCommand = [
@@ -95,6 +118,8 @@ export function createE2eLab(
     clat: options.clat,
     xlat64PlatCommand: options.plat === 'xlat64' ? platCommand.join(' ') : undefined,
     xlat64PlatConfigExtra: options.platConfigExtra,
+    platIo: io,
+    xdpQueues: options.queues,
   });
   const children: ChildProcess[] = [];
   const run = (where: Where, command: readonly string[], timeoutMs = 60_000): RunResult => {
@@ -120,6 +145,7 @@ export function createE2eLab(
   };
   return {
     ...lab,
+    io,
     up: () => {
       try {
         return lab.up();

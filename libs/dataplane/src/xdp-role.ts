@@ -22,6 +22,8 @@ export interface XdpRoleSpec {
   layout: CounterLayout;
   handlerModule: URL;
   handlerOptions: (counters: SharedArrayBuffer[]) => unknown;
+  /** How long an idle queue waits for frames (libs/xdp's default: 100 ms). */
+  pollTimeoutMs?: number;
   details: () => Record<string, unknown>;
 }
 
@@ -29,6 +31,19 @@ export interface RunningXdpRole {
   readonly port: XdpPort;
   readonly port4: XdpPort | undefined;
   stop(): Promise<void>;
+}
+
+/** The sockets' statistics summed over queues and ports (`xlat64 status`). */
+function socketStats(ports: readonly XdpPort[], queues: number): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const port of ports) {
+    if (port.closed) continue;
+    for (let q = 0; q < queues; q++) {
+      for (const [name, value] of Object.entries(port.queueStats(q)))
+        total[name] = (total[name] ?? 0) + value;
+    }
+  }
+  return total;
 }
 
 export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => void): Promise<RunningXdpRole> {
@@ -58,6 +73,7 @@ export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => voi
       port4,
       handlerModule: spec.handlerModule,
       handlerOptions: spec.handlerOptions(counters),
+      pollTimeoutMs: spec.pollTimeoutMs,
       onError: (error, queue) => log(`${spec.role}: xdp queue ${queue}: ${error.message}`),
     });
     const running = queues;
@@ -74,6 +90,9 @@ export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => voi
       xdpProgram: port.programStats(),
       ...(port4 ? { xdpProgram4: port4.programStats() } : {}),
       queueStats: running.stats(),
+      // The kernel's side of the sockets: frames dropped before a worker saw them (rx ring full, fill
+      // ring empty) are the AF_XDP counterpart of a TUN's tx drops.
+      socketStats: socketStats(port4 ? [port, port4] : [port], spec.queues),
       counters: sumCounters(spec.layout, counters),
     }));
     await status.start();

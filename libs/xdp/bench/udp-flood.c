@@ -1,9 +1,10 @@
 // udp-flood.c - the traffic generator of libs/xdp/bench/xdp-io.bench.ts: sends one 64-byte IPv4/UDP
 // packet (78-byte Ethernet frame) over and over through an AF_PACKET socket with sendmmsg() batches of
 // 64 and the qdisc bypassed, for a number of seconds, then prints how many frames the kernel took.
-// Usage: udp-flood IFNAME DST_MAC SRC_MAC SECONDS [6]   (run inside the sender's namespace)
+// Usage: udp-flood IFNAME DST_MAC SRC_MAC SECONDS [6 [SRC6 DST6]]   (run inside the sender's namespace)
 // IPv4: 192.0.2.1:5000 -> 198.51.100.7:5001. With 6: an IPv6-only client's 64-byte IPv6/UDP packet,
-// 2001:db8::1:5000 -> 64:ff9b::c000:201 (192.0.2.1 in the PREF64):9, for a NAT64 to translate.
+// 2001:db8::1:5000 -> 64:ff9b::c000:201 (192.0.2.1 in the PREF64):9, for a NAT64 to translate; SRC6 and
+// DST6 replace the two addresses (infra/lab/bench-lab.sh: the lab's client to its server's address).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
@@ -38,13 +39,13 @@ static double now(void) {
 
 int main(int argc, char **argv) {
   uint8_t frame[14 + 64] = {0};
-  if ((argc != 5 && argc != 6) || !mac(argv[2], frame) || !mac(argv[3], frame + 6)) {
-    fprintf(stderr, "usage: udp-flood IFNAME DST_MAC SRC_MAC SECONDS\n");
+  if ((argc != 5 && argc != 6 && argc != 8) || !mac(argv[2], frame) || !mac(argv[3], frame + 6)) {
+    fprintf(stderr, "usage: udp-flood IFNAME DST_MAC SRC_MAC SECONDS [6 [SRC6 DST6]]\n");
     return 2;
   }
   double seconds = atof(argv[4]);
   frame[12] = 0x08;
-  int v6 = argc == 6 && strcmp(argv[5], "6") == 0;
+  int v6 = argc >= 6 && strcmp(argv[5], "6") == 0;
   size_t frame_len = 78;
   uint8_t *ip = frame + 14;
   if (v6) {
@@ -55,6 +56,10 @@ int main(int argc, char **argv) {
     ip[7] = 64;
     uint8_t src[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
     uint8_t dst[16] = {0x00, 0x64, 0xff, 0x9b, [12] = 192, 0, 2, 1};
+    if (argc == 8 && (inet_pton(AF_INET6, argv[6], src) != 1 || inet_pton(AF_INET6, argv[7], dst) != 1)) {
+      fprintf(stderr, "udp-flood: SRC6 and DST6 must be IPv6 addresses\n");
+      return 2;
+    }
     memcpy(ip + 8, src, 16);
     memcpy(ip + 24, dst, 16);
     uint8_t *udp = ip + 40;

@@ -22,6 +22,7 @@ export {
   type XdpPort,
   type XdpQueueStats,
 } from './port.js';
+export type { XdpQueueContext } from './queue-protocol.js';
 export {
   type StartXdpQueuesOptions,
   startXdpQueues,

@@ -84,6 +84,11 @@ export class NeighbourTable {
   readonly interfaceName: string;
   /** The interface's own MAC (the source of every frame sent). */
   readonly localMac = new Uint8Array(6);
+  /**
+   * The interface's MTU as of the last refresh (a link change, `ip link set IF mtu N` included,
+   * triggers one): with AF_XDP the node is the router, so it must answer what no longer fits itself.
+   */
+  mtu = 0;
   readonly stats: NeighbourStats = {
     hits: 0,
     misses: 0,
@@ -179,10 +184,12 @@ export class NeighbourTable {
     const link = JSON.parse(this.ip(['-j', 'link', 'show', 'dev', this.interfaceName])) as {
       address?: string;
       ifindex?: number;
+      mtu?: number;
     }[];
     const mac = link[0]?.address ? parseMac(link[0].address) : null;
     if (mac) this.localMac.set(mac);
     this.ifindex = link[0]?.ifindex ?? 0;
+    this.mtu = link[0]?.mtu ?? 0;
     this.routesChanged = false;
     this.loadRoutes4(
       JSON.parse(this.ip(['-j', '-4', 'route', 'show', 'dev', this.interfaceName])) as RouteJson[],

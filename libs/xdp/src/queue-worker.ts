@@ -5,12 +5,17 @@
 // both sockets. The handler's output goes through context.tun.writeBatch, here an EthernetBatchWriter
 // (interface by IP version, next-hop MACs from the kernel's neighbour table). No allocation per packet.
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import type { CreateQueueHandler, QueueContext, QueueHandler, TunNative } from '../../tun/src/index.js';
+import type { CreateQueueHandler, QueueHandler, TunNative } from '../../tun/src/index.js';
 import { Control, QueueState, Stat } from '../../tun/src/internal.js';
 import { EthernetBatchWriter } from './ethernet-writer.js';
 import { loadNative } from './native.js';
 import { NeighbourTable } from './neighbours.js';
-import { type XdpQueueWorkerData, XdpStat, type XdpWorkerToMain } from './queue-protocol.js';
+import {
+  type XdpQueueContext,
+  type XdpQueueWorkerData,
+  XdpStat,
+  type XdpWorkerToMain,
+} from './queue-protocol.js';
 
 const YIELD_EVERY_BATCHES = 64;
 const HANDLER_ERRORS_REPORTED_MAX = 10;
@@ -63,7 +68,9 @@ async function start(): Promise<void> {
     }
     // The TUN contract's context, with the queue index standing in for the fd and a writer that only
     // has writeBatch (what a batch handler uses).
-    const context: QueueContext = {
+    const side4 = neighbours[neighbours.length - 1];
+    const side6 = neighbours[0];
+    const context: XdpQueueContext = {
       queueIndex,
       queueCount: data.queueCount,
       fd: queueIndex,
@@ -75,6 +82,7 @@ async function start(): Promise<void> {
       options: data.handlerOptions,
       tun: writer as unknown as TunNative,
       port: data.port as MessagePort,
+      linkMtu: (version) => (version === 4 ? side4.mtu : side6.mtu),
     };
     handler = await module.createQueueHandler(context);
     if (!handler || typeof handler.onBatch !== 'function') {

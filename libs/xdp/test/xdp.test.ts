@@ -370,6 +370,31 @@ describe('libs/xdp on a veth pair', () => {
     }
   });
 
+  it("follows the interface's MTU: a change (ip link set mtu) arrives through rtnetlink and the next maintain() reads it", async () => {
+    // Proves what the PLAT on AF_XDP checks its output against (it is the router: no kernel forwarding
+    // after it answers Packet Too Big) is the link's MTU now, not the one at start.
+    const neighbours = new NeighbourTable({ interfaceName: 'b0', netns: NS_NODE, refreshMinIntervalMs: 0 });
+    try {
+      neighbours.refresh();
+      expect(neighbours.mtu).toBeGreaterThanOrEqual(1280);
+      const original = neighbours.mtu;
+      ip('-n', NS_NODE, 'link', 'set', 'b0', 'mtu', '1400');
+      for (let i = 0; i < 100 && neighbours.mtu !== 1400; i++) {
+        neighbours.maintain();
+        await sleep(20);
+      }
+      expect(neighbours.mtu).toBe(1400);
+      ip('-n', NS_NODE, 'link', 'set', 'b0', 'mtu', String(original));
+      for (let i = 0; i < 100 && neighbours.mtu !== original; i++) {
+        neighbours.maintain();
+        await sleep(20);
+      }
+      expect(neighbours.mtu).toBe(original);
+    } finally {
+      neighbours.close();
+    }
+  });
+
   it('runs a batch handler written for TUN queues unchanged on an XDP queue: Ethernet stripped on the way in, added with neighbour MACs on the way out', async () => {
     const port = open();
     const set = await startXdpQueues({

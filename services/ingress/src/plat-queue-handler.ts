@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { BatchTranslator, createRingMemory, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
+import type { XdpQueueContext } from '../../../libs/xdp/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
   claimSharedPoolBlocks,
@@ -100,6 +101,9 @@ export const platGaugeNames = [
   'handoff.fragments.steered',
   'handoff.fragments.unrouted',
   'icmp.errors.suppressed',
+  // AF_XDP only (0 on a TUN): the outgoing links' MTUs the PLAT checks packets against.
+  'link.mtu4',
+  'link.mtu6',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 
@@ -188,8 +192,27 @@ export const createQueueHandler: CreateQueueHandler = async (
   const gauge = platGaugeNames.map((name) => layout.index(name));
   let lastMaintenanceMs = startMs;
   let lastFlushMs = startMs;
+  // With AF_XDP the PLAT's output goes on the wire with no kernel forwarding after it: it is the
+  // router, so it answers Packet Too Big / fragmentation needed (and fragments) for the outgoing
+  // link's MTU itself, followed as the operator changes it. Through a TUN the kernel does that.
+  const linkMtu = (context as Partial<XdpQueueContext>).linkMtu;
+  let linkMtu4 = 0;
+  let linkMtu6 = 0;
+  const followLinkMtus = () => {
+    if (!linkMtu) return;
+    const mtu4 = Math.min(options.mtu4, linkMtu(4) || options.mtu4);
+    const mtu6 = Math.max(1280, Math.min(options.mtu6, linkMtu(6) || options.mtu6));
+    if (mtu4 === linkMtu4 && mtu6 === linkMtu6) return;
+    pipeline.setLinkMtus(Math.max(68, mtu4), mtu6);
+    linkMtu4 = mtu4;
+    linkMtu6 = mtu6;
+    counters[gauge[17]] = mtu4;
+    counters[gauge[18]] = mtu6;
+  };
+  followLinkMtus();
 
   const maintain = (nowMs: number) => {
+    followLinkMtus();
     pipeline.advance(nowMs);
     if (nowMs - lastFlushMs >= options.flushIntervalMs) {
       engine.flush(nowMs);

@@ -3,6 +3,7 @@
 // rewrite with that tuple; sec. 3.8 hairpinning; sec. 3.5.2.2 held unsolicited SYNs and the ICMP
 // errors the engine asks for), every ICMP error under one token bucket (RFC 4443 sec. 2.4 (f), RFC 1812
 // sec. 4.3.2.8). It accepts a packet from any ingress: the engine key plus the packet.
+import assert from 'node:assert';
 import { type CounterLayout, translatorDropBase } from '../../../../libs/dataplane/src/index.js';
 import {
   checksumAdjust,
@@ -48,7 +49,7 @@ export interface ShardPipelineOptions {
 }
 
 export class ShardPipeline {
-  private readonly stateful: StatefulTranslator;
+  private stateful: StatefulTranslator;
   /** Same, without MTU limits, for GSO super-packets. */
   private readonly superStateful: StatefulTranslator;
   private readonly tuple = new XlatTuple();
@@ -90,6 +91,25 @@ export class ShardPipeline {
     this.natDropBase = layout.index('drop.nat.protocol64') - 1;
     this.hairpinProtocolDrop = layout.index('drop.hairpinprotocol');
     this.heldSynDrop = layout.index('drop.heldsyn');
+  }
+
+  /**
+   * The outgoing links' MTUs, when the I/O sends on the wire itself (AF_XDP: no kernel forwarding
+   * after the PLAT, so the PLAT answers what does not fit, RFC 7915 sec. 4 and 5, and fragments
+   * what may be): later packets are checked against these. Control plane: builds a new translator
+   * (the translator's configuration is fixed once validated).
+   */
+  setLinkMtus(mtu4: number, mtu6: number): void {
+    assert(Number.isInteger(mtu4) && mtu4 >= 68 && mtu4 <= 65535, `mtu4 ${mtu4}`);
+    assert(Number.isInteger(mtu6) && mtu6 >= 1280 && mtu6 <= 65535, `mtu6 ${mtu6}`);
+    const translator = this.options.translator;
+    this.stateful = createStatefulTranslator({
+      ...translator,
+      mtu4,
+      mtu6,
+      lowestIpv6Mtu: Math.min(translator.lowestIpv6Mtu ?? 1280, mtu6),
+    });
+    this.current = this.stateful.result;
   }
 
   /** What the last call wrote (packets and their lengths), like the xlat Translator's result. */
