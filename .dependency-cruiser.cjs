@@ -22,6 +22,14 @@ module.exports = {
       to: { path: '^services/', pathNot: ['^services/$1/', '^services/[^/]+/src/index\\.ts$'] },
     },
     {
+      name: 'cluster-below-roles',
+      severity: 'error',
+      comment:
+        'services/cluster (membership, ownership table, fabric) sits below the roles: the PLAT imports it, never the reverse, so it must not import ingress, cli or clat.',
+      from: { path: '^services/cluster/' },
+      to: { path: '^services/(ingress|cli|clat)/' },
+    },
+    {
       name: 'unresolvable-import',
       severity: 'error',
       comment:

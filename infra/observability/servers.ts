@@ -161,7 +161,14 @@ export interface PromSample {
 }
 
 /** Builds (once, cached outside git) and starts Jaeger all-in-one: OTLP/HTTP and the query API. */
-export async function startJaeger(): Promise<RunningServer & { otlpTracesUrl: string }> {
+export async function startJaeger(
+  options: {
+    /** Run inside this network namespace (its own loopback), e.g. the lab PLAT's. */
+    netns?: string;
+    /** OTLP/HTTP port (default a free one; a fixed one suits a namespace of its own). */
+    otlpPort?: number;
+  } = {},
+): Promise<RunningServer & { otlpTracesUrl: string }> {
   const build = spawnSync('bash', [join(REPO, 'infra/scripts/ensure-jaeger.sh')], {
     encoding: 'utf8',
     timeout: 3_600_000,
@@ -170,7 +177,8 @@ export async function startJaeger(): Promise<RunningServer & { otlpTracesUrl: st
   if (build.status !== 0) throw new Error(`ensure-jaeger.sh failed (exit ${build.status})`);
   const binary = build.stdout.trim().split('\n').at(-1) as string;
   const dir = mkdtempSync(join(tmpdir(), 'x64t-jaeger-'));
-  const [otlp, query, grpc, health] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [free, query, grpc, health] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const otlp = options.otlpPort ?? free;
   // Jaeger v2 is an OpenTelemetry Collector: a config with the OTLP receiver, memory storage, the query UI/API.
   writeFileSync(
     join(dir, 'jaeger.yaml'),
@@ -215,12 +223,17 @@ exporters:
     trace_storage: memstore
 `,
   );
-  const child = launch('jaeger', [binary, '--config', `file:${join(dir, 'jaeger.yaml')}`], undefined, dir);
-  const running = server(child, query, dir, undefined);
+  const child = launch(
+    'jaeger',
+    [binary, '--config', `file:${join(dir, 'jaeger.yaml')}`],
+    options.netns,
+    dir,
+  );
+  const running = server(child, query, dir, options.netns);
   try {
     await waitReady(
       child,
-      () => curl(undefined, `http://127.0.0.1:${query}/api/services`).ok,
+      () => curl(options.netns, `http://127.0.0.1:${query}/api/services`).ok,
       'jaeger',
       join(dir, 'jaeger.log'),
     );

@@ -48,6 +48,7 @@ lab_deps=(
   "prometheus:prometheus" # test/observability: a real Prometheus scrapes the PLAT's /metrics
   "chromium:chromium"     # test/observability: the dashboard page rendered headless
   "tmux:tmux"             # test/observability: `xlat64 top` under a terminal
+  "tshark:tshark"         # services/cluster: Wireshark's dissector reads the fabric's frames as GENEVE
 )
 # Servers the cluster-state suites (services/state) start on free loopback ports in temporary
 # directories, once per test run (infra/services/*.sh, test/support/state-servers.ts).

@@ -1,6 +1,7 @@
 // Kafka stopped in the middle of the stream (SIGKILL, as a crash) and restarted on its own data: the
 // outbox waits with its lag counted, then every record reaches the topic exactly once. Uses its own
 // broker (started by the same infra/kafka scripts) so the run's shared broker keeps serving others.
+// While Kafka is down, the outbox's lag gauges (libs/telemetry outboxMetrics) report what it holds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type KafkaBroker,
@@ -9,6 +10,7 @@ import {
   stopKafka,
   waitForKafka,
 } from '../../infra/kafka/broker.js';
+import { outboxMetrics, startMetricsEndpoint } from '../../libs/telemetry/src/index.js';
 import {
   ComplianceOutbox,
   defaultDeriverOptions,
@@ -69,13 +71,46 @@ describe('compliance outbox across a Kafka crash and restart', () => {
       expect(down.state).toBe('waiting-for-kafka');
       expect(down.lagBatches).toBeGreaterThan(0);
       expect(down.lastError).not.toBeNull();
+      // The failed round's records wait; the oldest one's event time is the smallest among them.
+      expect(down.pendingRecords).toBeGreaterThan(0);
+      expect(down.oldestPendingAtMs).toBeGreaterThanOrEqual(baseTimeMs());
+      // The same figures as Prometheus gauges, read from status() at the scrape.
+      const endpoint = await startMetricsEndpoint({
+        listen: { host: '127.0.0.1', port: 0 },
+        counters: { names: [], blocks: [] },
+      });
+      try {
+        endpoint.observe(outboxMetrics(() => outbox.status()));
+        const before = outbox.status();
+        const t0 = Date.now();
+        const text = await (await fetch(`${endpoint.url}/metrics`)).text();
+        const t1 = Date.now();
+        const gauge = (name: string) =>
+          Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
+        expect(outbox.status()).toMatchObject({
+          pendingRecords: before.pendingRecords,
+          lagBatches: before.lagBatches,
+        });
+        expect(gauge('xlat64_compliance_outbox_pending')).toBe(before.pendingRecords);
+        expect(gauge('xlat64_compliance_outbox_lag')).toBe(before.lagBatches);
+        const age = gauge('xlat64_compliance_outbox_oldest_pending_age');
+        expect(age).toBeGreaterThanOrEqual((t0 - (before.oldestPendingAtMs as number)) / 1000);
+        expect(age).toBeLessThanOrEqual((t1 - (before.oldestPendingAtMs as number)) / 1000);
+      } finally {
+        await endpoint.stop();
+      }
       // Restart on the same directory (same ports, same data) and finish.
       broker = await startKafka({ dir: broker.dir });
       await waitForKafka(broker.bootstrap, { dir: broker.dir, pid: broker.pid });
       churn(driver, 25, 1_800_000, 13);
       await driver.settle();
       await outbox.drain(120_000);
-      expect(outbox.status()).toMatchObject({ state: 'running', lagBatches: 0 });
+      expect(outbox.status()).toMatchObject({
+        state: 'running',
+        lagBatches: 0,
+        pendingRecords: 0,
+        oldestPendingAtMs: null,
+      });
       const expected = await expectedRecords(driver, { blockSizePorts: driver.engine.config.blockSizePorts });
       const ids = (await readTopic(broker.bootstrap, topic)).map((t) => t.record.id);
       expect(ids.length).toBe(expected.length);

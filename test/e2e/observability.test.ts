@@ -1,15 +1,29 @@
 // Observability of a running xlat64 PLAT in the namespace lab (issue 12): a real Prometheus
 // (Debian's package) scrapes `xlat64 plat --metrics`, and what it stores matches `xlat64 status`;
-// the dashboard page, rendered by headless Chromium, shows the same live numbers.
+// the dashboard page, rendered by headless Chromium, shows the same live numbers; pool use per address
+// follows the subscriber's traffic on the address the server sees it from; a restart of the PLAT (with
+// `tracesUrl`) is a recovery trace in a real Jaeger running in the PLAT's namespace.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PromSample, type RunningServer, startPrometheus } from '../../infra/observability/servers.js';
+import {
+  type PromSample,
+  type RunningServer,
+  startJaeger,
+  startPrometheus,
+} from '../../infra/observability/servers.js';
 import { createE2eLab, REPO, SERVER_V6, XLAT64 } from './support.js';
 
 const METRICS = '127.0.0.1:9464';
-const lab = createE2eLab('e2e-obs', { plat: 'xlat64', clat: 'none', platArgs: ['--metrics', METRICS] });
+/** Jaeger's OTLP/HTTP port inside the PLAT's namespace (started after the lab, before the restart test). */
+const OTLP_PORT = 4318;
+const lab = createE2eLab('e2e-obs', {
+  plat: 'xlat64',
+  clat: 'none',
+  platArgs: ['--metrics', METRICS],
+  platConfigExtra: `tracesUrl: http://127.0.0.1:${OTLP_PORT}/v1/traces\n`,
+});
 /** Artifacts (the dashboard screenshot) kept after the run, outside the lab's run directory. */
 const ARTIFACTS = `${REPO}test-artifacts`;
 
@@ -72,6 +86,51 @@ describe('Prometheus and the dashboard on a live xlat64 PLAT', () => {
     expect(reasons.has('truncated/4to6')).toBe(true);
   });
 
+  it("a subscriber's new flows raise the use of the pool address the server sees, and only that one", async () => {
+    // Proves poolUse (status) and xlat64_pool_* (Prometheus) count leases and ports on the right address.
+    type Use = { address: string; leasedBlocks: number; totalBlocks: number; portsInUse: number };
+    const peers = () =>
+      [...readFileSync(`${lab.runDir}/http.log`, 'utf8').matchAll(/^(\S+) - - /gm)].map((m) => m[1]);
+    const address = peers()[0];
+    expect(address).toMatch(/^203\.0\.113\.\d+$/);
+    expect(new Set(peers())).toEqual(new Set([address])); // one subscriber: paired pooling, one address
+    const poolUse = () => lab.roleStatus('plat').poolUse as Use[];
+    const before = poolUse();
+    expect(before).toHaveLength(256); // 203.0.113.0/24
+    const mine = (use: Use[]) => use.find((u) => u.address === address)!;
+    expect(mine(before).leasedBlocks).toBeGreaterThanOrEqual(1);
+    expect(before.filter((u) => u.leasedBlocks > 0).map((u) => u.address)).toEqual([address]);
+    const portsBefore = mine(before).portsInUse;
+    for (let i = 0; i < 5; i++)
+      lab.check('client', ['curl', '-sS', '-g', '--max-time', '10', `http://[${SERVER_V6}]:8000/?more=${i}`]);
+    expect(new Set(peers())).toEqual(new Set([address]));
+    // Five more TCP connections, five more mappings (closed ones stay for the transitory timeout); the
+    // workers recount ports once a second.
+    let after = poolUse();
+    for (let i = 0; i < 40 && mine(after).portsInUse < portsBefore + 5; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      after = poolUse();
+    }
+    expect(mine(after).portsInUse).toBeGreaterThanOrEqual(portsBefore + 5);
+    expect(after.filter((u) => u.portsInUse > 0 || u.leasedBlocks > 0).map((u) => u.address)).toEqual([
+      address,
+    ]);
+    // Prometheus has the same figures for that address.
+    const want = mine(poolUse());
+    let got: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      got = [
+        value(prom.query(`xlat64_pool_blocks_leased{address="${address}"}`)),
+        value(prom.query(`xlat64_pool_ports_used{address="${address}"}`)),
+        value(prom.query(`xlat64_pool_blocks_total{address="${address}"}`)),
+      ];
+      if (got[1] === want.portsInUse) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(got).toEqual([want.leasedBlocks, want.portsInUse, want.totalBlocks]);
+    expect(value(prom.query('sum(xlat64_pool_blocks_leased)'))).toBe(want.leasedBlocks);
+  });
+
   it('every query of the Grafana dashboard names a metric this scrape really has', () => {
     // Proves infra/dashboards/xlat64.json cannot drift from the exporter's names.
     const dashboard = JSON.parse(readFileSync(join(REPO, 'infra/dashboards/xlat64.json'), 'utf8')) as {
@@ -114,6 +173,8 @@ describe('Prometheus and the dashboard on a live xlat64 PLAT', () => {
     expect(Number(cell('tx.packets46'))).toBe(status['tx.packets46']);
     expect(Number(cell('drop.hoplimit64'))).toBe(status['drop.hoplimit64']);
     expect(dom.stdout).toContain('plat on ');
+    // The pool heat map has a cell per pool address (poolUse reported).
+    expect(dom.stdout.match(/data-address="203\.0\.113\.\d+"/g)).toHaveLength(256);
     const png = lab.run('plat', [...chromium, `--screenshot=${shot}`, `http://${METRICS}/`], 120_000);
     expect(png.code, png.stderr).toBe(0);
     expect(existsSync(shot)).toBe(true);
@@ -160,6 +221,39 @@ describe('Prometheus and the dashboard on a live xlat64 PLAT', () => {
       expect(screen).toContain('top drop reasons');
     } finally {
       tmux('kill-session', '-t', session);
+    }
+  });
+  it('a PLAT restarted after kill -9 exports its recovery trace to Jaeger: the log replay inside state.recover', async () => {
+    // Proves tracesUrl reaches the workers and the state layer's spans leave a real PLAT (run last: it
+    // restarts the PLAT, which resets the counters the tests above compare).
+    const jaeger = await startJaeger({ netns: lab.namespaces.plat, otlpPort: OTLP_PORT });
+    try {
+      lab.killAndRestartPlat(200);
+      type Span = {
+        operationName: string;
+        spanID: string;
+        references: { spanID: string }[];
+        tags: { key: string; value: unknown }[];
+      };
+      let spans: Span[] = [];
+      for (let i = 0; i < 60 && spans.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        const doc = JSON.parse(jaeger.get('/api/traces?service=xlat64-plat&operation=state.recover')) as {
+          data: { spans: Span[] }[];
+        };
+        spans = doc.data[0]?.spans ?? [];
+      }
+      const recover = spans.find((s) => s.operationName === 'state.recover');
+      const replay = spans.find((s) => s.operationName === 'state.log.replay');
+      expect(recover).toBeDefined();
+      expect(replay?.references.map((r) => r.spanID)).toEqual([recover?.spanID]);
+      // The replay folded the batches the killed PLAT had written (the traffic of the tests above).
+      const batches = replay?.tags.find((t) => t.key === 'xlat64.log.batches')?.value as number;
+      expect(batches).toBeGreaterThan(0);
+      const restored = lab.roleStatus('plat').counters['state.restoredSessions'] ?? 0;
+      expect(recover?.tags.find((t) => t.key === 'xlat64.sessions')?.value).toBe(restored);
+    } finally {
+      await jaeger.stop();
     }
   });
 });

@@ -1,7 +1,8 @@
 // `xlat64 plat --io xdp --interface IF6 --interface IF4` end to end: the command attaches libs/xdp to
 // the PLAT's IPv6-side and IPv4-side veths (native mode, said at start and in `xlat64 status`), an
 // IPv6-only client's UDP reaches an IPv4-only server through the PREF64 and the reply comes back, and on
-// SIGTERM the programs and sockets are gone from both interfaces. Namespaces x64t-*-<pid>.
+// SIGTERM the programs and sockets are gone from both interfaces. With `--metrics` the XDP role serves
+// the same Prometheus metrics as the TUN role, pool use per address included. Namespaces x64t-*-<pid>.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -103,6 +104,7 @@ describe('xlat64 plat --io xdp', () => {
       '198.51.100.0/24',
     ];
     args.push('--allow-non-global', '--state-dir', dir, '--status-socket', socket);
+    args.push('--metrics', '127.0.0.1:9464');
     const child = spawn('ip', ['netns', 'exec', NS_PLAT, process.execPath, bin, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -163,6 +165,26 @@ describe('xlat64 plat --io xdp', () => {
     expect(status.counters['rx.packets']).toBeGreaterThanOrEqual(2);
     expect(status.xdpProgram.redirected).toBeGreaterThanOrEqual(1); // IPv6 in on b6
     expect(status.xdpProgram4.redirected).toBeGreaterThanOrEqual(1); // IPv4 replies in on b4
+
+    // The XDP role's Prometheus endpoint has the TUN role's counters, with the status socket's values
+    // (the flow is over, so they hold still), and the pool address the server saw holds the one lease.
+    const poolAddress = /from-(198\.51\.100\.\d+)/.exec(out)![1];
+    const text = inNs(NS_PLAT, 'curl', '-sS', '--max-time', '10', 'http://127.0.0.1:9464/metrics');
+    const sample = (name: string, labels: string) =>
+      text
+        .split('\n')
+        .filter((line) => line.startsWith(`${name}{`) && line.includes(labels))
+        .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    const after = JSON.parse(inNs(NS_PLAT, process.execPath, bin, 'status', '--socket', socket, '--json'));
+    expect(sample('xlat64_received_packets_total', 'role="plat"')).toBe(after.counters['rx.packets']);
+    expect(sample('xlat64_packets_total', 'direction="6to4"')).toBe(after.counters['tx.packets64']);
+    expect(sample('xlat64_packets_total', 'direction="4to6"')).toBe(after.counters['tx.packets46']);
+    expect(sample('xlat64_pool_blocks_leased', `address="${poolAddress}"`)).toBe(1);
+    expect(sample('xlat64_pool_blocks_leased', 'address="198.51.100.')).toBe(1);
+    const use = (after.poolUse as { address: string; leasedBlocks: number }[]).filter(
+      (p) => p.leasedBlocks > 0,
+    );
+    expect(use.map((p) => p.address)).toEqual([poolAddress]);
 
     const code = await new Promise<number | null>((resolve) => {
       child.on('exit', (c) => resolve(c));

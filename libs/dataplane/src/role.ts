@@ -1,7 +1,12 @@
 // The lifecycle both translating roles share: open the TUN, apply the kernel setup, start one
 // worker per queue with the role's handler module, serve `xlat64 status`; on a failure halfway,
 // or at stop, undo in reverse order (status, workers, kernel setup while the device exists, device).
-import { type ListenAddress, type MetricsEndpoint, startMetricsEndpoint } from '../../telemetry/src/index.js';
+import {
+  type ListenAddress,
+  type MetricsEndpoint,
+  type ObservedMetric,
+  startMetricsEndpoint,
+} from '../../telemetry/src/index.js';
 import { openTun, type QueueSet, startQueues, type TunDevice } from '../../tun/src/index.js';
 import { type CounterLayout, sumCounters } from './counters.js';
 import { StatusServer } from './status-server.js';
@@ -23,6 +28,8 @@ export interface RoleSpec {
   details: () => Record<string, unknown>;
   /** Where to serve Prometheus /metrics, /status.json and the dashboard (libs/telemetry); none when absent. */
   metrics?: ListenAddress;
+  /** Role-specific metrics computed on request (the PLAT's pool use per address). */
+  observed?: readonly ObservedMetric[];
 }
 
 export interface RunningRole {
@@ -69,6 +76,7 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
         listen: spec.metrics,
         counters: { names: spec.layout.names, blocks: counters, attributes: { role: spec.role } },
         status: snapshot,
+        observed: spec.observed,
         resource: { 'service.instance.id': `${spec.role}-${device.name}-${process.pid}` },
       });
       log(`${spec.role}: metrics at ${metrics.url}/metrics, dashboard at ${metrics.url}/`);

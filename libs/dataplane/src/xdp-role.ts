@@ -1,7 +1,14 @@
 // The role lifecycle with AF_XDP I/O instead of a TUN device (`io: xdp`): attach libs/xdp's program to
 // the interface with the role's PREF64 and pool, start one worker per queue running the same handler
 // module as the TUN queues, serve `xlat64 status` (with the XDP mode: native or generic); on a failure
-// halfway, or at stop, undo in reverse order (status, workers, sockets and program).
+// halfway, or at stop, undo in reverse order (metrics, status, workers, sockets and program). With
+// `metrics` set it serves the same Prometheus /metrics, /status.json and dashboard as the TUN role.
+import {
+  type ListenAddress,
+  type MetricsEndpoint,
+  type ObservedMetric,
+  startMetricsEndpoint,
+} from '../../telemetry/src/index.js';
 import { openXdpPort, startXdpQueues, type XdpPort, type XdpQueueSet } from '../../xdp/src/index.js';
 import { type CounterLayout, sumCounters } from './counters.js';
 import { StatusServer } from './status-server.js';
@@ -25,11 +32,17 @@ export interface XdpRoleSpec {
   /** How long an idle queue waits for frames (libs/xdp's default: 100 ms). */
   pollTimeoutMs?: number;
   details: () => Record<string, unknown>;
+  /** Where to serve Prometheus /metrics, /status.json and the dashboard (libs/telemetry); none when absent. */
+  metrics?: ListenAddress;
+  /** Role-specific metrics computed on request (the PLAT's pool use per address). */
+  observed?: readonly ObservedMetric[];
 }
 
 export interface RunningXdpRole {
   readonly port: XdpPort;
   readonly port4: XdpPort | undefined;
+  /** The metrics endpoint when `metrics` was given (its bound address, for port 0). */
+  readonly metrics: MetricsEndpoint | null;
   stop(): Promise<void>;
 }
 
@@ -57,6 +70,7 @@ export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => voi
   let port4: XdpPort | undefined;
   let queues: XdpQueueSet | null = null;
   let status: StatusServer | null = null;
+  let metrics: MetricsEndpoint | null = null;
   try {
     if (spec.interfaceName4) {
       port4 = openXdpPort({
@@ -78,7 +92,7 @@ export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => voi
     });
     const running = queues;
     const startedAt = new Date().toISOString();
-    status = new StatusServer(spec.statusSocket, () => ({
+    const snapshot = () => ({
       role: spec.role,
       pid: process.pid,
       startedAt,
@@ -94,9 +108,23 @@ export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => voi
       // ring empty) are the AF_XDP counterpart of a TUN's tx drops.
       socketStats: socketStats(port4 ? [port, port4] : [port], spec.queues),
       counters: sumCounters(spec.layout, counters),
-    }));
+      // Each worker's own figures next to the sum (one entry per queue), as the TUN role has.
+      perQueue: counters.length > 1 ? counters.map((c) => sumCounters(spec.layout, [c])) : undefined,
+    });
+    status = new StatusServer(spec.statusSocket, snapshot);
     await status.start();
+    if (spec.metrics !== undefined) {
+      metrics = await startMetricsEndpoint({
+        listen: spec.metrics,
+        counters: { names: spec.layout.names, blocks: counters, attributes: { role: spec.role } },
+        status: snapshot,
+        observed: spec.observed,
+        resource: { 'service.instance.id': `${spec.role}-${port.interfaceName}-${process.pid}` },
+      });
+      log(`${spec.role}: metrics at ${metrics.url}/metrics, dashboard at ${metrics.url}/`);
+    }
   } catch (error) {
+    await metrics?.stop();
     await status?.stop();
     await queues?.stop();
     port4?.close();
@@ -106,10 +134,13 @@ export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => voi
   const runningQueues = queues;
   const runningStatus = status;
   const openPort4 = port4;
+  const runningMetrics = metrics;
   return {
     port,
     port4,
+    metrics: runningMetrics,
     async stop() {
+      await runningMetrics?.stop();
       await runningStatus.stop();
       await runningQueues.stop();
       openPort4?.close();

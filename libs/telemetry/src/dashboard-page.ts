@@ -32,7 +32,7 @@ function esc(s){return String(s).replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;","
 function rows(pairs){return pairs.map(([k,v])=>"<tr><td>"+esc(k)+"</td><td class=n data-name=\\""+esc(k)+"\\">"+esc(v)+"</td></tr>").join("");}
 function render(doc){
   const c = doc.counters || {};
-  document.getElementById("role").textContent = doc.role + " on " + (doc.device || "?");
+  document.getElementById("role").textContent = doc.role + " on " + (doc.device || doc.interface || "?") + (doc.io ? " (" + doc.io + (doc.xdpMode ? " " + doc.xdpMode : "") + ")" : "");
   document.getElementById("node").textContent = "pid " + doc.pid + ", started " + doc.startedAt;
   const traffic = ["rx.packets","rx.bytes","tx.packets64","tx.bytes64","tx.packets46","tx.bytes46","tx.replies"];
   document.getElementById("traffic").innerHTML = rows(traffic.map(k=>[k, c[k] || 0]));
@@ -44,7 +44,7 @@ function render(doc){
   const ws = Array.isArray(doc.perQueue) ? doc.perQueue : [c];
   document.getElementById("workers").innerHTML = "<tr><th>worker</th><th>rx</th><th>6to4</th><th>4to6</th><th>drops</th></tr>" + ws.map((w,i)=>{const d=Object.entries(w).filter(([k])=>k.startsWith("drop.")).reduce((a,[,v])=>a+v,0);return "<tr><td>"+i+"</td><td class=n>"+(w["rx.packets"]||0)+"</td><td class=n>"+(w["tx.packets64"]||0)+"</td><td class=n>"+(w["tx.packets46"]||0)+"</td><td class=n>"+d+"</td></tr>";}).join("");
   const pool = doc.poolUse || [];
-  document.getElementById("pool").innerHTML = pool.length ? pool.map(p=>{const h=Math.round(120-120*Math.min(1,p.used));return "<span class=cell title=\\""+esc(p.address)+"\\" style=\\"background:hsl("+h+",70%,60%)\\">"+Math.round(100*p.used)+"</span>";}).join("") : "<span>pool " + esc(JSON.stringify(doc.pool4 || [])) + ": per-address use not reported by this node</span>";
+  document.getElementById("pool").innerHTML = pool.length ? pool.map(p=>{const h=Math.round(120-120*Math.min(1,p.used));return "<span class=cell data-address=\\""+esc(p.address)+"\\" title=\\""+esc(p.address+": "+p.leasedBlocks+"/"+p.totalBlocks+" blocks, "+p.portsInUse+" ports")+"\\" style=\\"background:hsl("+h+",70%,60%)\\">"+Math.round(100*p.used)+"</span>";}).join("") : "<span>pool " + esc(JSON.stringify(doc.pool4 || [])) + ": per-address use not reported by this node</span>";
   if (last === null || last.startedAt !== doc.startedAt) timeline.unshift([new Date().toISOString(), (last === null ? "seen " : "restart: ") + doc.role + " pid " + doc.pid]);
   last = doc;
   document.getElementById("timeline").innerHTML = rows(timeline.slice(0,20));

@@ -17,10 +17,26 @@ export {
   parseListenAddress,
   startMetricsEndpoint,
 } from './metrics-endpoint.js';
+export { type Observation, type ObservedMetric, registerObservedMetrics } from './observed-metrics.js';
+export {
+  createReplicationMetrics,
+  type OutboxLagStatus,
+  outboxMetrics,
+  type ReplicationMetrics,
+} from './state-metrics.js';
 export {
   extractTraceContext,
   type HeaderMap,
   injectTraceContext,
   installTracePropagator,
 } from './trace-context.js';
-export { startTracing, type Tracing, type TracingOptions, traced } from './tracing.js';
+export {
+  annotateSpan,
+  controlPlaneTracer,
+  startTracing,
+  type Tracing,
+  type TracingOptions,
+  trace,
+  traced,
+  tracedSync,
+} from './tracing.js';

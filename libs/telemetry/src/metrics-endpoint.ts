@@ -3,7 +3,7 @@
 // Control plane only: every answer is built on request from the shared counter blocks.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Attributes } from '@opentelemetry/api';
+import type { Attributes, Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
@@ -11,6 +11,7 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import { type CounterSource, registerCounterMetrics } from './counter-metrics.js';
 import { dashboardHtml } from './dashboard-page.js';
 import { TelemetryError } from './errors.js';
+import { type ObservedMetric, registerObservedMetrics } from './observed-metrics.js';
 
 export interface ListenAddress {
   host: string;
@@ -24,12 +25,18 @@ export interface MetricsEndpointOptions {
   status?: () => unknown;
   /** Resource attributes (service.name is xlat64-<role>). */
   resource?: Attributes;
+  /** Metrics computed on request next to the counters (pool use per address, …). */
+  observed?: readonly ObservedMetric[];
 }
 
 export interface MetricsEndpoint {
   /** The address actually bound (port 0 asks the kernel for a free one). */
   readonly address: ListenAddress;
   readonly url: string;
+  /** The endpoint's meter, for instruments recorded as things happen (lag histograms, state-metrics.ts). */
+  readonly meter: Meter;
+  /** Adds metrics computed on request after start (a feature that starts later: the compliance outbox). */
+  observe(metrics: readonly ObservedMetric[]): void;
   stop(): Promise<void>;
 }
 
@@ -39,7 +46,9 @@ export async function startMetricsEndpoint(options: MetricsEndpointOptions): Pro
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'xlat64', ...options.resource }),
     readers: [exporter],
   });
-  registerCounterMetrics(provider.getMeter('xlat64'), options.counters);
+  const meter = provider.getMeter('xlat64');
+  registerCounterMetrics(meter, options.counters);
+  registerObservedMetrics(meter, options.observed ?? [], options.counters.attributes);
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/metrics') {
@@ -82,6 +91,8 @@ export async function startMetricsEndpoint(options: MetricsEndpointOptions): Pro
   return {
     address,
     url: `http://${formatListenAddress(address)}`,
+    meter,
+    observe: (metrics) => registerObservedMetrics(meter, metrics, options.counters.attributes),
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -69,4 +69,39 @@ export async function traced<T>(
   });
 }
 
+/** The synchronous form of `traced`, for a step that must not yield (a snapshot's cut and image). */
+export function tracedSync<T>(
+  tracer: Tracer,
+  name: string,
+  attributes: Attributes,
+  work: () => T,
+  parent: Context = context.active(),
+): T {
+  return tracer.startActiveSpan(name, { attributes }, parent, (span) => {
+    try {
+      return work();
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/**
+ * The tracer the control plane's modules (services/state) use: the globally registered provider's
+ * (`startTracing` registers one), else OpenTelemetry's no-op tracer, so an untraced run pays only a
+ * no-op span per step. Looked up per call: a provider registered later is picked up.
+ */
+export function controlPlaneTracer(): Tracer {
+  return trace.getTracer('xlat64');
+}
+
+/** Sets attributes on the active span (results known only at the end of a step: counts, sizes). */
+export function annotateSpan(attributes: Attributes): void {
+  trace.getActiveSpan()?.setAttributes(attributes);
+}
+
 export { trace };

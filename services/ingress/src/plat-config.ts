@@ -61,6 +61,8 @@ export interface PlatConfig {
   statusSocket: string;
   /** HOST:PORT of the Prometheus /metrics + dashboard endpoint; off when absent. */
   metrics: ListenAddress | undefined;
+  /** OTLP/HTTP traces URL (e.g. http://127.0.0.1:4318/v1/traces): control-plane spans; off when absent. */
+  tracesUrl: string | undefined;
   /** How often coalesced session refreshes and batched events are written. */
   flushIntervalMs: number;
   /** ICMP error token bucket (RFC 4443 sec. 2.4 (f), RFC 1812 sec. 4.3.2.8): errors per second, burst. */
@@ -85,6 +87,7 @@ export const platConfigKeys = [
   'stateDir',
   'statusSocket',
   'metrics',
+  'tracesUrl',
   'flushIntervalMs',
   'icmpErrorsPerSecond',
   'icmpErrorsBurst',
@@ -153,6 +156,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     stateDir,
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/plat-${device}.sock`,
     metrics: readListenAddress(raw, 'metrics'),
+    tracesUrl: readTracesUrl(raw),
     flushIntervalMs: readInteger(raw, 'flushIntervalMs', 1000, 1, 60_000),
     icmpErrorsPerSecond: readInteger(
       raw,
@@ -186,6 +190,14 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     throw error;
   }
   return config;
+}
+
+function readTracesUrl(raw: RawConfig): string | undefined {
+  const text = readOptionalString(raw, 'tracesUrl');
+  if (text === undefined) return undefined;
+  if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(text))
+    throw configError('tracesUrl', `'${text}' is not an http(s) URL; e.g. http://127.0.0.1:4318/v1/traces`);
+  return text;
 }
 
 export function natEngineConfig(config: PlatConfig): NatEngineConfigInput {

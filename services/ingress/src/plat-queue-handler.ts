@@ -7,6 +7,7 @@
 // batches). Timers advance on every batch and idle poll.
 import { join } from 'node:path';
 import { BatchTranslator, createRingMemory, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
+import { startTracing, type Tracing } from '../../../libs/telemetry/src/index.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
 import type { XdpQueueContext } from '../../../libs/xdp/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
@@ -18,6 +19,7 @@ import {
   leasedBlockEvents,
   type NatEngineConfigInput,
   parseIpv4,
+  portsInUseByAddress,
   ShardPipeline,
   type SharedPoolMemory,
   sharedPoolAllocator,
@@ -46,6 +48,8 @@ export interface PlatQueueOptions {
   icmpErrorsPerSecond?: number;
   icmpErrorsBurst?: number;
   flushIntervalMs: number;
+  /** OTLP/HTTP traces URL: this worker's control-plane spans (recovery, snapshots) are exported there. */
+  tracesUrl?: string;
   mtu4: number;
   mtu6: number;
   counters: SharedArrayBuffer[];
@@ -56,6 +60,11 @@ export interface PlatQueueOptions {
 /** What a node's workers share: pool lessees, block table, shard table, rings. */
 export interface PlatShards {
   pool: SharedPoolMemory;
+  /**
+   * Ports of dynamic mappings per pool address, one int32 row of poolAddressCount per worker, written
+   * by that worker once a second (status `poolUse`, `xlat64.pool.ports.used`).
+   */
+  poolPorts: SharedArrayBuffer;
   blocks: SharedArrayBuffer;
   table: ShardTableData;
   handoff: HandoffMemory;
@@ -76,6 +85,7 @@ export function createPlatShards(
   const engineConfig = validateConfig(engine);
   return {
     pool: createSharedPoolMemory(engineConfig),
+    poolPorts: new SharedArrayBuffer(workers * engineConfig.poolAddressCount * Int32Array.BYTES_PER_ELEMENT),
     blocks: createBlockTableStorage(engineConfig),
     table: createShardTable({ memberCount: workers, shardCount }).toData(),
     handoff: createHandoffMemory(workers, () => createRingMemory(HANDOFF_RING_BYTES)),
@@ -106,6 +116,8 @@ export const platGaugeNames = [
   'link.mtu6',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
+/** How often a worker recounts its ports in use per pool address (a scan of its block table). */
+const POOL_PORTS_INTERVAL_MS = 1000;
 
 export const createQueueHandler: CreateQueueHandler = async (
   context: QueueContext,
@@ -122,6 +134,16 @@ export const createQueueHandler: CreateQueueHandler = async (
     blockStorage: shards.blocks,
   });
   const random = createCryptoRandom();
+  // Each worker thread has its own tracer provider (providers are per thread), registered before the
+  // store opens so the recovery below is exported as one trace.
+  const tracing: Tracing | null =
+    options.tracesUrl === undefined
+      ? null
+      : startTracing({
+          serviceName: 'xlat64-plat',
+          otlpUrl: options.tracesUrl,
+          resource: { 'xlat64.worker': worker, 'service.instance.id': `plat-${process.pid}-q${worker}` },
+        });
   // Restores mappings and sessions written before a crash or stop (snapshot + log tail). One store per
   // worker (each engine is the only writer of its shards' events). A node of one worker keeps stateDir
   // itself; with several, each worker's store is under workers-<N>/ so a run with another worker count
@@ -192,6 +214,10 @@ export const createQueueHandler: CreateQueueHandler = async (
   const gauge = platGaugeNames.map((name) => layout.index(name));
   let lastMaintenanceMs = startMs;
   let lastFlushMs = startMs;
+  let lastPoolPortsMs = 0;
+  const addresses = engineConfig.poolAddressCount;
+  const poolPorts = new Int32Array(shards.poolPorts, worker * addresses * 4, addresses);
+  const poolPortsScratch = new Int32Array(addresses);
   // With AF_XDP the PLAT's output goes on the wire with no kernel forwarding after it: it is the
   // router, so it answers Packet Too Big / fragmentation needed (and fragments) for the outgoing
   // link's MTU itself, followed as the operator changes it. Through a TUN the kernel does that.
@@ -243,6 +269,12 @@ export const createQueueHandler: CreateQueueHandler = async (
     counters[gauge[14]] = h.fragmentsSteered;
     counters[gauge[15]] = h.fragmentsUnrouted;
     counters[gauge[16]] = pipeline.icmpErrorsSuppressed;
+    if (nowMs - lastPoolPortsMs >= POOL_PORTS_INTERVAL_MS) {
+      // Counted aside, then copied: the main thread never reads a half-zeroed row.
+      portsInUseByAddress(engine.state, poolPortsScratch);
+      poolPorts.set(poolPortsScratch);
+      lastPoolPortsMs = nowMs;
+    }
     lastMaintenanceMs = nowMs;
   };
 
@@ -266,6 +298,7 @@ export const createQueueHandler: CreateQueueHandler = async (
       const nowMs = Date.now();
       engine.flush(nowMs);
       await store.stop(nowMs);
+      await tracing?.shutdown();
     },
   };
 };

@@ -20,6 +20,7 @@ import { type NodeCompliance, startNodeCompliance } from '../../state/src/index.
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platGaugeNames } from './plat-queue-handler.js';
 import { platDropNames } from './plat-step.js';
+import { platPoolUse, poolUseMetrics } from './pool-use.js';
 
 /**
  * With several workers, one whose TUN is idle still has to drain the packets other workers pass it, and
@@ -84,6 +85,8 @@ async function startPlatRole(
   complianceStatus: () => unknown,
 ): Promise<RunningPlat> {
   const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
+  const engineConfig = validateConfig(natEngineConfig(config));
+  const poolUse = () => platPoolUse(shards, engineConfig);
   const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => ({
     translator: platTranslatorConfig(config),
     engine: natEngineConfig(config),
@@ -92,6 +95,7 @@ async function startPlatRole(
     icmpErrorsPerSecond: config.icmpErrorsPerSecond,
     icmpErrorsBurst: config.icmpErrorsBurst,
     flushIntervalMs: config.flushIntervalMs,
+    tracesUrl: config.tracesUrl,
     mtu4: config.mtu4,
     mtu6: config.mtu6,
     counters,
@@ -113,11 +117,14 @@ async function startPlatRole(
         layout: roleCounterLayout(platDropNames, platGaugeNames),
         handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
         handlerOptions,
+        metrics: config.metrics,
+        observed: poolUseMetrics(poolUse),
         details: () => ({
           prefix: config.prefix,
           pool4: config.pool4,
           stateDir: config.stateDir,
           compliance: complianceStatus(),
+          poolUse: poolUse(),
         }),
       },
       log,
@@ -142,6 +149,7 @@ async function startPlatRole(
       pollTimeoutMs: config.queues > 1 ? MULTI_QUEUE_POLL_TIMEOUT_MS : undefined,
       handlerOptions,
       metrics: config.metrics,
+      observed: poolUseMetrics(poolUse),
       details: () => ({
         prefix: config.prefix,
         pool4: config.pool4,
@@ -149,6 +157,7 @@ async function startPlatRole(
         shards: config.shards,
         workers: config.queues,
         compliance: complianceStatus(),
+        poolUse: poolUse(),
       }),
     },
     log,

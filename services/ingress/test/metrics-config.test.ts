@@ -1,5 +1,6 @@
 // The PLAT's `metrics` key (and --metrics) is read as HOST:PORT; a malformed value is refused at
-// start naming the field and the expected form, and a taken port is refused naming the address.
+// start naming the field and the expected form, and a taken port is refused naming the address. The
+// `tracesUrl` key (OTLP/HTTP traces) is an http(s) URL or refused naming the field.
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startMetricsEndpoint } from '../../../libs/telemetry/src/index.js';
@@ -38,5 +39,16 @@ describe('metrics listen address', () => {
       message: expect.stringContaining(`127.0.0.1:${port}`),
     });
     await new Promise<void>((r) => taken.close(() => r()));
+  });
+
+  it('reads tracesUrl as an http(s) URL, off when absent, and refuses anything else naming the field', () => {
+    // Proves the tracing switch reaches the config and a typo is refused at start with the fix.
+    const url = 'http://127.0.0.1:4318/v1/traces';
+    expect(parsePlatConfig({ ...base, tracesUrl: url }).tracesUrl).toBe(url);
+    expect(parsePlatConfig(base).tracesUrl).toBeUndefined();
+    for (const bad of ['127.0.0.1:4318', 'grpc://127.0.0.1:4317', 'http://'])
+      expect(() => parsePlatConfig({ ...base, tracesUrl: bad })).toThrow(
+        /^tracesUrl: .*not an http\(s\) URL/,
+      );
   });
 });

@@ -73,10 +73,13 @@ export {
   claimSharedPoolBlocks,
   createSharedPoolMemory,
   leasedBlockEvents,
+  type PoolAddressUse,
+  portsInUseByAddress,
   SharedPoolAllocator,
   type SharedPoolMemory,
   sharedPoolAllocator,
   sharedPoolLessees,
+  sharedPoolUse,
 } from './pool4/shared-allocator.js';
 export { createCryptoRandom, createSeededRandom, type RandomSource } from './random.js';
 export { applyEvent, applyEvents, EventApplied } from './reducer.js';

@@ -5,8 +5,10 @@
 // IPv4 address and port. While running, the engine's events go through the batcher into the log, and
 // the state is snapshotted when the tail since the last snapshot outgrows it (or events were refused),
 // which lets the log drop what the snapshot covers: disk = last snapshot + tail, memory = what is not yet
-// durable.
+// durable. Recovery (snapshot load, log replay) and snapshots are spans of the control-plane tracer
+// (libs/telemetry; a no-op unless tracing was started).
 import assert from 'node:assert/strict';
+import { annotateSpan, controlPlaneTracer, traced } from '../../../libs/telemetry/src/index.js';
 import {
   createReplayState,
   type EventSink,
@@ -116,9 +118,23 @@ export class EmbeddedNatStore {
    * Opens the directory and restores the shard: snapshot + tail. Throws StateError when it cannot be used
    * as it is (a snapshot of another configuration, a log written by a newer build, damage), naming the fix.
    */
-  static async open(options: EmbeddedNatStoreOptions, nowMs: number): Promise<EmbeddedNatStore> {
-    const started = performance.now();
+  static open(options: EmbeddedNatStoreOptions, nowMs: number): Promise<EmbeddedNatStore> {
     const shard = options.shard ?? 0;
+    return traced(
+      controlPlaneTracer(),
+      'state.recover',
+      { 'xlat64.shard': shard, 'xlat64.state.directory': options.directory },
+      () => EmbeddedNatStore.recover(options, shard, nowMs),
+    );
+  }
+
+  private static async recover(
+    options: EmbeddedNatStoreOptions,
+    shard: number,
+    nowMs: number,
+  ): Promise<EmbeddedNatStore> {
+    const started = performance.now();
+    const tracer = controlPlaneTracer();
     const log = await EmbeddedEventLog.open(options.directory);
     try {
       const snapshot = await log.latest(shard);
@@ -127,33 +143,57 @@ export class EmbeddedNatStore {
         state = createReplayState(options.config, nowMs, options.hashSeed);
         state.sessionVisitLeadMs = options.config.refreshLeadMs;
       } else {
-        const restored = restoreNatState(options.config, snapshot.payload, 0, snapshot.payload.length, {
-          hashSeed: options.hashSeed,
-          startMs: nowMs,
-        });
-        if (!restored.ok) {
-          throw new StateError(
-            'XLAT64_ERR_SNAPSHOT_MISMATCH',
-            `${options.directory}: the snapshot of shard ${shard} cannot be restored: ${restored.message}`,
-          );
-        }
-        state = restored.state;
+        state = await traced(
+          tracer,
+          'state.snapshot.load',
+          {
+            'xlat64.shard': shard,
+            'xlat64.snapshot.sequence': snapshot.sequence,
+            'xlat64.snapshot.bytes': snapshot.payload.byteLength,
+          },
+          () => {
+            const restored = restoreNatState(options.config, snapshot.payload, 0, snapshot.payload.length, {
+              hashSeed: options.hashSeed,
+              startMs: nowMs,
+            });
+            if (!restored.ok) {
+              throw new StateError(
+                'XLAT64_ERR_SNAPSHOT_MISMATCH',
+                `${options.directory}: the snapshot of shard ${shard} cannot be restored: ${restored.message}`,
+              );
+            }
+            annotateSpan({ 'xlat64.sessions': restored.state.sessionCount });
+            return restored.state;
+          },
+        );
       }
       const from = { sequence: snapshot?.sequence ?? 0, epoch: snapshot?.epoch ?? 0 };
       const snapshotSessions = state.sessionCount;
       const follower = new NatShardFollower(state, shard, from);
-      for await (const batch of log.read(shard, from.sequence)) {
-        const outcome = follower.apply(batch);
-        if (outcome !== 'applied') {
-          throw new StateError(
-            outcome === 'newer-version' ? 'XLAT64_ERR_SNAPSHOT_MISMATCH' : 'XLAT64_ERR_LOG_CORRUPT',
-            `${options.directory}: cannot replay the log (${outcome}): ${follower.lastRefusal} — ` +
-              (outcome === 'newer-version'
-                ? 'run the xlat64 version that wrote it'
-                : 'move the state directory away to start empty'),
-          );
-        }
-      }
+      await traced(
+        tracer,
+        'state.log.replay',
+        { 'xlat64.shard': shard, 'xlat64.log.after_sequence': from.sequence },
+        async () => {
+          for await (const batch of log.read(shard, from.sequence)) {
+            const outcome = follower.apply(batch);
+            if (outcome !== 'applied') {
+              throw new StateError(
+                outcome === 'newer-version' ? 'XLAT64_ERR_SNAPSHOT_MISMATCH' : 'XLAT64_ERR_LOG_CORRUPT',
+                `${options.directory}: cannot replay the log (${outcome}): ${follower.lastRefusal} — ` +
+                  (outcome === 'newer-version'
+                    ? 'run the xlat64 version that wrote it'
+                    : 'move the state directory away to start empty'),
+              );
+            }
+          }
+          annotateSpan({
+            'xlat64.log.batches': follower.counters.appliedBatches,
+            'xlat64.log.events': follower.counters.appliedEvents,
+            'xlat64.log.torn_records': log.openReport.tornRecords,
+          });
+        },
+      );
       const recovery: RecoveryReport = {
         snapshotSequence: from.sequence,
         snapshotSessions,
@@ -167,6 +207,7 @@ export class EmbeddedNatStore {
       };
       const lastSequence = await log.lastSequence(shard);
       assert.equal(lastSequence, follower.sequence, 'the replay reached the end of the log');
+      annotateSpan({ 'xlat64.sessions': recovery.sessions, 'xlat64.mappings': recovery.mappings });
       return new EmbeddedNatStore(log, state, recovery, options, lastSequence, follower.epoch, nowMs);
     } catch (error) {
       await log.stop().catch(() => {});
@@ -191,10 +232,18 @@ export class EmbeddedNatStore {
   async snapshot(nowMs: number): Promise<void> {
     if (this.snapshotting) return;
     this.snapshotting = true;
+    const shard = this.options.shard ?? 0;
+    await traced(controlPlaneTracer(), 'state.snapshot.write', { 'xlat64.shard': shard }, () =>
+      this.writeSnapshot(nowMs),
+    );
+  }
+
+  private async writeSnapshot(nowMs: number): Promise<void> {
     try {
       // Same synchronous turn: no event can slip between the cut and the image.
       const sequence = this.batcher.cut();
       const payload = snapshotNatState(this.state, nowMs);
+      annotateSpan({ 'xlat64.snapshot.sequence': sequence, 'xlat64.snapshot.bytes': payload.byteLength });
       const tailAtCut = this.log.counters.writtenBytes;
       await this.log.put({
         shard: this.options.shard ?? 0,
@@ -208,7 +257,8 @@ export class EmbeddedNatStore {
       this.lastSnapshotBytes = payload.byteLength;
       this.lastSnapshotSequence = sequence;
       this.tailBytesAtSnapshot = tailAtCut;
-    } catch {
+    } catch (error) {
+      annotateSpan({ 'xlat64.snapshot.failed': (error as Error)?.message ?? String(error) });
       this.counters.snapshotFailures++;
       this.snapshotRetryAtMs = nowMs + SNAPSHOT_RETRY_DELAY_MS;
     } finally {

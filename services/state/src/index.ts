@@ -32,6 +32,7 @@ export {
   type SnapshotStore,
 } from './event-log.js';
 export { JetStreamEventLog, type JetStreamLogOptions } from './jetstream-log.js';
+export type { ReplicationMetricsSink } from './metrics-hooks.js';
 export { type FollowerCounters, type FollowOutcome, NatShardFollower } from './nat-shard-follower.js';
 export { connectNats, type NatsStateOptions, parseNatsUrls } from './nats-connection.js';
 export { OWNERSHIP_BUCKET, type OwnershipRecord, type ShardLease, ShardOwnership } from './ownership.js';

@@ -3,6 +3,8 @@
 // Nats-Expected-Last-Subject-Sequence (only the writer that saw the subject's last message can append:
 // the fence) and Nats-Msg-Id = shard.epoch.sequence (a retried publish is answered `duplicate`, not
 // stored twice). Snapshots go to the Object Store; storing one purges the shard's batches it covers.
+// A batch appended inside a span carries its W3C trace context (traceparent) in the message headers,
+// so the standby's apply on another node joins the same trace.
 import assert from 'node:assert/strict';
 import {
   DeliverPolicy,
@@ -17,6 +19,13 @@ import {
 } from '@nats-io/jetstream';
 import { type ObjectStore, Objm } from '@nats-io/obj';
 import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import {
+  annotateSpan,
+  controlPlaneTracer,
+  injectTraceContext,
+  trace,
+  traced,
+} from '../../../libs/telemetry/src/index.js';
 import { StateError } from './errors.js';
 import {
   type AppendAck,
@@ -26,6 +35,7 @@ import {
   type ShardSnapshot,
   type SnapshotStore,
 } from './event-log.js';
+import type { ReplicationMetricsSink } from './metrics-hooks.js';
 
 export interface JetStreamLogOptions {
   /** Stream name (default XLAT64_EVENTS). */
@@ -40,6 +50,8 @@ export interface JetStreamLogOptions {
   appendTimeoutMs?: number;
   /** Object Store bucket for snapshots (default xlat64-snapshots). */
   snapshotBucket?: string;
+  /** Told each acknowledged append's time (the replication-lag metrics); none when absent. */
+  metrics?: ReplicationMetricsSink;
 }
 
 const ERR_WRONG_LAST_SEQUENCE = 10071;
@@ -61,6 +73,7 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
   readonly subjectPrefix: string;
   private readonly cursors = new Map<number, Promise<ShardCursor>>();
   private readonly appendTimeoutMs: number;
+  private readonly metrics: ReplicationMetricsSink | undefined;
   private stopped = false;
   /** Appends refused because another writer appended first or a newer epoch holds the shard. */
   fencedAppends = 0;
@@ -76,6 +89,7 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
     this.stream = options.stream ?? 'XLAT64_EVENTS';
     this.subjectPrefix = options.subjectPrefix ?? 'xlat64.events';
     this.appendTimeoutMs = options.appendTimeoutMs ?? 2000;
+    this.metrics = options.metrics;
   }
 
   /** Creates (or updates) the stream and the snapshot bucket. */
@@ -113,7 +127,14 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
   append(batch: EventBatch): Promise<AppendAck> {
     if (this.stopped) return Promise.reject(stoppedError());
     assert.ok(batch.sequence >= 1 && batch.eventCount >= 0);
-    return this.inShardOrder(batch.shard, (cursor) => this.publish(cursor, batch));
+    const appended = this.inShardOrder(batch.shard, (cursor) => this.publish(cursor, batch));
+    const metrics = this.metrics;
+    if (metrics === undefined) return appended;
+    const startedMs = performance.now();
+    return appended.then((ack) => {
+      metrics.appendAcked(batch.shard, performance.now() - startedMs, batch.eventCount);
+      return ack;
+    });
   }
 
   private async publish(cursor: ShardCursor, batch: EventBatch): Promise<AppendAck> {
@@ -135,6 +156,7 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
     h.set(HEADER_EPOCH, String(batch.epoch));
     h.set(HEADER_SEQUENCE, String(batch.sequence));
     h.set(HEADER_EVENTS, String(batch.eventCount));
+    if (trace.getActiveSpan() !== undefined) injectTraceContext(h);
     try {
       const ack = await this.js.publish(this.subjectOf(batch.shard), batch.payload, {
         msgID: batchMessageId(batch),
@@ -249,7 +271,21 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
   // ---- snapshots (Object Store) ----------------------------------------------------------------------
 
   /** Stores the snapshot, then purges the shard's batches with sequence <= snapshot.sequence. */
-  async put(snapshot: ShardSnapshot): Promise<void> {
+  put(snapshot: ShardSnapshot): Promise<void> {
+    return traced(
+      controlPlaneTracer(),
+      'state.snapshot.store',
+      {
+        'xlat64.shard': snapshot.shard,
+        'xlat64.snapshot.sequence': snapshot.sequence,
+        'xlat64.snapshot.bytes': snapshot.payload.byteLength,
+        'xlat64.state.backend': 'jetstream',
+      },
+      () => this.putSnapshot(snapshot),
+    );
+  }
+
+  private async putSnapshot(snapshot: ShardSnapshot): Promise<void> {
     const header = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
     header.writeUInt32BE(SNAPSHOT_MAGIC, 0);
     header.writeUInt32BE(snapshot.shard, 4);
@@ -273,7 +309,20 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
     });
   }
 
-  async latest(shard: number): Promise<ShardSnapshot | null> {
+  latest(shard: number): Promise<ShardSnapshot | null> {
+    return traced(
+      controlPlaneTracer(),
+      'state.snapshot.fetch',
+      { 'xlat64.shard': shard, 'xlat64.state.backend': 'jetstream' },
+      async () => {
+        const snapshot = await this.latestSnapshot(shard);
+        annotateSpan({ 'xlat64.snapshot.found': snapshot !== null });
+        return snapshot;
+      },
+    );
+  }
+
+  private async latestSnapshot(shard: number): Promise<ShardSnapshot | null> {
     let data: Uint8Array | null;
     try {
       data = await this.snapshots.getBlob(`shard-${shard}`);

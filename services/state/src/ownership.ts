@@ -2,10 +2,13 @@
 // record lives in a NATS KV bucket (Raft-replicated, so a granted ownership survives a server
 // failover) and changes only by compare-and-set on the key's revision. Taking a shard bumps its epoch;
 // a holder whose revision is no longer current is refused (XLAT64_ERR_FENCED) and must stop serving.
+// Every change is a span (`state.ownership.acquire` / `.transfer`); KV writes carry no headers, so the
+// record itself keeps the W3C traceparent of the change, for the node that reads it to continue the trace.
 import assert from 'node:assert/strict';
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { controlPlaneTracer, injectTraceContext, traced } from '../../../libs/telemetry/src/index.js';
 import { StateError } from './errors.js';
 
 export const OWNERSHIP_BUCKET = 'xlat64-shard-owners';
@@ -18,6 +21,8 @@ export interface OwnershipRecord {
   /** Fencing epoch: starts at 1, +1 on every change of owner. Events carry it; older epochs are dropped. */
   epoch: number;
   sinceMs: number;
+  /** W3C traceparent of the span that made this change, when traced. */
+  traceparent?: string;
 }
 
 /** A held ownership: the record as this node wrote it, and the KV revision that write produced. */
@@ -61,6 +66,14 @@ export class ShardOwnership {
       epoch: (seen?.record.epoch ?? 0) + 1,
       sinceMs: nowMs,
     };
+    return traced(controlPlaneTracer(), 'state.ownership.acquire', spanAttributes(record, seen), () =>
+      this.write(record, seen),
+    );
+  }
+
+  private async write(record: OwnershipRecord, seen: ShardLease | null): Promise<ShardLease> {
+    const shard = record.shard;
+    withTraceparent(record);
     try {
       const revision =
         seen === null
@@ -99,6 +112,13 @@ export class ShardOwnership {
       epoch: nodeId === '' ? lease.record.epoch : lease.record.epoch + 1,
       sinceMs: nowMs,
     };
+    return traced(controlPlaneTracer(), 'state.ownership.transfer', spanAttributes(record, lease), () =>
+      this.handOver(lease, record),
+    );
+  }
+
+  private async handOver(lease: ShardLease, record: OwnershipRecord): Promise<ShardLease> {
+    withTraceparent(record);
     try {
       const revision = await this.kv.update(keyOf(record.shard), JSON.stringify(record), lease.revision);
       return { record, revision };
@@ -106,6 +126,23 @@ export class ShardOwnership {
       throw fenced(lease, await this.find(record.shard), error);
     }
   }
+}
+
+function spanAttributes(record: OwnershipRecord, previous: ShardLease | null) {
+  return {
+    'xlat64.shard': record.shard,
+    'xlat64.owner': record.owner,
+    'xlat64.epoch': record.epoch,
+    'xlat64.previous_owner': previous?.record.owner ?? '',
+  };
+}
+
+/** Stores the active span's traceparent in the record (KV writes have no headers to carry it). */
+function withTraceparent(record: OwnershipRecord): void {
+  const carrier = new Map<string, string>();
+  injectTraceContext({ get: (k) => carrier.get(k), set: (k, v) => void carrier.set(k, v) });
+  const traceparent = carrier.get('traceparent');
+  if (traceparent !== undefined) record.traceparent = traceparent;
 }
 
 function keyOf(shard: number): string {

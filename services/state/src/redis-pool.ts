@@ -3,10 +3,12 @@
 // reuse). The engine's packet path never waits for Redis: RedisPoolAllocator answers the synchronous
 // `tryLease` from a node-side reserve of pre-leased blocks that a background loop refills, and records
 // assignments and releases behind it. When Redis comes back empty, the node re-claims what its event log
-// says it holds (reconcile): the log is authoritative, Redis is not.
+// says it holds (reconcile): the log is authoritative, Redis is not. Each lease and reconcile is a span
+// of the control-plane tracer (`pool.lease.redis`, `pool.reconcile.redis`; a no-op unless tracing is on).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
+import { annotateSpan, controlPlaneTracer, traced } from '../../../libs/telemetry/src/index.js';
 import type { NatState, PoolAllocator } from '../../nat-engine/src/index.js';
 import { StateError } from './errors.js';
 import { POOL_LIBRARY, PoolRefusal } from './redis-pool-functions.js';
@@ -170,8 +172,24 @@ export class RedisPoolStore {
   }
 
   /** A block id, or a negative PoolRefusal. `subscriber` '' leases into the owner's reserve. */
-  async lease(owner: string, subscriber: string, slot: number, preferredAddress: number, nowMs: number) {
-    return Number(await this.fcall('xlat64_pool_lease', owner, subscriber, slot, preferredAddress, nowMs));
+  lease(owner: string, subscriber: string, slot: number, preferredAddress: number, nowMs: number) {
+    return traced(
+      controlPlaneTracer(),
+      'pool.lease.redis',
+      {
+        'xlat64.owner': owner,
+        'xlat64.protocol_slot': slot,
+        'xlat64.pool.preferred_address_index': preferredAddress,
+        'xlat64.pool.reserve': subscriber === '',
+      },
+      async () => {
+        const block = Number(
+          await this.fcall('xlat64_pool_lease', owner, subscriber, slot, preferredAddress, nowMs),
+        );
+        annotateSpan({ 'xlat64.block': block });
+        return block;
+      },
+    );
   }
 
   async assign(owner: string, block: number, subscriber: string): Promise<number> {
@@ -188,13 +206,17 @@ export class RedisPoolStore {
     held: readonly HeldBlock[],
     nowMs: number,
   ): Promise<{ claimed: number; released: number; conflicts: number[] }> {
-    const list = held.map((h) => [h.block, h.subscriber, h.slot, h.addressIndex]);
-    const result = (await this.fcall('xlat64_pool_reconcile', owner, nowMs, JSON.stringify(list))) as
-      | number[]
-      | number;
-    if (typeof result === 'number') throw notSetUp(result);
-    const [claimed, released, ...conflicts] = result.map(Number);
-    return { claimed, released, conflicts };
+    const attributes = { 'xlat64.owner': owner, 'xlat64.pool.held_blocks': held.length };
+    return traced(controlPlaneTracer(), 'pool.reconcile.redis', attributes, async () => {
+      const list = held.map((h) => [h.block, h.subscriber, h.slot, h.addressIndex]);
+      const result = (await this.fcall('xlat64_pool_reconcile', owner, nowMs, JSON.stringify(list))) as
+        | number[]
+        | number;
+      if (typeof result === 'number') throw notSetUp(result);
+      const [claimed, released, ...conflicts] = result.map(Number);
+      annotateSpan({ 'xlat64.pool.claimed': claimed, 'xlat64.pool.conflicts': conflicts.length });
+      return { claimed, released, conflicts };
+    });
   }
 
   /** Blocks Redis says `owner` holds, with their subscribers (inspection and tests). */

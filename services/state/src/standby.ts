@@ -2,16 +2,21 @@
 // subject of the JetStream event log and folds each batch into a replica NatState through
 // NatShardFollower (sequence, epoch and codec checks: a stale epoch's batch is dropped and counted, a
 // gap or a newer codec version stops the fold with the reason), so the standby holds the owner's state
-// with a lag of one flush interval plus transit.
+// with a lag of one flush interval plus transit. A batch whose message carries a trace context
+// (appended inside a span on the owner) is applied in a `state.standby.apply` span of that trace.
 import { DeliverPolicy } from '@nats-io/jetstream';
+import { controlPlaneTracer, extractTraceContext, tracedSync } from '../../../libs/telemetry/src/index.js';
 import type { NatState } from '../../nat-engine/src/index.js';
 import type { EventBatch } from './event-log.js';
 import type { JetStreamEventLog } from './jetstream-log.js';
+import type { ReplicationMetricsSink } from './metrics-hooks.js';
 import { type FollowOutcome, NatShardFollower } from './nat-shard-follower.js';
 
 export interface StandbyOptions {
   /** Called after each batch with its outcome (replication lag measurement, status). */
   onBatch?: (batch: EventBatch, outcome: FollowOutcome) => void;
+  /** Told each applied batch's lag behind the log's store time (the standby-lag metric). */
+  metrics?: ReplicationMetricsSink;
 }
 
 export class ShardStandby {
@@ -57,8 +62,26 @@ export class ShardStandby {
         for await (const m of messages) {
           if (this.stopping) break;
           const batch = this.log.batchOf(this.shard, m.headers, m.data);
-          const outcome = this.follower.apply(batch);
+          const outcome =
+            m.headers?.get('traceparent') !== undefined && m.headers?.get('traceparent') !== ''
+              ? tracedSync(
+                  controlPlaneTracer(),
+                  'state.standby.apply',
+                  {
+                    'xlat64.shard': this.shard,
+                    'xlat64.batch.sequence': batch.sequence,
+                    'xlat64.batch.epoch': batch.epoch,
+                  },
+                  () => this.follower.apply(batch),
+                  extractTraceContext(m.headers),
+                )
+              : this.follower.apply(batch);
           this.options.onBatch?.(batch, outcome);
+          if (outcome === 'applied' && this.options.metrics !== undefined)
+            this.options.metrics.standbyApplied(
+              this.shard,
+              Date.now() - Number(m.timestampNanos / 1_000_000n),
+            );
           this.wake();
         }
       } catch (error) {

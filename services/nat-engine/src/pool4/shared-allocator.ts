@@ -6,7 +6,7 @@
 // share follows its subscribers' demand instead of a fixed 1/N of the pool, and moving a shard to another
 // worker moves no pool range.
 
-import type { NatEngineConfig } from '../config.js';
+import { addressAt, type NatEngineConfig } from '../config.js';
 import { assert } from '../errors.js';
 import { type BlockLeasedEvent, NAT_EVENT_SCHEMA_VERSION, NatEventType } from '../events.js';
 import type { RandomSource } from '../random.js';
@@ -172,4 +172,49 @@ export function leasedBlockEvents(state: NatState, shard = 0, epoch = 0): BlockL
     });
   }
   return events;
+}
+
+/** One pool address's use (status `poolUse`, the `xlat64.pool.*` gauges). */
+export interface PoolAddressUse {
+  /** The address (uint32). */
+  address: number;
+  /** Blocks of this address leased to any shard, over all protocols. */
+  leasedBlocks: number;
+  /** Blocks this address has, over all protocols. */
+  totalBlocks: number;
+}
+
+/**
+ * Per pool address: blocks leased (by any shard of the node) over blocks it has, read from the shared
+ * free-block counts. Control plane (a status or scrape request), never the packet path.
+ */
+export function sharedPoolUse(memory: SharedPoolMemory, config: NatEngineConfig): PoolAddressUse[] {
+  const free = new Int32Array(memory.buffer, memory.totalBlocks * 4, memory.poolAddressCount * 3);
+  const use: PoolAddressUse[] = [];
+  for (let a = 0; a < memory.poolAddressCount; a++) {
+    let total = 0;
+    let freeBlocks = 0;
+    for (let slot = 0; slot < 3; slot++) {
+      total += config.protocols[slot].blocksPerAddress;
+      freeBlocks += Atomics.load(free, a * 3 + slot);
+    }
+    use.push({ address: addressAt(config, a), leasedBlocks: total - freeBlocks, totalBlocks: total });
+  }
+  return use;
+}
+
+/**
+ * Ports of dynamic mappings per pool address index in one shard's state, written into `out` (one slot
+ * per address, zeroed first). A scan of the block table: the caller runs it on its maintenance tick
+ * (once a second), not per packet.
+ */
+export function portsInUseByAddress(state: NatState, out: Int32Array): void {
+  assert(out.length >= state.config.poolAddressCount, 'one slot per pool address');
+  out.fill(0);
+  const owner = state.blockOwner;
+  const inUse = state.blockInUse;
+  for (let block = 0; block < owner.length; block++) {
+    if (owner[block] === -1 || inUse[block] === 0) continue;
+    out[state.blockAddressIndexOf(block)] += inUse[block];
+  }
 }

@@ -74,6 +74,8 @@ export interface OutboxStatus {
   lagBatches: number;
   /** Records derived and waiting for Kafka's acknowledgement. */
   pendingRecords: number;
+  /** Event time of the oldest of them (null when none wait): its age is the outbox's delay. */
+  oldestPendingAtMs: number | null;
   producedRecords: number;
   /** Records found in the topic already (after a restart or a failed send) and not sent again. */
   duplicatesSkipped: number;
@@ -87,6 +89,8 @@ export interface OutboxStatus {
 interface Pending {
   records: ComplianceRecord[];
   positions: Record<string, number>;
+  /** The smallest atMs of `records` (null when empty). */
+  oldestAtMs: number | null;
 }
 
 export class ComplianceOutbox {
@@ -107,6 +111,7 @@ export class ComplianceOutbox {
     state: 'starting',
     lagBatches: 0,
     pendingRecords: 0,
+    oldestPendingAtMs: null,
     producedRecords: 0,
     duplicatesSkipped: 0,
     lostBatches: 0,
@@ -133,6 +138,7 @@ export class ComplianceOutbox {
     return {
       ...this.statusValue,
       pendingRecords: this.pending?.records.length ?? 0,
+      oldestPendingAtMs: this.pending?.oldestAtMs ?? null,
       source: this.source.status?.() ?? null,
     };
   }
@@ -318,7 +324,10 @@ export class ComplianceOutbox {
         this.seenIds.clear();
         return 0;
       }
-      this.pending = { records: this.withoutSeen(records), positions };
+      const kept = this.withoutSeen(records);
+      let oldestAtMs: number | null = null;
+      for (const r of kept) if (oldestAtMs === null || r.atMs < oldestAtMs) oldestAtMs = r.atMs;
+      this.pending = { records: kept, positions, oldestAtMs };
     }
     const { records, positions } = this.pending;
     const ends = [...this.checkpoint.partitionEnds];
