@@ -134,6 +134,79 @@ describe('compliance records', () => {
   });
 });
 
+describe('compliance records across a shard takeover', () => {
+  it('gives each block still leased when the owner epoch rises one block-takeover record, and lookup shows the new owner', async () => {
+    // Proves takeover records are derived where the ownership change shows in the log (the first event
+    // of a newer epoch): one per open block (not for a block released before), with the lease's id,
+    // subscriber and start, the new epoch and time; later records of the lease carry the new epoch;
+    // re-deriving gives the same ids; the lookup's holder carries the new epoch with the takeover as evidence.
+    const dir = temporaryDir();
+    const d = await EngineDriver.open(`${dir.path}/events`, T0);
+    try {
+      d.flow('2001:db8:1::10', 40000);
+      d.advance(10 * 60_000); // the first subscriber's block is released before the takeover
+      const second = d.flow('2001:db8:2::10', 40000);
+      const before = (await d.batches()).at(-1)?.sequence ?? 0;
+      d.advance(60_000);
+      d.flow('2001:db8:3::10', 40000);
+      d.advance(10 * 60_000);
+      // The batches after `before` written by the new owner: same shard, epoch 2.
+      const batches = (await d.batches()).map((b) =>
+        b.sequence > before ? { ...b, events: b.events.map((e) => ({ ...e, epoch: 2 })) } : b,
+      );
+      const takeoverMs = batches.find((b) => b.sequence > before && b.events.length > 0)?.events[0].timeMs;
+      const derive = () => {
+        const deriver = new ComplianceDeriver({ ...defaultDeriverOptions, heldIntervalMs: 0 });
+        const out: ComplianceRecord[] = [];
+        for (const b of batches) deriver.derive(0, b.sequence, b.events, out);
+        return out;
+      };
+      const records = derive();
+      const lease = (subscriber: string) =>
+        records.find((r) => r.kind === 'block-lease' && r.subscriber === subscriber) as ComplianceRecord;
+      const lease2 = lease('2001:db8:2::/56');
+      const takeovers = records.filter((r) => r.kind === 'block-takeover');
+      expect(takeovers).toEqual([
+        expect.objectContaining({
+          id: `t:${lease2.id}:2`,
+          leaseId: lease2.id,
+          subscriber: '2001:db8:2::/56',
+          address: second.address,
+          portFirst: lease2.portFirst,
+          startMs: lease2.startMs,
+          atMs: takeoverMs,
+          epoch: 2,
+        }),
+      ]);
+      const release2 = records.find((r) => r.kind === 'block-release' && r.leaseId === lease2.id);
+      expect(release2?.epoch).toBe(2);
+      expect(lease('2001:db8:3::/56').epoch).toBe(2);
+      expect(
+        records.find((r) => r.kind === 'block-release' && r.subscriber === '2001:db8:1::/56')?.epoch,
+      ).toBe(0);
+      expect(derive().map((r) => r.id)).toEqual(records.map((r) => r.id));
+      const scan = new LookupScan({
+        address: second.address,
+        port: second.port,
+        protocol: 'udp',
+        atMs: (takeoverMs as number) + 1000,
+        skewMs: 0,
+      });
+      for (const r of records) scan.visit(r);
+      const holders = scan.holders();
+      expect(holders.map((h) => [h.subscriber, h.epoch])).toEqual([['2001:db8:2::/56', 2]]);
+      expect(holders[0].evidence.map((e) => e.kind)).toEqual([
+        'block-lease',
+        'block-takeover',
+        'block-release',
+      ]);
+    } finally {
+      await d.stop();
+      dir.remove();
+    }
+  });
+});
+
 describe('LookupScan', () => {
   it('names the holder before and after a block is released and leased again, and both within the skew', async () => {
     // Proves the interval logic: a port's block held by A, released, then leased by B; lookups before,

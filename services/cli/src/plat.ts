@@ -35,6 +35,9 @@ Options (config-file key in brackets):
                           JetStream, shard ownership and epochs in NATS KV, port blocks from Redis. A
                           second PLAT with the same --state is a hot standby that takes over when the
                           first stops renewing (config file: state: { nats, redis, nodeId, detectionMs, pool })
+  --compliance URL        compliance log: a record per port-block lease and release to Kafka,
+                          kafka://HOST:PORT[,HOST:PORT]/TOPIC [compliance, or compliance.url with
+                          mode, logDestinations, heldIntervalMs, node] (off by default)
 Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, shards (1024), and nat: { blockSizePorts,
 subscriberPrefixLength, subscriberBlocksMax, subscriberSessionsMax, filtering, timeouts, staticBib, ... }
 (see README "Configuration").
@@ -64,6 +67,7 @@ export const platCommand: Command = {
           'no-routes': { type: 'boolean' },
           queues: { type: 'string' },
           state: { type: 'string' },
+          compliance: { type: 'string' },
         },
       }));
     } catch (error) {
@@ -89,6 +93,7 @@ export const platCommand: Command = {
       metrics: values.metrics,
       routes: values['no-routes'] ? false : undefined,
       queues: values.queues,
+      compliance: values.compliance,
       state: values.state,
     };
     const configPath = values.config as string | undefined;

@@ -28,6 +28,7 @@ import {
   parsePool4Entry,
   validateConfig as validateNatConfig,
 } from '../../nat-engine/src/index.js';
+import { type ComplianceConfig, parseComplianceConfig } from '../../state/src/index.js';
 import { type PlatStateConfig, parsePlatStateConfig } from './plat-state-config.js';
 import { checkShardCount, VIRTUAL_SHARDS_DEFAULT, VIRTUAL_SHARDS_MAX } from './routing/index.js';
 import { parseTenants, type TenantConfig } from './tenants/tenant-config.js';
@@ -74,6 +75,8 @@ export interface PlatConfig {
   state: PlatStateConfig | undefined;
   /** The ISPs served (sources of no tenant are dropped); undefined: one implicit tenant, any source. */
   tenants: TenantConfig[] | undefined;
+  /** Compliance log to Kafka (`compliance: kafka://HOST:PORT/TOPIC`); off when absent. */
+  compliance: ComplianceConfig | undefined;
 }
 
 export const platConfigKeys = [
@@ -101,6 +104,7 @@ export const platConfigKeys = [
   'xdpMode',
   'state',
   'tenants',
+  'compliance',
 ] as const;
 
 export function parsePlatConfig(raw: RawConfig): PlatConfig {
@@ -142,6 +146,11 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
   const iface4 = raw.interface4 === undefined ? undefined : readDeviceName(raw, 'interface4', '');
   if (iface4 !== undefined && (io !== 'xdp' || iface4 === iface))
     throw configError('interface4', "is the IPv4 side's interface with io 'xdp', other than interface");
+  if (raw.state !== undefined && raw.compliance !== undefined)
+    throw configError(
+      'compliance',
+      'the compliance outbox reads the embedded logs and is not wired to cluster mode (state) yet; remove one of compliance or state',
+    );
   if (raw.state !== undefined && io === 'xdp')
     throw configError('state', "cluster mode (state) runs with io 'tun' for now; remove io: xdp or state");
   const config: PlatConfig = {
@@ -175,6 +184,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     nat: nat as Omit<NatEngineConfigInput, 'pool'>,
     state: parsePlatStateConfig(raw.state),
     tenants: undefined,
+    compliance: parseComplianceConfig(raw.compliance),
   };
   // The engine and the translator check their own fields; name them as the operator wrote them.
   let engine: ReturnType<typeof validateNatConfig>;

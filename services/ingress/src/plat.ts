@@ -3,6 +3,8 @@
 // `xlat64 status`, and on stop removes what it added. With `io: xdp` it attaches libs/xdp to the
 // Ethernet interface(s) instead (no TUN, routes or forwarding) and runs the same queue handler. The
 // embedded state (binary log segments and snapshots, services/state) lives in stateDir.
+
+import { join } from 'node:path';
 import {
   linkUpSteps,
   type RunningRole,
@@ -14,6 +16,7 @@ import {
   sysctlStep,
 } from '../../../libs/dataplane/src/index.js';
 import { parsePool4Entry, pool4Cidrs, validateConfig } from '../../nat-engine/src/index.js';
+import { type NodeCompliance, startNodeCompliance } from '../../state/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
 import { platPoolUse, poolUseMetrics } from './pool-use.js';
@@ -26,7 +29,59 @@ export type RunningPlat = Pick<RunningRole, 'stop'> & {
   reloadTenants(tenants: TenantConfig[] | undefined): string;
 };
 
+/** How long a stopping PLAT keeps sending its last compliance records while Kafka answers (the rest go at the next start). */
+const COMPLIANCE_DRAIN_MS = 5000;
+
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
+  let compliance: NodeCompliance | null = null;
+  const role = await startPlatRole(config, log, () => compliance?.status() ?? null);
+  if (config.compliance !== undefined) {
+    try {
+      compliance = await startPlatCompliance(config);
+    } catch (error) {
+      await role.stop();
+      throw error;
+    }
+    log(
+      `plat: compliance records to kafka://${config.compliance.brokers.join(',')}/${config.compliance.topic} ` +
+        `(outbox in the main thread, reading the workers' logs)`,
+    );
+  }
+  return {
+    async stop() {
+      // The workers write their last events first; the outbox then sends what it can.
+      await role.stop();
+      await compliance?.stop(COMPLIANCE_DRAIN_MS);
+    },
+    reloadTenants: (tenants) => role.reloadTenants(tenants),
+  };
+}
+
+/**
+ * The compliance outbox over the workers' embedded logs. The directories follow the queue handler's
+ * layout (plat-queue-handler.ts): stateDir with one worker, stateDir/workers-<N>/q<i> with N.
+ */
+function startPlatCompliance(config: PlatConfig): Promise<NodeCompliance> {
+  const workers = config.queues;
+  const layoutDir = workers === 1 ? config.stateDir : join(config.stateDir, `workers-${workers}`);
+  return startNodeCompliance({
+    config: config.compliance!,
+    logs: Array.from({ length: workers }, (_, i) => ({
+      shard: i,
+      directory: workers === 1 ? config.stateDir : join(layoutDir, `q${i}`),
+    })),
+    checkpointDirectory: layoutDir,
+    layoutTag: workers === 1 ? '' : `w${workers}/`,
+    engine: validateConfig(natEngineConfig(config)),
+    natConfiguration: natEngineConfig(config),
+  });
+}
+
+async function startPlatRole(
+  config: PlatConfig,
+  log: (line: string) => void,
+  complianceStatus: () => unknown,
+): Promise<RunningPlat> {
   const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
   const slots = new TenantSlots(config.tenants);
   /** Applies a reloaded `tenants:` (already parsed against this node's pool) in every worker. */
@@ -87,6 +142,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
           prefix: config.prefix,
           pool4: config.pool4,
           stateDir: config.stateDir,
+          compliance: complianceStatus(),
           poolUse: poolUse(),
         }),
       },
@@ -121,6 +177,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
         stateDir: config.stateDir,
         shards: config.shards,
         workers: config.queues,
+        compliance: complianceStatus(),
         poolUse: poolUse(),
       }),
     },

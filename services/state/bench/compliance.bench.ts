@@ -194,20 +194,30 @@ export default async function bench(): Promise<void> {
     const baselineSeconds = (performance.now() - started) / 1000;
     await producer.disconnect();
 
-    // The outbox: a day of events into the compliance topic.
-    const options = {
-      ...defaultOutboxOptions,
-      kafka: { brokers: [broker.bootstrap] },
-      checkpointPath: join(dir, 'outbox.json'),
-      deriver: deriverOptions,
+    // The outbox: a day of events into a compliance topic, with the partition count before this
+    // session's change (8) and the current default (address mod 64), same run, same events.
+    const runOutbox = async (topic: string, partitions: number) => {
+      const options = {
+        ...defaultOutboxOptions,
+        kafka: { brokers: [broker.bootstrap] },
+        topic,
+        partitions,
+        checkpointPath: join(dir, `${topic}.json`),
+        deriver: deriverOptions,
+      };
+      const outbox = new ComplianceOutbox(arraySource(sources), options);
+      const began = performance.now();
+      await outbox.start();
+      await outbox.drain(1_800_000);
+      const seconds = (performance.now() - began) / 1000;
+      const produced = outbox.status().producedRecords;
+      await outbox.stop();
+      return { options, produced, seconds };
     };
-    const outbox = new ComplianceOutbox(arraySource(sources), options);
-    started = performance.now();
-    await outbox.start();
-    await outbox.drain(1_800_000);
-    const outboxSeconds = (performance.now() - started) / 1000;
-    const produced = outbox.status().producedRecords;
-    await outbox.stop();
+    const before = await runOutbox('compliance-8', 8);
+    const after = await runOutbox(defaultOutboxOptions.topic, defaultOutboxOptions.partitions);
+    const baselineRate = baselineCount / baselineSeconds;
+    const produced = after.produced;
 
     console.log('\n| path | records | records/s | vs kafkajs alone |');
     console.log('| --- | ---: | ---: | ---: |');
@@ -215,69 +225,84 @@ export default async function bench(): Promise<void> {
       `| derivation only (no Kafka) | ${fmt(derivedCount)} | ${fmt(derivedCount / deriveSeconds)} | |`,
     );
     console.log(
-      `| kafkajs alone: pre-encoded, idempotent, acks=all (baseline) | ${fmt(baselineCount)} | ${fmt(baselineCount / baselineSeconds)} | 1.00 |`,
+      `| kafkajs alone: pre-encoded, idempotent, acks=all, 8 partitions (baseline) | ${fmt(baselineCount)} | ${fmt(baselineRate)} | 1.00 |`,
     );
-    console.log(
-      `| outbox: derive + encode + send + checkpoint (target ≥ 50,000/s) | ${fmt(produced)} | ${fmt(produced / outboxSeconds)} | ${(produced / outboxSeconds / (baselineCount / baselineSeconds)).toFixed(2)} |`,
-    );
-
-    // Lookups: 30 random leases, asked at a random moment inside them, with 2 s skew.
-    let y = 99;
-    const random = (): number => {
-      y = (Math.imul(y, 1103515245) + 12345) >>> 0;
-      return y / 2 ** 32;
-    };
-    const times: number[] = [];
-    const fullTimes: number[] = [];
-    let wrong = 0;
-    let records = 0;
-    for (let q = 0; q < 30; q++) {
-      const lease = leases[Math.floor(random() * leases.length)];
-      const atMs = Math.floor(lease.startMs + 5000 + random() * (lease.endMs - lease.startMs - 10_000));
-      const address = `${lease.address >>> 24}.${(lease.address >>> 16) & 255}.${(lease.address >>> 8) & 255}.${lease.address & 255}`;
-      const port = lease.firstPort + Math.floor(random() * BLOCK);
-      started = performance.now();
-      const result = await lookupInKafka(
-        { address, port, protocol: 'udp', atMs, skewMs: 2000 },
-        { kafka: options.kafka, topic: options.topic, heldIntervalMs: deriverOptions.heldIntervalMs },
-        kafka,
+    for (const [name, run] of [
+      ['8 partitions (before)', before],
+      [`${defaultOutboxOptions.partitions} partitions (default; target ≥ 50,000/s)`, after],
+    ] as const) {
+      console.log(
+        `| outbox: derive + encode + send + checkpoint, ${name} | ${fmt(run.produced)} | ${fmt(run.produced / run.seconds)} | ${(run.produced / run.seconds / baselineRate).toFixed(2)} |`,
       );
-      times.push(performance.now() - started);
-      records += result.scanned.toOffset - result.scanned.fromOffset;
-      const expected = formatPrefix([0x20010db8, (lease.subscriber << 8) >>> 0, 0, 0], 56);
-      if (result.holders.length !== 1 || result.holders[0].subscriber !== expected) {
-        wrong++;
-        if (wrong <= 3)
-          console.log(
-            `wrong answer: ${address}:${port} at ${atMs} expected ${expected} [${lease.startMs}, ${lease.endMs}], got ${JSON.stringify(result.holders.map((h) => [h.subscriber, h.startMs, h.endMs]))}, scanned ${JSON.stringify(result.scanned)}`,
-          );
-      }
-      if (q < 5) {
-        // Baseline: the whole partition of the address, decoded, as a lookup without the window would.
-        const partition = partitionOf(address, 8);
-        const offsets = await admin.fetchTopicOffsets(options.topic);
-        const high = Number(offsets.find((o) => o.partition === partition)?.high ?? 0);
-        started = performance.now();
-        await scanPartition(kafka, options.topic, 8, partition, 0, high, (message) => {
-          if (message.key?.toString() === address) JSON.parse(message.value?.toString() ?? 'null');
-          return true;
-        });
-        fullTimes.push(performance.now() - started);
-      }
     }
-    await admin.disconnect();
+
+    // Lookups: 30 random leases, asked at a random moment inside them, with 2 s skew, on each topic.
+    const lookups = async (topic: string, partitions: number, baselineQueries: number) => {
+      let y = 99;
+      const random = (): number => {
+        y = (Math.imul(y, 1103515245) + 12345) >>> 0;
+        return y / 2 ** 32;
+      };
+      const times: number[] = [];
+      const fullTimes: number[] = [];
+      let wrong = 0;
+      let records = 0;
+      for (let q = 0; q < 30; q++) {
+        const lease = leases[Math.floor(random() * leases.length)];
+        const atMs = Math.floor(lease.startMs + 5000 + random() * (lease.endMs - lease.startMs - 10_000));
+        const address = `${lease.address >>> 24}.${(lease.address >>> 16) & 255}.${(lease.address >>> 8) & 255}.${lease.address & 255}`;
+        const port = lease.firstPort + Math.floor(random() * BLOCK);
+        started = performance.now();
+        const result = await lookupInKafka(
+          { address, port, protocol: 'udp', atMs, skewMs: 2000 },
+          { kafka: after.options.kafka, topic, heldIntervalMs: deriverOptions.heldIntervalMs },
+          kafka,
+        );
+        times.push(performance.now() - started);
+        records += result.scanned.toOffset - result.scanned.fromOffset;
+        const expected = formatPrefix([0x20010db8, (lease.subscriber << 8) >>> 0, 0, 0], 56);
+        if (result.holders.length !== 1 || result.holders[0].subscriber !== expected) {
+          wrong++;
+          if (wrong <= 3)
+            console.log(
+              `wrong answer: ${address}:${port} at ${atMs} expected ${expected} [${lease.startMs}, ${lease.endMs}], got ${JSON.stringify(result.holders.map((h) => [h.subscriber, h.startMs, h.endMs]))}, scanned ${JSON.stringify(result.scanned)}`,
+            );
+        }
+        if (q < baselineQueries) {
+          // Baseline: the whole partition of the address, decoded, as a lookup without the window would.
+          const partition = partitionOf(address, partitions);
+          const offsets = await admin.fetchTopicOffsets(topic);
+          const high = Number(offsets.find((o) => o.partition === partition)?.high ?? 0);
+          started = performance.now();
+          await scanPartition(kafka, topic, partitions, partition, 0, high, (message) => {
+            if (message.key?.toString() === address) JSON.parse(message.value?.toString() ?? 'null');
+            return true;
+          });
+          fullTimes.push(performance.now() - started);
+        }
+      }
+      return { times, fullTimes, wrong, records };
+    };
     const median = (a: number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+    const old = await lookups('compliance-8', 8, 5);
+    const now = await lookups(defaultOutboxOptions.topic, defaultOutboxOptions.partitions, 0);
+    await admin.disconnect();
     console.log(
-      `\nlookup over a day (${fmt(produced)} records in 8 partitions), 30 queries, answers wrong: ${wrong}`,
+      `\nlookup over a day (${fmt(produced)} records), 30 queries per topic, answers wrong: ${old.wrong} (8 partitions), ${now.wrong} (${defaultOutboxOptions.partitions})`,
     );
     console.log('| lookup | median ms | max ms | offsets read per query | vs whole partition |');
     console.log('| --- | ---: | ---: | ---: | ---: |');
     console.log(
-      `| whole partition of the address (baseline, 5 queries) | ${fmt(median(fullTimes))} | ${fmt(Math.max(...fullTimes))} | ${fmt(produced / 8)} | 1.00 |`,
+      `| whole partition of the address, 8 partitions (baseline, 5 queries) | ${fmt(median(old.fullTimes))} | ${fmt(Math.max(...old.fullTimes))} | ${fmt(produced / 8)} | 1.00 |`,
     );
-    console.log(
-      `| lookupInKafka: timestamp index + block-held window (target < 1 s) | ${fmt(median(times))} | ${fmt(Math.max(...times))} | ${fmt(records / times.length)} | ${(median(times) / median(fullTimes)).toFixed(3)} |`,
-    );
+    for (const [name, run] of [
+      ['8 partitions (before)', old],
+      [`${defaultOutboxOptions.partitions} partitions (default; target < 1 s)`, now],
+    ] as const) {
+      console.log(
+        `| lookupInKafka: timestamp index + block-held window, ${name} | ${fmt(median(run.times))} | ${fmt(Math.max(...run.times))} | ${fmt(run.records / run.times.length)} | ${(median(run.times) / median(old.fullTimes)).toFixed(3)} |`,
+      );
+    }
   } finally {
     await stopKafka(broker);
     removeKafkaDir(broker);

@@ -14,6 +14,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -461,7 +462,7 @@ function segmentPath(directory: string, number: number): string {
   return join(directory, `log-${String(number).padStart(8, '0')}.bin`);
 }
 
-function snapshotPath(directory: string, shard: number): string {
+export function snapshotPath(directory: string, shard: number): string {
   return join(directory, `snapshot-${shard}.bin`);
 }
 
@@ -501,14 +502,14 @@ export function encodeRecord(batch: EventBatch, out: Buffer, offset: number): nu
   return offset + length;
 }
 
-interface RecordRead {
+export interface RecordRead {
   /** null: the record at this position is incomplete or fails its checksum (a torn tail). */
   batch: EventBatch | null;
   end: number;
 }
 
-/** Reads records from the start of `bytes`; stops after yielding a null batch. */
-function* records(bytes: Buffer, length: number): Generator<RecordRead> {
+/** Reads records from the start of `bytes`; stops after yielding a null batch (also used by the compliance tail). */
+export function* records(bytes: Buffer, length: number): Generator<RecordRead> {
   let offset = 0;
   while (offset < length) {
     if (length - offset < LOG_RECORD_HEADER_BYTES) {
@@ -560,4 +561,32 @@ function parseSnapshot(path: string, bytes: Buffer): ShardSnapshot {
     timeMs: bytes.readDoubleBE(19),
     payload,
   };
+}
+
+/**
+ * The sequence a shard's stored snapshot covers, read from its header alone (0 without one): for a
+ * reader in another thread that tails the log (the compliance outbox) and must know where compaction cut.
+ * The snapshot is replaced by rename, so the header read is always of one whole file.
+ */
+export function snapshotSequenceOf(directory: string, shard: number): number {
+  const path = snapshotPath(directory, shard);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw new StateError('XLAT64_ERR_LOG_UNAVAILABLE', `cannot read ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  try {
+    const header = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
+    const read = readSync(fd, header, 0, SNAPSHOT_HEADER_BYTES, 0);
+    if (read !== SNAPSHOT_HEADER_BYTES || header.readUInt32BE(0) !== SNAPSHOT_MAGIC) {
+      throw new StateError('XLAT64_ERR_LOG_CORRUPT', `${path}: not a snapshot file`);
+    }
+    return header.readUIntBE(13, 6);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -15,7 +15,12 @@ export {
   type ClusterStoreStatus,
 } from './cluster-nat-store.js';
 export * from './compliance/index.js';
-export { EmbeddedEventLog, type EmbeddedLogOpenReport, LOG_RECORD_HEADER_BYTES } from './embedded-log.js';
+export {
+  EmbeddedEventLog,
+  type EmbeddedLogOpenReport,
+  encodeRecord,
+  LOG_RECORD_HEADER_BYTES,
+} from './embedded-log.js';
 export {
   EmbeddedNatStore,
   type EmbeddedNatStoreOptions,

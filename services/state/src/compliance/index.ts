@@ -1,5 +1,6 @@
 // Public surface of the compliance log: records derived from NAT events, the Kafka outbox, lookup.
 
+export { EmbeddedLogTail, type TailedLog } from './embedded-tail.js';
 export type { LookupEvidence, LookupHolder, LookupQuery } from './holders.js';
 export {
   createKafka,
@@ -15,6 +16,14 @@ export {
   LookupScan,
   lookupInKafka,
 } from './lookup.js';
+export {
+  type ComplianceConfig,
+  complianceConfigKeys,
+  type NodeCompliance,
+  type NodeComplianceOptions,
+  parseComplianceConfig,
+  startNodeCompliance,
+} from './node-outbox.js';
 export {
   ComplianceOutbox,
   type ComplianceOutboxOptions,

@@ -127,8 +127,20 @@ export async function lookupInKafka(
   try {
     const partitions = await topicPartitions(admin, options.topic);
     // RFC 7422: holders by formula under the configurations in effect (none when none is logged).
-    const history = await readConfigHistory(kafka, admin, options.topic);
+    // Read while the partition is scanned: each read is a consumer of its own, waiting on the broker.
+    // Its own admin client: kafkajs' admin does not take two offset requests at once.
+    const historyRead = (async () => {
+      const historyAdmin = kafka.admin();
+      await historyAdmin.connect();
+      try {
+        return await readConfigHistory(kafka, historyAdmin, options.topic);
+      } finally {
+        await historyAdmin.disconnect();
+      }
+    })();
+    historyRead.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     if (partitions === 0) {
+      const history = await historyRead;
       return {
         query,
         holders: deterministicHolders(history, query),
@@ -182,6 +194,7 @@ export async function lookupInKafka(
       to = Math.max(to, from);
       from = low;
     }
+    const history = await historyRead;
     return {
       query,
       holders: [...scan.holders(), ...deterministicHolders(history, query)],

@@ -49,7 +49,7 @@ export interface ComplianceOutboxOptions {
 
 export const defaultOutboxOptions = {
   topic: 'xlat64-compliance',
-  partitions: 8,
+  partitions: 64,
   retentionMs: -1,
   batchesPerRoundMax: 32,
   recordsPerSendMax: 5000,

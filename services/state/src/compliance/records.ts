@@ -20,7 +20,10 @@ export type ComplianceRecordKind =
   | 'block-release'
   /** Emitted per still-leased block at each `heldIntervalMs` boundary, so lookups scan a bounded window. */
   | 'block-held'
-  /** Reserved for the cluster: a block taken over by a new owner epoch (not emitted yet). */
+  /**
+   * A still-leased block whose shard's events now come with a newer owner epoch (the cluster moved the
+   * shard to another node): the new owner's first record of the lease, id `t:<leaseId>:<epoch>`.
+   */
   | 'block-takeover'
   | 'mapping-create'
   | 'mapping-remove'
@@ -33,7 +36,7 @@ export type ProtocolName = (typeof PROTOCOL_SLOTS)[number];
 
 export interface ComplianceRecord {
   v: number;
-  /** Deterministic: `shard:epoch:sequence:index` of the event, `h:<leaseId>:<boundaryMs>` for block-held. */
+  /** Deterministic: `[idPrefix]shard:epoch:sequence:index` of the event, `h:<leaseId>:<boundaryMs>` for block-held. */
   id: string;
   kind: ComplianceRecordKind;
   /** Id of the record that opened the interval (the block-lease or mapping-create record). */
@@ -82,6 +85,11 @@ export interface DeriverOptions {
    * logged (the configuration history is). Words and length as the engine's `deterministic`.
    */
   deterministic?: { readonly prefix: ArrayLike<number>; readonly prefixLength: number } | null;
+  /**
+   * Put before every id, so logs whose (shard, epoch, sequence) restart from 1 (another node, another
+   * worker layout of the same node) never produce the same id: `<node>/` or `<node>/w<workers>/`.
+   */
+  idPrefix?: string;
 }
 
 export const defaultDeriverOptions: DeriverOptions = {
@@ -114,6 +122,8 @@ interface ShardState {
   readonly sessions: Map<string, OpenInterval>;
   /** Next block-held boundary (ms), or -1 before the first event. */
   nextHeldMs: number;
+  /** Owner epoch of the shard's latest event, or -1 before the first event. */
+  epoch: number;
 }
 
 /** Turns one shard's event batches into compliance records; keeps the open intervals it needs. */
@@ -129,7 +139,7 @@ export class ComplianceDeriver {
   private shardState(shard: number): ShardState {
     let state = this.shards.get(shard);
     if (state === undefined) {
-      state = { blocks: new Map(), mappings: new Map(), sessions: new Map(), nextHeldMs: -1 };
+      state = { blocks: new Map(), mappings: new Map(), sessions: new Map(), nextHeldMs: -1, epoch: -1 };
       this.shards.set(shard, state);
     }
     return state;
@@ -152,7 +162,12 @@ export class ComplianceDeriver {
     for (let index = 0; index < events.length; index++) {
       const event = events[index];
       if (options.heldIntervalMs > 0) this.emitHeld(state, event.timeMs, out);
-      const id = `${shard}:${event.epoch}:${sequence}:${index}`;
+      if (event.epoch !== state.epoch) {
+        if (state.epoch !== -1 && event.epoch > state.epoch)
+          this.emitTakeover(state, event.epoch, event.timeMs, sequence, index, out);
+        state.epoch = event.epoch;
+      }
+      const id = `${options.idPrefix ?? ''}${shard}:${event.epoch}:${sequence}:${index}`;
       switch (event.type) {
         case NatEventType.BlockLeased: {
           const key = `${event.protocol}/${event.address}/${event.firstPort}`;
@@ -308,6 +323,43 @@ export class ComplianceDeriver {
         default:
           break;
       }
+    }
+  }
+
+  /**
+   * The shard's events now carry a newer owner epoch: the new owner holds every block still leased
+   * (a takeover keeps the subscribers' blocks). One block-takeover record per open lease, stamped with
+   * the new epoch and the first event's time; the lease's later records carry the new epoch too.
+   */
+  private emitTakeover(
+    state: ShardState,
+    epoch: number,
+    timeMs: number,
+    sequence: number,
+    index: number,
+    out: ComplianceRecord[],
+  ): void {
+    for (const [key, open] of state.blocks) {
+      open.epoch = epoch;
+      if (open.silent === true) continue;
+      const [protocol, address, firstPort] = key.split('/').map(Number);
+      out.push(
+        blockRecord(
+          `t:${open.leaseId}:${epoch}`,
+          'block-takeover',
+          open,
+          protocol,
+          address,
+          firstPort,
+          this.options,
+          {
+            endMs: null,
+            atMs: timeMs,
+            sequence,
+            index,
+          },
+        ),
+      );
     }
   }
 
