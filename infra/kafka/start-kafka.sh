@@ -62,7 +62,14 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 PROPS
-  cluster_id=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')
+  # A URL-safe base64 UUID can start with '-', which the storage tool's argument parser takes for an
+  # option ("expected one argument"); the first byte is drawn until its first character is a letter.
+  cluster_id=$(python3 -c 'import base64, os
+while True:
+    text = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    if text[0].isalpha():
+        print(text)
+        break')
   # shellcheck disable=SC2086
   java $java_opts -cp "$cache/libs/*" kafka.tools.StorageTool format -t "$cluster_id" \
     -c "$dir/server.properties" >"$dir/format.log" 2>&1 || {
