@@ -63,7 +63,7 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 PROPS
   # A URL-safe base64 UUID can start with '-', which the storage tool's argument parser takes for an
-  # option ("expected one argument"); the first byte is drawn until its first character is a letter.
+  # option ("expected one argument"): it is drawn again until its first character is a letter.
   cluster_id=$(python3 -c 'import base64, os
 while True:
     text = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
