@@ -1,0 +1,194 @@
+// The lab the PLAT data-path benches share (root): two namespaces joined by a veth (a0 in the generator's,
+// b0 in the PLAT's), a C generator (libs/xdp/bench/udp-flood.c, AF_PACKET sendmmsg) flooding one
+// IPv6-only client's 64-byte UDP packets to 64:ff9b::192.0.2.1, an IPv4 sink that never reads, the
+// PLAT queue handler's options, and `measure`: translated packets per second while the generator runs.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { forgetNamespaceOwner, recordNamespaceOwner } from '../../../infra/lab/global-teardown.js';
+import { type CounterLayout, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
+import {
+  firstPoolAddress,
+  natEngineConfig,
+  type PlatConfig,
+  parsePlatConfig,
+  platTranslatorConfig,
+} from '../src/plat-config.js';
+import { type PlatQueueOptions, platGaugeNames } from '../src/plat-queue-handler.js';
+import { platDropNames } from '../src/plat-step.js';
+
+const WARMUP_MS = 500;
+
+export interface Rate {
+  /** Packets translated per second (both directions' tx counters). */
+  pps: number;
+  /** What the generator sent per second (on a shared machine it can be the limit). */
+  offered: number;
+}
+
+export interface PlatFloodLab {
+  /** The PLAT's namespace (b0 is its interface), for TUN devices, routes and XDP ports. */
+  nsPlat: string;
+  config: PlatConfig;
+  layout: CounterLayout;
+  handlerModule: URL;
+  /** The queue handler's options for one run (its own state directory) over `counters`. */
+  options(name: string, counters: SharedArrayBuffer): PlatQueueOptions;
+  /** Floods for warm-up + `durationMs`, returning the rate read from `counters` over `durationMs`. */
+  measure(counters: Float64Array): Promise<Rate>;
+  sh(...args: string[]): string;
+}
+
+function sh(...args: string[]): string {
+  return execFileSync(args[0], args.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Builds the lab under namespaces `<tag>g-<pid>` and `<tag>p-<pid>`, runs `use`, then tears it all down. */
+export async function withPlatFloodLab<T>(
+  tag: string,
+  durationMs: number,
+  use: (lab: PlatFloodLab) => Promise<T>,
+): Promise<T> {
+  const nsGen = `x64t-${tag}g-${process.pid}`;
+  const nsPlat = `x64t-${tag}p-${process.pid}`;
+  const work = mkdtempSync(join(tmpdir(), `x64-${tag}-bench-`));
+  const binary = join(work, 'udp-flood');
+  let sink: ReturnType<typeof spawn> | undefined;
+  try {
+    sh(
+      'cc',
+      '-O2',
+      '-o',
+      binary,
+      fileURLToPath(new URL('../../../libs/xdp/bench/udp-flood.c', import.meta.url)),
+    );
+    for (const ns of [nsGen, nsPlat]) {
+      recordNamespaceOwner(ns);
+      sh('ip', 'netns', 'add', ns);
+      sh('ip', '-n', ns, 'link', 'set', 'lo', 'up');
+    }
+    const oneQueue = ['numtxqueues', '1', 'numrxqueues', '1'];
+    sh(
+      'ip',
+      '-n',
+      nsGen,
+      'link',
+      'add',
+      'a0',
+      ...oneQueue,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'b0',
+      'netns',
+      nsPlat,
+      ...oneQueue,
+    );
+    sh('ip', '-n', nsGen, 'addr', 'add', '192.0.2.1/24', 'dev', 'a0');
+    sh('ip', '-n', nsGen, 'addr', 'add', '2001:db8::1/64', 'dev', 'a0', 'nodad');
+    sh('ip', '-n', nsPlat, 'addr', 'add', '192.0.2.2/24', 'dev', 'b0');
+    sh('ip', '-n', nsPlat, 'addr', 'add', '2001:db8::2/64', 'dev', 'b0', 'nodad');
+    sh('ip', '-n', nsGen, 'link', 'set', 'a0', 'up');
+    sh('ip', '-n', nsPlat, 'link', 'set', 'b0', 'up');
+    sh(
+      'ip',
+      'netns',
+      'exec',
+      nsPlat,
+      'sysctl',
+      '-qw',
+      'net.ipv4.ip_forward=1',
+      'net.ipv6.conf.all.forwarding=1',
+      'net.ipv4.conf.all.rp_filter=0',
+      'net.ipv4.conf.default.rp_filter=0',
+    );
+    // The IPv4 server's socket never reads: translated packets are dropped there without ICMP errors.
+    sink = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        nsGen,
+        'python3',
+        '-c',
+        "import socket,time\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('192.0.2.1', 9)); time.sleep(600)",
+      ],
+      { stdio: 'ignore' },
+    );
+    const macOf = (ns: string, dev: string) =>
+      JSON.parse(sh('ip', '-j', '-n', ns, 'link', 'show', dev))[0].address as string;
+    const genMac = macOf(nsGen, 'a0');
+    const platMac = macOf(nsPlat, 'b0');
+    // Both sides know each other: no neighbour resolution inside the measured window.
+    sh('ip', '-n', nsPlat, 'neigh', 'replace', '192.0.2.1', 'lladdr', genMac, 'dev', 'b0');
+    sh('ip', '-n', nsPlat, 'neigh', 'replace', '2001:db8::1', 'lladdr', genMac, 'dev', 'b0');
+
+    const config = parsePlatConfig({
+      device: 'b0',
+      prefix: '64:ff9b::/96',
+      pool4: ['198.51.100.0/24'],
+      allowNonGlobalIpv4: true,
+      routes: false,
+      stateDir: work,
+    });
+    const layout = roleCounterLayout(platDropNames, platGaugeNames);
+    const translated = [layout.index('tx.packets46'), layout.index('tx.packets64')];
+    const seconds = (WARMUP_MS + durationMs + 500) / 1000;
+    const flood = (): Promise<number> => {
+      const child = spawn(
+        'ip',
+        ['netns', 'exec', nsGen, binary, 'a0', platMac, genMac, String(seconds), '6'],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d;
+      });
+      return new Promise((resolve) => child.once('close', () => resolve(Number(out.trim()) || 0)));
+    };
+    return await use({
+      nsPlat,
+      config,
+      layout,
+      handlerModule: new URL('../src/plat-queue-handler.ts', import.meta.url),
+      options: (name, counters) => ({
+        translator: platTranslatorConfig(config),
+        engine: natEngineConfig(config),
+        icmpSource4: firstPoolAddress(config),
+        stateDir: join(work, `state-${name}`),
+        flushIntervalMs: config.flushIntervalMs,
+        mtu4: config.mtu4,
+        mtu6: config.mtu6,
+        counters: [counters],
+      }),
+      async measure(counters) {
+        const sum = () => translated.reduce((n, i) => n + counters[i], 0);
+        const sent = flood();
+        await sleep(WARMUP_MS);
+        const from = sum();
+        const start = performance.now();
+        await sleep(durationMs);
+        const pps = ((sum() - from) * 1000) / (performance.now() - start);
+        return { pps, offered: (await sent) / seconds };
+      },
+      sh,
+    });
+  } finally {
+    if (sink?.pid) {
+      try {
+        process.kill(sink.pid, 'SIGKILL');
+      } catch {}
+    }
+    for (const ns of [nsGen, nsPlat]) {
+      try {
+        sh('ip', 'netns', 'del', ns);
+      } catch {}
+      forgetNamespaceOwner(ns);
+    }
+    rmSync(work, { recursive: true, force: true });
+  }
+}
