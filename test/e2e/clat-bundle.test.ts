@@ -5,13 +5,14 @@
 // subcommand reads the running CLAT's counters.
 //
 //   client (bundled CLAT, clat46) ── c0/p0 ── plat (xlat64 plat, 64:ff9b::/96) ── p1/s0 ── server 198.51.100.2
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordNamespaceOwner } from '../../infra/lab/global-teardown.js';
+import { namespaceProcesses, sleep } from './helpers/namespace-processes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/xlat64.mjs');
@@ -25,35 +26,8 @@ type Node = keyof typeof NS;
 const dir = mkdtempSync(join(tmpdir(), 'x64t-cb-'));
 const edge = join(dir, 'edge');
 const bundle = join(edge, 'xlat64-clat.mjs');
-const children = new Map<string, ChildProcess>();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const run = (node: Node, ...args: string[]) =>
-  spawnSync('ip', ['netns', 'exec', NS[node], ...args], { encoding: 'utf8', timeout: 60_000 });
-const sh = (node: Node, ...args: string[]) => {
-  const result = run(node, ...args);
-  if (result.status !== 0) throw new Error(`${args.join(' ')} in ${node}: ${result.stderr}${result.stdout}`);
-  return result.stdout;
-};
-
-function background(node: Node, name: string, args: string[], cwd = dir): ChildProcess {
-  const fd = openSync(join(dir, `${name}.log`), 'a');
-  const child = spawn('ip', ['netns', 'exec', NS[node], ...args], { stdio: ['ignore', fd, fd], cwd });
-  closeSync(fd);
-  children.set(name, child);
-  return child;
-}
-
-async function stopChild(name: string): Promise<void> {
-  const child = children.get(name);
-  children.delete(name);
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  await Promise.race([exited, sleep(5000)]);
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
-
+const { run, sh, background, stopAll } = namespaceProcesses(NS, dir, 60_000);
 async function waitFor(what: string, probe: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!probe()) {
@@ -147,7 +121,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const name of [...children.keys()]) await stopChild(name);
+  await stopAll();
   for (const ns of Object.values(NS)) spawnSync('ip', ['netns', 'del', ns]);
   if (process.env.X64T_KEEP === undefined) rmSync(dir, { recursive: true, force: true });
   else process.stderr.write(`clat-bundle files kept in ${dir}\n`);

@@ -8,8 +8,8 @@
 //
 //   client ── c0/r0 ── router ── ra/a0 ── plat-a (64:ff9b::/96, pool 203.0.113.0/25) ── a1/sa ──┐
 //   clat46            unbound     rb/b0 ── plat-b (2001:db8:64::/96, 203.0.113.128/25) ─ b1/sb ── server 198.51.100.2
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordNamespaceOwner } from '../../infra/lab/global-teardown.js';
 import { scapyPython } from '../support/scapy.js';
 import { startUnbound, type Unbound } from '../support/unbound.js';
+import { namespaceProcesses, sleep } from './helpers/namespace-processes.js';
 
 const BIN = fileURLToPath(new URL('../../bin/xlat64.mjs', import.meta.url));
 const RA_SENDER = fileURLToPath(new URL('./helpers/ra_sender.py', import.meta.url));
@@ -33,37 +34,9 @@ const NS: Record<Node, string> = {
   server: `x64t-cd-s-${process.pid}`,
 };
 const dir = mkdtempSync(join(tmpdir(), 'x64t-cd-'));
-const children = new Map<string, ChildProcess>();
 let unbound: Unbound | null = null;
 
-const run = (node: Node, ...args: string[]) =>
-  spawnSync('ip', ['netns', 'exec', NS[node], ...args], { encoding: 'utf8', timeout: 30_000 });
-const sh = (node: Node, ...args: string[]) => {
-  const result = run(node, ...args);
-  if (result.status !== 0) throw new Error(`${args.join(' ')} in ${node}: ${result.stderr}${result.stdout}`);
-  return result.stdout;
-};
-
-/** Starts a long-running process in a namespace (output to dir/<name>.log); stopped by its PID. */
-function background(node: Node, name: string, args: string[]): ChildProcess {
-  const fd = openSync(join(dir, `${name}.log`), 'a');
-  const child = spawn('ip', ['netns', 'exec', NS[node], ...args], { stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  children.set(name, child);
-  return child;
-}
-
-async function stopChild(name: string): Promise<void> {
-  const child = children.get(name);
-  children.delete(name);
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  await Promise.race([exited, sleep(5000)]);
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const { run, sh, background, stopChild, stopAll } = namespaceProcesses(NS, dir);
 
 async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -232,7 +205,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const name of [...children.keys()]) await stopChild(name);
+  await stopAll();
   await unbound?.stop();
   for (const ns of Object.values(NS)) spawnSync('ip', ['netns', 'del', ns]);
   // X64T_KEEP=1 keeps the logs (CLAT, PLATs, RA sender) for a look after the run.

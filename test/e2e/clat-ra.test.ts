@@ -5,14 +5,15 @@
 // index) the CLAT reopens its socket on it and solicits again, taking the prefix the router answers with.
 //
 //   client (clat46, uplink c0) ── c0/r0 ── router (scapy: answers router solicitations only)
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordNamespaceOwner } from '../../infra/lab/global-teardown.js';
 import { scapyPython } from '../support/scapy.js';
+import { namespaceProcesses, sleep } from './helpers/namespace-processes.js';
 
 const BIN = fileURLToPath(new URL('../../bin/xlat64.mjs', import.meta.url));
 const RA_SENDER = fileURLToPath(new URL('./helpers/ra_sender.py', import.meta.url));
@@ -20,39 +21,9 @@ const PREFIX_A = '64:ff9b::/96';
 const PREFIX_B = '2001:db8:64::/96';
 const CONFIGURED = '2001:db8:99::/96';
 const NS = { client: `x64t-cra-c-${process.pid}`, router: `x64t-cra-r-${process.pid}` };
-type Node = keyof typeof NS;
 const dir = mkdtempSync(join(tmpdir(), 'x64t-cra-'));
-const children = new Map<string, ChildProcess>();
 
-const run = (node: Node, ...args: string[]) =>
-  spawnSync('ip', ['netns', 'exec', NS[node], ...args], { encoding: 'utf8', timeout: 30_000 });
-const sh = (node: Node, ...args: string[]) => {
-  const result = run(node, ...args);
-  if (result.status !== 0) throw new Error(`${args.join(' ')} in ${node}: ${result.stderr}${result.stdout}`);
-  return result.stdout;
-};
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function background(node: Node, name: string, args: string[]): ChildProcess {
-  const fd = openSync(join(dir, `${name}.log`), 'a');
-  const child = spawn('ip', ['netns', 'exec', NS[node], ...args], { stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  children.set(name, child);
-  return child;
-}
-
-async function stopChild(name: string): Promise<void> {
-  const child = children.get(name);
-  children.delete(name);
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  await Promise.race([exited, sleep(5000)]);
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
-
-const logOf = (name: string) =>
-  existsSync(join(dir, `${name}.log`)) ? readFileSync(join(dir, `${name}.log`), 'utf8') : '';
+const { run, sh, background, stopChild, stopAll, logOf } = namespaceProcesses(NS, dir);
 
 interface StatusDoc {
   pid: number;
@@ -147,7 +118,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const name of [...children.keys()]) await stopChild(name);
+  await stopAll();
   for (const ns of Object.values(NS)) spawnSync('ip', ['netns', 'del', ns]);
   if (process.env.X64T_KEEP === undefined) rmSync(dir, { recursive: true, force: true });
   else process.stderr.write(`clat-ra logs kept in ${dir}\n`);
