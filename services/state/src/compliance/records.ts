@@ -339,28 +339,16 @@ export class ComplianceDeriver {
     index: number,
     out: ComplianceRecord[],
   ): void {
-    for (const [key, open] of state.blocks) {
-      open.epoch = epoch;
-      if (open.silent === true) continue;
-      const [protocol, address, firstPort] = key.split('/').map(Number);
-      out.push(
-        blockRecord(
-          `t:${open.leaseId}:${epoch}`,
-          'block-takeover',
-          open,
-          protocol,
-          address,
-          firstPort,
-          this.options,
-          {
-            endMs: null,
-            atMs: timeMs,
-            sequence,
-            index,
-          },
-        ),
-      );
-    }
+    for (const open of state.blocks.values()) open.epoch = epoch;
+    this.emitOpenBlocks(
+      state,
+      'block-takeover',
+      (open) => `t:${open.leaseId}:${epoch}`,
+      timeMs,
+      sequence,
+      index,
+      out,
+    );
   }
 
   /**
@@ -376,25 +364,37 @@ export class ComplianceDeriver {
     if (timeMs < state.nextHeldMs) return;
     const boundaryMs = Math.floor(timeMs / interval) * interval;
     state.nextHeldMs = boundaryMs + interval;
+    this.emitOpenBlocks(
+      state,
+      'block-held',
+      (open) => `h:${open.leaseId}:${boundaryMs}`,
+      boundaryMs,
+      0,
+      0,
+      out,
+    );
+  }
+
+  /** One `kind` record per open, non-silent lease of the shard, still open (endMs null) at `atMs`. */
+  private emitOpenBlocks(
+    state: ShardState,
+    kind: 'block-takeover' | 'block-held',
+    idOf: (open: OpenInterval) => string,
+    atMs: number,
+    sequence: number,
+    index: number,
+    out: ComplianceRecord[],
+  ): void {
     for (const [key, open] of state.blocks) {
       if (open.silent === true) continue;
       const [protocol, address, firstPort] = key.split('/').map(Number);
       out.push(
-        blockRecord(
-          `h:${open.leaseId}:${boundaryMs}`,
-          'block-held',
-          open,
-          protocol,
-          address,
-          firstPort,
-          this.options,
-          {
-            endMs: null,
-            atMs: boundaryMs,
-            sequence: 0,
-            index: 0,
-          },
-        ),
+        blockRecord(idOf(open), kind, open, protocol, address, firstPort, this.options, {
+          endMs: null,
+          atMs,
+          sequence,
+          index,
+        }),
       );
     }
   }
