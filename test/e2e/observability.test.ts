@@ -228,6 +228,15 @@ describe('Prometheus and the dashboard on a live xlat64 PLAT', () => {
     // restarts the PLAT, which resets the counters the tests above compare).
     const jaeger = await startJaeger({ netns: lab.namespaces.plat, otlpPort: OTLP_PORT });
     try {
+      // Fresh flows just before the kill, written to the log (nothing pending): whatever snapshot the PLAT
+      // took earlier, the tail after it holds batches the restart must replay.
+      lab.check('client', ['curl', '-sS', '-g', '--max-time', '10', `http://[${SERVER_V6}]:8000/`]);
+      let before = lab.counters('plat');
+      for (let i = 0; i < 40 && (before['events.pending'] ?? 0) > 0; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        before = lab.counters('plat');
+      }
+      expect(before['events.pending'] ?? 0).toBe(0); // status leaves out counters at 0
       lab.killAndRestartPlat(200);
       type Span = {
         operationName: string;
@@ -236,20 +245,24 @@ describe('Prometheus and the dashboard on a live xlat64 PLAT', () => {
         tags: { key: string; value: unknown }[];
       };
       let spans: Span[] = [];
+      let traces: { spans: Span[] }[] = [];
       for (let i = 0; i < 60 && spans.length === 0; i++) {
         await new Promise((r) => setTimeout(r, 500));
-        const doc = JSON.parse(jaeger.get('/api/traces?service=xlat64-plat&operation=state.recover')) as {
+        traces = (JSON.parse(jaeger.get('/api/traces?service=xlat64-plat&operation=state.recover')) as {
           data: { spans: Span[] }[];
-        };
-        spans = doc.data[0]?.spans ?? [];
+        }).data;
+        spans = traces[0]?.spans ?? [];
       }
+      // One worker, one start that Jaeger saw: one recovery trace (the first start had no Jaeger to export to).
+      const shown = traces.map((t) => t.spans.map((s) => [s.operationName, s.tags]));
+      expect(traces.length, JSON.stringify(shown)).toBe(1);
       const recover = spans.find((s) => s.operationName === 'state.recover');
       const replay = spans.find((s) => s.operationName === 'state.log.replay');
       expect(recover).toBeDefined();
       expect(replay?.references.map((r) => r.spanID)).toEqual([recover?.spanID]);
       // The replay folded the batches the killed PLAT had written (the traffic of the tests above).
       const batches = replay?.tags.find((t) => t.key === 'xlat64.log.batches')?.value as number;
-      expect(batches).toBeGreaterThan(0);
+      expect(batches, `${JSON.stringify(shown)}; killed PLAT: ${JSON.stringify(before)}`).toBeGreaterThan(0);
       const restored = lab.roleStatus('plat').counters['state.restoredSessions'] ?? 0;
       expect(recover?.tags.find((t) => t.key === 'xlat64.sessions')?.value).toBe(restored);
     } finally {
