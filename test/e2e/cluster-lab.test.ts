@@ -6,7 +6,7 @@
 // withdraw) loses its next hop through BFD before the standby serves, and flows from the subscribers go on
 // with the same IPv4 address and port; a graceful stop withdraws the routes before the process exits.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { namespaceProcesses } from './helpers/namespace-processes.js';
@@ -397,5 +397,21 @@ describe('cluster lab: three PLAT nodes behind a BGP/BFD router (infra/lab/clust
     }
     expect(nextHops('-6', PREF64)).toEqual([last.uplink.ipv6]);
     expectFlowsKeptTheirMapping();
+  }, 180_000);
+
+  it('down removes everything it started even after failures (a killed PLAT, a frozen BIRD): processes, namespaces, run directory', async () => {
+    await procs.stopAll();
+    const pids = readdirSync(RUN)
+      .filter((f) => f.endsWith('.pid'))
+      .map((f) => pidOf(`${RUN}/${f}`));
+    expect(pids.length).toBeGreaterThanOrEqual(11); // 3 PLATs, 4 BIRDs, 3 NATS, Redis
+    const down = labScript('down', 120_000);
+    expect(down.status, down.stderr).toBe(0);
+    expect(down.stderr).not.toContain('still run in');
+    expect(pids.filter(alive), 'processes the lab started that still run').toEqual([]);
+    const left = procs.run('router', 'true').status === 0;
+    expect(left, 'the router namespace is gone').toBe(false);
+    for (const name of Object.values(ns)) expect(existsSync(`/run/netns/${name}`), name).toBe(false);
+    expect(existsSync(RUN)).toBe(false);
   }, 180_000);
 });
