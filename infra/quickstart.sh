@@ -29,11 +29,11 @@ if [[ ${1:-} == --cluster ]]; then
   cat <<EOF2
 
 == Look around
-  cat $run/cluster.json                                           # the lab, for xlat64 drill and scripts
-  sudo bash infra/lab/cluster-lab.sh status                       # nodes, BGP/BFD sessions, router routes
+  cat $run/cluster.json   # the lab, for xlat64 drill and scripts
+  sudo bash infra/lab/cluster-lab.sh status   # nodes, BGP/BFD sessions, router routes
   sudo ip netns exec $prefix-router birdc -s $run/router-bird.ctl show route all
-  node bin/xlat64.mjs status --socket $run/n1.sock                # a node's counters (state.serving, epoch)
-  sudo kill -9 \$(cat $run/n1.pid)                                # a failure: the standby takes over
+  node bin/xlat64.mjs status --socket $run/n1.sock   # a node's counters (state.serving, epoch)
+  sudo kill -9 \$(cat $run/n1.pid)   # a failure: the standby takes over
   logs: $run/n1.log $run/n1-bird.log $run/router-bird.log $run/nats1/nats.log
 
 == Take it down
