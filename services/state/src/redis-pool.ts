@@ -221,10 +221,8 @@ export class RedisPoolStore {
       const extra = (await this.redis.smembers(`${this.prefix}:owner:${owner}`))
         .map(Number)
         .filter((block) => !keep.has(block));
-      const answers = await Promise.all(
-        chunks(extra, RECONCILE_BATCH_BLOCKS).map((batch) =>
-          this.fcall('xlat64_pool_release_many', owner, nowMs, JSON.stringify(batch)),
-        ),
+      const answers = await pipelined(chunks(extra, RECONCILE_BATCH_BLOCKS), (batch) =>
+        this.fcall('xlat64_pool_release_many', owner, nowMs, JSON.stringify(batch)),
       );
       let released = 0;
       for (const answer of answers) {
@@ -257,11 +255,10 @@ export class RedisPoolStore {
     return traced(controlPlaneTracer(), 'pool.claim.redis', attributes, async () => {
       const key = `${this.prefix}:owner:${owner}`;
       const batches = chunks(held, MEMBERSHIP_BATCH_BLOCKS);
-      const answers = await Promise.all(
-        batches.map(
-          (batch) =>
-            this.redis.call('SMISMEMBER', key, ...batch.map((h) => String(h.block))) as Promise<number[]>,
-        ),
+      const answers = await pipelined(
+        batches,
+        (batch) =>
+          this.redis.call('SMISMEMBER', key, ...batch.map((h) => String(h.block))) as Promise<number[]>,
       );
       const missing: HeldBlock[] = [];
       answers.forEach((flags, b) => {
@@ -299,13 +296,11 @@ export class RedisPoolStore {
     owner: string,
     held: readonly HeldBlock[],
   ): Promise<{ claimed: number; conflicts: number[] }> {
-    const answers = await Promise.all(
-      chunks(held, RECONCILE_BATCH_BLOCKS).map((batch) =>
-        this.fcall(
-          'xlat64_pool_claim',
-          owner,
-          JSON.stringify(batch.map((h) => [h.block, h.subscriber, h.slot, h.addressIndex])),
-        ),
+    const answers = await pipelined(chunks(held, RECONCILE_BATCH_BLOCKS), (batch) =>
+      this.fcall(
+        'xlat64_pool_claim',
+        owner,
+        JSON.stringify(batch.map((h) => [h.block, h.subscriber, h.slot, h.addressIndex])),
       ),
     );
     let claimed = 0;
@@ -341,6 +336,20 @@ export class RedisPoolStore {
 const RECONCILE_BATCH_BLOCKS = 1024;
 /** Blocks per SMISMEMBER call. */
 const MEMBERSHIP_BATCH_BLOCKS = 8192;
+
+/**
+ * Batches in flight at once: enough to keep the connection busy, few enough that the last one sent is
+ * answered well within the per-command timeout (each waits for the ones before it in Redis).
+ */
+const PIPELINE_WINDOW = 4;
+
+/** `call` on every batch, PIPELINE_WINDOW at a time; the answers in batch order. */
+async function pipelined<T, R>(batches: readonly T[], call: (batch: T) => Promise<R>): Promise<R[]> {
+  const answers: R[] = [];
+  for (let i = 0; i < batches.length; i += PIPELINE_WINDOW)
+    answers.push(...(await Promise.all(batches.slice(i, i + PIPELINE_WINDOW).map(call))));
+  return answers;
+}
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
