@@ -332,7 +332,7 @@ export class RedisPoolStore {
   }
 }
 
-/** Blocks per reconcile call: one script stays short (about a millisecond) so other nodes' leases interleave. */
+/** Blocks per reconcile call: one script stays short (a few milliseconds) so other nodes' leases interleave. */
 const RECONCILE_BATCH_BLOCKS = 1024;
 /** Blocks per SMISMEMBER call. */
 const MEMBERSHIP_BATCH_BLOCKS = 8192;
