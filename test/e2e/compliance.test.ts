@@ -45,13 +45,16 @@ interface Seen {
   atMs: number;
 }
 
+/** The PLAT's metrics endpoint in its namespace (the outbox lag gauges). */
+const METRICS = '127.0.0.1:9464';
+
 describe('compliance records from xlat64 plat to Kafka, and xlat64 lookup', () => {
   const broker = inject('kafkaBroker');
   const topic = `e2e-compliance-${process.pid}-${Date.now()}`;
   const lab = createE2eLab('e2e-compl', {
     plat: 'xlat64',
     clat: 'none',
-    platArgs: ['--compliance', `kafka://127.0.0.1:${broker.port}/${topic}`],
+    platArgs: ['--compliance', `kafka://127.0.0.1:${broker.port}/${topic}`, '--metrics', METRICS],
   });
   const socketPath = `/tmp/x64t-e2e-compl-${process.pid}-kafka.sock`;
   let hostRelay: number | undefined;
@@ -213,6 +216,25 @@ describe('compliance records from xlat64 plat to Kafka, and xlat64 lookup', () =
       90_000,
     );
     expect(down.lastError).not.toBeNull();
+    // The outbox's lag in the PLAT's /metrics (read from the outbox's status at the scrape) is the status's.
+    let scraped: Record<string, number> = {};
+    let status = down;
+    for (let i = 0; i < 40; i++) {
+      status = compliance() ?? down;
+      const text = lab.check('plat', ['curl', '-sS', '--max-time', '10', `http://${METRICS}/metrics`]);
+      scraped = Object.fromEntries(
+        [...text.matchAll(/^(xlat64_compliance_outbox_\w+)\{[^}]*\} (\S+)$/gm)].map((m) => [
+          m[1],
+          Number(m[2]),
+        ]),
+      );
+      if (scraped.xlat64_compliance_outbox_lag === status.lagBatches) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(scraped.xlat64_compliance_outbox_lag, JSON.stringify(scraped)).toBe(status.lagBatches);
+    expect(scraped.xlat64_compliance_outbox_lag).toBeGreaterThan(0);
+    expect(scraped.xlat64_compliance_outbox_pending).toBeGreaterThanOrEqual(0);
+    expect(scraped.xlat64_compliance_outbox_oldest_pending_age).toBeGreaterThanOrEqual(0);
     // The PLAT writes its event log once a second: wait for it, then crash the PLAT and start it again.
     await new Promise((r) => setTimeout(r, 2500));
     lab.killAndRestartPlat(500);

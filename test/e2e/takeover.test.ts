@@ -1,13 +1,24 @@
-// Cluster state through the lab (issue 9): two `xlat64 plat --state nats://…,redis://…` processes in the
+// Cluster state through the lab (issue 9): two `xlat64 plat` processes with cluster state (`state:` in the
+// config file, as `--state nats://…,redis://…` gives it, with a 3 s detection time) in the
 // PLAT namespace, one owning the shard and one hot standby (no routes, following the JetStream subject).
 // A long-lived TCP connection and a UDP flow run through the owner; the owner is killed with SIGKILL; the
 // standby takes the shard over (epoch + 1 in NATS KV), adds the routes and serves from its replica, so the
 // TCP connection continues with no reset and both flows keep their IPv4 address and port at the server.
-// The killed node started again comes back as a standby: the live owner keeps the shard.
+// The killed node started again comes back as a standby: the live owner keeps the shard. A real Prometheus
+// in the namespace scrapes both PLATs' --metrics (replication lag: the owner's acknowledged and
+// unacknowledged batches, the standby's apply lag, the takeover) and the values match `xlat64 status`;
+// the takeover is one `state.takeover` trace (acquire, catch-up, epoch, serve with the Redis claim) in a
+// real Jaeger.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type PromSample,
+  type RunningServer,
+  startJaeger,
+  startPrometheus,
+} from '../../infra/observability/servers.js';
 import {
   createE2eLab,
   LABTOOL,
@@ -20,11 +31,24 @@ import {
   XLAT64,
 } from './support.js';
 
-const lab = createE2eLab('e2e-takeover', { plat: 'xlat64', clat: 'none' });
+/** Jaeger's OTLP/HTTP port inside the PLAT's namespace (both cluster PLATs export their spans there). */
+const OTLP_PORT = 4318;
+const lab = createE2eLab('e2e-takeover', {
+  plat: 'xlat64',
+  clat: 'none',
+  platConfigExtra: `tracesUrl: http://127.0.0.1:${OTLP_PORT}/v1/traces\n`,
+});
+/** The PLATs' metrics endpoints in the namespace: the first owner (and its restart) and the standby. */
+const METRICS = { a: '127.0.0.1:9464', b: '127.0.0.1:9465' };
 const TCP_PORT = 9001;
 const NATS_PORT = 4222;
 const REDIS_PORT = 6379;
-const STATE = `nats://127.0.0.1:${NATS_PORT},redis://127.0.0.1:${REDIS_PORT}`;
+/**
+ * The owner's record unchanged this long = the owner is gone. Longer than the 1 s default: on a loaded
+ * machine (the run shares two cores with other suites) a live owner's renewal can be late by a second, and
+ * the restarted node must not take the shard from it.
+ */
+const DETECTION_MS = 3000;
 const servers = new URL('../../infra/services/', import.meta.url);
 
 interface Tick {
@@ -64,7 +88,7 @@ function startStateServer(kind: 'nats' | 'redis', port: number): void {
 const plats: ChildProcess[] = [];
 
 /** `xlat64 plat --state …` in the PLAT namespace on its own device and status socket; returns its PID. */
-function startClusterPlat(name: string, device: string): number {
+function startClusterPlat(name: string, device: string, metrics: string): number {
   const fd = openSync(`${lab.runDir}/plat-${name}.log`, 'a');
   const child = spawn(
     'ip',
@@ -76,15 +100,15 @@ function startClusterPlat(name: string, device: string): number {
       XLAT64,
       'plat',
       '--config',
-      `${lab.runDir}/xlat64-plat.yaml`,
+      `${lab.runDir}/xlat64-plat-cluster.yaml`,
       '--device',
       device,
       '--state-dir',
       `${lab.runDir}/state-${name}`,
       '--status-socket',
       `${lab.runDir}/plat-${name}.sock`,
-      '--state',
-      STATE,
+      '--metrics',
+      metrics,
     ],
     { detached: true, stdio: ['ignore', fd, fd] },
   );
@@ -96,15 +120,31 @@ function startClusterPlat(name: string, device: string): number {
   return child.pid;
 }
 
-function counters(name: string): Record<string, number> | null {
+interface ClusterStatus {
+  counters: Record<string, number>;
+  replication?: { shard: number; serving: boolean; epoch: number; standbyBatches: number }[];
+}
+
+function statusOf(name: string): ClusterStatus | null {
   const result = spawnSync(
     process.execPath,
     [XLAT64, 'status', '--socket', `${lab.runDir}/plat-${name}.sock`, '--json'],
     { encoding: 'utf8', timeout: 30_000 },
   );
   if (result.status !== 0) return null;
-  return (JSON.parse(result.stdout) as { counters: Record<string, number> }).counters;
+  return JSON.parse(result.stdout) as ClusterStatus;
 }
+
+function counters(name: string): Record<string, number> | null {
+  return statusOf(name)?.counters ?? null;
+}
+
+type Span = {
+  operationName: string;
+  spanID: string;
+  references: { spanID: string }[];
+  tags: { key: string; value: unknown }[];
+};
 
 function logOf(name: string): string {
   return existsSync(`${lab.runDir}/plat-${name}.log`)
@@ -113,12 +153,43 @@ function logOf(name: string): string {
 }
 
 describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', () => {
-  beforeAll(() => {
+  let prom: RunningServer & { query(expr: string): PromSample[] };
+  let jaeger: RunningServer;
+  /** One series' value at `instance` (the PLAT's metrics address); NaN when Prometheus has no such series. */
+  const scraped = (metric: string, instance: string): number => {
+    const samples = prom.query(`${metric}{instance="${instance}"}`);
+    return samples.length === 1 ? samples[0].value : Number.NaN;
+  };
+  /** Polls until every Prometheus value equals the PLAT's status counter (counters move between the two reads). */
+  const matchStatus = async (name: 'a' | 'b', pairs: [string, string][]) => {
+    let mismatches: string[] = [];
+    for (let attempt = 0; attempt < 60; attempt++) {
+      const status = counters(name) ?? {};
+      mismatches = pairs
+        .map(
+          ([counter, metric]) =>
+            [counter, metric, status[counter] ?? 0, scraped(metric, METRICS[name])] as const,
+        )
+        .filter(([, , want, got]) => want !== got || want === 0)
+        .map(([counter, metric, want, got]) => `${counter}=${want} but ${metric}=${got}`);
+      if (mismatches.length === 0) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(mismatches).toEqual([]);
+  };
+
+  beforeAll(async () => {
     lab.up();
     // The lab's own (embedded) PLAT makes way for the two cluster PLATs.
     const pid = Number(readFileSync(`${lab.runDir}/xlat64-plat.pid`, 'utf8').trim());
     process.kill(pid, 'SIGTERM');
     waitUntil(() => !pidAlive(pid), 'the lab PLAT to stop', 20_000);
+    // The lab's configuration plus the cluster state (URLs and detection time).
+    writeFileSync(
+      `${lab.runDir}/xlat64-plat-cluster.yaml`,
+      `${readFileSync(`${lab.runDir}/xlat64-plat.yaml`, 'utf8')}\nstate:\n  nats: nats://127.0.0.1:${NATS_PORT}\n` +
+        `  redis: redis://127.0.0.1:${REDIS_PORT}\n  detectionMs: ${DETECTION_MS}\n`,
+    );
     startStateServer('nats', NATS_PORT);
     startStateServer('redis', REDIS_PORT);
     startUdpServer(lab);
@@ -127,17 +198,25 @@ describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', ()
       () => lab.run('server', ['ss', '-ltnH', `sport = :${TCP_PORT}`]).stdout.trim() !== '',
       'the TCP echo server to listen',
     );
-  }, 120_000);
+    jaeger = await startJaeger({ netns: lab.namespaces.plat, otlpPort: OTLP_PORT });
+    prom = await startPrometheus({
+      targets: [METRICS.a, METRICS.b],
+      netns: lab.namespaces.plat,
+      port: 9090,
+    });
+  }, 600_000);
 
-  afterAll(() => {
+  afterAll(async () => {
     for (const child of plats) if (child.pid !== undefined && pidAlive(child.pid)) child.kill('SIGKILL');
+    await prom?.stop();
+    await jaeger?.stop();
     lab.teardown();
   });
 
-  it('keeps a long-lived TCP connection and a UDP flow on the same IPv4 address and port when the owner is killed and the standby takes over', () => {
-    const a = startClusterPlat('a', 'nat64');
+  it('keeps a long-lived TCP connection and a UDP flow on the same IPv4 address and port when the owner is killed and the standby takes over', async () => {
+    const a = startClusterPlat('a', 'nat64', METRICS.a);
     waitUntil(() => counters('a')?.['state.serving'] === 1, `PLAT a to own its shard\n${logOf('a')}`, 30_000);
-    const b = startClusterPlat('b', 'nat64b');
+    const b = startClusterPlat('b', 'nat64b', METRICS.b);
     waitUntil(() => counters('b') !== null, `PLAT b to answer status\n${logOf('b')}`, 30_000);
 
     const tcpLog = `${lab.runDir}/tcp-ticker.jsonl`;
@@ -164,6 +243,23 @@ describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', ()
     );
     expect(counters('b')?.['state.serving'] ?? 0).toBe(0);
     expect(counters('a')?.['state.epoch']).toBe(1);
+
+    // Replication lag through a real scrape: the owner's acknowledged batches and events, the standby's
+    // folded batches with their apply lag, each equal to the PLAT's own status (non-zero).
+    await matchStatus('a', [
+      ['replication.appendedBatches', 'xlat64_replication_appended_batches_total'],
+      ['replication.appendedEvents', 'xlat64_replication_appended_events_total'],
+    ]);
+    await matchStatus('b', [['replication.standbyLagBatches', 'xlat64_replication_standby_applied_total']]);
+    expect(scraped('xlat64_replication_unacked_batches', METRICS.a)).toBeGreaterThanOrEqual(0);
+    expect(scraped('xlat64_replication_unacked_bytes', METRICS.a)).toBeGreaterThanOrEqual(0);
+    expect(scraped('xlat64_replication_standby_lag_last', METRICS.b)).toBeGreaterThanOrEqual(0);
+    expect(scraped('xlat64_replication_standby_lag_time_total', METRICS.b)).toBeGreaterThanOrEqual(0);
+    // The status socket names each worker's shard with the same figures.
+    const standbyStatus = statusOf('b')?.replication?.[0];
+    expect(standbyStatus?.serving).toBe(false);
+    expect(standbyStatus?.standbyBatches ?? 0).toBeGreaterThan(0);
+    expect(statusOf('a')?.replication?.[0]).toMatchObject({ shard: 0, serving: true, epoch: 1 });
     spawnSync('sleep', ['1.5']); // the latest sessions reach the stream within a flush interval
 
     const tcpBefore = ticks(tcpLog).length;
@@ -193,11 +289,50 @@ describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', ()
     expect(new Set(udpSeen.map((d) => `${d.peer}:${d.port}`)).size).toBe(1);
     expect(counters('b')?.['drop.nat.nosession64'] ?? 0).toBe(0);
 
+    // The takeover in the standby's metrics, as Prometheus scraped them.
+    await matchStatus('b', [['state.takeovers', 'xlat64_state_takeovers_total']]);
+    expect(scraped('xlat64_state_takeover_duration', METRICS.b)).toBeGreaterThan(0);
+    // One trace for the takeover: state.takeover with its steps as children, the Redis claim of the
+    // shard's blocks inside serve, and the full reconcile after it in the same trace.
+    // (PLAT a's own start took the free shard at epoch 1: a trace of its own.)
+    const tag = (span: Span | undefined, key: string) => span?.tags.find((t) => t.key === key)?.value;
+    const isEpoch2 = (t: { spans: Span[] }) =>
+      t.spans.some((s) => s.operationName === 'state.takeover' && tag(s, 'xlat64.epoch') === 2);
+    let spans: Span[] = [];
+    let traces: { spans: Span[] }[] = [];
+    const has = (name: string) => spans.some((s) => s.operationName === name);
+    for (let i = 0; i < 60 && !(has('pool.claim.redis') && has('pool.reconcile.redis')); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      traces = (
+        JSON.parse(jaeger.get('/api/traces?service=xlat64-plat&operation=state.takeover')) as {
+          data: { spans: Span[] }[];
+        }
+      ).data.filter(isEpoch2);
+      spans = traces[0]?.spans ?? [];
+    }
+    const shown = JSON.stringify(traces.map((t) => t.spans.map((s) => [s.operationName, s.tags])));
+    expect(traces.length, shown).toBe(1);
+    const byName = (name: string) => spans.find((s) => s.operationName === name);
+    const takeover = byName('state.takeover');
+    expect(takeover, shown).toBeDefined();
+    const parentOf = (name: string) => byName(name)?.references.map((r) => r.spanID);
+    for (const step of [
+      'state.ownership.acquire',
+      'state.takeover.catchup',
+      'state.takeover.epoch',
+      'state.takeover.serve',
+    ])
+      expect(parentOf(step), `${step}: ${shown}`).toEqual([takeover?.spanID]);
+    expect(parentOf('pool.claim.redis'), shown).toEqual([byName('state.takeover.serve')?.spanID]);
+    expect(has('pool.reconcile.redis'), shown).toBe(true);
+    expect(tag(takeover, 'xlat64.epoch')).toBe(2);
+    expect(tag(takeover, 'xlat64.takeover.outcome')).toBe('serving');
+
     // The killed node comes back with the same command: b renews, so a stays a standby.
-    startClusterPlat('a2', 'nat64');
+    startClusterPlat('a2', 'nat64', METRICS.a);
     waitUntil(() => counters('a2') !== null, `the restarted PLAT to answer status\n${logOf('a2')}`, 30_000);
-    spawnSync('sleep', ['2.5']); // more than the detection time (1 s)
-    expect(counters('a2')?.['state.serving'] ?? 0).toBe(0);
+    spawnSync('sleep', [String(DETECTION_MS / 1000 + 1.5)]); // more than the detection time
+    expect(counters('a2')?.['state.serving'] ?? 0, `a2:\n${logOf('a2')}\nb:\n${logOf('b')}`).toBe(0);
     expect(counters('b')?.['state.serving']).toBe(1);
     expect(b).toBeGreaterThan(0);
   }, 240_000);

@@ -50,6 +50,73 @@ const fixed: Record<string, Omit<MetricTarget, 'description'> & { description?: 
   'nat.heldsyns': { metric: 'xlat64.nat.held_syns', kind: 'gauge', unit: '{packet}', attributes: {} },
   'events.pending': { metric: 'xlat64.eventlog.pending', kind: 'gauge', unit: '{event}', attributes: {} },
   'events.refused': { metric: 'xlat64.eventlog.refused', kind: 'counter', unit: '{event}', attributes: {} },
+  // Cluster state (`xlat64 plat --state`): one shard per worker, so the `worker` label names the shard.
+  'replication.unackedBatches': {
+    metric: 'xlat64.replication.unacked.batches',
+    kind: 'gauge',
+    unit: '{batch}',
+    attributes: {},
+  },
+  'replication.unackedBytes': {
+    metric: 'xlat64.replication.unacked.bytes',
+    kind: 'gauge',
+    unit: 'By',
+    attributes: {},
+  },
+  'replication.appendSecondsLast': {
+    metric: 'xlat64.replication.append.last',
+    kind: 'gauge',
+    unit: 's',
+    attributes: {},
+  },
+  'replication.appendSecondsSum': {
+    metric: 'xlat64.replication.append.time',
+    kind: 'counter',
+    unit: 's',
+    attributes: {},
+  },
+  'replication.appendedBatches': {
+    metric: 'xlat64.replication.appended.batches',
+    kind: 'counter',
+    unit: '{batch}',
+    attributes: {},
+  },
+  'replication.appendedEvents': {
+    metric: 'xlat64.replication.appended.events',
+    kind: 'counter',
+    unit: '{event}',
+    attributes: {},
+  },
+  'replication.standbyLagSecondsLast': {
+    metric: 'xlat64.replication.standby.lag.last',
+    kind: 'gauge',
+    unit: 's',
+    attributes: {},
+  },
+  'replication.standbyLagSecondsSum': {
+    metric: 'xlat64.replication.standby.lag.time',
+    kind: 'counter',
+    unit: 's',
+    attributes: {},
+  },
+  'replication.standbyLagBatches': {
+    metric: 'xlat64.replication.standby.applied',
+    kind: 'counter',
+    unit: '{batch}',
+    attributes: {},
+  },
+  'state.takeovers': {
+    metric: 'xlat64.state.takeovers',
+    kind: 'counter',
+    unit: '{takeover}',
+    attributes: {},
+  },
+  'state.takeoverSeconds': {
+    metric: 'xlat64.state.takeover.duration',
+    kind: 'gauge',
+    unit: 's',
+    attributes: {},
+  },
 };
 
 const descriptions: Record<string, string> = {
@@ -68,6 +135,21 @@ const descriptions: Record<string, string> = {
   'xlat64.nat.held_syns': 'inbound SYNs held for a simultaneous open (RFC 6146 sec. 3.5.2.2)',
   'xlat64.eventlog.pending': 'state events buffered and not yet written to the event log',
   'xlat64.eventlog.refused': 'state events refused because the event buffer was full',
+  'xlat64.replication.unacked.batches':
+    "owner: batches of the worker's shard sealed and not yet acknowledged by the event log",
+  'xlat64.replication.unacked.bytes': 'owner: bytes of the batches not yet acknowledged by the event log',
+  'xlat64.replication.append.last': 'owner: time from append to acknowledgement of the last batch',
+  'xlat64.replication.append.time':
+    'owner: append-to-acknowledgement time summed over acknowledged batches (divide by appended.batches)',
+  'xlat64.replication.appended.batches': 'owner: batches acknowledged by the event log',
+  'xlat64.replication.appended.events': 'owner: state events acknowledged by the event log',
+  'xlat64.replication.standby.lag.last':
+    'standby: apply time minus the log store time of the last batch it folded',
+  'xlat64.replication.standby.lag.time':
+    'standby: apply lag summed over folded batches (divide by standby.applied)',
+  'xlat64.replication.standby.applied': 'standby: batches folded into the replica whose lag was measured',
+  'xlat64.state.takeovers': 'shard takeovers by this worker',
+  'xlat64.state.takeover.duration': 'the last takeover, from the decision to serving',
 };
 
 /** The metric a data-plane counter name becomes; names nobody mapped yet become a gauge of their own. */

@@ -15,6 +15,7 @@ import {
   poolGeometryOf,
   RedisPoolAllocator,
   RedisPoolStore,
+  type ReplicationMetricsSink,
   ShardOwnership,
 } from '../../state/src/index.js';
 import type { PlatStateConfig } from './plat-state-config.js';
@@ -30,6 +31,8 @@ export interface ClusterShardStateOptions {
   /** The worker lost the shard (fenced): stop serving it. */
   onFenced: () => void;
   log: (line: string) => void;
+  /** Replication figures (append-to-ack time, standby apply lag) for the worker's shared counters. */
+  metrics?: ReplicationMetricsSink;
 }
 
 export interface ClusterShardState {
@@ -47,7 +50,7 @@ export async function openClusterShardState(
   let redis: Redis | null = null;
   let allocator: RedisPoolAllocator | null = null;
   try {
-    const log = await JetStreamEventLog.open(nc);
+    const log = await JetStreamEventLog.open(nc, { metrics: options.metrics });
     const ownership = await ShardOwnership.open(nc, cfg.nodeId);
     const store: ClusterNatStore = await ClusterNatStore.open(
       {
@@ -59,6 +62,7 @@ export async function openClusterShardState(
         flushIntervalMs: options.flushIntervalMs,
         detectionMs: cfg.detectionMs,
         logLine: options.log,
+        metrics: options.metrics,
         onOwner: async (state, epoch) => {
           redis = connectRedis({ url: cfg.redis });
           const { geometry, fingerprint } = poolGeometryOf(state);

@@ -153,6 +153,21 @@ export const platGaugeNames = [
   'state.standbyBatches',
   'state.staleEpochBatches',
   'state.takeovers',
+  // Cluster mode: replication of the worker's shard (libs/telemetry maps them to xlat64.replication.*).
+  // Owner: batches sealed and not yet acknowledged by JetStream and their bytes; each acknowledged
+  // append's time (last, and the sum over `appendedBatches` for a mean); events acknowledged. Standby:
+  // the apply lag of the last batch folded (apply time minus JetStream's store time), and its sum over
+  // `standbyLagBatches`. The last takeover's time from the decision to serving.
+  'replication.unackedBatches',
+  'replication.unackedBytes',
+  'replication.appendSecondsLast',
+  'replication.appendSecondsSum',
+  'replication.appendedBatches',
+  'replication.appendedEvents',
+  'replication.standbyLagSecondsLast',
+  'replication.standbyLagSecondsSum',
+  'replication.standbyLagBatches',
+  'state.takeoverSeconds',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 /** How often a worker recounts its ports in use per pool address (a scan of its block table). */
@@ -324,6 +339,22 @@ export const createQueueHandler: CreateQueueHandler = async (
           serving = null;
         },
         log: (line) => process.stdout.write(`plat: ${line}\n`),
+        // Called once per batch in this thread, written into this worker's counter block (the main
+        // thread's /metrics and status read it); never per packet.
+        metrics: {
+          appendAcked(_shard, ms, events) {
+            counters[gauge[27]] = ms / 1000;
+            counters[gauge[28]] += ms / 1000;
+            counters[gauge[29]]++;
+            counters[gauge[30]] += events;
+          },
+          standbyApplied(_shard, lagMs) {
+            const seconds = Math.max(0, lagMs) / 1000;
+            counters[gauge[31]] = seconds;
+            counters[gauge[32]] += seconds;
+            counters[gauge[33]]++;
+          },
+        },
       },
       startMs,
     );
@@ -443,6 +474,9 @@ export const createQueueHandler: CreateQueueHandler = async (
       counters[gauge[22]] = cluster.store.follower.counters.appliedBatches;
       counters[gauge[23]] = status.staleEpochBatches;
       counters[gauge[24]] = status.takeovers;
+      counters[gauge[25]] = b === null ? 0 : b.sealedSequence - b.ackedSequence;
+      counters[gauge[26]] = b?.bufferedBytes ?? 0;
+      counters[gauge[34]] = status.lastTakeoverMs / 1000;
     }
     const h = handoff.counters;
     counters[gauge[11]] = h.forwarded;

@@ -15,6 +15,7 @@ import {
   startXdpRole,
   sysctlStep,
 } from '../../../libs/dataplane/src/index.js';
+import { outboxMetrics } from '../../../libs/telemetry/src/index.js';
 import { parsePool4Entry, pool4Cidrs, validateConfig } from '../../nat-engine/src/index.js';
 import { type NodeCompliance, startNodeCompliance } from '../../state/src/index.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
@@ -24,7 +25,7 @@ import type { TenantConfig } from './tenants/tenant-config.js';
 import { publishTenants, TenantSlots } from './tenants/tenant-publish.js';
 
 /** A running PLAT, whichever its I/O. */
-export type RunningPlat = Pick<RunningRole, 'stop'> & {
+export type RunningPlat = Pick<RunningRole, 'stop' | 'metrics'> & {
   /** Applies new tenants (parsed against the running pool) without a restart; returns a log line. */
   reloadTenants(tenants: TenantConfig[] | undefined): string;
 };
@@ -42,6 +43,9 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       await role.stop();
       throw error;
     }
+    // The outbox runs here in the main thread: its lag gauges read its status at each scrape.
+    const running = compliance;
+    role.metrics?.observe(outboxMetrics(() => running.status()));
     log(
       `plat: compliance records to kafka://${config.compliance.brokers.join(',')}/${config.compliance.topic} ` +
         `(outbox in the main thread, reading the workers' logs)`,
@@ -54,6 +58,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       await compliance?.stop(COMPLIANCE_DRAIN_MS);
     },
     reloadTenants: (tenants) => role.reloadTenants(tenants),
+    metrics: role.metrics,
   };
 }
 
@@ -154,7 +159,7 @@ async function startPlatRole(
       `plat: ${names} up, AF_XDP ${plat.port.mode} mode${stale}, ${config.prefix} <-> pool ` +
         `${config.pool4.join(',')}, state ${config.stateDir}, status ${config.statusSocket}`,
     );
-    return { stop: () => plat.stop(), reloadTenants };
+    return { stop: () => plat.stop(), reloadTenants, metrics: plat.metrics };
   }
   const plat = await startRole(
     {
@@ -179,6 +184,7 @@ async function startPlatRole(
         workers: config.queues,
         compliance: complianceStatus(),
         poolUse: poolUse(),
+        replication: config.state === undefined ? undefined : replicationStatus(config, counterBlocks),
       }),
     },
     log,
@@ -189,7 +195,7 @@ async function startPlatRole(
     `plat: ${plat.device.name} up, ${config.prefix} <-> pool ${config.pool4.join(',')}, offloads ` +
       `[${plat.device.offloadNames.join(',')}], state ${stateName}, status ${config.statusSocket}`,
   );
-  if (config.state === undefined) return { stop: () => plat.stop(), reloadTenants };
+  if (config.state === undefined) return { stop: () => plat.stop(), reloadTenants, metrics: plat.metrics };
   const routes = followOwnership(config, counterBlocks, log);
   return {
     async stop() {
@@ -197,7 +203,33 @@ async function startPlatRole(
       await plat.stop();
     },
     reloadTenants,
+    metrics: plat.metrics,
   };
+}
+
+/**
+ * Cluster mode, for the status document: each worker's shard with its replication figures (the same
+ * slots /metrics reads as xlat64.replication.*): an owner's unacknowledged batches and bytes and its
+ * last append-to-ack time, a standby's last apply lag, the last takeover's duration.
+ */
+function replicationStatus(config: PlatConfig, counters: SharedArrayBuffer[]) {
+  const layout = platCounterLayout(config.tenants);
+  const at = (name: string) => layout.index(name);
+  return counters.map((block, worker) => {
+    const c = new Float64Array(block);
+    return {
+      shard: worker,
+      serving: c[at('state.serving')] === 1,
+      epoch: c[at('state.epoch')],
+      unackedBatches: c[at('replication.unackedBatches')],
+      unackedBytes: c[at('replication.unackedBytes')],
+      appendedBatches: c[at('replication.appendedBatches')],
+      appendSecondsLast: c[at('replication.appendSecondsLast')],
+      standbyBatches: c[at('replication.standbyLagBatches')],
+      standbyLagSecondsLast: c[at('replication.standbyLagSecondsLast')],
+      takeoverSeconds: c[at('state.takeoverSeconds')],
+    };
+  });
 }
 
 /**

@@ -8,6 +8,7 @@
 // retry: the epoch batch lands only on the true tail, after which the old owner's appends are refused),
 // then serve from the replica. A holder that finds its record replaced, or its append fenced, stops.
 import assert from 'node:assert/strict';
+import { annotateSpan, controlPlaneTracer, traced } from '../../../libs/telemetry/src/index.js';
 import {
   createReplayState,
   type EventSink,
@@ -20,6 +21,7 @@ import {
 import { type BatcherStatus, EventBatcher } from './batcher.js';
 import { isStateError, StateError } from './errors.js';
 import type { JetStreamEventLog } from './jetstream-log.js';
+import type { ReplicationMetricsSink } from './metrics-hooks.js';
 import type { NatShardFollower } from './nat-shard-follower.js';
 import type { ShardLease, ShardOwnership } from './ownership.js';
 import { SnapshotThread } from './snapshot-thread.js';
@@ -52,6 +54,8 @@ export interface ClusterNatStoreOptions {
   /** Called when this node stopped owning the shard (fenced): stop serving it. */
   onFenced?: (reason: string) => void;
   logLine?: (line: string) => void;
+  /** Told the standby's apply lag per batch (the log's own hook, `JetStreamLogOptions.metrics`, tells appends). */
+  metrics?: ReplicationMetricsSink;
 }
 
 export interface ClusterStoreStatus {
@@ -116,7 +120,7 @@ export class ClusterNatStore {
       this.renewIntervalMs < this.detectionMs,
       'the owner renews more often than standbys give up on it',
     );
-    this.standby = new ShardStandby(options.log, options.shard, state, from);
+    this.standby = new ShardStandby(options.log, options.shard, state, from, { metrics: options.metrics });
     this.sink = {
       push: (event) => {
         // Only an owner has a batcher; the engine exists only then.
@@ -209,11 +213,38 @@ export class ClusterNatStore {
     }
   }
 
-  /** The takeover sequence (see the header). Public for tests and the graceful handover of issue 10. */
-  async takeOver(seen: ShardLease | null, nowMs: number): Promise<boolean> {
+  /**
+   * The takeover sequence (see the header), one `state.takeover` span from the decision to serving, with
+   * the steps as children: `state.ownership.acquire` (epoch + 1), `state.takeover.catchup` (the subject
+   * folded to its end), `state.takeover.epoch` (epoch-start batch on the true tail, ownership confirmed)
+   * and `state.takeover.serve` (onOwner: the Redis claim of the shard's blocks, the engine). Public for
+   * tests and the graceful handover of issue 10.
+   */
+  takeOver(seen: ShardLease | null, nowMs: number): Promise<boolean> {
     assert.equal(this.roleValue, 'standby', 'only a standby takes a shard over');
+    const attributes = {
+      'xlat64.shard': this.options.shard,
+      'xlat64.epoch.seen': seen?.record.epoch ?? 0,
+      'xlat64.owner.former': seen?.record.owner ?? '',
+    };
+    return traced(controlPlaneTracer(), 'state.takeover', attributes, async () => {
+      const taken = await this.takeOverSteps(seen, nowMs);
+      const c = this.counters;
+      annotateSpan({
+        'xlat64.takeover.outcome': taken ? 'serving' : this.roleValue === 'fenced' ? 'fenced' : 'conflict',
+        'xlat64.epoch': this.epoch,
+        'xlat64.sessions': this.state.sessionCount,
+        'xlat64.takeover.races': c.takeoverRaces,
+        'xlat64.takeover.ms': taken ? c.lastTakeoverMs : 0,
+      });
+      return taken;
+    });
+  }
+
+  private async takeOverSteps(seen: ShardLease | null, nowMs: number): Promise<boolean> {
     const started = performance.now();
     const { log, ownership, shard } = this.options;
+    const tracer = controlPlaneTracer();
     let lease: ShardLease;
     try {
       lease = await ownership.acquire(shard, seen, nowMs);
@@ -227,37 +258,53 @@ export class ClusterNatStore {
     this.lease = lease;
     const epoch = lease.record.epoch;
     try {
-      // Fold what the subject holds now, then stop tailing; the rest is read below.
-      log.forget(shard);
-      await this.standby.caughtUp(await log.lastSequence(shard));
-      await this.standby.stop();
       const follower = this.standby.follower;
-      for (let attempt = 0; ; attempt++) {
-        if (attempt === TAKEOVER_ATTEMPTS_MAX)
-          throw new StateError(
-            'XLAT64_ERR_FENCED',
-            `shard ${shard}: the former owner kept appending through ${attempt} epoch-start attempts`,
-          );
-        for await (const batch of log.read(shard, follower.sequence)) {
-          const outcome = follower.apply(batch);
-          if (outcome !== 'applied' && outcome !== 'duplicate' && outcome !== 'stale-epoch')
-            throw new StateError('XLAT64_ERR_LOG_CORRUPT', `shard ${shard}: ${follower.lastRefusal}`);
-        }
-        const identity = { shard, epoch, sequence: follower.sequence + 1 };
-        const payload = new Uint8Array(0); // an epoch start: no events (nat-shard-follower.ts)
-        try {
-          await log.append({ ...identity, eventCount: 0, payload });
-        } catch (error) {
-          if (!isStateError(error, 'XLAT64_ERR_FENCED')) throw error;
-          // The former owner appended after our read (the takeover race): fold it and try again.
-          this.counters.takeoverRaces++;
-          continue;
-        }
-        follower.apply({ ...identity, eventCount: 0, payload });
-        break;
-      }
-      // Whoever replaced our record meanwhile wins; serving now would make two owners.
-      await ownership.confirm(lease);
+      // Fold what the subject holds now, then stop tailing; the rest is read below.
+      await traced(tracer, 'state.takeover.catchup', { 'xlat64.shard': shard }, async () => {
+        const from = follower.sequence;
+        log.forget(shard);
+        const last = await log.lastSequence(shard);
+        await this.standby.caughtUp(last);
+        await this.standby.stop();
+        annotateSpan({ 'xlat64.log.sequence': last, 'xlat64.log.batches': follower.sequence - from });
+      });
+      await traced(
+        tracer,
+        'state.takeover.epoch',
+        { 'xlat64.shard': shard, 'xlat64.epoch': epoch },
+        async () => {
+          for (let attempt = 0; ; attempt++) {
+            if (attempt === TAKEOVER_ATTEMPTS_MAX)
+              throw new StateError(
+                'XLAT64_ERR_FENCED',
+                `shard ${shard}: the former owner kept appending through ${attempt} epoch-start attempts`,
+              );
+            for await (const batch of log.read(shard, follower.sequence)) {
+              const outcome = follower.apply(batch);
+              if (outcome !== 'applied' && outcome !== 'duplicate' && outcome !== 'stale-epoch')
+                throw new StateError('XLAT64_ERR_LOG_CORRUPT', `shard ${shard}: ${follower.lastRefusal}`);
+            }
+            const identity = { shard, epoch, sequence: follower.sequence + 1 };
+            const payload = new Uint8Array(0); // an epoch start: no events (nat-shard-follower.ts)
+            try {
+              await log.append({ ...identity, eventCount: 0, payload });
+            } catch (error) {
+              if (!isStateError(error, 'XLAT64_ERR_FENCED')) throw error;
+              // The former owner appended after our read (the takeover race): fold it and try again.
+              this.counters.takeoverRaces++;
+              continue;
+            }
+            follower.apply({ ...identity, eventCount: 0, payload });
+            annotateSpan({
+              'xlat64.batch.sequence': identity.sequence,
+              'xlat64.takeover.attempts': attempt + 1,
+            });
+            break;
+          }
+          // Whoever replaced our record meanwhile wins; serving now would make two owners.
+          await ownership.confirm(lease);
+        },
+      );
       this.batcher = new EventBatcher<NatEvent>(
         log,
         { encode: (events) => encodeNatEventBatch(events) },
@@ -273,7 +320,12 @@ export class ClusterNatStore {
         },
         nowMs,
       );
-      await this.options.onOwner?.(this.state, epoch);
+      await traced(
+        tracer,
+        'state.takeover.serve',
+        { 'xlat64.shard': shard, 'xlat64.sessions': this.state.sessionCount },
+        async () => this.options.onOwner?.(this.state, epoch),
+      );
       this.roleValue = 'owner';
       this.counters.takeovers++;
       this.counters.lastTakeoverMs = performance.now() - started;

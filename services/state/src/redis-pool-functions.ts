@@ -162,10 +162,73 @@ redis.register_function('xlat64_pool_release', function(keys, args)
   return tonumber(block)
 end)
 
--- KEYS[1] prefix; ARGV owner, nowMs, JSON [[block, subscriber, slot, address], ...]: what the owner holds
--- according to its event log (authoritative). Listed blocks become the owner's; the owner's blocks that
--- are not listed are released (held down). Returns {claimed, released, conflicts...}: a conflict is a
--- listed block that Redis gives to another owner (left as it is; the caller counts it).
+-- One listed block [block, subscriber, slot, address] becomes the owner's: claimed when free, its
+-- subscriber corrected when it is the owner's already; returns 1 claimed, 0 kept, -1 conflict (Redis gives
+-- it to another owner: left as it is, the caller counts it).
+local function claim_one(p, owner, e)
+  local block, sub, slot, addr = tostring(e[1]), e[2], tostring(e[3]), tostring(e[4])
+  local v = redis.call('HGET', p .. ':lease', block)
+  if v then
+    local o, s = parse_lease(v)
+    if o ~= owner then return -1 end
+    if s ~= sub then
+      count_subscriber(p, s, slot, addr, -1)
+      count_subscriber(p, sub, slot, addr, 1)
+      redis.call('HSET', p .. ':lease', block, owner .. '|' .. sub .. '|' .. slot .. '|' .. addr)
+    end
+    return 0
+  end
+  take_free(p, slot, addr, block)
+  redis.call('HSET', p .. ':lease', block, owner .. '|' .. sub .. '|' .. slot .. '|' .. addr)
+  redis.call('SADD', p .. ':owner:' .. owner, block)
+  count_subscriber(p, sub, slot, addr, 1)
+  return 1
+end
+
+-- KEYS[1] prefix; ARGV owner, JSON [[block, subscriber, slot, address], ...]: one batch of what the owner
+-- holds according to its event log (authoritative), claimed with claim_one. The caller sends a large
+-- state as several batches (pipelined), so no single script holds Redis for long. Returns
+-- {claimed, conflicts...}.
+redis.register_function('xlat64_pool_claim', function(keys, args)
+  local p, owner = keys[1], args[1]
+  if not meta(p) then return ${PoolRefusal.notSetUp} end
+  local claimed = 0
+  local result = { 0 }
+  for _, e in ipairs(cjson.decode(args[2])) do
+    local r = claim_one(p, owner, e)
+    if r == 1 then claimed = claimed + 1 elseif r == -1 then result[#result + 1] = tonumber(e[1]) end
+  end
+  result[1] = claimed
+  return result
+end)
+
+-- KEYS[1] prefix; ARGV owner, nowMs, JSON [block, ...]: blocks the owner holds in Redis but not in its
+-- event log; each still the owner's is released (held down). Returns how many were released.
+redis.register_function('xlat64_pool_release_many', function(keys, args)
+  local p, owner, now = keys[1], args[1], tonumber(args[2])
+  if not meta(p) then return ${PoolRefusal.notSetUp} end
+  local released = 0
+  for _, b in ipairs(cjson.decode(args[3])) do
+    local block = tostring(b)
+    local v = redis.call('HGET', p .. ':lease', block)
+    if v then
+      local o, s, slot, addr = parse_lease(v)
+      if o == owner then
+        redis.call('HDEL', p .. ':lease', block)
+        redis.call('SREM', p .. ':owner:' .. owner, block)
+        count_subscriber(p, s, slot, addr, -1)
+        redis.call('ZADD', p .. ':held', now, slot .. ':' .. addr .. ':' .. block)
+        released = released + 1
+      end
+    end
+  end
+  return released
+end)
+
+-- The former reconcile in one script (the whole state in one call, holding Redis for all of it), kept as
+-- the baseline of the takeover bench. KEYS[1] prefix; ARGV owner, nowMs, JSON [[block, subscriber, slot,
+-- address], ...]. Listed blocks become the owner's; the owner's blocks that are not listed are released
+-- (held down). Returns {claimed, released, conflicts...}.
 redis.register_function('xlat64_pool_reconcile', function(keys, args)
   local p, owner, now = keys[1], args[1], tonumber(args[2])
   local m = meta(p)

@@ -200,7 +200,13 @@ export class RedisPoolStore {
     return Number(await this.fcall('xlat64_pool_release', owner, block, nowMs));
   }
 
-  /** Makes Redis agree with `held`; returns how many blocks were claimed, released, and the conflicts. */
+  /**
+   * Makes Redis agree with `held` (the event log's view, authoritative): every listed block becomes the
+   * owner's (claimed when free, its subscriber corrected; a block another owner has is a conflict, left
+   * as it is) and the owner's blocks that are not listed are released. Sent as batches of
+   * RECONCILE_BATCH_BLOCKS blocks, one Functions call each, pipelined: no single script holds Redis for
+   * the whole state, and the batches travel together. Returns the claimed, released and conflicting blocks.
+   */
   async reconcile(
     owner: string,
     held: readonly HeldBlock[],
@@ -208,15 +214,104 @@ export class RedisPoolStore {
   ): Promise<{ claimed: number; released: number; conflicts: number[] }> {
     const attributes = { 'xlat64.owner': owner, 'xlat64.pool.held_blocks': held.length };
     return traced(controlPlaneTracer(), 'pool.reconcile.redis', attributes, async () => {
-      const list = held.map((h) => [h.block, h.subscriber, h.slot, h.addressIndex]);
-      const result = (await this.fcall('xlat64_pool_reconcile', owner, nowMs, JSON.stringify(list))) as
-        | number[]
-        | number;
-      if (typeof result === 'number') throw notSetUp(result);
-      const [claimed, released, ...conflicts] = result.map(Number);
-      annotateSpan({ 'xlat64.pool.claimed': claimed, 'xlat64.pool.conflicts': conflicts.length });
+      const { claimed, conflicts } = await this.claim(owner, held);
+      // The owner's blocks in Redis that the log does not list: released. Only this owner leases under its
+      // name, and its allocator does nothing else while it reconciles, so the set cannot grow meanwhile.
+      const keep = new Set(held.map((h) => h.block));
+      const extra = (await this.redis.smembers(`${this.prefix}:owner:${owner}`))
+        .map(Number)
+        .filter((block) => !keep.has(block));
+      const answers = await pipelined(chunks(extra, RECONCILE_BATCH_BLOCKS), (batch) =>
+        this.fcall('xlat64_pool_release_many', owner, nowMs, JSON.stringify(batch)),
+      );
+      let released = 0;
+      for (const answer of answers) {
+        const n = Number(answer);
+        if (n < 0) throw notSetUp(n);
+        released += n;
+      }
+      annotateSpan({
+        'xlat64.pool.claimed': claimed,
+        'xlat64.pool.released': released,
+        'xlat64.pool.conflicts': conflicts.length,
+      });
       return { claimed, released, conflicts };
     });
+  }
+
+  /**
+   * Before a new owner serves a shard: every block of `held` must be this owner's in Redis, or another
+   * owner could lease it while this one serves it. Asks SMISMEMBER of the owner's set (in C, pipelined
+   * batches) and claims only the blocks missing from it (Redis lost writes, or never had them). The
+   * subscriber fields and the release of blocks the log does not list can follow after serving starts
+   * (`reconcile`): they never give a block to two owners. Returns how many were missing, claimed, and the
+   * conflicts (a missing block another owner holds).
+   */
+  async claimMissing(
+    owner: string,
+    held: readonly HeldBlock[],
+  ): Promise<{ missing: number; claimed: number; conflicts: number[] }> {
+    const attributes = { 'xlat64.owner': owner, 'xlat64.pool.held_blocks': held.length };
+    return traced(controlPlaneTracer(), 'pool.claim.redis', attributes, async () => {
+      const key = `${this.prefix}:owner:${owner}`;
+      const batches = chunks(held, MEMBERSHIP_BATCH_BLOCKS);
+      const answers = await pipelined(
+        batches,
+        (batch) =>
+          this.redis.call('SMISMEMBER', key, ...batch.map((h) => String(h.block))) as Promise<number[]>,
+      );
+      const missing: HeldBlock[] = [];
+      answers.forEach((flags, b) => {
+        const batch = batches[b];
+        for (let i = 0; i < batch.length; i++) if (Number(flags[i]) !== 1) missing.push(batch[i]);
+      });
+      const { claimed, conflicts } =
+        missing.length === 0 ? { claimed: 0, conflicts: [] } : await this.claim(owner, missing);
+      annotateSpan({
+        'xlat64.pool.missing': missing.length,
+        'xlat64.pool.claimed': claimed,
+        'xlat64.pool.conflicts': conflicts.length,
+      });
+      return { missing: missing.length, claimed, conflicts };
+    });
+  }
+
+  /** The former reconcile: the whole state in one script (the takeover bench's baseline). */
+  async reconcileInOneScript(
+    owner: string,
+    held: readonly HeldBlock[],
+    nowMs: number,
+  ): Promise<{ claimed: number; released: number; conflicts: number[] }> {
+    const list = held.map((h) => [h.block, h.subscriber, h.slot, h.addressIndex]);
+    const result = (await this.fcall('xlat64_pool_reconcile', owner, nowMs, JSON.stringify(list))) as
+      | number[]
+      | number;
+    if (typeof result === 'number') throw notSetUp(result);
+    const [claimed, released, ...conflicts] = result.map(Number);
+    return { claimed, released, conflicts };
+  }
+
+  /** `held` claimed for `owner` in pipelined batches (xlat64_pool_claim). */
+  private async claim(
+    owner: string,
+    held: readonly HeldBlock[],
+  ): Promise<{ claimed: number; conflicts: number[] }> {
+    const answers = await pipelined(chunks(held, RECONCILE_BATCH_BLOCKS), (batch) =>
+      this.fcall(
+        'xlat64_pool_claim',
+        owner,
+        JSON.stringify(batch.map((h) => [h.block, h.subscriber, h.slot, h.addressIndex])),
+      ),
+    );
+    let claimed = 0;
+    const conflicts: number[] = [];
+    for (const answer of answers) {
+      if (typeof answer === 'number') throw notSetUp(answer);
+      const [n, ...blocks] = (answer as unknown[]).map(Number);
+      claimed += n;
+      conflicts.push(...blocks);
+    }
+    return { claimed, conflicts };
   }
 
   /** Blocks Redis says `owner` holds, with their subscribers (inspection and tests). */
@@ -235,6 +330,31 @@ export class RedisPoolStore {
   private fcall(name: string, ...args: (string | number)[]): Promise<unknown> {
     return this.redis.call('FCALL', name, 1, this.prefix, ...args.map(String));
   }
+}
+
+/** Blocks per reconcile call: one script stays short (a few milliseconds) so other nodes' leases interleave. */
+const RECONCILE_BATCH_BLOCKS = 1024;
+/** Blocks per SMISMEMBER call. */
+const MEMBERSHIP_BATCH_BLOCKS = 8192;
+
+/**
+ * Batches in flight at once: enough to keep the connection busy, few enough that the last one sent is
+ * answered well within the per-command timeout (each waits for the ones before it in Redis).
+ */
+const PIPELINE_WINDOW = 4;
+
+/** `call` on every batch, PIPELINE_WINDOW at a time; the answers in batch order. */
+async function pipelined<T, R>(batches: readonly T[], call: (batch: T) => Promise<R>): Promise<R[]> {
+  const answers: R[] = [];
+  for (let i = 0; i < batches.length; i += PIPELINE_WINDOW)
+    answers.push(...(await Promise.all(batches.slice(i, i + PIPELINE_WINDOW).map(call))));
+  return answers;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 function notSetUp(code: number): Error {
@@ -301,6 +421,10 @@ export class RedisPoolAllocator implements PoolAllocator {
   private running = false;
   private again = false;
   private ready = false;
+  /** The full reconcile is due (after claimMissing at start or after an outage). */
+  private reconcilePending = false;
+  /** In start(): the full reconcile waits until start() has returned. */
+  private starting = false;
   private stopped = false;
   readonly counters: RedisPoolCounters = {
     reserveHits: 0,
@@ -327,9 +451,20 @@ export class RedisPoolAllocator implements PoolAllocator {
     store.redis.on('ready', () => this.kick());
   }
 
-  /** Sets up the pool and fills the reserve once; resolves even when Redis is down (the loop retries). */
+  /**
+   * Sets up the pool, makes sure Redis gives this owner every block its state holds (claimMissing) and
+   * fills the reserve; resolves even when Redis is down (the loop retries). The rest of the reconcile
+   * (subscriber fields, releasing blocks the state no longer holds) runs right after, in the background:
+   * a takeover serves without waiting for it.
+   */
   async start(): Promise<void> {
-    await this.pump();
+    this.starting = true;
+    try {
+      await this.pump();
+    } finally {
+      this.starting = false;
+    }
+    this.kick();
     this.timer = setInterval(() => this.kick(), this.options.refillIntervalMs ?? 100);
     this.timer.unref();
   }
@@ -358,7 +493,14 @@ export class RedisPoolAllocator implements PoolAllocator {
   async settle(timeoutMs = 10_000): Promise<boolean> {
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
-      if (this.ready && this.queue.length === 0 && !this.running && this.reserveFull()) return true;
+      if (
+        this.ready &&
+        !this.reconcilePending &&
+        this.queue.length === 0 &&
+        !this.running &&
+        this.reserveFull()
+      )
+        return true;
       this.kick();
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -453,24 +595,33 @@ export class RedisPoolAllocator implements PoolAllocator {
     if (!this.ready) {
       await store.load();
       await store.setup();
+      // Before the engine serves (a takeover) or leases again (after an outage): every block the event
+      // log says this owner holds is this owner's in Redis, so no other owner can lease one of them. Only
+      // the blocks missing from the owner's set are claimed; the rest of the reconcile follows.
+      const claimed = await store.claimMissing(owner, this.options.heldBlocks());
+      this.counters.reconcileClaimed += claimed.claimed;
+      this.counters.reconcileConflicts += claimed.conflicts.length;
+      this.ready = true;
+      this.reconcilePending = true;
+    }
+    if (this.reconcilePending && !this.starting) {
       // Reconcile at start (a takeover inherits the shard's blocks) and after every outage, not only
       // after 'created': an AOF fsynced each second can also have lost the last writes. The event log
-      // (engine state) plus the reserve is what this owner holds.
-      {
-        const held = this.options.heldBlocks();
-        for (let slot = 0; slot < 3; slot++) {
-          for (const [addressIndex, list] of this.reserve[slot]) {
-            for (const block of list) held.push({ block, subscriber: '', slot, addressIndex });
-          }
+      // (engine state) plus the reserve is what this owner holds; subscribers are corrected and what it
+      // no longer holds is released. The writes queued before `held` was read are in it: dropped.
+      const held = this.options.heldBlocks();
+      const queuedBefore = this.queue.length;
+      for (let slot = 0; slot < 3; slot++) {
+        for (const [addressIndex, list] of this.reserve[slot]) {
+          for (const block of list) held.push({ block, subscriber: '', slot, addressIndex });
         }
-        const result = await store.reconcile(owner, held, this.now());
-        this.counters.reconciles++;
-        this.counters.reconcileClaimed += result.claimed;
-        this.counters.reconcileConflicts += result.conflicts.length;
-        // The engine state already holds what the queued writes would record: reconcile wrote it.
-        this.queue.length = 0;
       }
-      this.ready = true;
+      const result = await store.reconcile(owner, held, this.now());
+      this.counters.reconciles++;
+      this.counters.reconcileClaimed += result.claimed;
+      this.counters.reconcileConflicts += result.conflicts.length;
+      this.queue.splice(0, queuedBefore);
+      this.reconcilePending = false;
     }
     while (this.queue.length > 0) {
       const op = this.queue[0];

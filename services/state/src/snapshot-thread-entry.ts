@@ -13,7 +13,9 @@ interface Request {
 parentPort?.on('message', (request: Request) => {
   try {
     const bytes = snapshotNatState(adoptNatStateTables(request.tables), request.timeMs);
-    parentPort?.postMessage({ id: request.id, bytes }, [bytes.buffer as ArrayBuffer]);
+    // The table copies go back too: the next snapshot copies into them (already-touched pages).
+    const spare = request.tables.buffers;
+    parentPort?.postMessage({ id: request.id, bytes, spare }, [bytes.buffer as ArrayBuffer, ...spare]);
   } catch (error) {
     parentPort?.postMessage({ id: request.id, error: (error as Error).message });
   }

@@ -342,3 +342,68 @@ describe('RedisPoolAllocator (engine over Redis leases, node-side reserve)', () 
     await successor.allocator.stop();
   });
 });
+
+describe('reconcile of a large shard (a takeover at scale)', () => {
+  /** `count` blocks of a pool of 256 addresses, spread over the three protocols, each with its own subscriber. */
+  function heldOf(state: NatState, count: number) {
+    const held = [];
+    for (let i = 0; i < count; i++) {
+      const block = (i * 7) % state.blockOwner.length;
+      held.push({
+        block,
+        subscriber: (i + 1).toString(16).padStart(32, '0'),
+        slot: state.blockSlotOf(block),
+        addressIndex: state.blockAddressIndexOf(block),
+      });
+    }
+    return held;
+  }
+
+  it('claims only the blocks Redis lost before serving (another owner cannot lease them after), then reconciles in batches and releases what the state no longer holds', async () => {
+    // Proves the cheap pre-serving step keeps "never two owners" (every held block is the owner's in
+    // Redis once it returns, a block another owner took is reported as a conflict) and that the batched
+    // reconcile (more blocks than one script takes) leaves Redis equal to the state.
+    const state = createReplayState(
+      validateConfig({ pool: ['203.0.112.0/24'], blockSizePorts: 512, sessionsMax: 4096 }),
+      0,
+    );
+    const store = await newStore(redis, state);
+    const held = heldOf(state, 2500);
+    const first = await store.reconcile('shard-3', held, 0);
+    expect(first).toEqual({ claimed: 2500, released: 0, conflicts: [] });
+
+    // Redis loses 10 of the shard's leases (an asynchronous replica promoted, say): the blocks are free again.
+    const lost = held.slice(100, 110);
+    const p = store.prefix;
+    for (const h of lost) {
+      await redis.hdel(`${p}:lease`, String(h.block));
+      await redis.srem(`${p}:owner:shard-3`, String(h.block));
+      await redis.sadd(`${p}:free:${h.slot}:${h.addressIndex}`, String(h.block));
+      await redis.sadd(`${p}:addrs:${h.slot}`, String(h.addressIndex));
+    }
+    // Another shard claims one of them meanwhile (its own state says it holds it).
+    const stolen = lost[0];
+    expect((await store.reconcile('shard-4', [stolen], 0)).claimed).toBe(1);
+
+    const check = await store.claimMissing('shard-3', held);
+    expect(check).toEqual({ missing: 10, claimed: 9, conflicts: [stolen.block] });
+    // Every lost block not taken by shard-4 is shard-3's again: a lease by anyone else cannot return it.
+    const mine = await store.leasesOf('shard-3');
+    for (const h of lost.slice(1)) expect(mine.get(h.block)).toBe(h.subscriber);
+    expect(mine.has(stolen.block)).toBe(false);
+    for (let i = 0; i < 20; i++) {
+      const b = await store.lease('shard-5', '', lost[1].slot, lost[1].addressIndex, 0);
+      expect(lost.map((h) => h.block)).not.toContain(b);
+    }
+
+    // The state now holds 2,000 of them, two with a changed subscriber: the reconcile (3 batches) follows it.
+    const now = held.slice(0, 2000).filter((h) => h.block !== stolen.block);
+    now[5] = { ...now[5], subscriber: 'f'.repeat(32) };
+    now[1500] = { ...now[1500], subscriber: '' };
+    const result = await store.reconcile('shard-3', now, 1);
+    expect(result.claimed).toBe(0);
+    expect(result.released).toBe(500);
+    expect(result.conflicts).toEqual([]);
+    expect(await store.leasesOf('shard-3')).toEqual(new Map(now.map((h) => [h.block, h.subscriber])));
+  });
+});
