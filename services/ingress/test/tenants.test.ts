@@ -20,7 +20,7 @@ import {
 } from '../../nat-engine/src/index.js';
 import { parsePlatConfig } from '../src/plat-config.js';
 import { platCounterLayout } from '../src/plat-queue-handler.js';
-import { createPlatStep, platDropNames, tenantCounterNames } from '../src/plat-step.js';
+import { createPlatStep, platDropNames } from '../src/plat-step.js';
 import { type TenantConfig, tenantPrefixTable } from '../src/tenants/tenant-config.js';
 import { NO_TENANT, type TenantPrefixEntry, TenantPrefixTable } from '../src/tenants/tenant-lpm.js';
 import { createTenantBlockCounts, tenantPoolShares } from '../src/tenants/tenant-pool.js';
@@ -30,6 +30,14 @@ import {
   TenantConfigReader,
   TenantSlots,
 } from '../src/tenants/tenant-publish.js';
+import {
+  createTenantStatsMemory,
+  TENANT_STAT_ENTRIES,
+  TenantStat,
+  tenantSessionShares,
+  tenantStatusCounters,
+  tenantUsage,
+} from '../src/tenants/tenant-stats.js';
 import { tenantPrefixes } from './fixtures/tenant-prefixes.js';
 
 const base = { pool4: ['203.0.113.0/24'], stateDir: '/tmp/x64t-config' };
@@ -39,7 +47,7 @@ const two = [
 ];
 
 /** What a tenant that sets no share or quota gets: the undedicated addresses, no quota. */
-const noShare = { pool4: [], blocksMax: 0, subscriberBlocksMax: 0 };
+const noShare = { pool4: [], blocksMax: 0, subscriberBlocksMax: 0, subscriberSessionsMax: 0, sessionsMax: 0 };
 
 function refusal(raw: Record<string, unknown>): DataplaneError {
   try {
@@ -201,17 +209,13 @@ describe('tenant classification (longest-prefix match)', () => {
         name: 'isp-a',
         prefixes: ['2001:db8:a::/48', '2001:db8:aa00::/40'],
         subscriberPrefixLength: 56,
-        pool4: [],
-        blocksMax: 0,
-        subscriberBlocksMax: 0,
+        ...noShare,
       },
       {
         name: 'isp-b',
         prefixes: ['2001:db8:b::/48'],
         subscriberPrefixLength: 56,
-        pool4: [],
-        blocksMax: 0,
-        subscriberBlocksMax: 0,
+        ...noShare,
       },
     ]);
     const at = (text: string) => {
@@ -267,11 +271,14 @@ function newTenantPlat(tenants: TenantConfig[] = twoTenants, icmpErrorsBurst?: n
   const config = validateConfig(input);
   const table = tenantPrefixTable(tenants);
   const tenantBlocks = createTenantBlockCounts();
+  // Two workers' rows: this engine writes row 0, row 1 stands for another worker of the node.
+  const tenantStats = [createTenantStatsMemory(), createTenantStatsMemory()];
   let allocator: SharedPoolAllocator | undefined;
   const engine = createNatEngine(input, {
     sink: new ArrayEventSink(),
     random: createSeededRandom(7),
     startMs: 0,
+    sessionShares: tenantSessionShares(tenants, table, tenantStats, 0),
     allocator: (state, random) => {
       allocator = new SharedPoolAllocator(
         createSharedPoolMemory(config),
@@ -295,7 +302,7 @@ function newTenantPlat(tenants: TenantConfig[] = twoTenants, icmpErrorsBurst?: n
     },
     layout,
     parseRfc6052Prefix('64:ff9b::/96'),
-    { table, count: tenants.length },
+    { table, stats: tenantStats[0] },
   );
   const run = (packet: Uint8Array) => {
     step.setNow(1000);
@@ -307,8 +314,8 @@ function newTenantPlat(tenants: TenantConfig[] = twoTenants, icmpErrorsBurst?: n
       dropped: verdict === Verdict.Translate ? null : layout.names[step.reasonCounter()],
     };
   };
-  const counter = (tenant: number, name: (typeof tenantCounterNames)[number]) =>
-    step.tenantCounters[tenant * tenantCounterNames.length + tenantCounterNames.indexOf(name)];
+  const counter = (tenant: number, name: keyof typeof TenantStat) =>
+    step.tenantCounters[tenant * TENANT_STAT_ENTRIES + TenantStat[name]];
   const blocksOf = (tenant: number) => Atomics.load(new Int32Array(tenantBlocks), tenant);
   return {
     step,
@@ -318,6 +325,7 @@ function newTenantPlat(tenants: TenantConfig[] = twoTenants, icmpErrorsBurst?: n
     blocksOf,
     config,
     tenantBlocks,
+    tenantStats,
     allocator: allocator as SharedPoolAllocator,
   };
 }
@@ -440,26 +448,132 @@ describe('PLAT step with tenants', () => {
 });
 
 describe('per-tenant status and metrics', () => {
-  it('gives each tenant counters and a blocks gauge in the layout, exported with a tenant attribute', () => {
-    // Proves the accounting names: status carries tenant.<name>.* and metrics turn them into one
-    // metric per counter labelled by tenant (and direction), the blocks entry a gauge.
-    const layout = platCounterLayout(twoTenants);
-    for (const name of ['packets64', 'translated64', 'translated46', 'blocks'])
-      expect(layout.names).toContain(`tenant.isp-b.${name}`);
+  it('keeps tenant figures out of the counter layout, and status counters name the running tenants', () => {
+    // Proves the accounting names: the layout is the same with or without tenants (a tenant added while
+    // running needs no new layout), and the status document's tenant.<name>.* entries come from the rows.
+    expect(platCounterLayout(twoTenants).names).toEqual(platCounterLayout(undefined).names);
+    expect(platCounterLayout(twoTenants).names.some((n) => n.startsWith('tenant.'))).toBe(false);
+    const { run, tenantStats, tenantBlocks, config } = newTenantPlat();
+    run(out6('2001:db8:b:1::2'));
+    const usage = tenantUsage({
+      slotOf: (name) => (name === 'isp-a' ? 0 : name === 'isp-b' ? 1 : undefined),
+      names: () => ['isp-a', 'isp-b'],
+      current: () => twoTenants,
+      stats: tenantStats,
+      blocks: tenantBlocks,
+      engine: config,
+    });
+    const counters = tenantStatusCounters(usage);
+    expect(counters).toMatchObject({
+      'tenant.isp-b.packets64': 1,
+      'tenant.isp-b.translated64': 1,
+      'tenant.isp-b.blocks': 1,
+      'tenant.isp-b.sessions': 1,
+      'tenant.isp-a.packets64': 0,
+    });
+    expect(counters['tenant.isp-b.bytes64']).toBe(out6('2001:db8:b:1::2').length);
     expect(metricTarget('tenant.isp-b.translated46')).toMatchObject({
       metric: 'xlat64.tenant.translated',
       kind: 'counter',
       attributes: { tenant: 'isp-b', direction: '4to6' },
     });
-    expect(metricTarget('tenant.isp-a.packets64')).toMatchObject({
-      metric: 'xlat64.tenant.packets',
-      attributes: { tenant: 'isp-a', direction: '6to4' },
-    });
-    expect(metricTarget('tenant.isp-a.blocks')).toMatchObject({
-      metric: 'xlat64.tenant.blocks',
-      kind: 'gauge',
-      attributes: { tenant: 'isp-a' },
-    });
+  });
+});
+
+describe('per-tenant session limits', () => {
+  it("refuses a subscriber past its tenant's subscriberSessionsMax as drop.nat.subscribersessions64, other tenants keep the node's", () => {
+    // Proves the per-subscriber bound is the tenant's: isp-a's subscriber gets 3 sessions, the 4th is
+    // refused with ICMPv6 destination unreachable, while isp-b's subscriber gets more than 3.
+    const tenants: TenantConfig[] = [{ ...twoTenants[0], subscriberSessionsMax: 3 }, twoTenants[1]];
+    const { run, counter } = newTenantPlat(tenants);
+    for (let port = 0; port < 3; port++)
+      expect(run(out6('2001:db8:a:100::2', 7000 + port)).verdict).toBe(Verdict.Translate);
+    const refused = run(out6('2001:db8:a:100::2', 7003));
+    expect(refused.verdict).toBe(Verdict.ReplyIcmp);
+    expect(refused.dropped).toBe('drop.nat.subscribersessions64');
+    expect((refused.packet as Buffer)[40]).toBe(1);
+    expect(run(out6('2001:db8:a:200::2', 7003)).verdict, 'another subscriber of isp-a').toBe(
+      Verdict.Translate,
+    );
+    for (let port = 0; port < 5; port++)
+      expect(run(out6('2001:db8:b:100::2', 7000 + port)).verdict).toBe(Verdict.Translate);
+    expect(counter(0, 'refused64')).toBe(1);
+    expect(counter(0, 'sessions')).toBe(4);
+    expect(counter(1, 'sessions')).toBe(5);
+  });
+
+  it("refuses a tenant past its sessionsMax node-wide as drop.nat.tenantsessions64 (administratively prohibited), counting every worker's sessions", () => {
+    // Proves the tenant quota sums the node's workers: another worker's row already holds 2 of isp-b's
+    // 4 sessions, so this worker gives 2 more and refuses the 3rd with type 1 code 1; isp-a is unaffected,
+    // and a session that ends gives its place back.
+    const tenants: TenantConfig[] = [twoTenants[0], { ...twoTenants[1], sessionsMax: 4 }];
+    const { run, tenantStats, engine, counter } = newTenantPlat(tenants);
+    new Float64Array(tenantStats[1])[1 * TENANT_STAT_ENTRIES + TenantStat.sessions] = 2;
+    expect(run(out6('2001:db8:b:100::2', 7000)).verdict).toBe(Verdict.Translate);
+    expect(run(out6('2001:db8:b:200::2', 7000)).verdict).toBe(Verdict.Translate);
+    const refused = run(out6('2001:db8:b:300::2', 7000));
+    expect(refused.verdict).toBe(Verdict.ReplyIcmp);
+    expect(refused.dropped).toBe('drop.nat.tenantsessions64');
+    expect([(refused.packet as Buffer)[40], (refused.packet as Buffer)[41]]).toEqual([1, 1]);
+    for (let i = 1; i <= 6; i++) expect(run(out6(`2001:db8:a:${i}00::2`)).verdict).toBe(Verdict.Translate);
+    expect(counter(1, 'sessions')).toBe(2);
+    // UDP sessions end after 5 minutes: the quota has room again.
+    engine.advance(1000 + 6 * 60_000);
+    expect(counter(1, 'sessions')).toBe(0);
+    expect(run(out6('2001:db8:b:300::2', 7000)).verdict).toBe(Verdict.Translate);
+  });
+
+  it('drops an inbound session past the tenant quota as drop.nat.tenantsessions46', () => {
+    // Proves the quota also holds for sessions the IPv4 side would open on an existing mapping
+    // (endpoint-independent filtering lets a new remote in): at the quota it is dropped and counted.
+    const tenants: TenantConfig[] = [twoTenants[0], { ...twoTenants[1], sessionsMax: 1 }];
+    const { run } = newTenantPlat(tenants);
+    const first = run(out6('2001:db8:b:100::2', 7000)).packet as Buffer;
+    const inbound = run(
+      ipv4({
+        src: '198.51.100.9',
+        dst: formatIpv4(first, 12),
+        payload: udp({ srcPort: 53, dstPort: first.readUInt16BE(20), payload }),
+      }),
+    );
+    expect(inbound.verdict).toBe(Verdict.Drop);
+    expect(inbound.dropped).toBe('drop.nat.tenantsessions46');
+  });
+
+  it('recounts sessions per tenant when the tenants change while running', () => {
+    // Proves a live change moves the counts: sessions of a subscriber whose prefix joins a new tenant
+    // count for it from the change on, and a removed tenant's row is emptied.
+    const { run, engine, tenantStats, counter } = newTenantPlat();
+    run(out6('2001:db8:b:100::2', 7000));
+    run(out6('2001:db8:b:100::2', 7001));
+    expect(counter(1, 'sessions')).toBe(2);
+    const c: TenantConfig = { ...twoTenants[1], name: 'isp-c' };
+    const table = tenantPrefixTable([twoTenants[0], c], [0, 2]);
+    engine.setSessionShares(tenantSessionShares([twoTenants[0], c], table, tenantStats, 0, [0, 2]));
+    expect([counter(1, 'sessions'), counter(2, 'sessions')]).toEqual([0, 2]);
+  });
+
+  it('refuses tenant shares and quotas held in one node together with cluster state, naming the field', () => {
+    // Proves the combination that would not hold across a cluster is refused at start, and the per-subscriber
+    // session bound (one subscriber is on one shard) is accepted with cluster state.
+    const state = { nats: 'nats://127.0.0.1:4222', redis: 'redis://127.0.0.1:6379', nodeId: 'a' };
+    const a = { name: 'isp-a', prefixes: ['2001:db8:a::/48'] };
+    for (const [field, value] of [
+      ['pool4', ['203.0.113.0/30']],
+      ['blocksMax', 10],
+      ['subscriberBlocksMax', 1],
+      ['sessionsMax', 100],
+    ] as const) {
+      const error = refusal({ state, tenants: [{ ...a, [field]: value }] });
+      expect(error.field).toBe(`tenants[0].${field}`);
+      expect(error.message).toMatch(/cluster/);
+    }
+    const ok = parsePlatConfig({ ...base, state, tenants: [{ ...a, subscriberSessionsMax: 100 }] });
+    expect(ok.tenants?.[0].subscriberSessionsMax).toBe(100);
+    expect(refusal({ tenants: [{ ...a, sessionsMax: 0 }] }).field).toBe('tenants[0].sessionsMax');
+    expect(
+      refusal({ nat: { subscriberSessionsMax: 10 }, tenants: [{ ...a, subscriberSessionsMax: 11 }] }).field,
+    ).toBe('tenants[0].subscriberSessionsMax');
   });
 });
 

@@ -32,6 +32,10 @@ export interface TenantConfig {
   blocksMax: number;
   /** Most blocks one subscriber of the tenant holds per protocol; 0: nat.subscriberBlocksMax. */
   subscriberBlocksMax: number;
+  /** Most sessions one subscriber of the tenant holds; 0: nat.subscriberSessionsMax. */
+  subscriberSessionsMax: number;
+  /** Most sessions the tenant's subscribers hold at once, node-wide; 0: no quota. */
+  sessionsMax: number;
 }
 
 export const tenantConfigKeys = [
@@ -41,6 +45,8 @@ export const tenantConfigKeys = [
   'pool4',
   'blocksMax',
   'subscriberBlocksMax',
+  'subscriberSessionsMax',
+  'sessionsMax',
 ] as const;
 /** Most tenants of one node. */
 export const TENANTS_MAX = 4096;
@@ -114,6 +120,15 @@ export function parseTenants(raw: unknown, engine: NatEngineConfig): TenantConfi
       1,
       engine.subscriberBlocksMax,
     );
+    const subscriberSessionsMax = readTenantInteger(
+      t,
+      where,
+      'subscriberSessionsMax',
+      0,
+      1,
+      engine.subscriberSessionsMax,
+    );
+    const sessionsMax = readTenantInteger(t, where, 'sessionsMax', 0, 1, 0x7fffffff);
     const pool4 = t.pool4 ?? [];
     if (!Array.isArray(pool4) || (t.pool4 !== undefined && pool4.length === 0))
       throw configError(
@@ -127,6 +142,8 @@ export function parseTenants(raw: unknown, engine: NatEngineConfig): TenantConfi
       pool4: pool4 as string[],
       blocksMax,
       subscriberBlocksMax,
+      subscriberSessionsMax,
+      sessionsMax,
     };
   });
   tenantPrefixTable(tenants); // refuses overlaps
@@ -255,4 +272,26 @@ export function tenantPrefixTable(
     seen.set(`${p.length}:${p.hi}:${p.lo}`, p);
   }
   return new TenantPrefixTable(parsed);
+}
+
+/** The tenant settings held by counters in the node's shared memory, which a cluster's nodes do not share. */
+const NODE_SHARE_FIELDS = ['pool4', 'blocksMax', 'subscriberBlocksMax', 'sessionsMax'] as const;
+
+/**
+ * Cluster mode (`state`) refuses what only one node's shared memory enforces: a tenant's pool4 share,
+ * blocksMax, subscriberBlocksMax (the embedded allocator's) and sessionsMax. Redis leases blocks for the
+ * whole cluster without tenant shares, and the counts live per node, so a cluster of N nodes would grant
+ * a tenant N times its quota. Classification, drop.notenant64 and subscriberSessionsMax (one subscriber
+ * is on one shard) hold in both modes.
+ */
+export function refuseNodeSharesInCluster(tenants: readonly TenantConfig[] | undefined): void {
+  for (const [i, tenant] of (tenants ?? []).entries())
+    for (const field of NODE_SHARE_FIELDS) {
+      const value = tenant[field];
+      if (Array.isArray(value) ? value.length > 0 : value !== 0)
+        throw configError(
+          `tenants[${i}].${field}`,
+          `${tenant.name}'s ${field} is enforced by one node's shared memory and does not hold across a cluster (state); remove ${field}, or run the embedded state (remove state)`,
+        );
+    }
 }
