@@ -3,6 +3,9 @@
 // and the PLAT step with real packets: a source of no tenant is dropped and counted as drop.notenant64,
 // a tenant's subscribers are translated and counted per tenant in both directions.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -38,6 +41,7 @@ import {
   tenantStatusCounters,
   tenantUsage,
 } from '../src/tenants/tenant-stats.js';
+import { type TenantUsageRecord, UsageRecorder } from '../src/tenants/tenant-usage.js';
 import { tenantPrefixes } from './fixtures/tenant-prefixes.js';
 
 const base = { pool4: ['203.0.113.0/24'], stateDir: '/tmp/x64t-config' };
@@ -626,5 +630,74 @@ describe('live tenant changes', () => {
     expect(run(out6('2001:db8:a:100::2')).verdict).toBe(Verdict.Translate);
     expect(counter(0, 'packets64')).toBe(1);
     expect(blocksOf(2)).toBe(1);
+  });
+});
+
+describe('usage records', () => {
+  it('writes one record per tenant per interval on wall-clock boundaries, adding up to the traffic, and a last one at stop', () => {
+    // Proves the billing file: intervals [500, 1000) and [1000, 1700) follow each other, each holds the
+    // packets and bytes translated in it (not since the start), gauges at its end and their peak.
+    const dir = mkdtempSync(join(tmpdir(), `x64t-usage-${process.pid}-`));
+    try {
+      const { run, tenantStats, tenantBlocks, config } = newTenantPlat();
+      const usage = () =>
+        tenantUsage({
+          slotOf: (name) => (name === 'isp-a' ? 0 : 1),
+          names: () => ['isp-a', 'isp-b'],
+          current: () => twoTenants,
+          stats: tenantStats,
+          blocks: tenantBlocks,
+          engine: config,
+        });
+      const file = join(dir, 'usage.jsonl');
+      const recorder = new UsageRecorder({ file, intervalMs: 1000, node: undefined }, usage, 'n1', 500);
+      const first = out6('2001:db8:a:100::2', 7000);
+      run(first);
+      run(out6('2001:db8:a:100::2', 7001));
+      recorder.sample(900);
+      recorder.sample(1000); // the boundary: [500, 1000) is written
+      run(out6('2001:db8:b:100::2', 7000));
+      recorder.sample(1500);
+      recorder.stop(1700);
+      const records = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as TenantUsageRecord);
+      expect(records.map((r) => [r.tenant, r.fromMs, r.toMs, r.packets64])).toEqual([
+        ['isp-a', 500, 1000, 2],
+        ['isp-b', 500, 1000, 0],
+        ['isp-a', 1000, 1700, 0],
+        ['isp-b', 1000, 1700, 1],
+      ]);
+      expect(records[0]).toMatchObject({
+        type: 'xlat64.tenant.usage',
+        node: 'n1',
+        bytes64: 2 * first.length,
+        sessions: 2,
+        sessionsPeak: 2,
+        blocks: 1,
+        from: new Date(500).toISOString(),
+      });
+      expect(records[3]).toMatchObject({ sessions: 1, blocks: 1 });
+      expect(recorder.written).toBe(4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a usage configuration naming the field', () => {
+    // Proves usage is checked at start: a relative file, a too short interval, and usage without tenants.
+    const tenants = [{ name: 'isp-a', prefixes: ['2001:db8:a::/48'] }];
+    expect(refusal({ tenants, usage: 'usage.jsonl' }).field).toBe('usage.file');
+    expect(refusal({ tenants, usage: { file: '/tmp/u.jsonl', intervalMs: 10 } }).field).toBe(
+      'usage.intervalMs',
+    );
+    expect(refusal({ tenants, usage: { file: '/tmp/u.jsonl', every: 10 } }).field).toBe('usage.every');
+    expect(refusal({ usage: '/tmp/u.jsonl' }).field).toBe('usage');
+    expect(parsePlatConfig({ ...base, tenants, usage: '/tmp/u.jsonl' }).usage).toEqual({
+      file: '/tmp/u.jsonl',
+      intervalMs: 3_600_000,
+      node: undefined,
+    });
   });
 });
