@@ -36,6 +36,7 @@ const lab = createE2eLab('e2e-tenants', {
     'tenants:',
     '  - name: isp-a',
     '    prefixes: [2001:db8:1:a000::/52]',
+    '    subscriberPrefixLength: 64',
     '    pool4: [203.0.113.0/28]',
     '  - name: isp-b',
     '    prefixes: [2001:db8:1:b000::/52]',
@@ -63,6 +64,8 @@ function usageRecords(): TenantUsageRecord[] {
 /** Subscriber n of a tenant: alone in its /56 inside the tenant's /52. */
 const subscriberOf = (tenant: 'a' | 'b' | 'c', n: number) => `2001:db8:1:${tenant}${n}00::2`;
 const SUBSCRIBERS = 3;
+/** Another /64 in the /56 of isp-a's subscriber 0: isp-a delegates /64s, so another subscriber. */
+const SECOND_64_OF_A0 = '2001:db8:1:a001::2';
 const inPool = (address: string, first: number) => {
   const m = /^203\.0\.113\.(\d+)$/.exec(address);
   return m !== null && Number(m[1]) >= first && Number(m[1]) < first + 16;
@@ -92,6 +95,7 @@ describe('two tenants through the xlat64 PLAT: each from its own pool, a third p
         lab.check('client', ['ip', '-6', 'addr', 'add', `${address}/128`, 'dev', 'c0', 'nodad']);
       }
     }
+    lab.check('client', ['ip', '-6', 'addr', 'add', `${SECOND_64_OF_A0}/128`, 'dev', 'c0', 'nodad']);
   });
 
   afterAll(() => {
@@ -178,6 +182,33 @@ describe('two tenants through the xlat64 PLAT: each from its own pool, a third p
       expect(counters[`tenant.${tenant}.blocks`], tenant).toBe(2 * SUBSCRIBERS);
     }
     expect(counters['nat.blocks']).toBe(4 * SUBSCRIBERS);
+  });
+
+  it("a tenant that delegates /64s: a second /64 in a subscriber's /56 is a subscriber of its own", () => {
+    // Proves the per-tenant subscriber length end to end: isp-a (subscriberPrefixLength 64, the node's is
+    // /56) gives 2001:db8:1:a001::/64 its own subscriber and its own UDP block next to a000::/64's.
+    const sent = lab.tool<{ ok: boolean }>('client', [
+      'udp-send',
+      SERVER_V6,
+      String(UDP_PORT),
+      '200',
+      '--bind',
+      SECOND_64_OF_A0,
+      '--tag',
+      'second-64',
+    ]);
+    expect(sent.ok).toBe(true);
+    let counters: Record<string, number> = {};
+    waitUntil(
+      () => {
+        counters = lab.counters('plat');
+        return counters['tenant.isp-a.subscribers'] === SUBSCRIBERS + 1; // recounted every second
+      },
+      `isp-a to count ${SUBSCRIBERS + 1} subscribers`,
+    );
+    expect(counters['tenant.isp-a.blocks'], JSON.stringify(counters)).toBe(2 * SUBSCRIBERS + 1);
+    const peer = readUdpLog(udpLog).find((l) => l.tag === 'second-64')?.peer ?? '';
+    expect(inPool(peer, 0), peer).toBe(true);
   });
 
   it('SIGHUP adds a tenant, refuses a bad configuration naming the field, and removes a tenant, without a restart', () => {

@@ -44,7 +44,12 @@ import {
   type ShardTableData,
   WorkerHandoff,
 } from './routing/index.js';
-import { TENANTS_MAX, type TenantConfig, tenantPrefixTable } from './tenants/tenant-config.js';
+import {
+  TENANTS_MAX,
+  type TenantConfig,
+  tenantPrefixTable,
+  tenantSubscriberLengths,
+} from './tenants/tenant-config.js';
 import type { TenantPrefixTable } from './tenants/tenant-lpm.js';
 import { createTenantBlockCounts, tenantPoolShares } from './tenants/tenant-pool.js';
 import {
@@ -180,6 +185,17 @@ export const createQueueHandler: CreateQueueHandler = async (
   const workers = shards.table.memberCount;
   const startMs = Date.now();
   const engineConfig = validateConfig(options.engine);
+  // Tenants that delegate their own subscriber length: the engine, its replay and the routing key
+  // subscribers by it (set before the store restores the state).
+  const setSubscriberLengths = (
+    tenants: readonly TenantConfig[] | null,
+    table: TenantPrefixTable | undefined,
+    slots?: number[],
+  ) => {
+    const lengths = tenants === null ? null : tenantSubscriberLengths(tenants, engineConfig, slots);
+    if (lengths === null || table === undefined) engineConfig.subscriberLengths.set(null);
+    else engineConfig.subscriberLengths.set(table, lengths);
+  };
   const router = new ShardRouter(ShardTable.fromData(shards.table), engineConfig, {
     blockStorage: shards.blocks,
   });
@@ -188,6 +204,7 @@ export const createQueueHandler: CreateQueueHandler = async (
   // state each subscriber leases only from its tenant's share of the pool, within its quotas.
   let tenantTable: TenantPrefixTable | undefined =
     options.tenants === undefined ? undefined : tenantPrefixTable(options.tenants);
+  setSubscriberLengths(options.tenants ?? null, tenantTable);
   let allocator: SharedPoolAllocator | undefined;
   const poolShares =
     options.tenants === undefined || tenantTable === undefined
@@ -345,6 +362,7 @@ export const createQueueHandler: CreateQueueHandler = async (
   const tenantChanges = new TenantConfigReader(shards.tenantConfig);
   const applyTenants = (published: PublishedTenants) => {
     if (published.tenants === null) {
+      setSubscriberLengths(null, undefined);
       tenantTable = undefined;
       sessionShares = null;
       serving?.platStep.setTenants(undefined);
@@ -353,6 +371,7 @@ export const createQueueHandler: CreateQueueHandler = async (
       return;
     }
     const table = tenantPrefixTable(published.tenants, published.slots);
+    setSubscriberLengths(published.tenants, table, published.slots);
     tenantTable = table;
     sessionShares = tenantSessionShares(
       published.tenants,

@@ -21,7 +21,7 @@ import { type NodeCompliance, startNodeCompliance } from '../../state/src/index.
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
 import { platPoolUse, poolUseMetrics } from './pool-use.js';
-import type { TenantConfig } from './tenants/tenant-config.js';
+import { refuseSubscriberLengthChanges, type TenantConfig } from './tenants/tenant-config.js';
 import { publishTenants, TenantSlots } from './tenants/tenant-publish.js';
 import { tenantMetrics, tenantStatusCounters, tenantUsage } from './tenants/tenant-stats.js';
 import { UsageRecorder } from './tenants/tenant-usage.js';
@@ -91,6 +91,7 @@ async function startPlatRole(
   let reloads = 0;
   /** Applies a reloaded `tenants:` (already parsed against this node's pool) in every worker. */
   const reloadTenants = (tenants: TenantConfig[] | undefined): string => {
+    refuseSubscriberLengthChanges(tenantsNow, tenants);
     publishTenants(shards.tenantConfig, {
       tenants: tenants ?? null,
       slots: tenants === undefined ? [] : slots.slotsOf(tenants),

@@ -19,12 +19,19 @@ import {
   createSeededRandom,
   createSharedPoolMemory,
   SharedPoolAllocator,
+  subscriberPrefixOf,
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { parsePlatConfig } from '../src/plat-config.js';
 import { platCounterLayout } from '../src/plat-queue-handler.js';
 import { createPlatStep, platDropNames } from '../src/plat-step.js';
-import { type TenantConfig, tenantPrefixTable } from '../src/tenants/tenant-config.js';
+import { SubscriberShardHash } from '../src/routing/subscriber-shard.js';
+import {
+  refuseSubscriberLengthChanges,
+  type TenantConfig,
+  tenantPrefixTable,
+  tenantSubscriberLengths,
+} from '../src/tenants/tenant-config.js';
 import { NO_TENANT, type TenantPrefixEntry, TenantPrefixTable } from '../src/tenants/tenant-lpm.js';
 import { createTenantBlockCounts, tenantPoolShares } from '../src/tenants/tenant-pool.js';
 import {
@@ -699,5 +706,80 @@ describe('usage records', () => {
       intervalMs: 3_600_000,
       node: undefined,
     });
+  });
+});
+
+describe('per-tenant subscriber prefix length', () => {
+  const tenants: TenantConfig[] = [
+    { ...twoTenants[0], subscriberPrefixLength: 64 },
+    { ...twoTenants[1] }, // the node's /56
+  ];
+
+  it("keys subscribers by their tenant's length in the engine and in the shard routing", () => {
+    // Proves isp-a's /64s are subscribers each (two /64s of one /56 are two subscribers, each on its own
+    // block) while isp-b's /56 holds both its /64s; and the router hashes a packet's source to the shard
+    // of the key the engine made, for both lengths.
+    const { run, engine, config } = newTenantPlat(tenants);
+    const table = tenantPrefixTable(tenants);
+    const lengths = tenantSubscriberLengths(tenants, config);
+    expect(lengths?.[0]).toBe(64);
+    expect(lengths?.[1]).toBe(0);
+    engine.state.config.subscriberLengths.set(table, lengths as Uint8Array);
+    const sources = ['2001:db8:a:100::2', '2001:db8:a:101::2', '2001:db8:b:100::2', '2001:db8:b:101::2'];
+    for (const source of sources) expect(run(out6(source)).verdict, source).toBe(Verdict.Translate);
+    expect(engine.state.subscriberCount).toBe(3);
+    expect(engine.state.leasedBlockCount).toBe(3);
+    const hash = new SubscriberShardHash({
+      prefixLength: 56,
+      lengths: engine.state.config.subscriberLengths,
+    });
+    const hex = (words: ArrayLike<number>) =>
+      Array.from(words, (w) => (w >>> 0).toString(16).padStart(8, '0')).join(':');
+    const key = new Uint32Array(4);
+    const keys = new Set<string>();
+    for (const source of sources) {
+      const address = parseIpv6(source);
+      const words = [0, 1, 2, 3].map((i) => Buffer.from(address).readUInt32BE(i * 4));
+      subscriberPrefixOf(engine.state.config, words, key);
+      expect(engine.state.findSubscriber(key[0], key[1], key[2], key[3]), source).not.toBe(-1);
+      expect(hash.shardOfAddress(address, 0), source).toBe(hash.shardOfWords(key));
+      keys.add(hex(key));
+    }
+    expect([...keys].sort()).toEqual([
+      '20010db8:000a0100:00000000:00000000',
+      '20010db8:000a0101:00000000:00000000',
+      '20010db8:000b0100:00000000:00000000',
+    ]);
+  });
+
+  it("accepts a tenant length longer than the node's, refuses a shorter one, and refuses changing lengths on a reload", () => {
+    // Proves the configuration and the live-change rule: a /64 tenant on a /56 node is fine, a /48 one asks
+    // for nat.subscriberPrefixLength 48; a reload may add a tenant of any length but not change the length
+    // of addresses the running tenants cover.
+    const ok = parsePlatConfig({
+      ...base,
+      tenants: [{ name: 'isp-a', prefixes: ['2001:db8:a::/48'], subscriberPrefixLength: 64 }],
+    });
+    expect(ok.tenants?.[0].subscriberPrefixLength).toBe(64);
+    const shorter = refusal({
+      tenants: [{ name: 'isp-a', prefixes: ['2001:db8:a::/44'], subscriberPrefixLength: 48 }],
+    });
+    expect(shorter.field).toBe('tenants[0].subscriberPrefixLength');
+    expect(shorter.message).toMatch(/set nat\.subscriberPrefixLength to the shortest/);
+    const c: TenantConfig = {
+      ...twoTenants[0],
+      name: 'isp-c',
+      prefixes: ['2001:db8:c::/48'],
+      subscriberPrefixLength: 48,
+    };
+    expect(() => refuseSubscriberLengthChanges(tenants, [...tenants, c])).not.toThrow();
+    const changed = () =>
+      refuseSubscriberLengthChanges(tenants, [{ ...tenants[0], subscriberPrefixLength: 60 }]);
+    expect(changed).toThrow(/tenants\[0\]\.subscriberPrefixLength/);
+    const moved = () =>
+      refuseSubscriberLengthChanges(tenants, [tenants[1], { ...c, prefixes: ['2001:db8:a:100::/56'] }]);
+    expect(moved).toThrow(/tenants\[1\]\.prefixes\[0\].*\/64 to \/48/);
+    const wider = () => refuseSubscriberLengthChanges(tenants, [{ ...c, prefixes: ['2001:db8:8::/45'] }]);
+    expect(wider).toThrow(/isp-c's subscribers would change/);
   });
 });

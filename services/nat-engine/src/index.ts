@@ -87,6 +87,7 @@ export {
 export { createCryptoRandom, createSeededRandom, type RandomSource } from './random.js';
 export { applyEvent, applyEvents, EventApplied } from './reducer.js';
 export type { SessionShares } from './session-shares.js';
+export { IPV6_MASKS, SubscriberLengths, type SubscriberLengthTable } from './subscriber-lengths.js';
 export type { NatState } from './tables/nat-state.js';
 export { TcpState, tcpStateNames } from './tcp-state-machine.js';
 export {
