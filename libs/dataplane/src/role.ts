@@ -21,6 +21,8 @@ export interface RoleSpec {
   pollTimeoutMs?: number;
   /** Role-specific fields of the status document. */
   details: () => Record<string, unknown>;
+  /** Counters kept outside the layout (the PLAT's per-tenant figures), added to the status document's. */
+  moreCounters?: () => Record<string, number>;
   /** Where to serve Prometheus /metrics, /status.json and the dashboard (libs/telemetry); none when absent. */
   metrics?: ListenAddress;
   /** Role-specific metrics computed on request (the PLAT's pool use per address). */
@@ -60,7 +62,7 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
       ...spec.details(),
       offloads: device.offloadNames,
       queueStats: running.stats(),
-      counters: sumCounters(spec.layout, counters),
+      counters: { ...sumCounters(spec.layout, counters), ...spec.moreCounters?.() },
       // Each worker's own figures next to the sum (one entry per queue).
       perQueue: counters.length > 1 ? counters.map((c) => sumCounters(spec.layout, [c])) : undefined,
     });

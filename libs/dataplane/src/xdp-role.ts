@@ -32,6 +32,8 @@ export interface XdpRoleSpec {
   /** How long an idle queue waits for frames (libs/xdp's default: 100 ms). */
   pollTimeoutMs?: number;
   details: () => Record<string, unknown>;
+  /** Counters kept outside the layout (the PLAT's per-tenant figures), added to the status document's. */
+  moreCounters?: () => Record<string, number>;
   /** Where to serve Prometheus /metrics, /status.json and the dashboard (libs/telemetry); none when absent. */
   metrics?: ListenAddress;
   /** Role-specific metrics computed on request (the PLAT's pool use per address). */
@@ -107,7 +109,7 @@ export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => voi
       // The kernel's side of the sockets: frames dropped before a worker saw them (rx ring full, fill
       // ring empty) are the AF_XDP counterpart of a TUN's tx drops.
       socketStats: socketStats(port4 ? [port, port4] : [port], spec.queues),
-      counters: sumCounters(spec.layout, counters),
+      counters: { ...sumCounters(spec.layout, counters), ...spec.moreCounters?.() },
       // Each worker's own figures next to the sum (one entry per queue), as the TUN role has.
       perQueue: counters.length > 1 ? counters.map((c) => sumCounters(spec.layout, [c])) : undefined,
     });

@@ -39,8 +39,9 @@ Options (config-file key in brackets):
                           kafka://HOST:PORT[,HOST:PORT]/TOPIC [compliance, or compliance.url with
                           mode, logDestinations, heldIntervalMs, node] (off by default)
 Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, shards (1024), and nat: { blockSizePorts,
-subscriberPrefixLength, subscriberBlocksMax, subscriberSessionsMax, filtering, timeouts, staticBib, ... }
-(see README "Configuration").
+subscriberPrefixLength, subscriberBlocksMax, subscriberSessionsMax, filtering, timeouts, staticBib, ... },
+tenants (the ISPs served, their prefixes, subscriber lengths, pool shares and limits) and usage (hourly
+per-tenant usage records, JSON lines) (see README "Configuration"; 'xlat64 tenant' shows and reloads them).
 `;
 
 export const platCommand: Command = {

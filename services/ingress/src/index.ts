@@ -17,8 +17,6 @@ export {
   PlatStep,
   type PlatStepOptions,
   platDropNames,
-  tenantCounterNames,
-  tenantStatusNames,
 } from './plat-step.js';
 export {
   parseTenants,
@@ -28,3 +26,10 @@ export {
   tenantPrefixTable,
 } from './tenants/tenant-config.js';
 export { NO_TENANT, TENANT_PREFIX_LENGTH_MAX, TenantPrefixTable } from './tenants/tenant-lpm.js';
+export {
+  TENANT_STAT_ENTRIES,
+  type TenantUsage,
+  tenantCounterNames,
+  tenantWorkerGaugeNames,
+} from './tenants/tenant-stats.js';
+export { type TenantUsageRecord, tenantUsageRecords, type UsageConfig } from './tenants/tenant-usage.js';

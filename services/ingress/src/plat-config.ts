@@ -31,7 +31,8 @@ import {
 import { type ComplianceConfig, parseComplianceConfig } from '../../state/src/index.js';
 import { type PlatStateConfig, parsePlatStateConfig } from './plat-state-config.js';
 import { checkShardCount, VIRTUAL_SHARDS_DEFAULT, VIRTUAL_SHARDS_MAX } from './routing/index.js';
-import { parseTenants, type TenantConfig } from './tenants/tenant-config.js';
+import { parseTenants, refuseNodeSharesInCluster, type TenantConfig } from './tenants/tenant-config.js';
+import { parseUsageConfig, type UsageConfig } from './tenants/tenant-usage.js';
 
 /** Most TUN queues (worker threads) of one PLAT: a ring per worker pair, so N * (N - 1) rings. */
 export const QUEUES_MAX = 16;
@@ -77,6 +78,8 @@ export interface PlatConfig {
   tenants: TenantConfig[] | undefined;
   /** Compliance log to Kafka (`compliance: kafka://HOST:PORT/TOPIC`); off when absent. */
   compliance: ComplianceConfig | undefined;
+  /** Periodic per-tenant usage records (JSON lines) for billing; off when absent. */
+  usage: UsageConfig | undefined;
 }
 
 export const platConfigKeys = [
@@ -105,6 +108,7 @@ export const platConfigKeys = [
   'state',
   'tenants',
   'compliance',
+  'usage',
 ] as const;
 
 export function parsePlatConfig(raw: RawConfig): PlatConfig {
@@ -185,6 +189,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     state: parsePlatStateConfig(raw.state),
     tenants: undefined,
     compliance: parseComplianceConfig(raw.compliance),
+    usage: undefined,
   };
   // The engine and the translator check their own fields; name them as the operator wrote them.
   let engine: ReturnType<typeof validateNatConfig>;
@@ -201,6 +206,8 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     throw error;
   }
   config.tenants = parseTenants(raw.tenants, engine);
+  if (config.state !== undefined) refuseNodeSharesInCluster(config.tenants);
+  config.usage = parseUsageConfig(raw.usage, config.tenants);
   try {
     validateTranslatorConfig(platTranslatorConfig(config));
   } catch (error) {

@@ -33,13 +33,7 @@ import {
 import { EmbeddedNatStore } from '../../state/src/index.js';
 import { type ClusterShardState, openClusterShardState } from './plat-cluster-state.js';
 import type { PlatStateConfig } from './plat-state-config.js';
-import {
-  PlatStep,
-  platDropNames,
-  TENANT_STATUS_ENTRIES,
-  tenantCounterNames,
-  tenantStatusNames,
-} from './plat-step.js';
+import { PlatStep, platDropNames } from './plat-step.js';
 import {
   createBlockTableStorage,
   createHandoffMemory,
@@ -50,7 +44,12 @@ import {
   type ShardTableData,
   WorkerHandoff,
 } from './routing/index.js';
-import { type TenantConfig, tenantPrefixTable } from './tenants/tenant-config.js';
+import {
+  TENANTS_MAX,
+  type TenantConfig,
+  tenantPrefixTable,
+  tenantSubscriberLengths,
+} from './tenants/tenant-config.js';
 import type { TenantPrefixTable } from './tenants/tenant-lpm.js';
 import { createTenantBlockCounts, tenantPoolShares } from './tenants/tenant-pool.js';
 import {
@@ -58,6 +57,12 @@ import {
   type PublishedTenants,
   TenantConfigReader,
 } from './tenants/tenant-publish.js';
+import {
+  createTenantStatsMemory,
+  TENANT_STAT_ENTRIES,
+  TenantStat,
+  tenantSessionShares,
+} from './tenants/tenant-stats.js';
 
 export interface PlatQueueOptions {
   translator: TranslatorConfigInput;
@@ -97,6 +102,8 @@ export interface PlatShards {
   tenantBlocks: SharedArrayBuffer;
   /** Tenants changed while running (SIGHUP), for the workers to apply (tenants/tenant-publish.ts). */
   tenantConfig: SharedArrayBuffer;
+  /** Per worker: its figures per tenant slot (tenants/tenant-stats.ts), summed by the main thread. */
+  tenantStats: SharedArrayBuffer[];
 }
 
 /** Bytes of each worker-to-worker ring: ~1,400 full-size or ~14,000 small packets in flight per pair. */
@@ -120,6 +127,7 @@ export function createPlatShards(
     handoff: createHandoffMemory(workers, () => createRingMemory(HANDOFF_RING_BYTES)),
     tenantBlocks: createTenantBlockCounts(),
     tenantConfig: createTenantConfigMemory(),
+    tenantStats: Array.from({ length: workers }, () => createTenantStatsMemory()),
   };
 }
 
@@ -173,12 +181,12 @@ const MAINTENANCE_INTERVAL_MS = 100;
 /** How often a worker recounts its ports in use per pool address (a scan of its block table). */
 const POOL_PORTS_INTERVAL_MS = 1000;
 
-/** The PLAT's counters and gauges, with per-tenant counters (`tenant.<name>.<counter>`) when it has tenants. */
-export function platCounterLayout(tenants: readonly TenantConfig[] | undefined) {
-  return roleCounterLayout(platDropNames, [
-    ...platGaugeNames,
-    ...tenantStatusNames((tenants ?? []).map((t) => t.name)),
-  ]);
+/**
+ * The PLAT's counters and gauges. Per-tenant figures are not in it: they have their own rows per tenant
+ * slot (tenants/tenant-stats.ts), so a tenant added while running is counted without a new layout.
+ */
+export function platCounterLayout(_tenants?: readonly TenantConfig[]) {
+  return roleCounterLayout(platDropNames, platGaugeNames);
 }
 
 export const createQueueHandler: CreateQueueHandler = async (
@@ -192,6 +200,17 @@ export const createQueueHandler: CreateQueueHandler = async (
   const workers = shards.table.memberCount;
   const startMs = Date.now();
   const engineConfig = validateConfig(options.engine);
+  // Tenants that delegate their own subscriber length: the engine, its replay and the routing key
+  // subscribers by it (set before the store restores the state).
+  const setSubscriberLengths = (
+    tenants: readonly TenantConfig[] | null,
+    table: TenantPrefixTable | undefined,
+    slots?: number[],
+  ) => {
+    const lengths = tenants === null ? null : tenantSubscriberLengths(tenants, engineConfig, slots);
+    if (lengths === null || table === undefined) engineConfig.subscriberLengths.set(null);
+    else engineConfig.subscriberLengths.set(table, lengths);
+  };
   const router = new ShardRouter(ShardTable.fromData(shards.table), engineConfig, {
     blockStorage: shards.blocks,
   });
@@ -200,17 +219,19 @@ export const createQueueHandler: CreateQueueHandler = async (
   // state each subscriber leases only from its tenant's share of the pool, within its quotas.
   let tenantTable: TenantPrefixTable | undefined =
     options.tenants === undefined ? undefined : tenantPrefixTable(options.tenants);
+  setSubscriberLengths(options.tenants ?? null, tenantTable);
   let allocator: SharedPoolAllocator | undefined;
   const poolShares =
     options.tenants === undefined || tenantTable === undefined
       ? null
       : tenantPoolShares(options.tenants, engineConfig, tenantTable, shards.tenantBlocks);
-  const tenantCount = options.tenants?.length ?? 0;
-  const tenantBlocks = new Int32Array(shards.tenantBlocks);
-  const tenantBase =
-    options.tenants === undefined
-      ? 0
-      : layout.index(tenantStatusNames(options.tenants.map((t) => t.name))[0]);
+  const tenantStats = shards.tenantStats[worker];
+  const tenantRow = new Float64Array(tenantStats);
+  // Sessions per tenant (exact, for its sessionsMax) and each subscriber's tenant bound.
+  let sessionShares =
+    options.tenants === undefined || tenantTable === undefined
+      ? null
+      : tenantSessionShares(options.tenants, tenantTable, shards.tenantStats, worker);
   // Each worker thread has its own tracer provider (providers are per thread), registered before the
   // store opens so the recovery below is exported as one trace.
   const tracing: Tracing | null =
@@ -259,6 +280,7 @@ export const createQueueHandler: CreateQueueHandler = async (
       hairpinToOtherShards: shards.table.memberCount > 1,
       // A table bound reached: one line per bound per 10 s, to the role's output (the main thread's log).
       log: (line) => process.stdout.write(`plat: ${line}\n`),
+      sessionShares,
     });
     engine.start(nowMs);
     const pipeline = new ShardPipeline(
@@ -275,7 +297,7 @@ export const createQueueHandler: CreateQueueHandler = async (
     const platStep = new PlatStep(pipeline, layout, prefix, {
       allowNonGlobalIpv4: options.translator.allowNonGlobalIpv4,
       tenants: tenantTable,
-      tenantCount: options.tenants?.length,
+      tenantStats,
     });
     const batch = new BatchTranslator(platStep, {
       fd: context.fd,
@@ -371,14 +393,26 @@ export const createQueueHandler: CreateQueueHandler = async (
   const tenantChanges = new TenantConfigReader(shards.tenantConfig);
   const applyTenants = (published: PublishedTenants) => {
     if (published.tenants === null) {
+      setSubscriberLengths(null, undefined);
       tenantTable = undefined;
+      sessionShares = null;
       serving?.platStep.setTenants(undefined);
+      serving?.engine.setSessionShares(null);
       allocator?.setShares(null);
       return;
     }
     const table = tenantPrefixTable(published.tenants, published.slots);
+    setSubscriberLengths(published.tenants, table, published.slots);
     tenantTable = table;
+    sessionShares = tenantSessionShares(
+      published.tenants,
+      table,
+      shards.tenantStats,
+      worker,
+      published.slots,
+    );
     serving?.platStep.setTenants(table);
+    serving?.engine.setSessionShares(sessionShares);
     allocator?.setShares(
       tenantPoolShares(published.tenants, engineConfig, table, shards.tenantBlocks, published.slots),
     );
@@ -410,6 +444,23 @@ export const createQueueHandler: CreateQueueHandler = async (
   };
   followLinkMtus();
 
+  // Subscribers per tenant slot, recounted with the pool ports (a scan of the subscriber rows).
+  const subscribersScratch = new Float64Array(TENANTS_MAX);
+  const countTenantSubscribers = (state: NatState) => {
+    const table = tenantTable;
+    subscribersScratch.fill(0);
+    if (table !== undefined) {
+      const p = state.subscriberPrefix;
+      for (let sub = 0; sub < engineConfig.subscribersMax; sub++) {
+        if (state.subscriberUsed[sub] === 0) continue;
+        const slot = table.lookupWords(p[sub * 4] | 0, p[sub * 4 + 1] | 0);
+        if (slot >= 0) subscribersScratch[slot]++;
+      }
+    }
+    for (let slot = 0; slot < TENANTS_MAX; slot++)
+      tenantRow[slot * TENANT_STAT_ENTRIES + TenantStat.subscribers] = subscribersScratch[slot];
+  };
+
   const maintain = (nowMs: number) => {
     const published = tenantChanges.poll();
     if (published !== undefined) applyTenants(published);
@@ -435,15 +486,8 @@ export const createQueueHandler: CreateQueueHandler = async (
       counters[gauge[3]] = state.subscriberCount;
       counters[gauge[4]] = s.pipeline.heldCount;
       counters[gauge[16]] = s.pipeline.icmpErrorsSuppressed;
-      const tc = s.platStep.tenantCounters;
-      const perTenant = tenantCounterNames.length;
-      for (let t = 0; t < tenantCount; t++) {
-        const at = tenantBase + t * TENANT_STATUS_ENTRIES;
-        for (let c = 0; c < perTenant; c++) counters[at + c] = tc[t * perTenant + c];
-        // The node-wide block count is published by worker 0 only (the status sums the workers).
-        counters[at + perTenant] = worker === 0 ? Atomics.load(tenantBlocks, t) : 0;
-      }
       if (nowMs - lastPoolPortsMs >= POOL_PORTS_INTERVAL_MS) {
+        countTenantSubscribers(state);
         // Counted aside, then copied: the main thread never reads a half-zeroed row.
         portsInUseByAddress(state, poolPortsScratch);
         poolPorts.set(poolPortsScratch);

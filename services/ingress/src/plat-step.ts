@@ -32,6 +32,7 @@ import {
 } from '../../nat-engine/src/index.js';
 import { FragmentTable } from './fragment-table.js';
 import { NO_TENANT, type TenantPrefixTable } from './tenants/tenant-lpm.js';
+import { createTenantStatsMemory, TENANT_STAT_ENTRIES, TenantStat } from './tenants/tenant-stats.js';
 
 export const platDropNames = [
   'version',
@@ -48,24 +49,8 @@ export interface PlatStepOptions {
   allowNonGlobalIpv4?: boolean;
   /** The tenants' prefixes: an IPv6 source of no tenant is dropped (drop.notenant64). Absent: any source. */
   tenants?: TenantPrefixTable;
-  /** Number of tenants (the size of `tenantCounters`). */
-  tenantCount?: number;
-}
-
-/** Per-tenant counters of a step, TENANT_COUNTERS per tenant in this order. */
-export const tenantCounterNames = ['packets64', 'translated64', 'translated46'] as const;
-const TENANT_COUNTERS = tenantCounterNames.length;
-
-/** Per-tenant gauges next to the counters: port blocks the tenant's subscribers hold (node-wide). */
-export const tenantGaugeNames = ['blocks'] as const;
-/** Status entries per tenant: its counters, then its gauges. */
-export const TENANT_STATUS_ENTRIES = tenantCounterNames.length + tenantGaugeNames.length;
-
-/** The status names of the per-tenant entries of `tenants` (tenant i's at i * TENANT_STATUS_ENTRIES ..). */
-export function tenantStatusNames(tenants: readonly string[]): string[] {
-  return tenants.flatMap((name) =>
-    [...tenantCounterNames, ...tenantGaugeNames].map((c) => `tenant.${name}.${c}`),
-  );
+  /** Where the per-tenant figures go (a worker's row, tenants/tenant-stats.ts); absent: a row of the step's own. */
+  tenantStats?: SharedArrayBuffer;
 }
 
 const NO_REASON = 0;
@@ -99,7 +84,7 @@ export class PlatStep implements PacketStep {
   private readonly fragmentValue = new Uint32Array(8);
   private readonly fragmentWords = new Uint32Array(4);
   private tenants: TenantPrefixTable | undefined;
-  /** Per tenant: IPv6 packets classified to it, translated outbound, translated inbound (tenantCounterNames). */
+  /** Per tenant slot, TENANT_STAT_ENTRIES figures (tenantCounterNames, then the worker's gauges). */
   readonly tenantCounters: Float64Array;
 
   constructor(
@@ -113,9 +98,7 @@ export class PlatStep implements PacketStep {
     this.enforceGlobal = prefix.isWellKnown && options.allowNonGlobalIpv4 !== true;
     this.counterOf = (name) => layout.index(`drop.${name}`);
     this.tenants = options.tenants;
-    this.tenantCounters = new Float64Array(
-      options.tenants === undefined ? 0 : (options.tenantCount ?? 0) * TENANT_COUNTERS,
-    );
+    this.tenantCounters = new Float64Array(options.tenantStats ?? createTenantStatsMemory());
     this.c = {
       version: this.counterOf('version'),
       routerSolicitation: this.counterOf('routersolicitation'),
@@ -134,7 +117,7 @@ export class PlatStep implements PacketStep {
 
   /**
    * The tenants' prefixes from the next packet on (a live change; undefined: any source). The table's
-   * values are tenant slots; a slot past `tenantCounters` (a tenant added since the start) is not counted.
+   * values are tenant slots, each with its row in `tenantCounters`.
    */
   setTenants(tenants: TenantPrefixTable | undefined): void {
     this.tenants = tenants;
@@ -188,11 +171,14 @@ export class PlatStep implements PacketStep {
         return this.handedOver(
           this.pipeline.refuse6(this.c.noTenant, input, start, length, output, outStart),
         );
-      const at = tenant * TENANT_COUNTERS;
-      const counted = at < this.tenantCounters.length;
-      if (counted) this.tenantCounters[at]++;
+      const at = tenant * TENANT_STAT_ENTRIES;
+      const counters = this.tenantCounters;
+      counters[at + TenantStat.packets64]++;
       const verdict = this.outboundOfTenant(input, start, length, output, outStart, superPacket);
-      if (counted && verdict === Verdict.Translate) this.tenantCounters[at + 1]++;
+      if (verdict === Verdict.Translate) {
+        counters[at + TenantStat.translated64]++;
+        counters[at + TenantStat.bytes64] += length;
+      } else counters[at + TenantStat.refused64]++;
       return verdict;
     }
     return this.outboundOfTenant(input, start, length, output, outStart, superPacket);
@@ -297,8 +283,11 @@ export class PlatStep implements PacketStep {
       verdict === Verdict.Translate
     ) {
       const tenant = this.tenants.lookupWords(r.v6[0] | 0, r.v6[1] | 0);
-      const at = tenant * TENANT_COUNTERS + 2;
-      if (tenant !== NO_TENANT && at < this.tenantCounters.length) this.tenantCounters[at]++;
+      if (tenant !== NO_TENANT) {
+        const at = tenant * TENANT_STAT_ENTRIES;
+        this.tenantCounters[at + TenantStat.translated46]++;
+        this.tenantCounters[at + TenantStat.bytes46] += length;
+      }
     }
     if (flow.isFragment && !flow.icmpError && r.verdict === EngineVerdict.Translate) {
       const v = this.fragmentValue;
@@ -383,12 +372,12 @@ export function createPlatStep(
   options: ShardPipelineOptions,
   layout: CounterLayout,
   prefix: Rfc6052Prefix,
-  tenants?: { table: TenantPrefixTable; count: number },
+  tenants?: { table: TenantPrefixTable; stats?: SharedArrayBuffer },
 ): PlatStep {
   const pipeline = new ShardPipeline(engine, options, layout, prefix);
   return new PlatStep(pipeline, layout, prefix, {
     allowNonGlobalIpv4: options.translator.allowNonGlobalIpv4,
     tenants: tenants?.table,
-    tenantCount: tenants?.count,
+    tenantStats: tenants?.stats,
   });
 }

@@ -4,6 +4,7 @@
 // Ethernet interface(s) instead (no TUN, routes or forwarding) and runs the same queue handler. The
 // embedded state (binary log segments and snapshots, services/state) lives in stateDir.
 
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
   linkUpSteps,
@@ -21,8 +22,10 @@ import { type NodeCompliance, startNodeCompliance } from '../../state/src/index.
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
 import { platPoolUse, poolUseMetrics } from './pool-use.js';
-import type { TenantConfig } from './tenants/tenant-config.js';
+import { refuseSubscriberLengthChanges, type TenantConfig } from './tenants/tenant-config.js';
 import { publishTenants, TenantSlots } from './tenants/tenant-publish.js';
+import { tenantMetrics, tenantStatusCounters, tenantUsage } from './tenants/tenant-stats.js';
+import { UsageRecorder } from './tenants/tenant-usage.js';
 
 /** A running PLAT, whichever its I/O. */
 export type RunningPlat = Pick<RunningRole, 'stop' | 'metrics'> & {
@@ -89,22 +92,56 @@ async function startPlatRole(
 ): Promise<RunningPlat> {
   const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
   const slots = new TenantSlots(config.tenants);
+  let tenantsNow = config.tenants;
+  let reloads = 0;
   /** Applies a reloaded `tenants:` (already parsed against this node's pool) in every worker. */
   const reloadTenants = (tenants: TenantConfig[] | undefined): string => {
-    const started = new Set((config.tenants ?? []).map((t) => t.name));
+    refuseSubscriberLengthChanges(tenantsNow, tenants);
     publishTenants(shards.tenantConfig, {
       tenants: tenants ?? null,
       slots: tenants === undefined ? [] : slots.slotsOf(tenants),
     });
+    tenantsNow = tenants;
+    reloads++;
     if (tenants === undefined) return 'tenants removed: any source is translated';
-    const uncounted = tenants.filter((t) => !started.has(t.name)).map((t) => t.name);
-    return (
-      `tenants reloaded: ${tenants.map((t) => t.name).join(', ')}` +
-      (uncounted.length > 0 ? ` (per-tenant counters after a restart: ${uncounted.join(', ')})` : '')
-    );
+    return `tenants reloaded: ${tenants.map((t) => t.name).join(', ')}`;
   };
   const engineConfig = validateConfig(natEngineConfig(config));
   const poolUse = () => platPoolUse(shards, engineConfig);
+  // Per-tenant figures: every worker's row summed by slot, named by the main thread's slot table.
+  const usage = () =>
+    tenantUsage({
+      slotOf: (name) => slots.slotOf(name),
+      names: () => slots.names(),
+      current: () => tenantsNow,
+      stats: shards.tenantStats,
+      blocks: shards.tenantBlocks,
+      engine: engineConfig,
+    });
+  const recorder =
+    config.usage === undefined
+      ? null
+      : new UsageRecorder(config.usage, usage, config.usage.node ?? hostname(), Date.now());
+  let usageTimer: NodeJS.Timeout | null = null;
+  /** Once the role runs: peaks sampled and records written every second. */
+  const startUsage = () => {
+    if (recorder !== null) usageTimer = setInterval(() => recorder.sample(Date.now()), 1000);
+  };
+  const stopUsage = () => {
+    if (usageTimer !== null) clearInterval(usageTimer);
+    recorder?.stop(Date.now());
+  };
+  const tenantDetails = () =>
+    tenantsNow === undefined && slots.names().length === 0
+      ? {}
+      : {
+          tenants: usage(),
+          tenantReloads: reloads,
+          usage:
+            config.usage === undefined
+              ? undefined
+              : { file: config.usage.file, intervalMs: config.usage.intervalMs, records: recorder?.written },
+        };
   let counterBlocks: SharedArrayBuffer[] = [];
   const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => {
     counterBlocks = counters;
@@ -142,8 +179,10 @@ async function startPlatRole(
         handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
         handlerOptions,
         metrics: config.metrics,
-        observed: poolUseMetrics(poolUse),
+        observed: [...poolUseMetrics(poolUse), ...tenantMetrics(usage)],
+        moreCounters: () => tenantStatusCounters(usage()),
         details: () => ({
+          ...tenantDetails(),
           prefix: config.prefix,
           pool4: config.pool4,
           stateDir: config.stateDir,
@@ -159,7 +198,15 @@ async function startPlatRole(
       `plat: ${names} up, AF_XDP ${plat.port.mode} mode${stale}, ${config.prefix} <-> pool ` +
         `${config.pool4.join(',')}, state ${config.stateDir}, status ${config.statusSocket}`,
     );
-    return { stop: () => plat.stop(), reloadTenants, metrics: plat.metrics };
+    startUsage();
+    return {
+      async stop() {
+        await plat.stop();
+        stopUsage();
+      },
+      reloadTenants,
+      metrics: plat.metrics,
+    };
   }
   const plat = await startRole(
     {
@@ -175,8 +222,10 @@ async function startPlatRole(
       // wake eventfd when another worker passes it packets (plat-queue-handler: handoff wake).
       handlerOptions,
       metrics: config.metrics,
-      observed: poolUseMetrics(poolUse),
+      observed: [...poolUseMetrics(poolUse), ...tenantMetrics(usage)],
+      moreCounters: () => tenantStatusCounters(usage()),
       details: () => ({
+        ...tenantDetails(),
         prefix: config.prefix,
         pool4: config.pool4,
         stateDir: config.stateDir,
@@ -195,12 +244,14 @@ async function startPlatRole(
     `plat: ${plat.device.name} up, ${config.prefix} <-> pool ${config.pool4.join(',')}, offloads ` +
       `[${plat.device.offloadNames.join(',')}], state ${stateName}, status ${config.statusSocket}`,
   );
-  if (config.state === undefined) return { stop: () => plat.stop(), reloadTenants, metrics: plat.metrics };
-  const routes = followOwnership(config, counterBlocks, log);
+  const routes = config.state === undefined ? null : followOwnership(config, counterBlocks, log);
+  startUsage();
   return {
     async stop() {
-      routes.stop();
+      routes?.stop();
       await plat.stop();
+      // After the workers stopped: the last record holds every packet they counted.
+      stopUsage();
     },
     reloadTenants,
     metrics: plat.metrics,

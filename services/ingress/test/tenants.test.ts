@@ -3,6 +3,9 @@
 // and the PLAT step with real packets: a source of no tenant is dropped and counted as drop.notenant64,
 // a tenant's subscribers are translated and counted per tenant in both directions.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -16,12 +19,19 @@ import {
   createSeededRandom,
   createSharedPoolMemory,
   SharedPoolAllocator,
+  subscriberPrefixOf,
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { parsePlatConfig } from '../src/plat-config.js';
 import { platCounterLayout } from '../src/plat-queue-handler.js';
-import { createPlatStep, platDropNames, tenantCounterNames } from '../src/plat-step.js';
-import { type TenantConfig, tenantPrefixTable } from '../src/tenants/tenant-config.js';
+import { createPlatStep, platDropNames } from '../src/plat-step.js';
+import { SubscriberShardHash } from '../src/routing/subscriber-shard.js';
+import {
+  refuseSubscriberLengthChanges,
+  type TenantConfig,
+  tenantPrefixTable,
+  tenantSubscriberLengths,
+} from '../src/tenants/tenant-config.js';
 import { NO_TENANT, type TenantPrefixEntry, TenantPrefixTable } from '../src/tenants/tenant-lpm.js';
 import { createTenantBlockCounts, tenantPoolShares } from '../src/tenants/tenant-pool.js';
 import {
@@ -30,6 +40,15 @@ import {
   TenantConfigReader,
   TenantSlots,
 } from '../src/tenants/tenant-publish.js';
+import {
+  createTenantStatsMemory,
+  TENANT_STAT_ENTRIES,
+  TenantStat,
+  tenantSessionShares,
+  tenantStatusCounters,
+  tenantUsage,
+} from '../src/tenants/tenant-stats.js';
+import { type TenantUsageRecord, UsageRecorder } from '../src/tenants/tenant-usage.js';
 import { tenantPrefixes } from './fixtures/tenant-prefixes.js';
 
 const base = { pool4: ['203.0.113.0/24'], stateDir: '/tmp/x64t-config' };
@@ -39,7 +58,7 @@ const two = [
 ];
 
 /** What a tenant that sets no share or quota gets: the undedicated addresses, no quota. */
-const noShare = { pool4: [], blocksMax: 0, subscriberBlocksMax: 0 };
+const noShare = { pool4: [], blocksMax: 0, subscriberBlocksMax: 0, subscriberSessionsMax: 0, sessionsMax: 0 };
 
 function refusal(raw: Record<string, unknown>): DataplaneError {
   try {
@@ -201,17 +220,13 @@ describe('tenant classification (longest-prefix match)', () => {
         name: 'isp-a',
         prefixes: ['2001:db8:a::/48', '2001:db8:aa00::/40'],
         subscriberPrefixLength: 56,
-        pool4: [],
-        blocksMax: 0,
-        subscriberBlocksMax: 0,
+        ...noShare,
       },
       {
         name: 'isp-b',
         prefixes: ['2001:db8:b::/48'],
         subscriberPrefixLength: 56,
-        pool4: [],
-        blocksMax: 0,
-        subscriberBlocksMax: 0,
+        ...noShare,
       },
     ]);
     const at = (text: string) => {
@@ -267,11 +282,14 @@ function newTenantPlat(tenants: TenantConfig[] = twoTenants, icmpErrorsBurst?: n
   const config = validateConfig(input);
   const table = tenantPrefixTable(tenants);
   const tenantBlocks = createTenantBlockCounts();
+  // Two workers' rows: this engine writes row 0, row 1 stands for another worker of the node.
+  const tenantStats = [createTenantStatsMemory(), createTenantStatsMemory()];
   let allocator: SharedPoolAllocator | undefined;
   const engine = createNatEngine(input, {
     sink: new ArrayEventSink(),
     random: createSeededRandom(7),
     startMs: 0,
+    sessionShares: tenantSessionShares(tenants, table, tenantStats, 0),
     allocator: (state, random) => {
       allocator = new SharedPoolAllocator(
         createSharedPoolMemory(config),
@@ -295,7 +313,7 @@ function newTenantPlat(tenants: TenantConfig[] = twoTenants, icmpErrorsBurst?: n
     },
     layout,
     parseRfc6052Prefix('64:ff9b::/96'),
-    { table, count: tenants.length },
+    { table, stats: tenantStats[0] },
   );
   const run = (packet: Uint8Array) => {
     step.setNow(1000);
@@ -307,8 +325,8 @@ function newTenantPlat(tenants: TenantConfig[] = twoTenants, icmpErrorsBurst?: n
       dropped: verdict === Verdict.Translate ? null : layout.names[step.reasonCounter()],
     };
   };
-  const counter = (tenant: number, name: (typeof tenantCounterNames)[number]) =>
-    step.tenantCounters[tenant * tenantCounterNames.length + tenantCounterNames.indexOf(name)];
+  const counter = (tenant: number, name: keyof typeof TenantStat) =>
+    step.tenantCounters[tenant * TENANT_STAT_ENTRIES + TenantStat[name]];
   const blocksOf = (tenant: number) => Atomics.load(new Int32Array(tenantBlocks), tenant);
   return {
     step,
@@ -318,6 +336,7 @@ function newTenantPlat(tenants: TenantConfig[] = twoTenants, icmpErrorsBurst?: n
     blocksOf,
     config,
     tenantBlocks,
+    tenantStats,
     allocator: allocator as SharedPoolAllocator,
   };
 }
@@ -440,26 +459,132 @@ describe('PLAT step with tenants', () => {
 });
 
 describe('per-tenant status and metrics', () => {
-  it('gives each tenant counters and a blocks gauge in the layout, exported with a tenant attribute', () => {
-    // Proves the accounting names: status carries tenant.<name>.* and metrics turn them into one
-    // metric per counter labelled by tenant (and direction), the blocks entry a gauge.
-    const layout = platCounterLayout(twoTenants);
-    for (const name of ['packets64', 'translated64', 'translated46', 'blocks'])
-      expect(layout.names).toContain(`tenant.isp-b.${name}`);
+  it('keeps tenant figures out of the counter layout, and status counters name the running tenants', () => {
+    // Proves the accounting names: the layout is the same with or without tenants (a tenant added while
+    // running needs no new layout), and the status document's tenant.<name>.* entries come from the rows.
+    expect(platCounterLayout(twoTenants).names).toEqual(platCounterLayout(undefined).names);
+    expect(platCounterLayout(twoTenants).names.some((n) => n.startsWith('tenant.'))).toBe(false);
+    const { run, tenantStats, tenantBlocks, config } = newTenantPlat();
+    run(out6('2001:db8:b:1::2'));
+    const usage = tenantUsage({
+      slotOf: (name) => (name === 'isp-a' ? 0 : name === 'isp-b' ? 1 : undefined),
+      names: () => ['isp-a', 'isp-b'],
+      current: () => twoTenants,
+      stats: tenantStats,
+      blocks: tenantBlocks,
+      engine: config,
+    });
+    const counters = tenantStatusCounters(usage);
+    expect(counters).toMatchObject({
+      'tenant.isp-b.packets64': 1,
+      'tenant.isp-b.translated64': 1,
+      'tenant.isp-b.blocks': 1,
+      'tenant.isp-b.sessions': 1,
+      'tenant.isp-a.packets64': 0,
+    });
+    expect(counters['tenant.isp-b.bytes64']).toBe(out6('2001:db8:b:1::2').length);
     expect(metricTarget('tenant.isp-b.translated46')).toMatchObject({
       metric: 'xlat64.tenant.translated',
       kind: 'counter',
       attributes: { tenant: 'isp-b', direction: '4to6' },
     });
-    expect(metricTarget('tenant.isp-a.packets64')).toMatchObject({
-      metric: 'xlat64.tenant.packets',
-      attributes: { tenant: 'isp-a', direction: '6to4' },
-    });
-    expect(metricTarget('tenant.isp-a.blocks')).toMatchObject({
-      metric: 'xlat64.tenant.blocks',
-      kind: 'gauge',
-      attributes: { tenant: 'isp-a' },
-    });
+  });
+});
+
+describe('per-tenant session limits', () => {
+  it("refuses a subscriber past its tenant's subscriberSessionsMax as drop.nat.subscribersessions64, other tenants keep the node's", () => {
+    // Proves the per-subscriber bound is the tenant's: isp-a's subscriber gets 3 sessions, the 4th is
+    // refused with ICMPv6 destination unreachable, while isp-b's subscriber gets more than 3.
+    const tenants: TenantConfig[] = [{ ...twoTenants[0], subscriberSessionsMax: 3 }, twoTenants[1]];
+    const { run, counter } = newTenantPlat(tenants);
+    for (let port = 0; port < 3; port++)
+      expect(run(out6('2001:db8:a:100::2', 7000 + port)).verdict).toBe(Verdict.Translate);
+    const refused = run(out6('2001:db8:a:100::2', 7003));
+    expect(refused.verdict).toBe(Verdict.ReplyIcmp);
+    expect(refused.dropped).toBe('drop.nat.subscribersessions64');
+    expect((refused.packet as Buffer)[40]).toBe(1);
+    expect(run(out6('2001:db8:a:200::2', 7003)).verdict, 'another subscriber of isp-a').toBe(
+      Verdict.Translate,
+    );
+    for (let port = 0; port < 5; port++)
+      expect(run(out6('2001:db8:b:100::2', 7000 + port)).verdict).toBe(Verdict.Translate);
+    expect(counter(0, 'refused64')).toBe(1);
+    expect(counter(0, 'sessions')).toBe(4);
+    expect(counter(1, 'sessions')).toBe(5);
+  });
+
+  it("refuses a tenant past its sessionsMax node-wide as drop.nat.tenantsessions64 (administratively prohibited), counting every worker's sessions", () => {
+    // Proves the tenant quota sums the node's workers: another worker's row already holds 2 of isp-b's
+    // 4 sessions, so this worker gives 2 more and refuses the 3rd with type 1 code 1; isp-a is unaffected,
+    // and a session that ends gives its place back.
+    const tenants: TenantConfig[] = [twoTenants[0], { ...twoTenants[1], sessionsMax: 4 }];
+    const { run, tenantStats, engine, counter } = newTenantPlat(tenants);
+    new Float64Array(tenantStats[1])[1 * TENANT_STAT_ENTRIES + TenantStat.sessions] = 2;
+    expect(run(out6('2001:db8:b:100::2', 7000)).verdict).toBe(Verdict.Translate);
+    expect(run(out6('2001:db8:b:200::2', 7000)).verdict).toBe(Verdict.Translate);
+    const refused = run(out6('2001:db8:b:300::2', 7000));
+    expect(refused.verdict).toBe(Verdict.ReplyIcmp);
+    expect(refused.dropped).toBe('drop.nat.tenantsessions64');
+    expect([(refused.packet as Buffer)[40], (refused.packet as Buffer)[41]]).toEqual([1, 1]);
+    for (let i = 1; i <= 6; i++) expect(run(out6(`2001:db8:a:${i}00::2`)).verdict).toBe(Verdict.Translate);
+    expect(counter(1, 'sessions')).toBe(2);
+    // UDP sessions end after 5 minutes: the quota has room again.
+    engine.advance(1000 + 6 * 60_000);
+    expect(counter(1, 'sessions')).toBe(0);
+    expect(run(out6('2001:db8:b:300::2', 7000)).verdict).toBe(Verdict.Translate);
+  });
+
+  it('drops an inbound session past the tenant quota as drop.nat.tenantsessions46', () => {
+    // Proves the quota also holds for sessions the IPv4 side would open on an existing mapping
+    // (endpoint-independent filtering lets a new remote in): at the quota it is dropped and counted.
+    const tenants: TenantConfig[] = [twoTenants[0], { ...twoTenants[1], sessionsMax: 1 }];
+    const { run } = newTenantPlat(tenants);
+    const first = run(out6('2001:db8:b:100::2', 7000)).packet as Buffer;
+    const inbound = run(
+      ipv4({
+        src: '198.51.100.9',
+        dst: formatIpv4(first, 12),
+        payload: udp({ srcPort: 53, dstPort: first.readUInt16BE(20), payload }),
+      }),
+    );
+    expect(inbound.verdict).toBe(Verdict.Drop);
+    expect(inbound.dropped).toBe('drop.nat.tenantsessions46');
+  });
+
+  it('recounts sessions per tenant when the tenants change while running', () => {
+    // Proves a live change moves the counts: sessions of a subscriber whose prefix joins a new tenant
+    // count for it from the change on, and a removed tenant's row is emptied.
+    const { run, engine, tenantStats, counter } = newTenantPlat();
+    run(out6('2001:db8:b:100::2', 7000));
+    run(out6('2001:db8:b:100::2', 7001));
+    expect(counter(1, 'sessions')).toBe(2);
+    const c: TenantConfig = { ...twoTenants[1], name: 'isp-c' };
+    const table = tenantPrefixTable([twoTenants[0], c], [0, 2]);
+    engine.setSessionShares(tenantSessionShares([twoTenants[0], c], table, tenantStats, 0, [0, 2]));
+    expect([counter(1, 'sessions'), counter(2, 'sessions')]).toEqual([0, 2]);
+  });
+
+  it('refuses tenant shares and quotas held in one node together with cluster state, naming the field', () => {
+    // Proves the combination that would not hold across a cluster is refused at start, and the per-subscriber
+    // session bound (one subscriber is on one shard) is accepted with cluster state.
+    const state = { nats: 'nats://127.0.0.1:4222', redis: 'redis://127.0.0.1:6379', nodeId: 'a' };
+    const a = { name: 'isp-a', prefixes: ['2001:db8:a::/48'] };
+    for (const [field, value] of [
+      ['pool4', ['203.0.113.0/30']],
+      ['blocksMax', 10],
+      ['subscriberBlocksMax', 1],
+      ['sessionsMax', 100],
+    ] as const) {
+      const error = refusal({ state, tenants: [{ ...a, [field]: value }] });
+      expect(error.field).toBe(`tenants[0].${field}`);
+      expect(error.message).toMatch(/cluster/);
+    }
+    const ok = parsePlatConfig({ ...base, state, tenants: [{ ...a, subscriberSessionsMax: 100 }] });
+    expect(ok.tenants?.[0].subscriberSessionsMax).toBe(100);
+    expect(refusal({ tenants: [{ ...a, sessionsMax: 0 }] }).field).toBe('tenants[0].sessionsMax');
+    expect(
+      refusal({ nat: { subscriberSessionsMax: 10 }, tenants: [{ ...a, subscriberSessionsMax: 11 }] }).field,
+    ).toBe('tenants[0].subscriberSessionsMax');
   });
 });
 
@@ -512,5 +637,149 @@ describe('live tenant changes', () => {
     expect(run(out6('2001:db8:a:100::2')).verdict).toBe(Verdict.Translate);
     expect(counter(0, 'packets64')).toBe(1);
     expect(blocksOf(2)).toBe(1);
+  });
+});
+
+describe('usage records', () => {
+  it('writes one record per tenant per interval on wall-clock boundaries, adding up to the traffic, and a last one at stop', () => {
+    // Proves the billing file: intervals [500, 1000) and [1000, 1700) follow each other, each holds the
+    // packets and bytes translated in it (not since the start), gauges at its end and their peak.
+    const dir = mkdtempSync(join(tmpdir(), `x64t-usage-${process.pid}-`));
+    try {
+      const { run, tenantStats, tenantBlocks, config } = newTenantPlat();
+      const usage = () =>
+        tenantUsage({
+          slotOf: (name) => (name === 'isp-a' ? 0 : 1),
+          names: () => ['isp-a', 'isp-b'],
+          current: () => twoTenants,
+          stats: tenantStats,
+          blocks: tenantBlocks,
+          engine: config,
+        });
+      const file = join(dir, 'usage.jsonl');
+      const recorder = new UsageRecorder({ file, intervalMs: 1000, node: undefined }, usage, 'n1', 500);
+      const first = out6('2001:db8:a:100::2', 7000);
+      run(first);
+      run(out6('2001:db8:a:100::2', 7001));
+      recorder.sample(900);
+      recorder.sample(1000); // the boundary: [500, 1000) is written
+      run(out6('2001:db8:b:100::2', 7000));
+      recorder.sample(1500);
+      recorder.stop(1700);
+      const records = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as TenantUsageRecord);
+      expect(records.map((r) => [r.tenant, r.fromMs, r.toMs, r.packets64])).toEqual([
+        ['isp-a', 500, 1000, 2],
+        ['isp-b', 500, 1000, 0],
+        ['isp-a', 1000, 1700, 0],
+        ['isp-b', 1000, 1700, 1],
+      ]);
+      expect(records[0]).toMatchObject({
+        type: 'xlat64.tenant.usage',
+        node: 'n1',
+        bytes64: 2 * first.length,
+        sessions: 2,
+        sessionsPeak: 2,
+        blocks: 1,
+        from: new Date(500).toISOString(),
+      });
+      expect(records[3]).toMatchObject({ sessions: 1, blocks: 1 });
+      expect(recorder.written).toBe(4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a usage configuration naming the field', () => {
+    // Proves usage is checked at start: a relative file, a too short interval, and usage without tenants.
+    const tenants = [{ name: 'isp-a', prefixes: ['2001:db8:a::/48'] }];
+    expect(refusal({ tenants, usage: 'usage.jsonl' }).field).toBe('usage.file');
+    expect(refusal({ tenants, usage: { file: '/tmp/u.jsonl', intervalMs: 10 } }).field).toBe(
+      'usage.intervalMs',
+    );
+    expect(refusal({ tenants, usage: { file: '/tmp/u.jsonl', every: 10 } }).field).toBe('usage.every');
+    expect(refusal({ usage: '/tmp/u.jsonl' }).field).toBe('usage');
+    expect(parsePlatConfig({ ...base, tenants, usage: '/tmp/u.jsonl' }).usage).toEqual({
+      file: '/tmp/u.jsonl',
+      intervalMs: 3_600_000,
+      node: undefined,
+    });
+  });
+});
+
+describe('per-tenant subscriber prefix length', () => {
+  const tenants: TenantConfig[] = [
+    { ...twoTenants[0], subscriberPrefixLength: 64 },
+    { ...twoTenants[1] }, // the node's /56
+  ];
+
+  it("keys subscribers by their tenant's length in the engine and in the shard routing", () => {
+    // Proves isp-a's /64s are subscribers each (two /64s of one /56 are two subscribers, each on its own
+    // block) while isp-b's /56 holds both its /64s; and the router hashes a packet's source to the shard
+    // of the key the engine made, for both lengths.
+    const { run, engine, config } = newTenantPlat(tenants);
+    const table = tenantPrefixTable(tenants);
+    const lengths = tenantSubscriberLengths(tenants, config);
+    expect(lengths?.[0]).toBe(64);
+    expect(lengths?.[1]).toBe(0);
+    engine.state.config.subscriberLengths.set(table, lengths as Uint8Array);
+    const sources = ['2001:db8:a:100::2', '2001:db8:a:101::2', '2001:db8:b:100::2', '2001:db8:b:101::2'];
+    for (const source of sources) expect(run(out6(source)).verdict, source).toBe(Verdict.Translate);
+    expect(engine.state.subscriberCount).toBe(3);
+    expect(engine.state.leasedBlockCount).toBe(3);
+    const hash = new SubscriberShardHash({
+      prefixLength: 56,
+      lengths: engine.state.config.subscriberLengths,
+    });
+    const hex = (words: ArrayLike<number>) =>
+      Array.from(words, (w) => (w >>> 0).toString(16).padStart(8, '0')).join(':');
+    const key = new Uint32Array(4);
+    const keys = new Set<string>();
+    for (const source of sources) {
+      const address = parseIpv6(source);
+      const words = [0, 1, 2, 3].map((i) => Buffer.from(address).readUInt32BE(i * 4));
+      subscriberPrefixOf(engine.state.config, words, key);
+      expect(engine.state.findSubscriber(key[0], key[1], key[2], key[3]), source).not.toBe(-1);
+      expect(hash.shardOfAddress(address, 0), source).toBe(hash.shardOfWords(key));
+      keys.add(hex(key));
+    }
+    expect([...keys].sort()).toEqual([
+      '20010db8:000a0100:00000000:00000000',
+      '20010db8:000a0101:00000000:00000000',
+      '20010db8:000b0100:00000000:00000000',
+    ]);
+  });
+
+  it("accepts a tenant length longer than the node's, refuses a shorter one, and refuses changing lengths on a reload", () => {
+    // Proves the configuration and the live-change rule: a /64 tenant on a /56 node is fine, a /48 one asks
+    // for nat.subscriberPrefixLength 48; a reload may add a tenant of any length but not change the length
+    // of addresses the running tenants cover.
+    const ok = parsePlatConfig({
+      ...base,
+      tenants: [{ name: 'isp-a', prefixes: ['2001:db8:a::/48'], subscriberPrefixLength: 64 }],
+    });
+    expect(ok.tenants?.[0].subscriberPrefixLength).toBe(64);
+    const shorter = refusal({
+      tenants: [{ name: 'isp-a', prefixes: ['2001:db8:a::/44'], subscriberPrefixLength: 48 }],
+    });
+    expect(shorter.field).toBe('tenants[0].subscriberPrefixLength');
+    expect(shorter.message).toMatch(/set nat\.subscriberPrefixLength to the shortest/);
+    const c: TenantConfig = {
+      ...twoTenants[0],
+      name: 'isp-c',
+      prefixes: ['2001:db8:c::/48'],
+      subscriberPrefixLength: 48,
+    };
+    expect(() => refuseSubscriberLengthChanges(tenants, [...tenants, c])).not.toThrow();
+    const changed = () =>
+      refuseSubscriberLengthChanges(tenants, [{ ...tenants[0], subscriberPrefixLength: 60 }]);
+    expect(changed).toThrow(/tenants\[0\]\.subscriberPrefixLength/);
+    const moved = () =>
+      refuseSubscriberLengthChanges(tenants, [tenants[1], { ...c, prefixes: ['2001:db8:a:100::/56'] }]);
+    expect(moved).toThrow(/tenants\[1\]\.prefixes\[0\].*\/64 to \/48/);
+    const wider = () => refuseSubscriberLengthChanges(tenants, [{ ...c, prefixes: ['2001:db8:8::/45'] }]);
+    expect(wider).toThrow(/isp-c's subscribers would change/);
   });
 });

@@ -6,6 +6,7 @@ import { ipv6Mask, parseIpv4, parseIpv6 } from './address.js';
 import { NatConfigError } from './errors.js';
 import { PROTOCOL_SLOTS, type ProtocolName } from './flow-key.js';
 import { parsePool4 } from './pool4/pool-text.js';
+import { IPV6_MASKS, SubscriberLengths } from './subscriber-lengths.js';
 
 export type FilteringBehaviour = 'endpoint-independent' | 'address-dependent';
 
@@ -89,6 +90,11 @@ export interface NatEngineConfig {
   readonly blockSizePorts: number;
   readonly subscriberPrefixLength: number;
   readonly subscriberMask: Uint32Array;
+  /**
+   * Lengths other than subscriberPrefixLength for some source prefixes (tenants that delegate longer
+   * prefixes); empty unless a worker sets them. Mutable: a live tenant change replaces its rules.
+   */
+  readonly subscriberLengths: SubscriberLengths;
   readonly subscriberBlocksMax: number;
   readonly subscriberSessionsMax: number;
   readonly addressDependentFiltering: boolean;
@@ -147,11 +153,20 @@ function integerIn(field: string, value: unknown, min: number, max: number, fix:
  * port blocks, the reducer's replay and the shard routing all key subscribers by it. No allocation.
  */
 export function subscriberPrefixOf(config: NatEngineConfig, v6: ArrayLike<number>, out: Uint32Array): void {
-  const mask = config.subscriberMask;
-  out[0] = (v6[0] & mask[0]) >>> 0;
-  out[1] = (v6[1] & mask[1]) >>> 0;
-  out[2] = (v6[2] & mask[2]) >>> 0;
-  out[3] = (v6[3] & mask[3]) >>> 0;
+  const rules = config.subscriberLengths;
+  if (rules.table === null) {
+    const mask = config.subscriberMask;
+    out[0] = (v6[0] & mask[0]) >>> 0;
+    out[1] = (v6[1] & mask[1]) >>> 0;
+    out[2] = (v6[2] & mask[2]) >>> 0;
+    out[3] = (v6[3] & mask[3]) >>> 0;
+    return;
+  }
+  const at = rules.lengthOf(v6[0] | 0, v6[1] | 0, config.subscriberPrefixLength) * 4;
+  out[0] = (v6[0] & IPV6_MASKS[at]) >>> 0;
+  out[1] = (v6[1] & IPV6_MASKS[at + 1]) >>> 0;
+  out[2] = (v6[2] & IPV6_MASKS[at + 2]) >>> 0;
+  out[3] = (v6[3] & IPV6_MASKS[at + 3]) >>> 0;
 }
 
 /** Validates an operator's configuration; throws NatConfigError naming the first bad field. */
@@ -406,6 +421,7 @@ export function validateConfig(input: NatEngineConfigInput): NatEngineConfig {
     blockSizePorts,
     subscriberPrefixLength,
     subscriberMask,
+    subscriberLengths: new SubscriberLengths(),
     subscriberBlocksMax,
     subscriberSessionsMax,
     addressDependentFiltering: filtering === 'address-dependent',

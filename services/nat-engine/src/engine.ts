@@ -44,6 +44,7 @@ import { findFreePort } from './pool4/rfc6056.js';
 import { DeterministicPoolAllocator } from './pool4/rfc7422.js';
 import type { RandomSource } from './random.js';
 import { applyEvent } from './reducer.js';
+import type { SessionShares } from './session-shares.js';
 import { hairpinKey } from './steps/hairpinning.js';
 import { fillOutgoing4to6, fillOutgoing6to4 } from './steps/outgoing-tuple.js';
 import { HeldSynTable } from './tables/held-syn-table.js';
@@ -78,6 +79,8 @@ export interface NatEngineOptions {
    * it such a hairpin is dropped, as the target cannot exist.
    */
   hairpinToOtherShards?: boolean;
+  /** Per-share session limits (tenants); absent: the node's subscriberSessionsMax for everyone. */
+  sessionShares?: SessionShares | null;
   /** Reserved for the cluster; stamped on every event. */
   shard?: number;
   epoch?: number;
@@ -154,6 +157,7 @@ export class NatEngine {
   private readonly subscriberScratch = new Uint32Array(4);
   private readonly hairpinKey4: FlowKey4 = createFlowKey4();
   private readonly hairpinToOtherShards: boolean;
+  private sessionShares: SessionShares | null = null;
   private allocatedBlock = -1;
   /** Sink of `touchNewSessionSlots` (keeps its loads alive). */
   touched = 0;
@@ -188,6 +192,54 @@ export class NatEngine {
     this.log = options.log ?? null;
     this.limitLogIntervalMs = options.limitLogIntervalMs ?? 10_000;
     assert(this.limitLogIntervalMs >= 0, 'limitLogIntervalMs is not negative');
+    this.setSessionShares(options.sessionShares ?? null);
+  }
+
+  /**
+   * Per-share session limits from the next session on (a live tenant change): this shard's count per
+   * share is recounted from its state under the new shares, then follows every session added or removed.
+   */
+  setSessionShares(shares: SessionShares | null): void {
+    const state = this.state;
+    this.sessionShares = shares;
+    if (shares === null) {
+      state.onSubscriberSessions = null;
+      return;
+    }
+    shares.resetSessions();
+    const p = state.subscriberPrefix;
+    for (let s = 0; s < this.config.subscribersMax; s++) {
+      if (state.subscriberUsed[s] === 0 || state.subscriberSessionCount[s] === 0) continue;
+      const share = shares.shareOf(p[s * 4] | 0, p[s * 4 + 1] | 0);
+      if (share >= 0) shares.onSessions(share, state.subscriberSessionCount[s]);
+    }
+    state.onSubscriberSessions = (s, delta) => {
+      const share = shares.shareOf(p[s * 4] | 0, p[s * 4 + 1] | 0);
+      if (share >= 0) shares.onSessions(share, delta);
+    };
+  }
+
+  /**
+   * 0 when the subscriber (prefix words w0, w1; row `sub`, -1 when new) may get one more session, else
+   * the reason: its own bound (the share's or the node's) or its share's quota.
+   */
+  private sessionBound(sub: number, w0: number, w1: number, subscriberReason: number, shareReason: number) {
+    const state = this.state;
+    const shares = this.sessionShares;
+    let subscriberMax = this.config.subscriberSessionsMax;
+    if (shares !== null) {
+      const share = shares.shareOf(w0, w1);
+      if (share >= 0) {
+        const own = shares.subscriberSessionsMax[share];
+        if (own > 0 && own < subscriberMax) subscriberMax = own;
+        const quota = shares.sessionsMax[share];
+        if (sub !== -1 && state.subscriberSessionCount[sub] >= subscriberMax) return subscriberReason;
+        if (quota > 0 && shares.sessionsOf(share) >= quota) return shareReason;
+        return 0;
+      }
+    }
+    if (sub !== -1 && state.subscriberSessionCount[sub] >= subscriberMax) return subscriberReason;
+    return 0;
   }
 
   /**
@@ -354,9 +406,14 @@ export class NatEngine {
     const prefix = this.prefix;
     subscriberPrefixOf(this.config, key.src6, prefix);
     let sub = state.findSubscriber(prefix[0], prefix[1], prefix[2], prefix[3]);
-    if (sub !== -1 && state.subscriberSessionCount[sub] >= this.config.subscriberSessionsMax) {
-      return this.refuse(EngineDropReason.subscribersessions64, 'subscriber-sessions', sub, slot, nowMs);
-    }
+    const bound = this.sessionBound(
+      sub,
+      prefix[0] | 0,
+      prefix[1] | 0,
+      EngineDropReason.subscribersessions64,
+      EngineDropReason.tenantsessions64,
+    );
+    if (bound !== 0) return this.refuse(bound, this.limitOfReason(bound), sub, slot, nowMs);
     if (!state.hasSessionRoom())
       return this.refuse(EngineDropReason.sessionsfull64, 'sessions-table', sub, slot, nowMs);
     if (m === -1) {
@@ -482,6 +539,8 @@ export class NatEngine {
     if (reason === EngineDropReason.subscribersfull64) return 'subscribers-table';
     if (reason === EngineDropReason.leasedblocksfull64) return 'leased-blocks';
     if (reason === EngineDropReason.tenantquota64) return 'tenant-quota';
+    if (reason === EngineDropReason.subscribersessions64) return 'subscriber-sessions';
+    if (reason === EngineDropReason.tenantsessions64) return 'tenant-sessions';
     return 'pool';
   }
 
@@ -495,7 +554,7 @@ export class NatEngine {
     result.icmpType = IcmpReply.V6DestinationUnreachable;
     // A policy refusal is administratively prohibited (RFC 4443 sec. 3.1 code 1), a bound reached is not.
     result.icmpCode =
-      reason === EngineDropReason.tenantquota64
+      reason === EngineDropReason.tenantquota64 || reason === EngineDropReason.tenantsessions64
         ? IcmpReply.V6AdminProhibited
         : IcmpReply.V6AddressUnreachable;
     let report: boolean;
@@ -627,9 +686,15 @@ export class NatEngine {
   private inboundSessionBound(m: number): number {
     const state = this.state;
     if (!state.hasSessionRoom()) return EngineDropReason.sessionsfull46;
-    if (state.subscriberSessionCount[state.mappingSubscriberOf(m)] >= this.config.subscriberSessionsMax)
-      return EngineDropReason.subscribersessions46;
-    return 0;
+    const sub = state.mappingSubscriberOf(m);
+    const p = state.subscriberPrefix;
+    return this.sessionBound(
+      sub,
+      p[sub * 4] | 0,
+      p[sub * 4 + 1] | 0,
+      EngineDropReason.subscribersessions46,
+      EngineDropReason.tenantsessions46,
+    );
   }
 
   // ---- shared steps -----------------------------------------------------------------------------------

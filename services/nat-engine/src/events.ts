@@ -112,7 +112,8 @@ export type LimitName =
   | 'sessions-table'
   | 'subscribers-table'
   | 'leased-blocks'
-  | 'tenant-quota';
+  | 'tenant-quota'
+  | 'tenant-sessions';
 
 export interface LimitReachedEvent extends NatEventHeader {
   readonly type: typeof NatEventType.LimitReached;

@@ -86,6 +86,8 @@ export {
 } from './pool4/shared-allocator.js';
 export { createCryptoRandom, createSeededRandom, type RandomSource } from './random.js';
 export { applyEvent, applyEvents, EventApplied } from './reducer.js';
+export type { SessionShares } from './session-shares.js';
+export { IPV6_MASKS, SubscriberLengths, type SubscriberLengthTable } from './subscriber-lengths.js';
 export type { NatState } from './tables/nat-state.js';
 export { TcpState, tcpStateNames } from './tcp-state-machine.js';
 export {

@@ -38,6 +38,8 @@ export const engineDropReasonNames = [
   'leasedblocksfull64', // leasedBlocksMax blocks are leased at once (the pool may still have free blocks) (ICMPv6 unreachable sent)
   'subscribersessions46', // an inbound session would exceed the subscriber's subscriberSessionsMax
   'tenantquota64', // the subscriber's tenant may lease no more blocks (its blocksMax or subscriberBlocksMax) (ICMPv6 administratively prohibited sent)
+  'tenantsessions64', // the subscriber's tenant holds its sessionsMax sessions (ICMPv6 administratively prohibited sent)
+  'tenantsessions46', // an inbound session would exceed the tenant's sessionsMax (dropped)
 ] as const;
 export type EngineDropReasonName = (typeof engineDropReasonNames)[number];
 

@@ -87,9 +87,10 @@ def cmd_udp_send(args):
     payload = tagged(args.tag, args.size)
     want = "GOT %d %s" % (len(payload), hashlib.sha256(payload).hexdigest())
     sock = udp_socket(args.dst, args.bind, args.timeout)
-    result = {"sent": len(payload), "reply": None, "ok": False, "local": None}
+    result = {"sent": len(payload), "reply": None, "ok": False, "local": None, "tries": 0}
     for _ in range(args.tries):
         sock.sendto(payload, (args.dst, args.port))
+        result["tries"] += 1
         result["local"] = list(sock.getsockname()[:2])
         try:
             data, _peer = sock.recvfrom(65535)

@@ -26,6 +26,7 @@ export class ShardRouter {
     this.tableNow = table;
     this.subscribers = new SubscriberShardHash({
       prefixLength: config.subscriberPrefixLength,
+      lengths: config.subscriberLengths,
       shardCount: table.shardCount,
       seed: options.seed,
     });

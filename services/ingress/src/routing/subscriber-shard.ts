@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { DataplaneError } from '../../../../libs/dataplane/src/index.js';
+import { IPV6_MASKS, type SubscriberLengths } from '../../../nat-engine/src/index.js';
 import { checkShardCount, VIRTUAL_SHARDS_DEFAULT } from './shard-table.js';
 
 /** Default subscriber prefix length (RFC 6177 / DESIGN.md: a subscriber gets a /56). */
@@ -37,8 +38,12 @@ export class SubscriberShardHash {
   private readonly shardMask: number;
   private readonly mask = new Int32Array(4);
   private readonly keys = new Int32Array(4);
+  /** Per-tenant lengths (the engine configuration's rules); absent or empty: prefixLength for every address. */
+  private readonly lengths: SubscriberLengths | null;
 
-  constructor(options: { prefixLength?: number; shardCount?: number; seed?: number } = {}) {
+  constructor(
+    options: { prefixLength?: number; shardCount?: number; seed?: number; lengths?: SubscriberLengths } = {},
+  ) {
     const prefixLength = options.prefixLength ?? SUBSCRIBER_PREFIX_LENGTH_DEFAULT;
     if (!Number.isInteger(prefixLength) || prefixLength < 1 || prefixLength > 128) {
       throw new DataplaneError(
@@ -50,6 +55,7 @@ export class SubscriberShardHash {
     const shardCount = options.shardCount ?? VIRTUAL_SHARDS_DEFAULT;
     checkShardCount(shardCount, 'shards');
     this.prefixLength = prefixLength;
+    this.lengths = options.lengths ?? null;
     this.shardCount = shardCount;
     this.shardMask = shardCount - 1;
     for (let i = 0; i < 4; i++) {
@@ -82,8 +88,22 @@ export class SubscriberShardHash {
   }
 
   private shardOfWords4(w0: number, w1: number, w2: number, w3: number): number {
-    const mask = this.mask;
     const keys = this.keys;
+    const lengths = this.lengths;
+    if (lengths !== null && lengths.table !== null) {
+      // The subscriber's tenant delegates its own length: the key the engine uses (subscriberPrefixOf).
+      const at = lengths.lengthOf(w0, w1, this.prefixLength) * 4;
+      const m = IPV6_MASKS;
+      return (
+        finish(
+          scramble(w0 & m[at], keys[0]) ^
+            scramble(w1 & m[at + 1], keys[1]) ^
+            scramble(w2 & m[at + 2], keys[2]) ^
+            scramble(w3 & m[at + 3], keys[3]),
+        ) & this.shardMask
+      );
+    }
+    const mask = this.mask;
     // Each word scrambled on its own (the CPU computes them in parallel), combined, then finished.
     const h =
       scramble(w0 & mask[0], keys[0]) ^

@@ -24,7 +24,7 @@ export interface TenantConfig {
   name: string;
   /** The ISP's IPv6 prefixes (text as written). */
   prefixes: string[];
-  /** The subscriber prefix length the ISP delegates (today: the node's nat.subscriberPrefixLength). */
+  /** The subscriber prefix length the ISP delegates (at least nat.subscriberPrefixLength, its default). */
   subscriberPrefixLength: number;
   /** pool4 entries dedicated to this tenant (inside the node's pool4); empty: the addresses no tenant dedicates. */
   pool4: string[];
@@ -32,6 +32,10 @@ export interface TenantConfig {
   blocksMax: number;
   /** Most blocks one subscriber of the tenant holds per protocol; 0: nat.subscriberBlocksMax. */
   subscriberBlocksMax: number;
+  /** Most sessions one subscriber of the tenant holds; 0: nat.subscriberSessionsMax. */
+  subscriberSessionsMax: number;
+  /** Most sessions the tenant's subscribers hold at once, node-wide; 0: no quota. */
+  sessionsMax: number;
 }
 
 export const tenantConfigKeys = [
@@ -41,6 +45,8 @@ export const tenantConfigKeys = [
   'pool4',
   'blocksMax',
   'subscriberBlocksMax',
+  'subscriberSessionsMax',
+  'sessionsMax',
 ] as const;
 /** Most tenants of one node. */
 export const TENANTS_MAX = 4096;
@@ -49,8 +55,8 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 /**
  * Parses `tenants` (undefined: no tenants, any source is translated) against the node's validated engine
  * configuration: a tenant that leaves out subscriberPrefixLength gets nat.subscriberPrefixLength (a
- * different one is refused until the engine keys subscribers per tenant); its pool4 must lie inside the
- * node's pool4 and be no other tenant's.
+ * shorter one is refused: the node's is the shortest); its pool4 must lie inside the node's pool4 and be
+ * no other tenant's.
  */
 export function parseTenants(raw: unknown, engine: NatEngineConfig): TenantConfig[] | undefined {
   const subscriberPrefixLength = engine.subscriberPrefixLength;
@@ -83,10 +89,12 @@ export function parseTenants(raw: unknown, engine: NatEngineConfig): TenantConfi
     } catch (error) {
       throw configError(`${where}.subscriberPrefixLength`, (error as Error).message.replace(/^[^:]*: /, ''));
     }
-    if (length !== subscriberPrefixLength)
+    // The node's length is the shortest: the snapshot stores a mapping's address after the whole bytes
+    // of the node's length, which a longer subscriber prefix holds too.
+    if (length < subscriberPrefixLength)
       throw configError(
         `${where}.subscriberPrefixLength`,
-        `/${length} differs from nat.subscriberPrefixLength /${subscriberPrefixLength}; every tenant uses the node's length for now (remove it, or set nat.subscriberPrefixLength)`,
+        `/${length} is shorter than nat.subscriberPrefixLength /${subscriberPrefixLength}; set nat.subscriberPrefixLength to the shortest length a tenant delegates (e.g. ${length}) and give the others theirs`,
       );
     const prefixes = t.prefixes;
     if (!Array.isArray(prefixes) || prefixes.length === 0)
@@ -114,6 +122,15 @@ export function parseTenants(raw: unknown, engine: NatEngineConfig): TenantConfi
       1,
       engine.subscriberBlocksMax,
     );
+    const subscriberSessionsMax = readTenantInteger(
+      t,
+      where,
+      'subscriberSessionsMax',
+      0,
+      1,
+      engine.subscriberSessionsMax,
+    );
+    const sessionsMax = readTenantInteger(t, where, 'sessionsMax', 0, 1, 0x7fffffff);
     const pool4 = t.pool4 ?? [];
     if (!Array.isArray(pool4) || (t.pool4 !== undefined && pool4.length === 0))
       throw configError(
@@ -127,6 +144,8 @@ export function parseTenants(raw: unknown, engine: NatEngineConfig): TenantConfi
       pool4: pool4 as string[],
       blocksMax,
       subscriberBlocksMax,
+      subscriberSessionsMax,
+      sessionsMax,
     };
   });
   tenantPrefixTable(tenants); // refuses overlaps
@@ -255,4 +274,88 @@ export function tenantPrefixTable(
     seen.set(`${p.length}:${p.hi}:${p.lo}`, p);
   }
   return new TenantPrefixTable(parsed);
+}
+
+/** The tenant settings held by counters in the node's shared memory, which a cluster's nodes do not share. */
+const NODE_SHARE_FIELDS = ['pool4', 'blocksMax', 'subscriberBlocksMax', 'sessionsMax'] as const;
+
+/**
+ * Cluster mode (`state`) refuses what only one node's shared memory enforces: a tenant's pool4 share,
+ * blocksMax, subscriberBlocksMax (the embedded allocator's) and sessionsMax. Redis leases blocks for the
+ * whole cluster without tenant shares, and the counts live per node, so a cluster of N nodes would grant
+ * a tenant N times its quota. Classification, drop.notenant64 and subscriberSessionsMax (one subscriber
+ * is on one shard) hold in both modes.
+ */
+export function refuseNodeSharesInCluster(tenants: readonly TenantConfig[] | undefined): void {
+  for (const [i, tenant] of (tenants ?? []).entries())
+    for (const field of NODE_SHARE_FIELDS) {
+      const value = tenant[field];
+      if (Array.isArray(value) ? value.length > 0 : value !== 0)
+        throw configError(
+          `tenants[${i}].${field}`,
+          `${tenant.name}'s ${field} is enforced by one node's shared memory and does not hold across a cluster (state); remove ${field}, or run the embedded state (remove state)`,
+        );
+    }
+}
+
+/**
+ * The engine's subscriber length per tenant slot (tenant i at `slots[i]`; 0: the node's), or null when
+ * every tenant delegates the node's length (the subscriber key then needs no lookup).
+ */
+export function tenantSubscriberLengths(
+  tenants: readonly TenantConfig[],
+  engine: NatEngineConfig,
+  slots: readonly number[] = tenants.map((_, i) => i),
+): Uint8Array | null {
+  const lengths = new Uint8Array(TENANTS_MAX);
+  let any = false;
+  for (const [i, tenant] of tenants.entries()) {
+    if (tenant.subscriberPrefixLength === engine.subscriberPrefixLength) continue;
+    lengths[slots[i]] = tenant.subscriberPrefixLength;
+    any = true;
+  }
+  return any ? lengths : null;
+}
+
+/**
+ * A live change may not change the subscriber length of an address the running tenants cover: the
+ * state of its subscribers is keyed by it. Refuses (naming the field) a tenant whose length changed and
+ * a prefix that now belongs to a tenant of another length; the fix is a restart with drained sessions.
+ */
+export function refuseSubscriberLengthChanges(
+  running: readonly TenantConfig[] | undefined,
+  next: readonly TenantConfig[] | undefined,
+): void {
+  if (running === undefined || next === undefined) return;
+  const lengthOf = (t: TenantConfig) => t.subscriberPrefixLength;
+  const before = tenantPrefixTable(running);
+  const after = tenantPrefixTable(next);
+  const words = new Uint32Array(4);
+  const firstWords = (text: string) => {
+    parseIpv6(text.split('/')[0], words);
+    return [words[0] | 0, words[1] | 0] as const;
+  };
+  const refuse = (field: string, name: string, from: number, to: number) => {
+    throw configError(
+      field,
+      `${name}'s subscribers would change from /${from} to /${to} while running; their state is keyed by the length — restart the PLAT to change it (after its sessions drained, or with a fresh stateDir)`,
+    );
+  };
+  for (const [i, tenant] of next.entries()) {
+    const old = running.find((t) => t.name === tenant.name);
+    if (old !== undefined && lengthOf(old) !== lengthOf(tenant))
+      refuse(`tenants[${i}].subscriberPrefixLength`, tenant.name, lengthOf(old), lengthOf(tenant));
+    for (const [j, text] of tenant.prefixes.entries()) {
+      const was = before.lookupWords(...firstWords(text));
+      if (was >= 0 && lengthOf(running[was]) !== lengthOf(tenant))
+        refuse(`tenants[${i}].prefixes[${j}]`, tenant.name, lengthOf(running[was]), lengthOf(tenant));
+    }
+  }
+  // A running prefix inside a new, longer-reaching prefix of another length.
+  for (const tenant of running)
+    for (const text of tenant.prefixes) {
+      const now = after.lookupWords(...firstWords(text));
+      if (now >= 0 && lengthOf(next[now]) !== lengthOf(tenant))
+        refuse(`tenants[${now}].prefixes`, next[now].name, lengthOf(tenant), lengthOf(next[now]));
+    }
 }

@@ -29,6 +29,15 @@ export class TenantSlots {
     for (const [i, tenant] of (started ?? []).entries()) this.slotByName.set(tenant.name, i);
   }
 
+  /** Every name that ever had a slot, in slot order. */
+  names(): string[] {
+    return [...this.slotByName.keys()];
+  }
+
+  slotOf(name: string): number | undefined {
+    return this.slotByName.get(name);
+  }
+
   /** Slots of `tenants` in order; refuses (naming the field) once TENANTS_MAX names were ever used. */
   slotsOf(tenants: readonly TenantConfig[]): number[] {
     const fresh = tenants.filter((t) => !this.slotByName.has(t.name)).length;

@@ -43,6 +43,7 @@ const LIMIT_NAMES: readonly LimitName[] = [
   // Appended (never renumber):
   'leased-blocks',
   'tenant-quota',
+  'tenant-sessions',
 ];
 const FLAG = 1 << 6;
 const SAME_V4 = 1 << 7;

@@ -49,6 +49,8 @@ export class NatState {
   readonly subscriberBlockHead: Int32Array;
   readonly subscriberBlockCount: Int32Array;
   readonly subscriberSessionCount: Int32Array;
+  /** Told of every session added or removed (its subscriber row, +1 or -1): per-share counts (engine). */
+  onSubscriberSessions: ((subscriber: number, delta: number) => void) | null = null;
   readonly subscriberMappingCount: Int32Array;
   readonly subscriberUsed: Uint8Array;
   private readonly subscriberFreeNext: Int32Array;
@@ -824,7 +826,9 @@ export class NatState {
     rec[o + 3] = this.mappingFirstSession[mapping];
     this.mappingFirstSession[mapping] = s;
     this.mappingSessionCount[mapping]++;
-    this.subscriberSessionCount[this.mappingSubscriberOf(mapping)]++;
+    const subscriber = this.mappingSubscriberOf(mapping);
+    this.subscriberSessionCount[subscriber]++;
+    if (this.onSubscriberSessions !== null) this.onSubscriberSessions(subscriber, 1);
     pairIndexInsert(this.sessionIndex6, this.session6HashOf(s), s, mapping);
     pairIndexInsert(this.sessionIndex4, this.session4HashOf(s), s, mapping);
     this.scheduleSessionVisit(s, expiresAtMs, timeMs);
@@ -864,7 +868,9 @@ export class NatState {
     if (prev === -1) this.mappingFirstSession[mapping] = rec[s * SESSION_WORDS + 3];
     else rec[prev * SESSION_WORDS + 3] = rec[s * SESSION_WORDS + 3];
     this.mappingSessionCount[mapping]--;
-    this.subscriberSessionCount[this.mappingSubscriberOf(mapping)]--;
+    const subscriber = this.mappingSubscriberOf(mapping);
+    this.subscriberSessionCount[subscriber]--;
+    if (this.onSubscriberSessions !== null) this.onSubscriberSessions(subscriber, -1);
     this.sessionWheel.remove(s);
     rec[s * SESSION_WORDS + 2] = (rec[s * SESSION_WORDS + 2] & SESSION_DIRTY) | (FREE << 16);
     rec[s * SESSION_WORDS + 3] = this.sessionFreeHead;
