@@ -173,9 +173,10 @@ export async function lookupInKafka(
       offset: number,
     ): boolean => {
       to = offset + 1;
-      if (message.key === null || message.value === null) return true;
-      // Only this address's records are decoded; the partition holds other addresses too.
-      if (message.key.toString() === query.address) {
+      if (message.value === null) return true;
+      // Only messages that may hold this address's records are decoded (the partition holds other
+      // addresses too): format 1 and single-address packs carry their address as the key.
+      if (message.key === null || message.key.length === 0 || message.key.toString() === query.address) {
         const decoded = decodeMessage(message.value.toString());
         if (decoded !== null) {
           for (const record of decoded) {

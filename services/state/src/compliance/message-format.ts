@@ -1,9 +1,12 @@
 // The compliance topic's message formats. Format 2 (packed, the default): one Kafka message carries up
-// to `recordsPerPackMax` records of ONE external address, value `{"v":2,"records":[<record>,...]}`
-// with every record complete (its fields and id as in format 1), key = the address, timestamp = the
-// smallest record time in it; a pack spans at most PACK_SPAN_MS_MAX of record time, which lookup
-// reads further back for. Format 1 (single): one record per message, value = the record, header `id`.
-// Readers (lookup, the outbox's restart scan) accept both, so topics written by earlier builds stay readable.
+// to `recordsPerPackMax` records of the addresses of ONE partition (partition = address mod partitions,
+// as for format 1, so an address's records stay in one partition, in order), value
+// `{"v":2,"records":[<record>,...]}` with every record complete (its fields and id as in format 1),
+// key = the address when all its records have the same address, else none; timestamp = the smallest
+// record time in it; a pack spans at most PACK_SPAN_MS_MAX of record time, which lookup reads further
+// back for. Format 1 (single): one record per message, key = its address, value = the record, header
+// `id`. Readers (lookup, the outbox's restart scan) accept both, so topics written by earlier builds
+// stay readable.
 import assert from 'node:assert/strict';
 import { partitionOf } from './kafka.js';
 import { COMPLIANCE_RECORD_VERSION, type ComplianceRecord } from './records.js';
@@ -12,12 +15,12 @@ import { COMPLIANCE_RECORD_VERSION, type ComplianceRecord } from './records.js';
 export const COMPLIANCE_PACK_VERSION = 2;
 
 /** Largest spread of record times (atMs) inside one pack; lookup starts its scan this much earlier. */
-export const PACK_SPAN_MS_MAX = 60_000;
+export const PACK_SPAN_MS_MAX = 300_000;
 
 export type ComplianceMessageFormat = 'packed' | 'single';
 
 export interface OutgoingMessage {
-  key: string;
+  key: string | null;
   value: string;
   partition: number;
   timestamp: string;
@@ -25,7 +28,7 @@ export interface OutgoingMessage {
 }
 
 /**
- * Turns records (in derived order) into messages for `partitions` partitions. Packed: each address's
+ * Turns records (in derived order) into messages for `partitions` partitions. Packed: each partition's
  * records in order, cut into packs of at most `recordsPerPackMax` records spanning at most
  * PACK_SPAN_MS_MAX. Returns the number of messages per partition in `counts` (the end offsets).
  */
@@ -54,7 +57,7 @@ export function encodeMessages(
     }
     return out;
   }
-  const open = new Map<string, OpenPack>();
+  const open: (OpenPack | undefined)[] = new Array(partitions);
   const close = (pack: OpenPack): void => {
     counts[pack.partition]++;
     out.push({
@@ -66,7 +69,8 @@ export function encodeMessages(
     });
   };
   for (const record of records) {
-    let pack = open.get(record.address);
+    const partition = partitionOf(record.address, partitions);
+    let pack = open[partition];
     if (
       pack !== undefined &&
       (pack.values.length >= recordsPerPackMax ||
@@ -76,25 +80,21 @@ export function encodeMessages(
       pack = undefined;
     }
     if (pack === undefined) {
-      pack = {
-        address: record.address,
-        partition: partitionOf(record.address, partitions),
-        values: [],
-        minMs: record.atMs,
-        maxMs: record.atMs,
-      };
-      open.set(record.address, pack);
+      pack = { address: record.address, partition, values: [], minMs: record.atMs, maxMs: record.atMs };
+      open[partition] = pack;
     }
+    if (pack.address !== record.address) pack.address = null;
     pack.values.push(JSON.stringify(record));
     if (record.atMs < pack.minMs) pack.minMs = record.atMs;
     if (record.atMs > pack.maxMs) pack.maxMs = record.atMs;
   }
-  for (const pack of open.values()) close(pack);
+  for (const pack of open) if (pack !== undefined) close(pack);
   return out;
 }
 
 interface OpenPack {
-  address: string;
+  /** The address of every record so far, null once two differ. */
+  address: string | null;
   partition: number;
   values: string[];
   minMs: number;

@@ -51,8 +51,8 @@ export const defaultOutboxOptions = {
   topic: 'xlat64-compliance',
   partitions: 64,
   retentionMs: -1,
-  batchesPerRoundMax: 32,
-  recordsPerSendMax: 5000,
+  batchesPerRoundMax: 2048,
+  recordsPerSendMax: 50_000,
   format: 'packed',
   recordsPerPackMax: 256,
   compression: 'none',
@@ -145,6 +145,11 @@ export class ComplianceOutbox {
       oldestPendingAtMs: this.pending?.oldestAtMs ?? null,
       source: this.source.status?.() ?? null,
     };
+  }
+
+  /** The last event-log sequence of `shard` whose records Kafka has acknowledged (0 before any). */
+  committed(shard: number): number {
+    return this.checkpoint.positions[shard] ?? 0;
   }
 
   /** Rebuilds the deriver's open intervals up to the committed position, then forwards in the background. */
