@@ -30,7 +30,7 @@ describe('plat configuration: compliance', () => {
       logDestinations: false,
       heldIntervalMs: 3_600_000,
       format: 'packed',
-      compression: 'none',
+      compression: 'gzip',
     });
     expect(
       parsePlatConfig({
@@ -42,7 +42,7 @@ describe('plat configuration: compliance', () => {
           heldIntervalMs: 60_000,
           node: 'plat-a',
           format: 'single',
-          compression: 'gzip',
+          compression: 'none',
         },
       }).compliance,
     ).toEqual({
@@ -53,7 +53,7 @@ describe('plat configuration: compliance', () => {
       heldIntervalMs: 60_000,
       node: 'plat-a',
       format: 'single',
-      compression: 'gzip',
+      compression: 'none',
     });
   });
 
@@ -75,7 +75,7 @@ describe('plat configuration: compliance', () => {
     expect(refusal({ url: 'kafka://192.0.2.10:9092/t', node: 'a/b' }).field).toBe('compliance.node');
     expect(refusal({ url: 'kafka://192.0.2.10:9092/t', format: 'json' }).field).toBe('compliance.format');
     expect(refusal({ url: 'kafka://192.0.2.10:9092/t', compression: 'zstd' }).message).toMatch(
-      /'none' \(default\) or 'gzip'/,
+      /'gzip' \(default\) or 'none'/,
     );
     expect(refusal({ url: 'kafka://192.0.2.10:9092/t', brokers: 'x' }).field).toBe('compliance.brokers');
     expect(refusal({ mode: 'block' }).field).toBe('compliance.url');

@@ -25,7 +25,7 @@ export interface ComplianceConfig {
   node: string;
   /** Message format (message-format.ts): `packed` (format 2, default) or `single` (format 1). */
   format: ComplianceMessageFormat;
-  /** Producer compression: `none` (default) or `gzip`. */
+  /** Producer compression: `gzip` (default) or `none`. */
   compression: 'none' | 'gzip';
 }
 
@@ -113,7 +113,7 @@ export function parseComplianceConfig(value: unknown, field = 'compliance'): Com
   if (compression !== 'none' && compression !== 'gzip')
     throw configError(
       `${field}.compression`,
-      `'${String(compression)}' is not supported; use 'none' (default) or 'gzip'`,
+      `'${String(compression)}' is not supported; use 'gzip' (default) or 'none'`,
     );
   return { brokers, topic, mode, logDestinations, heldIntervalMs, node, format, compression };
 }

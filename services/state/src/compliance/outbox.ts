@@ -34,7 +34,7 @@ export interface ComplianceOutboxOptions {
   format: ComplianceMessageFormat;
   /** Records per packed message (one address's records; ~400 bytes each as JSON). */
   recordsPerPackMax: number;
-  /** Producer compression: `none` or `gzip` (the codec kafkajs has built in). */
+  /** Producer compression: `gzip` (default; the codec kafkajs has built in) or `none`. */
   compression: 'none' | 'gzip';
   /** Idle wait when the outbox has caught up. */
   pollIntervalMs: number;
@@ -55,7 +55,7 @@ export const defaultOutboxOptions = {
   recordsPerSendMax: 50_000,
   format: 'packed',
   recordsPerPackMax: 256,
-  compression: 'none',
+  compression: 'gzip',
   pollIntervalMs: 200,
   retryIntervalMs: 1000,
 } as const;
