@@ -13,6 +13,7 @@ import {
   defaultOutboxOptions,
   eventLogSource,
   lookupInKafka,
+  PACK_SPAN_MS_MAX,
   partitionOf,
 } from '../../services/state/src/index.js';
 import {
@@ -50,8 +51,8 @@ async function setup(broker: KafkaBroker, config: Parameters<typeof EngineDriver
     pollIntervalMs: 20,
     retryIntervalMs: 200,
   };
-  const outbox = (): ComplianceOutbox => {
-    const o = new ComplianceOutbox(eventLogSource(driver.log, [0]), options);
+  const outbox = (overrides: Partial<ComplianceOutboxOptions> = {}): ComplianceOutbox => {
+    const o = new ComplianceOutbox(eventLogSource(driver.log, [0]), { ...options, ...overrides });
     cleanups.push(() => o.stop());
     return o;
   };
@@ -61,7 +62,9 @@ async function setup(broker: KafkaBroker, config: Parameters<typeof EngineDriver
 describe('compliance outbox on the real broker', () => {
   it('puts exactly the derived records in the topic, once each, keyed and partitioned by address', async () => {
     // Proves the pipeline end to end: ids and contents equal an independent derivation of the same
-    // event log, no id twice, key = external address, partition = address mod partitions, timestamp = atMs.
+    // event log, no id twice, packed (several records per message, the records of one partition),
+    // partition = address mod partitions, key = the address when the pack holds only its records,
+    // timestamp = the pack's oldest atMs, at most PACK_SPAN_MS_MAX of record time per pack.
     const broker = await kafkaForTests();
     const { driver, options, outbox } = await setup(broker);
     churn(driver, 30, 3 * 3_600_000);
@@ -76,12 +79,22 @@ describe('compliance outbox on the real broker', () => {
     const inTopic = await readTopic(broker.bootstrap, options.topic);
     expect(inTopic.map((t) => t.record.id).sort()).toEqual(expected.map((r) => r.id).sort());
     const byId = new Map(expected.map((r) => [r.id, r]));
+    const messages = new Map<string, number[]>();
     for (const t of inTopic) {
       expect(t.record).toEqual(byId.get(t.record.id));
-      expect(t.key).toBe(t.record.address);
+      // A pack of one address's records is keyed by it; a pack mixing a partition's addresses has no key.
+      if (t.key !== '') expect(t.key).toBe(t.record.address);
       expect(t.partition).toBe(partitionOf(t.record.address, 3));
-      expect(t.timestampMs).toBe(t.record.atMs);
+      const where = `${t.partition}/${t.offset}`;
+      messages.set(where, [...(messages.get(where) ?? []), t.record.atMs]);
+      expect(t.timestampMs).toBeLessThanOrEqual(t.record.atMs);
     }
+    for (const [where, times] of messages) {
+      const timestampMs = inTopic.find((t) => `${t.partition}/${t.offset}` === where)?.timestampMs;
+      expect(timestampMs, where).toBe(Math.min(...times));
+      expect(Math.max(...times) - Math.min(...times), where).toBeLessThanOrEqual(PACK_SPAN_MS_MAX);
+    }
+    expect(messages.size, 'messages carry several records').toBeLessThan(inTopic.length / 2);
   });
 
   it('after a restart that lost its last checkpoints, sends what is missing and nothing twice', async () => {
@@ -110,6 +123,57 @@ describe('compliance outbox on the real broker', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.sort()).toEqual(expected.map((r) => r.id).sort());
     expect(second.status().duplicatesSkipped).toBeGreaterThan(0);
+  });
+
+  it('an upgrade from single-record messages to packs: both formats read, every id once, lookup finds both', async () => {
+    // Proves that readers take both formats: a topic written first one record per message (format 1,
+    // as earlier builds wrote) and then, from the same checkpoint, packed (format 2) holds every derived
+    // id exactly once, and lookup names the holders of leases written in either format.
+    const broker = await kafkaForTests();
+    const { driver, options, outbox } = await setup(broker);
+    churn(driver, 20, 3_600_000, 5);
+    await driver.settle();
+    const firstLast = await driver.log.lastSequence(0);
+    const single = outbox({ format: 'single' });
+    await single.start();
+    await single.drain(60_000);
+    await single.stop();
+    churn(driver, 20, 3_600_000, 6);
+    const packed = outbox();
+    await packed.start();
+    await driver.settle();
+    await packed.drain(60_000);
+    const expected = await expectedRecords(driver, options.deriver);
+    const inTopic = await readTopic(broker.bootstrap, options.topic);
+    const ids = inTopic.map((t) => t.record.id);
+    expect(ids.sort()).toEqual(expected.map((r) => r.id).sort());
+    const perMessage = new Map<string, number>();
+    for (const t of inTopic)
+      perMessage.set(`${t.partition}/${t.offset}`, (perMessage.get(`${t.partition}/${t.offset}`) ?? 0) + 1);
+    const sizes = [...perMessage.values()];
+    expect(sizes.filter((n) => n === 1).length, 'format 1 messages').toBeGreaterThan(0);
+    expect(sizes.filter((n) => n > 1).length, 'format 2 packs').toBeGreaterThan(0);
+    const leases = expected.filter((r) => r.kind === 'block-lease');
+    const before = leases.find((r) => r.sequence <= firstLast);
+    const after = leases.findLast((r) => r.sequence > firstLast);
+    for (const lease of [before, after]) {
+      expect(lease).toBeDefined();
+      if (lease === undefined) continue;
+      const result = await lookupInKafka(
+        {
+          address: lease.address,
+          port: lease.portFirst,
+          protocol: lease.protocol,
+          atMs: lease.atMs,
+          skewMs: 0,
+        },
+        { kafka: options.kafka, topic: options.topic, heldIntervalMs: options.deriver.heldIntervalMs },
+      );
+      expect(
+        result.holders.map((h) => h.leaseId),
+        JSON.stringify(result.scanned),
+      ).toContain(lease.id);
+    }
   });
 
   it('counts batches compacted away before they were sent as lost, and sends every retained one', async () => {

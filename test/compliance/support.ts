@@ -27,7 +27,7 @@ import {
   type ComplianceRecord,
   createKafka,
   type DeriverOptions,
-  decodeRecord,
+  decodeMessage,
   defaultDeriverOptions,
   EmbeddedEventLog,
   eventLogSource,
@@ -181,13 +181,14 @@ export class EngineDriver {
 
 export interface TopicRecord {
   partition: number;
+  /** The message's offset (a pack's records share it). */
   offset: number;
   key: string;
   timestampMs: number;
   record: ComplianceRecord;
 }
 
-/** Every record in the topic, partition by partition. */
+/** Every record in the topic, partition by partition, packs unpacked (timestampMs: the message's). */
 export async function readTopic(bootstrap: string, topic: string): Promise<TopicRecord[]> {
   const kafka = createKafka({ brokers: [bootstrap], clientId: 'read-topic' });
   const admin = kafka.admin();
@@ -205,15 +206,18 @@ export async function readTopic(bootstrap: string, topic: string): Promise<Topic
         Number(low),
         Number(high),
         (message, offset) => {
-          const record = decodeRecord(message.value?.toString() ?? '');
-          if (record === null) throw new Error(`offset ${offset} of partition ${partition} is not a record`);
-          out.push({
-            partition,
-            offset,
-            key: message.key?.toString() ?? '',
-            timestampMs: Number(message.timestamp),
-            record,
-          });
+          const records = decodeMessage(message.value?.toString() ?? '');
+          if (records === null || records.length === 0)
+            throw new Error(`offset ${offset} of partition ${partition} is not a compliance message`);
+          for (const record of records) {
+            out.push({
+              partition,
+              offset,
+              key: message.key?.toString() ?? '',
+              timestampMs: Number(message.timestamp),
+              record,
+            });
+          }
           return true;
         },
       );

@@ -37,7 +37,7 @@ Options (config-file key in brackets):
                           first stops renewing (config file: state: { nats, redis, nodeId, detectionMs, pool })
   --compliance URL        compliance log: a record per port-block lease and release to Kafka,
                           kafka://HOST:PORT[,HOST:PORT]/TOPIC [compliance, or compliance.url with
-                          mode, logDestinations, heldIntervalMs, node] (off by default)
+                          mode, logDestinations, heldIntervalMs, node, format, compression] (off by default)
 Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, shards (1024), and nat: { blockSizePorts,
 subscriberPrefixLength, subscriberBlocksMax, subscriberSessionsMax, filtering, timeouts, staticBib, ... },
 tenants (the ISPs served, their prefixes, subscriber lengths, pool shares and limits) and usage (hourly

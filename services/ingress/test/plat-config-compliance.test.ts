@@ -1,5 +1,5 @@
 // `xlat64 plat` configuration of the compliance log: `compliance: kafka://HOST:PORT[,HOST:PORT]/TOPIC`
-// (the --compliance flag's form) or a mapping with url, mode, logDestinations, heldIntervalMs, node;
+// (the --compliance flag's form) or a mapping with url, mode, logDestinations, heldIntervalMs, node, format, compression;
 // absent means off; every bad value is refused at start with the field named and the fix.
 import { describe, expect, it } from 'vitest';
 import { DataplaneError } from '../../../libs/dataplane/src/index.js';
@@ -29,6 +29,8 @@ describe('plat configuration: compliance', () => {
       mode: 'block',
       logDestinations: false,
       heldIntervalMs: 3_600_000,
+      format: 'packed',
+      compression: 'gzip',
     });
     expect(
       parsePlatConfig({
@@ -39,6 +41,8 @@ describe('plat configuration: compliance', () => {
           logDestinations: true,
           heldIntervalMs: 60_000,
           node: 'plat-a',
+          format: 'single',
+          compression: 'none',
         },
       }).compliance,
     ).toEqual({
@@ -48,6 +52,8 @@ describe('plat configuration: compliance', () => {
       logDestinations: true,
       heldIntervalMs: 60_000,
       node: 'plat-a',
+      format: 'single',
+      compression: 'none',
     });
   });
 
@@ -67,6 +73,10 @@ describe('plat configuration: compliance', () => {
       'compliance.heldIntervalMs',
     );
     expect(refusal({ url: 'kafka://192.0.2.10:9092/t', node: 'a/b' }).field).toBe('compliance.node');
+    expect(refusal({ url: 'kafka://192.0.2.10:9092/t', format: 'json' }).field).toBe('compliance.format');
+    expect(refusal({ url: 'kafka://192.0.2.10:9092/t', compression: 'zstd' }).message).toMatch(
+      /'gzip' \(default\) or 'none'/,
+    );
     expect(refusal({ url: 'kafka://192.0.2.10:9092/t', brokers: 'x' }).field).toBe('compliance.brokers');
     expect(refusal({ mode: 'block' }).field).toBe('compliance.url');
     expect(refusal(42).field).toBe('compliance');

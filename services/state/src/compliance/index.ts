@@ -17,6 +17,14 @@ export {
   lookupInKafka,
 } from './lookup.js';
 export {
+  COMPLIANCE_PACK_VERSION,
+  type ComplianceMessageFormat,
+  decodeMessage,
+  encodeMessages,
+  type OutgoingMessage,
+  PACK_SPAN_MS_MAX,
+} from './message-format.js';
+export {
   type ComplianceConfig,
   complianceConfigKeys,
   type NodeCompliance,

@@ -5,12 +5,14 @@
 // log from its start. The outbox writes in event-time order, so the scan stops at records
 // 2 intervals + maxLag past the window. Holders whose interval overlaps [TIME − skew, TIME + skew]
 // are returned with the ids of the records that prove it. The matching (LookupScan) does not depend
-// on record order.
+// on record order. Messages of both formats are read (message-format.ts): a pack's timestamp is its
+// oldest record's, so the scan starts PACK_SPAN_MS_MAX earlier.
 import assert from 'node:assert/strict';
 import type { Kafka } from 'kafkajs';
 import type { LookupHolder, LookupQuery } from './holders.js';
 import { createKafka, type KafkaConnection, partitionOf, scanPartition, topicPartitions } from './kafka.js';
-import { type ComplianceRecord, decodeRecord } from './records.js';
+import { decodeMessage, PACK_SPAN_MS_MAX } from './message-format.js';
+import type { ComplianceRecord } from './records.js';
 import { deterministicHolders, readConfigHistory } from './rfc7422.js';
 
 /** Collects the records about one address and port and decides which intervals overlap the window. */
@@ -154,7 +156,8 @@ export async function lookupInKafka(
     assert.ok(entry !== undefined);
     const low = Number(entry.low);
     const high = Number(entry.high);
-    const startTs = query.atMs - query.skewMs - options.heldIntervalMs;
+    // A pack's timestamp is its oldest record's time and its records span up to PACK_SPAN_MS_MAX.
+    const startTs = query.atMs - query.skewMs - options.heldIntervalMs - PACK_SPAN_MS_MAX;
     const byTime = await admin.fetchTopicOffsetsByTimestamp(options.topic, startTs);
     const fromEntry = byTime.find((o) => o.partition === partition);
     let from = fromEntry === undefined || Number(fromEntry.offset) < 0 ? high : Number(fromEntry.offset);
@@ -170,13 +173,16 @@ export async function lookupInKafka(
       offset: number,
     ): boolean => {
       to = offset + 1;
-      if (message.key === null || message.value === null) return true;
-      // Only this address's records are decoded; the partition holds other addresses too.
-      if (message.key.toString() === query.address) {
-        const record = decodeRecord(message.value.toString());
-        if (record !== null) {
-          records++;
-          scan.visit(record);
+      if (message.value === null) return true;
+      // Only messages that may hold this address's records are decoded (the partition holds other
+      // addresses too): format 1 and single-address packs carry their address as the key.
+      if (message.key === null || message.key.length === 0 || message.key.toString() === query.address) {
+        const decoded = decodeMessage(message.value.toString());
+        if (decoded !== null) {
+          for (const record of decoded) {
+            records++;
+            scan.visit(record);
+          }
         }
       }
       return !(Number(message.timestamp) > stopAfterMs && !scan.undecided());

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { configError, type RawConfig, refuseUnknownKeys } from '../../../../libs/dataplane/src/index.js';
 import type { NatEngineConfig, NatEngineConfigInput } from '../../../nat-engine/src/index.js';
 import { EmbeddedLogTail, type TailedLog } from './embedded-tail.js';
+import type { ComplianceMessageFormat } from './message-format.js';
 import { ComplianceOutbox, defaultOutboxOptions, type OutboxStatus } from './outbox.js';
 import { type ComplianceMode, defaultDeriverOptions } from './records.js';
 import { eventLogSource } from './source.js';
@@ -22,15 +23,28 @@ export interface ComplianceConfig {
   heldIntervalMs: number;
   /** Put in every record id: the node's name (default: the host name). */
   node: string;
+  /** Message format (message-format.ts): `packed` (format 2, default) or `single` (format 1). */
+  format: ComplianceMessageFormat;
+  /** Producer compression: `gzip` (default) or `none`. */
+  compression: 'none' | 'gzip';
 }
 
-export const complianceConfigKeys = ['url', 'mode', 'logDestinations', 'heldIntervalMs', 'node'] as const;
+export const complianceConfigKeys = [
+  'url',
+  'mode',
+  'logDestinations',
+  'heldIntervalMs',
+  'node',
+  'format',
+  'compression',
+] as const;
 
 const URL_HINT = 'use kafka://HOST:PORT[,HOST:PORT...]/TOPIC, e.g. kafka://192.0.2.10:9092/xlat64-compliance';
 
 /**
  * `compliance` as written in the configuration: a URL `kafka://HOST:PORT[,HOST:PORT]/TOPIC` (the flag's
- * form), or a mapping `{ url, mode, logDestinations, heldIntervalMs, node }`. Undefined when absent.
+ * form), or a mapping `{ url, mode, logDestinations, heldIntervalMs, node, format, compression }`.
+ * Undefined when absent.
  */
 export function parseComplianceConfig(value: unknown, field = 'compliance'): ComplianceConfig | undefined {
   if (value === undefined || value === null) return undefined;
@@ -89,7 +103,19 @@ export function parseComplianceConfig(value: unknown, field = 'compliance'): Com
       `${field}.node`,
       `${JSON.stringify(node)} is not a node name; use 1-64 letters, digits, '.', '_', '-'`,
     );
-  return { brokers, topic, mode, logDestinations, heldIntervalMs, node };
+  const format = raw.format ?? defaultOutboxOptions.format;
+  if (format !== 'packed' && format !== 'single')
+    throw configError(
+      `${field}.format`,
+      `'${String(format)}' is not a message format; use 'packed' (default: several records per message) or 'single' (one per message, as builds before packing wrote)`,
+    );
+  const compression = raw.compression ?? defaultOutboxOptions.compression;
+  if (compression !== 'none' && compression !== 'gzip')
+    throw configError(
+      `${field}.compression`,
+      `'${String(compression)}' is not supported; use 'gzip' (default) or 'none'`,
+    );
+  return { brokers, topic, mode, logDestinations, heldIntervalMs, node, format, compression };
 }
 
 export interface NodeComplianceOptions {
@@ -128,6 +154,8 @@ export async function startNodeCompliance(options: NodeComplianceOptions): Promi
       connectionTimeoutMs: options.tuning?.connectionTimeoutMs ?? 3000,
     },
     topic: config.topic,
+    format: config.format,
+    compression: config.compression,
     checkpointPath: join(options.checkpointDirectory, `compliance-${config.topic}.checkpoint`),
     deriver: {
       mode: config.mode,

@@ -7,17 +7,11 @@
 // reconnect uses a new idempotent producer, so a resend never reuses an old producer's sequence numbers.
 import assert from 'node:assert/strict';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import type { Admin, Kafka, Message, Producer } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { NatEngineConfigInput } from '../../../nat-engine/src/index.js';
 import { StateError } from '../errors.js';
-import {
-  createKafka,
-  ensureTopic,
-  type KafkaConnection,
-  partitionEnds,
-  partitionOf,
-  scanPartition,
-} from './kafka.js';
+import { createKafka, ensureTopic, type KafkaConnection, partitionEnds, scanPartition } from './kafka.js';
+import { type ComplianceMessageFormat, decodeMessage, encodeMessages } from './message-format.js';
 import { ComplianceDeriver, type ComplianceRecord, type DeriverOptions } from './records.js';
 import { recordConfiguration } from './rfc7422.js';
 import type { ComplianceEventSource, SourceBatch, SourceStatus } from './source.js';
@@ -36,6 +30,12 @@ export interface ComplianceOutboxOptions {
   batchesPerRoundMax: number;
   /** Records per Kafka send (one request; bounded by the topic's max.message.bytes per partition). */
   recordsPerSendMax: number;
+  /** Message format written (message-format.ts): `packed` (format 2, default) or `single` (format 1). */
+  format: ComplianceMessageFormat;
+  /** Records per packed message (one address's records; ~400 bytes each as JSON). */
+  recordsPerPackMax: number;
+  /** Producer compression: `gzip` (default; the codec kafkajs has built in) or `none`. */
+  compression: 'none' | 'gzip';
   /** Idle wait when the outbox has caught up. */
   pollIntervalMs: number;
   /** Wait between attempts while Kafka is unreachable. */
@@ -51,8 +51,11 @@ export const defaultOutboxOptions = {
   topic: 'xlat64-compliance',
   partitions: 64,
   retentionMs: -1,
-  batchesPerRoundMax: 32,
-  recordsPerSendMax: 5000,
+  batchesPerRoundMax: 2048,
+  recordsPerSendMax: 50_000,
+  format: 'packed',
+  recordsPerPackMax: 256,
+  compression: 'gzip',
   pollIntervalMs: 200,
   retryIntervalMs: 1000,
 } as const;
@@ -124,6 +127,7 @@ export class ComplianceOutbox {
     private readonly options: ComplianceOutboxOptions,
   ) {
     assert.ok(options.partitions > 0 && options.recordsPerSendMax > 0 && options.batchesPerRoundMax > 0);
+    assert.ok(options.recordsPerPackMax > 0);
     if (options.topic.length === 0 || !/^[a-zA-Z0-9._-]+$/.test(options.topic)) {
       throw new StateError(
         'XLAT64_ERR_COMPLIANCE_CONFIG',
@@ -141,6 +145,11 @@ export class ComplianceOutbox {
       oldestPendingAtMs: this.pending?.oldestAtMs ?? null,
       source: this.source.status?.() ?? null,
     };
+  }
+
+  /** The last event-log sequence of `shard` whose records Kafka has acknowledged (0 before any). */
+  committed(shard: number): number {
+    return this.checkpoint.positions[shard] ?? 0;
   }
 
   /** Rebuilds the deriver's open intervals up to the committed position, then forwards in the background. */
@@ -251,8 +260,8 @@ export class ComplianceOutbox {
     for (let p = 0; p < this.partitions; p++) {
       const from = this.checkpoint.partitionEnds[p] ?? 0;
       await scanPartition(kafka, this.options.topic, this.partitions, p, from, ends[p] ?? 0, (message) => {
-        const id = message.headers?.id;
-        if (id !== undefined) this.seenIds.add(id.toString());
+        const records = message.value === null ? null : decodeMessage(message.value.toString());
+        if (records !== null) for (const record of records) this.seenIds.add(record.id);
         return true;
       });
       this.checkpoint.partitionEnds[p] = Math.max(from, ends[p] ?? 0);
@@ -333,21 +342,21 @@ export class ComplianceOutbox {
     const ends = [...this.checkpoint.partitionEnds];
     if (records.length > 0) {
       assert.ok(this.producer !== null);
-      const messages: Message[] = new Array(records.length);
-      const counts = new Array<number>(this.partitions).fill(0);
-      for (let i = 0; i < records.length; i++) {
-        const record = records[i];
-        const partition = partitionOf(record.address, this.partitions);
-        counts[partition]++;
-        messages[i] = {
-          key: record.address,
-          value: JSON.stringify(record),
-          partition,
-          timestamp: String(record.atMs),
-          headers: { id: record.id },
-        };
-      }
-      const results = await this.producer.send({ topic: this.options.topic, acks: -1, messages });
+      const counts: number[] = [];
+      const messages = encodeMessages(
+        records,
+        this.partitions,
+        this.options.format,
+        this.options.recordsPerPackMax,
+        counts,
+      );
+      const results = await this.producer.send({
+        topic: this.options.topic,
+        acks: -1,
+        messages,
+        compression:
+          this.options.compression === 'gzip' ? kafkajs.CompressionTypes.GZIP : kafkajs.CompressionTypes.None,
+      });
       for (const result of results) {
         ends[result.partition] = Number(result.baseOffset) + counts[result.partition];
       }

@@ -111,6 +111,10 @@ interface OpenInterval {
   epoch: number;
   ipv6Source?: string;
   ipv6Port?: number;
+  /** Block leases: the block (kept here so restatements need not parse the map key). */
+  protocol?: number;
+  address?: number;
+  firstPort?: number;
 }
 
 interface ShardState {
@@ -185,6 +189,9 @@ export class ComplianceDeriver {
             startMs: event.timeMs,
             shard,
             epoch: event.epoch,
+            protocol: event.protocol,
+            address: event.address,
+            firstPort: event.firstPort,
           };
           state.blocks.set(key, open);
           if (isInside(event.subscriber, options.deterministic)) {
@@ -385,9 +392,9 @@ export class ComplianceDeriver {
     index: number,
     out: ComplianceRecord[],
   ): void {
-    for (const [key, open] of state.blocks) {
+    for (const open of state.blocks.values()) {
       if (open.silent === true) continue;
-      const [protocol, address, firstPort] = key.split('/').map(Number);
+      const { protocol, address, firstPort } = open as Required<OpenInterval>;
       out.push(
         blockRecord(idOf(open), kind, open, protocol, address, firstPort, this.options, {
           endMs: null,
