@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
-# bench-lab.sh - `npm run bench:lab`: xlat64 PLAT (TUN I/O, and AF_XDP I/O) vs TAYGA (+ nft NAT44) in
-# the namespace lab, same machine, same run, same pinning, in rotating order, REPS repetitions. Per
-# run: TCP Gbit/s (one stream, both directions), 64-byte UDP offered/delivered packets/s and loss
-# (iperf3), small packets from a raw generator (flood: libs/xdp/bench/udp-flood.c, AF_PACKET sendmmsg
-# with the qdisc bypassed, 64-byte IPv6/UDP packets from the client to the server's NAT64 address;
-# iperf3 cannot offer enough), and the translator's CPU time (utime + stime of the whole process, all
-# threads, from /proc/PID/stat) per translated packet / per GB. Prints min-median-max per translator
-# and the ratios against TAYGA and of AF_XDP against TUN; writes everything as JSON.
+# bench-lab.sh - `npm run bench:lab`: xlat64 PLAT (TUN I/O with 1 and 2 queues, and AF_XDP I/O) vs
+# TAYGA (+ nft NAT44) in the namespace lab, same machine, same run, same pinning, in rotating order,
+# REPS repetitions. Per run: TCP Gbit/s (one stream, both directions), 64-byte UDP offered/delivered
+# packets/s and loss (iperf3), small packets from a kernel-speed generator (flood:
+# infra/lab/trafgen-flood.sh, trafgen's AF_PACKET TX_RING, 64-byte IPv6/UDP packets of 256 flows from 64
+# subscribers in 2001:db8:1::/48 to the server's NAT64 address; iperf3 cannot offer enough), the same
+# generator into a blackholed address (gen: its rate into the veth with no translator behind it), and
+# the translator's CPU time (utime + stime of the whole process, all threads, from /proc/PID/stat) per
+# translated packet / per GB. Prints min-median-max per translator and the ratios against TAYGA, of
+# AF_XDP against TUN and of N queues against 1; writes everything as JSON with the load average.
 #
 # The client talks NAT64 only (CLAT=none, destination 64:ff9b::198.51.100.2): the PLAT is what is
 # compared. PLAT=xlat64 is `xlat64 plat` (stateful NAT64 in one process); PLAT=tayga is stateless
 # TAYGA + nft NAT44 (+ an nft prefix map in front), as infra/lab/lab.sh builds it.
 #
 # Usage (root): infra/lab/bench-lab.sh            env:
-#   REPS=3       repetitions; each repetition runs both translators, the order alternating (AB, BA, ...)
-#   DUR=5        seconds per iperf3 run
-#   PIN=1        translator on CPU1 (xlat64: every thread, taskset -a), iperf3 client + server on CPU0;
-#                PIN=0: nothing pinned
-#   PLATS="xlat64 xlat64-xdp tayga"   translators: xlat64 on a TUN, xlat64 on AF_XDP (lab PLAT_IO=xdp), TAYGA
-#   TESTS="tcp tcp-r udp flood"   tcp = client -> server, tcp-r = iperf3 -R (server -> client), udp = 64-byte
-#                UDP from iperf3, flood = 64-byte IPv6/UDP packets from udp-flood (translated pps, CPU/pkt)
+#   REPS=3       repetitions; each repetition runs every translator, the order rotating (ABC, BCA, ...)
+#   DUR=5        seconds per iperf3 / generator run
+#   PIN=1        translator on CPU1 (xlat64: every thread, taskset -a), iperf3 client + server and the
+#                generator on CPU0; PIN=0: nothing pinned (with PIN=1 the workers of xlat64-q2 share
+#                CPU1, so compare queue counts with PIN=0 too)
+#   PLATS="xlat64 xlat64-q2 xlat64-xdp tayga"   translators: xlat64 on a TUN (xlat64-qN: N queues, N
+#                workers), xlat64 on AF_XDP (lab PLAT_IO=xdp; xlat64-xdp-qN: N queues per veth), TAYGA
+#   TESTS="tcp tcp-r udp gen flood"   tcp = client -> server, tcp-r = iperf3 -R (server -> client), udp =
+#                64-byte UDP from iperf3, gen = the generator into a blackholed address (dropped by the
+#                PLAT namespace's routing: the generator's rate into the veth), flood = the generator to the
+#                server's NAT64 address (translated pps, CPU/pkt)
 #   UDP_LEN=64 UDP_BW=0     UDP payload bytes and iperf3 -b (0 = as fast as the client can send)
+#   FLOOD_SUBSCRIBERS=64 FLOOD_PORTS=4   the generator's flows: subscribers (/56 each) x source ports
 #   WARMUP=1     seconds of TCP and UDP through each freshly started translator before measuring (JIT)
 #   OUT=...      JSON results file (default /tmp/xlat64-bench-lab-<UTC time>.json)
 #   X64_LAB_PREFIX=x64b X64_LAB_RUN=/tmp/x64b-lab   lab namespaces / state dir (own names: no collision)
@@ -32,7 +39,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 REPS=${REPS:-3} DUR=${DUR:-5} PIN=${PIN:-1} WARMUP=${WARMUP:-1}
-TESTS=${TESTS:-tcp tcp-r udp flood} PLATS=${PLATS:-xlat64 xlat64-xdp tayga} UDP_LEN=${UDP_LEN:-64} UDP_BW=${UDP_BW:-0}
+TESTS=${TESTS:-tcp tcp-r udp gen flood} PLATS=${PLATS:-xlat64 xlat64-q2 xlat64-xdp tayga} UDP_LEN=${UDP_LEN:-64} UDP_BW=${UDP_BW:-0}
+FLOOD_SUBSCRIBERS=${FLOOD_SUBSCRIBERS:-64} FLOOD_PORTS=${FLOOD_PORTS:-4}
 export X64_LAB_PREFIX=${X64_LAB_PREFIX:-x64b}
 export X64_LAB_RUN=${X64_LAB_RUN:-/tmp/x64b-lab}
 RUN=$X64_LAB_RUN
@@ -40,6 +48,8 @@ WORK=$RUN-bench # outside $RUN: lab.sh deletes $RUN on every up/down
 OUT=${OUT:-/tmp/xlat64-bench-lab-$(date -u +%Y%m%dT%H%M%SZ).json}
 NS_C=$X64_LAB_PREFIX-client NS_P=$X64_LAB_PREFIX-plat NS_S=$X64_LAB_PREFIX-server
 DST=64:ff9b::c633:6402 # 64:ff9b::198.51.100.2
+GEN_DST=2001:db8:ffff::1 # blackholed in the PLAT namespace (test gen)
+FLOOD=$HERE/trafgen-flood.sh
 NODE=$(command -v node)
 HZ=$(getconf CLK_TCK)
 
@@ -49,10 +59,17 @@ nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 lab() { bash "$HERE/lab.sh" "$@"; }
 
 [[ $(id -u) -eq 0 ]] || die "run as root (network namespaces, TUN devices, taskset of the translators)"
-for c in iperf3 jq taskset tayga nft ip cc; do command -v "$c" >/dev/null || die "$c is missing (infra/scripts/ensure-system-deps.sh all)"; done
+for c in iperf3 jq taskset tayga nft ip trafgen; do PATH=$PATH:/usr/sbin:/sbin command -v "$c" >/dev/null || die "$c is missing (infra/scripts/ensure-system-deps.sh all)"; done
 [[ -f $REPO/dist/services/cli/src/main.js ]] || die "dist/ is missing: run npm run build first"
 [[ $REPS =~ ^[1-9][0-9]*$ && $DUR =~ ^[1-9][0-9]*$ ]] || die "REPS and DUR must be positive integers"
 if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then log "only $(nproc) CPU: PIN=0"; PIN=0; fi
+# Translator names: tayga, xlat64 (TUN), xlat64-qN (TUN, N queues), xlat64-xdp, xlat64-xdp-qN.
+for p in $PLATS; do
+  [[ $p =~ ^(tayga|xlat64(-xdp)?(-q[1-9][0-9]*)?)$ ]] || die "PLATS: unknown translator '$p' (tayga, xlat64, xlat64-qN, xlat64-xdp, xlat64-xdp-qN)"
+done
+queues_of() { if [[ $1 =~ -q([0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; else echo 1; fi; }
+io_of() { if [[ $1 == xlat64-xdp* ]]; then echo xdp; else echo tun; fi; }
+lab_kind() { if [[ $1 == xlat64* ]]; then echo xlat64; else echo "$1"; fi; } # lab.sh's PLAT
 
 cleanup() {
   local rc=$?
@@ -67,21 +84,26 @@ trap 'log "interrupted"; exit 130' INT TERM
 
 mkdir -p "$WORK/state"
 rm -f "$WORK/runs.jsonl"
-# Our own xlat64 config (lab.sh's has no stateDir: the default /var/lib/xlat64 would be shared).
-cat >"$WORK/xlat64-plat.yaml" <<EOF
+# Our own xlat64 configs, one per translator name (lab.sh's has no stateDir: the default /var/lib/xlat64
+# would be shared): queue count from the name, AF_XDP on the lab's p0 and p1 (lab.sh PLAT_IO=xdp builds
+# the veths for it) for xlat64-xdp*.
+for plat in $PLATS; do
+  [[ $plat == xlat64* ]] || continue
+  mkdir -p "$WORK/state/$plat"
+  {
+    cat <<EOF
 # written by infra/lab/bench-lab.sh
 device: plat64
 prefix: 64:ff9b::/96
 allowNonGlobalIpv4: true
 pool4: [203.0.113.0/24]
-queues: 1
-stateDir: $WORK/state
+queues: $(queues_of "$plat")
+stateDir: $WORK/state/$plat
 statusSocket: $WORK/xlat64-plat.sock
 EOF
-# The same PLAT on AF_XDP (the lab's p0 and p1; lab.sh PLAT_IO=xdp builds the veths for it).
-{ cat "$WORK/xlat64-plat.yaml"; printf 'io: xdp\ninterface: p0\ninterface4: p1\n'; } >"$WORK/xlat64-xdp-plat.yaml"
-# The small-packet generator (compiled here: a C file in the repo, no binary).
-cc -O2 -o "$WORK/udp-flood" "$REPO/libs/xdp/bench/udp-flood.c" || die "cannot compile libs/xdp/bench/udp-flood.c"
+    if [[ $(io_of "$plat") == xdp ]]; then printf 'io: xdp\ninterface: p0\ninterface4: p1\n'; fi
+  } >"$WORK/$plat-plat.yaml"
+done
 
 # --- measurement helpers ------------------------------------------------------------------------
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, all threads of the process
@@ -97,7 +119,7 @@ rcvbuf_errs() { # UDP datagrams the server's socket dropped (receiver too slow),
 # by it), txdrop = lost at a full TUN queue. AF_XDP (no TUN): the PLAT's own counters, rx = packets it
 # translated, tx = packets it received, txdrop = frames the kernel dropped at its sockets.
 tun_ctrs() { # plat
-  if [[ $1 == xlat64-xdp ]]; then
+  if [[ $1 == xlat64-xdp* ]]; then
     "$NODE" "$REPO/bin/xlat64.mjs" status --socket "$WORK/xlat64-plat.sock" --json |
       jq -c '{rx: ((.counters["tx.packets64"] // 0) + (.counters["tx.packets46"] // 0)), tx: (.counters["rx.packets"] // 0),
               txdrop: ((.socketStats.rxDropped // 0) + (.socketStats.rxRingFull // 0))}'
@@ -118,7 +140,9 @@ x64_queue() {
   else echo null; fi
 }
 
-translator_pid() { tr -dc 0-9 <"$RUN/${1%-xdp}-plat.pid"; }
+translator_pid() { tr -dc 0-9 <"$RUN/$(lab_kind "$1")-plat.pid"; }
+# The client's veth end: frames it sent and frames the veth could not hand to the PLAT namespace.
+veth_ctrs() { ip -n "$NS_C" -s -j link show c0 | jq -c '.[0].stats64.tx | {pkts: .packets, drops: .dropped}'; }
 
 pin() { # plat
   local tpid ipid all=0-$(($(nproc) - 1))
@@ -139,34 +163,38 @@ iperf_client() { # args...
 }
 
 measure() { # plat rep test
-  local plat=$1 rep=$2 test=$3 tpid args=() json q0 q1 c0 c1 s0 s1 t0 t1 w0 w1 r0 r1 d0 d1 n0 n1 sent
+  local plat=$1 rep=$2 test=$3 tpid args=() json q0 q1 c0 c1 s0 s1 t0 t1 w0 w1 r0 r1 d0 d1 n0 n1 v0 v1 sent
   tpid=$(translator_pid "$plat")
   case $test in
   tcp) args=() ;;
   tcp-r) args=(-R) ;;
   udp) args=(-u -b "$UDP_BW" -l "$UDP_LEN") ;;
-  flood) ;;
-  *) die "unknown test '$test' (TESTS: tcp tcp-r udp flood)" ;;
+  flood | gen) ;;
+  *) die "unknown test '$test' (TESTS: tcp tcp-r udp gen flood)" ;;
   esac
   json=$WORK/$plat-$rep-$test.json
   q0=$(x64_queue "$plat")
   n0=$(server_noports)
+  v0=$(veth_ctrs)
   r0=$(rcvbuf_errs); d0=$(rq_wait_ns "$tpid"); c0=$(cpu_ticks "$tpid"); s0=$(sirq_ticks); t0=$(tun_ctrs "$plat"); w0=$(date +%s.%N)
-  if [[ $test == flood ]]; then
-    local pfx=()
+  if [[ $test == flood || $test == gen ]]; then
+    local pfx=() to=$DST
     [[ $PIN == 1 ]] && pfx=(taskset -c 0)
-    sent=$(nsx "$NS_C" "${pfx[@]}" "$WORK/udp-flood" c0 "$(nsx "$NS_P" cat /sys/class/net/p0/address)" \
-      "$(nsx "$NS_C" cat /sys/class/net/c0/address)" "$DUR" 6 2001:db8:1::2 "$DST" || echo 0)
+    [[ $test == gen ]] && to=$GEN_DST
+    sent=$(nsx "$NS_C" "${pfx[@]}" bash "$FLOOD" c0 "$(nsx "$NS_P" cat /sys/class/net/p0/address)" "$DUR" "$to" \
+      2001:db8:1 2 "$FLOOD_SUBSCRIBERS" "$FLOOD_PORTS" || echo 0)
     sleep 0.2 # the last frames through the translator
   else
     iperf_client -t "$DUR" -J "${args[@]}" >"$json" || true
   fi
   c1=$(cpu_ticks "$tpid"); s1=$(sirq_ticks); t1=$(tun_ctrs "$plat"); w1=$(date +%s.%N); d1=$(rq_wait_ns "$tpid"); r1=$(rcvbuf_errs)
   n1=$(server_noports)
+  v1=$(veth_ctrs)
   q1=$(x64_queue "$plat")
-  if [[ $test == flood ]]; then
+  if [[ $test == flood || $test == gen ]]; then
     jq -n --argjson sent "${sent:-0}" --argjson dur "$DUR" --argjson n0 "$n0" --argjson n1 "$n1" \
-      '{flood: {sent: $sent, seconds: $dur, delivered: ($n1 - $n0)}}' >"$json"
+      --argjson v0 "$v0" --argjson v1 "$v1" \
+      '{flood: {sent: $sent, seconds: $dur, delivered: ($n1 - $n0), veth: ($v1.pkts - $v0.pkts), veth_drops: ($v1.drops - $v0.drops)}}' >"$json"
   fi
   jq -c --arg plat "$plat" --argjson rep "$rep" --arg test "$test" --argjson hz "$HZ" \
     --argjson c0 "$c0" --argjson c1 "$c1" --argjson s0 "$s0" --argjson s1 "$s1" \
@@ -187,6 +215,7 @@ measure() { # plat rep test
       elif .flood then
         {udp_len: 64, sent_pkts: .flood.sent, delivered_pkts: .flood.delivered,
          offered_pps: (.flood.sent / .flood.seconds), delivered_pps: (.flood.delivered / $wall),
+         veth_pps: (.flood.veth / .flood.seconds), veth_drops: .flood.veth_drops,
          loss_pct: (if .flood.sent > 0 then 100 * (1 - .flood.delivered / .flood.sent) else null end),
          translated_pps: ($out / $wall)}
       elif .start.test_start.protocol == "TCP" then
@@ -204,23 +233,38 @@ measure() { # plat rep test
     "  \(.plat) rep \(.rep) \(.test): " +
     (if .error then "ERROR \(.error)"
      elif .gbps then "\(.gbps * 100 | round / 100) Gbit/s, retr \(.retransmits)"
+     elif .test == "gen" then "offered \(.offered_pps / 100 | round / 10) kpps, through the veth \(.veth_pps / 100 | round / 10) kpps (veth drops \(.veth_drops))"
      else "offered \(.offered_pps / 100 | round / 10) kpps, delivered \(.delivered_pps / 100 | round / 10) kpps, loss \((.loss_pct // 0) * 10 | round / 10)% (TUN/socket drops \(.tun_in_drops), server rcvbuf drops \(.server_rcvbuf_drops)), translated \(.translated_pps / 100 | round / 10) kpps" end) +
     " | CPU \(.cpu_pct | round)% (waited for a CPU \(.rq_wait_pct | round)%), \(if .us_per_pkt then (.us_per_pkt * 100 | round / 100) else "-" end) us/pkt" +
     (if .queue and .queue.pkts_per_batch then ", \(.queue.pkts_per_batch * 10 | round / 10) pkts/batch" else "" end)' >&2
 }
 
 run_plat() { # plat rep
-  local plat=$1 rep=$2 cmd test io=tun
-  [[ $plat == xlat64-xdp ]] && io=xdp
+  local plat=$1 rep=$2 cmd test io
+  io=$(io_of "$plat")
   cmd="$NODE $REPO/bin/xlat64.mjs plat --config $WORK/$plat-plat.yaml"
   # Through NODE_OPTIONS: worker threads refuse flags like --perf-basic-prof in an inherited execArgv.
   [[ -n ${XLAT64_NODE_FLAGS:-} ]] && cmd="env NODE_OPTIONS=$XLAT64_NODE_FLAGS $cmd"
   log "rep $rep/$REPS: PLAT=$plat up"
   # A fresh lab and translator process per run (lab.sh up keeps a running lab of the same PLAT).
   lab down >/dev/null 2>&1 || true
-  PLAT=${plat%-xdp} PLAT_IO=$io CLAT=none XLAT64_PLAT_CMD=$cmd lab up >"$WORK/lab-up.log" 2>&1 ||
+  PLAT=$(lab_kind "$plat") PLAT_IO=$io X64_LAB_XDP_QUEUES=$(queues_of "$plat") CLAT=none XLAT64_PLAT_CMD=$cmd lab up >"$WORK/lab-up.log" 2>&1 ||
     die "lab up (PLAT=$plat) failed: $(tail -5 "$WORK/lab-up.log")"
-  lab verify >>"$WORK/lab-up.log" 2>&1 || die "lab verify (PLAT=$plat) failed: $(tail -5 "$WORK/lab-up.log")"
+  # Under heavy load a fresh translator can lose verify's first pings (workers still warming up): try
+  # three times before giving up on this translator for this repetition (the summary shows it missing).
+  local tries=0
+  until lab verify >>"$WORK/lab-up.log" 2>&1; do
+    tries=$((tries + 1))
+    if [[ $tries -ge 3 ]]; then
+      log "warning: lab verify (PLAT=$plat) failed 3 times, skipping it in rep $rep: $(tail -3 "$WORK/lab-up.log" | tr '\n' ' ')"
+      return 0
+    fi
+    sleep 2
+  done
+  # The generator's sources (2001:db8:1:XX00::2, one /56 per subscriber) are behind the client, and
+  # test gen's destination goes nowhere.
+  ip -n "$NS_P" -6 route add 2001:db8:1::/48 via 2001:db8:1::2 dev p0
+  ip -n "$NS_P" -6 route add blackhole "$GEN_DST/128"
   pin "$plat"
   if [[ $WARMUP -gt 0 ]]; then
     iperf_client -t "$WARMUP" >/dev/null 2>&1 || true
@@ -232,7 +276,7 @@ run_plat() { # plat rep
   done
 }
 
-log "$(nproc) CPUs, REPS=$REPS DUR=${DUR}s PIN=$PIN TESTS='$TESTS' UDP_LEN=$UDP_LEN UDP_BW=$UDP_BW; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "$(nproc) CPUs, REPS=$REPS DUR=${DUR}s PIN=$PIN PLATS='$PLATS' TESTS='$TESTS' UDP_LEN=$UDP_LEN UDP_BW=$UDP_BW; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 read -r -a plats <<<"$PLATS"
@@ -271,7 +315,10 @@ const metrics = [
   ['UDP translator CPU us/pkt', 'udp', 'us_per_pkt', 2, 'lower'],
   ['  translator CPU %', 'udp', 'cpu_pct', 0, ''],
   ['  translator waiting for a CPU %', 'udp', 'rq_wait_pct', 0, ''],
-  ['flood offered kpps (udp-flood)', 'flood', 'offered_pps', 1, '', 1e-3],
+  ['generator alone: offered kpps (trafgen, blackholed)', 'gen', 'offered_pps', 1, '', 1e-3],
+  ['  through the veth kpps', 'gen', 'veth_pps', 1, '', 1e-3],
+  ['flood offered kpps (trafgen)', 'flood', 'offered_pps', 1, '', 1e-3],
+  ['  through the veth kpps', 'flood', 'veth_pps', 1, '', 1e-3],
   ['flood translated kpps', 'flood', 'translated_pps', 1, 'higher', 1e-3],
   ['flood delivered kpps (server)', 'flood', 'delivered_pps', 1, 'higher', 1e-3],
   ['flood translator CPU us/pkt', 'flood', 'us_per_pkt', 2, 'lower'],
@@ -292,15 +339,18 @@ const val = (plat, rep, test, field, scale = 1) => {
 };
 const reps = Array.from({ length: doc.reps }, (_, i) => i + 1);
 const plats = doc.plats ?? ['xlat64', 'tayga'];
-const names = { xlat64: 'xlat64 TUN', 'xlat64-xdp': 'xlat64 AF_XDP', tayga: 'TAYGA' };
-const name = (p) => names[p] ?? p;
-// Ratios of the same repetition (same lab run, neighbouring minutes): each xlat64 I/O against TAYGA,
-// and AF_XDP against TUN.
+const name = (p) => {
+  if (p === 'tayga') return 'TAYGA';
+  const m = /^xlat64(-xdp)?(?:-q(\d+))?$/.exec(p);
+  return m ? `xlat64 ${m[1] ? 'AF_XDP' : 'TUN'}${m[2] ? ` ${m[2]}q` : ''}` : p;
+};
+// Ratios of the same repetition (same lab run, neighbouring minutes): every xlat64 variant against
+// TAYGA, AF_XDP against TUN, and N queues against one of the same I/O.
 const pairs = [
-  ['xlat64', 'tayga'],
-  ['xlat64-xdp', 'tayga'],
+  ...plats.filter((p) => p !== 'tayga').map((p) => [p, 'tayga']),
   ['xlat64-xdp', 'xlat64'],
-].filter(([a, b]) => plats.includes(a) && plats.includes(b));
+  ...plats.filter((p) => /-q\d+$/.test(p)).map((p) => [p, p.replace(/-q\d+$/, '')]),
+].filter(([a, b]) => a !== b && plats.includes(a) && plats.includes(b));
 const rows = [
   [
     'metric',
@@ -359,12 +409,17 @@ target('tcp.gbps', 'xlat64/tayga', 3, 'TCP throughput >= 3x TAYGA (TUN)');
 target('udp.delivered_pps', 'xlat64/tayga', 1, 'small-packet rate >= TAYGA (TUN, iperf3)');
 target('flood.translated_pps', 'xlat64-xdp/tayga', 5, 'small packets translated >= 5x TAYGA (AF_XDP, flood)');
 absolute('flood.translated_pps', 'xlat64-xdp', 500, 'kpps', 'AF_XDP small packets translated >= 500 kpps');
-const offered = doc.runs.filter((r) => r.test === 'flood').map((r) => r.offered_pps);
-if (offered.length)
-  out.push(
-    `flood generator offered ${(Math.min(...offered) / 1e3).toFixed(0)}–${(Math.max(...offered) / 1e3).toFixed(0)} kpps: ` +
-      'a translator cannot translate more than it is offered, so a rate near the offered one is a lower bound',
-  );
+for (const test of ['gen', 'flood']) {
+  const offered = doc.runs.filter((r) => r.test === test).map((r) => r.offered_pps);
+  if (offered.length)
+    out.push(
+      `${test === 'gen' ? 'generator alone (blackholed destination)' : 'flood generator'} offered ` +
+        `${(Math.min(...offered) / 1e3).toFixed(0)}–${(Math.max(...offered) / 1e3).toFixed(0)} kpps` +
+        (test === 'flood'
+          ? ': a translator cannot translate more than it is offered, so a rate near the offered one is a lower bound'
+          : ''),
+    );
+}
 const q = doc.runs.filter((r) => r.plat === 'xlat64' && r.test === 'udp' && r.queue?.pkts_per_batch);
 if (q.length)
   out.push(

@@ -49,6 +49,7 @@ lab_deps=(
   "chromium:chromium"     # test/observability: the dashboard page rendered headless
   "tmux:tmux"             # test/observability: `xlat64 top` under a terminal
   "tshark:tshark"         # services/cluster: Wireshark's dissector reads the fabric's frames as GENEVE
+  "trafgen:netsniff-ng"   # the flood benches' small-packet generator (infra/lab/trafgen-flood.sh)
   "bird:bird2"            # infra/lab/cluster-lab.sh: BGP + BFD between the PLAT nodes and the lab's router
 )
 # Servers the cluster-state suites (services/state) start on free loopback ports in temporary

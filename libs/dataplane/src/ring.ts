@@ -185,6 +185,17 @@ export class RingProducer {
     return this.unpublished;
   }
 
+  /**
+   * Bytes a push could still take now (one Atomics load of the consumer's tail). A record takes its
+   * packet's length plus up to 11 bytes (header, alignment pad), and a record that would straddle the
+   * ring's end also wastes the end's bytes, so a producer that wants a batch to fit whole asks for
+   * that much room (a reader pacing itself to its slowest consumer; the benches' lossless mode).
+   */
+  freeBytes(): number {
+    this.tailSeen = Atomics.load(this.control, TAIL);
+    return this.capacity - ((this.head - this.tailSeen) | 0);
+  }
+
   private copy(
     source: Uint8Array,
     sourceAbsolute: number,

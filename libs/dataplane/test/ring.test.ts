@@ -121,6 +121,29 @@ describe('packet ring in one thread', () => {
     expect(readRingStats(memory).dropped).toBe(refused + 1);
   });
 
+  it('tells the producer its free bytes: each pushed record takes its header and packet, a release gives them back', () => {
+    // Proves freeBytes is what a pacing reader can trust: a batch of that many bytes fits, and released space returns.
+    const memory = createRingMemory(4096);
+    const producer = new RingProducer(memory);
+    const consumer = new RingConsumer(memory);
+    const batch = new RingBatch(64);
+    const source = new Uint8Array(128);
+    expect(producer.freeBytes()).toBe(4096);
+    for (let i = 0; i < 10; i++) expect(producer.push(source, 0, 100, i)).toBe(true);
+    expect(producer.freeBytes()).toBe(4096 - 10 * 108);
+    producer.publish();
+    expect(consumer.poll(batch)).toBe(10);
+    // Polled but held: the space is not free yet.
+    expect(producer.freeBytes()).toBe(4096 - 10 * 108);
+    consumer.release();
+    expect(producer.freeBytes()).toBe(4096);
+    // Filled to what freeBytes promised (whole records), nothing is refused.
+    let pushed = 0;
+    while (producer.freeBytes() >= 108 && producer.push(source, 0, 100, pushed)) pushed++;
+    expect(readRingStats(memory).dropped).toBe(0);
+    expect(producer.freeBytes()).toBeLessThan(108);
+  });
+
   it('counts a packet longer than RING_PACKET_BYTES_MAX as oversize', () => {
     // Proves the per-packet bound is checked before anything is written.
     const memory = createRingMemory(1 << 20);

@@ -4,7 +4,7 @@
 // Usage: udp-flood IFNAME DST_MAC SRC_MAC SECONDS [6 [SRC6 DST6]]   (run inside the sender's namespace)
 // IPv4: 192.0.2.1:5000 -> 198.51.100.7:5001. With 6: an IPv6-only client's 64-byte IPv6/UDP packet,
 // 2001:db8::1:5000 -> 64:ff9b::c000:201 (192.0.2.1 in the PREF64):9, for a NAT64 to translate; SRC6 and
-// DST6 replace the two addresses (infra/lab/bench-lab.sh: the lab's client to its server's address).
+// DST6 replace the two addresses. (The PLAT flood benches use infra/lab/trafgen-flood.sh instead.)
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <linux/if_packet.h>

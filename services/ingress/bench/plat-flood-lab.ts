@@ -1,7 +1,8 @@
 // The lab the PLAT data-path benches share (root): two namespaces joined by a veth (a0 in the generator's,
-// b0 in the PLAT's), a C generator (libs/xdp/bench/udp-flood.c, AF_PACKET sendmmsg) flooding one
-// IPv6-only client's 64-byte UDP packets to 64:ff9b::192.0.2.1, an IPv4 sink that never reads, the
-// PLAT queue handler's options, and `measure`: translated packets per second while the generator runs.
+// b0 in the PLAT's), a kernel-speed generator (infra/lab/trafgen-flood.sh: trafgen, AF_PACKET TX_RING)
+// flooding 64-byte IPv6/UDP packets of 256 flows from 64 IPv6-only subscribers (2001:db8:0:XX00::1) to
+// 64:ff9b::192.0.2.1, an IPv4 sink that never reads, the PLAT queue handler's options, and `measure`:
+// translated packets per second while the generator runs.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,16 +56,14 @@ export async function withPlatFloodLab<T>(
   const nsGen = `x64t-${tag}g-${process.pid}`;
   const nsPlat = `x64t-${tag}p-${process.pid}`;
   const work = mkdtempSync(join(tmpdir(), `x64-${tag}-bench-`));
-  const binary = join(work, 'udp-flood');
+  const generator = fileURLToPath(new URL('../../../infra/lab/trafgen-flood.sh', import.meta.url));
   let sink: ReturnType<typeof spawn> | undefined;
   try {
-    sh(
-      'cc',
-      '-O2',
-      '-o',
-      binary,
-      fileURLToPath(new URL('../../../libs/xdp/bench/udp-flood.c', import.meta.url)),
-    );
+    try {
+      sh('bash', '-c', 'PATH=$PATH:/usr/sbin:/sbin command -v trafgen');
+    } catch {
+      throw new Error('trafgen is missing: run infra/scripts/ensure-system-deps.sh all (Debian netsniff-ng)');
+    }
     for (const ns of [nsGen, nsPlat]) {
       recordNamespaceOwner(ns);
       sh('ip', 'netns', 'add', ns);
@@ -122,6 +121,8 @@ export async function withPlatFloodLab<T>(
     const macOf = (ns: string, dev: string) =>
       JSON.parse(sh('ip', '-j', '-n', ns, 'link', 'show', dev))[0].address as string;
     const genMac = macOf(nsGen, 'a0');
+    // The generator's subscribers 2001:db8:0:XX00::1 are behind a0 (replies, ICMP errors).
+    sh('ip', '-n', nsPlat, '-6', 'route', 'add', '2001:db8::/48', 'via', '2001:db8::1', 'dev', 'b0');
     const platMac = macOf(nsPlat, 'b0');
     // Both sides know each other: no neighbour resolution inside the measured window.
     sh('ip', '-n', nsPlat, 'neigh', 'replace', '192.0.2.1', 'lladdr', genMac, 'dev', 'b0');
@@ -141,7 +142,19 @@ export async function withPlatFloodLab<T>(
     const flood = (): Promise<number> => {
       const child = spawn(
         'ip',
-        ['netns', 'exec', nsGen, binary, 'a0', platMac, genMac, String(seconds), '6'],
+        [
+          'netns',
+          'exec',
+          nsGen,
+          'bash',
+          generator,
+          'a0',
+          platMac,
+          String(seconds),
+          '64:ff9b::c000:201',
+          '2001:db8:0',
+          '1',
+        ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
       let out = '';

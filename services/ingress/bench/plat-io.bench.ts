@@ -1,10 +1,11 @@
-// The PLAT's whole data path on small packets, TUN against AF_XDP, same traffic, same run (root): a C
-// generator (libs/xdp/bench/udp-flood.c, AF_PACKET sendmmsg) floods one IPv6-only client's 64-byte
-// UDP packets to 64:ff9b::192.0.2.1 over a veth into a PLAT namespace, where the unchanged PLAT queue
-// handler (NAT engine, RFC 7915, batch writer) translates them to IPv4 and sends them back out:
-// first on a TUN queue (kernel routing into and out of the TUN), then on an AF_XDP queue (libs/xdp,
-// native mode, Ethernet and neighbour MACs in JavaScript). Prints translated packets per second,
-// the ratio, and the generator's offered rate (on a shared machine the generator can be the limit).
+// The PLAT's whole data path on small packets, TUN against AF_XDP, same traffic, same run (root): a
+// kernel-speed generator (infra/lab/trafgen-flood.sh: trafgen, AF_PACKET TX_RING) floods 64-byte IPv6/UDP
+// packets of 256 flows from 64 IPv6-only subscribers to 64:ff9b::192.0.2.1 over a veth into a PLAT
+// namespace, where the unchanged PLAT queue handler (NAT engine, RFC 7915, batch writer) translates them
+// to IPv4 and sends them back out: first on a TUN queue (kernel routing into and out of the TUN), then on
+// an AF_XDP queue (libs/xdp, native mode, Ethernet and neighbour MACs in JavaScript). Prints translated
+// packets per second, the ratio, and the generator's offered rate (on a shared machine the generator
+// can be the limit).
 import { openTun, startQueues, type TunDevice } from '../../../libs/tun/src/index.js';
 import { openXdpPort, startXdpQueues, type XdpPort } from '../../../libs/xdp/src/index.js';
 import { type Rate, withPlatFloodLab } from './plat-flood-lab.js';
@@ -59,7 +60,7 @@ export default async function bench(): Promise<void> {
       const row = (name: string, r: Rate) =>
         `${name.padEnd(30)} ${(r.pps / 1000).toFixed(1).padStart(8)} kpps translated  (generator offered ${(r.offered / 1000).toFixed(0)} kpps)`;
       process.stdout.write(
-        `PLAT, 64-byte IPv6/UDP -> IPv4, one flow, one queue, ${DURATION_MS} ms each, same run\n` +
+        `PLAT, 64-byte IPv6/UDP -> IPv4, 256 flows, one queue, ${DURATION_MS} ms each, same run\n` +
           `${row('TUN queue (baseline)', tunRate)}\n` +
           `${row(`AF_XDP queue (${mode})`, xdpRate)}  x${(xdpRate.pps / tunRate.pps).toFixed(2)} vs TUN` +
           `${misses > 0 ? `  (${misses} neighbour misses)` : ''}\n`,

@@ -1,5 +1,5 @@
 // The PLAT's packet path with telemetry on next to telemetry off, same traffic, same run (root): the
-// plat-io bench's set-up (a C generator floods one IPv6-only client's 64-byte UDP packets over a veth
+// plat-io bench's set-up (a trafgen flood of 64-byte IPv6/UDP packets from 256 flows over a veth
 // into a PLAT namespace, a TUN queue runs the unchanged PLAT queue handler), run alternately without
 // telemetry and with it: the metrics endpoint (libs/telemetry, Prometheus text over the worker's counter
 // block) scraped every second, and the worker's tracer exporting control-plane spans over OTLP/HTTP to

@@ -279,6 +279,18 @@ export class WorkerHandoff {
     return total;
   }
 
+  /**
+   * The least room (bytes) left in this worker's rings to the others: a reader that waits while it is
+   * below one batch's worth loses nothing at the rings (it paces itself to its slowest peer).
+   */
+  outgoingRoomBytes(): number {
+    let room = Number.POSITIVE_INFINITY;
+    for (const producer of this.producers) {
+      if (producer !== null) room = Math.min(room, producer.freeBytes());
+    }
+    return room;
+  }
+
   /** True when another worker has published packets for this one. */
   hasIncoming(): boolean {
     for (const consumer of this.consumers) if (consumer?.hasData()) return true;
