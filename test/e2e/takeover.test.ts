@@ -4,28 +4,15 @@
 // standby takes the shard over (epoch + 1 in NATS KV), adds the routes and serves from its replica, so the
 // TCP connection continues with no reset and both flows keep their IPv4 address and port at the server.
 // The killed node started again comes back as a standby: the live owner keeps the shard.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createE2eLab,
-  LABTOOL,
-  PY,
-  readUdpLog,
-  SERVER_V6,
-  startUdpServer,
-  UDP_PORT,
-  waitUntil,
-  XLAT64,
-} from './support.js';
+import { createStandbyLab, pidAlive } from './helpers/standby-lab.js';
+import { LABTOOL, PY, readUdpLog, SERVER_V6, startUdpServer, UDP_PORT, waitUntil } from './support.js';
 
-const lab = createE2eLab('e2e-takeover', { plat: 'xlat64', clat: 'none' });
+const standby = createStandbyLab('e2e-takeover');
+const { lab } = standby;
 const TCP_PORT = 9001;
-const NATS_PORT = 4222;
-const REDIS_PORT = 6379;
-const STATE = `nats://127.0.0.1:${NATS_PORT},redis://127.0.0.1:${REDIS_PORT}`;
-const servers = new URL('../../infra/services/', import.meta.url);
 
 interface Tick {
   reply?: string;
@@ -40,87 +27,14 @@ function ticks(path: string): Tick[] {
     .map((l) => JSON.parse(l) as Tick);
 }
 
-function pidAlive(pid: number): boolean {
-  return existsSync(`/proc/${pid}/stat`) && readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z';
-}
-
-/** Starts a state server (NATS or Redis) inside the PLAT namespace; its PID file makes lab.sh down stop it. */
-function startStateServer(kind: 'nats' | 'redis', port: number): void {
-  const script = fileURLToPath(new URL(`${kind}-server.sh`, servers));
-  const out = lab.check('plat', [
-    'bash',
-    script,
-    'start',
-    '--port',
-    String(port),
-    '--owner',
-    String(process.pid),
-  ]);
-  const pid = /^pid=(\d+)$/m.exec(out)?.[1];
-  if (pid === undefined) throw new Error(`${kind}-server.sh printed no pid: ${out}`);
-  writeFileSync(`${lab.runDir}/state-${kind}.pid`, `${pid}\n`);
-}
-
-const plats: ChildProcess[] = [];
-
-/** `xlat64 plat --state …` in the PLAT namespace on its own device and status socket; returns its PID. */
-function startClusterPlat(name: string, device: string): number {
-  const fd = openSync(`${lab.runDir}/plat-${name}.log`, 'a');
-  const child = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      lab.namespaces.plat,
-      process.execPath,
-      XLAT64,
-      'plat',
-      '--config',
-      `${lab.runDir}/xlat64-plat.yaml`,
-      '--device',
-      device,
-      '--state-dir',
-      `${lab.runDir}/state-${name}`,
-      '--status-socket',
-      `${lab.runDir}/plat-${name}.sock`,
-      '--state',
-      STATE,
-    ],
-    { detached: true, stdio: ['ignore', fd, fd] },
-  );
-  closeSync(fd);
-  child.unref();
-  plats.push(child);
-  if (child.pid === undefined) throw new Error(`could not start PLAT ${name}`);
-  writeFileSync(`${lab.runDir}/plat-${name}.pid`, `${child.pid}\n`);
-  return child.pid;
-}
-
-function counters(name: string): Record<string, number> | null {
-  const result = spawnSync(
-    process.execPath,
-    [XLAT64, 'status', '--socket', `${lab.runDir}/plat-${name}.sock`, '--json'],
-    { encoding: 'utf8', timeout: 30_000 },
-  );
-  if (result.status !== 0) return null;
-  return (JSON.parse(result.stdout) as { counters: Record<string, number> }).counters;
-}
-
-function logOf(name: string): string {
-  return existsSync(`${lab.runDir}/plat-${name}.log`)
-    ? readFileSync(`${lab.runDir}/plat-${name}.log`, 'utf8')
-    : '';
-}
+const startClusterPlat = standby.startPlat;
+const counters = standby.counters;
+const logOf = standby.logOf;
 
 describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', () => {
   beforeAll(() => {
-    lab.up();
-    // The lab's own (embedded) PLAT makes way for the two cluster PLATs.
-    const pid = Number(readFileSync(`${lab.runDir}/xlat64-plat.pid`, 'utf8').trim());
-    process.kill(pid, 'SIGTERM');
-    waitUntil(() => !pidAlive(pid), 'the lab PLAT to stop', 20_000);
-    startStateServer('nats', NATS_PORT);
-    startStateServer('redis', REDIS_PORT);
+    // The lab's own (embedded) PLAT makes way for the two cluster PLATs; NATS and Redis start.
+    standby.up();
     startUdpServer(lab);
     lab.background('server', 'tcp-echo-server', [PY, LABTOOL, 'tcp-echo-server', String(TCP_PORT)]);
     waitUntil(
@@ -130,8 +44,7 @@ describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', ()
   }, 120_000);
 
   afterAll(() => {
-    for (const child of plats) if (child.pid !== undefined && pidAlive(child.pid)) child.kill('SIGKILL');
-    lab.teardown();
+    standby.teardown();
   });
 
   it('keeps a long-lived TCP connection and a UDP flow on the same IPv4 address and port when the owner is killed and the standby takes over', () => {

@@ -11,6 +11,7 @@ export const commandLoaders: Readonly<Record<string, () => Promise<Command>>> = 
   status: async () => (await import('./status.js')).statusCommand,
   top: async () => (await import('./top.js')).topCommand,
   lookup: async () => (await import('./lookup.js')).lookupCommand,
+  drill: async () => (await import('./drill.js')).drillCommand,
   version: async () => (await import('./version.js')).versionCommand,
 };
 
@@ -21,6 +22,7 @@ const summaries: readonly [string, string][] = [
   ['status', 'show counters (traffic, drops by reason) of running xlat64 roles'],
   ['top', 'live terminal view of a running role: per-worker rates, top drop reasons, NAT state'],
   ['lookup', 'who held ADDRESS:PORT at a time (compliance log in Kafka)'],
+  ['drill', "failover drill: fault one node under live flows, report each flow's gap and mapping"],
   ['version', 'print the xlat64 version'],
 ];
 
