@@ -54,6 +54,26 @@ export async function startNode(node: DrillNode, timeoutMs: number): Promise<num
   return pid;
 }
 
+/**
+ * Refuses, before any traffic starts, a fault the target cannot take: a partition of a node that shares
+ * its namespace with other nodes (the rules would cut them too), NATS or Redis faults without entries.
+ */
+export function checkFault(target: DrillTarget, node: DrillNode, fault: Fault): void {
+  if (fault === 'partition-state' || fault === 'partition-peers') {
+    const sharing = target.nodes.filter((n) => n.id !== node.id && n.netns === node.netns).map((n) => n.id);
+    if (node.netns === '' || sharing.length > 0) {
+      throw new DrillTargetError(
+        `${fault} needs the node in a network namespace of its own: node ${node.id} shares '${node.netns || 'the root namespace'}'` +
+          `${sharing.length > 0 ? ` with ${sharing.join(', ')}` : ''}; use kill, stop or nats-restart there`,
+      );
+    }
+  }
+  if (fault === 'partition-state' && target.nats.length === 0 && target.redis === null)
+    throw new DrillTargetError('partition-state needs the nats and/or redis entries of the target file');
+  if (fault === 'nats-restart' && target.nats.length === 0)
+    throw new DrillTargetError('nats-restart needs the nats entries of the target file');
+}
+
 export async function injectFault(
   target: DrillTarget,
   node: DrillNode,

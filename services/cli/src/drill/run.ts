@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { readStatus, type StatusDocument } from '../../../../libs/dataplane/src/index.js';
 import { DrillError } from '../errors.js';
 import type { FlowLogLine, FlowSpec, GeneratorOptions, RecorderLogLine, RecorderOptions } from './agent.js';
-import { type Fault, type InjectedFault, injectFault } from './faults.js';
+import { checkFault, type Fault, type InjectedFault, injectFault } from './faults.js';
 import { alive, inNetns, signalAndWait, sleep, startDetached, waitUntil } from './processes.js';
 import {
   analyseFlow,
@@ -130,6 +130,7 @@ export async function runDrill(
 ): Promise<DrillReport> {
   const { target } = options;
   const node = await resolveNode(options);
+  checkFault(target, node, options.fault);
   const others = target.nodes.filter((n) => n.id !== node.id);
   const specs: FlowSpec[] = [];
   const subscribers = target.client.subscribers;
