@@ -67,26 +67,56 @@ describe('drill target file', () => {
   });
 
   it('refuses each bad field naming it', () => {
-    expect(refusal((d) => void (d.format = 2))).toContain('format must be 1');
-    expect(refusal((d) => void (d.nodes = []))).toContain('nodes must be a non-empty array');
-    expect(refusal((d) => void (d.nodes[1].id = 'a'))).toContain("nodes[1].id 'a' is used twice");
-    expect(refusal((d) => void (d.nodes[0].command = 'xlat64 plat'))).toContain('nodes[0].command must be');
-    expect(refusal((d) => void delete d.nodes[1].statusSocket)).toContain('nodes[1].statusSocket must be');
-    expect(refusal((d) => void (d.nodes[0].pidfile = 'x'))).toContain(
-      'nodes[0].pidfile is not a known field',
-    );
     expect(
-      refusal((d) => void ((d.client as { subscribers: string[] }).subscribers = ['192.0.2.1'])),
+      refusal((d) => {
+        d.format = 2;
+      }),
+    ).toContain('format must be 1');
+    expect(
+      refusal((d) => {
+        d.nodes = [];
+      }),
+    ).toContain('nodes must be a non-empty array');
+    expect(
+      refusal((d) => {
+        d.nodes[1].id = 'a';
+      }),
+    ).toContain("nodes[1].id 'a' is used twice");
+    expect(
+      refusal((d) => {
+        d.nodes[0].command = 'xlat64 plat';
+      }),
+    ).toContain('nodes[0].command must be');
+    expect(
+      refusal((d) => {
+        delete d.nodes[1].statusSocket;
+      }),
+    ).toContain('nodes[1].statusSocket must be');
+    expect(
+      refusal((d) => {
+        d.nodes[0].pidfile = 'x';
+      }),
+    ).toContain('nodes[0].pidfile is not a known field');
+    expect(
+      refusal((d) => {
+        (d.client as { subscribers: string[] }).subscribers = ['192.0.2.1'];
+      }),
     ).toContain('client.subscribers[0] must be an IPv6 address');
-    expect(refusal((d) => void ((d.server as { ipv6: string }).ipv6 = 'server'))).toContain(
-      'server.ipv6 must be',
-    );
-    expect(refusal((d) => void (d.nats = [{ url: 'http://x:1', pidFile: '/p' }]))).toContain(
-      'nats[0].url must be a nats URL',
-    );
-    expect(refusal((d) => void (d.redis = { url: 'redis://127.0.0.1:6379' }))).toContain(
-      'redis.pidFile must be',
-    );
+    expect(
+      refusal((d) => {
+        (d.server as { ipv6: string }).ipv6 = 'server';
+      }),
+    ).toContain('server.ipv6 must be');
+    expect(
+      refusal((d) => {
+        d.nats = [{ url: 'http://x:1', pidFile: '/p' }];
+      }),
+    ).toContain('nats[0].url must be a nats URL');
+    expect(
+      refusal((d) => {
+        d.redis = { url: 'redis://127.0.0.1:6379' };
+      }),
+    ).toContain('redis.pidFile must be');
   });
 
   it('xlat64 drill refuses a file that is not JSON and a fault it does not know (exit 2)', () => {
