@@ -4,6 +4,7 @@
 // drills (`--fault none`: the same flows and windows, nothing injected) in the same lab run. Prints
 // p50/p99/max of the per-flow gap, the takeover time, broken flows, and the ratio kill/baseline.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createStandbyLab } from '../e2e/helpers/standby-lab.js';
 import { waitUntil, XLAT64 } from '../e2e/support.js';
 
@@ -22,7 +23,7 @@ interface RepeatReport {
   drills: { broken: number; takeoverMs: number | null; maxGapMs: number | null }[];
 }
 
-function drills(target: string, fault: string, repeat: number): RepeatReport {
+function drills(target: string, workDir: string, fault: string, repeat: number): RepeatReport {
   const args = [
     XLAT64,
     'drill',
@@ -35,6 +36,7 @@ function drills(target: string, fault: string, repeat: number): RepeatReport {
     '--repeat',
     String(repeat),
   ];
+  args.push('--work-dir', mkdtempSync(`${workDir}/drill-${fault}-`));
   args.push('--tcp', '4', '--udp', '4', '--observe', '3000', '--settle', '1500', '--pause', '1000', '--json');
   const result = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: repeat * 120_000 });
   try {
@@ -68,8 +70,8 @@ export default async function drillBench(): Promise<void> {
     standby.startPlat('b', 'nat64b');
     waitUntil(() => standby.counters('b') !== null, `PLAT b to answer\n${standby.logOf('b')}`, 30_000);
     const target = standby.writeTarget({ a: 'nat64', b: 'nat64b' }, ['2001:db8:1::2']);
-    const baseline = drills(target, 'none', Math.min(repeat, 5));
-    const kill = drills(target, 'kill', repeat);
+    const baseline = drills(target, standby.lab.runDir, 'none', Math.min(repeat, 5));
+    const kill = drills(target, standby.lab.runDir, 'kill', repeat);
     const rows: [string, RepeatReport][] = [
       ['baseline (no fault)', baseline],
       ['kill -9 of the serving node', kill],
@@ -93,6 +95,7 @@ export default async function drillBench(): Promise<void> {
       `per drill (takeover ms / longest gap ms / broken): ${kill.drills.map((d) => `${ms(d.takeoverMs)}/${ms(d.maxGapMs)}/${d.broken}`).join(' ')}\n`,
     );
   } finally {
+    if (process.env.DRILL_KEEP) spawnSync('cp', ['-r', standby.lab.runDir, process.env.DRILL_KEEP]);
     standby.teardown();
   }
 }

@@ -5,7 +5,7 @@
 // owner with no standby running reports the flows broken (exit 1); a bad target file is refused naming
 // the field. One lab for the file.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStandbyLab, pidAlive } from './helpers/standby-lab.js';
 import { waitUntil, XLAT64 } from './support.js';
@@ -40,7 +40,9 @@ interface DrillReport {
 }
 
 function drill(args: readonly string[]): { code: number | null; report: DrillReport | null; output: string } {
-  const result = spawnSync(process.execPath, [XLAT64, 'drill', ...args], {
+  // The agents' logs go into the lab's run directory, removed with the lab.
+  const workDir = mkdtempSync(`${standby.lab.runDir}/drill-`);
+  const result = spawnSync(process.execPath, [XLAT64, 'drill', ...args, '--work-dir', workDir], {
     encoding: 'utf8',
     timeout: 180_000,
   });
@@ -107,8 +109,6 @@ describe('xlat64 drill against the two-node takeover lab', () => {
       '--settle',
       '2000',
       '--json',
-      '--work-dir',
-      lab.runDir,
     ]);
     const why = `${output}\n--- a ---\n${standby.logOf('a').slice(-3000)}\n--- b ---\n${standby.logOf('b').slice(-3000)}`;
     expect(report, why).not.toBeNull();
@@ -136,9 +136,46 @@ describe('xlat64 drill against the two-node takeover lab', () => {
     expect(standby.counters('b')?.['state.serving']).toBe(1);
   }, 240_000);
 
+  it('restarts NATS under live flows (nats-restart) and reports the flows kept their address and port', () => {
+    // Proves the nats-restart fault: every NATS server is stopped and started again from its own argv (new PID in its pid file) while the data plane keeps serving.
+    const natsPidFile = `${lab.runDir}/state-nats.pid`;
+    const before = Number(readFileSync(natsPidFile, 'utf8'));
+    const { code, report, output } = drill([
+      '--target',
+      target,
+      '--node',
+      'serving',
+      '--fault',
+      'nats-restart',
+      '--tcp',
+      '2',
+      '--udp',
+      '2',
+      '--warmup',
+      '1500',
+      '--observe',
+      '2000',
+      '--settle',
+      '3000',
+      '--json',
+    ]);
+    const why = `${output}\n--- b ---\n${standby.logOf('b').slice(-3000)}`;
+    expect(report, why).not.toBeNull();
+    expect(
+      report?.flows.filter((f) => !f.survived),
+      why,
+    ).toEqual([]);
+    expect(code, why).toBe(0);
+    const after = Number(readFileSync(natsPidFile, 'utf8'));
+    expect(after).not.toBe(before);
+    expect(pidAlive(after)).toBe(true);
+    expect(lab.run('plat', ['ss', '-ltnH', 'sport = :4222']).stdout.trim()).not.toBe('');
+  }, 240_000);
+
   it('reports the flows broken and exits 1 when the owner is killed with no standby running', () => {
     // Proves the report is not constant: with nothing to take over, no flow is answered after the fault.
-    const standbyPid = Number(readFileSync(standby.pidFile('a'), 'utf8'));
+    const owner = standby.counters('a')?.['state.serving'] === 1 ? 'a' : 'b';
+    const standbyPid = Number(readFileSync(standby.pidFile(owner === 'a' ? 'b' : 'a'), 'utf8'));
     process.kill(standbyPid, 'SIGKILL');
     waitUntil(() => !pidAlive(standbyPid), 'the standby to die');
     const { code, report, output } = drill([
@@ -163,7 +200,7 @@ describe('xlat64 drill against the two-node takeover lab', () => {
     ]);
     expect(report, output).not.toBeNull();
     expect(code, output).toBe(1);
-    expect(report?.node).toBe('b');
+    expect(report?.node).toBe(owner);
     expect(report?.takeoverMs).toBeNull();
     expect(report?.restoredAt).toBeNull();
     expect(report?.broken).toBe(4);

@@ -40,6 +40,8 @@ export interface DrillReport {
   restoredAt: string | null;
   observedMs: number;
   intervalMs: number;
+  /** Where the flows' and the recorder's logs are. */
+  workDir: string;
   sessions: SessionsReport;
   flows: FlowReport[];
   survived: number;
@@ -161,6 +163,7 @@ export function formatDrill(report: DrillReport): string {
     `  takeover: ${report.takeoverMs === null ? 'none seen' : `${report.takeoverMs} ms (node ${report.takeoverBy})`}` +
       `; restored: ${report.restoredAt ?? 'no'}`,
     `  sessions: before ${report.sessions.before}, after ${report.sessions.after}, lost ${report.sessions.lost}`,
+    `  logs: ${report.workDir}`,
     `  flows: ${report.survived} survived, ${report.broken} broken; longest gap ${ms(report.maxGapMs)}`,
   ];
   for (const flow of report.flows) {

@@ -262,6 +262,7 @@ export async function runDrill(
       restoredAt,
       observedMs: endAt - faultAt,
       intervalMs: options.intervalMs,
+      workDir: options.workDir,
       sessions,
       flows,
       survived: flows.filter((f) => f.survived).length,
