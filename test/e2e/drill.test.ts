@@ -33,6 +33,8 @@ interface DrillReport {
   takeoverBy: string | null;
   restoredAt: string | null;
   sessions: { before: number; after: number; lost: number };
+  servingBefore: string[];
+  servingAfter: string[];
   flows: FlowReport[];
   survived: number;
   broken: number;
@@ -119,6 +121,8 @@ describe('xlat64 drill against the two-node takeover lab', () => {
     expect(code, why).toBe(0);
     expect(report?.flows).toHaveLength(6);
     expect(report?.takeoverBy).toBe('b');
+    expect(report?.servingBefore).toEqual(['a']);
+    expect(report?.servingAfter).toEqual(['b']);
     expect(report?.takeoverMs).toBeGreaterThan(0);
     for (const flow of report?.flows ?? []) {
       expect(flow.serverSaw, flow.id).toHaveLength(1);
@@ -209,6 +213,8 @@ describe('xlat64 drill against the two-node takeover lab', () => {
       expect(flow.survived, flow.id).toBe(false);
       expect(flow.broken, flow.id).toContain('no reply after the fault');
     }
+    expect(report?.servingBefore).toEqual([owner]);
+    expect(report?.servingAfter).toEqual([]);
     expect(report?.sessions.after).toBe(0);
     expect(report?.sessions.lost).toBe(report?.sessions.before);
   }, 240_000);

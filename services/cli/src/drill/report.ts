@@ -42,6 +42,9 @@ export interface DrillReport {
   intervalMs: number;
   /** Where the flows' and the recorder's logs are. */
   workDir: string;
+  /** Nodes whose status showed them serving just before the fault, and at the end. */
+  servingBefore: string[];
+  servingAfter: string[];
   sessions: SessionsReport;
   flows: FlowReport[];
   survived: number;
@@ -162,6 +165,7 @@ export function formatDrill(report: DrillReport): string {
     `drill: ${report.fault} of node ${report.node} at ${report.faultAt} (ticks every ${report.intervalMs} ms, observed ${report.observedMs} ms)`,
     `  takeover: ${report.takeoverMs === null ? 'none seen' : `${report.takeoverMs} ms (node ${report.takeoverBy})`}` +
       `; restored: ${report.restoredAt ?? 'no'}`,
+    `  serving: before ${report.servingBefore.join(', ') || 'none'}, after ${report.servingAfter.join(', ') || 'none'}`,
     `  sessions: before ${report.sessions.before}, after ${report.sessions.after}, lost ${report.sessions.lost}`,
     `  logs: ${report.workDir}`,
     `  flows: ${report.survived} survived, ${report.broken} broken; longest gap ${ms(report.maxGapMs)}`,

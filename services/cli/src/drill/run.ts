@@ -68,14 +68,21 @@ function serving(doc: StatusDocument | null): boolean {
   return value === undefined || value > 0;
 }
 
-/** `nat.sessions` summed over the nodes that serve (a node down or not serving holds none for the cluster). */
-async function sessionsServed(nodes: readonly DrillNode[]): Promise<number> {
-  let total = 0;
+/**
+ * `nat.sessions` summed over the nodes that serve (a node down or not serving holds none for the
+ * cluster), and which nodes serve (two in a one-shard lab would be a split brain worth seeing).
+ */
+async function servingNodes(nodes: readonly DrillNode[]): Promise<{ sessions: number; ids: string[] }> {
+  let sessions = 0;
+  const ids: string[] = [];
   for (const node of nodes) {
     const doc = await statusOf(node);
-    if (doc !== null && serving(doc)) total += doc.counters['nat.sessions'] ?? 0;
+    if (doc !== null && serving(doc)) {
+      sessions += doc.counters['nat.sessions'] ?? 0;
+      ids.push(node.id);
+    }
   }
-  return total;
+  return { sessions, ids };
 }
 
 async function resolveNode(options: DrillOptions): Promise<DrillNode> {
@@ -189,7 +196,8 @@ export async function runDrill(
     await sleep(options.warmupMs);
     const baseline = new Map<string, StatusDocument | null>();
     for (const n of target.nodes) baseline.set(n.id, await statusOf(n));
-    const sessionsBefore = await sessionsServed(target.nodes);
+    const servingBefore = await servingNodes(target.nodes);
+    const sessionsBefore = servingBefore.sessions;
     const faultAt = Date.now();
     options.progress(`drill ${index + 1}: ${options.fault} of node ${node.id}`);
     fault = await injectFault(target, node, options.fault, {
@@ -233,7 +241,8 @@ export async function runDrill(
     watching = false;
     await Promise.all(watchers);
     const endAt = Date.now();
-    const sessionsAfter = await sessionsServed(target.nodes);
+    const servingAfter = await servingNodes(target.nodes);
+    const sessionsAfter = servingAfter.sessions;
     await signalAndWait(generator, 'SIGTERM', 'the flow generator', 10_000);
 
     const lines = readLines<FlowLogLine>(log);
@@ -263,6 +272,8 @@ export async function runDrill(
       observedMs: endAt - faultAt,
       intervalMs: options.intervalMs,
       workDir: options.workDir,
+      servingBefore: servingBefore.ids,
+      servingAfter: servingAfter.ids,
       sessions,
       flows,
       survived: flows.filter((f) => f.survived).length,
