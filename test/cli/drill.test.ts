@@ -151,7 +151,7 @@ describe('drill flow analysis', () => {
   const replies = (times: number[], p = peer) => times.map((t, n) => ({ flow: 't0', t, n, peer: p }));
 
   it('measures the gap from the last reply before the fault to the first after it, and counts a survivor', () => {
-    const report = analyseFlow(spec, replies([100, 150, 200, 950, 1000, 1050]), recorded, 210, 1060);
+    const report = analyseFlow(spec, replies([100, 150, 200, 950, 1000, 1050]), recorded, 210, 1060, 1000);
     expect(report.gapMs).toBe(750);
     expect(report.survived).toBe(true);
     expect(report.repliesBefore).toBe(3);
@@ -160,15 +160,21 @@ describe('drill flow analysis', () => {
   });
 
   it('counts a flow that stops answering later as a gap up to the end of the drill', () => {
-    const report = analyseFlow(spec, replies([100, 150, 300, 350]), recorded, 200, 2350);
+    const report = analyseFlow(spec, replies([100, 150, 300, 350]), recorded, 200, 2350, 5000);
     expect(report.gapMs).toBe(2000);
   });
 
   it('names why a flow broke: no reply after the fault, a reset, a second source at the server', () => {
-    const silent = analyseFlow(spec, replies([100, 150]), recorded, 200, 3000);
+    const silent = analyseFlow(spec, replies([100, 150]), recorded, 200, 3000, 1000);
     expect(silent.survived).toBe(false);
     expect(silent.gapMs).toBeNull();
     expect(silent.broken).toContain('no reply after the fault');
+
+    // A reply already in flight when the node died is not survival: the flow is silent at the end.
+    const inFlight = analyseFlow(spec, replies([100, 150, 210]), recorded, 200, 3210, 1000);
+    expect(inFlight.survived).toBe(false);
+    expect(inFlight.gapMs).toBe(3000);
+    expect(inFlight.broken).toContain('no reply in the last 3000 ms');
 
     const reset = analyseFlow(
       spec,
@@ -176,6 +182,7 @@ describe('drill flow analysis', () => {
       recorded,
       200,
       500,
+      1000,
     );
     expect(reset.survived).toBe(false);
     expect(reset.resets).toBe(1);
@@ -187,6 +194,7 @@ describe('drill flow analysis', () => {
       [...recorded, { flow: 't0', proto: 'tcp', peer: '203.0.113.7', port: 41000, t: 400 }],
       200,
       500,
+      1000,
     );
     expect(moved.survived).toBe(false);
     expect(moved.serverSaw).toEqual([peer, '203.0.113.7:41000']);

@@ -68,13 +68,18 @@ export interface RepeatReport {
   broken: number;
 }
 
-/** Analyses one flow's log lines against the fault time. */
+/**
+ * Analyses one flow's log lines against the fault time. A flow counts as answered at the end when its
+ * last reply is at most `tailMs` old when the drill ends (a reply in flight just after the fault is not
+ * survival).
+ */
 export function analyseFlow(
   spec: FlowSpec,
   lines: readonly FlowLogLine[],
   recorded: readonly RecorderLogLine[],
   faultAtMs: number,
   endAtMs: number,
+  tailMs: number,
 ): FlowReport {
   assert.ok(endAtMs >= faultAtMs, 'the drill ends after its fault');
   const replies = lines.filter((l) => l.n !== undefined).map((l) => ({ t: l.t, peer: l.peer ?? '' }));
@@ -103,6 +108,8 @@ export function analyseFlow(
   const reasons: string[] = [];
   if (before.length === 0) reasons.push('no reply before the fault');
   if (after.length === 0) reasons.push('no reply after the fault');
+  else if (endAtMs - after[after.length - 1].t > tailMs)
+    reasons.push(`no reply in the last ${Math.round(endAtMs - after[after.length - 1].t)} ms`);
   if (resets > 0) reasons.push(`${resets} reset(s)`);
   const otherErrors = errors.filter((code) => code !== 'ECONNRESET');
   if (otherErrors.length > 0) reasons.push(`error ${otherErrors.join(', ')}`);

@@ -57,15 +57,14 @@ function readLines<T>(path: string): T[] {
     .map((line) => JSON.parse(line) as T);
 }
 
-async function statusOf(node: DrillNode): Promise<StatusDocument | null> {
-  return readStatus(node.statusSocket, 1000).catch(() => null);
+/** A node's status document, or null when it does not answer (3 s: a loaded node answers slowly). */
+async function statusOf(node: DrillNode, timeoutMs = 3000): Promise<StatusDocument | null> {
+  return readStatus(node.statusSocket, timeoutMs).catch(() => null);
 }
 
-/** Whether a node serves: `state.serving` > 0, or no such counter (a node without cluster state serves). */
+/** Whether a node serves: its status shows `state.serving` > 0 (zero counters are left out of the document). */
 function serving(doc: StatusDocument | null): boolean {
-  if (doc === null) return false;
-  const value = doc.counters['state.serving'];
-  return value === undefined || value > 0;
+  return doc !== null && (doc.counters['state.serving'] ?? 0) > 0;
 }
 
 /**
@@ -77,8 +76,8 @@ async function servingNodes(nodes: readonly DrillNode[]): Promise<{ sessions: nu
   const ids: string[] = [];
   for (const node of nodes) {
     const doc = await statusOf(node);
-    if (doc !== null && serving(doc)) {
-      sessions += doc.counters['nat.sessions'] ?? 0;
+    if (serving(doc)) {
+      sessions += doc?.counters['nat.sessions'] ?? 0;
       ids.push(node.id);
     }
   }
@@ -89,7 +88,7 @@ async function resolveNode(options: DrillOptions): Promise<DrillNode> {
   if (options.node !== 'serving') return findNode(options.target, options.node);
   for (const node of options.target.nodes) {
     const doc = await statusOf(node);
-    if (doc !== null && (doc.counters['state.serving'] ?? 0) > 0) return node;
+    if (serving(doc)) return node;
   }
   throw new DrillError("--node serving: no node's status shows state.serving > 0");
 }
@@ -245,6 +244,8 @@ export async function runDrill(
     const sessionsAfter = servingAfter.sessions;
     await signalAndWait(generator, 'SIGTERM', 'the flow generator', 10_000);
 
+    // A flow still alive at the end was answered within its last few requests.
+    const tailMs = Math.max(1000, 20 * options.intervalMs);
     const lines = readLines<FlowLogLine>(log);
     const recorded = readLines<RecorderLogLine>(recorderLog);
     const flows = specs.map((spec) =>
@@ -254,6 +255,7 @@ export async function runDrill(
         recorded,
         faultAt,
         endAt,
+        tailMs,
       ),
     );
     const gaps = flows.map((f) => f.gapMs);
