@@ -94,7 +94,8 @@ export function parseTarget(raw: unknown, source: string): DrillTarget {
   };
 
   const doc = object(raw, 'the document');
-  known(doc, '', ['format', 'nodes', 'client', 'server', 'nats', 'redis']);
+  // `router` (and a node's `birdSocket`, `uplink`) are written by the cluster lab for its own tools; read, not used.
+  known(doc, '', ['format', 'nodes', 'client', 'server', 'nats', 'redis', 'router']);
   if (doc.format !== targetFormat)
     fail('format', `must be ${targetFormat} (this xlat64 reads format ${targetFormat})`);
 
@@ -103,7 +104,16 @@ export function parseTarget(raw: unknown, source: string): DrillTarget {
   const nodes = (doc.nodes as unknown[]).map((entry, i): DrillNode => {
     const field = `nodes[${i}]`;
     const node = object(entry, field);
-    known(node, field, ['id', 'netns', 'pidFile', 'statusSocket', 'command', 'logFile']);
+    known(node, field, [
+      'id',
+      'netns',
+      'pidFile',
+      'statusSocket',
+      'command',
+      'logFile',
+      'birdSocket',
+      'uplink',
+    ]);
     const command = node.command;
     if (!Array.isArray(command) || command.length === 0 || command.some((a) => typeof a !== 'string'))
       fail(`${field}.command`, 'must be a non-empty array of strings (the argv that starts the node again)');
