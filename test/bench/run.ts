@@ -28,7 +28,11 @@ function benchFiles(): string[] {
 }
 
 const filters = process.argv.slice(2);
-const selected = benchFiles().filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+// Matched against the path inside the repository: a checkout whose own path holds a filter word would
+// otherwise select every file.
+const selected = benchFiles().filter(
+  (f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)),
+);
 if (selected.length === 0) {
   process.stderr.write(`no benchmark matches ${filters.join(' ')}\n`);
   process.exit(2);

@@ -9,9 +9,8 @@
 // unacknowledged batches, the standby's apply lag, the takeover) and the values match `xlat64 status`;
 // the takeover is one `state.takeover` trace (acquire, catch-up, epoch, serve with the Redis claim) in a
 // real Jaeger.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type PromSample,
@@ -19,8 +18,8 @@ import {
   startJaeger,
   startPrometheus,
 } from '../../infra/observability/servers.js';
+import { createStandbyLab, pidAlive } from './helpers/standby-lab.js';
 import {
-  createE2eLab,
   LABTOOL,
   PY,
   readUdpLog,
@@ -33,23 +32,20 @@ import {
 
 /** Jaeger's OTLP/HTTP port inside the PLAT's namespace (both cluster PLATs export their spans there). */
 const OTLP_PORT = 4318;
-const lab = createE2eLab('e2e-takeover', {
-  plat: 'xlat64',
-  clat: 'none',
-  platConfigExtra: `tracesUrl: http://127.0.0.1:${OTLP_PORT}/v1/traces\n`,
-});
-/** The PLATs' metrics endpoints in the namespace: the first owner (and its restart) and the standby. */
-const METRICS = { a: '127.0.0.1:9464', b: '127.0.0.1:9465' };
-const TCP_PORT = 9001;
-const NATS_PORT = 4222;
-const REDIS_PORT = 6379;
 /**
  * The owner's record unchanged this long = the owner is gone. Longer than the 1 s default: on a loaded
  * machine (the run shares two cores with other suites) a live owner's renewal can be late by a second, and
  * the restarted node must not take the shard from it.
  */
 const DETECTION_MS = 3000;
-const servers = new URL('../../infra/services/', import.meta.url);
+const standby = createStandbyLab('e2e-takeover', {
+  platConfigExtra: `tracesUrl: http://127.0.0.1:${OTLP_PORT}/v1/traces\n`,
+  detectionMs: DETECTION_MS,
+});
+const { lab } = standby;
+/** The PLATs' metrics endpoints in the namespace: the first owner (and its restart) and the standby. */
+const METRICS = { a: '127.0.0.1:9464', b: '127.0.0.1:9465' };
+const TCP_PORT = 9001;
 
 interface Tick {
   reply?: string;
@@ -64,61 +60,10 @@ function ticks(path: string): Tick[] {
     .map((l) => JSON.parse(l) as Tick);
 }
 
-function pidAlive(pid: number): boolean {
-  return existsSync(`/proc/${pid}/stat`) && readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z';
-}
-
-/** Starts a state server (NATS or Redis) inside the PLAT namespace; its PID file makes lab.sh down stop it. */
-function startStateServer(kind: 'nats' | 'redis', port: number): void {
-  const script = fileURLToPath(new URL(`${kind}-server.sh`, servers));
-  const out = lab.check('plat', [
-    'bash',
-    script,
-    'start',
-    '--port',
-    String(port),
-    '--owner',
-    String(process.pid),
-  ]);
-  const pid = /^pid=(\d+)$/m.exec(out)?.[1];
-  if (pid === undefined) throw new Error(`${kind}-server.sh printed no pid: ${out}`);
-  writeFileSync(`${lab.runDir}/state-${kind}.pid`, `${pid}\n`);
-}
-
-const plats: ChildProcess[] = [];
-
-/** `xlat64 plat --state …` in the PLAT namespace on its own device and status socket; returns its PID. */
-function startClusterPlat(name: string, device: string, metrics: string): number {
-  const fd = openSync(`${lab.runDir}/plat-${name}.log`, 'a');
-  const child = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      lab.namespaces.plat,
-      process.execPath,
-      XLAT64,
-      'plat',
-      '--config',
-      `${lab.runDir}/xlat64-plat-cluster.yaml`,
-      '--device',
-      device,
-      '--state-dir',
-      `${lab.runDir}/state-${name}`,
-      '--status-socket',
-      `${lab.runDir}/plat-${name}.sock`,
-      '--metrics',
-      metrics,
-    ],
-    { detached: true, stdio: ['ignore', fd, fd] },
-  );
-  closeSync(fd);
-  child.unref();
-  plats.push(child);
-  if (child.pid === undefined) throw new Error(`could not start PLAT ${name}`);
-  writeFileSync(`${lab.runDir}/plat-${name}.pid`, `${child.pid}\n`);
-  return child.pid;
-}
+/** `xlat64 plat --state …` (the standby lab's) with its metrics endpoint; returns its PID. */
+const startClusterPlat = (name: string, device: string, metrics: string) =>
+  standby.startPlat(name, device, ['--metrics', metrics]);
+const logOf = standby.logOf;
 
 interface ClusterStatus {
   counters: Record<string, number>;
@@ -126,11 +71,10 @@ interface ClusterStatus {
 }
 
 function statusOf(name: string): ClusterStatus | null {
-  const result = spawnSync(
-    process.execPath,
-    [XLAT64, 'status', '--socket', `${lab.runDir}/plat-${name}.sock`, '--json'],
-    { encoding: 'utf8', timeout: 30_000 },
-  );
+  const result = spawnSync(process.execPath, [XLAT64, 'status', '--socket', standby.socket(name), '--json'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   if (result.status !== 0) return null;
   return JSON.parse(result.stdout) as ClusterStatus;
 }
@@ -145,12 +89,6 @@ type Span = {
   references: { spanID: string }[];
   tags: { key: string; value: unknown }[];
 };
-
-function logOf(name: string): string {
-  return existsSync(`${lab.runDir}/plat-${name}.log`)
-    ? readFileSync(`${lab.runDir}/plat-${name}.log`, 'utf8')
-    : '';
-}
 
 describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', () => {
   let prom: RunningServer & { query(expr: string): PromSample[] };
@@ -179,19 +117,8 @@ describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', ()
   };
 
   beforeAll(async () => {
-    lab.up();
-    // The lab's own (embedded) PLAT makes way for the two cluster PLATs.
-    const pid = Number(readFileSync(`${lab.runDir}/xlat64-plat.pid`, 'utf8').trim());
-    process.kill(pid, 'SIGTERM');
-    waitUntil(() => !pidAlive(pid), 'the lab PLAT to stop', 20_000);
-    // The lab's configuration plus the cluster state (URLs and detection time).
-    writeFileSync(
-      `${lab.runDir}/xlat64-plat-cluster.yaml`,
-      `${readFileSync(`${lab.runDir}/xlat64-plat.yaml`, 'utf8')}\nstate:\n  nats: nats://127.0.0.1:${NATS_PORT}\n` +
-        `  redis: redis://127.0.0.1:${REDIS_PORT}\n  detectionMs: ${DETECTION_MS}\n`,
-    );
-    startStateServer('nats', NATS_PORT);
-    startStateServer('redis', REDIS_PORT);
+    // The lab's own (embedded) PLAT makes way for the two cluster PLATs; NATS and Redis start.
+    standby.up();
     startUdpServer(lab);
     lab.background('server', 'tcp-echo-server', [PY, LABTOOL, 'tcp-echo-server', String(TCP_PORT)]);
     waitUntil(
@@ -207,10 +134,9 @@ describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', ()
   }, 600_000);
 
   afterAll(async () => {
-    for (const child of plats) if (child.pid !== undefined && pidAlive(child.pid)) child.kill('SIGKILL');
     await prom?.stop();
     await jaeger?.stop();
-    lab.teardown();
+    standby.teardown();
   });
 
   it('keeps a long-lived TCP connection and a UDP flow on the same IPv4 address and port when the owner is killed and the standby takes over', async () => {

@@ -12,6 +12,7 @@ export const commandLoaders: Readonly<Record<string, () => Promise<Command>>> = 
   top: async () => (await import('./top.js')).topCommand,
   lookup: async () => (await import('./lookup.js')).lookupCommand,
   tenant: async () => (await import('./tenant.js')).tenantCommand,
+  drill: async () => (await import('./drill.js')).drillCommand,
   version: async () => (await import('./version.js')).versionCommand,
 };
 
@@ -23,6 +24,7 @@ const summaries: readonly [string, string][] = [
   ['top', 'live terminal view of a running role: per-worker rates, top drop reasons, NAT state'],
   ['lookup', 'who held ADDRESS:PORT at a time (compliance log in Kafka)'],
   ['tenant', "the ISPs a running PLAT serves: usage per tenant, one tenant's figures, reload"],
+  ['drill', "failover drill: fault one node under live flows, report each flow's gap and mapping"],
   ['version', 'print the xlat64 version'],
 ];
 

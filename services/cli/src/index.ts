@@ -2,7 +2,16 @@
 // subcommands, and the pcap reader/writer `xlat64 translate` uses.
 export type { Command } from './command.js';
 export { commands } from './commands.js';
-export { CliUsageError } from './errors.js';
+export {
+  analyseFlow,
+  type DrillReport,
+  distribution,
+  type FlowReport,
+  percentile,
+  type RepeatReport,
+} from './drill/report.js';
+export { type DrillTarget, parseTarget } from './drill/target.js';
+export { CliUsageError, DrillError, DrillTargetError } from './errors.js';
 export { run } from './main.js';
 export {
   isPcap,
