@@ -12,12 +12,13 @@ cmd=${1:-}
 shift || true
 case $cmd in
 start)
-  dir='' port='' owner=''
+  dir='' port='' owner='' host=127.0.0.1
   while [[ $# -gt 0 ]]; do
     case $1 in
     --dir) dir=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --owner) owner=$2; shift 2 ;;
+    --host) host=$2; shift 2 ;;
     *) usage_common ;;
     esac
   done
@@ -27,7 +28,7 @@ start)
   for attempt in 1 2 3 4 5; do
     p=${port:-$(free_port)}
     cat >"$dir/nats.conf" <<CONF
-listen: 127.0.0.1:$p
+listen: $host:$p
 server_name: x64t-nats-$p
 jetstream {
   store_dir: "$dir/jetstream"
@@ -47,7 +48,7 @@ CONF
     if alive "$pid" && grep -q 'Server is ready' "$dir/nats.log"; then
       disown "$pid" 2>/dev/null || true
       watch_owner "$owner" "$pid" "$dir"
-      echo "url=nats://127.0.0.1:$p"
+      echo "url=nats://$host:$p"
       echo "pid=$pid"
       echo "dir=$dir"
       echo "port=$p"

@@ -14,36 +14,41 @@ cmd=${1:-}
 shift || true
 case $cmd in
 start)
-  dir='' port='' owner=''
+  dir='' port='' owner='' host=127.0.0.1
   while [[ $# -gt 0 ]]; do
     case $1 in
     --dir) dir=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --owner) owner=$2; shift 2 ;;
+    --host) host=$2; shift 2 ;;
     *) usage_common ;;
     esac
   done
   [[ -n $bin && -n $cli ]] || { echo "redis-server is not installed: run infra/scripts/ensure-system-deps.sh all" >&2; exit 1; }
   [[ -n $dir ]] || dir=$(mktemp -d /tmp/x64t-redis.XXXXXX)
   mkdir -p "$dir"
+  # Protected mode answers only loopback clients while there is no password: kept on loopback; off for a
+  # lab namespace's address (--host), whose clients are the other namespaces.
+  protected=yes
+  [[ $host == 127.0.0.1 ]] || protected=no
   for attempt in 1 2 3 4 5; do
     p=${port:-$(free_port)}
     rm -f "$dir/redis.pid"
     : >"$dir/redis.log"
-    "$bin" --bind 127.0.0.1 --port "$p" --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
+    "$bin" --bind "$host" --port "$p" --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
       --logfile "$dir/redis.log" --appendonly yes --appendfsync everysec --save '' \
-      --protected-mode yes --enable-debug-command local </dev/null >/dev/null 2>&1 || true
+      --protected-mode "$protected" --enable-debug-command local </dev/null >/dev/null 2>&1 || true
     pid=''
     for ((i = 0; i < 100; i++)); do
       [[ -s $dir/redis.pid ]] && pid=$(cat "$dir/redis.pid")
-      if [[ -n $pid ]] && "$cli" -h 127.0.0.1 -p "$p" ping 2>/dev/null | grep -q PONG; then break; fi
+      if [[ -n $pid ]] && "$cli" -h "$host" -p "$p" ping 2>/dev/null | grep -q PONG; then break; fi
       if [[ -n $pid ]] && ! alive "$pid"; then break; fi
       if [[ -z $pid && $i -gt 30 ]]; then break; fi
       sleep 0.1
     done
-    if [[ -n $pid ]] && alive "$pid" && "$cli" -h 127.0.0.1 -p "$p" ping 2>/dev/null | grep -q PONG; then
+    if [[ -n $pid ]] && alive "$pid" && "$cli" -h "$host" -p "$p" ping 2>/dev/null | grep -q PONG; then
       watch_owner "$owner" "$pid" "$dir"
-      echo "url=redis://127.0.0.1:$p"
+      echo "url=redis://$host:$p"
       echo "pid=$pid"
       echo "dir=$dir"
       echo "port=$p"

@@ -29,6 +29,8 @@ export interface ClusterShardStateOptions {
   onOwner: (state: NatState, sink: EventSink, allocator: PoolAllocator, epoch: number) => void;
   /** The worker lost the shard (fenced): stop serving it. */
   onFenced: () => void;
+  /** Cluster with a table: false while the table names another node the shard's owner (no takeover then). */
+  mayTakeOver?: () => boolean;
   log: (line: string) => void;
 }
 
@@ -76,6 +78,7 @@ export async function openClusterShardState(
           options.onOwner(state, store.sink, allocator, epoch);
         },
         onFenced: options.onFenced,
+        mayTakeOver: options.mayTakeOver,
       },
       nowMs,
     );

@@ -17,6 +17,7 @@ import {
 } from '../../../libs/dataplane/src/index.js';
 import { parsePool4Entry, pool4Cidrs, validateConfig } from '../../nat-engine/src/index.js';
 import { type NodeCompliance, startNodeCompliance } from '../../state/src/index.js';
+import { type ClusterPlane, startClusterPlane } from './cluster/plat-cluster-plane.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
 import { platPoolUse, poolUseMetrics } from './pool-use.js';
@@ -28,6 +29,9 @@ export type RunningPlat = Pick<RunningRole, 'stop'> & {
   /** Applies new tenants (parsed against the running pool) without a restart; returns a log line. */
   reloadTenants(tenants: TenantConfig[] | undefined): string;
 };
+
+/** A cluster node's longest TUN read wait: the fabric socket's receive latency while the TUN is idle. */
+const FABRIC_POLL_MS = 5;
 
 /** How long a stopping PLAT keeps sending its last compliance records while Kafka answers (the rest go at the next start). */
 const COMPLIANCE_DRAIN_MS = 5000;
@@ -99,6 +103,7 @@ async function startPlatRole(
     );
   };
   const engineConfig = validateConfig(natEngineConfig(config));
+  let clusterPlane: ClusterPlane | null = null;
   const poolUse = () => platPoolUse(shards, engineConfig);
   let counterBlocks: SharedArrayBuffer[] = [];
   const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => {
@@ -117,6 +122,7 @@ async function startPlatRole(
       counters,
       shards,
       state: config.state,
+      cluster: config.cluster,
       tenants: config.tenants,
     };
   };
@@ -163,8 +169,11 @@ async function startPlatRole(
       queues: config.queues,
       statusSocket: config.statusSocket,
       layout: platCounterLayout(config.tenants),
-      // Cluster mode: the routes come when every worker owns its shard (a standby must not draw traffic).
-      setupSteps: () => platSetupSteps(config, config.state === undefined),
+      // Active/standby (state without cluster): the routes come when every worker owns its shard (a standby
+      // must not draw traffic). A cluster node takes traffic for every shard and forwards what others own.
+      setupSteps: () => platSetupSteps(config, config.state === undefined || config.cluster !== undefined),
+      // A cluster node's worker 0 also reads the fabric socket, between TUN reads: this bounds the wait.
+      pollTimeoutMs: config.cluster === undefined ? undefined : FABRIC_POLL_MS,
       handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
       // No short poll for several workers: a worker waiting on an idle TUN queue is woken through its
       // wake eventfd when another worker passes it packets (plat-queue-handler: handoff wake).
@@ -179,6 +188,7 @@ async function startPlatRole(
         workers: config.queues,
         compliance: complianceStatus(),
         poolUse: poolUse(),
+        cluster: clusterPlane?.status(),
       }),
     },
     log,
@@ -190,6 +200,29 @@ async function startPlatRole(
       `[${plat.device.offloadNames.join(',')}], state ${stateName}, status ${config.statusSocket}`,
   );
   if (config.state === undefined) return { stop: () => plat.stop(), reloadTenants };
+  if (config.cluster !== undefined) {
+    try {
+      clusterPlane = await startClusterPlane(
+        config.cluster,
+        config.state,
+        config.queues,
+        shards.clusterView,
+        log,
+      );
+    } catch (error) {
+      await plat.stop();
+      throw error;
+    }
+    const running = clusterPlane;
+    return {
+      async stop() {
+        // Leave the membership first (the others drop this node at once), then hand the shards over.
+        await running.stop();
+        await plat.stop();
+      },
+      reloadTenants,
+    };
+  }
   const routes = followOwnership(config, counterBlocks, log);
   return {
     async stop() {
