@@ -20,7 +20,7 @@ import { recordNamespaceOwner } from '../../infra/lab/global-teardown.js';
 import { checksumFinish, sumWords } from '../../libs/packet/src/index.js';
 import { FabricCodec, rendezvousAssign } from '../../services/cluster/src/index.js';
 import { namespaceProcesses, sleep } from './helpers/namespace-processes.js';
-import { LABTOOL, PY, readUdpLog, REPO, XLAT64 } from './support.js';
+import { LABTOOL, PY, REPO, readUdpLog, XLAT64 } from './support.js';
 
 const pid = process.pid;
 const NS = {

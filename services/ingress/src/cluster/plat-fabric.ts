@@ -5,6 +5,8 @@
 // epoch checked by the codec) go to the owning worker: translated here, or passed through the same ring a
 // local hand-off uses. One socket per node, not per worker: Node 20's dgram cannot set SO_REUSEPORT, and
 // one sender keeps the per-node sequence number (and the receivers' replay windows) exact.
+
+import { checksumFinish as finish, sumWords } from '../../../../libs/packet/src/index.js';
 import {
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
@@ -13,7 +15,6 @@ import {
   FabricEndpoint,
   type FabricFields,
 } from '../../../cluster/src/index.js';
-import { checksumFinish as finish, sumWords } from '../../../../libs/packet/src/index.js';
 import { HANDOFF_OWNED, type RemoteSink, type WorkerHandoff } from '../routing/index.js';
 import type { ClusterView } from './cluster-view.js';
 import type { PlatClusterConfig } from './plat-cluster-config.js';
