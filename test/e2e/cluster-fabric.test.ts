@@ -3,7 +3,9 @@
 // translates them (the IPv4 server sees the owner's pool address) and the replies return; the fabric
 // counters of both nodes show the forwarded packets. Forged fabric frames from a namespace outside the
 // cluster (a sender id that is no member; a member's id and address with the wrong key) are dropped and
-// counted by reason, and create nothing at the server.
+// counted by reason, and create nothing at the server. When the owner is killed (-9), the table drops it,
+// the other node takes its shard over (state epoch + 1) and a UDP flow continues with the same IPv4
+// address and port.
 //
 //   client 2001:db8:c::2 ─┐                         ┌─ node A 198.51.100.2 / 2001:db8:f::2 (TUN nat64)
 //                         ├─ hub (router, bridge br0 ┼─ node B 198.51.100.3 / 2001:db8:f::3 (TUN nat64)
@@ -11,7 +13,7 @@
 //                             Redis)
 // The hub routes the PREF64 to the node that does not own the (single) table shard, the entry node,
 // and the pool to the owner; so every flow crosses the fabric on its way in.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,6 +124,8 @@ function startStateServer(kind: 'nats' | 'redis'): string {
   return url;
 }
 
+const plats: Partial<Record<'a' | 'b', ChildProcess>> = {};
+
 function startNode(node: 'a' | 'b'): void {
   writeFileSync(
     join(dir, `${node}.yaml`),
@@ -140,7 +144,13 @@ function startNode(node: 'a' | 'b'): void {
       },
     }),
   );
-  background(node, `plat-${node}`, [process.execPath, XLAT64, 'plat', '--config', join(dir, `${node}.yaml`)]);
+  plats[node] = background(node, `plat-${node}`, [
+    process.execPath,
+    XLAT64,
+    'plat',
+    '--config',
+    join(dir, `${node}.yaml`),
+  ]);
 }
 
 /** An IPv6/UDP packet from `source` to the server through the PREF64, with a correct checksum. */
@@ -352,4 +362,45 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
     expect(forgedSeen, 'no forged packet reached the server').toEqual([]);
     expect(readFileSync(join(dir, 'udp-server.jsonl'), 'utf8')).not.toContain('forged');
   }, 60_000);
+
+  it('after a kill -9 of the owner, the table names the other node, which takes the shard over; a UDP flow keeps its IPv4 address and port', async () => {
+    const tickLog = join(dir, 'udp-ticks.jsonl');
+    const ticks = () =>
+      readFileSync(tickLog, { encoding: 'utf8', flag: 'a+' })
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as { n: number; reply?: string });
+    // The flow's new session is one event batch (flush interval 1 s), which the standby folds.
+    const folded = counter(entryName, 'state.standbyBatches');
+    background('client', 'udp-ticker', [PY, LABTOOL, 'udp-ticker', SERVER_V6, String(UDP_PORT), tickLog]);
+    await waitFor('the UDP flow to be answered through the fabric', () => ticks().length >= 5);
+    await waitFor(
+      "the standby to fold the batch with the flow's session",
+      () => counter(entryName, 'state.standbyBatches') >= folded + 1,
+    );
+    const before = ticks().length;
+    plats[ownerName]!.kill('SIGKILL');
+    await waitFor(
+      'the table without the killed owner, and the other node serving the shard',
+      () => {
+        const s = status(entryName);
+        return s?.cluster?.owners[0] === NODE_IDS[entryName] && s.counters['state.serving'] === 1;
+      },
+      60_000,
+    );
+    // The router follows the new owner (what the BGP lab does by itself): the pool back to it.
+    sh('hub', 'ip', 'route', 'replace', '203.0.113.0/24', 'via', FABRIC[entryName]);
+    await waitFor('the UDP flow to be answered again', () => ticks().length >= before + 5, 60_000);
+    const after = status(entryName)!;
+    expect(after.cluster?.members).toEqual([NODE_IDS[entryName]]);
+    expect(after.cluster?.epochs[0], 'the table epoch rose with the owner change').toBe(2);
+    expect(after.counters['state.epoch'], 'the ownership record epoch rose with the takeover').toBe(2);
+    expect(after.counters['state.takeovers']).toBe(1);
+    const tickPeers = readUdpLog(join(dir, 'udp-server.jsonl')).filter((d) => d.tag.startsWith('tick'));
+    expect(
+      new Set(tickPeers.map((d) => `${d.peer}:${d.port}`)).size,
+      JSON.stringify(tickPeers.slice(-3)),
+    ).toBe(1);
+    expect(of(after.counters, 'drop.nat.nosession64')).toBe(0);
+  }, 180_000);
 });
