@@ -248,9 +248,11 @@ describe('Prometheus and the dashboard on a live xlat64 PLAT', () => {
       let traces: { spans: Span[] }[] = [];
       for (let i = 0; i < 60 && spans.length === 0; i++) {
         await new Promise((r) => setTimeout(r, 500));
-        traces = (JSON.parse(jaeger.get('/api/traces?service=xlat64-plat&operation=state.recover')) as {
-          data: { spans: Span[] }[];
-        }).data;
+        traces = (
+          JSON.parse(jaeger.get('/api/traces?service=xlat64-plat&operation=state.recover')) as {
+            data: { spans: Span[] }[];
+          }
+        ).data;
         spans = traces[0]?.spans ?? [];
       }
       // One worker, one start that Jaeger saw: one recovery trace (the first start had no Jaeger to export to).
