@@ -76,6 +76,20 @@ export function removeTestNamespaces(): string[] {
       // Already down; the sweep below removes what is left.
     }
   }
+  // A cluster lab of test/e2e/cluster-lab.test.ts (x64t-cl-<pid>-router, -n1, …): cluster-lab.sh stops the
+  // PLATs, BIRDs and servers it recorded in /tmp/x64t-cl-<pid>.
+  const clusters = new Set(orphans.map((ns) => /^(x64t-cl-\d+)-(?:router|client|server|n\d)$/.exec(ns)?.[1]));
+  for (const prefix of clusters) {
+    if (prefix === undefined) continue;
+    try {
+      execFileSync('bash', [fileURLToPath(new URL('./cluster-lab.sh', import.meta.url)), 'down'], {
+        env: { ...process.env, X64_LAB_PREFIX: prefix, X64_LAB_RUN: `/tmp/${prefix}` },
+        stdio: 'ignore',
+      });
+    } catch {
+      // Already down; the sweep below removes what is left.
+    }
+  }
   for (const ns of orphans) {
     try {
       execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });

@@ -49,6 +49,7 @@ lab_deps=(
   "chromium:chromium"     # test/observability: the dashboard page rendered headless
   "tmux:tmux"             # test/observability: `xlat64 top` under a terminal
   "tshark:tshark"         # services/cluster: Wireshark's dissector reads the fabric's frames as GENEVE
+  "bird:bird2"            # infra/lab/cluster-lab.sh: BGP + BFD between the PLAT nodes and the lab's router
 )
 # Servers the cluster-state suites (services/state) start on free loopback ports in temporary
 # directories, once per test run (infra/services/*.sh, test/support/state-servers.ts).

@@ -44,9 +44,9 @@ watch_owner() {
 
 usage_common() {
   cat >&2 <<USAGE
-usage: $0 start [--dir DIR] [--port PORT] [--owner PID] [--host ADDRESS]
-         starts the server on 127.0.0.1 (or ADDRESS, e.g. a lab namespace's address that other
-         namespaces reach) on a free port unless --port, with its files in DIR (a new
+usage: $0 start [--dir DIR] [--port PORT] [--owner PID] [--host ADDR]
+         nats-server.sh only: [--cluster-name NAME --cluster-port PORT --routes HOST:PORT,…]
+         starts the server on ADDR (default 127.0.0.1; a free port unless --port) with its files in DIR (a new
          temporary directory unless --dir; an existing DIR keeps its data across a restart);
          prints url=… pid=… dir=… port=… lines; with --owner the server stops when PID exits
        $0 stop PID [DIR]   stops that PID; removes DIR when given

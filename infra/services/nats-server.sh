@@ -2,7 +2,9 @@
 # nats-server.sh - starts a NATS server with JetStream (KV, Object Store) on a free loopback port, in a
 # temporary directory, for tests and benchmarks, and stops it by its PID. Debian's nats-server 2.9.10
 # has everything the state layer uses: streams with Nats-Msg-Id dedupe and
-# Nats-Expected-Last-Subject-Sequence, KV compare-and-set, the Object Store.
+# Nats-Expected-Last-Subject-Sequence, KV compare-and-set, the Object Store. With --cluster-name,
+# --cluster-port and --routes it is one server of a JetStream cluster (infra/lab/cluster-lab.sh starts
+# three in its router namespace, --host on an address the PLAT nodes reach).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/common.sh"
@@ -12,13 +14,16 @@ cmd=${1:-}
 shift || true
 case $cmd in
 start)
-  dir='' port='' owner='' host=127.0.0.1
+  dir='' port='' owner='' host=127.0.0.1 cluster_name='' cluster_port='' routes=''
   while [[ $# -gt 0 ]]; do
     case $1 in
     --dir) dir=$2; shift 2 ;;
+    --host) host=$2; shift 2 ;;
+    --cluster-name) cluster_name=$2; shift 2 ;;
+    --cluster-port) cluster_port=$2; shift 2 ;;
+    --routes) routes=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --owner) owner=$2; shift 2 ;;
-    --host) host=$2; shift 2 ;;
     *) usage_common ;;
     esac
   done
@@ -37,6 +42,13 @@ jetstream {
 }
 max_payload: 1MB
 CONF
+    if [[ -n $cluster_name ]]; then
+      [[ -n $cluster_port && -n $routes ]] || { echo "--cluster-name needs --cluster-port and --routes" >&2; exit 2; }
+      route_list=''
+      for r in ${routes//,/ }; do route_list+="    \"nats-route://$r\"\n"; done
+      printf 'cluster {\n  name: %s\n  listen: %s:%s\n  routes: [\n%b  ]\n}\n' \
+        "$cluster_name" "$host" "$cluster_port" "$route_list" >>"$dir/nats.conf"
+    fi
     : >"$dir/nats.log"
     "$bin" -c "$dir/nats.conf" -l "$dir/nats.log" </dev/null >/dev/null 2>&1 &
     pid=$!

@@ -18,23 +18,22 @@ start)
   while [[ $# -gt 0 ]]; do
     case $1 in
     --dir) dir=$2; shift 2 ;;
+    --host) host=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --owner) owner=$2; shift 2 ;;
-    --host) host=$2; shift 2 ;;
     *) usage_common ;;
     esac
   done
   [[ -n $bin && -n $cli ]] || { echo "redis-server is not installed: run infra/scripts/ensure-system-deps.sh all" >&2; exit 1; }
   [[ -n $dir ]] || dir=$(mktemp -d /tmp/x64t-redis.XXXXXX)
   mkdir -p "$dir"
-  # Protected mode answers only loopback clients while there is no password: kept on loopback; off for a
-  # lab namespace's address (--host), whose clients are the other namespaces.
-  protected=yes
-  [[ $host == 127.0.0.1 ]] || protected=no
   for attempt in 1 2 3 4 5; do
     p=${port:-$(free_port)}
     rm -f "$dir/redis.pid"
     : >"$dir/redis.log"
+    # Protected mode refuses clients from other addresses: off when bound to a lab address on purpose.
+    protected=yes
+    [[ $host == 127.0.0.1 ]] || protected=no
     "$bin" --bind "$host" --port "$p" --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
       --logfile "$dir/redis.log" --appendonly yes --appendfsync everysec --save '' \
       --protected-mode "$protected" --enable-debug-command local </dev/null >/dev/null 2>&1 || true

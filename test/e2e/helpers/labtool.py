@@ -227,7 +227,8 @@ def cmd_tcp_echo_server(args):
 def cmd_tcp_ticker(args):
     with open(args.log, "a", buffering=1) as log:
         try:
-            sock = socket.create_connection((args.dst, args.port), timeout=args.timeout)
+            source = (args.bind, 0) if args.bind else None
+            sock = socket.create_connection((args.dst, args.port), timeout=args.timeout, source_address=source)
             replies = sock.makefile("rb")
             n = 0
             while True:
