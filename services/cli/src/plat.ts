@@ -38,7 +38,10 @@ Options (config-file key in brackets):
   --compliance URL        compliance log: a record per port-block lease and release to Kafka,
                           kafka://HOST:PORT[,HOST:PORT]/TOPIC [compliance, or compliance.url with
                           mode, logDestinations, heldIntervalMs, node, format, compression] (off by default)
-Config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, shards (1024), and nat: { blockSizePorts,
+Config-file only: cluster: { nodeId, detectionMs, fabric: { address, keys, currentKeyId, mac, vni } } —
+several nodes with the same state act as one translator: membership and the ownership table in NATS KV,
+packets of shards another node owns forwarded to it over an authenticated GENEVE fabric (README "Cluster").
+Also config-file only: mtu4, mtu6, lowestIpv6Mtu, flushIntervalMs, shards (1024), and nat: { blockSizePorts,
 subscriberPrefixLength, subscriberBlocksMax, subscriberSessionsMax, filtering, timeouts, staticBib, ... },
 tenants (the ISPs served, their prefixes, subscriber lengths, pool shares and limits) and usage (hourly
 per-tenant usage records, JSON lines) (see README "Configuration"; 'xlat64 tenant' shows and reloads them).

@@ -210,6 +210,40 @@ export class FabricCodec {
   }
 
   /**
+   * seal() for a packet inside a larger buffer: writes the frame at `frame[at..]` from
+   * `source[offset, offset + length)`. The copy takes one view of the source (Node has no copy between
+   * two buffers at offsets without one); BLAKE2s adds nothing, HMAC-SHA-256 its Hmac and digest.
+   */
+  sealFrom(
+    frame: Uint8Array,
+    at: number,
+    source: Uint8Array,
+    offset: number,
+    length: number,
+    shard: number,
+    epoch: number,
+    protocol: number,
+  ): number {
+    const f = this.sending;
+    f.protocol = protocol;
+    f.vni = this.vni;
+    f.shard = shard;
+    f.keyId = this.keys.currentId;
+    f.epoch = epoch;
+    f.sender = this.senderId;
+    f.sequence = ++this.sequence;
+    const view = at === 0 ? frame : frame.subarray(at);
+    writeFabricHeader(view, f);
+    view.set(source.subarray(offset, offset + length), FABRIC_HEADER_BYTES);
+    const total = FABRIC_HEADER_BYTES + length;
+    if (this.authenticate) {
+      if (this.mac === 'blake2s') sealFrameBlake2s(this.keys.blake2sOf(f.keyId) as Blake2sMac, view, total);
+      else sealFrame(this.keys.secretOf(f.keyId) as Buffer, view, total);
+    }
+    return total;
+  }
+
+  /**
    * Checks a received frame from `sourceHost`: FABRIC_ACCEPT (fields in `received`, the inner packet at
    * FABRIC_HEADER_BYTES) or 1 + the index of the drop reason, counted either way. Never throws.
    */
@@ -298,6 +332,10 @@ export class FabricEndpoint {
   private readonly socket: Socket;
   private readonly slab: Buffer;
   private slot = 0;
+  private peerList: FabricPeer[] = [];
+  private readonly pendingPeer = new Int32Array(SEND_SLOTS);
+  private readonly pendingLength = new Int32Array(SEND_SLOTS);
+  private pendingCount = 0;
   sent = 0;
   sendTooBig = 0;
   sendNoPeer = 0;
@@ -375,6 +413,63 @@ export class FabricEndpoint {
     }
     this.sent += sent;
     return sent;
+  }
+
+  /**
+   * Seals `source[offset, offset + length)` (an inner packet of `shard` at `epoch`) for member `peer` into
+   * the next frame slot; the frames go out at flush(), grouped by peer (the PLAT's per-batch forwarding).
+   * Returns false (counted) when the packet is too big or `peer` is no member. A full set of slots flushes.
+   */
+  enqueue(
+    peer: number,
+    shard: number,
+    epoch: number,
+    source: Uint8Array,
+    offset: number,
+    length: number,
+    protocol: number,
+  ): boolean {
+    if (peer < 0 || peer >= this.peerList.length) {
+      this.sendNoPeer++;
+      return false;
+    }
+    if (length > FABRIC_PAYLOAD_MAX) {
+      this.sendTooBig++;
+      return false;
+    }
+    if (this.pendingCount === SEND_SLOTS) this.flush();
+    const slotBytes = FABRIC_HEADER_BYTES + FABRIC_PAYLOAD_MAX;
+    const at = this.pendingCount * slotBytes;
+    this.codec.sealFrom(this.slab, at, source, offset, length, shard, epoch, protocol);
+    this.pendingPeer[this.pendingCount] = peer;
+    this.pendingLength[this.pendingCount] = FABRIC_HEADER_BYTES + length;
+    this.pendingCount++;
+    return true;
+  }
+
+  /** Sends the frames enqueued since the last flush, peer by peer. Returns how many were sent. */
+  flush(): number {
+    const count = this.pendingCount;
+    if (count === 0) return 0;
+    const slotBytes = FABRIC_HEADER_BYTES + FABRIC_PAYLOAD_MAX;
+    const peers = this.peerList;
+    for (let p = 0; p < peers.length; p++) {
+      const peer = peers[p];
+      for (let i = 0; i < count; i++) {
+        if (this.pendingPeer[i] !== p) continue;
+        this.socket.send(this.slab, i * slotBytes, this.pendingLength[i], peer.port, peer.host);
+      }
+    }
+    this.sent += count;
+    this.pendingCount = 0;
+    this.slot = 0;
+    return count;
+  }
+
+  /** The members enqueue() addresses by index (control plane: replaced whenever the members change). */
+  setPeers(peers: readonly FabricPeer[]): void {
+    this.flush();
+    this.peerList = peers.map((p) => ({ nodeId: p.nodeId, host: p.host, port: p.port }));
   }
 
   async stop(): Promise<void> {

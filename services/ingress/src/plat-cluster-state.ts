@@ -30,6 +30,8 @@ export interface ClusterShardStateOptions {
   onOwner: (state: NatState, sink: EventSink, allocator: PoolAllocator, epoch: number) => void;
   /** The worker lost the shard (fenced): stop serving it. */
   onFenced: () => void;
+  /** Cluster with a table: false while the table names another node the shard's owner (no takeover then). */
+  mayTakeOver?: () => boolean;
   log: (line: string) => void;
   /** Replication figures (append-to-ack time, standby apply lag) for the worker's shared counters. */
   metrics?: ReplicationMetricsSink;
@@ -80,6 +82,7 @@ export async function openClusterShardState(
           options.onOwner(state, store.sink, allocator, epoch);
         },
         onFenced: options.onFenced,
+        mayTakeOver: options.mayTakeOver,
       },
       nowMs,
     );

@@ -29,6 +29,7 @@ import {
   validateConfig as validateNatConfig,
 } from '../../nat-engine/src/index.js';
 import { type ComplianceConfig, parseComplianceConfig } from '../../state/src/index.js';
+import { type PlatClusterConfig, parsePlatClusterConfig } from './cluster/plat-cluster-config.js';
 import { type PlatStateConfig, parsePlatStateConfig } from './plat-state-config.js';
 import { checkShardCount, VIRTUAL_SHARDS_DEFAULT, VIRTUAL_SHARDS_MAX } from './routing/index.js';
 import { parseTenants, refuseNodeSharesInCluster, type TenantConfig } from './tenants/tenant-config.js';
@@ -74,6 +75,11 @@ export interface PlatConfig {
   nat: Omit<NatEngineConfigInput, 'pool'>;
   /** Cluster mode (NATS JetStream + KV, Redis; plat-state-config.ts); absent: embedded state in stateDir. */
   state: PlatStateConfig | undefined;
+  /**
+   * Several nodes as one translator (cluster/plat-cluster-config.ts): membership, the ownership table and
+   * the fabric; needs `state`. Absent with `state`: active/standby nodes without a fabric.
+   */
+  cluster: PlatClusterConfig | undefined;
   /** The ISPs served (sources of no tenant are dropped); undefined: one implicit tenant, any source. */
   tenants: TenantConfig[] | undefined;
   /** Compliance log to Kafka (`compliance: kafka://HOST:PORT/TOPIC`); off when absent. */
@@ -106,6 +112,7 @@ export const platConfigKeys = [
   'interface4',
   'xdpMode',
   'state',
+  'cluster',
   'tenants',
   'compliance',
   'usage',
@@ -187,10 +194,33 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     icmpErrorsBurst: readInteger(raw, 'icmpErrorsBurst', ICMP_ERRORS_BURST_DEFAULT, 1, 10_000_000),
     nat: nat as Omit<NatEngineConfigInput, 'pool'>,
     state: parsePlatStateConfig(raw.state),
+    cluster: undefined,
     tenants: undefined,
     compliance: parseComplianceConfig(raw.compliance),
     usage: undefined,
   };
+  config.cluster = parsePlatClusterConfig(raw.cluster, config.state?.nodeId);
+  if (config.cluster !== undefined && config.state !== undefined) {
+    const stateRaw = raw.state as { nodeId?: unknown } | undefined;
+    if (
+      typeof stateRaw === 'object' &&
+      stateRaw?.nodeId !== undefined &&
+      stateRaw.nodeId !== config.cluster.nodeId
+    )
+      throw configError(
+        'cluster.nodeId',
+        `'${config.cluster.nodeId}' differs from state.nodeId '${String(stateRaw.nodeId)}'; give the node one id (cluster.nodeId)`,
+      );
+    // One name for the node: the shard ownership records (state layer) and the table (cluster) agree.
+    config.state.nodeId = config.cluster.nodeId;
+    // A table shard is a worker shard of every node (README "How the PLAT uses this"): the table's shard
+    // count is the queue count, which the table store needs as a power of two.
+    if ((queues & (queues - 1)) !== 0)
+      throw configError(
+        'queues',
+        `${queues} with cluster: give a power of two (1, 2, 4, 8, 16), the same on every node`,
+      );
+  }
   // The engine and the translator check their own fields; name them as the operator wrote them.
   let engine: ReturnType<typeof validateNatConfig>;
   try {

@@ -31,6 +31,9 @@ import {
   validateConfig,
 } from '../../nat-engine/src/index.js';
 import { EmbeddedNatStore } from '../../state/src/index.js';
+import { ClusterViewReader, createClusterViewMemory, routingTableOf } from './cluster/cluster-view.js';
+import type { PlatClusterConfig } from './cluster/plat-cluster-config.js';
+import { fabricGaugeNames, PlatFabric } from './cluster/plat-fabric.js';
 import { type ClusterShardState, openClusterShardState } from './plat-cluster-state.js';
 import type { PlatStateConfig } from './plat-state-config.js';
 import { PlatStep, platDropNames } from './plat-step.js';
@@ -85,6 +88,8 @@ export interface PlatQueueOptions {
   shards?: PlatShards;
   /** Cluster mode (`--state`): the worker's shard lives in NATS/Redis (plat-cluster-state.ts). */
   state?: PlatStateConfig;
+  /** Several nodes as one translator (with `state`): table from the main thread, fabric in worker 0. */
+  cluster?: PlatClusterConfig;
 }
 
 /** What a node's workers share: pool lessees, block table, shard table, rings. */
@@ -104,6 +109,8 @@ export interface PlatShards {
   tenantConfig: SharedArrayBuffer;
   /** Per worker: its figures per tenant slot (tenants/tenant-stats.ts), summed by the main thread. */
   tenantStats: SharedArrayBuffer[];
+  /** The cluster view (ownership table, members' fabric addresses) the main thread publishes. */
+  clusterView: SharedArrayBuffer;
 }
 
 /** Bytes of each worker-to-worker ring: ~1,400 full-size or ~14,000 small packets in flight per pair. */
@@ -128,6 +135,7 @@ export function createPlatShards(
     tenantBlocks: createTenantBlockCounts(),
     tenantConfig: createTenantConfigMemory(),
     tenantStats: Array.from({ length: workers }, () => createTenantStatsMemory()),
+    clusterView: createClusterViewMemory(),
   };
 }
 
@@ -176,6 +184,11 @@ export const platGaugeNames = [
   'replication.standbyLagSecondsSum',
   'replication.standbyLagBatches',
   'state.takeoverSeconds',
+  // Cluster (cluster:): packets of other nodes' shards this worker passed to the fabric; the fabric's
+  // counters (worker 0 only: accepted frames, drops by reason, sent, received, send-side drops).
+  'cluster.remoteForwarded',
+  'cluster.handovers',
+  ...fabricGaugeNames,
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 /** How often a worker recounts its ports in use per pool address (a scan of its block table). */
@@ -314,6 +327,47 @@ export const createQueueHandler: CreateQueueHandler = async (
   let serving: Serving | null = null;
   let store: EmbeddedNatStore | null = null;
   let cluster: ClusterShardState | null = null;
+  // Cluster (cluster:): this worker's shard is table shard `worker`; it is taken only while the table names
+  // this node its owner, and handed over (stop: final batch, snapshot, release) when a table moves it away.
+  const nodeId = options.cluster?.nodeId;
+  let tableOwnsShard = false;
+  let handingOver = false;
+  let handovers = 0;
+  const openCluster = (nowMs: number) =>
+    openClusterShardState(
+      {
+        state: options.state!,
+        config: engineConfig,
+        hashSeed: random.nextUint32(),
+        shard: worker,
+        flushIntervalMs: options.flushIntervalMs,
+        onOwner: (state, sink, allocator, epoch) => {
+          serving = serve(state, sink, () => allocator, epoch, Date.now());
+        },
+        onFenced: () => {
+          serving = null;
+        },
+        mayTakeOver: options.cluster === undefined ? undefined : () => tableOwnsShard,
+        log: (line) => process.stdout.write(`plat: ${line}\n`),
+        // Called once per batch in this thread, written into this worker's counter block (the main
+        // thread's /metrics and status read it); never per packet.
+        metrics: {
+          appendAcked(_shard, ms, events) {
+            counters[gauge[27]] = ms / 1000;
+            counters[gauge[28]] += ms / 1000;
+            counters[gauge[29]]++;
+            counters[gauge[30]] += events;
+          },
+          standbyApplied(_shard, lagMs) {
+            const seconds = Math.max(0, lagMs) / 1000;
+            counters[gauge[31]] = seconds;
+            counters[gauge[32]] += seconds;
+            counters[gauge[33]]++;
+          },
+        },
+      },
+      nowMs,
+    );
   if (options.state === undefined) {
     // Restores mappings and sessions written before a crash or stop (snapshot + log tail). One store per
     // worker (each engine is the only writer of its shards' events). A node of one worker keeps stateDir
@@ -347,39 +401,7 @@ export const createQueueHandler: CreateQueueHandler = async (
     // Cluster mode: a standby of the worker's shard until it takes it over (then `serve` runs on the
     // replica, with blocks leased from Redis); the node's main thread adds the routes once every worker
     // serves (plat.ts).
-    cluster = await openClusterShardState(
-      {
-        state: options.state,
-        config: engineConfig,
-        hashSeed: random.nextUint32(),
-        shard: worker,
-        flushIntervalMs: options.flushIntervalMs,
-        onOwner: (state, sink, allocator, epoch) => {
-          serving = serve(state, sink, () => allocator, epoch, Date.now());
-        },
-        onFenced: () => {
-          serving = null;
-        },
-        log: (line) => process.stdout.write(`plat: ${line}\n`),
-        // Called once per batch in this thread, written into this worker's counter block (the main
-        // thread's /metrics and status read it); never per packet.
-        metrics: {
-          appendAcked(_shard, ms, events) {
-            counters[gauge[27]] = ms / 1000;
-            counters[gauge[28]] += ms / 1000;
-            counters[gauge[29]]++;
-            counters[gauge[30]] += events;
-          },
-          standbyApplied(_shard, lagMs) {
-            const seconds = Math.max(0, lagMs) / 1000;
-            counters[gauge[31]] = seconds;
-            counters[gauge[32]] += seconds;
-            counters[gauge[33]]++;
-          },
-        },
-      },
-      startMs,
-    );
+    cluster = await openCluster(startMs);
   }
 
   // Packets passed to a worker that waits on its idle TUN queue wake it (libs/tun's wake eventfd).
@@ -387,6 +409,46 @@ export const createQueueHandler: CreateQueueHandler = async (
   const translate = (buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number) => {
     if (serving !== null) serving.batch.onBatch(buffer, offsets, lengths, count);
     else counters[gauge[21]] += count;
+  };
+  // Routing runs on every packet when other workers or other nodes may own it.
+  const routes = handoff.workers > 1 || options.cluster !== undefined;
+  const viewReader = options.cluster === undefined ? null : new ClusterViewReader(shards.clusterView);
+  const fabric =
+    options.cluster !== undefined && worker === 0
+      ? await PlatFabric.start(options.cluster, workers, context.vnetHdrBytes, handoff, translate)
+      : null;
+  handoff.setRemote(fabric);
+  const fabricBase = layout.index(fabricGaugeNames[0]);
+  const gaugeRemote = layout.index('cluster.remoteForwarded');
+  const gaugeHandovers = layout.index('cluster.handovers');
+  /** A newer cluster view: the routing table, the fabric's members and epochs, this shard's owner. */
+  const followCluster = () => {
+    const view = viewReader?.poll();
+    if (view === undefined || nodeId === undefined) return;
+    const routing = routingTableOf(view.table, nodeId, workers, shards.table.owner.length);
+    if (routing.version > router.table.version) router.setTable(routing);
+    fabric?.setView(view, nodeId);
+    tableOwnsShard = view.table.members[view.table.owner[worker]] === nodeId;
+    if (!tableOwnsShard && cluster !== null && cluster.store.role === 'owner' && !handingOver) {
+      // A graceful handover: no more packets here, last batch and snapshot, record released; the new
+      // owner's standby takes it at once (free record, its table names it). This worker follows as standby.
+      handingOver = true;
+      serving = null;
+      const leaving = cluster;
+      cluster = null;
+      void (async () => {
+        try {
+          await leaving.stop(Date.now());
+          handovers++;
+          process.stdout.write(`plat: shard ${worker}: handed over (table v${view.table.version})\n`);
+          cluster = await openCluster(Date.now());
+        } catch (error) {
+          process.stdout.write(`plat: shard ${worker}: handover failed: ${(error as Error).message}\n`);
+        } finally {
+          handingOver = false;
+        }
+      })();
+    }
   };
   let lastMaintenanceMs = startMs;
   // Tenants changed while running: new classification and pool shares from the next packet on.
@@ -462,6 +524,7 @@ export const createQueueHandler: CreateQueueHandler = async (
   };
 
   const maintain = (nowMs: number) => {
+    followCluster();
     const published = tenantChanges.poll();
     if (published !== undefined) applyTenants(published);
     followLinkMtus();
@@ -528,6 +591,9 @@ export const createQueueHandler: CreateQueueHandler = async (
     counters[gauge[13]] = h.received;
     counters[gauge[14]] = h.fragmentsSteered;
     counters[gauge[15]] = h.fragmentsUnrouted;
+    counters[gaugeRemote] = handoff.remoteForwarded;
+    counters[gaugeHandovers] = handovers;
+    fabric?.writeCounters(counters, fabricBase);
     lastMaintenanceMs = nowMs;
   };
 
@@ -536,7 +602,7 @@ export const createQueueHandler: CreateQueueHandler = async (
       const nowMs = Date.now();
       const s = serving;
       if (s !== null) s.platStep.setNow(nowMs);
-      const kept = handoff.workers > 1 ? handoff.splitBatch(buffer, offsets, lengths, count, nowMs) : count;
+      const kept = routes ? handoff.splitBatch(buffer, offsets, lengths, count, nowMs) : count;
       if (kept > 0) translate(buffer, offsets, lengths, kept);
       if (handoff.workers > 1) handoff.drain(translate, nowMs);
       if (nowMs - lastMaintenanceMs >= MAINTENANCE_INTERVAL_MS) maintain(nowMs);
@@ -563,6 +629,7 @@ export const createQueueHandler: CreateQueueHandler = async (
       serving?.engine.flush(nowMs);
       await store?.stop(nowMs);
       await cluster?.stop(nowMs);
+      await fabric?.stop();
       await tracing?.shutdown();
     },
   };

@@ -19,6 +19,7 @@ import {
 import { outboxMetrics } from '../../../libs/telemetry/src/index.js';
 import { parsePool4Entry, pool4Cidrs, validateConfig } from '../../nat-engine/src/index.js';
 import { type NodeCompliance, startNodeCompliance } from '../../state/src/index.js';
+import { type ClusterPlane, startClusterPlane } from './cluster/plat-cluster-plane.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
 import { platPoolUse, poolUseMetrics } from './pool-use.js';
@@ -32,6 +33,9 @@ export type RunningPlat = Pick<RunningRole, 'stop' | 'metrics'> & {
   /** Applies new tenants (parsed against the running pool) without a restart; returns a log line. */
   reloadTenants(tenants: TenantConfig[] | undefined): string;
 };
+
+/** A cluster node's longest TUN read wait: the fabric socket's receive latency while the TUN is idle. */
+const FABRIC_POLL_MS = 5;
 
 /** How long a stopping PLAT keeps sending its last compliance records while Kafka answers (the rest go at the next start). */
 const COMPLIANCE_DRAIN_MS = 5000;
@@ -107,6 +111,7 @@ async function startPlatRole(
     return `tenants reloaded: ${tenants.map((t) => t.name).join(', ')}`;
   };
   const engineConfig = validateConfig(natEngineConfig(config));
+  let clusterPlane: ClusterPlane | null = null;
   const poolUse = () => platPoolUse(shards, engineConfig);
   // Per-tenant figures: every worker's row summed by slot, named by the main thread's slot table.
   const usage = () =>
@@ -159,6 +164,7 @@ async function startPlatRole(
       counters,
       shards,
       state: config.state,
+      cluster: config.cluster,
       tenants: config.tenants,
     };
   };
@@ -215,8 +221,11 @@ async function startPlatRole(
       queues: config.queues,
       statusSocket: config.statusSocket,
       layout: platCounterLayout(config.tenants),
-      // Cluster mode: the routes come when every worker owns its shard (a standby must not draw traffic).
-      setupSteps: () => platSetupSteps(config, config.state === undefined),
+      // Active/standby (state without cluster): the routes come when every worker owns its shard (a standby
+      // must not draw traffic). A cluster node takes traffic for every shard and forwards what others own.
+      setupSteps: () => platSetupSteps(config, config.state === undefined || config.cluster !== undefined),
+      // A cluster node's worker 0 also reads the fabric socket, between TUN reads: this bounds the wait.
+      pollTimeoutMs: config.cluster === undefined ? undefined : FABRIC_POLL_MS,
       handlerModule: new URL('./plat-queue-handler.js', import.meta.url),
       // No short poll for several workers: a worker waiting on an idle TUN queue is woken through its
       // wake eventfd when another worker passes it packets (plat-queue-handler: handoff wake).
@@ -234,6 +243,7 @@ async function startPlatRole(
         compliance: complianceStatus(),
         poolUse: poolUse(),
         replication: config.state === undefined ? undefined : replicationStatus(config, counterBlocks),
+        cluster: clusterPlane?.status(),
       }),
     },
     log,
@@ -244,10 +254,29 @@ async function startPlatRole(
     `plat: ${plat.device.name} up, ${config.prefix} <-> pool ${config.pool4.join(',')}, offloads ` +
       `[${plat.device.offloadNames.join(',')}], state ${stateName}, status ${config.statusSocket}`,
   );
-  const routes = config.state === undefined ? null : followOwnership(config, counterBlocks, log);
+  if (config.state !== undefined && config.cluster !== undefined) {
+    try {
+      clusterPlane = await startClusterPlane(
+        config.cluster,
+        config.state,
+        config.queues,
+        shards.clusterView,
+        log,
+      );
+    } catch (error) {
+      await plat.stop();
+      throw error;
+    }
+  }
+  const plane = clusterPlane;
+  // Cluster mode: the plane follows the ownership table; a hot-standby pair: the routes follow the shards.
+  const routes =
+    config.state === undefined || plane !== null ? null : followOwnership(config, counterBlocks, log);
   startUsage();
   return {
     async stop() {
+      // Leave the membership first (the others drop this node at once), then hand the shards over.
+      await plane?.stop();
       routes?.stop();
       await plat.stop();
       // After the workers stopped: the last record holds every packet they counted.

@@ -53,6 +53,11 @@ export interface ClusterNatStoreOptions {
   onOwner?: (state: NatState, epoch: number) => Promise<void> | void;
   /** Called when this node stopped owning the shard (fenced): stop serving it. */
   onFenced?: (reason: string) => void;
+  /**
+   * Asked before a standby takes a free or lapsed shard: false waits (a cluster node takes only the shards
+   * its ownership table names it the owner of). Absent: any standby may take it.
+   */
+  mayTakeOver?: () => boolean;
   logLine?: (line: string) => void;
   /** Told the standby's apply lag per batch (the log's own hook, `JetStreamLogOptions.metrics`, tells appends). */
   metrics?: ReplicationMetricsSink;
@@ -207,6 +212,7 @@ export class ClusterNatStore {
       }
       const free = seen === null || seen.record.owner === '';
       if (!free && nowMs - this.seenSinceMs < this.detectionMs) return;
+      if (this.options.mayTakeOver?.() === false) return;
       await this.takeOver(seen, nowMs);
     } catch (error) {
       this.lastError = (error as Error).message;

@@ -21,6 +21,16 @@ import type { ShardRouter } from './router.js';
 export const HANDOFF_OWNED = 0;
 /** Ring tag: an IPv4 fragment steered to the receiving worker to be routed by its datagram's first fragment. */
 export const HANDOFF_FRAGMENT = 1;
+/** Ring tag: a packet of a shard another node owns, passed to the fabric worker (worker 0) to be forwarded. */
+export const HANDOFF_REMOTE = 2;
+/**
+ * The fabric's end in the fabric worker (cluster/plat-fabric.ts): takes a packet (virtio header included,
+ * `buffer[start, start + length)`) of virtual shard `shard` for another node, and sends what it took at flush().
+ */
+export interface RemoteSink {
+  forward(buffer: Uint8Array, start: number, length: number, shard: number): void;
+  flush(): void;
+}
 /** Datagrams whose owner the steering worker remembers (direct-mapped, like the PLAT's fragment table). */
 export const FRAGMENT_ROUTES = 4096;
 /** A remembered datagram route is used for this long after its first fragment (RFC 791 reassembly scale). */
@@ -77,6 +87,12 @@ export class WorkerHandoff {
   /** The rings' bytes as Buffers (views made once), so drained batches look like TUN batches. */
   private readonly ringBuffers: (Buffer | null)[];
   private readonly wake: ((worker: number) => void) | null;
+  /** The virtual shard of the packet `ownerOf` last routed (NO_SHARD when none). */
+  private lastShard = -1;
+  /** Worker 0 of a cluster node: where packets of other nodes' shards go (null: none, or another worker). */
+  private remote: RemoteSink | null = null;
+  /** Packets of other nodes' shards passed to the fabric (here or through worker 0's ring). */
+  remoteForwarded = 0;
 
   /**
    * `wake(to)`: called once per publish that carried packets to worker `to` (at most once per batch
@@ -91,8 +107,8 @@ export class WorkerHandoff {
   ) {
     assert.ok(worker >= 0 && worker < memory.workers, 'the worker is one of the node');
     assert.ok(
-      router.table.memberCount === memory.workers,
-      "the shard table's members are the node's workers",
+      router.table.memberCount === memory.workers || router.table.memberCount === memory.workers + 1,
+      "the shard table's members are the node's workers (and, in a cluster, 'another node')",
     );
     this.worker = worker;
     this.workers = memory.workers;
@@ -119,11 +135,12 @@ export class WorkerHandoff {
    */
   ownerOf(buffer: Uint8Array, ip: number, length: number): number {
     this.steer = false;
+    this.lastShard = -1;
     if (length < 20) return -1;
     const version = buffer[ip] >>> 4;
     if (version === 6) {
       if (length < 40) return -1;
-      return this.router.ownerOf(this.router.shardOf6(buffer, ip));
+      return this.route(this.router.shardOf6(buffer, ip));
     }
     if (version !== 4) return -1;
     const headerBytes = (buffer[ip] & 15) << 2;
@@ -135,6 +152,25 @@ export class WorkerHandoff {
       return (Math.imul(this.fragmentSlotOf(buffer, ip), 0x9e3779b1) >>> 0) % this.workers;
     }
     return this.ownerOfIpv4(buffer, ip, headerBytes, length);
+  }
+
+  /** Worker 0 of a cluster node takes the packets of other nodes' shards to the fabric through `sink`. */
+  setRemote(sink: RemoteSink | null): void {
+    assert.ok(sink === null || this.worker === 0, 'the fabric worker is worker 0');
+    this.remote = sink;
+  }
+
+  /** Routes a virtual shard to its owner, remembering the shard (NO_SHARD -> -1). */
+  private route(shard: number): number {
+    this.lastShard = shard;
+    return this.router.ownerOf(shard);
+  }
+
+  /** A packet of another node's shard: to the fabric here (worker 0), else to worker 0's ring. */
+  private toRemote(buffer: Uint8Array, start: number, length: number): void {
+    this.remoteForwarded++;
+    if (this.remote !== null) this.remote.forward(buffer, start, length, this.lastShard);
+    else if (this.worker !== 0) this.forward(buffer, start, length, 0, HANDOFF_REMOTE);
   }
 
   /** True when the packet `ownerOf` just classified is an IPv4 fragment steered by its datagram. */
@@ -223,6 +259,10 @@ export class WorkerHandoff {
         else tag = HANDOFF_FRAGMENT;
       }
       if (owner === -2) continue; // a later fragment of an unknown datagram: counted, dropped
+      if (owner >= this.workers) {
+        this.toRemote(buffer, start, length);
+        continue;
+      }
       if (owner < 0 || owner === this.worker) {
         offsets[kept] = start;
         lengths[kept] = length;
@@ -232,6 +272,7 @@ export class WorkerHandoff {
       this.forward(buffer, start, length, owner, tag);
     }
     this.publish();
+    this.remote?.flush();
     return kept;
   }
 
@@ -258,9 +299,21 @@ export class WorkerHandoff {
         for (let i = 0; i < batch.count; i++) {
           const start = batch.offsets[i];
           const length = batch.lengths[i];
-          if (batch.tags[i] === HANDOFF_FRAGMENT) {
+          if (batch.tags[i] === HANDOFF_REMOTE) {
+            // Passed to the fabric worker: route it again (the table may have moved) and send it.
+            const owner = this.ownerOf(data, start + vnet, length - vnet);
+            if (owner >= this.workers || (owner >= 0 && owner !== this.worker)) {
+              if (owner >= this.workers) this.remote?.forward(data, start, length, this.lastShard);
+              else this.forward(data, start, length, owner, HANDOFF_OWNED);
+              continue;
+            }
+          } else if (batch.tags[i] === HANDOFF_FRAGMENT) {
             const owner = this.ownerOfFragment(data, start + vnet, length - vnet, nowMs);
             if (owner === -2) continue;
+            if (owner >= this.workers) {
+              this.toRemote(data, start, length);
+              continue;
+            }
             if (owner >= 0 && owner !== this.worker) {
               this.forward(data, start, length, owner, HANDOFF_OWNED);
               continue;
@@ -276,6 +329,7 @@ export class WorkerHandoff {
       }
     }
     this.publish();
+    this.remote?.flush();
     return total;
   }
 
@@ -310,14 +364,14 @@ export class WorkerHandoff {
     if (protocol === 6 || protocol === 17) {
       if (l4 + 4 > end) return -1;
       const port = (buffer[l4 + 2] << 8) | buffer[l4 + 3];
-      return router.ownerOf(router.shardOf4(protocol === 6 ? 0 : 1, this.word(buffer, ip + 16), port));
+      return this.route(router.shardOf4(protocol === 6 ? 0 : 1, this.word(buffer, ip + 16), port));
     }
     if (protocol !== 1 || l4 + 8 > end) return -1;
     const type = buffer[l4];
     if (type === 0 || type === 8) {
       // Echo: the identifier is the query's "port" (RFC 6146 sec. 3.5.3).
       const id = (buffer[l4 + 4] << 8) | buffer[l4 + 5];
-      return router.ownerOf(router.shardOf4(2, this.word(buffer, ip + 16), id));
+      return this.route(router.shardOf4(2, this.word(buffer, ip + 16), id));
     }
     if (type !== 3 && type !== 11 && type !== 12) return -1;
     // An ICMP error quotes the packet the subscriber's flow sent: its source is the pool address and port.
@@ -329,11 +383,11 @@ export class WorkerHandoff {
     const source = this.word(buffer, inner + 12);
     if (innerProtocol === 6 || innerProtocol === 17) {
       const port = (buffer[innerL4] << 8) | buffer[innerL4 + 1];
-      return router.ownerOf(router.shardOf4(innerProtocol === 6 ? 0 : 1, source, port));
+      return this.route(router.shardOf4(innerProtocol === 6 ? 0 : 1, source, port));
     }
     if (innerProtocol === 1) {
       const id = (buffer[innerL4 + 4] << 8) | buffer[innerL4 + 5];
-      return router.ownerOf(router.shardOf4(2, source, id));
+      return this.route(router.shardOf4(2, source, id));
     }
     return -1;
   }

@@ -7,8 +7,10 @@ export {
   FRAGMENT_ROUTES,
   HANDOFF_FRAGMENT,
   HANDOFF_OWNED,
+  HANDOFF_REMOTE,
   HandoffCounters,
   type HandoffMemory,
+  type RemoteSink,
   WorkerHandoff,
 } from './handoff.js';
 export { ShardRouter } from './router.js';
