@@ -17,6 +17,16 @@ export {
   lookupInKafka,
 } from './lookup.js';
 export {
+  type LookupCredential,
+  type LookupServer,
+  type LookupServerOptions,
+  lookupCredentialKeys,
+  OPERATOR,
+  parseLookupCredentials,
+  startLookupServer,
+  tokenSha256,
+} from './lookup-server.js';
+export {
   COMPLIANCE_PACK_VERSION,
   type ComplianceMessageFormat,
   decodeMessage,
@@ -49,6 +59,7 @@ export {
   decodeRecord,
   defaultDeriverOptions,
   formatPrefix,
+  type TenantOf,
 } from './records.js';
 export {
   type ConfigRecord,
