@@ -257,6 +257,33 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
     return this.inShardOrder(shard, (cursor) => Promise.resolve(cursor.lastEpoch));
   }
 
+  /**
+   * The shard's last batch sequence as the stream holds it now (0 when none), read from the server on
+   * every call: for readers of a log that another instance writes (the compliance outbox), where the
+   * cached cursor of `lastSequence` would stay where it was first read.
+   */
+  async tailSequence(shard: number): Promise<number> {
+    if (this.stopped) throw stoppedError();
+    const last = await this.lastMessage(shard);
+    return last === null ? 0 : Number(last.header.get(HEADER_SEQUENCE));
+  }
+
+  /**
+   * The batch sequence of the shard's first retained message (1 when the subject holds none): batches
+   * below it were purged by a snapshot. Reads one message's headers (a direct get), not the snapshot.
+   */
+  async firstRetainedSequence(shard: number): Promise<number> {
+    if (this.stopped) throw stoppedError();
+    let first: StoredMsg | null;
+    try {
+      first = await this.jsm.direct.getMessage(this.stream, { seq: 1, next_by_subj: this.subjectOf(shard) });
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === 10037) return 1;
+      throw unavailable(`read the head of shard ${shard}`, error);
+    }
+    return first === null ? 1 : Number(first.header.get(HEADER_SEQUENCE));
+  }
+
   /** Forgets what this log instance cached of the shard's tail (a new owner re-reads it). */
   forget(shard: number): void {
     this.cursors.delete(shard);
