@@ -3,7 +3,7 @@
 // with their exit status (failures are results to assert on, not exceptions), background helpers
 // stopped by the PID we started, and the xlat64 roles' status counters.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLab, type Lab } from '../../infra/lab/lab.js';
 
@@ -326,3 +326,28 @@ export function readUdpLog(path: string): { peer: string; port: number; length: 
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line));
 }
+
+/**
+ * The PID a pid file recorded, while that process still runs; null when it is gone. A recorded process
+ * that exited may have its PID recycled by another suite's process (pid_max may be 32768): one that
+ * started after the file was written is not the recorded one and is never signalled.
+ */
+export function recordedPid(pidFile: string): number | null {
+  if (!existsSync(pidFile)) return null;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  if (fields[0] === 'Z') return null;
+  const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+  const startedSeconds = bootSeconds + Number(fields[19]) / CLOCK_TICKS;
+  return startedSeconds <= statSync(pidFile).mtimeMs / 1000 + 1 ? pid : null;
+}
+
+/** USER_HZ: /proc's process start times are in these ticks (100 on Linux for every architecture we run). */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
