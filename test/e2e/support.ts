@@ -147,13 +147,19 @@ export function createE2eLab(
     ...lab,
     io,
     up: () => {
+      let output: string;
       try {
-        return lab.up();
+        output = lab.up();
       } catch (error) {
         // execFileSync's message names only the command; the reason is in lab.sh's own log lines.
         const output = String((error as { stdout?: string }).stdout ?? '');
         throw new Error(`lab.sh up (${prefix}) failed:\n${output.split('\n').slice(-30).join('\n')}`);
       }
+      // lab.sh waits for a PLAT started with a command of its own (as here) only until its TUN device
+      // exists; its workers and status socket come later (seconds under load). Tests start against a
+      // PLAT that answers `xlat64 status`.
+      if (options.plat === 'xlat64') waitForStatus(runDir, 'plat');
+      return output;
     },
     runDir,
     run,
@@ -227,6 +233,21 @@ export interface StatusDocument {
   [key: string]: unknown;
 }
 
+/** Waits until the role's status socket answers (its ' up, ' line is logged just after). */
+function waitForStatus(runDir: string, role: 'plat' | 'clat', timeoutMs = 60_000): void {
+  const socket = `${runDir}/xlat64-${role}.sock`;
+  const answers = () =>
+    spawnSync(process.execPath, [XLAT64, 'status', '--socket', socket, '--json'], { timeout: 30_000 })
+      .status === 0;
+  try {
+    waitUntil(answers, `the lab's ${role} to answer xlat64 status on ${socket}`, timeoutMs);
+  } catch (error) {
+    const log = `${runDir}/xlat64-${role}.log`;
+    const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
+    throw new Error(`${(error as Error).message}\n${log} ends:\n${tail}`);
+  }
+}
+
 function readStatus(runDir: string, role: 'plat' | 'clat'): StatusDocument {
   const result = spawnSync(
     process.execPath,
@@ -238,7 +259,9 @@ function readStatus(runDir: string, role: 'plat' | 'clat'): StatusDocument {
   );
   if (result.status !== 0) {
     const why = result.signal ? `killed by ${result.signal} (timeout 30 s?)` : `exit ${result.status}`;
-    throw new Error(`xlat64 status (${role}) failed, ${why}: ${result.stderr}`);
+    const log = `${runDir}/xlat64-${role}.log`;
+    const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
+    throw new Error(`xlat64 status (${role}) failed, ${why}: ${result.stderr}\n${log} ends:\n${tail}`);
   }
   return JSON.parse(result.stdout) as StatusDocument;
 }
