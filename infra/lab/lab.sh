@@ -68,10 +68,22 @@ die() { log "ERROR: $*"; exit 1; }
 alive() { [[ -r /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 pidof_file() { [[ -s $1 ]] && tr -dc 0-9 <"$1"; }
 
+# The process PID is the one pid file F recorded: it started before F was last written. A recorded
+# process that exited may have its PID recycled by another run's process (pid_max may be 32768, a test
+# run starts thousands): that one started later and is left alone.
+recorded() {
+  local pid=$1 f=$2 stat btime ticks fields
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  read -r -a fields <<<"${stat##*) }"
+  btime=$(awk '/^btime/ { print $2 }' /proc/stat)
+  ticks=$(getconf CLK_TCK)
+  ((btime + fields[19] / ticks <= $(stat -c %Y "$f" 2>/dev/null || echo 0) + 1))
+}
+
 kill_pidfile() { # stop the process recorded in a pid file (only processes this lab started)
   local f=$1 pid
   pid=$(pidof_file "$f" || true)
-  if [[ -n $pid ]] && alive "$pid"; then
+  if [[ -n $pid ]] && alive "$pid" && recorded "$pid" "$f"; then
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 60); do alive "$pid" || break; sleep 0.05; done
     alive "$pid" && kill -9 "$pid" 2>/dev/null || true
@@ -89,7 +101,7 @@ is_up() { # namespaces exist, same configuration, every recorded process alive
   for f in "$RUN"/*.pid; do
     [[ -e $f ]] || continue
     pid=$(pidof_file "$f" || true)
-    [[ -n $pid ]] && alive "$pid" || return 1
+    [[ -n $pid ]] && alive "$pid" && recorded "$pid" "$f" || return 1
   done
 }
 

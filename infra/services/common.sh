@@ -13,10 +13,18 @@ alive() {
   [[ -n $state && $state != Z ]]
 }
 
-# Stops the process PID (SIGTERM, then SIGKILL after ~5 s) and waits until it is gone.
+# PID's start time (clock ticks since boot): with START, a process is the same one only while it matches
+# (PIDs are recycled: pid_max may be 32768, and a test run starts thousands of processes).
+start_ticks() {
+  awk '{ sub(/.*\) /, ""); print $20 }' "/proc/$1/stat" 2>/dev/null
+}
+
+# Stops the process PID (SIGTERM, then SIGKILL after ~5 s) and waits until it is gone. With START (its
+# start_ticks when it was recorded), a PID now held by another process is left alone.
 stop_pid() {
-  local pid=$1 i
+  local pid=$1 start=${2:-} i
   alive "$pid" || return 0
+  [[ -z $start || $(start_ticks "$pid") == "$start" ]] || return 0
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do
     alive "$pid" || return 0
@@ -35,10 +43,17 @@ stop_pid() {
 # must not leave servers behind) and then removes DIR when it is one of our temporary directories.
 # Detached, so it outlives this script.
 watch_owner() {
-  local owner=$1 pid=$2 dir=$3 cleanup=''
+  local owner=$1 pid=$2 dir=$3 cleanup=':'
   [[ -n $owner ]] || return 0
   if [[ $dir == /tmp/x64t-* ]]; then cleanup="rm -rf '$dir'"; fi
-  setsid bash -c "$(declare -f alive stop_pid); while alive $owner && alive $pid; do sleep 1; done; alive $owner || { stop_pid $pid; $cleanup; }" \
+  # Both identified by PID and start time: a recycled PID is neither the owner nor the server.
+  local owner_start pid_start
+  owner_start=$(start_ticks "$owner")
+  pid_start=$(start_ticks "$pid")
+  setsid bash -c "$(declare -f alive start_ticks stop_pid)
+    same() { alive \$1 && [[ \$(start_ticks \$1) == \$2 ]]; }
+    while same $owner '$owner_start' && same $pid '$pid_start'; do sleep 1; done
+    same $owner '$owner_start' || { stop_pid $pid '$pid_start'; $cleanup; }" \
     </dev/null >/dev/null 2>&1 &
 }
 

@@ -2,6 +2,7 @@
 // outbox waits with its lag counted, then every record reaches the topic exactly once. Uses its own
 // broker (started by the same infra/kafka scripts) so the run's shared broker keeps serving others.
 // While Kafka is down, the outbox's lag gauges (libs/telemetry outboxMetrics) report what it holds.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type KafkaBroker,
@@ -96,6 +97,15 @@ describe('compliance outbox across a Kafka crash and restart', () => {
         const age = gauge('xlat64_compliance_outbox_oldest_pending_age');
         expect(age).toBeGreaterThanOrEqual((t0 - (before.oldestPendingAtMs as number)) / 1000);
         expect(age).toBeLessThanOrEqual((t1 - (before.oldestPendingAtMs as number)) / 1000);
+        expect(gauge('xlat64_compliance_outbox_lost')).toBe(before.lostBatches);
+        // Every compliance metric the alerting rules name is one this scrape has.
+        const rules = readFileSync(
+          new URL('../../infra/prometheus/xlat64-alerts.yml', import.meta.url),
+          'utf8',
+        );
+        const named = [...new Set(rules.match(/xlat64_compliance_\w+/g))];
+        expect(named.length).toBeGreaterThan(0);
+        expect(named.filter((name) => Number.isNaN(gauge(name)))).toEqual([]);
       } finally {
         await endpoint.stop();
       }

@@ -30,6 +30,7 @@ import {
   decodeMessage,
   defaultDeriverOptions,
   EmbeddedEventLog,
+  type EventLog,
   eventLogSource,
   type SourceBatch,
   scanPartition,
@@ -64,7 +65,7 @@ export interface FlowResult {
 }
 
 /** The NAT engine and an event log: every step's events become one batch of shard 0. */
-export class EngineDriver {
+export class EngineDriver<L extends EventLog = EmbeddedEventLog> {
   readonly engine: NatEngine;
   readonly events: NatEvent[] = [];
   nowMs: number;
@@ -79,12 +80,34 @@ export class EngineDriver {
     startMs: number,
     config: Partial<NatEngineConfigInput> = {},
     seed = 7,
-  ): Promise<EngineDriver> {
+  ): Promise<EngineDriver<EmbeddedEventLog>> {
     return new EngineDriver(await EmbeddedEventLog.open(logDir), startMs, config, seed);
   }
 
+  /**
+   * The engine writing to `log` (e.g. the cluster state's JetStream log) as `shard`, under `epoch`
+   * (raise `epoch` to write as a new owner after a takeover, as the cluster store does).
+   */
+  static over<T extends EventLog>(
+    log: T,
+    startMs: number,
+    shard: number,
+    epoch: number,
+    config: Partial<NatEngineConfigInput> = {},
+    seed = 7,
+  ): EngineDriver<T> {
+    const driver = new EngineDriver(log, startMs, config, seed);
+    driver.shard = shard;
+    driver.epoch = epoch;
+    return driver;
+  }
+
+  shard = 0;
+  /** Owner epoch of the batches appended from now on. */
+  epoch = 0;
+
   private constructor(
-    readonly log: EmbeddedEventLog,
+    readonly log: L,
     startMs: number,
     config: Partial<NatEngineConfigInput>,
     seed: number,
@@ -146,7 +169,13 @@ export class EngineDriver {
     this.sequence++;
     // The log acknowledges asynchronously and in order; `settle()` waits for every ack (and rethrows).
     this.appends.push(
-      this.log.append({ shard: 0, epoch: 0, sequence: this.sequence, eventCount: batch.length, payload }),
+      this.log.append({
+        shard: this.shard,
+        epoch: this.epoch,
+        sequence: this.sequence,
+        eventCount: batch.length,
+        payload,
+      }),
     );
   }
 
@@ -160,11 +189,11 @@ export class EngineDriver {
   /** The retained batches read back from the log and decoded, as the outbox's source returns them. */
   async batches(): Promise<SourceBatch[]> {
     await this.settle();
-    const source = eventLogSource(this.log, [0]);
+    const source = eventLogSource(this.log, [this.shard]);
     const out: SourceBatch[] = [];
-    const after = (await source.firstSequence(0)) - 1; // after a compaction: the retained batches
+    const after = (await source.firstSequence(this.shard)) - 1; // after a compaction: the retained batches
     for (;;) {
-      const batches = await source.read(0, out.at(-1)?.sequence ?? after, 1024);
+      const batches = await source.read(this.shard, out.at(-1)?.sequence ?? after, 1024);
       if (batches.length === 0) break;
       out.push(...batches);
     }
@@ -230,17 +259,22 @@ export async function readTopic(bootstrap: string, topic: string): Promise<Topic
 
 /** The records the outbox must produce for the driver's log, derived independently here. */
 export async function expectedRecords(
-  driver: EngineDriver,
+  driver: EngineDriver<EventLog>,
   options: Partial<DeriverOptions>,
 ): Promise<ComplianceRecord[]> {
   const deriver = new ComplianceDeriver({ ...defaultDeriverOptions, ...options });
   const out: ComplianceRecord[] = [];
-  for (const batch of await driver.batches()) deriver.derive(0, batch.sequence, batch.events, out);
+  for (const batch of await driver.batches()) deriver.derive(driver.shard, batch.sequence, batch.events, out);
   return out;
 }
 
 /** Subscribers making and ending flows over `durationMs`: leases, releases and re-leases. */
-export function churn(driver: EngineDriver, subscribers: number, durationMs: number, seed = 1): void {
+export function churn(
+  driver: EngineDriver<EventLog>,
+  subscribers: number,
+  durationMs: number,
+  seed = 1,
+): void {
   let x = seed;
   const random = (): number => {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;

@@ -3,7 +3,7 @@
 // with their exit status (failures are results to assert on, not exceptions), background helpers
 // stopped by the PID we started, and the xlat64 roles' status counters.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLab, type Lab } from '../../infra/lab/lab.js';
 
@@ -147,13 +147,19 @@ export function createE2eLab(
     ...lab,
     io,
     up: () => {
+      let output: string;
       try {
-        return lab.up();
+        output = lab.up();
       } catch (error) {
         // execFileSync's message names only the command; the reason is in lab.sh's own log lines.
         const output = String((error as { stdout?: string }).stdout ?? '');
         throw new Error(`lab.sh up (${prefix}) failed:\n${output.split('\n').slice(-30).join('\n')}`);
       }
+      // lab.sh waits for a PLAT started with a command of its own (as here) only until its TUN device
+      // exists; its workers and status socket come later (seconds under load). Tests start against a
+      // PLAT that answers `xlat64 status`.
+      if (options.plat === 'xlat64') waitForStatus(runDir, 'plat');
+      return output;
     },
     runDir,
     run,
@@ -227,6 +233,21 @@ export interface StatusDocument {
   [key: string]: unknown;
 }
 
+/** Waits until the role's status socket answers (its ' up, ' line is logged just after). */
+function waitForStatus(runDir: string, role: 'plat' | 'clat', timeoutMs = 60_000): void {
+  const socket = `${runDir}/xlat64-${role}.sock`;
+  const answers = () =>
+    spawnSync(process.execPath, [XLAT64, 'status', '--socket', socket, '--json'], { timeout: 30_000 })
+      .status === 0;
+  try {
+    waitUntil(answers, `the lab's ${role} to answer xlat64 status on ${socket}`, timeoutMs);
+  } catch (error) {
+    const log = `${runDir}/xlat64-${role}.log`;
+    const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
+    throw new Error(`${(error as Error).message}\n${log} ends:\n${tail}`);
+  }
+}
+
 function readStatus(runDir: string, role: 'plat' | 'clat'): StatusDocument {
   const result = spawnSync(
     process.execPath,
@@ -238,7 +259,9 @@ function readStatus(runDir: string, role: 'plat' | 'clat'): StatusDocument {
   );
   if (result.status !== 0) {
     const why = result.signal ? `killed by ${result.signal} (timeout 30 s?)` : `exit ${result.status}`;
-    throw new Error(`xlat64 status (${role}) failed, ${why}: ${result.stderr}`);
+    const log = `${runDir}/xlat64-${role}.log`;
+    const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
+    throw new Error(`xlat64 status (${role}) failed, ${why}: ${result.stderr}\n${log} ends:\n${tail}`);
   }
   return JSON.parse(result.stdout) as StatusDocument;
 }
@@ -326,3 +349,28 @@ export function readUdpLog(path: string): { peer: string; port: number; length: 
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line));
 }
+
+/**
+ * The PID a pid file recorded, while that process still runs; null when it is gone. A recorded process
+ * that exited may have its PID recycled by another suite's process (pid_max may be 32768): one that
+ * started after the file was written is not the recorded one and is never signalled.
+ */
+export function recordedPid(pidFile: string): number | null {
+  if (!existsSync(pidFile)) return null;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  if (fields[0] === 'Z') return null;
+  const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+  const startedSeconds = bootSeconds + Number(fields[19]) / CLOCK_TICKS;
+  return startedSeconds <= statSync(pidFile).mtimeMs / 1000 + 1 ? pid : null;
+}
+
+/** USER_HZ: /proc's process start times are in these ticks (100 on Linux for every architecture we run). */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;

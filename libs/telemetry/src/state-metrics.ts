@@ -53,6 +53,8 @@ export interface OutboxLagStatus {
   pendingRecords: number;
   oldestPendingAtMs: number | null;
   lagBatches: number;
+  /** Batches the event log dropped (retention, snapshot purge) before the outbox sent their records. */
+  lostBatches?: number;
 }
 
 /** The compliance outbox's lag as gauges, read from `status()` at each scrape. */
@@ -85,6 +87,14 @@ export function outboxMetrics(
       unit: '{batch}',
       description: 'event-log batches not yet forwarded to Kafka, summed over shards',
       observe: () => [{ value: status().lagBatches }],
+    },
+    {
+      metric: 'xlat64.compliance.outbox.lost',
+      kind: 'gauge',
+      unit: '{batch}',
+      description:
+        'event-log batches dropped before their compliance records reached Kafka (a Kafka outage longer than the log keeps them)',
+      observe: () => [{ value: status().lostBatches ?? 0 }],
     },
   ];
 }

@@ -7,7 +7,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { measure } from '../../../test/support/collections.js';
+import { fewestCollections } from '../../../test/support/collections.js';
 import { createNamespace, deleteNamespace, inNs, ip, spawnInNs } from '../../tun/test/netns.js';
 import { parseIpv6Address } from '../../xlat/src/index.js';
 import {
@@ -481,15 +481,13 @@ describe('libs/xdp on a veth pair', () => {
       }
       return found;
     };
-    lookups();
-    const lookupRun = await measure(lookups);
-    expect(lookupRun.value).toBe(4_000_000);
-    expect(lookupRun.collections).toBeLessThanOrEqual(1);
-    round(); // warm up (JIT, first frames)
-    const measured = await measure(round);
-    expect(measured.value).toBeGreaterThan(0);
+    expect(lookups()).toBe(4_000_000);
+    // The quietest of several runs, each after a full collection (the runner's own garbage and
+    // background compilation under load show in one run; an allocating path collects in every run).
+    expect(await fewestCollections(lookups)).toBe(0);
+    expect(round()).toBeGreaterThan(0); // warm up (JIT, first frames)
+    expect(await fewestCollections(round)).toBe(0);
     expect(writer.stats.neighbourMisses).toBe(0);
-    expect(measured.collections).toBeLessThanOrEqual(1);
     port.close();
   });
 

@@ -37,7 +37,8 @@ Options (config-file key in brackets):
                           first stops renewing (config file: state: { nats, redis, nodeId, detectionMs, pool })
   --compliance URL        compliance log: a record per port-block lease and release to Kafka,
                           kafka://HOST:PORT[,HOST:PORT]/TOPIC [compliance, or compliance.url with
-                          mode, logDestinations, heldIntervalMs, node, format, compression] (off by default)
+                          mode, logDestinations, heldIntervalMs, node, format, compression] (off by default);
+                          with --state each shard's owner produces its records from JetStream
 Config-file only: cluster: { nodeId, detectionMs, fabric: { address, keys, currentKeyId, mac, vni } } —
 several nodes with the same state act as one translator: membership and the ownership table in NATS KV,
 packets of shards another node owns forwarded to it over an authenticated GENEVE fabric (README "Cluster").

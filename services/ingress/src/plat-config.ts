@@ -157,10 +157,18 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
   const iface4 = raw.interface4 === undefined ? undefined : readDeviceName(raw, 'interface4', '');
   if (iface4 !== undefined && (io !== 'xdp' || iface4 === iface))
     throw configError('interface4', "is the IPv4 side's interface with io 'xdp', other than interface");
-  if (raw.state !== undefined && raw.compliance !== undefined)
+  // With state the record ids are cluster-wide (`c-<state.pool>/…`, the same whichever node produces a
+  // shard), so a per-node name in them cannot apply.
+  const rawCompliance = raw.compliance as RawConfig | undefined;
+  if (
+    raw.state !== undefined &&
+    typeof rawCompliance === 'object' &&
+    rawCompliance !== null &&
+    rawCompliance.node !== undefined
+  )
     throw configError(
-      'compliance',
-      'the compliance outbox reads the embedded logs and is not wired to cluster mode (state) yet; remove one of compliance or state',
+      'compliance.node',
+      "is not used with cluster mode (state): record ids are the cluster pool's (c-<state.pool>/…) on every node; remove compliance.node",
     );
   if (raw.state !== undefined && io === 'xdp')
     throw configError('state', "cluster mode (state) runs with io 'tun' for now; remove io: xdp or state");

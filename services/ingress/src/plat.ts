@@ -18,7 +18,12 @@ import {
 } from '../../../libs/dataplane/src/index.js';
 import { outboxMetrics } from '../../../libs/telemetry/src/index.js';
 import { parsePool4Entry, pool4Cidrs, validateConfig } from '../../nat-engine/src/index.js';
-import { type NodeCompliance, startNodeCompliance } from '../../state/src/index.js';
+import {
+  ClusterCompliance,
+  connectNats,
+  type NodeCompliance,
+  startNodeCompliance,
+} from '../../state/src/index.js';
 import { type ClusterPlane, startClusterPlane } from './cluster/plat-cluster-plane.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
@@ -58,7 +63,9 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
     role.metrics?.observe(outboxMetrics(() => running.status()));
     log(
       `plat: compliance records to kafka://${config.compliance.brokers.join(',')}/${config.compliance.topic} ` +
-        `(outbox in the main thread, reading the workers' logs)`,
+        (config.state === undefined
+          ? `(outbox in the main thread, reading the workers' logs)`
+          : `(outbox in the main thread, reading the JetStream log of the shards this node owns)`),
     );
   }
   return {
@@ -77,6 +84,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
  * layout (plat-queue-handler.ts): stateDir with one worker, stateDir/workers-<N>/q<i> with N.
  */
 function startPlatCompliance(config: PlatConfig, tenantNames: TenantNames): Promise<NodeCompliance> {
+  if (config.state !== undefined) return startPlatClusterCompliance(config);
   const workers = config.queues;
   const layoutDir = workers === 1 ? config.stateDir : join(config.stateDir, `workers-${workers}`);
   return startNodeCompliance({
@@ -91,6 +99,36 @@ function startPlatCompliance(config: PlatConfig, tenantNames: TenantNames): Prom
     natConfiguration: natEngineConfig(config),
     tenantOf: tenantNames.tenantOf,
   });
+}
+
+/**
+ * Cluster mode: the outbox reads the shards' JetStream subjects and produces the records of the shards
+ * this node owns (services/state compliance/cluster-outbox.ts); ids are the pool's, the same on every node.
+ */
+async function startPlatClusterCompliance(config: PlatConfig): Promise<NodeCompliance> {
+  const state = config.state!;
+  const nc = await connectNats({ url: state.nats, name: `xlat64-${state.nodeId}-compliance` });
+  try {
+    const compliance = await ClusterCompliance.start({
+      config: config.compliance!,
+      nc,
+      nodeId: state.nodeId,
+      shards: Array.from({ length: config.queues }, (_, i) => i),
+      idPrefix: `c-${state.pool}/`,
+      engine: validateConfig(natEngineConfig(config)),
+      natConfiguration: natEngineConfig(config),
+    });
+    return {
+      status: () => compliance.status(),
+      async stop(drainMs) {
+        await compliance.stop(drainMs);
+        await nc.close();
+      },
+    };
+  } catch (error) {
+    await nc.close().catch(() => undefined);
+    throw error;
+  }
 }
 
 async function startPlatRole(

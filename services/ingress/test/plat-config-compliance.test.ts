@@ -82,19 +82,20 @@ describe('plat configuration: compliance', () => {
     expect(refusal(42).field).toBe('compliance');
   });
 
-  it('is refused together with cluster mode (state), naming compliance, until the outbox reads the cluster log', () => {
-    // Proves a PLAT never starts with a compliance log that would silently read nothing.
+  it('is accepted with cluster mode (state); only compliance.node is refused there, named', () => {
+    // Proves the JetStream outbox is configurable with state, and a per-node id name that cannot apply
+    // to cluster-wide ids is refused at start instead of being silently ignored.
+    const state = 'nats://127.0.0.1:4222,redis://127.0.0.1:6379';
+    const config = parsePlatConfig({ ...base, compliance: 'kafka://192.0.2.10:9092/cgnat-log', state });
+    expect(config.compliance?.topic).toBe('cgnat-log');
+    expect(config.state?.nats).toBe('nats://127.0.0.1:4222');
     let error: unknown;
     try {
-      parsePlatConfig({
-        ...base,
-        compliance: 'kafka://192.0.2.10:9092/cgnat-log',
-        state: 'nats://127.0.0.1:4222,redis://127.0.0.1:6379',
-      });
+      parsePlatConfig({ ...base, compliance: { url: 'kafka://192.0.2.10:9092/t', node: 'a' }, state });
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(DataplaneError);
-    expect((error as Error).message).toMatch(/^compliance: .*cluster mode \(state\)/);
+    expect((error as DataplaneError).field).toBe('compliance.node');
   });
 });

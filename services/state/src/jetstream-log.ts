@@ -72,6 +72,8 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
   readonly stream: string;
   readonly subjectPrefix: string;
   private readonly cursors = new Map<number, Promise<ShardCursor>>();
+  /** Per shard, the last batch a read yielded and its stream sequence (where the next read may resume). */
+  private readonly readPositions = new Map<number, { batch: number; streamSequence: number }>();
   private readonly appendTimeoutMs: number;
   private readonly metrics: ReplicationMetricsSink | undefined;
   private stopped = false;
@@ -211,12 +213,19 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
     if (last === null) return;
     const lastBatch = Number(last.header.get(HEADER_SEQUENCE));
     if (lastBatch <= afterSequence) return;
+    // A read that continues where this instance's last read of the shard stopped starts at the next
+    // stream sequence (a reader polling the tail, as the compliance outbox does, then reads only what
+    // is new); any other starts at the subject's first retained message and skips up to afterSequence.
+    const resume = this.readPositions.get(shard);
+    const startAt = resume !== undefined && resume.batch === afterSequence ? resume.streamSequence + 1 : 0;
     let consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>;
     try {
-      consumer = await this.js.consumers.get(this.stream, {
-        filter_subjects: subject,
-        deliver_policy: DeliverPolicy.All,
-      });
+      consumer = await this.js.consumers.get(
+        this.stream,
+        startAt > 0
+          ? { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startAt }
+          : { filter_subjects: subject, deliver_policy: DeliverPolicy.All },
+      );
     } catch (error) {
       throw unavailable(`read shard ${shard}`, error);
     }
@@ -238,7 +247,9 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
           }
           first = false;
           expected++;
-          yield this.batchOf(shard, m.headers, m.data);
+          const batch = this.batchOf(shard, m.headers, m.data);
+          this.readPositions.set(shard, { batch: sequence, streamSequence: m.seq });
+          yield batch;
         } else {
           first = false;
         }
@@ -255,6 +266,33 @@ export class JetStreamEventLog implements EventLog, SnapshotStore {
 
   async lastEpoch(shard: number): Promise<number> {
     return this.inShardOrder(shard, (cursor) => Promise.resolve(cursor.lastEpoch));
+  }
+
+  /**
+   * The shard's last batch sequence as the stream holds it now (0 when none), read from the server on
+   * every call: for readers of a log that another instance writes (the compliance outbox), where the
+   * cached cursor of `lastSequence` would stay where it was first read.
+   */
+  async tailSequence(shard: number): Promise<number> {
+    if (this.stopped) throw stoppedError();
+    const last = await this.lastMessage(shard);
+    return last === null ? 0 : Number(last.header.get(HEADER_SEQUENCE));
+  }
+
+  /**
+   * The batch sequence of the shard's first retained message (1 when the subject holds none): batches
+   * below it were purged by a snapshot. Reads one message's headers (a direct get), not the snapshot.
+   */
+  async firstRetainedSequence(shard: number): Promise<number> {
+    if (this.stopped) throw stoppedError();
+    let first: StoredMsg | null;
+    try {
+      first = await this.jsm.direct.getMessage(this.stream, { seq: 1, next_by_subj: this.subjectOf(shard) });
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === 10037) return 1;
+      throw unavailable(`read the head of shard ${shard}`, error);
+    }
+    return first === null ? 1 : Number(first.header.get(HEADER_SEQUENCE));
   }
 
   /** Forgets what this log instance cached of the shard's tail (a new owner re-reads it). */

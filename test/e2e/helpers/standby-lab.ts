@@ -3,9 +3,17 @@
 // own TUN device and status socket), a nats-server and a redis-server in the PLAT namespace, and a
 // drill target file (`xlat64 drill --target`) describing it all.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createE2eLab, type E2eLab, SERVER_V4, SERVER_V6, waitUntil, XLAT64 } from '../support.js';
+import {
+  createE2eLab,
+  type E2eLab,
+  recordedPid,
+  SERVER_V4,
+  SERVER_V6,
+  waitUntil,
+  XLAT64,
+} from '../support.js';
 
 const servers = new URL('../../../infra/services/', import.meta.url);
 export const NATS_PORT = 4222;
@@ -84,6 +92,8 @@ export function createStandbyLab(name: string, options: StandbyLabOptions = {}):
       const pid = Number(readFileSync(`${lab.runDir}/xlat64-plat.pid`, 'utf8').trim());
       process.kill(pid, 'SIGTERM');
       waitUntil(() => !pidAlive(pid), 'the lab PLAT to stop', 20_000);
+      // Its pid file goes too: lab.sh down must not signal the PID once another process has it.
+      rmSync(`${lab.runDir}/xlat64-plat.pid`);
       // The lab's configuration plus the cluster state (URLs and detection time).
       const detection = options.detectionMs === undefined ? '' : `  detectionMs: ${options.detectionMs}\n`;
       writeFileSync(
@@ -152,9 +162,8 @@ export function createStandbyLab(name: string, options: StandbyLabOptions = {}):
       for (const child of plats) if (child.pid !== undefined && pidAlive(child.pid)) child.kill('SIGKILL');
       // A drill starts killed nodes again itself; their PIDs are only in the pid files.
       for (const plat of names) {
-        const file = pidFile(plat);
-        const pid = existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : 0;
-        if (pid > 1 && pidAlive(pid)) process.kill(pid, 'SIGKILL');
+        const pid = recordedPid(pidFile(plat));
+        if (pid !== null) process.kill(pid, 'SIGKILL');
       }
       lab.teardown();
     },

@@ -1,5 +1,13 @@
 // Public surface of the compliance log: records derived from NAT events, the Kafka outbox, lookup.
 
+export {
+  ClusterCompliance,
+  type ClusterComplianceOptions,
+  type ClusterComplianceStatus,
+  COMPLIANCE_CHECKPOINT_BUCKET,
+  jetStreamSource,
+  KvCheckpointStore,
+} from './cluster-outbox.js';
 export { EmbeddedLogTail, type TailedLog } from './embedded-tail.js';
 export type { LookupEvidence, LookupHolder, LookupQuery } from './holders.js';
 export {
@@ -43,6 +51,8 @@ export {
   startNodeCompliance,
 } from './node-outbox.js';
 export {
+  type Checkpoint,
+  type CheckpointStore,
   ComplianceOutbox,
   type ComplianceOutboxOptions,
   defaultOutboxOptions,

@@ -25,6 +25,11 @@ export interface ComplianceOutboxOptions {
   retentionMs: number;
   /** File holding the committed position (written atomically after every acknowledged send). */
   checkpointPath: string;
+  /**
+   * Where the committed position is kept instead of `checkpointPath` (cluster mode: per shard in NATS
+   * KV, so the node that takes a shard over resumes where the previous owner's outbox stopped).
+   */
+  checkpointStore?: CheckpointStore;
   deriver: DeriverOptions;
   /** Event-log batches read per shard per round. */
   batchesPerRoundMax: number;
@@ -60,13 +65,19 @@ export const defaultOutboxOptions = {
   retryIntervalMs: 1000,
 } as const;
 
-interface Checkpoint {
+export interface Checkpoint {
   version: 1;
   topic: string;
   /** Last event-log sequence whose records are all in the topic, per shard. */
   positions: Record<string, number>;
   /** Offset after the last record this outbox wrote, per partition. */
   partitionEnds: number[];
+}
+
+/** A place for the committed position other than the local file (read at start, written after every send). */
+export interface CheckpointStore {
+  read(topic: string): Promise<Checkpoint>;
+  write(checkpoint: Checkpoint): Promise<void>;
 }
 
 export type OutboxState = 'starting' | 'running' | 'waiting-for-kafka' | 'stopped';
@@ -135,7 +146,10 @@ export class ComplianceOutbox {
       );
     }
     this.deriver = new ComplianceDeriver(options.deriver);
-    this.checkpoint = readCheckpoint(options.checkpointPath, options.topic);
+    this.checkpoint =
+      options.checkpointStore === undefined
+        ? readCheckpoint(options.checkpointPath, options.topic)
+        : { version: 1, topic: options.topic, positions: {}, partitionEnds: [] };
   }
 
   status(): OutboxStatus {
@@ -155,6 +169,8 @@ export class ComplianceOutbox {
   /** Rebuilds the deriver's open intervals up to the committed position, then forwards in the background. */
   async start(): Promise<void> {
     assert.ok(this.loopDone === null, 'started once');
+    if (this.options.checkpointStore !== undefined)
+      this.checkpoint = await this.options.checkpointStore.read(this.options.topic);
     for (const shard of this.source.shards()) {
       const position = this.checkpoint.positions[shard] ?? 0;
       // Batches compacted away before the committed position cannot be replayed: the deriver starts
@@ -362,7 +378,9 @@ export class ComplianceOutbox {
       }
     }
     this.checkpoint = { ...this.checkpoint, positions, partitionEnds: ends };
-    writeCheckpoint(this.options.checkpointPath, this.checkpoint);
+    if (this.options.checkpointStore === undefined)
+      writeCheckpoint(this.options.checkpointPath, this.checkpoint);
+    else await this.options.checkpointStore.write(this.checkpoint);
     this.pending = null;
     this.statusValue.producedRecords += records.length;
     return records.length;
