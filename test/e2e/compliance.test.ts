@@ -4,7 +4,9 @@
 // helpers/tcp-unix-relay.mjs); killing the namespace end by its PID makes Kafka unreachable for this
 // PLAT only, so the shared broker keeps serving the other suites. Subscribers in separate /56s send UDP
 // to the IPv4-only server, which logs the address and port each flow arrived from; `xlat64 lookup` on
-// that address, port and time must name the flow's subscriber.
+// that address, port and time must name the flow's subscriber. The PLAT serves two tenants: isp-a
+// (subscribers 0-3, 2001:db8:1:8000::/54, delegating /64s) and isp-b (4-7, 2001:db8:1:8400::/54, /56s);
+// each record names its subscriber's tenant and the prefix at that tenant's length.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -34,9 +36,11 @@ import {
 } from './support.js';
 
 const RELAY = join(REPO, 'test/e2e/helpers/tcp-unix-relay.mjs');
-/** Subscriber n is 2001:db8:1:8n00::2, alone in its /56 (the PLAT's subscriber key). */
+/** Subscriber n is 2001:db8:1:8n00::2, alone in its /56 (and /64): the PLAT's subscriber key. */
 const subscriber = (n: number) => `2001:db8:1:8${n.toString(16)}00::2`;
-const subscriberPrefix = (n: number) => `2001:db8:1:8${n.toString(16)}00::/56`;
+/** isp-a's subscribers (0-3) are /64s, isp-b's (4-7) /56s. */
+const tenantOf = (n: number) => (n < 4 ? 'isp-a' : 'isp-b');
+const subscriberPrefix = (n: number) => `2001:db8:1:8${n.toString(16)}00::/${n < 4 ? 64 : 56}`;
 
 interface Seen {
   n: number;
@@ -55,6 +59,14 @@ describe('compliance records from xlat64 plat to Kafka, and xlat64 lookup', () =
     plat: 'xlat64',
     clat: 'none',
     platArgs: ['--compliance', `kafka://127.0.0.1:${broker.port}/${topic}`, '--metrics', METRICS],
+    platConfigExtra: [
+      'tenants:',
+      '  - name: isp-a',
+      '    prefixes: [2001:db8:1:8000::/54]',
+      '    subscriberPrefixLength: 64',
+      '  - name: isp-b',
+      '    prefixes: [2001:db8:1:8400::/54]',
+    ].join('\n'),
   });
   const socketPath = `/tmp/x64t-e2e-compl-${process.pid}-kafka.sock`;
   let hostRelay: number | undefined;
@@ -136,7 +148,7 @@ describe('compliance records from xlat64 plat to Kafka, and xlat64 lookup', () =
     );
     if (result.status !== 0) throw new Error(`xlat64 lookup failed: ${result.stderr}`);
     return JSON.parse(result.stdout) as {
-      holders: { subscriber: string; portFirst: number; portLast: number }[];
+      holders: { subscriber: string; tenant: string | null; portFirst: number; portLast: number }[];
     };
   };
   const expectLookupsNameTheirSubscribers = (flows: Seen[]) => {
@@ -146,6 +158,7 @@ describe('compliance records from xlat64 plat to Kafka, and xlat64 lookup', () =
         holders.map((h) => h.subscriber),
         `${s.peer}:${s.port} of subscriber ${s.n}`,
       ).toEqual([subscriberPrefix(s.n)]);
+      expect(holders[0].tenant, `tenant of subscriber ${s.n}`).toBe(tenantOf(s.n));
       expect(holders[0].portFirst).toBeLessThanOrEqual(s.port);
       expect(holders[0].portLast).toBeGreaterThanOrEqual(s.port);
     }
@@ -192,8 +205,9 @@ describe('compliance records from xlat64 plat to Kafka, and xlat64 lookup', () =
 
   it('names the right subscriber for the address and port each flow arrived from', async () => {
     // Proves the PLAT's outbox delivers a lease record per block to Kafka and that the records
-    // attribute each (address, port, time) the server saw to the subscriber that sent the flow.
-    const flows = sendFlows([0, 1, 2, 3], 'a');
+    // attribute each (address, port, time) the server saw to the subscriber that sent the flow, named
+    // at its tenant's length, with its tenant (isp-a's /64s, isp-b's /56s).
+    const flows = sendFlows([0, 1, 4, 5], 'a');
     // Paired pooling puts subscribers on different addresses or blocks: the lookup must tell them apart.
     expect(new Set(flows.map((f) => `${f.peer}/${Math.floor(f.port / 512)}`)).size).toBeGreaterThan(1);
     await waitForCompliance(
@@ -209,7 +223,7 @@ describe('compliance records from xlat64 plat to Kafka, and xlat64 lookup', () =
     // counted; a kill -9 of the PLAT meanwhile loses nothing the event log holds; once Kafka is back
     // the topic holds exactly the records derived independently from the PLAT's logs, no id twice.
     stopNamespaceRelay();
-    const during = sendFlows([4, 5], 'b');
+    const during = sendFlows([2, 3], 'b');
     const down = await waitForCompliance(
       'the outbox to notice Kafka is unreachable',
       (s) => s.state === 'waiting-for-kafka' && s.lagBatches > 0,

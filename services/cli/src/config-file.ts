@@ -4,28 +4,32 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { CliUsageError } from './errors.js';
 
-export function readConfigFile(path: string, knownKeys: readonly string[]): Record<string, unknown> {
+export function readConfigFile(
+  path: string,
+  knownKeys: readonly string[],
+  flag = '--config',
+): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new CliUsageError(
-      `--config ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? error})`,
+      `${flag} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? error})`,
     );
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
-    throw new CliUsageError(`--config ${path}: not valid YAML/JSON: ${doc.errors[0].message}`);
+    throw new CliUsageError(`${flag} ${path}: not valid YAML/JSON: ${doc.errors[0].message}`);
   }
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new CliUsageError(`--config ${path}: the top level must be a mapping of option names to values`);
+    throw new CliUsageError(`${flag} ${path}: the top level must be a mapping of option names to values`);
   }
   const config = value as Record<string, unknown>;
   for (const key of Object.keys(config)) {
     if (!knownKeys.includes(key)) {
-      throw new CliUsageError(`--config ${path}: unknown key '${key}'; valid keys: ${knownKeys.join(', ')}`);
+      throw new CliUsageError(`${flag} ${path}: unknown key '${key}'; valid keys: ${knownKeys.join(', ')}`);
     }
   }
   return config;

@@ -26,6 +26,7 @@ export {
   tenantPrefixTable,
 } from './tenants/tenant-config.js';
 export { NO_TENANT, TENANT_PREFIX_LENGTH_MAX, TenantPrefixTable } from './tenants/tenant-lpm.js';
+export { TenantNames } from './tenants/tenant-names.js';
 export {
   TENANT_STAT_ENTRIES,
   type TenantUsage,

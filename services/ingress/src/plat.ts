@@ -29,6 +29,7 @@ import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfi
 import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
 import { platPoolUse, poolUseMetrics } from './pool-use.js';
 import { refuseSubscriberLengthChanges, type TenantConfig } from './tenants/tenant-config.js';
+import { TenantNames } from './tenants/tenant-names.js';
 import { publishTenants, TenantSlots } from './tenants/tenant-publish.js';
 import { tenantMetrics, tenantStatusCounters, tenantUsage } from './tenants/tenant-stats.js';
 import { UsageRecorder } from './tenants/tenant-usage.js';
@@ -47,10 +48,12 @@ const COMPLIANCE_DRAIN_MS = 5000;
 
 export async function startPlat(config: PlatConfig, log: (line: string) => void): Promise<RunningPlat> {
   let compliance: NodeCompliance | null = null;
-  const role = await startPlatRole(config, log, () => compliance?.status() ?? null);
+  // The records name the tenant the node serves a subscriber under: the role's reloads update it.
+  const tenantNames = new TenantNames(config.tenants);
+  const role = await startPlatRole(config, log, () => compliance?.status() ?? null, tenantNames);
   if (config.compliance !== undefined) {
     try {
-      compliance = await startPlatCompliance(config);
+      compliance = await startPlatCompliance(config, tenantNames);
     } catch (error) {
       await role.stop();
       throw error;
@@ -80,7 +83,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
  * The compliance outbox over the workers' embedded logs. The directories follow the queue handler's
  * layout (plat-queue-handler.ts): stateDir with one worker, stateDir/workers-<N>/q<i> with N.
  */
-function startPlatCompliance(config: PlatConfig): Promise<NodeCompliance> {
+function startPlatCompliance(config: PlatConfig, tenantNames: TenantNames): Promise<NodeCompliance> {
   if (config.state !== undefined) return startPlatClusterCompliance(config);
   const workers = config.queues;
   const layoutDir = workers === 1 ? config.stateDir : join(config.stateDir, `workers-${workers}`);
@@ -94,6 +97,7 @@ function startPlatCompliance(config: PlatConfig): Promise<NodeCompliance> {
     layoutTag: workers === 1 ? '' : `w${workers}/`,
     engine: validateConfig(natEngineConfig(config)),
     natConfiguration: natEngineConfig(config),
+    tenantOf: tenantNames.tenantOf,
   });
 }
 
@@ -131,6 +135,7 @@ async function startPlatRole(
   config: PlatConfig,
   log: (line: string) => void,
   complianceStatus: () => unknown,
+  tenantNames: TenantNames,
 ): Promise<RunningPlat> {
   const shards = createPlatShards(natEngineConfig(config), config.queues, config.shards);
   const slots = new TenantSlots(config.tenants);
@@ -144,6 +149,7 @@ async function startPlatRole(
       slots: tenants === undefined ? [] : slots.slotsOf(tenants),
     });
     tenantsNow = tenants;
+    tenantNames.set(tenants);
     reloads++;
     if (tenants === undefined) return 'tenants removed: any source is translated';
     return `tenants reloaded: ${tenants.map((t) => t.name).join(', ')}`;

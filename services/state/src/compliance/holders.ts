@@ -8,6 +8,11 @@ export interface LookupQuery {
   protocol?: ProtocolName;
   atMs: number;
   skewMs: number;
+  /**
+   * Only holders whose records name this tenant (an ISP's view): the others are left out, and so are
+   * holders by RFC 7422 formula and records that name no tenant. Absent: every holder (the operator).
+   */
+  tenant?: string;
 }
 
 export interface LookupEvidence {
@@ -21,6 +26,8 @@ export interface LookupHolder {
   level: 'block' | 'mapping' | 'session' | 'deterministic';
   leaseId: string;
   subscriber: string;
+  /** The subscriber's tenant as its records name it; null when they name none (no tenants, older records, formula). */
+  tenant: string | null;
   clatPrefix64: string | null;
   ipv6Source?: string;
   ipv6Port?: number;

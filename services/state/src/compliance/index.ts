@@ -25,6 +25,16 @@ export {
   lookupInKafka,
 } from './lookup.js';
 export {
+  type LookupCredential,
+  type LookupServer,
+  type LookupServerOptions,
+  lookupCredentialKeys,
+  OPERATOR,
+  parseLookupCredentials,
+  startLookupServer,
+  tokenSha256,
+} from './lookup-server.js';
+export {
   COMPLIANCE_PACK_VERSION,
   type ComplianceMessageFormat,
   decodeMessage,
@@ -59,6 +69,7 @@ export {
   decodeRecord,
   defaultDeriverOptions,
   formatPrefix,
+  type TenantOf,
 } from './records.js';
 export {
   type ConfigRecord,

@@ -6,7 +6,8 @@
 // 2 intervals + maxLag past the window. Holders whose interval overlaps [TIME − skew, TIME + skew]
 // are returned with the ids of the records that prove it. The matching (LookupScan) does not depend
 // on record order. Messages of both formats are read (message-format.ts): a pack's timestamp is its
-// oldest record's, so the scan starts PACK_SPAN_MS_MAX earlier.
+// oldest record's, so the scan starts PACK_SPAN_MS_MAX earlier. Each holder names its tenant as its
+// records do; a query for one tenant (an ISP's view) gets that tenant's holders only.
 import assert from 'node:assert/strict';
 import type { Kafka } from 'kafkajs';
 import type { LookupHolder, LookupQuery } from './holders.js';
@@ -44,6 +45,7 @@ export class LookupScan {
             : 'session',
         leaseId: record.leaseId,
         subscriber: record.subscriber,
+        tenant: record.tenant ?? null,
         clatPrefix64: record.clatPrefix64,
         address: record.address,
         protocol: record.protocol,
@@ -63,6 +65,9 @@ export class LookupScan {
       this.candidates.set(record.leaseId, holder);
     }
     if (holder.evidence.some((e) => e.id === record.id)) return;
+    // The record opening the interval says the tenant at lease time; later ones fill in when it is unseen.
+    if (record.tenant !== undefined && (holder.tenant === null || record.id === record.leaseId))
+      holder.tenant = record.tenant;
     holder.evidence.push({ id: record.id, kind: record.kind, atMs: record.atMs });
     if (record.endMs !== null) holder.endMs = record.endMs;
     if (record.atMs > holder.heldThroughMs) holder.heldThroughMs = record.atMs;
@@ -88,11 +93,20 @@ export class LookupScan {
     for (const holder of this.candidates.values()) {
       if (holder.startMs > this.highMs) continue;
       if (holder.endMs !== null && holder.endMs < this.lowMs) continue;
+      if (this.query.tenant !== undefined && holder.tenant !== this.query.tenant) continue;
       holder.evidence.sort((a, b) => a.atMs - b.atMs || (a.id < b.id ? -1 : 1));
       out.push(holder);
     }
     return out.sort((a, b) => a.startMs - b.startMs || (a.leaseId < b.leaseId ? -1 : 1));
   }
+}
+
+/** Holders by RFC 7422 formula: the configuration names no tenant, so only the operator's view has them. */
+function formulaHolders(
+  history: Parameters<typeof deterministicHolders>[0],
+  query: LookupQuery,
+): LookupHolder[] {
+  return query.tenant === undefined ? deterministicHolders(history, query) : [];
 }
 
 export interface KafkaLookupOptions {
@@ -145,7 +159,7 @@ export async function lookupInKafka(
       const history = await historyRead;
       return {
         query,
-        holders: deterministicHolders(history, query),
+        holders: formulaHolders(history, query),
         partition: -1,
         scanned: { fromOffset: 0, toOffset: 0, records: 0, fullScan: false },
       };
@@ -203,7 +217,7 @@ export async function lookupInKafka(
     const history = await historyRead;
     return {
       query,
-      holders: [...scan.holders(), ...deterministicHolders(history, query)],
+      holders: [...scan.holders(), ...formulaHolders(history, query)],
       partition,
       scanned: { fromOffset: from, toOffset: to, records, fullScan },
     };

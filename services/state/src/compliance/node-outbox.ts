@@ -10,7 +10,7 @@ import type { NatEngineConfig, NatEngineConfigInput } from '../../../nat-engine/
 import { EmbeddedLogTail, type TailedLog } from './embedded-tail.js';
 import type { ComplianceMessageFormat } from './message-format.js';
 import { ComplianceOutbox, defaultOutboxOptions, type OutboxStatus } from './outbox.js';
-import { type ComplianceMode, defaultDeriverOptions } from './records.js';
+import { type ComplianceMode, defaultDeriverOptions, type TenantOf } from './records.js';
 import { eventLogSource } from './source.js';
 
 export interface ComplianceConfig {
@@ -129,6 +129,8 @@ export interface NodeComplianceOptions {
   engine: NatEngineConfig;
   /** The NAT configuration, logged to `<topic>-config` (RFC 7422 evidence) when it changed. */
   natConfiguration: NatEngineConfigInput;
+  /** The node's tenant table (names and subscriber lengths in the records); absent without tenants. */
+  tenantOf?: TenantOf;
   /** Overrides for tests (intervals). */
   tuning?: { pollIntervalMs?: number; retryIntervalMs?: number; connectionTimeoutMs?: number };
 }
@@ -165,6 +167,7 @@ export async function startNodeCompliance(options: NodeComplianceOptions): Promi
       heldIntervalMs: config.heldIntervalMs,
       deterministic: engine.deterministic,
       idPrefix: `${config.node}/${options.layoutTag}`,
+      tenantOf: options.tenantOf,
     },
     pollIntervalMs: options.tuning?.pollIntervalMs ?? defaultOutboxOptions.pollIntervalMs,
     retryIntervalMs: options.tuning?.retryIntervalMs ?? defaultOutboxOptions.retryIntervalMs,

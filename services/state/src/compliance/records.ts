@@ -4,6 +4,8 @@
 // sessions. A per-session mode adds one record per mapping (and per session with its destination only
 // when configured: RFC 6888 REQ-12). Record ids are derived from (shard, epoch, sequence, index), so a
 // re-derivation of the same log produces the same ids and the outbox can de-duplicate by id.
+// With tenants (ISPs), a record names its subscriber's tenant and the prefix at that tenant's length,
+// as the node's tenant table says when the record of the lease is derived (`tenantOf`).
 import assert from 'node:assert/strict';
 import {
   formatIpv4,
@@ -41,8 +43,13 @@ export interface ComplianceRecord {
   kind: ComplianceRecordKind;
   /** Id of the record that opened the interval (the block-lease or mapping-create record). */
   leaseId: string;
-  /** Subscriber prefix, e.g. `2001:db8:1::/56`. */
+  /** Subscriber prefix, e.g. `2001:db8:1::/56` (at its tenant's subscriberPrefixLength). */
   subscriber: string;
+  /**
+   * The tenant (ISP) of the subscriber when the interval opened, as the node's tenant table named it;
+   * absent on nodes without tenants and in records written by builds before tenants were recorded.
+   */
+  tenant?: string;
   /** The CLAT's /64 where known: the /64 of the flow whose mapping caused the lease, or of the mapping. */
   clatPrefix64: string | null;
   /** External IPv4 address (the Kafka key). */
@@ -90,7 +97,17 @@ export interface DeriverOptions {
    * worker layout of the same node) never produce the same id: `<node>/` or `<node>/w<workers>/`.
    */
   idPrefix?: string;
+  /**
+   * The tenant of a subscriber (by its prefix words) and that tenant's subscriber prefix length, or
+   * null for none; absent on a node without tenants. Asked once per interval, when it opens.
+   */
+  tenantOf?: TenantOf;
 }
+
+/** A subscriber's tenant: its name and the subscriber prefix length it delegates. */
+export type TenantOf = (
+  subscriber: ArrayLike<number>,
+) => { readonly name: string; readonly subscriberPrefixLength: number } | null;
 
 export const defaultDeriverOptions: DeriverOptions = {
   mode: 'block',
@@ -105,6 +122,8 @@ interface OpenInterval {
   silent?: boolean;
   leaseId: string;
   subscriber: string;
+  /** The subscriber's tenant when the interval opened (null: none). */
+  tenant: string | null;
   clatPrefix64: string | null;
   startMs: number;
   shard: number;
@@ -175,9 +194,14 @@ export class ComplianceDeriver {
       switch (event.type) {
         case NatEventType.BlockLeased: {
           const key = `${event.protocol}/${event.address}/${event.firstPort}`;
+          const tenant = options.tenantOf?.(event.subscriber) ?? null;
           const open: OpenInterval = {
             leaseId: id,
-            subscriber: formatPrefix(event.subscriber, options.subscriberPrefixLength),
+            subscriber: formatPrefix(
+              event.subscriber,
+              tenant?.subscriberPrefixLength ?? options.subscriberPrefixLength,
+            ),
+            tenant: tenant?.name ?? null,
             clatPrefix64: clatPrefixOf(
               events,
               index,
@@ -229,9 +253,14 @@ export class ComplianceDeriver {
         case NatEventType.MappingCreated: {
           if (options.mode !== 'session') break;
           const key = `${event.protocol}/${event.ipv4}/${event.ipv4Port}`;
+          const tenant = options.tenantOf?.(event.ipv6) ?? null;
           const open: OpenInterval = {
             leaseId: id,
-            subscriber: formatPrefix(event.ipv6, options.subscriberPrefixLength),
+            subscriber: formatPrefix(
+              event.ipv6,
+              tenant?.subscriberPrefixLength ?? options.subscriberPrefixLength,
+            ),
+            tenant: tenant?.name ?? null,
             clatPrefix64: formatPrefix(event.ipv6, 64),
             startMs: event.timeMs,
             shard,
@@ -417,7 +446,7 @@ function blockRecord(
   options: DeriverOptions,
   at: { endMs: number | null; atMs: number; sequence: number; index: number },
 ): ComplianceRecord {
-  return {
+  const record: ComplianceRecord = {
     v: COMPLIANCE_RECORD_VERSION,
     id,
     kind,
@@ -436,6 +465,9 @@ function blockRecord(
     sequence: at.sequence,
     index: at.index,
   };
+  // Only when named: records of nodes without tenants stay as they were (same ids, same bytes).
+  if (open.tenant !== null) record.tenant = open.tenant;
+  return record;
 }
 
 function mappingRecord(
@@ -450,7 +482,7 @@ function mappingRecord(
   sequence: number,
   index: number,
 ): ComplianceRecord {
-  return {
+  const record: ComplianceRecord = {
     v: COMPLIANCE_RECORD_VERSION,
     id,
     kind,
@@ -471,6 +503,8 @@ function mappingRecord(
     ipv6Source: open.ipv6Source,
     ipv6Port: open.ipv6Port,
   };
+  if (open.tenant !== null) record.tenant = open.tenant;
+  return record;
 }
 
 function isInside(words: ArrayLike<number>, det: DeriverOptions['deterministic']): boolean {

@@ -127,6 +127,7 @@ export function deterministicHolders(history: readonly ConfigRecord[], query: Lo
         level: 'deterministic',
         leaseId: record.id,
         subscriber: formatPrefix(prefix, config.subscriberPrefixLength),
+        tenant: null,
         clatPrefix64: null,
         address: query.address,
         protocol: PROTOCOL_SLOTS[slot],
