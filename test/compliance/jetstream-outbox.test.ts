@@ -85,10 +85,16 @@ describe('compliance outbox over the JetStream event log (cluster state)', () =>
         engine,
         natConfiguration: ENGINE as NatEngineConfigInput,
         names,
+        tenantOf,
         ownershipPollMs: 100,
         handoverGraceMs: 400,
         tuning: { pollIntervalMs: 50, retryIntervalMs: 200, connectionTimeoutMs: 3000 },
       });
+    // Two tenants by the parity of the subscriber's third group (2001:db8:N::/56): the records must name them as this table does.
+    const tenantOf = (subscriber: ArrayLike<number>) => ({
+      name: (subscriber[1] >>> 16) % 2 === 0 ? 'isp-even' : 'isp-odd',
+      subscriberPrefixLength: engine.subscriberPrefixLength,
+    });
     const caughtUp = async (outbox: ClusterCompliance, shards: number[]) => {
       const target = (await writer.tailSequence(0)) + (await writer.tailSequence(1));
       await waitFor(
@@ -154,6 +160,7 @@ describe('compliance outbox over the JetStream event log (cluster state)', () =>
         blockSizePorts: engine.blockSizePorts,
         subscriberPrefixLength: engine.subscriberPrefixLength,
         deterministic: engine.deterministic,
+        tenantOf,
       };
       const expected = [
         ...(await expectedRecords(shard0, deriver)),
@@ -173,6 +180,10 @@ describe('compliance outbox over the JetStream event log (cluster state)', () =>
       for (const t of takeovers)
         expect(byId.get(t.id)).toMatchObject({ kind: 'block-takeover', shard: 0, epoch: 2 });
       expect(expected.filter((r) => r.kind === 'block-release').length).toBeGreaterThan(0);
+      // Each record names its subscriber's tenant, as derived from the log with the same table.
+      const tenantOfId = new Map(expected.map((r) => [r.id, r.tenant]));
+      expect(inTopic.filter((t) => t.record.tenant !== tenantOfId.get(t.record.id))).toEqual([]);
+      expect(new Set(inTopic.map((t) => t.record.tenant))).toEqual(new Set(['isp-even', 'isp-odd']));
     } finally {
       for (const outbox of running) await outbox.stop(0).catch(() => undefined);
       await shard0.stop();

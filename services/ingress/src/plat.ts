@@ -84,7 +84,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
  * layout (plat-queue-handler.ts): stateDir with one worker, stateDir/workers-<N>/q<i> with N.
  */
 function startPlatCompliance(config: PlatConfig, tenantNames: TenantNames): Promise<NodeCompliance> {
-  if (config.state !== undefined) return startPlatClusterCompliance(config);
+  if (config.state !== undefined) return startPlatClusterCompliance(config, tenantNames);
   const workers = config.queues;
   const layoutDir = workers === 1 ? config.stateDir : join(config.stateDir, `workers-${workers}`);
   return startNodeCompliance({
@@ -105,7 +105,10 @@ function startPlatCompliance(config: PlatConfig, tenantNames: TenantNames): Prom
  * Cluster mode: the outbox reads the shards' JetStream subjects and produces the records of the shards
  * this node owns (services/state compliance/cluster-outbox.ts); ids are the pool's, the same on every node.
  */
-async function startPlatClusterCompliance(config: PlatConfig): Promise<NodeCompliance> {
+async function startPlatClusterCompliance(
+  config: PlatConfig,
+  tenantNames: TenantNames,
+): Promise<NodeCompliance> {
   const state = config.state!;
   const nc = await connectNats({ url: state.nats, name: `xlat64-${state.nodeId}-compliance` });
   try {
@@ -117,6 +120,7 @@ async function startPlatClusterCompliance(config: PlatConfig): Promise<NodeCompl
       idPrefix: `c-${state.pool}/`,
       engine: validateConfig(natEngineConfig(config)),
       natConfiguration: natEngineConfig(config),
+      tenantOf: tenantNames.tenantOf,
     });
     return {
       status: () => compliance.status(),

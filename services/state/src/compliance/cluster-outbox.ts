@@ -19,6 +19,7 @@ import {
   defaultOutboxOptions,
   type OutboxStatus,
 } from './outbox.js';
+import type { TenantOf } from './records.js';
 import { type ComplianceEventSource, eventLogSource } from './source.js';
 
 /** NATS KV bucket of the committed positions: key `<topic>.<shard>`. */
@@ -117,6 +118,8 @@ export interface ClusterComplianceOptions {
     ownershipBucket?: string;
     checkpointBucket?: string;
   };
+  /** The subscriber's tenant when a lease's record is derived (the node's running tenants); none without. */
+  tenantOf?: TenantOf;
   /** How often the ownership records are read (default 1000 ms). */
   ownershipPollMs?: number;
   /**
@@ -280,6 +283,7 @@ export class ClusterCompliance {
         heldIntervalMs: config.heldIntervalMs,
         deterministic: engine.deterministic,
         idPrefix: this.options.idPrefix,
+        tenantOf: this.options.tenantOf,
       },
       pollIntervalMs: this.options.tuning?.pollIntervalMs ?? defaultOutboxOptions.pollIntervalMs,
       retryIntervalMs: this.options.tuning?.retryIntervalMs ?? defaultOutboxOptions.retryIntervalMs,
