@@ -179,19 +179,26 @@ describe('xlat64 drill against the two-node takeover lab', () => {
     // Proves the report is not constant: with nothing to take over, no flow is answered after the fault.
     // Under heavy load a 1 s detection time can move the shard back and forth: wait for one owner.
     let owner = '';
-    waitUntil(
-      () => {
-        owner =
-          standby.counters('a')?.['state.serving'] === 1
-            ? 'a'
-            : standby.counters('b')?.['state.serving'] === 1
-              ? 'b'
-              : '';
-        return owner !== '';
-      },
-      'a node to serve',
-      60_000,
-    );
+    try {
+      waitUntil(
+        () => {
+          owner =
+            standby.counters('a')?.['state.serving'] === 1
+              ? 'a'
+              : standby.counters('b')?.['state.serving'] === 1
+                ? 'b'
+                : '';
+          return owner !== '';
+        },
+        'a node to serve',
+        60_000,
+      );
+    } catch (error) {
+      // Nobody serving for a minute is an outage: show both nodes' last log lines (ownership, NATS).
+      throw new Error(
+        `${(error as Error).message}\n--- a ---\n${standby.logOf('a').slice(-3000)}\n--- b ---\n${standby.logOf('b').slice(-3000)}`,
+      );
+    }
     const standbyPid = Number(readFileSync(standby.pidFile(owner === 'a' ? 'b' : 'a'), 'utf8'));
     process.kill(standbyPid, 'SIGKILL');
     waitUntil(() => !pidAlive(standbyPid), 'the standby to die');

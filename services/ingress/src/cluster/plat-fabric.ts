@@ -28,7 +28,7 @@ export const fabricGaugeNames = [
   'fabric.send.noPeer',
   'fabric.send.tooBig',
   'fabric.send.gso',
-  'fabric.send.notFabricWorker',
+  'fabric.send.noRemoteOwner',
   'fabric.send.errors',
   'fabric.tableVersion',
 ];
@@ -44,7 +44,7 @@ export class PlatFabric implements RemoteSink {
   private readonly counts = {
     received: 0,
     gso: 0,
-    notFabricWorker: 0,
+    noRemoteOwner: 0,
   };
   tableVersion = 0;
   /** One packet offsets/lengths pair, to hand a received frame to the local step as a batch of one. */
@@ -114,7 +114,7 @@ export class PlatFabric implements RemoteSink {
     const vnet = this.vnetHdrBytes;
     if (tableShard < 0 || tableShard >= this.peerOfShard.length || this.peerOfShard[tableShard] < 0) {
       // No owner elsewhere (a table not installed yet, or one that just moved the shard here).
-      this.counts.notFabricWorker++;
+      this.counts.noRemoteOwner++;
       return;
     }
     const ip = start + vnet;
@@ -191,7 +191,7 @@ export class PlatFabric implements RemoteSink {
     out[i++] = e.sendNoPeer;
     out[i++] = e.sendTooBig;
     out[i++] = this.counts.gso;
-    out[i++] = this.counts.notFabricWorker;
+    out[i++] = this.counts.noRemoteOwner;
     out[i++] = e.sendErrors;
     out[i++] = this.tableVersion;
   }
