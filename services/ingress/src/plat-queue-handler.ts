@@ -188,6 +188,9 @@ export const platGaugeNames = [
   // counters (worker 0 only: accepted frames, drops by reason, sent, received, send-side drops).
   'cluster.remoteForwarded',
   'cluster.handovers',
+  // Cluster state: times this worker, fenced (its record taken by a newer epoch, or an append refused),
+  // dropped its replica and followed its shard again as a standby.
+  'state.rejoins',
   ...fabricGaugeNames,
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
@@ -333,6 +336,9 @@ export const createQueueHandler: CreateQueueHandler = async (
   let tableOwnsShard = false;
   let handingOver = false;
   let handovers = 0;
+  let rejoins = 0;
+  /** When a worker without its cluster state (a failed re-open) tries again. */
+  let reopenAtMs = 0;
   const openCluster = (nowMs: number) =>
     openClusterShardState(
       {
@@ -421,6 +427,7 @@ export const createQueueHandler: CreateQueueHandler = async (
   const fabricBase = layout.index(fabricGaugeNames[0]);
   const gaugeRemote = layout.index('cluster.remoteForwarded');
   const gaugeHandovers = layout.index('cluster.handovers');
+  const gaugeRejoins = layout.index('state.rejoins');
   /** A newer cluster view: the routing table, the fabric's members and epochs, this shard's owner. */
   const followCluster = () => {
     const view = viewReader?.poll();
@@ -523,6 +530,37 @@ export const createQueueHandler: CreateQueueHandler = async (
       tenantRow[slot * TENANT_STAT_ENTRIES + TenantStat.subscribers] = subscribersScratch[slot];
   };
 
+  // A fenced worker served state the log may not hold (its record went to a newer epoch, or its append was
+  // refused): it drops its replica and follows the shard again from the snapshot and the log, as a standby
+  // that can take over later. Without this, a fenced node stayed useless until restarted, and a cluster
+  // whose nodes had each been fenced once served nothing. A failed re-open (NATS down) is retried.
+  const rejoinAsStandby = (nowMs: number) => {
+    if (options.state === undefined || handingOver) return;
+    const fenced = cluster !== null && cluster.store.role === 'fenced';
+    if (!fenced && (cluster !== null || nowMs < reopenAtMs)) return;
+    handingOver = true;
+    serving = null;
+    const leaving = cluster;
+    cluster = null;
+    void (async () => {
+      try {
+        if (leaving !== null) {
+          await leaving.stop(Date.now());
+          rejoins++;
+          process.stdout.write(`plat: shard ${worker}: fenced; following it again as a standby\n`);
+        }
+        cluster = await openCluster(Date.now());
+      } catch (error) {
+        reopenAtMs = Date.now() + 1000;
+        process.stdout.write(
+          `plat: shard ${worker}: cannot follow the shard yet: ${(error as Error).message}\n`,
+        );
+      } finally {
+        handingOver = false;
+      }
+    })();
+  };
+
   const maintain = (nowMs: number) => {
     followCluster();
     const published = tenantChanges.poll();
@@ -538,6 +576,7 @@ export const createQueueHandler: CreateQueueHandler = async (
     }
     store?.tick(nowMs);
     cluster?.tick(nowMs);
+    rejoinAsStandby(nowMs);
     if (s !== null) {
       for (const reply of s.pipeline.pendingReplies) s.batch.enqueue(reply);
       s.pipeline.pendingReplies.length = 0;
@@ -568,6 +607,8 @@ export const createQueueHandler: CreateQueueHandler = async (
       counters[gauge[9]] = status.snapshots;
       counters[gauge[10]] = store.recovery.sessions;
     }
+    // Between a fence (or a handover) and the re-opened standby, this worker serves nothing.
+    if (cluster === null && options.state !== undefined) counters[gauge[19]] = 0;
     if (cluster !== null) {
       const status = cluster.store.status();
       const b = status.batcher;
@@ -593,6 +634,7 @@ export const createQueueHandler: CreateQueueHandler = async (
     counters[gauge[15]] = h.fragmentsUnrouted;
     counters[gaugeRemote] = handoff.remoteForwarded;
     counters[gaugeHandovers] = handovers;
+    counters[gaugeRejoins] = rejoins;
     fabric?.writeCounters(counters, fabricBase);
     lastMaintenanceMs = nowMs;
   };
