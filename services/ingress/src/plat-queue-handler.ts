@@ -337,6 +337,8 @@ export const createQueueHandler: CreateQueueHandler = async (
   let handingOver = false;
   let handovers = 0;
   let rejoins = 0;
+  /** Set by onStop: no re-open starts, and one in flight is stopped when it completes. */
+  let stopping = false;
   /** When a worker without its cluster state (a failed re-open) tries again. */
   let reopenAtMs = 0;
   const openCluster = (nowMs: number) =>
@@ -436,7 +438,7 @@ export const createQueueHandler: CreateQueueHandler = async (
     if (routing.version > router.table.version) router.setTable(routing);
     fabric?.setView(view, nodeId);
     tableOwnsShard = view.table.members[view.table.owner[worker]] === nodeId;
-    if (!tableOwnsShard && cluster !== null && cluster.store.role === 'owner' && !handingOver) {
+    if (!tableOwnsShard && cluster !== null && cluster.store.role === 'owner' && !handingOver && !stopping) {
       // A graceful handover: no more packets here, last batch and snapshot, record released; the new
       // owner's standby takes it at once (free record, its table names it). This worker follows as standby.
       handingOver = true;
@@ -448,7 +450,9 @@ export const createQueueHandler: CreateQueueHandler = async (
           await leaving.stop(Date.now());
           handovers++;
           process.stdout.write(`plat: shard ${worker}: handed over (table v${view.table.version})\n`);
-          cluster = await openCluster(Date.now());
+          const opened = await openCluster(Date.now());
+          if (stopping) await opened.stop(Date.now());
+          else cluster = opened;
         } catch (error) {
           process.stdout.write(`plat: shard ${worker}: handover failed: ${(error as Error).message}\n`);
         } finally {
@@ -535,7 +539,7 @@ export const createQueueHandler: CreateQueueHandler = async (
   // that can take over later. Without this, a fenced node stayed useless until restarted, and a cluster
   // whose nodes had each been fenced once served nothing. A failed re-open (NATS down) is retried.
   const rejoinAsStandby = (nowMs: number) => {
-    if (options.state === undefined || handingOver) return;
+    if (options.state === undefined || handingOver || stopping) return;
     const fenced = cluster !== null && cluster.store.role === 'fenced';
     if (!fenced && (cluster !== null || nowMs < reopenAtMs)) return;
     handingOver = true;
@@ -549,7 +553,9 @@ export const createQueueHandler: CreateQueueHandler = async (
           rejoins++;
           process.stdout.write(`plat: shard ${worker}: fenced; following it again as a standby\n`);
         }
-        cluster = await openCluster(Date.now());
+        const opened = await openCluster(Date.now());
+        if (stopping) await opened.stop(Date.now());
+        else cluster = opened;
       } catch (error) {
         reopenAtMs = Date.now() + 1000;
         process.stdout.write(
@@ -667,6 +673,9 @@ export const createQueueHandler: CreateQueueHandler = async (
       return handoff.workers > 1 && handoff.hasIncoming();
     },
     async onStop() {
+      stopping = true;
+      // A handover or a rejoin in flight ends first (its re-opened state is stopped as it completes).
+      for (let i = 0; i < 200 && handingOver; i++) await new Promise((r) => setTimeout(r, 50));
       const nowMs = Date.now();
       serving?.engine.flush(nowMs);
       await store?.stop(nowMs);
