@@ -242,10 +242,15 @@ function waitForStatus(runDir: string, role: 'plat' | 'clat', timeoutMs = 60_000
   try {
     waitUntil(answers, `the lab's ${role} to answer xlat64 status on ${socket}`, timeoutMs);
   } catch (error) {
-    const log = `${runDir}/xlat64-${role}.log`;
-    const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
-    throw new Error(`${(error as Error).message}\n${log} ends:\n${tail}`);
+    throw new Error(`${(error as Error).message}\n${logTail(runDir, role)}`);
   }
+}
+
+/** The last lines of a lab role's log, for an error message. */
+function logTail(runDir: string, role: 'plat' | 'clat'): string {
+  const log = `${runDir}/xlat64-${role}.log`;
+  const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
+  return `${log} ends:\n${tail}`;
 }
 
 function readStatus(runDir: string, role: 'plat' | 'clat'): StatusDocument {
@@ -259,9 +264,7 @@ function readStatus(runDir: string, role: 'plat' | 'clat'): StatusDocument {
   );
   if (result.status !== 0) {
     const why = result.signal ? `killed by ${result.signal} (timeout 30 s?)` : `exit ${result.status}`;
-    const log = `${runDir}/xlat64-${role}.log`;
-    const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
-    throw new Error(`xlat64 status (${role}) failed, ${why}: ${result.stderr}\n${log} ends:\n${tail}`);
+    throw new Error(`xlat64 status (${role}) failed, ${why}: ${result.stderr}\n${logTail(runDir, role)}`);
   }
   return JSON.parse(result.stdout) as StatusDocument;
 }
