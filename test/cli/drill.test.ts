@@ -2,7 +2,7 @@
 // a flow's gap, survival and broken reasons follow from its reply log and the recorder's log; the
 // distribution over drills is nearest-rank. (The drill itself runs against a lab in test/e2e/drill.test.ts.)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,6 +141,7 @@ describe('drill target file', () => {
     );
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('--fault reboot: give one of kill, stop, partition-state');
+    rmSync(dir, { recursive: true });
   });
 });
 

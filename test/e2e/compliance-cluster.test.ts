@@ -5,7 +5,7 @@
 // shard over (epoch 2) and its outbox goes on from the committed position in NATS KV: `xlat64 lookup`
 // names each flow's subscriber before and after, the takeover records are in the topic, no id twice.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitForKafka } from '../../infra/kafka/broker.js';
@@ -154,6 +154,7 @@ describe('compliance records from cluster-state PLATs (JetStream outbox) across 
 
   afterAll(() => {
     for (const pid of relays) if (existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
+    rmSync(socketPath, { force: true });
     standby.teardown();
   });
 

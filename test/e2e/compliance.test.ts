@@ -8,7 +8,7 @@
 // (subscribers 0-3, 2001:db8:1:8000::/54, delegating /64s) and isp-b (4-7, 2001:db8:1:8400::/54, /56s);
 // each record names its subscriber's tenant and the prefix at that tenant's length.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -200,6 +200,7 @@ describe('compliance records from xlat64 plat to Kafka, and xlat64 lookup', () =
     for (const pid of [nsRelay, hostRelay]) {
       if (pid !== undefined && existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
     }
+    rmSync(socketPath, { force: true });
     lab.teardown();
   });
 
