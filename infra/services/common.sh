@@ -40,8 +40,7 @@ stop_pid() {
 }
 
 # Starts a watchdog that stops PID when OWNER exits (a test run that crashed before its teardown
-# must not leave servers behind) and then removes DIR when it is one of our temporary directories,
-# also when the server was stopped before (a lab's teardown stops it by its pid file, not its DIR).
+# must not leave servers behind) and then removes DIR when it is one of our temporary directories.
 # Detached, so it outlives this script.
 watch_owner() {
   local owner=$1 pid=$2 dir=$3 cleanup=':'
@@ -53,8 +52,8 @@ watch_owner() {
   pid_start=$(start_ticks "$pid")
   setsid bash -c "$(declare -f alive start_ticks stop_pid)
     same() { alive \$1 && [[ \$(start_ticks \$1) == \$2 ]]; }
-    while same $owner '$owner_start'; do sleep 1; done
-    stop_pid $pid '$pid_start'; $cleanup" \
+    while same $owner '$owner_start' && same $pid '$pid_start'; do sleep 1; done
+    same $owner '$owner_start' || { stop_pid $pid '$pid_start'; $cleanup; }" \
     </dev/null >/dev/null 2>&1 &
 }
 
