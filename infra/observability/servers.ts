@@ -167,6 +167,8 @@ export async function startJaeger(
     netns?: string;
     /** OTLP/HTTP port (default a free one; a fixed one suits a namespace of its own). */
     otlpPort?: number;
+    /** Query UI/API port (default a free one; fixed when a PLAT's `tracesUi` must name it before the start). */
+    queryPort?: number;
   } = {},
 ): Promise<RunningServer & { otlpTracesUrl: string }> {
   const build = spawnSync('bash', [join(REPO, 'infra/scripts/ensure-jaeger.sh')], {
@@ -177,8 +179,9 @@ export async function startJaeger(
   if (build.status !== 0) throw new Error(`ensure-jaeger.sh failed (exit ${build.status})`);
   const binary = build.stdout.trim().split('\n').at(-1) as string;
   const dir = mkdtempSync(join(tmpdir(), 'x64t-jaeger-'));
-  const [free, query, grpc, health] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [free, freeQuery, grpc, health] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const otlp = options.otlpPort ?? free;
+  const query = options.queryPort ?? freeQuery;
   // Jaeger v2 is an OpenTelemetry Collector: a config with the OTLP receiver, memory storage, the query UI/API.
   writeFileSync(
     join(dir, 'jaeger.yaml'),

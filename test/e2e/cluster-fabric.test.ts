@@ -44,6 +44,7 @@ const SERVER_V4 = '192.0.2.2';
 const SERVER_V6 = '64:ff9b::c000:202';
 const CLIENT_V6 = '2001:db8:c::2';
 const UDP_PORT = 9000;
+const METRICS = '127.0.0.1:9464';
 const KEY = { id: 1, secretHex: '8f3a9c1e5b7d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a' };
 const NODE_IDS = { a: `cw-a-${pid}`, b: `cw-b-${pid}` };
 // The single table shard (one worker per node) goes to the rendezvous winner: it is the owner, the other
@@ -113,6 +114,9 @@ function startStateServer(kind: 'nats' | 'redis'): string {
     'start',
     '--host',
     HUB,
+    // Inside the test's directory, which the teardown removes (the server is stopped by PID).
+    '--dir',
+    join(dir, `${kind}-server`),
     '--owner',
     String(pid),
   );
@@ -135,6 +139,8 @@ function startNode(node: 'a' | 'b'): void {
       allowNonGlobalIpv4: true,
       stateDir: join(dir, `state-${node}`),
       statusSocket: join(dir, `${node}.sock`),
+      // The dashboard (each node in its own namespace): the last test reads the survivor's shard owners.
+      metrics: METRICS,
       queues: 1,
       state: { nats: natsUrl, redis: redisUrl, detectionMs: 1000 },
       cluster: {
@@ -412,5 +418,32 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
       JSON.stringify(tickPeers.slice(-3)),
     ).toBe(1);
     expect(of(after.counters, 'drop.nat.nosession64')).toBe(0);
+
+    // The survivor's dashboard, rendered by headless Chromium, names the members, the owner and epoch of
+    // the shard as its status does, and the takeover on its timeline.
+    const profile = join(dir, 'chromium');
+    const dom = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        NS[entryName],
+        'chromium',
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        `--user-data-dir=${profile}`,
+        '--virtual-time-budget=4000',
+        '--dump-dom',
+        `http://${METRICS}/`,
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(dom.status, dom.stderr).toBe(0);
+    expect(dom.stdout).toContain('data-loaded="1"');
+    const shown = new RegExp(`members: <b>${NODE_IDS[entryName]}</b>, table v(\\d+)`).exec(dom.stdout);
+    expect(Number(shown?.[1])).toBeGreaterThanOrEqual(after.cluster?.tableVersion ?? Number.NaN);
+    expect(/data-shard-owner="0">(?:<b>)?([^<]+)</.exec(dom.stdout)?.[1]).toBe(NODE_IDS[entryName]);
+    expect(dom.stdout).toMatch(/data-event="takeover" data-shard="0" data-epoch="2"/);
   }, 180_000);
 });

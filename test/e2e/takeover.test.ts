@@ -10,7 +10,7 @@
 // the takeover is one `state.takeover` trace (acquire, catch-up, epoch, serve with the Redis claim) in a
 // real Jaeger.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type PromSample,
@@ -22,6 +22,7 @@ import { createStandbyLab, pidAlive } from './helpers/standby-lab.js';
 import {
   LABTOOL,
   PY,
+  REPO,
   readUdpLog,
   SERVER_V6,
   startUdpServer,
@@ -32,6 +33,8 @@ import {
 
 /** Jaeger's OTLP/HTTP port inside the PLAT's namespace (both cluster PLATs export their spans there). */
 const OTLP_PORT = 4318;
+/** Jaeger's query UI/API port in the namespace: the PLATs' `tracesUi`, which their dashboards link takeovers to. */
+const JAEGER_UI_PORT = 16686;
 /**
  * The owner's record unchanged this long = the owner is gone. Longer than the 1 s default: on a loaded
  * machine (the run shares two cores with other suites) a live owner's renewal can be late by a second, and
@@ -39,7 +42,8 @@ const OTLP_PORT = 4318;
  */
 const DETECTION_MS = 3000;
 const standby = createStandbyLab('e2e-takeover', {
-  platConfigExtra: `tracesUrl: http://127.0.0.1:${OTLP_PORT}/v1/traces\n`,
+  platConfigExtra:
+    `tracesUrl: http://127.0.0.1:${OTLP_PORT}/v1/traces\n` + `tracesUi: http://127.0.0.1:${JAEGER_UI_PORT}\n`,
   detectionMs: DETECTION_MS,
 });
 const { lab } = standby;
@@ -125,7 +129,11 @@ describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', ()
       () => lab.run('server', ['ss', '-ltnH', `sport = :${TCP_PORT}`]).stdout.trim() !== '',
       'the TCP echo server to listen',
     );
-    jaeger = await startJaeger({ netns: lab.namespaces.plat, otlpPort: OTLP_PORT });
+    jaeger = await startJaeger({
+      netns: lab.namespaces.plat,
+      otlpPort: OTLP_PORT,
+      queryPort: JAEGER_UI_PORT,
+    });
     prom = await startPrometheus({
       targets: [METRICS.a, METRICS.b],
       netns: lab.namespaces.plat,
@@ -299,4 +307,61 @@ describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', ()
     const udpAll = readUdpLog(`${lab.runDir}/udp-server.jsonl`).filter((d) => d.tag.startsWith('tick'));
     expect(new Set(udpAll.map((d) => `${d.peer}:${d.port}`)).size).toBe(1);
   }, 360_000);
+
+  it("b's dashboard in headless Chromium shows its shard serving at the last epoch and its takeovers, fence and rejoin on the timeline, each takeover linked to its trace", () => {
+    // Runs after the takeovers above: b took shard 0 at epoch 2, was fenced (a2 took epoch 3), rejoined
+    // as a standby and took the shard again at epoch 4.
+    const chromium = [
+      'chromium',
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--user-data-dir=/tmp/x64t-e2e-takeover-chromium',
+      '--window-size=1280,1000',
+      '--virtual-time-budget=4000',
+    ];
+    try {
+      const dom = lab.run('plat', [...chromium, '--dump-dom', `http://${METRICS.b}/`], 120_000);
+      expect(dom.code, dom.stderr).toBe(0);
+      expect(dom.stdout).toContain('data-loaded="1"');
+      const status = statusOf('b')!;
+      expect(status.replication?.[0]).toMatchObject({ shard: 0, serving: true, epoch: 4 });
+      expect(/data-shard-role="0">([a-z]+)</.exec(dom.stdout)?.[1]).toBe('serving');
+      expect(Number(/data-shard-epoch="0">(\d+)</.exec(dom.stdout)?.[1])).toBe(4);
+      // The timeline, newest first: takeover (epoch 4), rejoin, stopped serving (epoch 2), takeover (epoch 2).
+      // (b started as a standby: no event before its first takeover.)
+      const events = [
+        ...dom.stdout.matchAll(/data-event="([a-z ]+)" data-shard="(\d+)" data-epoch="(\d+)"/g),
+      ].map((m) => `${m[1]} ${m[2]}/${m[3]}`);
+      expect(events).toHaveLength(4);
+      expect(events[0]).toBe('takeover 0/4');
+      expect(events[1]).toMatch(/^rejoined as standby 0\/\d+$/);
+      expect(events.slice(2)).toEqual(['stopped serving 0/2', 'takeover 0/2']);
+      // Each takeover links to Jaeger's search for its trace; the same query on Jaeger's API finds exactly
+      // the state.takeover trace of that epoch.
+      const links = [...dom.stdout.matchAll(/<a class="trace" href="([^"]+)"/g)].map((m) =>
+        m[1].replaceAll('&amp;', '&'),
+      );
+      expect(links).toHaveLength(2);
+      for (const [link, epoch] of [
+        [links[0], 4],
+        [links[1], 2],
+      ] as const) {
+        expect(link.startsWith(`http://127.0.0.1:${JAEGER_UI_PORT}/search?`)).toBe(true);
+        const found = (
+          JSON.parse(jaeger.get(`/api/traces?${link.split('?')[1]}`)) as { data: { spans: Span[] }[] }
+        ).data;
+        const takeovers = found.flatMap((t) => t.spans.filter((sp) => sp.operationName === 'state.takeover'));
+        expect(takeovers.length, link).toBe(1);
+        expect(takeovers[0].tags.find((t) => t.key === 'xlat64.epoch')?.value).toBe(epoch);
+      }
+      const shot = `${REPO}test-artifacts/dashboard-takeover.png`;
+      mkdirSync(`${REPO}test-artifacts`, { recursive: true });
+      const png = lab.run('plat', [...chromium, `--screenshot=${shot}`, `http://${METRICS.b}/`], 120_000);
+      expect(png.code, png.stderr).toBe(0);
+      expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
+    } finally {
+      spawnSync('rm', ['-rf', '/tmp/x64t-e2e-takeover-chromium']);
+    }
+  }, 300_000);
 });

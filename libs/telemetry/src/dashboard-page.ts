@@ -1,6 +1,9 @@
 // The dashboard page served at / of the metrics endpoint: one static HTML document with inline CSS
 // and JS (no external CDN) that polls /status.json and renders node, workers, traffic, drops by
-// reason, gauges and a timeline of the samples it has seen.
+// reason, gauges, the shards (cluster members and the owner and epoch of each shard, or this node's
+// shards serving or standing by) and a timeline: the node's control-plane events (takeovers with their
+// time, hand-overs, fences, rejoins; each takeover linked to its trace when `tracesUi` is set) and the
+// restarts the page has seen.
 export const dashboardHtml = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>xlat64 dashboard</title>
 <style>
@@ -22,6 +25,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 <div class="card"><h2>State</h2><table id="state"></table></div>
 <div class="card"><h2>Workers</h2><table id="workers"></table></div>
 <div class="card"><h2>Pool use per address</h2><div id="pool"></div></div>
+<div class="card"><h2>Shards</h2><div id="members"></div><table id="shards"></table></div>
 <div class="card"><h2>Timeline</h2><table id="timeline"></table></div>
 </div>
 <script>
@@ -45,10 +49,38 @@ function render(doc){
   document.getElementById("workers").innerHTML = "<tr><th>worker</th><th>rx</th><th>6to4</th><th>4to6</th><th>drops</th></tr>" + ws.map((w,i)=>{const d=Object.entries(w).filter(([k])=>k.startsWith("drop.")).reduce((a,[,v])=>a+v,0);return "<tr><td>"+i+"</td><td class=n>"+(w["rx.packets"]||0)+"</td><td class=n>"+(w["tx.packets64"]||0)+"</td><td class=n>"+(w["tx.packets46"]||0)+"</td><td class=n>"+d+"</td></tr>";}).join("");
   const pool = doc.poolUse || [];
   document.getElementById("pool").innerHTML = pool.length ? pool.map(p=>{const h=Math.round(120-120*Math.min(1,p.used));return "<span class=cell data-address=\\""+esc(p.address)+"\\" title=\\""+esc(p.address+": "+p.leasedBlocks+"/"+p.totalBlocks+" blocks, "+p.portsInUse+" ports")+"\\" style=\\"background:hsl("+h+",70%,60%)\\">"+Math.round(100*p.used)+"</span>";}).join("") : "<span>pool " + esc(JSON.stringify(doc.pool4 || [])) + ": per-address use not reported by this node</span>";
-  if (last === null || last.startedAt !== doc.startedAt) timeline.unshift([new Date().toISOString(), (last === null ? "seen " : "restart: ") + doc.role + " pid " + doc.pid]);
+  renderShards(doc);
+  if (last === null || last.startedAt !== doc.startedAt) timeline.unshift({at: new Date().toISOString(), html: esc((last === null ? "seen " : "restart: ") + doc.role + " pid " + doc.pid)});
   last = doc;
-  document.getElementById("timeline").innerHTML = rows(timeline.slice(0,20));
+  const events = (doc.events || []).map(e=>({at: e.at, html: eventHtml(doc, e)}));
+  const all = events.concat(timeline).sort((a,b)=>a.at < b.at ? 1 : a.at > b.at ? -1 : 0).slice(0,30);
+  document.getElementById("timeline").innerHTML = all.map(r=>"<tr><td>"+esc(r.at.replace("T"," ").slice(0,23))+"</td><td>"+r.html+"</td></tr>").join("");
   document.body.dataset.loaded = "1";
+}
+function eventHtml(doc, e){
+  let text = e.kind + " shard " + e.shard + " epoch " + e.epoch + (e.takeoverMs !== undefined ? ", " + e.takeoverMs + " ms" : "");
+  let html = "<span data-event=\\""+esc(e.kind)+"\\" data-shard=\\""+e.shard+"\\" data-epoch=\\""+e.epoch+"\\">"+esc(text)+"</span>";
+  if (doc.tracesUi && e.kind === "takeover") {
+    const tags = JSON.stringify({"xlat64.shard": String(e.shard), "xlat64.epoch": String(e.epoch)});
+    const href = doc.tracesUi.replace(/\\/$/, "") + "/search?service=xlat64-plat&operation=state.takeover&tags=" + encodeURIComponent(tags);
+    html += " <a class=trace href=\\""+esc(href)+"\\">trace</a>";
+  }
+  return html;
+}
+function renderShards(doc){
+  const cl = doc.cluster, rep = doc.replication;
+  let members = "", table = "";
+  if (cl) {
+    members = "node " + esc(cl.nodeId) + ", members: " + (cl.members || []).map(m=>m === cl.nodeId ? "<b>"+esc(m)+"</b>" : esc(m)).join(", ") + ", table v" + esc(cl.tableVersion);
+    table = "<tr><th>shard</th><th>owner</th><th>epoch</th></tr>" + (cl.owners || []).map((o,i)=>"<tr><td>"+i+"</td><td data-shard-owner=\\""+i+"\\">"+(o === cl.nodeId ? "<b>"+esc(o)+"</b>" : esc(o))+"</td><td class=n>"+esc((cl.epochs || [])[i])+"</td></tr>").join("");
+  } else if (Array.isArray(rep)) {
+    members = "cluster state (hot standby): this node's shards";
+    table = "<tr><th>shard</th><th>role</th><th>epoch</th><th>standby lag ms</th><th>last takeover ms</th></tr>" + rep.map(r=>"<tr><td>"+r.shard+"</td><td data-shard-role=\\""+r.shard+"\\">"+(r.serving ? "serving" : "standby")+"</td><td class=n data-shard-epoch=\\""+r.shard+"\\">"+r.epoch+"</td><td class=n>"+Math.round(1000*(r.standbyLagSecondsLast||0))+"</td><td class=n>"+Math.round(1000*(r.takeoverSeconds||0))+"</td></tr>").join("");
+  } else {
+    members = doc.role === "plat" ? "embedded state: one node" : "stateless role";
+  }
+  document.getElementById("members").innerHTML = members;
+  document.getElementById("shards").innerHTML = table;
 }
 async function poll(){
   try { const r = await fetch("status.json", {cache:"no-store"}); render(await r.json()); document.getElementById("err").textContent=""; }

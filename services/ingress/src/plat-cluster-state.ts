@@ -26,6 +26,8 @@ export interface ClusterShardStateOptions {
   hashSeed: number;
   shard: number;
   flushIntervalMs: number;
+  /** A snapshot is due when the log tail since the last one reaches max(this, the last snapshot's size). */
+  snapshotTailBytes?: number;
   /** The worker took the shard: serve `state` with this sink and allocator under `epoch`. */
   onOwner: (state: NatState, sink: EventSink, allocator: PoolAllocator, epoch: number) => void;
   /** The worker lost the shard (fenced): stop serving it. */
@@ -62,6 +64,7 @@ export async function openClusterShardState(
         hashSeed: options.hashSeed,
         shard,
         flushIntervalMs: options.flushIntervalMs,
+        tailBytesMin: options.snapshotTailBytes,
         detectionMs: cfg.detectionMs,
         logLine: options.log,
         metrics: options.metrics,

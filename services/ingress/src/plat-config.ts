@@ -67,8 +67,12 @@ export interface PlatConfig {
   metrics: ListenAddress | undefined;
   /** OTLP/HTTP traces URL (e.g. http://127.0.0.1:4318/v1/traces): control-plane spans; off when absent. */
   tracesUrl: string | undefined;
+  /** The tracing UI (Jaeger's) the dashboard links takeovers to (its trace search); off when absent. */
+  tracesUi: string | undefined;
   /** How often coalesced session refreshes and batched events are written. */
   flushIntervalMs: number;
+  /** Embedded and cluster state: a snapshot is due when the log tail reaches max(this, the last snapshot). */
+  snapshotTailBytes: number;
   /** ICMP error token bucket (RFC 4443 sec. 2.4 (f), RFC 1812 sec. 4.3.2.8): errors per second, burst. */
   icmpErrorsPerSecond: number;
   icmpErrorsBurst: number;
@@ -103,7 +107,9 @@ export const platConfigKeys = [
   'statusSocket',
   'metrics',
   'tracesUrl',
+  'tracesUi',
   'flushIntervalMs',
+  'snapshotTailBytes',
   'icmpErrorsPerSecond',
   'icmpErrorsBurst',
   'nat',
@@ -190,8 +196,10 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     stateDir,
     statusSocket: readOptionalString(raw, 'statusSocket') ?? `/run/xlat64/plat-${device}.sock`,
     metrics: readListenAddress(raw, 'metrics'),
-    tracesUrl: readTracesUrl(raw),
+    tracesUrl: readHttpUrl(raw, 'tracesUrl', 'http://127.0.0.1:4318/v1/traces'),
+    tracesUi: readHttpUrl(raw, 'tracesUi', 'http://127.0.0.1:16686'),
     flushIntervalMs: readInteger(raw, 'flushIntervalMs', 1000, 1, 60_000),
+    snapshotTailBytes: readInteger(raw, 'snapshotTailBytes', 8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     icmpErrorsPerSecond: readInteger(
       raw,
       'icmpErrorsPerSecond',
@@ -256,11 +264,11 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
   return config;
 }
 
-function readTracesUrl(raw: RawConfig): string | undefined {
-  const text = readOptionalString(raw, 'tracesUrl');
+function readHttpUrl(raw: RawConfig, field: 'tracesUrl' | 'tracesUi', example: string): string | undefined {
+  const text = readOptionalString(raw, field);
   if (text === undefined) return undefined;
   if (!/^https?:\/\/[^/\s]+(\/\S*)?$/.test(text))
-    throw configError('tracesUrl', `'${text}' is not an http(s) URL; e.g. http://127.0.0.1:4318/v1/traces`);
+    throw configError(field, `'${text}' is not an http(s) URL; e.g. ${example}`);
   return text;
 }
 

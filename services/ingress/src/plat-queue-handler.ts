@@ -77,6 +77,8 @@ export interface PlatQueueOptions {
   icmpErrorsPerSecond?: number;
   icmpErrorsBurst?: number;
   flushIntervalMs: number;
+  /** A snapshot is due when the log tail since the last one reaches max(this, the last snapshot's size). */
+  snapshotTailBytes?: number;
   /** OTLP/HTTP traces URL: this worker's control-plane spans (recovery, snapshots) are exported there. */
   tracesUrl?: string;
   mtu4: number;
@@ -349,6 +351,7 @@ export const createQueueHandler: CreateQueueHandler = async (
         hashSeed: random.nextUint32(),
         shard: worker,
         flushIntervalMs: options.flushIntervalMs,
+        snapshotTailBytes: options.snapshotTailBytes,
         onOwner: (state, sink, allocator, epoch) => {
           serving = serve(state, sink, () => allocator, epoch, Date.now());
         },
@@ -390,6 +393,7 @@ export const createQueueHandler: CreateQueueHandler = async (
         hashSeed: random.nextUint32(),
         shard: worker,
         flushIntervalMs: options.flushIntervalMs,
+        tailBytesMin: options.snapshotTailBytes,
       },
       startMs,
     );

@@ -25,6 +25,7 @@ import {
   startNodeCompliance,
 } from '../../state/src/index.js';
 import { type ClusterPlane, startClusterPlane } from './cluster/plat-cluster-plane.js';
+import { ControlTimeline } from './control-timeline.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
 import { platPoolUse, poolUseMetrics } from './pool-use.js';
@@ -42,6 +43,9 @@ export type RunningPlat = Pick<RunningRole, 'stop' | 'metrics'> & {
 
 /** A cluster node's longest TUN read wait: the fabric socket's receive latency while the TUN is idle. */
 const FABRIC_POLL_MS = 5;
+
+/** How often the control-plane timeline compares the workers' state counters (an event's time is within this). */
+const TIMELINE_SAMPLE_MS = 250;
 
 /** How long a stopping PLAT keeps sending its last compliance records while Kafka answers (the rest go at the next start). */
 const COMPLIANCE_DRAIN_MS = 5000;
@@ -196,6 +200,9 @@ async function startPlatRole(
               : { file: config.usage.file, intervalMs: config.usage.intervalMs, records: recorder?.written },
         };
   let counterBlocks: SharedArrayBuffer[] = [];
+  /** Cluster state: takeovers, hand-overs, fences and rejoins seen in the workers' counters. */
+  let timeline: ControlTimeline | null = null;
+  let timelineTimer: NodeJS.Timeout | null = null;
   const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => {
     counterBlocks = counters;
     return {
@@ -206,6 +213,7 @@ async function startPlatRole(
       icmpErrorsPerSecond: config.icmpErrorsPerSecond,
       icmpErrorsBurst: config.icmpErrorsBurst,
       flushIntervalMs: config.flushIntervalMs,
+      snapshotTailBytes: config.snapshotTailBytes,
       tracesUrl: config.tracesUrl,
       mtu4: config.mtu4,
       mtu6: config.mtu6,
@@ -292,6 +300,8 @@ async function startPlatRole(
         poolUse: poolUse(),
         replication: config.state === undefined ? undefined : replicationStatus(config, counterBlocks),
         cluster: clusterPlane?.status(),
+        events: timeline?.events(),
+        tracesUi: config.tracesUi,
       }),
     },
     log,
@@ -321,8 +331,16 @@ async function startPlatRole(
   const routes =
     config.state === undefined || plane !== null ? null : followOwnership(config, counterBlocks, log);
   startUsage();
+  if (config.state !== undefined) {
+    const blocks = counterBlocks.map((c) => new Float64Array(c));
+    timeline = new ControlTimeline(platCounterLayout(config.tenants), () => blocks);
+    const sampled = timeline;
+    sampled.sample(new Date());
+    timelineTimer = setInterval(() => sampled.sample(new Date()), TIMELINE_SAMPLE_MS);
+  }
   return {
     async stop() {
+      if (timelineTimer !== null) clearInterval(timelineTimer);
       // Leave the membership first (the others drop this node at once), then hand the shards over.
       await plane?.stop();
       routes?.stop();

@@ -51,4 +51,15 @@ describe('metrics listen address', () => {
         /^tracesUrl: .*not an http\(s\) URL/,
       );
   });
+
+  it('reads tracesUi (the dashboard links takeovers to its trace search) and refuses a non-URL naming the field', () => {
+    // Proves the link target reaches the config and a typo is refused at start, naming tracesUi.
+    expect(parsePlatConfig({ ...base, tracesUi: 'http://127.0.0.1:16686' }).tracesUi).toBe(
+      'http://127.0.0.1:16686',
+    );
+    expect(parsePlatConfig(base).tracesUi).toBeUndefined();
+    expect(() => parsePlatConfig({ ...base, tracesUi: 'jaeger:16686' })).toThrow(
+      /^tracesUi: 'jaeger:16686' is not an http\(s\) URL; e\.g\. http:\/\/127\.0\.0\.1:16686/,
+    );
+  });
 });

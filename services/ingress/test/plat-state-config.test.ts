@@ -55,3 +55,15 @@ describe('state (cluster mode)', () => {
     ).toThrow(/^state: cluster mode/);
   });
 });
+
+describe('snapshotTailBytes', () => {
+  it('defaults to 8 MiB, takes a size from 64 KiB to 1 GiB, and refuses anything else naming the field', () => {
+    // Proves the compaction threshold reaches the configuration and a bad value stops the start.
+    expect(parsePlatConfig(base).snapshotTailBytes).toBe(8 * 1024 * 1024);
+    expect(parsePlatConfig({ ...base, snapshotTailBytes: 262_144 }).snapshotTailBytes).toBe(262_144);
+    for (const bad of [1024, 2 * 1024 * 1024 * 1024, '8M', 1.5])
+      expect(() => parsePlatConfig({ ...base, snapshotTailBytes: bad })).toThrow(
+        /^snapshotTailBytes: expected a whole number from 65536 to 1073741824/,
+      );
+  });
+});

@@ -78,6 +78,9 @@ export function createStandbyLab(name: string, options: StandbyLabOptions = {}):
       'start',
       '--port',
       String(port),
+      // Inside the lab's run directory, which lab.sh down removes after stopping the server by PID.
+      '--dir',
+      `${lab.runDir}/${kind}-server`,
       '--owner',
       String(process.pid),
     ]);
