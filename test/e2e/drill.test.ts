@@ -7,10 +7,18 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startJaeger } from '../../infra/observability/servers.js';
 import { createStandbyLab, pidAlive } from './helpers/standby-lab.js';
 import { waitUntil, XLAT64 } from './support.js';
 
-const standby = createStandbyLab('e2e-drill');
+/** Jaeger in the PLAT namespace: the PLATs' and the drill's OTLP/HTTP port, and the UI the dashboards link to. */
+const OTLP_PORT = 4318;
+const JAEGER_UI_PORT = 16686;
+/** PLAT b's dashboard (in the PLAT namespace). */
+const METRICS_B = '127.0.0.1:9465';
+const standby = createStandbyLab('e2e-drill', {
+  platConfigExtra: `tracesUrl: http://127.0.0.1:${OTLP_PORT}/v1/traces\ntracesUi: http://127.0.0.1:${JAEGER_UI_PORT}\n`,
+});
 const { lab } = standby;
 /** The client's own address and two more in its /64 (the PLAT reaches them on the link). */
 const SUBSCRIBERS = ['2001:db8:1::2', '2001:db8:1::a', '2001:db8:1::b'];
@@ -41,13 +49,15 @@ interface DrillReport {
   maxGapMs: number | null;
 }
 
+/** `xlat64 drill` (in the PLAT namespace: the target's NATS URL and Jaeger are on its loopback). */
 function drill(args: readonly string[]): { code: number | null; report: DrillReport | null; output: string } {
   // The agents' logs go into the lab's run directory, removed with the lab.
   const workDir = mkdtempSync(`${standby.lab.runDir}/drill-`);
-  const result = spawnSync(process.execPath, [XLAT64, 'drill', ...args, '--work-dir', workDir], {
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
+  const result = spawnSync(
+    'ip',
+    ['netns', 'exec', lab.namespaces.plat, process.execPath, XLAT64, 'drill', ...args, '--work-dir', workDir],
+    { encoding: 'utf8', timeout: 180_000 },
+  );
   const output = `exit ${result.status ?? result.signal}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
   let report: DrillReport | null = null;
   try {
@@ -58,11 +68,27 @@ function drill(args: readonly string[]): { code: number | null; report: DrillRep
   return { code: result.status, report, output };
 }
 
+type Span = {
+  traceID: string;
+  operationName: string;
+  spanID: string;
+  processID: string;
+  references: { spanID: string }[];
+  tags: { key: string; value: unknown }[];
+};
+type Trace = { traceID: string; spans: Span[]; processes: Record<string, { serviceName: string }> };
+
 describe('xlat64 drill against the two-node takeover lab', () => {
   let target = '';
+  let jaeger: RunningServer;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     standby.up();
+    jaeger = await startJaeger({
+      netns: lab.namespaces.plat,
+      otlpPort: OTLP_PORT,
+      queryPort: JAEGER_UI_PORT,
+    });
     for (const address of SUBSCRIBERS.slice(1))
       lab.check('client', ['ip', '-6', 'addr', 'add', `${address}/64`, 'dev', 'c0', 'nodad']);
     standby.startPlat('a', 'nat64');
@@ -71,12 +97,13 @@ describe('xlat64 drill against the two-node takeover lab', () => {
       `PLAT a to own its shard\n${standby.logOf('a')}`,
       30_000,
     );
-    standby.startPlat('b', 'nat64b');
+    standby.startPlat('b', 'nat64b', ['--metrics', METRICS_B]);
     waitUntil(() => standby.counters('b') !== null, `PLAT b to answer status\n${standby.logOf('b')}`, 30_000);
     target = standby.writeTarget({ a: 'nat64', b: 'nat64b' }, SUBSCRIBERS);
   }, 180_000);
 
-  afterAll(() => {
+  afterAll(async () => {
+    await jaeger?.stop();
     standby.teardown();
   });
 
@@ -110,6 +137,8 @@ describe('xlat64 drill against the two-node takeover lab', () => {
       '4000',
       '--settle',
       '2000',
+      '--traces-url',
+      `http://127.0.0.1:${OTLP_PORT}/v1/traces`,
       '--json',
     ]);
     const why = `${output}\n--- a ---\n${standby.logOf('a').slice(-3000)}\n--- b ---\n${standby.logOf('b').slice(-3000)}`;
@@ -137,6 +166,72 @@ describe('xlat64 drill against the two-node takeover lab', () => {
     const restarted = Number(readFileSync(standby.pidFile('a'), 'utf8'));
     expect(restarted).not.toBe(killed);
     expect(pidAlive(restarted)).toBe(true);
+
+    // The drill is one trace: its steps as spans, and PLAT b's `drill.step.observed` for each step it
+    // received over NATS, each a child of the drill's span that published it (context in the headers).
+    let traces: Trace[] = [];
+    const observedSteps = (t: Trace) =>
+      t.spans
+        .filter((sp) => sp.operationName === 'drill.step.observed')
+        .map((sp) => sp.tags.find((tag) => tag.key === 'xlat64.drill.step')?.value);
+    for (let i = 0; i < 60; i++) {
+      traces = (
+        JSON.parse(jaeger.get('/api/traces?service=xlat64-drill&operation=drill')) as { data: Trace[] }
+      ).data;
+      if (traces.length === 1 && observedSteps(traces[0]).length >= 4) break;
+      spawnSync('sleep', ['0.5']);
+    }
+    const shown = JSON.stringify(traces.map((t) => t.spans.map((sp) => [sp.operationName, sp.processID])));
+    expect(traces.length, shown).toBe(1);
+    const [drillTrace] = traces;
+    const names = drillTrace.spans.map((sp) => sp.operationName);
+    for (const step of [
+      'drill',
+      'drill.warmup',
+      'drill.fault',
+      'drill.observe',
+      'drill.restore',
+      'drill.settle',
+    ])
+      expect(names, shown).toContain(step);
+    // b saw every step (a was killed at the fault; its restart may have seen the last ones too).
+    expect(new Set(observedSteps(drillTrace)), shown).toEqual(
+      new Set(['fault', 'takeover', 'restore', 'end']),
+    );
+    const drillSpans = new Set(
+      drillTrace.spans
+        .filter((sp) => sp.operationName.startsWith('drill') && sp.operationName !== 'drill.step.observed')
+        .map((sp) => sp.spanID),
+    );
+    for (const observed of drillTrace.spans.filter((sp) => sp.operationName === 'drill.step.observed')) {
+      expect(drillTrace.processes[observed.processID].serviceName).toBe('xlat64-plat');
+      expect(drillSpans.has(observed.references[0]?.spanID), shown).toBe(true);
+    }
+
+    // b's dashboard shows the steps on its timeline, each linked to the drill's trace.
+    const profile = `${lab.runDir}/chromium`;
+    const dom = lab.run(
+      'plat',
+      [
+        'chromium',
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        `--user-data-dir=${profile}`,
+        '--virtual-time-budget=4000',
+        '--dump-dom',
+        `http://${METRICS_B}/`,
+      ],
+      120_000,
+    );
+    expect(dom.code, dom.stderr).toBe(0);
+    const steps = [...dom.stdout.matchAll(/data-drill-step="([a-z]+)">([^<]*)</g)].map((m) => m[1]);
+    expect(steps).toEqual(['end', 'restore', 'takeover', 'fault']);
+    expect(dom.stdout).toContain('taken over by b after');
+    const links = [...dom.stdout.matchAll(/href="(http:\/\/127\.0\.0\.1:16686\/trace\/[0-9a-f]+)"/g)].map(
+      (m) => m[1],
+    );
+    expect(links).toEqual(Array(4).fill(`http://127.0.0.1:${JAEGER_UI_PORT}/trace/${drillTrace.traceID}`));
   }, 240_000);
 
   it('restarts NATS under live flows (nats-restart) and reports the flows kept their address and port', () => {
@@ -228,7 +323,9 @@ describe('xlat64 drill against the two-node takeover lab', () => {
     expect(report?.takeoverMs).toBeNull();
     expect(report?.restoredAt).toBeNull();
     expect(report?.broken).toBe(4);
-    expect(report?.maxGapMs).toBeNull();
+    // No flow answered after the fault has a gap (null); one whose last reply was in flight at the kill
+    // has the silence since then, most of the window.
+    expect(report?.maxGapMs === null || (report?.maxGapMs ?? 0) >= 2500, String(report?.maxGapMs)).toBe(true);
     for (const flow of report?.flows ?? []) {
       expect(flow.survived, flow.id).toBe(false);
       // No reply after the kill, or only one in flight at the kill and none since (the report says how

@@ -3,7 +3,7 @@
 // reason, gauges, the shards (cluster members and the owner and epoch of each shard, or this node's
 // shards serving or standing by) and a timeline: the node's control-plane events (takeovers with their
 // time, hand-overs, fences, rejoins; each takeover linked to its trace when `tracesUi` is set) and the
-// restarts the page has seen.
+// restarts the page has seen, and the steps of `xlat64 drill` runs (linked to the drill's trace).
 export const dashboardHtml = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>xlat64 dashboard</title>
 <style>
@@ -58,11 +58,20 @@ function render(doc){
   document.body.dataset.loaded = "1";
 }
 function eventHtml(doc, e){
+  const base = doc.tracesUi ? doc.tracesUi.replace(/\\/$/, "") : "";
+  if (e.kind === "drill") {
+    let text = "drill " + (e.index + 1) + " " + e.step + ": " + e.fault + " of " + e.node;
+    if (e.step === "takeover") text += ", taken over by " + e.takeoverBy + " after " + e.takeoverMs + " ms";
+    if (e.step === "end") text += ", " + e.survived + " flows survived, " + e.broken + " broke";
+    let html = "<span data-event=\\"drill\\" data-drill-step=\\""+esc(e.step)+"\\">"+esc(text)+"</span>";
+    if (base && e.traceId) html += " <a class=trace href=\\""+esc(base + "/trace/" + e.traceId)+"\\">trace</a>";
+    return html;
+  }
   let text = e.kind + " shard " + e.shard + " epoch " + e.epoch + (e.takeoverMs !== undefined ? ", " + e.takeoverMs + " ms" : "");
   let html = "<span data-event=\\""+esc(e.kind)+"\\" data-shard=\\""+e.shard+"\\" data-epoch=\\""+e.epoch+"\\">"+esc(text)+"</span>";
-  if (doc.tracesUi && e.kind === "takeover") {
+  if (base && e.kind === "takeover") {
     const tags = JSON.stringify({"xlat64.shard": String(e.shard), "xlat64.epoch": String(e.epoch)});
-    const href = doc.tracesUi.replace(/\\/$/, "") + "/search?service=xlat64-plat&operation=state.takeover&tags=" + encodeURIComponent(tags);
+    const href = base + "/search?service=xlat64-plat&operation=state.takeover&tags=" + encodeURIComponent(tags);
     html += " <a class=trace href=\\""+esc(href)+"\\">trace</a>";
   }
   return html;

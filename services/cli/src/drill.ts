@@ -9,6 +9,7 @@ import type { Command } from './command.js';
 import { defaultFabricPort, type Fault, faults } from './drill/faults.js';
 import { formatDrill, formatRepeats } from './drill/report.js';
 import { runDrills } from './drill/run.js';
+import { DrillSteps } from './drill/steps.js';
 import { loadTarget } from './drill/target.js';
 import { CliUsageError } from './errors.js';
 
@@ -43,6 +44,11 @@ Exit status: 0 when every flow survived, 1 when a flow broke, 2 for a bad target
   --fabric-port P      the fabric's UDP port for partition-peers (default ${defaultFabricPort}, GENEVE)
   --restart-timeout MS how long a restarted node may take to answer its status socket (default 60000)
   --work-dir DIR       where the agents' logs go (default: a new directory under the temp dir)
+  --traces-url URL     OTLP/HTTP traces URL (e.g. http://127.0.0.1:4318/v1/traces): each drill is one
+                       trace (drill ⊃ warmup, fault, observe, restore, settle); the nodes join it
+  Each step (fault, takeover, restore, end) is also published on the target's NATS
+  (xlat64.drill.steps, with the step's trace context in the headers): the nodes show it on their
+  dashboards' timelines.
   --json               one JSON document (the drill, or with --repeat the distribution and every drill)
 `;
 
@@ -80,6 +86,7 @@ export const drillCommand: Command = {
           'fabric-port': { type: 'string' },
           'restart-timeout': { type: 'string' },
           'work-dir': { type: 'string' },
+          'traces-url': { type: 'string' },
           json: { type: 'boolean' },
           help: { type: 'boolean', short: 'h' },
         },
@@ -113,29 +120,37 @@ export const drillCommand: Command = {
     };
     const json = values.json === true;
     const repeat = positiveInteger('--repeat', str('repeat'), 1);
-    const report = await runDrills(
-      {
-        target,
-        node: str('node') as string,
-        fault: fault as Fault,
-        restore: values['no-restore'] !== true,
-        tcpFlows,
-        udpFlows,
-        intervalMs: positiveInteger('--interval', str('interval'), 50),
-        warmupMs: positiveInteger('--warmup', str('warmup'), 2000, 0),
-        observeMs: positiveInteger('--observe', str('observe'), 5000, 0),
-        settleMs: positiveInteger('--settle', str('settle'), 3000, 0),
-        tcpPort: port('--tcp-port', 9400),
-        udpPort: port('--udp-port', 9401),
-        fabricPort: port('--fabric-port', defaultFabricPort),
-        restartTimeoutMs: positiveInteger('--restart-timeout', str('restart-timeout'), 60_000),
-        workDir: str('work-dir') ?? mkdtempSync(join(tmpdir(), 'xlat64-drill-')),
-        progress: (line) => {
-          if (!json) process.stderr.write(`${line}\n`);
-        },
-      },
-      repeat,
-      positiveInteger('--pause', str('pause'), 2000, 0),
+    const tracesUrl = str('traces-url');
+    if (tracesUrl !== undefined && !/^https?:\/\/[^/\s]+(\/\S*)?$/.test(tracesUrl))
+      throw new CliUsageError(
+        `xlat64 drill: --traces-url '${tracesUrl}' is not an http(s) URL; e.g. http://127.0.0.1:4318/v1/traces`,
+      );
+    const progress = (line: string) => {
+      if (!json) process.stderr.write(`${line}\n`);
+    };
+    // Every option is read before anything starts: a bad one is refused with nothing left running.
+    const settings = {
+      target,
+      node: str('node') as string,
+      fault: fault as Fault,
+      restore: values['no-restore'] !== true,
+      tcpFlows,
+      udpFlows,
+      intervalMs: positiveInteger('--interval', str('interval'), 50),
+      warmupMs: positiveInteger('--warmup', str('warmup'), 2000, 0),
+      observeMs: positiveInteger('--observe', str('observe'), 5000, 0),
+      settleMs: positiveInteger('--settle', str('settle'), 3000, 0),
+      tcpPort: port('--tcp-port', 9400),
+      udpPort: port('--udp-port', 9401),
+      fabricPort: port('--fabric-port', defaultFabricPort),
+      restartTimeoutMs: positiveInteger('--restart-timeout', str('restart-timeout'), 60_000),
+      progress,
+    };
+    const pauseMs = positiveInteger('--pause', str('pause'), 2000, 0);
+    const workDir = str('work-dir') ?? mkdtempSync(join(tmpdir(), 'xlat64-drill-'));
+    const steps = await DrillSteps.open(target, tracesUrl, progress);
+    const report = await runDrills({ ...settings, workDir, steps }, repeat, pauseMs).finally(() =>
+      steps.close(),
     );
     if (json) process.stdout.write(`${JSON.stringify(repeat === 1 ? report.drills[0] : report)}\n`);
     else process.stdout.write(repeat === 1 ? formatDrill(report.drills[0]) : formatRepeats(report));

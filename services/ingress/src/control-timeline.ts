@@ -3,25 +3,32 @@
 // the workers already keep (state.takeovers, state.serving, state.epoch, cluster.handovers,
 // state.rejoins, state.takeoverSeconds) by sampling them in the main thread. Nothing is added to the
 // workers or the packet path. Each event names shard and epoch: with `tracesUi` the dashboard links it to
-// the `state.takeover` trace that carries the same two attributes.
+// the `state.takeover` trace that carries the same two attributes. Steps of `xlat64 drill` received over
+// NATS (drill-follower.ts) join the same list, with their trace id.
 import type { CounterLayout } from '../../../libs/dataplane/src/index.js';
+import type { DrillStep } from '../../state/src/index.js';
 
-export type ControlEventKind =
-  | 'serving'
-  | 'takeover'
-  | 'handover'
-  | 'stopped serving'
-  | 'rejoined as standby';
+export type ShardEventKind = 'serving' | 'takeover' | 'handover' | 'stopped serving' | 'rejoined as standby';
 
-export interface ControlEvent {
+export type ControlEvent = ShardEvent | DrillEvent;
+
+export interface ShardEvent {
   /** ISO time the sample saw it (within one sampling interval of the event). */
   at: string;
-  kind: ControlEventKind;
+  kind: ShardEventKind;
   /** The worker's shard (in cluster state, worker w serves shard w). */
   shard: number;
   epoch: number;
   /** A takeover's time from the decision to serving. */
   takeoverMs?: number;
+}
+
+/** A step of an `xlat64 drill` the node received (services/state drill-steps.ts), at its arrival. */
+export interface DrillEvent extends Omit<DrillStep, 'at'> {
+  at: string;
+  kind: 'drill';
+  /** The drill's trace, when the drill was traced. */
+  traceId?: string;
 }
 
 interface Seen {
@@ -92,6 +99,13 @@ export class ControlTimeline {
       if (next.rejoins > last.rejoins)
         this.add({ at, kind: 'rejoined as standby', shard, epoch: next.epoch });
     });
+  }
+
+  /** A drill step received from NATS. */
+  addDrillStep(step: DrillStep, traceId: string | undefined, now: Date): void {
+    const event: DrillEvent = { ...step, at: now.toISOString(), kind: 'drill' };
+    if (traceId !== undefined) event.traceId = traceId;
+    this.add(event);
   }
 
   events(): ControlEvent[] {

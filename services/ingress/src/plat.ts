@@ -16,7 +16,7 @@ import {
   startXdpRole,
   sysctlStep,
 } from '../../../libs/dataplane/src/index.js';
-import { outboxMetrics } from '../../../libs/telemetry/src/index.js';
+import { outboxMetrics, startTracing, type Tracing } from '../../../libs/telemetry/src/index.js';
 import { parsePool4Entry, pool4Cidrs, validateConfig } from '../../nat-engine/src/index.js';
 import {
   ClusterCompliance,
@@ -26,6 +26,7 @@ import {
 } from '../../state/src/index.js';
 import { type ClusterPlane, startClusterPlane } from './cluster/plat-cluster-plane.js';
 import { ControlTimeline } from './control-timeline.js';
+import { type DrillFollower, followDrillSteps } from './drill-follower.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
 import { platPoolUse, poolUseMetrics } from './pool-use.js';
@@ -331,16 +332,33 @@ async function startPlatRole(
   const routes =
     config.state === undefined || plane !== null ? null : followOwnership(config, counterBlocks, log);
   startUsage();
+  // The main thread's own spans (drill steps it observed): a tracer of its own, like each worker's.
+  let mainTracing: Tracing | null = null;
+  let drills: Promise<DrillFollower | null> = Promise.resolve(null);
   if (config.state !== undefined) {
     const blocks = counterBlocks.map((c) => new Float64Array(c));
     timeline = new ControlTimeline(platCounterLayout(config.tenants), () => blocks);
     const sampled = timeline;
     sampled.sample(new Date());
     timelineTimer = setInterval(() => sampled.sample(new Date()), TIMELINE_SAMPLE_MS);
+    if (config.tracesUrl !== undefined)
+      mainTracing = startTracing({
+        serviceName: 'xlat64-plat',
+        otlpUrl: config.tracesUrl,
+        resource: { 'service.instance.id': `plat-${process.pid}-main`, 'xlat64.node': config.state.nodeId },
+      });
+    // Not awaited: the start does not wait for NATS (the workers' own connections report it).
+    const nats = config.state.nats;
+    drills = followDrillSteps(nats, config.state.nodeId, sampled, log).catch((error: Error) => {
+      log(`plat: drill steps not followed (NATS ${nats}: ${error.message})`);
+      return null;
+    });
   }
   return {
     async stop() {
       if (timelineTimer !== null) clearInterval(timelineTimer);
+      await (await drills)?.stop();
+      await mainTracing?.shutdown().catch(() => {});
       // Leave the membership first (the others drop this node at once), then hand the shards over.
       await plane?.stop();
       routes?.stop();

@@ -76,6 +76,34 @@ describe('ControlTimeline', () => {
       blocks[0][at('state.epoch')] = n;
       timeline.sample(t(n));
     }
-    expect(timeline.events().map((e) => e.epoch)).toEqual([5, 4, 3]);
+    expect(timeline.events().map((e) => (e.kind === 'drill' ? -1 : e.epoch))).toEqual([5, 4, 3]);
+  });
+});
+
+describe('ControlTimeline drill steps', () => {
+  it('puts a received drill step among the shard events, newest first, with its trace id', () => {
+    const blocks = workers(1);
+    const timeline = new ControlTimeline(layout, () => blocks);
+    blocks[0][at('state.serving')] = 1;
+    blocks[0][at('state.epoch')] = 1;
+    timeline.sample(t(0));
+    timeline.addDrillStep(
+      { drill: 'run-1', index: 0, step: 'fault', node: 'n1', fault: 'kill', at: t(1).toISOString() },
+      '4bf92f3577b34da6a3ce929d0e0e4736',
+      t(2),
+    );
+    expect(timeline.events()).toEqual([
+      {
+        drill: 'run-1',
+        index: 0,
+        step: 'fault',
+        node: 'n1',
+        fault: 'kill',
+        at: t(2).toISOString(),
+        kind: 'drill',
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      },
+      { at: t(0).toISOString(), kind: 'serving', shard: 0, epoch: 1 },
+    ]);
   });
 });

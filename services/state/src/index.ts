@@ -16,6 +16,14 @@ export {
 } from './cluster-nat-store.js';
 export * from './compliance/index.js';
 export {
+  DRILL_STEPS_SUBJECT,
+  type DrillStep,
+  type DrillStepName,
+  drillStepNames,
+  parseDrillStep,
+  publishDrillStep,
+} from './drill-steps.js';
+export {
   EmbeddedEventLog,
   type EmbeddedLogOpenReport,
   encodeRecord,

@@ -17,6 +17,7 @@ import {
   type SessionsReport,
   summariseRepeats,
 } from './report.js';
+import type { DrillSteps } from './steps.js';
 import { type DrillNode, type DrillTarget, findNode } from './target.js';
 
 export interface DrillOptions {
@@ -45,6 +46,8 @@ export interface DrillOptions {
   workDir: string;
   /** Progress lines (stderr in the command). */
   progress(line: string): void;
+  /** The steps as spans and NATS messages to the nodes (drill/steps.ts). */
+  steps: DrillSteps;
 }
 
 const agentPath = fileURLToPath(new URL('./agent.js', import.meta.url));
@@ -166,77 +169,93 @@ export async function runDrill(
   );
   let fault: InjectedFault | null = null;
   try {
+    const { steps } = options;
+    const step = { index, node: node.id, fault: options.fault };
     options.progress(
       `drill ${index + 1}: ${specs.length} flows from ${subscribers.length} subscriber(s), waiting for replies`,
     );
-    await waitUntil(
-      () => {
-        if (!alive(generator))
-          throw new DrillError(`the flow generator exited; see ${options.workDir}/flows-${index}.log`);
-        const counts = new Map<string, number>();
-        for (const line of readLines<FlowLogLine>(log))
-          if (line.n !== undefined) counts.set(line.flow, (counts.get(line.flow) ?? 0) + 1);
-        return specs.every((s) => (counts.get(s.id) ?? 0) >= 3);
-      },
-      'every flow to be answered three times before the fault (is the node serving? is the server reachable?)',
-      30_000,
-      100,
-    ).catch((error: Error) => {
-      const lines = readLines<FlowLogLine>(log);
-      const answered = new Set(lines.filter((l) => l.n !== undefined).map((l) => l.flow));
-      throw new DrillError(
-        `${error.message}; unanswered: ${specs
-          .filter((s) => !answered.has(s.id))
-          .map((s) => `${s.id} from ${s.source}`)
-          .join(', ')}`,
-      );
-    });
+    await steps.span('drill.warmup', { 'xlat64.drill.flows': specs.length }, async () => {
+      await waitUntil(
+        () => {
+          if (!alive(generator))
+            throw new DrillError(`the flow generator exited; see ${options.workDir}/flows-${index}.log`);
+          const counts = new Map<string, number>();
+          for (const line of readLines<FlowLogLine>(log))
+            if (line.n !== undefined) counts.set(line.flow, (counts.get(line.flow) ?? 0) + 1);
+          return specs.every((s) => (counts.get(s.id) ?? 0) >= 3);
+        },
+        'every flow to be answered three times before the fault (is the node serving? is the server reachable?)',
+        30_000,
+        100,
+      ).catch((error: Error) => {
+        const lines = readLines<FlowLogLine>(log);
+        const answered = new Set(lines.filter((l) => l.n !== undefined).map((l) => l.flow));
+        throw new DrillError(
+          `${error.message}; unanswered: ${specs
+            .filter((s) => !answered.has(s.id))
+            .map((s) => `${s.id} from ${s.source}`)
+            .join(', ')}`,
+        );
+      });
 
-    await sleep(options.warmupMs);
+      await sleep(options.warmupMs);
+    });
     const baseline = new Map<string, StatusDocument | null>();
     for (const n of target.nodes) baseline.set(n.id, await statusOf(n));
     const servingBefore = await servingNodes(target.nodes);
     const sessionsBefore = servingBefore.sessions;
     const faultAt = Date.now();
     options.progress(`drill ${index + 1}: ${options.fault} of node ${node.id}`);
-    fault = await injectFault(target, node, options.fault, {
-      fabricPort: options.fabricPort,
-      restartTimeoutMs: options.restartTimeoutMs,
+    fault = await steps.span('drill.fault', { 'xlat64.drill.fault': options.fault }, async () => {
+      steps.publish({ ...step, step: 'fault' });
+      return injectFault(target, node, options.fault, {
+        fabricPort: options.fabricPort,
+        restartTimeoutMs: options.restartTimeoutMs,
+      });
     });
 
     // The takeover: another node's takeovers or serving count rises above its reading before the fault.
     let takeoverMs: number | null = null;
     let takeoverBy: string | null = null;
     let watching = true;
-    const watchers = (options.fault === 'nats-restart' ? target.nodes : others).map(async (n) => {
-      const before = baseline.get(n.id);
-      const takeovers = before?.counters['state.takeovers'] ?? 0;
-      const servingBefore = before?.counters['state.serving'] ?? 0;
-      while (watching && takeoverMs === null) {
-        const doc = await statusOf(n);
-        if (
-          doc !== null &&
-          ((doc.counters['state.takeovers'] ?? 0) > takeovers ||
-            (doc.counters['state.serving'] ?? 0) > servingBefore)
-        ) {
-          if (takeoverMs === null) {
-            takeoverMs = Date.now() - faultAt;
-            takeoverBy = n.id;
+    let watchers: Promise<void>[] = [];
+    await steps.span('drill.observe', {}, async () => {
+      watchers = (options.fault === 'nats-restart' ? target.nodes : others).map(async (n) => {
+        const before = baseline.get(n.id);
+        const takeovers = before?.counters['state.takeovers'] ?? 0;
+        const servingBefore = before?.counters['state.serving'] ?? 0;
+        while (watching && takeoverMs === null) {
+          const doc = await statusOf(n);
+          if (
+            doc !== null &&
+            ((doc.counters['state.takeovers'] ?? 0) > takeovers ||
+              (doc.counters['state.serving'] ?? 0) > servingBefore)
+          ) {
+            if (takeoverMs === null) {
+              takeoverMs = Date.now() - faultAt;
+              takeoverBy = n.id;
+              steps.publish({ ...step, step: 'takeover', takeoverBy: n.id, takeoverMs });
+            }
+            return;
           }
-          return;
+          await sleep(20);
         }
-        await sleep(20);
-      }
+      });
+      await sleep(options.observeMs);
+      steps.annotate({ 'xlat64.takeover.ms': takeoverMs ?? -1, 'xlat64.takeover.by': takeoverBy ?? '' });
     });
-    await sleep(options.observeMs);
     let restoredAt: string | null = null;
     if (options.restore) {
       options.progress(`drill ${index + 1}: restoring (${options.fault})`);
-      await fault.restore();
+      const injected = fault;
+      await steps.span('drill.restore', {}, async () => {
+        steps.publish({ ...step, step: 'restore' });
+        await injected.restore();
+      });
       fault = null;
       restoredAt = new Date().toISOString();
     }
-    await sleep(options.settleMs);
+    await steps.span('drill.settle', {}, () => sleep(options.settleMs));
     watching = false;
     await Promise.all(watchers);
     const endAt = Date.now();
@@ -259,6 +278,9 @@ export async function runDrill(
       ),
     );
     const gaps = flows.map((f) => f.gapMs);
+    const survived = flows.filter((f) => f.survived).length;
+    steps.publish({ ...step, step: 'end', survived, broken: flows.length - survived });
+    steps.annotate({ 'xlat64.drill.survived': survived, 'xlat64.drill.broken': flows.length - survived });
     const sessions: SessionsReport = {
       before: sessionsBefore,
       after: sessionsAfter,
@@ -302,7 +324,12 @@ export async function runDrills(
   try {
     for (let i = 0; i < repeat; i++) {
       if (i > 0) await sleep(pauseMs);
-      drills.push(await runDrill(options, i, recorder.log));
+      const attributes = {
+        'xlat64.drill.index': i,
+        'xlat64.drill.fault': options.fault,
+        'xlat64.drill.node': options.node,
+      };
+      drills.push(await options.steps.span('drill', attributes, () => runDrill(options, i, recorder.log)));
     }
   } finally {
     await signalAndWait(recorder.pid, 'SIGTERM', 'the recorder', 10_000).catch(() =>
