@@ -130,7 +130,10 @@ function startStateServer(kind: 'nats' | 'redis'): string {
 
 const plats: Partial<Record<'a' | 'b', ChildProcess>> = {};
 
-function startNode(node: 'a' | 'b'): void {
+type Key = { id: number; secretHex: string };
+
+/** The node's configuration file; `keys` / `currentKeyId` are what a key rotation changes. */
+function writeNodeConfig(node: 'a' | 'b', keys: Key[], currentKeyId?: number): void {
   writeFileSync(
     join(dir, `${node}.yaml`),
     JSON.stringify({
@@ -146,10 +149,14 @@ function startNode(node: 'a' | 'b'): void {
       cluster: {
         nodeId: NODE_IDS[node],
         detectionMs: 1000,
-        fabric: { address: FABRIC[node], keys: [KEY], mac: 'blake2s' },
+        fabric: { address: FABRIC[node], keys, currentKeyId, mac: 'blake2s' },
       },
     }),
   );
+}
+
+function startNode(node: 'a' | 'b'): void {
+  writeNodeConfig(node, [KEY]);
   plats[node] = background(node, `plat-${node}`, [
     process.execPath,
     XLAT64,
@@ -195,8 +202,14 @@ function ipv6Bytes(text: string): Uint8Array {
 }
 
 /** A fabric frame sealed by a codec of `nodeId` with `secretHex`, for the table shard 0 at epoch `epoch`. */
-function forgedFrame(nodeId: string, secretHex: string, inner: Uint8Array, epoch: number): Uint8Array {
-  const codec = new FabricCodec({ nodeId, keys: [{ id: KEY.id, secretHex }], mac: 'blake2s' });
+function forgedFrame(
+  nodeId: string,
+  secretHex: string,
+  inner: Uint8Array,
+  epoch: number,
+  keyId = KEY.id,
+): Uint8Array {
+  const codec = new FabricCodec({ nodeId, keys: [{ id: keyId, secretHex }], mac: 'blake2s' });
   const frame = new Uint8Array(48 + inner.length);
   const length = codec.seal(frame, inner, inner.length, 0, epoch);
   return frame.subarray(0, length);
@@ -378,6 +391,96 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
     expect(forgedSeen, 'no forged packet reached the server').toEqual([]);
     expect(readFileSync(join(dir, 'udp-server.jsonl'), 'utf8')).not.toContain('forged');
   }, 60_000);
+
+  it('rotates the fabric key on SIGHUP without a restart: flows keep crossing under the new key, a frame under the retired one is dropped', async () => {
+    const KEY2 = { id: 2, secretHex: '5d1c7e9a3b2f4d6c8e0a1b3c5d7e9f2a4c6e8b0d1f3a5c7e9b2d4f6a8c0e1b3d' };
+    const flowThroughFabric = (tag: string) => {
+      const reply = JSON.parse(
+        sh(
+          'client',
+          PY,
+          LABTOOL,
+          'udp-send',
+          SERVER_V6,
+          String(UDP_PORT),
+          '300',
+          '--tag',
+          tag,
+          '--tries',
+          '10',
+          '--timeout',
+          '1',
+        ),
+      ) as { ok: boolean };
+      expect(reply.ok, `${tag}\n${diagnostics()}`).toBe(true);
+    };
+    const hangup = async (keys: Key[], currentKeyId: number, applied: string) => {
+      for (const node of ['a', 'b'] as const) {
+        writeNodeConfig(node, keys, currentKeyId);
+        process.kill(plats[node]!.pid!, 'SIGHUP');
+      }
+      for (const node of ['a', 'b'] as const)
+        await waitFor(
+          `node ${node} to apply the keys (${applied})`,
+          () => logOf(`plat-${node}`).includes(applied),
+          30_000,
+        );
+    };
+    const before = { entry: status(entryName)!.counters, owner: status(ownerName)!.counters };
+    expect(of(before.owner, 'fabric.currentKeyId')).toBe(KEY.id);
+
+    // 1. Both keys, the new one current: every node accepts both while they switch; frames go out under key 2.
+    await hangup([KEY, KEY2], KEY2.id, 'fabric keys now 1, 2, sending with 2');
+    for (const node of ['a', 'b'] as const)
+      expect(of(status(node)!.counters, 'fabric.currentKeyId')).toBe(KEY2.id);
+    expect(logOf(`plat-${ownerName}`)).toContain(
+      'SIGHUP: no tenants: any source is translated; fabric keys 1, 2 accepted, sending with key 2',
+    );
+    flowThroughFabric('rotated-1');
+
+    // 2. Only the new key: a frame sealed with the retired key (the entry node's id and address) is dropped.
+    await hangup([KEY2], KEY2.id, 'fabric keys now 2, sending with 2');
+    flowThroughFabric('rotated-2');
+    const mid = status(ownerName)!.counters;
+    const retired = forgedFrame(
+      NODE_IDS[entryName],
+      KEY.secretHex,
+      udp6('2001:db8:c::68', 'forged-retired\n'),
+      status(ownerName)!.cluster!.epochs[0],
+      KEY.id,
+    );
+    writeFileSync(join(dir, 'retired.bin'), retired);
+    const sender = [
+      'import socket, struct, sys',
+      'target, port, spoofed = sys.argv[1], int(sys.argv[2]), sys.argv[3]',
+      `body = open(${JSON.stringify(join(dir, 'retired.bin'))}, "rb").read()`,
+      'udp = struct.pack("!HHHH", 40000, port, 8 + len(body), 0) + body',
+      'ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, socket.inet_aton(spoofed), socket.inet_aton(target))',
+      'r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)',
+      'r.sendto(ip + udp, (target, 0))',
+    ].join('\n');
+    sh('outsider', PY, '-c', sender, FABRIC[ownerName], '6081', FABRIC[entryName]);
+    await waitFor(
+      'the owner to drop the frame under the retired key',
+      () =>
+        of(status(ownerName)!.counters, 'fabric.drop.unknown-key') >= of(mid, 'fabric.drop.unknown-key') + 1,
+      30_000,
+    );
+    const after = { entry: status(entryName)!.counters, owner: status(ownerName)!.counters };
+    // The real flows crossed the fabric under the new key: accepted, and nothing else refused.
+    expect(of(after.owner, 'fabric.accepted') - of(before.owner, 'fabric.accepted')).toBeGreaterThanOrEqual(
+      2,
+    );
+    for (const [node, now, then] of [
+      ['entry', after.entry, before.entry],
+      ['owner', after.owner, before.owner],
+    ] as const)
+      for (const [name, value] of Object.entries(now))
+        if (name.startsWith('fabric.drop.') && name !== 'fabric.drop.unknown-key')
+          expect(value - (then[name] ?? 0), `${node} ${name}\n${diagnostics()}`).toBe(0);
+    expect(of(after.owner, 'fabric.drop.unknown-key') - of(before.owner, 'fabric.drop.unknown-key')).toBe(1);
+    expect(readFileSync(join(dir, 'udp-server.jsonl'), 'utf8')).not.toContain('forged-retired');
+  }, 120_000);
 
   it('after a kill -9 of the owner, the table names the other node, which takes the shard over; a UDP flow keeps its IPv4 address and port', async () => {
     const tickLog = join(dir, 'udp-ticks.jsonl');

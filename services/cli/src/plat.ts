@@ -12,8 +12,9 @@ Runs a single-node PLAT: a TUN device into which the PREF64 and the IPv4 pool ar
 stateful NAT64 (RFC 6146) with port blocks (RFC 6888) between them. State changes go to a binary
 log with snapshots in stateDir; the same command after a stop or a crash restores mappings and
 sessions from it. Needs root. Stops on SIGINT or SIGTERM and removes its routes. On SIGHUP it reads
-the configuration again and applies its tenants (a refused configuration is logged, naming the field,
-and the running one stays); other changed settings need a restart.
+the configuration again and applies its tenants and, with cluster:, the fabric's keys and
+currentKeyId (a key rotation; a refused configuration is logged, naming the field, and the running
+one stays); other changed settings need a restart.
 
 Options (config-file key in brackets):
   --config FILE           YAML or JSON with the keys below
@@ -104,16 +105,26 @@ export const platCommand: Command = {
     const configPath = values.config as string | undefined;
     const config = parsePlatConfig(loadRoleConfig(configPath, platConfigKeys, fromFlags));
     const plat = await startPlat(config, log);
-    // SIGHUP: read the configuration again and apply its tenants; a configuration that is refused
-    // (named field) leaves the running one in force.
+    // SIGHUP: read the configuration again and apply its tenants and (cluster) fabric keys; a
+    // configuration that is refused (named field) leaves the running one in force.
+    const withoutLiveSettings = (c: typeof config): string =>
+      JSON.stringify({
+        ...c,
+        tenants: undefined,
+        cluster:
+          c.cluster === undefined
+            ? undefined
+            : { ...c.cluster, fabric: { ...c.cluster.fabric, keys: undefined, currentKeyId: undefined } },
+      });
     const onHangup = () => {
       try {
         const next = parsePlatConfig(loadRoleConfig(configPath, platConfigKeys, fromFlags));
-        const { tenants: _next, ...rest } = next;
-        const { tenants: _started, ...started } = config;
-        if (JSON.stringify(rest) !== JSON.stringify(started))
-          log('plat: SIGHUP: only tenants change without a restart; the other settings stay as started');
-        log(`plat: SIGHUP: ${plat.reloadTenants(next.tenants)}`);
+        if (withoutLiveSettings(next) !== withoutLiveSettings(config))
+          log(
+            'plat: SIGHUP: only tenants and the fabric keys change without a restart; the other settings stay as started',
+          );
+        const keys = config.cluster === undefined ? '' : `; ${plat.reloadFabricKeys(next.cluster?.fabric)}`;
+        log(`plat: SIGHUP: ${plat.reloadTenants(next.tenants)}${keys}`);
       } catch (error) {
         log(`plat: SIGHUP: configuration refused, the running one stays: ${(error as Error).message}`);
       }

@@ -32,6 +32,7 @@ import {
 } from '../../nat-engine/src/index.js';
 import { EmbeddedNatStore } from '../../state/src/index.js';
 import { ClusterViewReader, createClusterViewMemory, routingTableOf } from './cluster/cluster-view.js';
+import { createFabricKeysMemory, FabricKeysReader } from './cluster/fabric-keys.js';
 import type { PlatClusterConfig } from './cluster/plat-cluster-config.js';
 import { fabricGaugeNames, PlatFabric } from './cluster/plat-fabric.js';
 import { type ClusterShardState, openClusterShardState } from './plat-cluster-state.js';
@@ -113,6 +114,8 @@ export interface PlatShards {
   tenantStats: SharedArrayBuffer[];
   /** The cluster view (ownership table, members' fabric addresses) the main thread publishes. */
   clusterView: SharedArrayBuffer;
+  /** The fabric's keys after a rotation (SIGHUP), for worker 0's fabric (cluster/fabric-keys.ts). */
+  fabricKeys: SharedArrayBuffer;
 }
 
 /** Bytes of each worker-to-worker ring: ~1,400 full-size or ~14,000 small packets in flight per pair. */
@@ -138,6 +141,7 @@ export function createPlatShards(
     tenantConfig: createTenantConfigMemory(),
     tenantStats: Array.from({ length: workers }, () => createTenantStatsMemory()),
     clusterView: createClusterViewMemory(),
+    fabricKeys: createFabricKeysMemory(),
   };
 }
 
@@ -468,6 +472,7 @@ export const createQueueHandler: CreateQueueHandler = async (
   let lastMaintenanceMs = startMs;
   // Tenants changed while running: new classification and pool shares from the next packet on.
   const tenantChanges = new TenantConfigReader(shards.tenantConfig);
+  const fabricKeyChanges = new FabricKeysReader(shards.fabricKeys);
   const applyTenants = (published: PublishedTenants) => {
     if (published.tenants === null) {
       setSubscriberLengths(null, undefined);
@@ -575,6 +580,13 @@ export const createQueueHandler: CreateQueueHandler = async (
     followCluster();
     const published = tenantChanges.poll();
     if (published !== undefined) applyTenants(published);
+    const keys = fabric === null ? undefined : fabricKeyChanges.poll();
+    if (keys !== undefined) {
+      fabric?.setKeys(keys.keys, keys.currentKeyId);
+      process.stdout.write(
+        `plat: fabric keys now ${keys.keys.map((k) => k.id).join(', ')}, sending with ${keys.currentKeyId ?? keys.keys[keys.keys.length - 1].id}\n`,
+      );
+    }
     followLinkMtus();
     const s = serving;
     if (s !== null) {

@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
+  configError,
   linkUpSteps,
   type RunningRole,
   routeStep,
@@ -24,6 +25,8 @@ import {
   type NodeCompliance,
   startNodeCompliance,
 } from '../../state/src/index.js';
+import { publishFabricKeys } from './cluster/fabric-keys.js';
+import type { PlatFabricConfig } from './cluster/plat-cluster-config.js';
 import { type ClusterPlane, startClusterPlane } from './cluster/plat-cluster-plane.js';
 import { ControlTimeline } from './control-timeline.js';
 import { type DrillFollower, followDrillSteps } from './drill-follower.js';
@@ -40,6 +43,11 @@ import { UsageRecorder } from './tenants/tenant-usage.js';
 export type RunningPlat = Pick<RunningRole, 'stop' | 'metrics'> & {
   /** Applies new tenants (parsed against the running pool) without a restart; returns a log line. */
   reloadTenants(tenants: TenantConfig[] | undefined): string;
+  /**
+   * Applies a reloaded `cluster.fabric` key set (rotation) in the fabric; returns a log line. Throws,
+   * naming the field, for keys that are refused or a node without `cluster:`.
+   */
+  reloadFabricKeys(fabric: PlatFabricConfig | undefined): string;
 };
 
 /** A cluster node's longest TUN read wait: the fabric socket's receive latency while the TUN is idle. */
@@ -80,6 +88,7 @@ export async function startPlat(config: PlatConfig, log: (line: string) => void)
       await compliance?.stop(COMPLIANCE_DRAIN_MS);
     },
     reloadTenants: (tenants) => role.reloadTenants(tenants),
+    reloadFabricKeys: (fabric) => role.reloadFabricKeys(fabric),
     metrics: role.metrics,
   };
 }
@@ -150,9 +159,22 @@ async function startPlatRole(
   const slots = new TenantSlots(config.tenants);
   let tenantsNow = config.tenants;
   let reloads = 0;
+  const reloadFabricKeys = (fabric: PlatFabricConfig | undefined): string => {
+    if (config.cluster === undefined || fabric === undefined)
+      throw configError(
+        'cluster',
+        'fabric keys rotate only on a node started with cluster: and still given it',
+      );
+    const sending = publishFabricKeys(shards.fabricKeys, {
+      keys: fabric.keys,
+      currentKeyId: fabric.currentKeyId,
+    });
+    return `fabric keys ${fabric.keys.map((k) => k.id).join(', ')} accepted, sending with key ${sending}`;
+  };
   /** Applies a reloaded `tenants:` (already parsed against this node's pool) in every worker. */
   const reloadTenants = (tenants: TenantConfig[] | undefined): string => {
     refuseSubscriberLengthChanges(tenantsNow, tenants);
+    const had = tenantsNow !== undefined;
     publishTenants(shards.tenantConfig, {
       tenants: tenants ?? null,
       slots: tenants === undefined ? [] : slots.slotsOf(tenants),
@@ -160,7 +182,8 @@ async function startPlatRole(
     tenantsNow = tenants;
     tenantNames.set(tenants);
     reloads++;
-    if (tenants === undefined) return 'tenants removed: any source is translated';
+    if (tenants === undefined)
+      return had ? 'tenants removed: any source is translated' : 'no tenants: any source is translated';
     return `tenants reloaded: ${tenants.map((t) => t.name).join(', ')}`;
   };
   const engineConfig = validateConfig(natEngineConfig(config));
@@ -268,6 +291,7 @@ async function startPlatRole(
         stopUsage();
       },
       reloadTenants,
+      reloadFabricKeys,
       metrics: plat.metrics,
     };
   }
@@ -367,6 +391,7 @@ async function startPlatRole(
       stopUsage();
     },
     reloadTenants,
+    reloadFabricKeys,
     metrics: plat.metrics,
   };
 }

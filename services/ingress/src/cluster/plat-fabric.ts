@@ -14,6 +14,7 @@ import {
   FabricCodec,
   FabricEndpoint,
   type FabricFields,
+  type FabricKeyConfig,
 } from '../../../cluster/src/index.js';
 import { HANDOFF_OWNED, type RemoteSink, type WorkerHandoff } from '../routing/index.js';
 import type { ClusterView } from './cluster-view.js';
@@ -31,6 +32,8 @@ export const fabricGaugeNames = [
   'fabric.send.noRemoteOwner',
   'fabric.send.errors',
   'fabric.tableVersion',
+  // The key id frames are sealed with now (changes with a key rotation, SIGHUP).
+  'fabric.currentKeyId',
 ];
 
 /** virtio_net_hdr fields the forwarder looks at (libs/tun vnet.ts, little-endian). */
@@ -194,6 +197,15 @@ export class PlatFabric implements RemoteSink {
     out[i++] = this.counts.noRemoteOwner;
     out[i++] = e.sendErrors;
     out[i++] = this.tableVersion;
+    out[i++] = codec.keys.currentId;
+  }
+
+  /**
+   * Replaces the accepted keys and the sending key (a rotation, SIGHUP; the main thread validated them).
+   * Frames sealed with a key no longer listed are dropped from now on (`fabric.drop.unknown-key`).
+   */
+  setKeys(keys: readonly FabricKeyConfig[], currentKeyId: number | undefined): void {
+    this.endpoint.codec.keys.set(keys, currentKeyId);
   }
 
   stop(): Promise<void> {
