@@ -123,8 +123,13 @@ export const platCommand: Command = {
           log(
             'plat: SIGHUP: only tenants and the fabric keys change without a restart; the other settings stay as started',
           );
+        // Refusals come before any change: the keys were checked by the parse, so only a dropped
+        // cluster: can refuse them; tenants refuse before they publish.
+        if (config.cluster !== undefined && next.cluster === undefined)
+          throw new Error('cluster: is gone from the file; a node leaves the cluster by a restart');
+        const tenants = plat.reloadTenants(next.tenants);
         const keys = config.cluster === undefined ? '' : `; ${plat.reloadFabricKeys(next.cluster?.fabric)}`;
-        log(`plat: SIGHUP: ${plat.reloadTenants(next.tenants)}${keys}`);
+        log(`plat: SIGHUP: ${tenants}${keys}`);
       } catch (error) {
         log(`plat: SIGHUP: configuration refused, the running one stays: ${(error as Error).message}`);
       }
