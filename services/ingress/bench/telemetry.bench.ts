@@ -13,8 +13,8 @@ import { openTun, startQueues, type TunDevice } from '../../../libs/tun/src/inde
 import { type Rate, withPlatFloodLab } from './plat-flood-lab.js';
 
 const DURATION_MS = 3000;
-/** Runs per mode, alternating off/on so a change of load on the machine hits both alike. */
-const PAIRS = 2;
+/** Runs per mode (TELEMETRY_BENCH_PAIRS, default 2), alternating off/on so a change of load hits both alike. */
+const PAIRS = Number(process.env.TELEMETRY_BENCH_PAIRS ?? 2);
 
 export default async function bench(): Promise<void> {
   if (process.getuid?.() !== 0) {
