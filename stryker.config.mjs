@@ -1,5 +1,6 @@
 // StrykerJS mutation testing (`npm run mutate`; not part of `npm test`: it runs the suites once per
-// mutant, over an hour for the three packages on two cores; libs/packet alone takes minutes). Narrow it with `npm run mutate -- --mutate 'libs/packet/src/ipv4.ts'`.
+// mutant, over an hour for the three packages on two cores; libs/packet alone takes minutes).
+// Narrow it with `npm run mutate -- --mutate 'libs/packet/src/ipv4.ts'`.
 // The report is written to reports/mutation/ (not committed).
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
