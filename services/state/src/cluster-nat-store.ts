@@ -8,7 +8,13 @@
 // retry: the epoch batch lands only on the true tail, after which the old owner's appends are refused),
 // then serve from the replica. A holder that finds its record replaced, or its append fenced, stops.
 import assert from 'node:assert/strict';
-import { annotateSpan, controlPlaneTracer, traced } from '../../../libs/telemetry/src/index.js';
+import { context } from '@opentelemetry/api';
+import {
+  annotateSpan,
+  controlPlaneTracer,
+  extractTraceContext,
+  traced,
+} from '../../../libs/telemetry/src/index.js';
 import {
   createReplayState,
   type EventSink,
@@ -233,18 +239,31 @@ export class ClusterNatStore {
       'xlat64.epoch.seen': seen?.record.epoch ?? 0,
       'xlat64.owner.former': seen?.record.owner ?? '',
     };
-    return traced(controlPlaneTracer(), 'state.takeover', attributes, async () => {
-      const taken = await this.takeOverSteps(seen, nowMs);
-      const c = this.counters;
-      annotateSpan({
-        'xlat64.takeover.outcome': taken ? 'serving' : this.roleValue === 'fenced' ? 'fenced' : 'conflict',
-        'xlat64.epoch': this.epoch,
-        'xlat64.sessions': this.state.sessionCount,
-        'xlat64.takeover.races': c.takeoverRaces,
-        'xlat64.takeover.ms': taken ? c.lastTakeoverMs : 0,
-      });
-      return taken;
-    });
+    // A shard its owner released (a graceful handover) carries the release's trace context in the
+    // record: the takeover continues that trace, so the handover is one trace across the two nodes.
+    const released = seen !== null && seen.record.owner === '' ? seen.record.traceparent : undefined;
+    const parent =
+      released === undefined
+        ? context.active()
+        : extractTraceContext({ get: (k) => (k === 'traceparent' ? released : undefined), set: () => {} });
+    return traced(
+      controlPlaneTracer(),
+      'state.takeover',
+      attributes,
+      async () => {
+        const taken = await this.takeOverSteps(seen, nowMs);
+        const c = this.counters;
+        annotateSpan({
+          'xlat64.takeover.outcome': taken ? 'serving' : this.roleValue === 'fenced' ? 'fenced' : 'conflict',
+          'xlat64.epoch': this.epoch,
+          'xlat64.sessions': this.state.sessionCount,
+          'xlat64.takeover.races': c.takeoverRaces,
+          'xlat64.takeover.ms': taken ? c.lastTakeoverMs : 0,
+        });
+        return taken;
+      },
+      parent,
+    );
   }
 
   private async takeOverSteps(seen: ShardLease | null, nowMs: number): Promise<boolean> {
@@ -417,6 +436,16 @@ export class ClusterNatStore {
    * the record, so a standby takes the shard at once (a graceful handover); a standby stops tailing.
    */
   async stop(nowMs: number, drainTimeoutMs = 5000): Promise<void> {
+    if (this.roleValue !== 'owner') return this.stopSteps(nowMs, drainTimeoutMs);
+    // The owner's side of a graceful handover, one span: drain, final snapshot, release (whose record
+    // keeps this trace's context for the node that takes the shard).
+    const attributes = { 'xlat64.shard': this.options.shard, 'xlat64.epoch': this.epoch };
+    return traced(controlPlaneTracer(), 'state.handover', attributes, () =>
+      this.stopSteps(nowMs, drainTimeoutMs),
+    );
+  }
+
+  private async stopSteps(nowMs: number, drainTimeoutMs: number): Promise<void> {
     const wasOwner = this.roleValue === 'owner';
     if (wasOwner) {
       const batcher = this.batcher!;

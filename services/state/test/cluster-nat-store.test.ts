@@ -4,7 +4,9 @@
 // append of it is refused, and an old owner that comes back is fenced and stops appending.
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startTracing } from '../../../libs/telemetry/src/index.js';
 import {
   createFlowKey6,
   createNatEngine,
@@ -241,5 +243,45 @@ describe('cluster shard store (NATS JetStream + KV)', () => {
     const c = await node('node-c', id, clock.ms);
     expect(c.store.state.sessionCount).toBeGreaterThanOrEqual(1); // from b's final snapshot
     await c.store.stop(clock.ms);
+  });
+
+  it('a graceful handover is one trace: the new owner takes the shard under the span that released it', async () => {
+    // Proves the release's trace context crosses to the other node in the ownership record: state.handover
+    // (drain, snapshot, release) on a, then state.takeover on b as a child of a's state.ownership.transfer.
+    const memory = new InMemorySpanExporter();
+    const tracing = startTracing({ serviceName: 'handover-test', exporter: memory });
+    try {
+      const id = randomUUID().slice(0, 8);
+      const clock = { ms: 1000 };
+      const a = await node('node-a', id, clock.ms);
+      await tickUntil([a], clock, () => a.store.role === 'owner', 'a to own the shard');
+      translate(a, 5, 6000, clock.ms);
+      const b = await node('node-b', id, clock.ms, 1e9);
+      a.engine().flush(clock.ms);
+      await a.store.stop(clock.ms);
+      await tickUntil([b], clock, () => b.store.role === 'owner', 'b to take the released shard');
+      await b.store.stop(clock.ms);
+      await tracing.flush();
+      const spans = memory.getFinishedSpans();
+      const named = (name: string) => spans.filter((sp) => sp.name === name);
+      const [handover] = named('state.handover');
+      expect(handover, spans.map((sp) => sp.name).join(', ')).toBeDefined();
+      const release = named('state.ownership.transfer').find(
+        (sp) => sp.spanContext().traceId === handover.spanContext().traceId,
+      );
+      expect(release?.parentSpanContext?.spanId).toBe(handover.spanContext().spanId);
+      // b's takeover: it saw the record a released (owner '', a's epoch); a's own first takeover saw none.
+      const takeover = named('state.takeover').find(
+        (sp) =>
+          sp.attributes['xlat64.owner.former'] === '' &&
+          sp.attributes['xlat64.epoch.seen'] === handover.attributes['xlat64.epoch'],
+      );
+      expect(handover.attributes['xlat64.epoch']).toBeGreaterThanOrEqual(1);
+      expect(takeover?.spanContext().traceId).toBe(handover.spanContext().traceId);
+      expect(takeover?.parentSpanContext?.spanId).toBe(release?.spanContext().spanId);
+      expect(takeover?.attributes['xlat64.takeover.outcome']).toBe('serving');
+    } finally {
+      await tracing.shutdown();
+    }
   });
 });
