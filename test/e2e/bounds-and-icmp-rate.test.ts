@@ -4,7 +4,7 @@
 // within the configured token bucket (RFC 4443 sec. 2.4 (f)), the rest counted as suppressed.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createE2eLab, readUdpLog, SERVER_V6, startUdpServer, UDP_PORT } from './support.js';
+import { createE2eLab, readUdpLog, SERVER_V6, startUdpServer, UDP_PORT, waitUntil } from './support.js';
 
 const RATE = 20;
 const BURST = 5;
@@ -19,6 +19,8 @@ const lab = createE2eLab('e2e-bounds', {
     'nat:',
     `  subscribersMax: ${SUBSCRIBERS_MAX}`,
     `  leasedBlocksMax: ${LEASED_BLOCKS_MAX}`,
+    // One block per protocol: every mapped subscriber is at its block bound (the at-limit gauge).
+    '  subscriberBlocksMax: 1',
   ].join('\n'),
 });
 const SUBSCRIBERS = 40;
@@ -88,6 +90,14 @@ describe('table bounds and the ICMP error rate limit through the xlat64 PLAT', (
     expect(replies).toBeLessThanOrEqual(BURST + RATE * Math.ceil(result.sendSeconds + 0.5));
     expect(suppressed).toBeGreaterThan(0);
     expect(result.errors['1/3'] ?? 0).toBe(replies);
+    // The four mapped subscribers each hold their one UDP block: at their block bound, none at the session
+    // bound (the gauges are recounted once a second).
+    waitUntil(
+      () => lab.counters('plat')['nat.subscribersAtBlockLimit'] === SUBSCRIBERS_MAX,
+      `nat.subscribersAtBlockLimit to reach ${SUBSCRIBERS_MAX}: ${JSON.stringify(lab.counters('plat'))}`,
+      10_000,
+    );
+    expect(lab.counters('plat')['nat.subscribersAtSessionLimit'] ?? 0).toBe(0);
   });
 
   it('a new protocol block for mapped subscribers beyond leasedBlocksMax 6 is leasedblocksfull64: ping works for two, not for the next two', () => {

@@ -38,6 +38,8 @@ const checks: [string, string][] = [
   ['drop.hoplimit64', 'sum(xlat64_drops_total{reason="hoplimit",direction="6to4"})'],
   ['nat.mappings', 'sum(xlat64_nat_mappings)'],
   ['nat.subscribers', 'sum(xlat64_nat_subscribers)'],
+  ['nat.subscribersAtSessionLimit', 'sum(xlat64_nat_subscribers_at_limit{limit="sessions"})'],
+  ['nat.subscribersAtBlockLimit', 'sum(xlat64_nat_subscribers_at_limit{limit="blocks"})'],
 ];
 
 function value(samples: PromSample[]): number {

@@ -48,6 +48,18 @@ const fixed: Record<string, Omit<MetricTarget, 'description'> & { description?: 
     attributes: {},
   },
   'nat.heldsyns': { metric: 'xlat64.nat.held_syns', kind: 'gauge', unit: '{packet}', attributes: {} },
+  'nat.subscribersAtSessionLimit': {
+    metric: 'xlat64.nat.subscribers.at_limit',
+    kind: 'gauge',
+    unit: '{subscriber}',
+    attributes: { limit: 'sessions' },
+  },
+  'nat.subscribersAtBlockLimit': {
+    metric: 'xlat64.nat.subscribers.at_limit',
+    kind: 'gauge',
+    unit: '{subscriber}',
+    attributes: { limit: 'blocks' },
+  },
   'events.pending': { metric: 'xlat64.eventlog.pending', kind: 'gauge', unit: '{event}', attributes: {} },
   'events.refused': { metric: 'xlat64.eventlog.refused', kind: 'counter', unit: '{event}', attributes: {} },
   // Cluster state (`xlat64 plat --state`): one shard per worker, so the `worker` label names the shard.
@@ -133,6 +145,8 @@ const descriptions: Record<string, string> = {
   'xlat64.nat.blocks': 'port blocks leased to subscribers (RFC 6888)',
   'xlat64.nat.subscribers': 'subscribers holding state',
   'xlat64.nat.held_syns': 'inbound SYNs held for a simultaneous open (RFC 6146 sec. 3.5.2.2)',
+  'xlat64.nat.subscribers.at_limit':
+    'subscribers at their per-subscriber bound (limit=sessions: no further session; limit=blocks: holding subscriberBlocksMax blocks of a protocol)',
   'xlat64.eventlog.pending': 'state events buffered and not yet written to the event log',
   'xlat64.eventlog.refused': 'state events refused because the event buffer was full',
   'xlat64.replication.unacked.batches':

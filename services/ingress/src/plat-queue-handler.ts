@@ -198,6 +198,10 @@ export const platGaugeNames = [
   // dropped its replica and followed its shard again as a standby.
   'state.rejoins',
   ...fabricGaugeNames,
+  // Subscribers that cannot get one more session (at their session bound), and that hold their block
+  // bound of some protocol; recounted once a second with the pool's ports (NatEngine.subscribersAtLimit).
+  'nat.subscribersAtSessionLimit',
+  'nat.subscribersAtBlockLimit',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 /** How often a worker recounts its ports in use per pool address (a scan of its block table). */
@@ -504,6 +508,9 @@ export const createQueueHandler: CreateQueueHandler = async (
   const addresses = engineConfig.poolAddressCount;
   const poolPorts = new Int32Array(shards.poolPorts, worker * addresses * 4, addresses);
   const poolPortsScratch = new Int32Array(addresses);
+  const atLimit = new Int32Array(2);
+  const gaugeAtSessionLimit = layout.index('nat.subscribersAtSessionLimit');
+  const gaugeAtBlockLimit = layout.index('nat.subscribersAtBlockLimit');
   // With AF_XDP the PLAT's output goes on the wire with no kernel forwarding after it: it is the
   // router, so it answers Packet Too Big / fragmentation needed (and fragments) for the outgoing
   // link's MTU itself, followed as the operator changes it. Through a TUN the kernel does that.
@@ -615,6 +622,9 @@ export const createQueueHandler: CreateQueueHandler = async (
         // Counted aside, then copied: the main thread never reads a half-zeroed row.
         portsInUseByAddress(state, poolPortsScratch);
         poolPorts.set(poolPortsScratch);
+        s.engine.subscribersAtLimit(atLimit);
+        counters[gaugeAtSessionLimit] = atLimit[0];
+        counters[gaugeAtBlockLimit] = atLimit[1];
         lastPoolPortsMs = nowMs;
       }
     }

@@ -220,6 +220,30 @@ export class NatEngine {
   }
 
   /**
+   * Subscribers that cannot get one more session right now (at their own session bound: the node's
+   * subscriberSessionsMax or their tenant's) into out[0], and those holding subscriberBlocksMax blocks of
+   * some protocol into out[1]. A scan of the subscriber table: for a once-a-second gauge, not per packet.
+   */
+  subscribersAtLimit(out: Int32Array): void {
+    const state = this.state;
+    const p = state.subscriberPrefix;
+    let sessions = 0;
+    let blocks = 0;
+    for (let s = 0; s < this.config.subscribersMax; s++) {
+      if (state.subscriberUsed[s] === 0) continue;
+      if (this.sessionBound(s, p[s * 4] | 0, p[s * 4 + 1] | 0, 1, 0) === 1) sessions++;
+      for (let slot = 0; slot < PROTOCOL_SLOT_COUNT; slot++) {
+        if (state.subscriberBlockCount[s * PROTOCOL_SLOT_COUNT + slot] >= this.config.subscriberBlocksMax) {
+          blocks++;
+          break;
+        }
+      }
+    }
+    out[0] = sessions;
+    out[1] = blocks;
+  }
+
+  /**
    * 0 when the subscriber (prefix words w0, w1; row `sub`, -1 when new) may get one more session, else
    * the reason: its own bound (the share's or the node's) or its share's quota.
    */

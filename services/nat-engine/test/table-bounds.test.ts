@@ -114,3 +114,36 @@ describe('default bounds follow the pool', () => {
     expect([d.subscribersMax, d.leasedBlocksMax]).toEqual([100, 200]);
   });
 });
+
+describe('subscribers at a limit (the once-a-second gauge)', () => {
+  it('counts subscribers at their session bound and at their block bound, and follows them down again', () => {
+    const { engine } = harness({
+      pool: ['203.0.113.0/28'],
+      blockSizePorts: 512,
+      subscriberSessionsMax: 3,
+      subscriberBlocksMax: 1,
+    });
+    const out = new Int32Array(2);
+    engine.subscribersAtLimit(out);
+    expect(Array.from(out)).toEqual([0, 0]);
+    // Subscriber A: 2 sessions (under 3), one UDP block (its bound: 1 block per protocol).
+    for (let port = 1; port <= 2; port++)
+      expect(engine.outbound6(v6('udp', '2001:db8:0:100::1', port, '198.51.100.1', 53), 0)).toBe(0);
+    engine.subscribersAtLimit(out);
+    expect(Array.from(out)).toEqual([0, 1]);
+    // The third session puts A at its session bound; B has one session and one block.
+    expect(engine.outbound6(v6('udp', '2001:db8:0:100::1', 3, '198.51.100.1', 53), 0)).toBe(0);
+    expect(engine.outbound6(v6('udp', '2001:db8:0:200::1', 1, '198.51.100.1', 53), 0)).toBe(0);
+    engine.subscribersAtLimit(out);
+    expect(Array.from(out)).toEqual([1, 2]);
+    // A fourth session of A is refused: it is at the bound, the count says so.
+    expect(engine.outbound6(v6('udp', '2001:db8:0:100::1', 4, '198.51.100.1', 53), 0)).not.toBe(0);
+    // After the UDP timeout the sessions are gone (the blocks stay until their idle timeout).
+    engine.advance(6 * 60_000);
+    engine.subscribersAtLimit(out);
+    expect(out[0]).toBe(0);
+    for (let t = 7; t <= 30; t++) engine.advance(t * 60_000);
+    engine.subscribersAtLimit(out);
+    expect(Array.from(out)).toEqual([0, 0]);
+  });
+});
