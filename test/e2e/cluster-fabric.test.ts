@@ -22,7 +22,7 @@ import { recordNamespaceOwner } from '../../infra/lab/global-teardown.js';
 import { checksumFinish, sumWords } from '../../libs/packet/src/index.js';
 import { FabricCodec, rendezvousAssign } from '../../services/cluster/src/index.js';
 import { namespaceProcesses, sleep } from './helpers/namespace-processes.js';
-import { LABTOOL, PY, REPO, readUdpLog, XLAT64 } from './support.js';
+import { chromium, LABTOOL, PY, REPO, readUdpLog, XLAT64 } from './support.js';
 
 const pid = process.pid;
 const NS = {
@@ -215,6 +215,43 @@ function forgedFrame(
   return frame.subarray(0, length);
 }
 
+/** A fabric frame sent from the outsider to the owner's fabric port, with `source` as its IPv4 source (raw socket). */
+function sendFrameFrom(source: string, frame: Uint8Array, name: string): void {
+  const file = join(dir, `${name}.bin`);
+  writeFileSync(file, frame);
+  const sender = [
+    'import socket, struct, sys',
+    'target, port, spoofed = sys.argv[1], int(sys.argv[2]), sys.argv[3]',
+    `body = open(${JSON.stringify(file)}, "rb").read()`,
+    'udp = struct.pack("!HHHH", 40000, port, 8 + len(body), 0) + body',
+    'ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, socket.inet_aton(spoofed), socket.inet_aton(target))',
+    'r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)',
+    'r.sendto(ip + udp, (target, 0))',
+  ].join('\n');
+  sh('outsider', PY, '-c', sender, FABRIC[ownerName], '6081', source);
+}
+
+/** One UDP request from the client to the server through the cluster (it enters at the non-owner). */
+function udpThroughCluster(tag: string): { ok: boolean; reply: string | null } {
+  return JSON.parse(
+    sh(
+      'client',
+      PY,
+      LABTOOL,
+      'udp-send',
+      SERVER_V6,
+      String(UDP_PORT),
+      '300',
+      '--tag',
+      tag,
+      '--tries',
+      '10',
+      '--timeout',
+      '1',
+    ),
+  ) as { ok: boolean; reply: string | null };
+}
+
 beforeAll(async () => {
   for (const ns of Object.values(NS)) {
     recordNamespaceOwner(ns);
@@ -292,23 +329,7 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
     const dropsBefore = { entry: status(entryName)!.counters, owner: status(ownerName)!.counters };
     const flows = 5;
     for (let i = 0; i < flows; i++) {
-      const reply = JSON.parse(
-        sh(
-          'client',
-          PY,
-          LABTOOL,
-          'udp-send',
-          SERVER_V6,
-          String(UDP_PORT),
-          '300',
-          '--tag',
-          `flow-${i}`,
-          '--tries',
-          '10',
-          '--timeout',
-          '1',
-        ),
-      ) as { ok: boolean; reply: string | null };
+      const reply = udpThroughCluster(`flow-${i}`);
       expect(reply.ok, `flow ${i}: ${JSON.stringify(reply)}\n${diagnostics()}`).toBe(true);
     }
     const seen = readUdpLog(join(dir, 'udp-server.jsonl')).filter((d) => d.tag.startsWith('flow-'));
@@ -353,20 +374,8 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
       udp6('2001:db8:c::67', 'forged-impostor\n'),
       epoch,
     );
-    writeFileSync(join(dir, 'stranger.bin'), stranger);
-    writeFileSync(join(dir, 'impostor.bin'), impostor);
-    const sender = [
-      'import socket, struct, sys',
-      'target, port, spoofed = sys.argv[1], int(sys.argv[2]), sys.argv[3]',
-      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
-      `s.sendto(open(${JSON.stringify(join(dir, 'stranger.bin'))}, "rb").read(), (target, port))`,
-      `body = open(${JSON.stringify(join(dir, 'impostor.bin'))}, "rb").read()`,
-      'udp = struct.pack("!HHHH", 40000, port, 8 + len(body), 0) + body',
-      'ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, socket.inet_aton(spoofed), socket.inet_aton(target))',
-      'r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)',
-      'r.sendto(ip + udp, (target, 0))',
-    ].join('\n');
-    sh('outsider', PY, '-c', sender, FABRIC[ownerName], '6081', FABRIC[entryName]);
+    sendFrameFrom(FABRIC.outsider, stranger, 'stranger');
+    sendFrameFrom(FABRIC[entryName], impostor, 'impostor');
     await waitFor(
       'the owner to count both forged frames',
       () => {
@@ -394,26 +403,8 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
 
   it('rotates the fabric key on SIGHUP without a restart: flows keep crossing under the new key, a frame under the retired one is dropped', async () => {
     const KEY2 = { id: 2, secretHex: '5d1c7e9a3b2f4d6c8e0a1b3c5d7e9f2a4c6e8b0d1f3a5c7e9b2d4f6a8c0e1b3d' };
-    const flowThroughFabric = (tag: string) => {
-      const reply = JSON.parse(
-        sh(
-          'client',
-          PY,
-          LABTOOL,
-          'udp-send',
-          SERVER_V6,
-          String(UDP_PORT),
-          '300',
-          '--tag',
-          tag,
-          '--tries',
-          '10',
-          '--timeout',
-          '1',
-        ),
-      ) as { ok: boolean };
-      expect(reply.ok, `${tag}\n${diagnostics()}`).toBe(true);
-    };
+    const flowThroughFabric = (tag: string) =>
+      expect(udpThroughCluster(tag).ok, `${tag}\n${diagnostics()}`).toBe(true);
     const hangup = async (keys: Key[], currentKeyId: number, applied: string) => {
       for (const node of ['a', 'b'] as const) {
         writeNodeConfig(node, keys, currentKeyId);
@@ -449,17 +440,7 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
       status(ownerName)!.cluster!.epochs[0],
       KEY.id,
     );
-    writeFileSync(join(dir, 'retired.bin'), retired);
-    const sender = [
-      'import socket, struct, sys',
-      'target, port, spoofed = sys.argv[1], int(sys.argv[2]), sys.argv[3]',
-      `body = open(${JSON.stringify(join(dir, 'retired.bin'))}, "rb").read()`,
-      'udp = struct.pack("!HHHH", 40000, port, 8 + len(body), 0) + body',
-      'ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, socket.inet_aton(spoofed), socket.inet_aton(target))',
-      'r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)',
-      'r.sendto(ip + udp, (target, 0))',
-    ].join('\n');
-    sh('outsider', PY, '-c', sender, FABRIC[ownerName], '6081', FABRIC[entryName]);
+    sendFrameFrom(FABRIC[entryName], retired, 'retired');
     await waitFor(
       'the owner to drop the frame under the retired key',
       () =>
@@ -524,25 +505,8 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
 
     // The survivor's dashboard, rendered by headless Chromium, names the members, the owner and epoch of
     // the shard as its status does, and the takeover on its timeline.
-    const profile = join(dir, 'chromium');
-    const dom = spawnSync(
-      'ip',
-      [
-        'netns',
-        'exec',
-        NS[entryName],
-        'chromium',
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        `--user-data-dir=${profile}`,
-        '--virtual-time-budget=4000',
-        '--dump-dom',
-        `http://${METRICS}/`,
-      ],
-      { encoding: 'utf8', timeout: 120_000 },
-    );
-    expect(dom.status, dom.stderr).toBe(0);
+    const dom = chromium(NS[entryName], `http://${METRICS}/`);
+    expect(dom.code, dom.stderr).toBe(0);
     expect(dom.stdout).toContain('data-loaded="1"');
     const shown = new RegExp(`members: <b>${NODE_IDS[entryName]}</b>, table v(\\d+)`).exec(dom.stdout);
     expect(Number(shown?.[1])).toBeGreaterThanOrEqual(after.cluster?.tableVersion ?? Number.NaN);

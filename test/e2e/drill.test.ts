@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startJaeger } from '../../infra/observability/servers.js';
 import { createStandbyLab, pidAlive } from './helpers/standby-lab.js';
-import { waitUntil, XLAT64 } from './support.js';
+import { chromium, waitUntil, XLAT64 } from './support.js';
 
 /** Jaeger in the PLAT namespace: the PLATs' and the drill's OTLP/HTTP port, and the UI the dashboards link to. */
 const OTLP_PORT = 4318;
@@ -209,21 +209,7 @@ describe('xlat64 drill against the two-node takeover lab', () => {
     }
 
     // b's dashboard shows the steps on its timeline, each linked to the drill's trace.
-    const profile = `${lab.runDir}/chromium`;
-    const dom = lab.run(
-      'plat',
-      [
-        'chromium',
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        `--user-data-dir=${profile}`,
-        '--virtual-time-budget=4000',
-        '--dump-dom',
-        `http://${METRICS_B}/`,
-      ],
-      120_000,
-    );
+    const dom = chromium(lab.namespaces.plat, `http://${METRICS_B}/`);
     expect(dom.code, dom.stderr).toBe(0);
     const steps = [...dom.stdout.matchAll(/data-drill-step="([a-z]+)">([^<]*)</g)].map((m) => m[1]);
     expect(steps).toEqual(['end', 'restore', 'takeover', 'fault']);

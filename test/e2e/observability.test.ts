@@ -13,7 +13,7 @@ import {
   startJaeger,
   startPrometheus,
 } from '../../infra/observability/servers.js';
-import { createE2eLab, REPO, SERVER_V6, XLAT64 } from './support.js';
+import { chromium, createE2eLab, REPO, SERVER_V6, XLAT64 } from './support.js';
 
 const METRICS = '127.0.0.1:9464';
 /** Jaeger's OTLP/HTTP port inside the PLAT's namespace (started after the lab, before the restart test). */
@@ -156,16 +156,7 @@ describe('Prometheus and the dashboard on a live xlat64 PLAT', () => {
     // Proves the page polls /status.json and renders its numbers (compared to the status socket).
     mkdirSync(ARTIFACTS, { recursive: true });
     const shot = `${ARTIFACTS}/dashboard.png`;
-    const chromium = [
-      'chromium',
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--user-data-dir=/tmp/x64t-e2e-obs-chromium',
-      '--window-size=1280,900',
-      '--virtual-time-budget=4000',
-    ];
-    const dom = lab.run('plat', [...chromium, '--dump-dom', `http://${METRICS}/`], 120_000);
+    const dom = chromium(lab.namespaces.plat, `http://${METRICS}/`);
     expect(dom.code, dom.stderr).toBe(0);
     const status = lab.counters('plat');
     const cell = (name: string) =>
@@ -177,11 +168,10 @@ describe('Prometheus and the dashboard on a live xlat64 PLAT', () => {
     expect(dom.stdout).toContain('plat on ');
     // The pool heat map has a cell per pool address (poolUse reported).
     expect(dom.stdout.match(/data-address="203\.0\.113\.\d+"/g)).toHaveLength(256);
-    const png = lab.run('plat', [...chromium, `--screenshot=${shot}`, `http://${METRICS}/`], 120_000);
+    const png = chromium(lab.namespaces.plat, `http://${METRICS}/`, shot);
     expect(png.code, png.stderr).toBe(0);
     expect(existsSync(shot)).toBe(true);
     expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
-    spawnSync('rm', ['-rf', '/tmp/x64t-e2e-obs-chromium']);
   });
 
   it('xlat64 top --once prints the totals and top drop reasons the status socket has', () => {

@@ -3,7 +3,16 @@
 // with their exit status (failures are results to assert on, not exceptions), background helpers
 // stopped by the PID we started, and the xlat64 roles' status counters.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLab, type Lab } from '../../infra/lab/lab.js';
 
@@ -377,3 +386,40 @@ export function recordedPid(pidFile: string): number | null {
 
 /** USER_HZ: /proc's process start times are in these ticks (100 on Linux for every architecture we run). */
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+export interface ChromiumResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Headless Chromium (Debian's package) inside `netns` on `url`, with a fresh profile it removes after:
+ * the DOM after the page's scripts ran for 4 s of virtual time, or with `screenshot` a PNG at that path.
+ */
+export function chromium(netns: string, url: string, screenshot?: string): ChromiumResult {
+  const profile = mkdtempSync('/tmp/x64t-chromium-');
+  try {
+    const result = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        netns,
+        'chromium',
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        `--user-data-dir=${profile}`,
+        '--window-size=1280,1000',
+        '--virtual-time-budget=4000',
+        screenshot === undefined ? '--dump-dom' : `--screenshot=${screenshot}`,
+        url,
+      ],
+      { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+    );
+    return { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
+}

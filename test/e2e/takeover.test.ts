@@ -20,6 +20,7 @@ import {
 } from '../../infra/observability/servers.js';
 import { createStandbyLab, pidAlive } from './helpers/standby-lab.js';
 import {
+  chromium,
   LABTOOL,
   PY,
   REPO,
@@ -311,57 +312,44 @@ describe('xlat64 PLAT hot standby takeover (--state nats://…,redis://…)', ()
   it("b's dashboard in headless Chromium shows its shard serving at the last epoch and its takeovers, fence and rejoin on the timeline, each takeover linked to its trace", () => {
     // Runs after the takeovers above: b took shard 0 at epoch 2, was fenced (a2 took epoch 3), rejoined
     // as a standby and took the shard again at epoch 4.
-    const chromium = [
-      'chromium',
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--user-data-dir=/tmp/x64t-e2e-takeover-chromium',
-      '--window-size=1280,1000',
-      '--virtual-time-budget=4000',
-    ];
-    try {
-      const dom = lab.run('plat', [...chromium, '--dump-dom', `http://${METRICS.b}/`], 120_000);
-      expect(dom.code, dom.stderr).toBe(0);
-      expect(dom.stdout).toContain('data-loaded="1"');
-      const status = statusOf('b')!;
-      expect(status.replication?.[0]).toMatchObject({ shard: 0, serving: true, epoch: 4 });
-      expect(/data-shard-role="0">([a-z]+)</.exec(dom.stdout)?.[1]).toBe('serving');
-      expect(Number(/data-shard-epoch="0">(\d+)</.exec(dom.stdout)?.[1])).toBe(4);
-      // The timeline, newest first: takeover (epoch 4), rejoin, stopped serving (epoch 2), takeover (epoch 2).
-      // (b started as a standby: no event before its first takeover.)
-      const events = [
-        ...dom.stdout.matchAll(/data-event="([a-z ]+)" data-shard="(\d+)" data-epoch="(\d+)"/g),
-      ].map((m) => `${m[1]} ${m[2]}/${m[3]}`);
-      expect(events).toHaveLength(4);
-      expect(events[0]).toBe('takeover 0/4');
-      expect(events[1]).toMatch(/^rejoined as standby 0\/\d+$/);
-      expect(events.slice(2)).toEqual(['stopped serving 0/2', 'takeover 0/2']);
-      // Each takeover links to Jaeger's search for its trace; the same query on Jaeger's API finds exactly
-      // the state.takeover trace of that epoch.
-      const links = [...dom.stdout.matchAll(/<a class="trace" href="([^"]+)"/g)].map((m) =>
-        m[1].replaceAll('&amp;', '&'),
-      );
-      expect(links).toHaveLength(2);
-      for (const [link, epoch] of [
-        [links[0], 4],
-        [links[1], 2],
-      ] as const) {
-        expect(link.startsWith(`http://127.0.0.1:${JAEGER_UI_PORT}/search?`)).toBe(true);
-        const found = (
-          JSON.parse(jaeger.get(`/api/traces?${link.split('?')[1]}`)) as { data: { spans: Span[] }[] }
-        ).data;
-        const takeovers = found.flatMap((t) => t.spans.filter((sp) => sp.operationName === 'state.takeover'));
-        expect(takeovers.length, link).toBe(1);
-        expect(takeovers[0].tags.find((t) => t.key === 'xlat64.epoch')?.value).toBe(epoch);
-      }
-      const shot = `${REPO}test-artifacts/dashboard-takeover.png`;
-      mkdirSync(`${REPO}test-artifacts`, { recursive: true });
-      const png = lab.run('plat', [...chromium, `--screenshot=${shot}`, `http://${METRICS.b}/`], 120_000);
-      expect(png.code, png.stderr).toBe(0);
-      expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
-    } finally {
-      spawnSync('rm', ['-rf', '/tmp/x64t-e2e-takeover-chromium']);
+    const dom = chromium(lab.namespaces.plat, `http://${METRICS.b}/`);
+    expect(dom.code, dom.stderr).toBe(0);
+    expect(dom.stdout).toContain('data-loaded="1"');
+    const status = statusOf('b')!;
+    expect(status.replication?.[0]).toMatchObject({ shard: 0, serving: true, epoch: 4 });
+    expect(/data-shard-role="0">([a-z]+)</.exec(dom.stdout)?.[1]).toBe('serving');
+    expect(Number(/data-shard-epoch="0">(\d+)</.exec(dom.stdout)?.[1])).toBe(4);
+    // The timeline, newest first: takeover (epoch 4), rejoin, stopped serving (epoch 2), takeover (epoch 2).
+    // (b started as a standby: no event before its first takeover.)
+    const events = [
+      ...dom.stdout.matchAll(/data-event="([a-z ]+)" data-shard="(\d+)" data-epoch="(\d+)"/g),
+    ].map((m) => `${m[1]} ${m[2]}/${m[3]}`);
+    expect(events).toHaveLength(4);
+    expect(events[0]).toBe('takeover 0/4');
+    expect(events[1]).toMatch(/^rejoined as standby 0\/\d+$/);
+    expect(events.slice(2)).toEqual(['stopped serving 0/2', 'takeover 0/2']);
+    // Each takeover links to Jaeger's search for its trace; the same query on Jaeger's API finds exactly
+    // the state.takeover trace of that epoch.
+    const links = [...dom.stdout.matchAll(/<a class="trace" href="([^"]+)"/g)].map((m) =>
+      m[1].replaceAll('&amp;', '&'),
+    );
+    expect(links).toHaveLength(2);
+    for (const [link, epoch] of [
+      [links[0], 4],
+      [links[1], 2],
+    ] as const) {
+      expect(link.startsWith(`http://127.0.0.1:${JAEGER_UI_PORT}/search?`)).toBe(true);
+      const found = (
+        JSON.parse(jaeger.get(`/api/traces?${link.split('?')[1]}`)) as { data: { spans: Span[] }[] }
+      ).data;
+      const takeovers = found.flatMap((t) => t.spans.filter((sp) => sp.operationName === 'state.takeover'));
+      expect(takeovers.length, link).toBe(1);
+      expect(takeovers[0].tags.find((t) => t.key === 'xlat64.epoch')?.value).toBe(epoch);
     }
+    const shot = `${REPO}test-artifacts/dashboard-takeover.png`;
+    mkdirSync(`${REPO}test-artifacts`, { recursive: true });
+    const png = chromium(lab.namespaces.plat, `http://${METRICS.b}/`, shot);
+    expect(png.code, png.stderr).toBe(0);
+    expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
   }, 300_000);
 });

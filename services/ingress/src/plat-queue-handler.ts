@@ -442,6 +442,34 @@ export const createQueueHandler: CreateQueueHandler = async (
   const gaugeRemote = layout.index('cluster.remoteForwarded');
   const gaugeHandovers = layout.index('cluster.handovers');
   const gaugeRejoins = layout.index('state.rejoins');
+  /**
+   * Serves nothing more, stops `leaving` (a handover's release, or a fenced store's end; `left` then
+   * counts it) and follows the shard again as a standby. A failure (NATS down) is retried a second later
+   * by rejoinAsStandby, which finds no store.
+   */
+  const followAgain = (leaving: ClusterShardState | null, left: () => void) => {
+    handingOver = true;
+    serving = null;
+    cluster = null;
+    void (async () => {
+      try {
+        if (leaving !== null) {
+          await leaving.stop(Date.now());
+          left();
+        }
+        const opened = await openCluster(Date.now());
+        if (stopping) await opened.stop(Date.now());
+        else cluster = opened;
+      } catch (error) {
+        reopenAtMs = Date.now() + 1000;
+        process.stdout.write(
+          `plat: shard ${worker}: cannot follow the shard yet: ${(error as Error).message}\n`,
+        );
+      } finally {
+        handingOver = false;
+      }
+    })();
+  };
   /** A newer cluster view: the routing table, the fabric's members and epochs, this shard's owner. */
   const followCluster = () => {
     const view = viewReader?.poll();
@@ -453,24 +481,10 @@ export const createQueueHandler: CreateQueueHandler = async (
     if (!tableOwnsShard && cluster !== null && cluster.store.role === 'owner' && !handingOver && !stopping) {
       // A graceful handover: no more packets here, last batch and snapshot, record released; the new
       // owner's standby takes it at once (free record, its table names it). This worker follows as standby.
-      handingOver = true;
-      serving = null;
-      const leaving = cluster;
-      cluster = null;
-      void (async () => {
-        try {
-          await leaving.stop(Date.now());
-          handovers++;
-          process.stdout.write(`plat: shard ${worker}: handed over (table v${view.table.version})\n`);
-          const opened = await openCluster(Date.now());
-          if (stopping) await opened.stop(Date.now());
-          else cluster = opened;
-        } catch (error) {
-          process.stdout.write(`plat: shard ${worker}: handover failed: ${(error as Error).message}\n`);
-        } finally {
-          handingOver = false;
-        }
-      })();
+      followAgain(cluster, () => {
+        handovers++;
+        process.stdout.write(`plat: shard ${worker}: handed over (table v${view.table.version})\n`);
+      });
     }
   };
   let lastMaintenanceMs = startMs;
@@ -558,29 +572,10 @@ export const createQueueHandler: CreateQueueHandler = async (
     if (options.state === undefined || handingOver || stopping) return;
     const fenced = cluster !== null && cluster.store.role === 'fenced';
     if (!fenced && (cluster !== null || nowMs < reopenAtMs)) return;
-    handingOver = true;
-    serving = null;
-    const leaving = cluster;
-    cluster = null;
-    void (async () => {
-      try {
-        if (leaving !== null) {
-          await leaving.stop(Date.now());
-          rejoins++;
-          process.stdout.write(`plat: shard ${worker}: fenced; following it again as a standby\n`);
-        }
-        const opened = await openCluster(Date.now());
-        if (stopping) await opened.stop(Date.now());
-        else cluster = opened;
-      } catch (error) {
-        reopenAtMs = Date.now() + 1000;
-        process.stdout.write(
-          `plat: shard ${worker}: cannot follow the shard yet: ${(error as Error).message}\n`,
-        );
-      } finally {
-        handingOver = false;
-      }
-    })();
+    followAgain(cluster, () => {
+      rejoins++;
+      process.stdout.write(`plat: shard ${worker}: fenced; following it again as a standby\n`);
+    });
   };
 
   const maintain = (nowMs: number) => {

@@ -1,7 +1,8 @@
-// A value the main thread changes while the node runs (SIGHUP) and the workers pick up: JSON in a
+// A value the main thread changes while the node runs and the workers pick up: JSON in a
 // SharedArrayBuffer under a sequence lock. The main thread is the one writer; each worker looks at the
 // sequence in its maintenance tick and parses the value when it moved. Tenants (tenants/
-// tenant-publish.ts) and the fabric's keys (cluster/fabric-keys.ts) travel this way.
+// tenant-publish.ts), the cluster view (cluster/cluster-view.ts) and the fabric's keys
+// (cluster/fabric-keys.ts) travel this way.
 
 /** Header words: the sequence (odd while a write is under way) and the JSON's byte length. */
 const HEADER_WORDS = 2;

@@ -1,7 +1,7 @@
 // The cluster view the main thread hands its workers: the latest ownership table (table shard = worker
-// shard of every node) and the members' fabric addresses. Written as JSON into a SharedArrayBuffer under a
-// sequence lock (as tenants/tenant-publish.ts); each worker looks at the sequence in its maintenance tick
-// and, when it moved, installs the routing table derived from it (`routingTableOf`) and the fabric's view.
+// shard of every node) and the members' fabric addresses, as shared JSON (../shared-json.ts); each worker
+// polls it in its maintenance tick and, when it moved, installs the routing table derived from it
+// (`routingTableOf`) and the fabric's view.
 import assert from 'node:assert/strict';
 import {
   decodeTable,
@@ -10,8 +10,8 @@ import {
   type OwnershipTable,
 } from '../../../cluster/src/index.js';
 import { ShardTable } from '../routing/index.js';
+import { createSharedJsonMemory, publishSharedJson, SharedJsonReader } from '../shared-json.js';
 
-const HEADER_WORDS = 2;
 /** Room for the JSON of a table of 16 shards and a few hundred members. */
 export const CLUSTER_VIEW_BYTES = 1 << 20;
 
@@ -21,43 +21,34 @@ export interface ClusterView {
   peers: FabricPeer[];
 }
 
+/** The view as it travels: the table in its encoded form. */
+interface PublishedView {
+  table: string;
+  peers: FabricPeer[];
+}
+
 export function createClusterViewMemory(): SharedArrayBuffer {
-  return new SharedArrayBuffer(HEADER_WORDS * 4 + CLUSTER_VIEW_BYTES);
+  return createSharedJsonMemory(CLUSTER_VIEW_BYTES);
 }
 
 /** Writes `view` for the workers (main thread; one writer). */
 export function publishClusterView(memory: SharedArrayBuffer, view: ClusterView): void {
-  const bytes = new TextEncoder().encode(
-    JSON.stringify({ table: encodeTable(view.table), peers: view.peers }),
-  );
-  assert.ok(bytes.length <= CLUSTER_VIEW_BYTES, 'the cluster view fits its shared memory');
-  const header = new Int32Array(memory, 0, HEADER_WORDS);
-  Atomics.add(header, 0, 1); // odd: a write is under way
-  new Uint8Array(memory, HEADER_WORDS * 4, bytes.length).set(bytes);
-  Atomics.store(header, 1, bytes.length);
-  Atomics.add(header, 0, 1); // even: complete
+  const published: PublishedView = { table: encodeTable(view.table), peers: view.peers };
+  assert.ok(publishSharedJson(memory, published), 'the cluster view fits its shared memory');
 }
 
 /** A worker's reader of the published view. */
 export class ClusterViewReader {
-  private seen = 0;
-  private readonly header: Int32Array;
+  private readonly reader: SharedJsonReader<PublishedView>;
 
-  constructor(private readonly memory: SharedArrayBuffer) {
-    this.header = new Int32Array(memory, 0, HEADER_WORDS);
+  constructor(memory: SharedArrayBuffer) {
+    this.reader = new SharedJsonReader(memory);
   }
 
   /** The view published since the last call; undefined when nothing was (or a write is under way). */
   poll(): ClusterView | undefined {
-    const before = Atomics.load(this.header, 0);
-    if (before === this.seen || (before & 1) === 1) return undefined;
-    const length = Atomics.load(this.header, 1);
-    const copy = new Uint8Array(length);
-    copy.set(new Uint8Array(this.memory, HEADER_WORDS * 4, length));
-    if (Atomics.load(this.header, 0) !== before) return undefined; // rewritten meanwhile: next tick
-    this.seen = before;
-    const parsed = JSON.parse(new TextDecoder().decode(copy)) as { table: string; peers: FabricPeer[] };
-    return { table: decodeTable(parsed.table), peers: parsed.peers };
+    const parsed = this.reader.poll();
+    return parsed === undefined ? undefined : { table: decodeTable(parsed.table), peers: parsed.peers };
   }
 }
 
