@@ -124,6 +124,9 @@ describe('configuration contract', () => {
 
   it('refuses a missing configuration or pool, naming what to write', () => {
     expect(refusal(null).message).toBe('config: expected an object; pass at least { pool: [...] }');
+    expect(() => validateConfig('203.0.113.0/24' as never)).toThrow(
+      'config: expected an object; pass at least { pool: [...] }',
+    );
     expect(refusal({ pool: '203.0.113.0/24' as never }).message).toBe(
       "pool: no IPv4 pool given; list at least one prefix, e.g. pool: ['203.0.113.0/24']",
     );
@@ -148,6 +151,9 @@ describe('configuration contract', () => {
     expect(refusal({ blockSizePorts: '512' as never }).message).toMatch(
       /^blockSizePorts: expected an integer, got "512";/,
     );
+    expect(refusal({ filtering: 'port-dependent' as never }).message).toBe(
+      `filtering: unknown behaviour "port-dependent"; use 'endpoint-independent' or 'address-dependent'`,
+    );
     expect(refusal({ blockSizePorts: 1000 }).message).toBe(
       'blockSizePorts: 1000 does not divide the tcp range 1024-65535 (64512 ports); choose a block size that divides every port range, or adjust the range',
     );
@@ -170,7 +176,9 @@ describe('configuration contract', () => {
     expect(refusal({ ports: { tcp: [-1, 65535] } }).message).toBe(
       'ports.tcp[0]: -1 is outside 0..65535; ports are 0..65535',
     );
-    expect(refusal({ ports: { tcp: [1024, 65536] } }).field).toBe('ports.tcp[1]');
+    expect(refusal({ ports: { tcp: [1024, 65536] } }).message).toBe(
+      'ports.tcp[1]: 65536 is outside 0..65535; ports are 0..65535',
+    );
     expect(refusal({ ports: { udp: [2000, 1999] } }).message).toBe(
       'ports.udp: 1999 < 2000; write [first, last]',
     );
@@ -222,6 +230,10 @@ describe('configuration contract', () => {
     expect(Array.from(out)).toEqual([0x20010dba, 0xabcdef00, 0, 0]);
     subscriberPrefixOf(c, [0x20010dbb, 0xabcdef12, 1, 2], out);
     expect(Array.from(out)).toEqual([0x20010dbb, 0xabcdef00, 0, 0]);
+    // A tenant delegating /80s: word 2 keeps its top 16 bits, word 3 none.
+    c.subscriberLengths.set(table, new Uint8Array([80]));
+    subscriberPrefixOf(c, [0x20010db8, 0xabcdef12, 0x1235ffff, 0x9abcdef0], out);
+    expect(Array.from(out)).toEqual([0x20010db8, 0xabcdef12, 0x12350000, 0]);
     expect(() => new SubscriberLengths().set(table, new Uint8Array([129]))).toThrow(/at most 128/);
     c.subscriberLengths.set(null);
     subscriberPrefixOf(c, [0x20010db8, 0xabcdef12, 1, 2], out);
@@ -349,6 +361,7 @@ describe('static BIB entries', () => {
         { ...entry, protocol: 'udp', ipv4Port: 65024, ipv6Port: 65535 },
         { ...entry, protocol: 'icmp', ipv4Port: 80, ipv6Port: 0 },
         { ...entry, ipv4: '203.0.113.2', ipv4Port: 80 },
+        { ...entry, ipv4: '203.0.113.0', ipv4Port: 80 },
       ],
     });
     expect(c.staticBib.map((s) => [s.protocolSlot, s.ipv4Port, s.ipv6Port, formatIpv4(s.ipv4)])).toEqual([
@@ -357,15 +370,25 @@ describe('static BIB entries', () => {
       [1, 65024, 65535, '203.0.113.1'],
       [2, 80, 0, '203.0.113.1'],
       [0, 80, 80, '203.0.113.2'],
+      [0, 80, 80, '203.0.113.0'],
     ]);
     expect(Array.from(c.staticBib[0].ipv6)).toEqual([0x20010db8, 0, 0, 0x10]);
+    // Address 0 (0.0.0.0) is an address like any other to the configuration; an address that is not a
+    // string is refused even where the pool holds 0.0.0.1.
+    const zero = validateConfig({ pool: ['0.0.0.0/30'], staticBib: [{ ...entry, ipv4: '0.0.0.0' }] });
+    expect(zero.staticBib[0].ipv4).toBe(0);
+    expect(refusal({ pool: ['0.0.0.0/30'], staticBib: [{ ...entry, ipv4: 1 as never }] }).field).toBe(
+      'staticBib[0].ipv4',
+    );
   });
 
   it('refuses each malformed field by name, a port of the dynamic range and a second entry on one transport address', () => {
     const bad = (e: unknown, more: unknown[] = []) => refusal({ staticBib: [...more, e] as never });
-    expect(bad(null).message).toBe(
-      'staticBib[0]: expected an object; write { protocol, ipv6, ipv6Port, ipv4, ipv4Port }',
-    );
+    for (const notObject of [null, 'tcp 2001:db8::10 80 203.0.113.1 80']) {
+      expect(bad(notObject).message).toBe(
+        'staticBib[0]: expected an object; write { protocol, ipv6, ipv6Port, ipv4, ipv4Port }',
+      );
+    }
     expect(bad({ ...entry, protocol: 'sctp' }).message).toBe(
       'staticBib[0].protocol: unknown sctp; use tcp, udp or icmp',
     );
