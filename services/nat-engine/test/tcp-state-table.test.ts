@@ -115,6 +115,8 @@ describe('RFC 6146 sec. 3.5.2.2 TCP state table, every (state, direction, flags)
             rst: (flags & TcpFlag.Rst) !== 0,
           });
           const packed = tcpTransition(state, fromV6, flags);
+          if (!Number.isInteger(packed))
+            wrong.push(`${flagName(flags)}: returned ${packed}, not a packed state`);
           const gotState = packed & 0xf;
           const gotLifetime = lifetimeNames[packed >> 4];
           const where = `${fromV6 ? 'V6' : 'V4'} ${flagName(flags)} (${want.rule})`;
