@@ -15,7 +15,8 @@
 // The hub routes the PREF64 to the node that does not own the (single) table shard, the entry node,
 // and the pool to the owner; so every flow crosses the fabric on its way in.
 import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +46,9 @@ const SERVER_V4 = '192.0.2.2';
 const SERVER_V6 = '64:ff9b::c000:202';
 const CLIENT_V6 = '2001:db8:c::2';
 const UDP_PORT = 9000;
+const PUT_PORT = 9080;
+const HTTP_PORT = 9081;
+const BODY_BYTES = 4 * 1024 * 1024;
 const METRICS = '127.0.0.1:9464';
 const KEY = { id: 1, secretHex: '8f3a9c1e5b7d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a' };
 const NODE_IDS = { a: `cw-a-${pid}`, b: `cw-b-${pid}` };
@@ -292,6 +296,17 @@ beforeAll(async () => {
   sh('hub', 'ip', 'route', 'add', '203.0.113.0/24', 'via', FABRIC[ownerName]);
   natsUrl = startStateServer('nats');
   redisUrl = startStateServer('redis');
+  mkdirSync(join(dir, 'www'));
+  writeFileSync(join(dir, 'www', 'body.bin'), randomBytes(BODY_BYTES));
+  background('server', 'put-server', [PY, LABTOOL, 'put-server', String(PUT_PORT)]);
+  background('server', 'http-server', [
+    PY,
+    '-m',
+    'http.server',
+    '--directory',
+    join(dir, 'www'),
+    String(HTTP_PORT),
+  ]);
   background('server', 'udp-server', [
     PY,
     LABTOOL,
@@ -393,6 +408,67 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
     } finally {
       sh('hub', 'ip', 'route', 'replace', '203.0.113.0/24', 'via', FABRIC[ownerName]);
     }
+  }, 120_000);
+
+  it('carries TCP super-packets (GSO) across the fabric, cut into segments: a 4 MiB upload and download complete', async () => {
+    // The kernel hands the entry node's TUN TCP super-packets (up to 64 KiB, the client's or the server's
+    // TSO); the fabric seals one packet per frame, so the entry cuts them as the kernel's GSO would. The
+    // download's IPv4 super-packets reach the entry too (the pool routed to it), so both families are cut.
+    const body = join(dir, 'www', 'body.bin');
+    const digest = createHash('sha256').update(readFileSync(body)).digest('hex');
+    const before = { entry: status(entryName)!.counters, owner: status(ownerName)!.counters };
+    const curl = (...args: string[]) =>
+      spawnSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          NS.client,
+          'curl',
+          '-sS',
+          '-g',
+          '--max-time',
+          '30',
+          '--speed-time',
+          '5',
+          '--speed-limit',
+          '100000',
+          ...args,
+        ],
+        { encoding: 'utf8', timeout: 40_000 },
+      );
+    await waitFor('the HTTP servers to listen', () =>
+      [PUT_PORT, HTTP_PORT].every((port) => sh('server', 'ss', '-ltnH', `sport = :${port}`).trim() !== ''),
+    );
+    const up = curl('-T', body, `http://[${SERVER_V6}]:${PUT_PORT}/up`);
+    expect(up.stdout.trim(), `${up.stderr}\n${diagnostics()}`).toBe(`${BODY_BYTES} ${digest}`);
+    sh('hub', 'ip', 'route', 'replace', '203.0.113.0/24', 'via', FABRIC[entryName]);
+    try {
+      const downloaded = join(dir, 'down.bin');
+      const down = curl('-o', downloaded, `http://[${SERVER_V6}]:${HTTP_PORT}/body.bin`);
+      expect(down.status, `${down.stderr}\n${diagnostics()}`).toBe(0);
+      expect(createHash('sha256').update(readFileSync(downloaded)).digest('hex')).toBe(digest);
+    } finally {
+      sh('hub', 'ip', 'route', 'replace', '203.0.113.0/24', 'via', FABRIC[ownerName]);
+    }
+    const entry = status(entryName)!.counters;
+    const owner = status(ownerName)!.counters;
+    expect(
+      of(entry, 'fabric.send.segmented') - of(before.entry, 'fabric.send.segmented'),
+      diagnostics(),
+    ).toBeGreaterThan(0);
+    expect(
+      of(entry, 'fabric.send.gso') - of(before.entry, 'fabric.send.gso'),
+      'no super-packet dropped',
+    ).toBe(0);
+    expect(of(entry, 'nat.sessions'), 'the entry node translated nothing itself').toBe(0);
+    for (const [node, now, then] of [
+      ['entry', entry, before.entry],
+      ['owner', owner, before.owner],
+    ] as const)
+      for (const [name, value] of Object.entries(now))
+        if (name.startsWith('fabric.drop.'))
+          expect(value - (then[name] ?? 0), `${node} ${name}\n${diagnostics()}`).toBe(0);
   }, 120_000);
 
   it('drops and counts forged fabric frames from outside the cluster, and they create nothing', async () => {
