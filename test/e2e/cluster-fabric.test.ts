@@ -66,7 +66,14 @@ const serverPids: number[] = [];
 
 interface Status {
   counters: Record<string, number>;
-  cluster?: { members: string[]; tableVersion: number; owners: string[]; epochs: number[] };
+  cluster?: {
+    members: string[];
+    tableVersion: number;
+    owners: string[];
+    epochs: number[];
+    tableReads: number;
+    tableReadsNewer: number;
+  };
 }
 
 function status(node: 'a' | 'b'): Status | null {
@@ -222,9 +229,12 @@ function forgedFrame(
   inner: Uint8Array,
   epoch: number,
   keyId = KEY.id,
+  /** Frames sealed before this one (its sequence number is one more): past what the receiver has seen. */
+  sealedBefore = 0,
 ): Uint8Array {
   const codec = new FabricCodec({ nodeId, keys: [{ id: keyId, secretHex }], mac: 'blake2s' });
   const frame = new Uint8Array(48 + inner.length);
+  for (let i = 0; i < sealedBefore; i++) codec.seal(frame, inner, inner.length, 0, epoch);
   const length = codec.seal(frame, inner, inner.length, 0, epoch);
   return frame.subarray(0, length);
 }
@@ -480,7 +490,7 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
           expect(value - (then[name] ?? 0), `${node} ${name}\n${diagnostics()}`).toBe(0);
   }, 120_000);
 
-  it('drops and counts forged fabric frames from outside the cluster, and they create nothing', async () => {
+  it('drops and counts forged fabric frames from outside the cluster, and they create nothing; a newer epoch makes the receiver read the table', async () => {
     const epoch = status(ownerName)!.cluster!.epochs[0];
     const before = status(ownerName)!.counters;
     // 1. A sender id that is no member, from the outsider's own address.
@@ -498,15 +508,30 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
       udp6('2001:db8:c::67', 'forged-impostor\n'),
       epoch,
     );
+    // 3. The entry node's id, address and key, with an epoch newer than the owner's table and a sequence
+    // number past the entry's: authentic, so it passes the MAC and replay checks, and is dropped as
+    // epoch-newer, which makes the owner read the stored table at once (no newer one is there).
+    const entrySent = of(status(entryName)!.counters, 'fabric.sent');
+    const newer = forgedFrame(
+      NODE_IDS[entryName],
+      KEY.secretHex,
+      udp6('2001:db8:c::69', 'forged-newer\n'),
+      epoch + 1,
+      KEY.id,
+      entrySent + 2000,
+    );
+    const readsBefore = status(ownerName)!.cluster!.tableReads;
     sendFrameFrom(FABRIC.outsider, stranger, 'stranger');
     sendFrameFrom(FABRIC[entryName], impostor, 'impostor');
+    sendFrameFrom(FABRIC[entryName], newer, 'newer');
     await waitFor(
       'the owner to count both forged frames',
       () => {
         const c = status(ownerName)!.counters;
         return (
           of(c, 'fabric.drop.non-member') >= of(before, 'fabric.drop.non-member') + 1 &&
-          of(c, 'fabric.drop.mac') >= of(before, 'fabric.drop.mac') + 1
+          of(c, 'fabric.drop.mac') >= of(before, 'fabric.drop.mac') + 1 &&
+          of(c, 'fabric.drop.epoch-newer') >= of(before, 'fabric.drop.epoch-newer') + 1
         );
       },
       30_000,
@@ -515,6 +540,13 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
     const after = status(ownerName)!.counters;
     expect(of(after, 'fabric.drop.non-member') - of(before, 'fabric.drop.non-member'), diagnostics()).toBe(1);
     expect(of(after, 'fabric.drop.mac') - of(before, 'fabric.drop.mac')).toBe(1);
+    expect(of(after, 'fabric.drop.epoch-newer') - of(before, 'fabric.drop.epoch-newer')).toBe(1);
+    await waitFor(
+      'the owner to read the ownership table after the newer epoch',
+      () => status(ownerName)!.cluster!.tableReads === readsBefore + 1,
+      10_000,
+    );
+    expect(status(ownerName)!.cluster!.tableReadsNewer, 'the stored table is the one it has').toBe(0);
     expect(of(after, 'fabric.accepted')).toBe(of(before, 'fabric.accepted'));
     expect(of(after, 'fabric.received')).toBe(of(before, 'fabric.received'));
     expect(of(after, 'nat.subscribers'), 'no session for the forged subscribers').toBe(
