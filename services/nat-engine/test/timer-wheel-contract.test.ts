@@ -103,4 +103,12 @@ describe('timer wheel contract', () => {
     expect(visitAt(wheel, 11_999)).toEqual([]);
     expect(visitAt(wheel, 12_000)).toEqual([1]);
   });
+
+  it('after a gap longer than a turn visits the last turn of slots in the order they came due', () => {
+    // 4 slots: entities due at ticks 1..4 sit in slots 1, 2, 3, 0. Advancing to tick 100 visits ticks
+    // 97..100, i.e. slots 1, 2, 3, 0: oldest first.
+    const wheel = new TimerWheel(4, 4, 1000, 0);
+    for (let e = 0; e < 4; e++) wheel.add(e, e * 1000);
+    expect(visitAt(wheel, 100_000)).toEqual([0, 1, 2, 3]);
+  });
 });
