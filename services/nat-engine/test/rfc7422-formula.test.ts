@@ -76,6 +76,11 @@ describe('RFC 7422 deterministic formula', () => {
     // Paired pooling: address index 2 is its address; any other preferred address is refused.
     expect(allocator.tryLease(n5, ProtocolSlot.Udp, 2, 0)).toBe(block);
     expect(allocator.tryLease(n5, ProtocolSlot.Udp, 1, 0)).toBe(-1);
+    expect(allocator.tryLease(n5, ProtocolSlot.Udp, 0, 0)).toBe(-1);
+    // Subscriber 0 (the deterministic prefix itself) gets block 0 of address 0.
+    expect(allocator.tryLease(words('2001:db8:100::'), ProtocolSlot.Udp, -1, 0)).toBe(
+      state.blockIndexOf(ProtocolSlot.Udp, 0, 0),
+    );
     expect(allocator.tryLease(words('2001:db8:100:800::'), ProtocolSlot.Udp, -1, 0)).toBe(-1);
     expect(allocator.tryLease(words('2001:db8:200::'), ProtocolSlot.Udp, -1, 0)).toBe(-1);
     // A leased block is not handed out twice.
