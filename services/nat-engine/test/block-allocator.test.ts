@@ -73,4 +73,21 @@ describe('in-process block allocator', () => {
     expect(new InProcessPoolAllocator(state, fixed(1, 0)).tryLease(SUB, UDP, -1, 0)).toBe(-1);
     expect(new InProcessPoolAllocator(state, fixed(1)).tryLease(SUB, UDP, 0, 0)).toBe(-1);
   });
+
+  it("reads the preferred address's free blocks of the asked protocol, not another address's or protocol's", () => {
+    const { state } = pool();
+    const sub = state.findSubscriber(SUB[0], SUB[1], SUB[2], SUB[3]);
+    // Address 0's TCP blocks and address 1's ICMP blocks all leased: UDP on addresses 0 and 2 is free.
+    for (const b of [0, 1]) {
+      state.leaseBlock(state.blockIndexOf(ProtocolSlot.Tcp, 0, b), sub, 0);
+      state.leaseBlock(state.blockIndexOf(ProtocolSlot.Icmp, 1, b), sub, 0);
+    }
+    expect(new InProcessPoolAllocator(state, fixed(0)).tryLease(SUB, UDP, 0, 0)).toBe(
+      state.blockIndexOf(UDP, 0, 0),
+    );
+    expect(new InProcessPoolAllocator(state, fixed(0)).tryLease(SUB, UDP, 2, 0)).toBe(
+      state.blockIndexOf(UDP, 2, 0),
+    );
+    expect(new InProcessPoolAllocator(state, fixed(0)).tryLease(SUB, ProtocolSlot.Tcp, 0, 0)).toBe(-1);
+  });
 });
