@@ -77,11 +77,16 @@ describe('in-process block allocator', () => {
   it("reads the preferred address's free blocks of the asked protocol, not another address's or protocol's", () => {
     const { state } = pool();
     const sub = state.findSubscriber(SUB[0], SUB[1], SUB[2], SUB[3]);
-    // Address 0's TCP blocks and address 1's ICMP blocks all leased: UDP on addresses 0 and 2 is free.
+    // Address 0's TCP and ICMP blocks and address 1's ICMP blocks all leased: UDP is free everywhere.
     for (const b of [0, 1]) {
       state.leaseBlock(state.blockIndexOf(ProtocolSlot.Tcp, 0, b), sub, 0);
       state.leaseBlock(state.blockIndexOf(ProtocolSlot.Icmp, 1, b), sub, 0);
+      state.leaseBlock(state.blockIndexOf(ProtocolSlot.Icmp, 0, b), sub, 0);
     }
+    // Address 3's UDP count, not address 0's ICMP one (a wrong row index, address / 3, would read that).
+    expect(new InProcessPoolAllocator(state, fixed(0)).tryLease(SUB, UDP, 3, 0)).toBe(
+      state.blockIndexOf(UDP, 3, 0),
+    );
     expect(new InProcessPoolAllocator(state, fixed(0)).tryLease(SUB, UDP, 0, 0)).toBe(
       state.blockIndexOf(UDP, 0, 0),
     );
