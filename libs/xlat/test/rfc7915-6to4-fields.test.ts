@@ -199,6 +199,20 @@ describe('RFC 7915 sec. 5.1: header fields of a translated packet', () => {
     const tr = run(zeroId(), sent6(6, tc));
     expect(r16(tr.out, 36)).toBe(0);
     expect(hex(tr.out)).toBe(hex(sent4(6, tc, { ttl: 63 })));
+
+    // A TCP segment whose IPv6 checksum is 0 (a valid value for TCP) is still adjusted.
+    const six = tcp(40000, 443, 0x10, 10);
+    six[20] = 0;
+    six[21] = 0;
+    const probe = sent6(6, six);
+    const s6 = ~r16(probe, 40 + 16) & 0xffff; // the IPv6 sum with the word at 20 zero
+    const w6 = 0xffff - s6;
+    six[20] = w6 >>> 8;
+    six[21] = w6 & 0xff;
+    const zero6 = sent6(6, six);
+    expect(r16(zero6, 40 + 16)).toBe(0);
+    const z6 = run(zeroId(), zero6);
+    expect(hex(z6.out)).toBe(hex(sent4(6, six, { ttl: 63 })));
   });
 
   it('a non-first fragment is translated as data (no port parsing, however short): ID low 16 bits, offset, MF', () => {
@@ -501,6 +515,13 @@ describe('RFC 4884 lengths in ICMPv6 errors (8-byte words) -> ICMPv4 (4-byte wor
     const r = run(zeroId(), du(5, concat(sent, ext(16))));
     expect(r.verdict).toBe(Verdict.Translate);
     expect(hex(r.out)).toBe(hex(error4(3, 3, 0, sent4(17, udp(1000, 2000, 8)))));
+    // Read again as a plain quote, the datagram may be cut short: the extension's bytes become its data.
+    const long = sent6(17, udp(1000, 2000, 40));
+    const cut = run(zeroId(), du(5, concat(long.subarray(0, 56), ext(16))));
+    expect(cut.verdict).toBe(Verdict.Translate);
+    expect(hex(cut.out)).toBe(
+      hex(error4(3, 3, 0, concat(sent4(17, udp(1000, 2000, 40)).subarray(0, 36), ext(16)))),
+    );
   });
 
   it('a quoted non-first fragment needs no transport bytes: header + Fragment header keeps the extension', () => {

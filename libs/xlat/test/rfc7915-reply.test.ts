@@ -4,6 +4,8 @@
 // identification counter (libs/xlat README), result capacity for the largest packet cut into the
 // smallest fragments, and the caller-offset checks that throw a RangeError naming the sizes.
 import { describe, expect, it } from 'vitest';
+import { parseIpv4, parseIpv6 } from '../../packet/src/index.js';
+import { validateConfig } from '../src/config.js';
 import {
   createStatefulTranslator,
   createTranslator,
@@ -11,6 +13,8 @@ import {
   Verdict,
   XlatTuple,
 } from '../src/index.js';
+import { XlatState } from '../src/internal.js';
+import { replyIcmp4, replyIcmp6 } from '../src/rfc7915/reply.js';
 import { fragmentHeader, hex, icmp, ipv4, ipv6, r16, udp, v6 } from './packets.js';
 
 const PREFIX = '2001:db8:64::/96';
@@ -99,6 +103,54 @@ describe('ICMP errors originated by the translator', () => {
       ids.push(r16(out, 4));
     }
     expect(ids.map((id) => (id - ids[0]) & 0xffff)).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('replyIcmp4 / replyIcmp6 on their own (every caller checks sources first; the writers refuse too)', () => {
+  const reason = 99;
+
+  it('replyIcmp4: no error to 0/8, 127/8 or 224/3 and above (RFC 1812 sec. 4.3.2.7); 223.255.255.255 gets one', () => {
+    const state = new XlatState(validateConfig({ prefix: PREFIX }));
+    for (const [src, answered] of [
+      ['0.1.2.3', false],
+      ['127.0.0.1', false],
+      ['224.0.0.1', false],
+      ['240.0.0.1', false],
+      ['223.255.255.255', true],
+      ['1.0.0.1', true],
+    ] as const) {
+      const p = ipv4({ src, dst: '198.51.100.2', protocol: 17, payload: udp(53, 1000, 8), ttl: 1 });
+      expect(parseIpv4(p, 0, p.length, state.outer4, true), src).toBe(0);
+      const verdict = replyIcmp4(state, p, out, 0, 11, 0, 0, reason);
+      expect([verdict, state.result.reason], src).toEqual([
+        answered ? Verdict.ReplyIcmp : Verdict.Drop,
+        reason,
+      ]);
+      if (answered) expect([out[20], r16(out, 2)], src).toEqual([11, 28 + p.length]);
+    }
+  });
+
+  it('replyIcmp6: no error to a multicast or the unspecified source; ::1 and ::100 get one', () => {
+    const state = new XlatState(validateConfig({ prefix: PREFIX }));
+    for (const [src, answered] of [
+      ['ff02::1', false],
+      ['::', false],
+      ['::1', true],
+      ['::100', true],
+      ['100::', true],
+    ] as const) {
+      const p = ipv6({ src, dst: S6, nextHeader: 17, payload: udp(1000, 53, 8), hopLimit: 1 });
+      expect(parseIpv6(p, 0, p.length, state.outer6, true), src).toBe(0);
+      const verdict = replyIcmp6(state, p, out, 0, 3, 0, 0, reason);
+      expect([verdict, state.result.reason], src).toEqual([
+        answered ? Verdict.ReplyIcmp : Verdict.Drop,
+        reason,
+      ]);
+      if (answered)
+        expect(hex(out.subarray(0, state.result.length)), src).toBe(
+          hex(ipv6({ src: S6, dst: src, nextHeader: 58, payload: icmp(3, 0, 0, p) })),
+        );
+    }
   });
 });
 
