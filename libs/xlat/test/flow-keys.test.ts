@@ -57,6 +57,20 @@ function dirtyKey(): FlowKey {
   return key;
 }
 
+describe('FlowKey', () => {
+  it('a new key describes no packet: no ports, no ICMP type or code (-1), no error, no fragment', () => {
+    const key = new FlowKey();
+    expect(outer(key)).toEqual({ ...none, family: 0, protocol: 0 });
+    expect([key.isFragment, key.fragmentOffset, key.moreFragments, key.fragmentId]).toEqual([
+      false,
+      0,
+      false,
+      0,
+    ]);
+    expect(inner(key)).toEqual({ protocol: 0, srcPort: 0, dstPort: 0, hasPorts: false });
+  });
+});
+
 describe('extractFlowKey4', () => {
   it('UDP: ports, no TCP flags, no ICMP fields, addresses as signed 32-bit and bytes', () => {
     const key = dirtyKey();
