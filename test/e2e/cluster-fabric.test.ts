@@ -1,7 +1,8 @@
 // Two `xlat64 plat` nodes with `cluster:` act as one translator (issue 10): IPv6 flows that enter the node
 // which does not own their shard are forwarded over the authenticated GENEVE fabric to the owner, which
 // translates them (the IPv4 server sees the owner's pool address) and the replies return; the fabric
-// counters of both nodes show the forwarded packets. Forged fabric frames from a namespace outside the
+// counters of both nodes show the forwarded packets. IPv4 replies routed to the non-owner are forwarded to
+// the owner by the blocks the non-owner's standby replica holds. Forged fabric frames from a namespace outside the
 // cluster (a sender id that is no member; a member's id and address with the wrong key) are dropped and
 // counted by reason, and create nothing at the server. When the owner is killed (-9), the table drops it,
 // the other node takes its shard over (state epoch + 1) and a UDP flow continues with the same IPv4
@@ -14,7 +15,8 @@
 // The hub routes the PREF64 to the node that does not own the (single) table shard, the entry node,
 // and the pool to the owner; so every flow crosses the fabric on its way in.
 import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +46,9 @@ const SERVER_V4 = '192.0.2.2';
 const SERVER_V6 = '64:ff9b::c000:202';
 const CLIENT_V6 = '2001:db8:c::2';
 const UDP_PORT = 9000;
+const PUT_PORT = 9080;
+const HTTP_PORT = 9081;
+const BODY_BYTES = 4 * 1024 * 1024;
 const METRICS = '127.0.0.1:9464';
 const KEY = { id: 1, secretHex: '8f3a9c1e5b7d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a' };
 const NODE_IDS = { a: `cw-a-${pid}`, b: `cw-b-${pid}` };
@@ -291,6 +296,17 @@ beforeAll(async () => {
   sh('hub', 'ip', 'route', 'add', '203.0.113.0/24', 'via', FABRIC[ownerName]);
   natsUrl = startStateServer('nats');
   redisUrl = startStateServer('redis');
+  mkdirSync(join(dir, 'www'));
+  writeFileSync(join(dir, 'www', 'body.bin'), randomBytes(BODY_BYTES));
+  background('server', 'put-server', [PY, LABTOOL, 'put-server', String(PUT_PORT)]);
+  background('server', 'http-server', [
+    PY,
+    '-m',
+    'http.server',
+    '--directory',
+    join(dir, 'www'),
+    String(HTTP_PORT),
+  ]);
   background('server', 'udp-server', [
     PY,
     LABTOOL,
@@ -354,6 +370,105 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
         if (name.startsWith('fabric.drop.') || name.startsWith('fabric.send.'))
           expect(value - (before[name] ?? 0), `${node} ${name}\n${diagnostics()}`).toBe(0);
     }
+  }, 120_000);
+
+  it('forwards IPv4 return traffic that reaches the non-owner to the owner, by the blocks its standby replica holds', async () => {
+    // The router sends the pool to the entry node too (as ECMP or a BGP best path may): the replies
+    // arrive at a node that does not translate them, which finds the block's shard in the blocks its
+    // standby folded from the owner's log and forwards them over the fabric; the owner translates them.
+    const before = { entry: status(entryName)!.counters, owner: status(ownerName)!.counters };
+    const seenBefore = readUdpLog(join(dir, 'udp-server.jsonl')).filter((d) => d.tag.startsWith('flow-'));
+    sh('hub', 'ip', 'route', 'replace', '203.0.113.0/24', 'via', FABRIC[entryName]);
+    try {
+      const flows = 4;
+      for (let i = 0; i < flows; i++) {
+        const reply = udpThroughCluster(`v4-return-${i}`);
+        expect(reply.ok, `flow ${i}: ${JSON.stringify(reply)}\n${diagnostics()}`).toBe(true);
+      }
+      const entry = status(entryName)!.counters;
+      const owner = status(ownerName)!.counters;
+      const delta = (now: Record<string, number>, then: Record<string, number>, name: string) =>
+        of(now, name) - of(then, name);
+      // Both ways through the fabric: requests in (IPv6), replies back (IPv4), each forwarded by the entry.
+      expect(delta(entry, before.entry, 'cluster.remoteForwarded'), diagnostics()).toBeGreaterThanOrEqual(
+        2 * flows,
+      );
+      expect(delta(owner, before.owner, 'fabric.accepted')).toBeGreaterThanOrEqual(2 * flows);
+      expect(of(entry, 'nat.sessions'), 'the entry node translated nothing itself').toBe(0);
+      for (const [node, now, then] of [
+        ['entry', entry, before.entry],
+        ['owner', owner, before.owner],
+      ] as const)
+        for (const [name, value] of Object.entries(now))
+          if (name.startsWith('fabric.drop.') || name.startsWith('fabric.send.'))
+            expect(value - (then[name] ?? 0), `${node} ${name}\n${diagnostics()}`).toBe(0);
+      // The same subscriber: the owner's pool address as before.
+      const seen = readUdpLog(join(dir, 'udp-server.jsonl')).filter((d) => d.tag.startsWith('v4-return-'));
+      expect(new Set(seen.map((d) => d.peer))).toEqual(new Set([seenBefore[0].peer]));
+    } finally {
+      sh('hub', 'ip', 'route', 'replace', '203.0.113.0/24', 'via', FABRIC[ownerName]);
+    }
+  }, 120_000);
+
+  it('carries TCP super-packets (GSO) across the fabric, cut into segments: a 4 MiB upload and download complete', async () => {
+    // The kernel hands the entry node's TUN TCP super-packets (up to 64 KiB, the client's or the server's
+    // TSO); the fabric seals one packet per frame, so the entry cuts them as the kernel's GSO would. The
+    // download's IPv4 super-packets reach the entry too (the pool routed to it), so both families are cut.
+    const body = join(dir, 'www', 'body.bin');
+    const digest = createHash('sha256').update(readFileSync(body)).digest('hex');
+    const before = { entry: status(entryName)!.counters, owner: status(ownerName)!.counters };
+    const curl = (...args: string[]) =>
+      spawnSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          NS.client,
+          'curl',
+          '-sS',
+          '-g',
+          '--max-time',
+          '30',
+          '--speed-time',
+          '5',
+          '--speed-limit',
+          '100000',
+          ...args,
+        ],
+        { encoding: 'utf8', timeout: 40_000 },
+      );
+    await waitFor('the HTTP servers to listen', () =>
+      [PUT_PORT, HTTP_PORT].every((port) => sh('server', 'ss', '-ltnH', `sport = :${port}`).trim() !== ''),
+    );
+    const up = curl('-T', body, `http://[${SERVER_V6}]:${PUT_PORT}/up`);
+    expect(up.stdout.trim(), `${up.stderr}\n${diagnostics()}`).toBe(`${BODY_BYTES} ${digest}`);
+    sh('hub', 'ip', 'route', 'replace', '203.0.113.0/24', 'via', FABRIC[entryName]);
+    try {
+      const downloaded = join(dir, 'down.bin');
+      const down = curl('-o', downloaded, `http://[${SERVER_V6}]:${HTTP_PORT}/body.bin`);
+      expect(down.status, `${down.stderr}\n${diagnostics()}`).toBe(0);
+      expect(createHash('sha256').update(readFileSync(downloaded)).digest('hex')).toBe(digest);
+    } finally {
+      sh('hub', 'ip', 'route', 'replace', '203.0.113.0/24', 'via', FABRIC[ownerName]);
+    }
+    const entry = status(entryName)!.counters;
+    const owner = status(ownerName)!.counters;
+    expect(
+      of(entry, 'fabric.send.segmented') - of(before.entry, 'fabric.send.segmented'),
+      diagnostics(),
+    ).toBeGreaterThan(0);
+    expect(
+      of(entry, 'fabric.send.gso') - of(before.entry, 'fabric.send.gso'),
+      'no super-packet dropped',
+    ).toBe(0);
+    expect(of(entry, 'nat.sessions'), 'the entry node translated nothing itself').toBe(0);
+    for (const [node, now, then] of [
+      ['entry', entry, before.entry],
+      ['owner', owner, before.owner],
+    ] as const)
+      for (const [name, value] of Object.entries(now))
+        if (name.startsWith('fabric.drop.'))
+          expect(value - (then[name] ?? 0), `${node} ${name}\n${diagnostics()}`).toBe(0);
   }, 120_000);
 
   it('drops and counts forged fabric frames from outside the cluster, and they create nothing', async () => {
