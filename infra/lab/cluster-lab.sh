@@ -32,6 +32,10 @@ PREFIX=${X64_LAB_PREFIX:-x64c}
 RUN=${X64_LAB_RUN:-/tmp/x64c-lab}
 SUBSCRIBERS=${X64_CLUSTER_SUBSCRIBERS:-16}
 DETECTION_MS=${X64_CLUSTER_DETECTION_MS:-1000}
+# X64_CLUSTER_FABRIC=1: the nodes run `cluster:` (ownership table, GENEVE fabric between their uplinks):
+# every node announces the PREF64 and the pool, the router spreads flows over all three (ECMP), and a
+# node forwards what another owns. Unset: `state` only (one node serves, two are hot standbys).
+FABRIC=${X64_CLUSTER_FABRIC:-}
 NODES=(1 2 3)
 NS_R=$PREFIX-router NS_C=$PREFIX-client NS_S=$PREFIX-server
 ALL_NS="$NS_R $NS_C $NS_S $PREFIX-n1 $PREFIX-n2 $PREFIX-n3"
@@ -232,6 +236,17 @@ state:
   nodeId: $PREFIX-n$i
   detectionMs: $DETECTION_MS
 EOF
+  if [[ -n $FABRIC ]]; then
+    cat <<EOF
+cluster:
+  nodeId: $PREFIX-n$i
+  detectionMs: $DETECTION_MS
+  fabric:
+    address: $(node_v4 "$i")
+    mac: blake2s
+    keys: [{ id: 1, secretHex: $(cat "$RUN/fabric.key") }]
+EOF
+  fi
 }
 
 plat_argv() { # i: the command that starts node i's PLAT, one word per line
@@ -279,7 +294,8 @@ write_cluster_json() {
     --argjson nats "$(for n in 1 2 3; do jq -n --arg url "$(cat "$RUN/nats$n.url")" --arg pid "$RUN/nats$n.pid" '{url: $url, pidFile: $pid}'; done | jq -sc .)" \
     --arg rurl "$(cat "$RUN/redis.url")" --arg rpid "$RUN/redis.pid" \
     --arg pref64 "$WKP" --arg pool "$POOL4" \
-    '{format: 1, nodes: $nodes, client: {netns: $cns, subscribers: $subs},
+    --arg mode "$([[ -n $FABRIC ]] && echo fabric || echo state)" \
+    '{format: 1, mode: $mode, nodes: $nodes, client: {netns: $cns, subscribers: $subs},
       server: {netns: $sns, ipv4: $s4, ipv6: $s6},
       router: {netns: $rns, birdSocket: $rbird},
       nats: $nats, redis: {url: $rurl, pidFile: $rpid},
@@ -371,15 +387,31 @@ up() {
     nsx "$PREFIX-n$i" bird -c "$RUN/n$i-bird.conf" -s "$RUN/n$i-bird.ctl" -P "$RUN/n$i-bird.pid"
   done
 
-  # PLATs: node 1 first, so it owns the shard; the others follow it as hot standbys.
+  [[ -z $FABRIC ]] || od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$RUN/fabric.key"
   for i in "${NODES[@]}"; do plat_conf "$i" >"$RUN/n$i.yaml"; done
   log "state services up; starting BIRD and the PLATs"
-  start_plat 1
-  wait_plat 1 "serving" '.["state.serving"] == 1'
-  for i in 2 3; do
-    start_plat "$i"
-    wait_plat "$i" "answering as a standby" '(.["state.serving"] // 0) == 0'
-  done
+  if [[ -z $FABRIC ]]; then
+    # PLATs: node 1 first, so it owns the shard; the others follow it as hot standbys.
+    start_plat 1
+    wait_plat 1 "serving" '.["state.serving"] == 1'
+    for i in 2 3; do
+      start_plat "$i"
+      wait_plat "$i" "answering as a standby" '(.["state.serving"] // 0) == 0'
+    done
+  else
+    # The ownership table decides the owner; every node routes and announces from the start.
+    for i in "${NODES[@]}"; do start_plat "$i"; done
+    for i in "${NODES[@]}"; do
+      wait_plat "$i" "a table of its cluster" '(.["fabric.tableVersion"] // 0) >= 1'
+    done
+    local served=0
+    for _ in $(seq 600); do
+      served=$(for i in "${NODES[@]}"; do plat_status "$i"; done | jq -s 'map(.["state.serving"] // 0) | add')
+      [[ $served == 1 ]] && break
+      sleep 0.1
+    done
+    [[ $served == 1 ]] || die "no node took the shard within 60 s"
+  fi
 
   # The router has every BGP session up and a route for what node 1 announces.
   for _ in $(seq 300); do
@@ -426,7 +458,7 @@ up) up ;;
 down) down ;;
 status) status ;;
 *)
-  echo "usage: $0 up|down|status   (env: X64_LAB_PREFIX, X64_LAB_RUN, X64_CLUSTER_SUBSCRIBERS)" >&2
+  echo "usage: $0 up|down|status   (env: X64_LAB_PREFIX, X64_LAB_RUN, X64_CLUSTER_SUBSCRIBERS, X64_CLUSTER_FABRIC=1)" >&2
   exit 2
   ;;
 esac

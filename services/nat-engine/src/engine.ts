@@ -39,7 +39,7 @@ import {
   protocolSlotOf,
   TcpFlag,
 } from './flow-key.js';
-import { InProcessPoolAllocator, POOL_REFUSED, type PoolAllocator } from './pool4/allocator.js';
+import { InProcessPoolAllocator, POOL_PENDING, POOL_REFUSED, type PoolAllocator } from './pool4/allocator.js';
 import { findFreePort } from './pool4/rfc6056.js';
 import { DeterministicPoolAllocator } from './pool4/rfc7422.js';
 import type { RandomSource } from './random.js';
@@ -450,6 +450,8 @@ export class NatEngine {
       // RFC 6146 sec. 3.5.1.1 / RFC 6888: a port from one of the subscriber's blocks, leasing a block
       // on the subscriber's address when all are full.
       const port = this.allocatePort(sub, slot, key.srcPort, nowMs);
+      // A block on its way: dropped quietly, the retransmission gets it (no limit reached, no ICMP error).
+      if (port === -EngineDropReason.poolpending64) return this.drop(EngineDropReason.poolpending64);
       if (port < 0) {
         sub = state.findSubscriber(prefix[0], prefix[1], prefix[2], prefix[3]);
         return this.refuse(-port, this.limitOfReason(-port), sub, slot, nowMs);
@@ -552,6 +554,7 @@ export class NatEngine {
     if (!state.hasSlabRoom()) return -EngineDropReason.leasedblocksfull64;
     const block = this.allocator.tryLease(this.prefix, slot, preferred, nowMs);
     if (block === POOL_REFUSED) return -EngineDropReason.tenantquota64;
+    if (block === POOL_PENDING) return -EngineDropReason.poolpending64;
     if (block < 0) return -EngineDropReason.poolexhausted64;
     this.emit({
       type: NatEventType.BlockLeased,

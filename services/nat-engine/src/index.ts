@@ -68,7 +68,7 @@ export {
   type ShardPipelineOptions,
   shardPipelineDropNames,
 } from './pipeline/shard-pipeline.js';
-export { InProcessPoolAllocator, POOL_REFUSED, type PoolAllocator } from './pool4/allocator.js';
+export { InProcessPoolAllocator, POOL_PENDING, POOL_REFUSED, type PoolAllocator } from './pool4/allocator.js';
 export { type Pool4Range, parsePool4, parsePool4Entry, pool4Cidrs } from './pool4/pool-text.js';
 export { DeterministicPoolAllocator, deterministicMapping } from './pool4/rfc7422.js';
 export {

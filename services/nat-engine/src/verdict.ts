@@ -40,6 +40,7 @@ export const engineDropReasonNames = [
   'tenantquota64', // the subscriber's tenant may lease no more blocks (its blocksMax or subscriberBlocksMax) (ICMPv6 administratively prohibited sent)
   'tenantsessions64', // the subscriber's tenant holds its sessionsMax sessions (ICMPv6 administratively prohibited sent)
   'tenantsessions46', // an inbound session would exceed the tenant's sessionsMax (dropped)
+  'poolpending64', // no block here yet, one is being fetched (a cluster node's Redis reserve refills): dropped, no ICMP error
 ] as const;
 export type EngineDropReasonName = (typeof engineDropReasonNames)[number];
 

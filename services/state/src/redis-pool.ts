@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { annotateSpan, controlPlaneTracer, traced } from '../../../libs/telemetry/src/index.js';
-import type { NatState, PoolAllocator } from '../../nat-engine/src/index.js';
+import { type NatState, POOL_PENDING, type PoolAllocator } from '../../nat-engine/src/index.js';
 import { StateError } from './errors.js';
 import { POOL_LIBRARY, PoolRefusal } from './redis-pool-functions.js';
 
@@ -386,7 +386,7 @@ type PendingOp =
 export interface RedisPoolCounters {
   /** tryLease answered from the reserve. */
   reserveHits: number;
-  /** tryLease found no reserve block for the protocol/address (the packet gets the pool-exhausted reply). */
+  /** tryLease found no reserve block for the protocol/address (pool exhausted there, or a block pending). */
   reserveMisses: number;
   /** Redis calls that failed (down, timeout); the loop retries. */
   redisErrors: number;
@@ -514,7 +514,7 @@ export class RedisPoolAllocator implements PoolAllocator {
       list = bySlot.get(preferredAddressIndex);
       if (list === undefined || list.length === 0) {
         this.wanted[slot].add(preferredAddressIndex);
-        return this.miss();
+        return this.miss(this.noBlockOn[slot].has(preferredAddressIndex));
       }
     } else {
       for (const candidate of bySlot.values()) {
@@ -523,7 +523,7 @@ export class RedisPoolAllocator implements PoolAllocator {
           break;
         }
       }
-      if (list === undefined) return this.miss();
+      if (list === undefined) return this.miss(this.exhausted[slot]);
     }
     while (list.length > 0) {
       const block = list.pop() as number;
@@ -539,13 +539,18 @@ export class RedisPoolAllocator implements PoolAllocator {
       this.kick();
       return block;
     }
-    return this.miss();
+    return this.miss(this.exhausted[slot]);
   }
 
-  private miss(): number {
+  /**
+   * No reserve block: -1 (pool exhausted, the packet gets the ICMP reply) when Redis said the last time
+   * it was asked that it has none to give there, else POOL_PENDING (the refill this kicks brings one; the
+   * packet is dropped quietly and its retransmission served).
+   */
+  private miss(exhausted: boolean): number {
     this.counters.reserveMisses++;
     this.kick();
-    return -1;
+    return exhausted ? -1 : POOL_PENDING;
   }
 
   released(block: number, nowMs: number): void {
@@ -562,6 +567,8 @@ export class RedisPoolAllocator implements PoolAllocator {
 
   /** Slots where the last refill found the pool empty (so settle() does not wait for the impossible). */
   private readonly exhausted = [false, false, false];
+  /** Per slot: addresses on which Redis had no free block at the last refill (paired pooling misses there are real). */
+  private readonly noBlockOn: Set<number>[] = [new Set(), new Set(), new Set()];
 
   private kick(): void {
     if (this.stopped) return;
@@ -652,7 +659,11 @@ export class RedisPoolAllocator implements PoolAllocator {
         while ((list?.length ?? 0) < this.reservePerAddress) {
           const block = await this.store.lease(owner, '', slot, address, this.now());
           if (block === PoolRefusal.notSetUp) return this.lostSetup();
-          if (block < 0) break;
+          if (block < 0) {
+            this.noBlockOn[slot].add(address);
+            break;
+          }
+          this.noBlockOn[slot].delete(address);
           list = this.add(slot, block);
         }
       }

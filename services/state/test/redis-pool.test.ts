@@ -16,6 +16,7 @@ import {
   type NatEngine,
   type NatEngineConfigInput,
   type NatState,
+  POOL_PENDING,
   Protocol,
   TcpFlag,
   validateConfig,
@@ -254,6 +255,38 @@ describe('RedisPoolAllocator (engine over Redis leases, node-side reserve)', () 
     expect(a.allocator.counters.refusedOps + b.allocator.counters.refusedOps).toBe(0);
     await a.allocator.stop();
     await b.allocator.stop();
+  });
+
+  it('a reserve miss is a pending block while Redis still has one there, an exhausted pool once Redis said it has none', async () => {
+    // Proves the engine's quiet drop (POOL_PENDING: the retransmission gets the block) is kept for misses
+    // a refill cures, and the pool-exhausted reply (-1, ICMP) for an address Redis has no block left on.
+    const pool = `t${randomUUID().slice(0, 8)}`;
+    const node = await startNode(redis, 'node-p', pool, 5);
+    const allocator = node.allocator;
+    const sub = new Uint32Array([0x20010db8, 0x4200, 0, 0]);
+    // Drain the UDP reserve without letting the refill run: the next request misses, and Redis has blocks.
+    let answer = 0;
+    const taken: number[] = [];
+    for (let i = 0; i < 10 && answer >= 0; i++) {
+      answer = allocator.tryLease(sub, 1, -1, 1);
+      if (answer >= 0) taken.push(answer);
+    }
+    expect(taken.length).toBeGreaterThan(0);
+    expect(answer).toBe(POOL_PENDING);
+    expect(await allocator.settle()).toBe(true);
+    expect(allocator.tryLease(sub, 1, -1, 2), 'the refill brought a block').toBeGreaterThanOrEqual(0);
+    // Another owner takes every free UDP block of address 3: the first miss there is pending (the node
+    // has not asked Redis yet); once a refill found none, a miss there is the pool exhausted.
+    const { geometry, fingerprint } = poolGeometryOf(node.engine.state);
+    const store = new RedisPoolStore(redis, pool, geometry, fingerprint);
+    while ((await store.lease('node-q', '', 1, 3, 3)) >= 0);
+    const onThree = () => allocator.tryLease(sub, 1, 3, 4);
+    let first = onThree();
+    while (first >= 0) first = onThree(); // (reserve blocks the node already held on address 3)
+    expect(first).toBe(POOL_PENDING);
+    await allocator.settle();
+    expect(onThree(), 'Redis has no block on address 3').toBe(-1);
+    await allocator.stop();
   });
 
   it('Redis restarted empty mid-use: established flows and the reserve keep serving, then leases resume and Redis is reconciled', async () => {

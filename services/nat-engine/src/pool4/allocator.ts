@@ -10,12 +10,19 @@ import type { NatState } from '../tables/nat-state.js';
 
 /** `tryLease`'s answer when a policy (the subscriber's tenant share or quota) refuses the lease. */
 export const POOL_REFUSED = -2;
+/**
+ * `tryLease`'s answer when the allocator holds no block for the request now but is fetching one (a Redis
+ * reserve being refilled): the packet is dropped without an ICMP error, and the sender's retransmission
+ * (a TCP SYN's, after a second) finds the block. An ICMP error would end a TCP connect at once.
+ */
+export const POOL_PENDING = -3;
 
 export interface PoolAllocator {
   /**
    * A free block for `subscriber` (masked prefix, four words) and protocol slot, on `preferredAddressIndex`
    * when it is >= 0 (paired pooling: then only that address will do). Returns the block index, -1 (no
-   * free block: pool exhausted) or POOL_REFUSED (a policy, the subscriber's tenant quota, refuses it).
+   * free block: pool exhausted), POOL_REFUSED (a policy, the subscriber's tenant quota, refuses it) or
+   * POOL_PENDING (none here yet, one is being fetched).
    */
   tryLease(
     subscriber: Uint32Array,
