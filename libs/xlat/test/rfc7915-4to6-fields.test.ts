@@ -177,6 +177,22 @@ describe('RFC 7915 sec. 4.5 / RFC 1624: transport checksums', () => {
     expect(run46(t, in4({ payload: udp({ payload: filler(12, 1) }) })).verdict).toBe(Verdict.Translate);
   });
 
+  it('udpZeroChecksum "drop" concerns UDP only: a TCP segment and a TCP first fragment with zero bytes 6-7 pass', () => {
+    const t = createTranslator({ ...CONFIG, udpZeroChecksum: 'drop' });
+    // Sequence number 0x01020000: bytes 6-7 of the TCP header (where UDP has its checksum) are 0.
+    const segment = tcp({ seq: 0x01020000, payload: filler(16, 1) });
+    const r = run46(t, in4({ payload: segment }));
+    expect(r.verdict, r.reason).toBe(Verdict.Translate);
+    expect(r.bytes).toEqual(out6({ payload: segment }));
+    const fragment = tcp({ seq: 0x01020000, payload: filler(16, 1) });
+    const f = run46(
+      createTranslator(CONFIG),
+      in4({ payload: fragment, mf: true, id: 7, computeL4Checksum: false }),
+    );
+    expect(f.verdict, f.reason).toBe(Verdict.Translate);
+    expect(f.bytes.subarray(40, 48)).toEqual(Buffer.from([6, 0, 0, 1, 0, 0, 0, 7]));
+  });
+
   it('udpZeroChecksum "compute": a zero-checksum first fragment cannot be checksummed and is dropped before anything is written', () => {
     const t = createTranslator(CONFIG);
     const r = run46(
@@ -270,6 +286,10 @@ describe('output buffer limits (contract.ts: a packet that does not fit is buffe
     expect(short.verdict).toBe(Verdict.Drop);
     expect(short.reason).toBe('buffer46');
     expect(short.outside).toEqual([]);
+    // With the contract's room (input + 2048 bytes) nothing is written after the last fragment.
+    const roomy = run46(t, input, { outStart: 3 });
+    expect(roomy.bytes).toEqual(Buffer.concat(want));
+    expect(roomy.outside).toEqual([]);
   });
 });
 
