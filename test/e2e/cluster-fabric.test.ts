@@ -1,7 +1,8 @@
 // Two `xlat64 plat` nodes with `cluster:` act as one translator (issue 10): IPv6 flows that enter the node
 // which does not own their shard are forwarded over the authenticated GENEVE fabric to the owner, which
 // translates them (the IPv4 server sees the owner's pool address) and the replies return; the fabric
-// counters of both nodes show the forwarded packets. Forged fabric frames from a namespace outside the
+// counters of both nodes show the forwarded packets. IPv4 replies routed to the non-owner are forwarded to
+// the owner by the blocks the non-owner's standby replica holds. Forged fabric frames from a namespace outside the
 // cluster (a sender id that is no member; a member's id and address with the wrong key) are dropped and
 // counted by reason, and create nothing at the server. When the owner is killed (-9), the table drops it,
 // the other node takes its shard over (state epoch + 1) and a UDP flow continues with the same IPv4
@@ -353,6 +354,44 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
       for (const [name, value] of Object.entries(now))
         if (name.startsWith('fabric.drop.') || name.startsWith('fabric.send.'))
           expect(value - (before[name] ?? 0), `${node} ${name}\n${diagnostics()}`).toBe(0);
+    }
+  }, 120_000);
+
+  it('forwards IPv4 return traffic that reaches the non-owner to the owner, by the blocks its standby replica holds', async () => {
+    // The router sends the pool to the entry node too (as ECMP or a BGP best path may): the replies
+    // arrive at a node that does not translate them, which finds the block's shard in the blocks its
+    // standby folded from the owner's log and forwards them over the fabric; the owner translates them.
+    const before = { entry: status(entryName)!.counters, owner: status(ownerName)!.counters };
+    const seenBefore = readUdpLog(join(dir, 'udp-server.jsonl')).filter((d) => d.tag.startsWith('flow-'));
+    sh('hub', 'ip', 'route', 'replace', '203.0.113.0/24', 'via', FABRIC[entryName]);
+    try {
+      const flows = 4;
+      for (let i = 0; i < flows; i++) {
+        const reply = udpThroughCluster(`v4-return-${i}`);
+        expect(reply.ok, `flow ${i}: ${JSON.stringify(reply)}\n${diagnostics()}`).toBe(true);
+      }
+      const entry = status(entryName)!.counters;
+      const owner = status(ownerName)!.counters;
+      const delta = (now: Record<string, number>, then: Record<string, number>, name: string) =>
+        of(now, name) - of(then, name);
+      // Both ways through the fabric: requests in (IPv6), replies back (IPv4), each forwarded by the entry.
+      expect(delta(entry, before.entry, 'cluster.remoteForwarded'), diagnostics()).toBeGreaterThanOrEqual(
+        2 * flows,
+      );
+      expect(delta(owner, before.owner, 'fabric.accepted')).toBeGreaterThanOrEqual(2 * flows);
+      expect(of(entry, 'nat.sessions'), 'the entry node translated nothing itself').toBe(0);
+      for (const [node, now, then] of [
+        ['entry', entry, before.entry],
+        ['owner', owner, before.owner],
+      ] as const)
+        for (const [name, value] of Object.entries(now))
+          if (name.startsWith('fabric.drop.') || name.startsWith('fabric.send.'))
+            expect(value - (then[name] ?? 0), `${node} ${name}\n${diagnostics()}`).toBe(0);
+      // The same subscriber: the owner's pool address as before.
+      const seen = readUdpLog(join(dir, 'udp-server.jsonl')).filter((d) => d.tag.startsWith('v4-return-'));
+      expect(new Set(seen.map((d) => d.peer))).toEqual(new Set([seenBefore[0].peer]));
+    } finally {
+      sh('hub', 'ip', 'route', 'replace', '203.0.113.0/24', 'via', FABRIC[ownerName]);
     }
   }, 120_000);
 

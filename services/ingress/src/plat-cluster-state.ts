@@ -5,7 +5,13 @@
 // the shard (`shard-<n>`), so the node that takes a shard over inherits its blocks (reconciled at start).
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Redis } from 'ioredis';
-import type { EventSink, NatEngineConfig, NatState, PoolAllocator } from '../../nat-engine/src/index.js';
+import type {
+  EventSink,
+  NatEngineConfig,
+  NatEvent,
+  NatState,
+  PoolAllocator,
+} from '../../nat-engine/src/index.js';
 import {
   ClusterNatStore,
   connectNats,
@@ -37,6 +43,8 @@ export interface ClusterShardStateOptions {
   log: (line: string) => void;
   /** Replication figures (append-to-ack time, standby apply lag) for the worker's shared counters. */
   metrics?: ReplicationMetricsSink;
+  /** While a standby: the replica's blocks, then each folded event (ClusterNatStoreOptions.onReplicaEvent). */
+  onReplicaEvent?: (event: NatEvent) => void;
 }
 
 export interface ClusterShardState {
@@ -86,6 +94,7 @@ export async function openClusterShardState(
         },
         onFenced: options.onFenced,
         mayTakeOver: options.mayTakeOver,
+        onReplicaEvent: options.onReplicaEvent,
       },
       nowMs,
     );

@@ -367,6 +367,9 @@ export const createQueueHandler: CreateQueueHandler = async (
           serving = null;
         },
         mayTakeOver: options.cluster === undefined ? undefined : () => tableOwnsShard,
+        // The blocks of the shard this worker follows as standby route the IPv4 that reaches this node for
+        // them to the owner (over the fabric), as its own engine's events do for the shards it serves.
+        onReplicaEvent: (event) => router.applyReplicaEvent(event, worker, workers),
         log: (line) => process.stdout.write(`plat: ${line}\n`),
         // Called once per batch in this thread, written into this worker's counter block (the main
         // thread's /metrics and status read it); never per packet.

@@ -186,6 +186,59 @@ describe('IPv4 -> virtual shard by port block', () => {
     for (const flow of flows) expect(router.shardOf4(flow.slot, flow.v4, flow.port)).toBe(NO_SHARD);
   });
 
+  it("learns other shards' blocks from standby replicas: a late release of a block's former holder does not erase its next holder", () => {
+    // Proves the cluster rule for events a node folds as standby of table shards it does not own: a lease
+    // routes the block like an own engine's; a release clears it only while the block still names a
+    // virtual shard of the releasing table shard (s mod holders), since two replicas fold at their own pace.
+    const config = validateConfig({ pool: ['203.0.113.0/30'], blockSizePorts: 1008 });
+    const router = new ShardRouter(createShardTable({ memberCount: 4 }), config);
+    const holders = 2;
+    // Two subscribers whose virtual shards belong to different table shards (0 and 1).
+    let subA: Uint32Array | null = null;
+    let subB: Uint32Array | null = null;
+    for (let i = 1; subA === null || subB === null; i++) {
+      const sub = parseIpv6(`2001:db8:0:${i.toString(16)}00::`);
+      const tableShard = router.subscribers.shardOfWords(sub) % holders;
+      if (tableShard === 0 && subA === null) subA = sub;
+      if (tableShard === 1 && subB === null) subB = sub;
+    }
+    const [a, b] = [subA, subB] as [Uint32Array, Uint32Array];
+    const address = parseIpv4('203.0.113.1');
+    const header = { version: 1, epoch: 1, timeMs: 0 } as const;
+    const lease = (subscriber: Uint32Array, shard: number) =>
+      ({
+        ...header,
+        shard,
+        type: NatEventType.BlockLeased,
+        protocol: 1,
+        address,
+        firstPort: 1024 + 1008,
+        subscriber: [subscriber[0], subscriber[1], subscriber[2], subscriber[3]],
+      }) as const;
+    const release = (shard: number) =>
+      ({
+        ...header,
+        shard,
+        type: NatEventType.BlockReleased,
+        protocol: 1,
+        address,
+        firstPort: 1024 + 1008,
+      }) as const;
+    const port = 1024 + 1008 + 77;
+    router.applyReplicaEvent(lease(a, 0), 0, holders);
+    expect(router.shardOf4(1, address, port)).toBe(router.subscribers.shardOfWords(a));
+    // The block's next holder (table shard 1) is folded before its former holder's release (table shard 0).
+    router.applyReplicaEvent(lease(b, 1), 1, holders);
+    router.applyReplicaEvent(release(0), 0, holders);
+    expect(router.shardOf4(1, address, port), 'the late release left the new holder').toBe(
+      router.subscribers.shardOfWords(b),
+    );
+    // The holder's own release clears it.
+    router.applyReplicaEvent(release(1), 1, holders);
+    expect(router.shardOf4(1, address, port)).toBe(NO_SHARD);
+    expect(router.blocks.blockEvents).toBe(4);
+  });
+
   it("routes a static BIB entry's port (outside the dynamic range) to its subscriber's shard", () => {
     // Proves port forwards are reachable from the IPv4 side: they belong to no block.
     const config = validateConfig({

@@ -19,6 +19,7 @@ import {
   createReplayState,
   type EventSink,
   encodeNatEventBatch,
+  leasedBlockEvents,
   type NatEngineConfig,
   type NatEvent,
   type NatState,
@@ -67,6 +68,12 @@ export interface ClusterNatStoreOptions {
   logLine?: (line: string) => void;
   /** Told the standby's apply lag per batch (the log's own hook, `JetStreamLogOptions.metrics`, tells appends). */
   metrics?: ReplicationMetricsSink;
+  /**
+   * Told the replica's port blocks while this node is the shard's standby: first those of the restored
+   * snapshot (as BlockLeased), then every event the standby folds, in log order. A cluster node routes
+   * the IPv4 return traffic of shards other nodes own by them (the ingress block table).
+   */
+  onReplicaEvent?: (event: NatEvent) => void;
 }
 
 export interface ClusterStoreStatus {
@@ -131,7 +138,10 @@ export class ClusterNatStore {
       this.renewIntervalMs < this.detectionMs,
       'the owner renews more often than standbys give up on it',
     );
-    this.standby = new ShardStandby(options.log, options.shard, state, from, { metrics: options.metrics });
+    this.standby = new ShardStandby(options.log, options.shard, state, from, {
+      metrics: options.metrics,
+      onEvent: options.onReplicaEvent,
+    });
     this.sink = {
       push: (event) => {
         // Only an owner has a batcher; the engine exists only then.
@@ -163,6 +173,9 @@ export class ClusterNatStore {
       sequence: snapshot?.sequence ?? 0,
       epoch: snapshot?.epoch ?? 0,
     });
+    if (options.onReplicaEvent !== undefined)
+      for (const event of leasedBlockEvents(state, options.shard, snapshot?.epoch ?? 0))
+        options.onReplicaEvent(event);
     await store.standby.start();
     return store;
   }

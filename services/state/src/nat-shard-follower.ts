@@ -4,7 +4,13 @@
 // with this build's codec (a newer version is refused, never misread). Every outcome is a value and a
 // counter; nothing here throws into the caller's loop. A batch of no events and an empty payload is an
 // epoch start (a new owner's first append, cluster-nat-store.ts): it moves the sequence and the epoch.
-import { applyEvent, EventApplied, NatEventDecoder, type NatState } from '../../nat-engine/src/index.js';
+import {
+  applyEvent,
+  EventApplied,
+  type NatEvent,
+  NatEventDecoder,
+  type NatState,
+} from '../../nat-engine/src/index.js';
 import type { EventBatch } from './event-log.js';
 
 export type FollowOutcome =
@@ -53,6 +59,8 @@ export class NatShardFollower {
     readonly shard: number,
     /** Where the state stands: the snapshot's (or 0, 0 for an empty state). */
     from: { sequence: number; epoch: number },
+    /** Told each event once it is folded in (a standby's node keeps its IPv4 block routes from them). */
+    private readonly onEvent?: (event: NatEvent) => void,
   ) {
     this.sequenceValue = from.sequence;
     this.epochValue = from.epoch;
@@ -109,6 +117,7 @@ export class NatShardFollower {
       for (const event of decoded.events) {
         if (applyEvent(this.state, event) !== EventApplied.Applied) break;
         applied++;
+        this.onEvent?.(event);
       }
     } catch (error) {
       // A reducer assertion: the batch does not fit this state. What was applied stays; the follower stops here.

@@ -6,7 +6,7 @@
 // (appended inside a span on the owner) is applied in a `state.standby.apply` span of that trace.
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { controlPlaneTracer, extractTraceContext, tracedSync } from '../../../libs/telemetry/src/index.js';
-import type { NatState } from '../../nat-engine/src/index.js';
+import type { NatEvent, NatState } from '../../nat-engine/src/index.js';
 import type { EventBatch } from './event-log.js';
 import type { JetStreamEventLog } from './jetstream-log.js';
 import type { ReplicationMetricsSink } from './metrics-hooks.js';
@@ -17,6 +17,8 @@ export interface StandbyOptions {
   onBatch?: (batch: EventBatch, outcome: FollowOutcome) => void;
   /** Told each applied batch's lag behind the log's store time (the standby-lag metric). */
   metrics?: ReplicationMetricsSink;
+  /** Told each event folded into the replica, in log order. */
+  onEvent?: (event: NatEvent) => void;
 }
 
 export class ShardStandby {
@@ -36,7 +38,7 @@ export class ShardStandby {
     from: { sequence: number; epoch: number },
     private readonly options: StandbyOptions = {},
   ) {
-    this.follower = new NatShardFollower(replica, shard, from);
+    this.follower = new NatShardFollower(replica, shard, from, options.onEvent);
   }
 
   get appliedSequence(): number {

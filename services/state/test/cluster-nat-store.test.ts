@@ -13,11 +13,13 @@ import {
   createSeededRandom,
   EngineVerdict,
   type NatEngine,
+  type NatEvent,
+  NatEventType,
   Protocol,
   TcpFlag,
   validateConfig,
 } from '../../nat-engine/src/index.js';
-import { ClusterNatStore } from '../src/cluster-nat-store.js';
+import { ClusterNatStore, type ClusterNatStoreOptions } from '../src/cluster-nat-store.js';
 import { JetStreamEventLog } from '../src/jetstream-log.js';
 import { connectNats } from '../src/nats-connection.js';
 import { ShardOwnership } from '../src/ownership.js';
@@ -43,7 +45,13 @@ interface Node {
 }
 
 /** One PLAT node's view of the shard: its own NATS connection, log instance, ownership handle and store. */
-async function node(name: string, id: string, nowMs: number, detectionMs = 400): Promise<Node> {
+async function node(
+  name: string,
+  id: string,
+  nowMs: number,
+  detectionMs = 400,
+  more: Pick<ClusterNatStoreOptions, 'mayTakeOver' | 'onReplicaEvent'> = {},
+): Promise<Node> {
   const nc = await connectNats({ url, name });
   connections.push(nc);
   const log = await JetStreamEventLog.open(nc, {
@@ -63,6 +71,7 @@ async function node(name: string, id: string, nowMs: number, detectionMs = 400):
       flushIntervalMs: 10,
       detectionMs,
       renewIntervalMs: 50,
+      ...more,
       onOwner: (state, epoch) => {
         engine = createNatEngine(INPUT, {
           sink: store.sink,
@@ -243,6 +252,52 @@ describe('cluster shard store (NATS JetStream + KV)', () => {
     const c = await node('node-c', id, clock.ms);
     expect(c.store.state.sessionCount).toBeGreaterThanOrEqual(1); // from b's final snapshot
     await c.store.stop(clock.ms);
+  });
+
+  it("a standby tells its replica's port blocks: the restored snapshot's first, then each lease it folds", async () => {
+    // Proves what a cluster node routes other nodes' IPv4 return traffic by: a node that opens as standby
+    // hears the blocks of the snapshot it restored before any batch, then the owner's new leases as it
+    // folds them, each naming the block the owner's mapping uses and the subscriber holding it.
+    const id = randomUUID().slice(0, 8);
+    const clock = { ms: 1000 };
+    const a = await node('node-a', id, clock.ms);
+    await tickUntil([a], clock, () => a.store.role === 'owner', 'a to own the shard');
+    const first = translate(a, 4, 5000, clock.ms);
+    a.engine().flush(clock.ms);
+    await a.store.stop(clock.ms); // final batch, snapshot, release
+    const heard: NatEvent[] = [];
+    const b = await node('node-b', id, clock.ms, 1e9, {
+      mayTakeOver: () => false,
+      onReplicaEvent: (event) => heard.push(event),
+    });
+    const leases = () =>
+      heard.filter((e) => e.type === NatEventType.BlockLeased) as Extract<
+        NatEvent,
+        { type: typeof NatEventType.BlockLeased }
+      >[];
+    const holds = (mapping: string, sub: number) =>
+      leases().some((e) => {
+        const [address, port] = mapping.split(':').map(Number);
+        return (
+          e.protocol === 1 &&
+          e.address === address &&
+          port >= e.firstPort &&
+          port < e.firstPort + CONFIG.blockSizePorts &&
+          e.subscriber[0] === 0x20010db8 &&
+          e.subscriber[1] === sub << 8
+        );
+      });
+    expect(holds(first, 4), `restored blocks told at open: ${JSON.stringify(heard)}`).toBe(true);
+    expect(b.store.follower.counters.appliedBatches, 'before any batch was folded').toBe(0);
+    // A new owner leases a block for another subscriber: the standby tells it once folded.
+    const a2 = await node('node-a2', id, clock.ms);
+    await tickUntil([a2, b], clock, () => a2.store.role === 'owner', 'a2 to take the released shard');
+    const second = translate(a2, 9, 6000, clock.ms);
+    await flushed(a2, clock);
+    await tickUntil([a2, b], clock, () => holds(second, 9), "b to fold the new owner's lease");
+    expect(b.store.role).toBe('standby');
+    await b.store.stop(clock.ms);
+    await a2.store.stop(clock.ms);
   });
 
   it('a graceful handover is one trace: the new owner takes the shard under the span that released it', async () => {

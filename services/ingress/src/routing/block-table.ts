@@ -86,6 +86,24 @@ export class BlockTable {
   }
 
   /**
+   * The same for an event of table shard `holder` (of `holders`; virtual shard s belongs to s mod holders)
+   * that this node folds as that shard's standby, while another node owns it: so IPv4 return traffic that
+   * arrives here is routed to the owner. Replicas of different shards fold at their own pace, so a block's
+   * next holder's lease may come before its former holder's release: a release clears the block only while
+   * it still names one of `holder`'s virtual shards. (The pool's hold-down, `portReuseHoldMs`, keeps a
+   * released block unleased far longer than a standby lags.)
+   */
+  applyReplicaEvent(event: NatEvent, holder: number, holders: number): void {
+    if (event.type === NatEventType.BlockReleased) {
+      const block = this.blockOf(event.protocol, event.address, event.firstPort);
+      assert.ok(block >= 0, 'a released block is in the pool and the dynamic port range');
+      const word = this.blockShard[block];
+      if (word !== 0 && (word - 1) % holders === holder) this.blockShard[block] = 0;
+      this.blockEvents++;
+    } else this.applyEvent(event);
+  }
+
+  /**
    * Shard holding (protocol slot, pool address, port) — the destination of an IPv4 packet, the identifier
    * for ICMP queries — or NO_SHARD. No allocation: a binary search over the pool's ranges and an array read.
    */

@@ -63,4 +63,9 @@ export class ShardRouter {
   applyEvent(event: NatEvent): void {
     this.blocks.applyEvent(event);
   }
+
+  /** Feeds an event a standby folded for table shard `holder` of `holders` (BlockTable.applyReplicaEvent). */
+  applyReplicaEvent(event: NatEvent, holder: number, holders: number): void {
+    this.blocks.applyReplicaEvent(event, holder, holders);
+  }
 }
