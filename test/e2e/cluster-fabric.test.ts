@@ -2,11 +2,13 @@
 // which does not own their shard are forwarded over the authenticated GENEVE fabric to the owner, which
 // translates them (the IPv4 server sees the owner's pool address) and the replies return; the fabric
 // counters of both nodes show the forwarded packets. IPv4 replies routed to the non-owner are forwarded to
-// the owner by the blocks the non-owner's standby replica holds. Forged fabric frames from a namespace outside the
-// cluster (a sender id that is no member; a member's id and address with the wrong key) are dropped and
-// counted by reason, and create nothing at the server. When the owner is killed (-9), the table drops it,
-// the other node takes its shard over (state epoch + 1) and a UDP flow continues with the same IPv4
-// address and port.
+// the owner by the blocks the non-owner's standby replica holds; TCP super-packets are cut into packets
+// for the fabric. Forged fabric frames from a namespace outside the cluster (a sender id that is no
+// member; a member's id and address with the wrong key) are dropped and counted by reason, and create
+// nothing at the server. When the owner is killed (-9), the table drops it, the other node takes its shard
+// over (state epoch + 1) and a UDP flow continues with the same IPv4 address and port; when the killed
+// node comes back, the shard is handed back to it under traffic and the flow still keeps its address and
+// port.
 //
 //   client 2001:db8:c::2 ─┐                         ┌─ node A 198.51.100.2 / 2001:db8:f::2 (TUN nat64)
 //                         ├─ hub (router, bridge br0 ┼─ node B 198.51.100.3 / 2001:db8:f::3 (TUN nat64)
@@ -15,7 +17,8 @@
 // The hub routes the PREF64 to the node that does not own the (single) table shard, the entry node,
 // and the pool to the owner; so every flow crosses the fabric on its way in.
 import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +48,9 @@ const SERVER_V4 = '192.0.2.2';
 const SERVER_V6 = '64:ff9b::c000:202';
 const CLIENT_V6 = '2001:db8:c::2';
 const UDP_PORT = 9000;
+const PUT_PORT = 9080;
+const HTTP_PORT = 9081;
+const BODY_BYTES = 4 * 1024 * 1024;
 const METRICS = '127.0.0.1:9464';
 const KEY = { id: 1, secretHex: '8f3a9c1e5b7d2f4a6c8e0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a' };
 const NODE_IDS = { a: `cw-a-${pid}`, b: `cw-b-${pid}` };
@@ -60,7 +66,14 @@ const serverPids: number[] = [];
 
 interface Status {
   counters: Record<string, number>;
-  cluster?: { members: string[]; tableVersion: number; owners: string[]; epochs: number[] };
+  cluster?: {
+    members: string[];
+    tableVersion: number;
+    owners: string[];
+    epochs: number[];
+    tableReads: number;
+    tableReadsNewer: number;
+  };
 }
 
 function status(node: 'a' | 'b'): Status | null {
@@ -135,6 +148,7 @@ type Key = { id: number; secretHex: string };
 
 /** The node's configuration file; `keys` / `currentKeyId` are what a key rotation changes. */
 function writeNodeConfig(node: 'a' | 'b', keys: Key[], currentKeyId?: number): void {
+  nodeKeys[node] = { keys, currentKeyId };
   writeFileSync(
     join(dir, `${node}.yaml`),
     JSON.stringify({
@@ -156,8 +170,14 @@ function writeNodeConfig(node: 'a' | 'b', keys: Key[], currentKeyId?: number): v
   );
 }
 
+/** The keys each node's configuration holds now (a restarted node keeps those of the last rotation). */
+const nodeKeys: Record<'a' | 'b', { keys: Key[]; currentKeyId?: number }> = {
+  a: { keys: [KEY] },
+  b: { keys: [KEY] },
+};
+
 function startNode(node: 'a' | 'b'): void {
-  writeNodeConfig(node, [KEY]);
+  writeNodeConfig(node, nodeKeys[node].keys, nodeKeys[node].currentKeyId);
   plats[node] = background(node, `plat-${node}`, [
     process.execPath,
     XLAT64,
@@ -209,9 +229,12 @@ function forgedFrame(
   inner: Uint8Array,
   epoch: number,
   keyId = KEY.id,
+  /** Frames sealed before this one (its sequence number is one more): past what the receiver has seen. */
+  sealedBefore = 0,
 ): Uint8Array {
   const codec = new FabricCodec({ nodeId, keys: [{ id: keyId, secretHex }], mac: 'blake2s' });
   const frame = new Uint8Array(48 + inner.length);
+  for (let i = 0; i < sealedBefore; i++) codec.seal(frame, inner, inner.length, 0, epoch);
   const length = codec.seal(frame, inner, inner.length, 0, epoch);
   return frame.subarray(0, length);
 }
@@ -292,6 +315,17 @@ beforeAll(async () => {
   sh('hub', 'ip', 'route', 'add', '203.0.113.0/24', 'via', FABRIC[ownerName]);
   natsUrl = startStateServer('nats');
   redisUrl = startStateServer('redis');
+  mkdirSync(join(dir, 'www'));
+  writeFileSync(join(dir, 'www', 'body.bin'), randomBytes(BODY_BYTES));
+  background('server', 'put-server', [PY, LABTOOL, 'put-server', String(PUT_PORT)]);
+  background('server', 'http-server', [
+    PY,
+    '-m',
+    'http.server',
+    '--directory',
+    join(dir, 'www'),
+    String(HTTP_PORT),
+  ]);
   background('server', 'udp-server', [
     PY,
     LABTOOL,
@@ -395,7 +429,68 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
     }
   }, 120_000);
 
-  it('drops and counts forged fabric frames from outside the cluster, and they create nothing', async () => {
+  it('carries TCP super-packets (GSO) across the fabric, cut into segments: a 4 MiB upload and download complete', async () => {
+    // The kernel hands the entry node's TUN TCP super-packets (up to 64 KiB, the client's or the server's
+    // TSO); the fabric seals one packet per frame, so the entry cuts them as the kernel's GSO would. The
+    // download's IPv4 super-packets reach the entry too (the pool routed to it), so both families are cut.
+    const body = join(dir, 'www', 'body.bin');
+    const digest = createHash('sha256').update(readFileSync(body)).digest('hex');
+    const before = { entry: status(entryName)!.counters, owner: status(ownerName)!.counters };
+    const curl = (...args: string[]) =>
+      spawnSync(
+        'ip',
+        [
+          'netns',
+          'exec',
+          NS.client,
+          'curl',
+          '-sS',
+          '-g',
+          '--max-time',
+          '30',
+          '--speed-time',
+          '5',
+          '--speed-limit',
+          '100000',
+          ...args,
+        ],
+        { encoding: 'utf8', timeout: 40_000 },
+      );
+    await waitFor('the HTTP servers to listen', () =>
+      [PUT_PORT, HTTP_PORT].every((port) => sh('server', 'ss', '-ltnH', `sport = :${port}`).trim() !== ''),
+    );
+    const up = curl('-T', body, `http://[${SERVER_V6}]:${PUT_PORT}/up`);
+    expect(up.stdout.trim(), `${up.stderr}\n${diagnostics()}`).toBe(`${BODY_BYTES} ${digest}`);
+    sh('hub', 'ip', 'route', 'replace', '203.0.113.0/24', 'via', FABRIC[entryName]);
+    try {
+      const downloaded = join(dir, 'down.bin');
+      const down = curl('-o', downloaded, `http://[${SERVER_V6}]:${HTTP_PORT}/body.bin`);
+      expect(down.status, `${down.stderr}\n${diagnostics()}`).toBe(0);
+      expect(createHash('sha256').update(readFileSync(downloaded)).digest('hex')).toBe(digest);
+    } finally {
+      sh('hub', 'ip', 'route', 'replace', '203.0.113.0/24', 'via', FABRIC[ownerName]);
+    }
+    const entry = status(entryName)!.counters;
+    const owner = status(ownerName)!.counters;
+    expect(
+      of(entry, 'fabric.send.segmented') - of(before.entry, 'fabric.send.segmented'),
+      diagnostics(),
+    ).toBeGreaterThan(0);
+    expect(
+      of(entry, 'fabric.send.gso') - of(before.entry, 'fabric.send.gso'),
+      'no super-packet dropped',
+    ).toBe(0);
+    expect(of(entry, 'nat.sessions'), 'the entry node translated nothing itself').toBe(0);
+    for (const [node, now, then] of [
+      ['entry', entry, before.entry],
+      ['owner', owner, before.owner],
+    ] as const)
+      for (const [name, value] of Object.entries(now))
+        if (name.startsWith('fabric.drop.'))
+          expect(value - (then[name] ?? 0), `${node} ${name}\n${diagnostics()}`).toBe(0);
+  }, 120_000);
+
+  it('drops and counts forged fabric frames from outside the cluster, and they create nothing; a newer epoch makes the receiver read the table', async () => {
     const epoch = status(ownerName)!.cluster!.epochs[0];
     const before = status(ownerName)!.counters;
     // 1. A sender id that is no member, from the outsider's own address.
@@ -413,15 +508,30 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
       udp6('2001:db8:c::67', 'forged-impostor\n'),
       epoch,
     );
+    // 3. The entry node's id, address and key, with an epoch newer than the owner's table and a sequence
+    // number past the entry's: authentic, so it passes the MAC and replay checks, and is dropped as
+    // epoch-newer, which makes the owner read the stored table at once (no newer one is there).
+    const entrySent = of(status(entryName)!.counters, 'fabric.sent');
+    const newer = forgedFrame(
+      NODE_IDS[entryName],
+      KEY.secretHex,
+      udp6('2001:db8:c::69', 'forged-newer\n'),
+      epoch + 1,
+      KEY.id,
+      entrySent + 2000,
+    );
+    const readsBefore = status(ownerName)!.cluster!.tableReads;
     sendFrameFrom(FABRIC.outsider, stranger, 'stranger');
     sendFrameFrom(FABRIC[entryName], impostor, 'impostor');
+    sendFrameFrom(FABRIC[entryName], newer, 'newer');
     await waitFor(
       'the owner to count both forged frames',
       () => {
         const c = status(ownerName)!.counters;
         return (
           of(c, 'fabric.drop.non-member') >= of(before, 'fabric.drop.non-member') + 1 &&
-          of(c, 'fabric.drop.mac') >= of(before, 'fabric.drop.mac') + 1
+          of(c, 'fabric.drop.mac') >= of(before, 'fabric.drop.mac') + 1 &&
+          of(c, 'fabric.drop.epoch-newer') >= of(before, 'fabric.drop.epoch-newer') + 1
         );
       },
       30_000,
@@ -430,6 +540,13 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
     const after = status(ownerName)!.counters;
     expect(of(after, 'fabric.drop.non-member') - of(before, 'fabric.drop.non-member'), diagnostics()).toBe(1);
     expect(of(after, 'fabric.drop.mac') - of(before, 'fabric.drop.mac')).toBe(1);
+    expect(of(after, 'fabric.drop.epoch-newer') - of(before, 'fabric.drop.epoch-newer')).toBe(1);
+    await waitFor(
+      'the owner to read the ownership table after the newer epoch',
+      () => status(ownerName)!.cluster!.tableReads === readsBefore + 1,
+      10_000,
+    );
+    expect(status(ownerName)!.cluster!.tableReadsNewer, 'the stored table is the one it has').toBe(0);
     expect(of(after, 'fabric.accepted')).toBe(of(before, 'fabric.accepted'));
     expect(of(after, 'fabric.received')).toBe(of(before, 'fabric.received'));
     expect(of(after, 'nat.subscribers'), 'no session for the forged subscribers').toBe(
@@ -552,4 +669,55 @@ describe('xlat64 plat cluster: two nodes, one translator, over the GENEVE fabric
     expect(/data-shard-owner="0">(?:<b>)?([^<]+)</.exec(dom.stdout)?.[1]).toBe(NODE_IDS[entryName]);
     expect(dom.stdout).toMatch(/data-event="takeover" data-shard="0" data-epoch="2"/);
   }, 180_000);
+
+  it('the killed node comes back: the table gives it its shard again, handed over under traffic; the UDP flow keeps its IPv4 address and port', async () => {
+    // The rendezvous winner rejoins: the survivor hands the shard over (final batch, snapshot, release),
+    // the rejoined node takes it at epoch 3, and the flow that lived through the kill lives through the
+    // move back. The router changes nothing: both directions now enter the former owner, which forwards
+    // them (IPv6 by subscriber, IPv4 by the blocks its standby replica holds).
+    const tickLog = join(dir, 'udp-ticks.jsonl');
+    const ticks = () =>
+      readFileSync(tickLog, { encoding: 'utf8', flag: 'a+' })
+        .split('\n')
+        .filter((l) => l.trim() !== '').length;
+    const peersBefore = new Set(
+      readUdpLog(join(dir, 'udp-server.jsonl'))
+        .filter((d) => d.tag.startsWith('tick'))
+        .map((d) => `${d.peer}:${d.port}`),
+    );
+    expect(peersBefore.size).toBe(1);
+    startNode(ownerName);
+    await waitFor(
+      'the rejoined node to own and serve the shard again, handed over by the survivor',
+      () => {
+        const back = status(ownerName);
+        return (
+          back?.cluster?.owners[0] === NODE_IDS[ownerName] &&
+          back.counters['state.serving'] === 1 &&
+          counter(entryName, 'state.serving') === 0 &&
+          counter(entryName, 'cluster.handovers') >= 1
+        );
+      },
+      120_000,
+    );
+    const moved = ticks();
+    await waitFor(
+      'the UDP flow to be answered through the rejoined owner',
+      () => ticks() >= moved + 5,
+      60_000,
+    );
+    const back = status(ownerName)!;
+    expect(back.cluster?.epochs[0], 'the owner changed again: epoch 3').toBe(3);
+    expect(back.counters['state.epoch']).toBe(3);
+    expect(of(back.counters, 'drop.nat.nosession64'), diagnostics()).toBe(0);
+    expect(of(status(entryName)!.counters, 'cluster.remoteForwarded')).toBeGreaterThan(0);
+    const peersAfter = new Set(
+      readUdpLog(join(dir, 'udp-server.jsonl'))
+        .filter((d) => d.tag.startsWith('tick'))
+        .map((d) => `${d.peer}:${d.port}`),
+    );
+    expect([...peersAfter], 'one IPv4 address and port through the kill and the move back').toEqual([
+      ...peersBefore,
+    ]);
+  }, 240_000);
 });

@@ -14,6 +14,7 @@ export {
   TunOffload,
 } from './device.js';
 export { TunError, TunErrorCode } from './errors.js';
+export { GsoRefusal, GsoSegmenter, type SegmentSink } from './gso-segment.js';
 export type { CreateQueueHandler, QueueContext, QueueHandler } from './handler.js';
 export { loadNative, type TunNative } from './native.js';
 export {

@@ -310,8 +310,9 @@ export class FabricCodec {
   }
 }
 
-/** Frame slots the sender cycles through (a slot is reused after this many later sends). */
-const SEND_SLOTS = 256;
+/** Frame slots of the send ring by default (9,048 bytes each: 9.3 MB). */
+const SEND_SLOTS = 1024;
+const SLOT_BYTES = FABRIC_HEADER_BYTES + FABRIC_PAYLOAD_MAX;
 
 export interface FabricEndpointOptions {
   codec: FabricCodec;
@@ -321,6 +322,8 @@ export interface FabricEndpointOptions {
   port: number;
   /** Called for every accepted frame: the inner packet is frame[offset..offset+length). */
   onPacket: (frame: Uint8Array, offset: number, length: number, fields: FabricFields) => void;
+  /** Frame slots of the send ring (default 1024); a test makes it small to wrap it. */
+  sendSlots?: number;
 }
 
 /**
@@ -330,21 +333,50 @@ export interface FabricEndpointOptions {
 export class FabricEndpoint {
   readonly codec: FabricCodec;
   private readonly socket: Socket;
-  private readonly slab: Buffer;
-  private slot = 0;
+  /**
+   * Frames are sealed into a ring of slots and sent from there. libuv sends a datagram at once when the
+   * socket buffer has room, else queues it still pointing into its slot; so a slot is filled again only
+   * once its send completed. Completions come in send order: a send issued while others are queued carries
+   * a callback that moves `completedSeq`, and an empty send queue means every slot is free.
+   */
+  private readonly slots: number;
+  private readonly ring: Buffer;
+  /** Sequence of the send that used each slot (compared with completedSeq). */
+  private readonly slotSeq: Float64Array;
+  private issuedSeq = 0;
+  private completedSeq = 0;
+  /** FIFO of the sequences sent with the completion callback (at most one per slot in flight). */
+  private readonly callbackSeqs: Float64Array;
+  private callbackHead = 0;
+  private callbackTail = 0;
+  private readonly onSent = (error: Error | null) => {
+    if (error !== null) this.sendErrors++;
+    this.completedSeq = this.callbackSeqs[this.callbackHead];
+    this.callbackHead = (this.callbackHead + 1) % this.slots;
+  };
   private peerList: FabricPeer[] = [];
-  private readonly pendingPeer = new Int32Array(SEND_SLOTS);
-  private readonly pendingLength = new Int32Array(SEND_SLOTS);
+  private readonly pendingPeer: Int32Array;
+  private readonly pendingLength: Int32Array;
+  /** Enqueued frames not sent yet: slots pendingFrom .. pendingFrom + pendingCount - 1 (mod slots). */
+  private pendingFrom = 0;
   private pendingCount = 0;
   sent = 0;
   sendTooBig = 0;
   sendNoPeer = 0;
   sendErrors = 0;
+  /** Frames dropped because the next slot was still held by a send the kernel had not taken yet. */
+  sendQueueFull = 0;
 
   private constructor(options: FabricEndpointOptions, socket: Socket) {
     this.codec = options.codec;
     this.socket = socket;
-    this.slab = Buffer.alloc(SEND_SLOTS * (FABRIC_HEADER_BYTES + FABRIC_PAYLOAD_MAX));
+    this.slots = options.sendSlots ?? SEND_SLOTS;
+    assert.ok(Number.isInteger(this.slots) && this.slots >= 1, 'sendSlots is a positive integer');
+    this.ring = Buffer.alloc(this.slots * SLOT_BYTES);
+    this.slotSeq = new Float64Array(this.slots);
+    this.callbackSeqs = new Float64Array(this.slots);
+    this.pendingPeer = new Int32Array(this.slots);
+    this.pendingLength = new Int32Array(this.slots);
     socket.on('message', (frame: Buffer, from: RemoteInfo) => {
       if (this.codec.open(frame, frame.length, from.address) === FABRIC_ACCEPT) {
         options.onPacket(frame, FABRIC_HEADER_BYTES, frame.length - FABRIC_HEADER_BYTES, this.codec.received);
@@ -357,7 +389,14 @@ export class FabricEndpoint {
   }
 
   static async start(options: FabricEndpointOptions): Promise<FabricEndpoint> {
-    const socket = createSocket({ type: isIPv6(options.host) ? 'udp6' : 'udp4' });
+    const socket = createSocket({
+      type: isIPv6(options.host) ? 'udp6' : 'udp4',
+      // Peers are IP addresses (the configuration refuses names). Node resolves even an IP literal through
+      // dns.lookup, which answers on the next tick, so send() would read its frame's bytes only after the
+      // caller moved on (and may have sealed another frame into the slot). Answered at once, send() hands
+      // the frame to libuv before it returns, and the send queue count says whether it is still held.
+      lookup: (host, _options, callback) => callback(null, host, isIPv6(host) ? 6 : 4),
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
@@ -397,18 +436,22 @@ export class FabricEndpoint {
       this.sendNoPeer += packets.length;
       return 0;
     }
-    const slotBytes = FABRIC_HEADER_BYTES + FABRIC_PAYLOAD_MAX;
+    this.flush();
     let sent = 0;
     for (const packet of packets) {
       if (packet.length > FABRIC_PAYLOAD_MAX) {
         this.sendTooBig++;
         continue;
       }
-      const offset = this.slot * slotBytes;
-      this.slot = (this.slot + 1) % SEND_SLOTS;
-      const frame = this.slab.subarray(offset, offset + slotBytes);
+      const slot = this.pendingFrom;
+      if (!this.slotFree(slot)) {
+        this.sendQueueFull++;
+        continue;
+      }
+      const frame = this.ring.subarray(slot * SLOT_BYTES, (slot + 1) * SLOT_BYTES);
       const length = this.codec.seal(frame, packet, packet.length, shard, epoch, protocol);
-      this.socket.send(this.slab, offset, length, peer.port, peer.host);
+      this.transmit(slot, length, peer);
+      this.pendingFrom = (slot + 1) % this.slots;
       sent++;
     }
     this.sent += sent;
@@ -437,12 +480,15 @@ export class FabricEndpoint {
       this.sendTooBig++;
       return false;
     }
-    if (this.pendingCount === SEND_SLOTS) this.flush();
-    const slotBytes = FABRIC_HEADER_BYTES + FABRIC_PAYLOAD_MAX;
-    const at = this.pendingCount * slotBytes;
-    this.codec.sealFrom(this.slab, at, source, offset, length, shard, epoch, protocol);
-    this.pendingPeer[this.pendingCount] = peer;
-    this.pendingLength[this.pendingCount] = FABRIC_HEADER_BYTES + length;
+    if (this.pendingCount === this.slots) this.flush();
+    const slot = (this.pendingFrom + this.pendingCount) % this.slots;
+    if (!this.slotFree(slot)) {
+      this.sendQueueFull++;
+      return false;
+    }
+    this.codec.sealFrom(this.ring, slot * SLOT_BYTES, source, offset, length, shard, epoch, protocol);
+    this.pendingPeer[slot] = peer;
+    this.pendingLength[slot] = FABRIC_HEADER_BYTES + length;
     this.pendingCount++;
     return true;
   }
@@ -451,19 +497,34 @@ export class FabricEndpoint {
   flush(): number {
     const count = this.pendingCount;
     if (count === 0) return 0;
-    const slotBytes = FABRIC_HEADER_BYTES + FABRIC_PAYLOAD_MAX;
     const peers = this.peerList;
+    // Every pending frame names a listed peer (setPeers flushes before it changes the list).
     for (let p = 0; p < peers.length; p++) {
-      const peer = peers[p];
       for (let i = 0; i < count; i++) {
-        if (this.pendingPeer[i] !== p) continue;
-        this.socket.send(this.slab, i * slotBytes, this.pendingLength[i], peer.port, peer.host);
+        const slot = (this.pendingFrom + i) % this.slots;
+        if (this.pendingPeer[slot] === p) this.transmit(slot, this.pendingLength[slot], peers[p]);
       }
     }
     this.sent += count;
+    this.pendingFrom = (this.pendingFrom + count) % this.slots;
     this.pendingCount = 0;
-    this.slot = 0;
     return count;
+  }
+
+  /** Sends the frame in `slot`; a send that will wait behind queued ones reports its completion. */
+  private transmit(slot: number, length: number, peer: FabricPeer): void {
+    const seq = ++this.issuedSeq;
+    this.slotSeq[slot] = seq;
+    if (this.socket.getSendQueueCount() > 0) {
+      this.callbackSeqs[this.callbackTail] = seq;
+      this.callbackTail = (this.callbackTail + 1) % this.slots;
+      this.socket.send(this.ring, slot * SLOT_BYTES, length, peer.port, peer.host, this.onSent);
+    } else this.socket.send(this.ring, slot * SLOT_BYTES, length, peer.port, peer.host);
+  }
+
+  /** A slot may be sealed into: its last send completed (or nothing is queued at all). */
+  private slotFree(slot: number): boolean {
+    return this.slotSeq[slot] <= this.completedSeq || this.socket.getSendQueueCount() === 0;
   }
 
   /** The members enqueue() addresses by index (control plane: replaced whenever the members change). */

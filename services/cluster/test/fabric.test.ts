@@ -45,13 +45,18 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-async function pair(keysA: FabricKeyConfig[] = [KEY1], keysB: FabricKeyConfig[] = [KEY1]) {
+async function pair(
+  keysA: FabricKeyConfig[] = [KEY1],
+  keysB: FabricKeyConfig[] = [KEY1],
+  sendSlots?: number,
+) {
   const received: Received[] = [];
   const a = await FabricEndpoint.start({
     codec: new FabricCodec({ nodeId: 'node-a', keys: keysA }),
     host: '127.0.0.1',
     port: 0,
     onPacket: () => {},
+    sendSlots,
   });
   const b = await FabricEndpoint.start({
     codec: new FabricCodec({ nodeId: 'node-b', keys: keysB }),
@@ -119,6 +124,32 @@ describe('fabric: GENEVE frames between members', () => {
     expect(received).toEqual(
       batch.map((p) => ({ payload: [...p], shard: shardOfB, epoch: table.epoch[shardOfB] })),
     );
+  });
+
+  it('frames enqueued past the end of the send ring go out with their own bytes: a slot is sealed again only after its datagram left', async () => {
+    // Proves the send ring's ownership rule: 150 frames through a ring of 32 slots in one synchronous
+    // run (it wraps four times before the event loop turns). Each frame b receives carries the bytes it
+    // was sealed with: a slot sealed again before its datagram left would send the later frame twice
+    // (a replay) and lose the earlier one. Sent + refused (a slot still held) adds up to what was offered.
+    const { a, b, received } = await pair([KEY1], [KEY1], 32);
+    a.setPeers([{ nodeId: 'node-b', host: '127.0.0.1', port: b.port }]);
+    const total = 150;
+    const offered: number[] = [];
+    for (let i = 0; i < total; i++) {
+      const p = packet(i, 100);
+      p[1] = i;
+      if (a.enqueue(0, shardOfB, table.epoch[shardOfB], p, 0, p.length, 0x86dd)) offered.push(i);
+      if (i % 20 === 19) a.flush();
+    }
+    a.flush();
+    expect(a.sent + a.sendQueueFull, 'every frame sent or counted').toBe(total);
+    expect(a.sent).toBe(offered.length);
+    const counters = await settled(b.codec, a.sent);
+    expect(counters['fabric.drop.replay'], JSON.stringify(counters)).toBe(0);
+    expect(counters['fabric.drop.mac'], JSON.stringify(counters)).toBe(0);
+    expect(received.map((r) => r.payload[1])).toEqual(offered);
+    for (const r of received)
+      expect(r.payload).toEqual([...packet(r.payload[1], 100)].map((v, k) => (k === 1 ? r.payload[1] : v)));
   });
 
   it('a frame whose MAC does not match (altered payload, or sealed with a key the cluster lacks) is dropped as mac', async () => {

@@ -339,12 +339,15 @@ async function startPlatRole(
   );
   if (config.state !== undefined && config.cluster !== undefined) {
     try {
+      const epochNewer = platCounterLayout(config.tenants).index('fabric.drop.epoch-newer');
+      const blocks = counterBlocks.map((c) => new Float64Array(c));
       clusterPlane = await startClusterPlane(
         config.cluster,
         config.state,
         config.queues,
         shards.clusterView,
         log,
+        () => blocks.reduce((sum, b) => sum + b[epochNewer], 0),
       );
     } catch (error) {
       await plat.stop();

@@ -3,6 +3,8 @@
 // in NATS KV) published by every node on every membership change, and watched: each stored version, with
 // the members' fabric addresses, goes to the workers through shared memory (cluster-view.ts), where it
 // becomes their routing table and the fabric's view. Nodes route from the table, never from membership.
+// A fabric frame of a newer epoch than this node's table (a peer already follows a newer table, the watch
+// here lags or lost it) makes the plane read the stored table at once rather than wait for the watch.
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   type FabricPeer,
@@ -23,18 +25,24 @@ export interface ClusterPlane {
   stop(): Promise<void>;
 }
 
+/** How often the plane looks at the workers' `fabric.drop.epoch-newer` count. */
+const EPOCH_NEWER_CHECK_MS = 100;
+
 export async function startClusterPlane(
   cluster: PlatClusterConfig,
   state: PlatStateConfig,
   workers: number,
   viewMemory: SharedArrayBuffer,
   log: (line: string) => void,
+  /** Frames dropped so far because their epoch was newer than this node's table (the workers' counters). */
+  epochNewerDrops: () => number = () => 0,
 ): Promise<ClusterPlane> {
   const nc: NatsConnection = await connectNats({ url: state.nats, name: `xlat64-${cluster.nodeId}-cluster` });
   const { host, port } = cluster.fabric;
   const fabricAddress = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   let membership: Membership | null = null;
   let watch: { stop(): void } | null = null;
+  let epochTimer: NodeJS.Timeout | null = null;
   try {
     const store = await OwnershipTableStore.open(nc, { shardCount: workers });
     /** Fabric addresses of every member ever seen (a table may name a member before its heartbeat arrives here). */
@@ -82,19 +90,46 @@ export async function startClusterPlane(
         publishing = false;
       }
     };
+    /** Installs a stored table newer than the one the workers have (from the watch or a read). */
+    const install = (table: OwnershipTable, how: string) => {
+      if (latest !== null && table.version <= latest.version) return false;
+      latest = table;
+      toWorkers();
+      const owners = Array.from(
+        { length: table.shardCount },
+        (_, s) => `${s}:${ownerOf(table, s)}@${table.epoch[s]}`,
+      );
+      log(
+        `plat: cluster: table v${table.version}${how} [${table.members.join(',')}] shards ${owners.join(' ')}`,
+      );
+      return true;
+    };
     watch = await store.watch(
-      ({ table }) => {
-        if (latest !== null && table.version <= latest.version) return;
-        latest = table;
-        toWorkers();
-        const owners = Array.from(
-          { length: table.shardCount },
-          (_, s) => `${s}:${ownerOf(table, s)}@${table.epoch[s]}`,
-        );
-        log(`plat: cluster: table v${table.version} [${table.members.join(',')}] shards ${owners.join(' ')}`);
-      },
+      ({ table }) => install(table, ''),
       (error) => log(`plat: cluster: ${error.message}`),
     );
+    // A frame of a newer epoch: read the stored table now (one read at a time, at most one per check).
+    let tableReads = 0;
+    let tableReadsNewer = 0;
+    let seenEpochNewer = epochNewerDrops();
+    let reading = false;
+    epochTimer = setInterval(() => {
+      const now = epochNewerDrops();
+      if (now === seenEpochNewer || reading) return;
+      seenEpochNewer = now;
+      reading = true;
+      tableReads++;
+      store
+        .read()
+        .then((stored) => {
+          if (stored !== null && install(stored.table, ' (read after a frame of a newer epoch)'))
+            tableReadsNewer++;
+        })
+        .catch((error: Error) => log(`plat: cluster: reading the ownership table failed: ${error.message}`))
+        .finally(() => {
+          reading = false;
+        });
+    }, EPOCH_NEWER_CHECK_MS);
     membership = await Membership.start(nc, {
       nodeId: cluster.nodeId,
       fabricAddress,
@@ -129,15 +164,19 @@ export async function startClusterPlane(
           tablePublishFailures: publishFailures,
           tableCasConflicts: store.casConflicts,
           heartbeatFailures: started.heartbeatFailures,
+          tableReads,
+          tableReadsNewer,
         };
       },
       async stop() {
+        if (epochTimer !== null) clearInterval(epochTimer);
         watching.stop();
         await started.stop(true);
         await nc.close();
       },
     };
   } catch (error) {
+    if (epochTimer !== null) clearInterval(epochTimer);
     watch?.stop();
     await membership?.stop(false).catch(() => {});
     await nc.close().catch(() => {});

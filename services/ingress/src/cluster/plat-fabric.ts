@@ -7,6 +7,7 @@
 // one sender keeps the per-node sequence number (and the receivers' replay windows) exact.
 
 import { checksumFinish as finish, sumWords } from '../../../../libs/packet/src/index.js';
+import { GsoSegmenter } from '../../../../libs/tun/src/index.js';
 import {
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
@@ -28,9 +29,14 @@ export const fabricGaugeNames = [
   'fabric.received',
   'fabric.send.noPeer',
   'fabric.send.tooBig',
+  // GSO super-packets: cut into segments in software (the fabric seals one packet per frame), and those
+  // that could not be (a type or header the segmenter refuses: dropped).
+  'fabric.send.segmented',
   'fabric.send.gso',
   'fabric.send.noRemoteOwner',
   'fabric.send.errors',
+  // Frames dropped because every send slab was still held by queued sends (a full socket buffer).
+  'fabric.send.queueFull',
   'fabric.tableVersion',
   // The key id frames are sealed with now (changes with a key rotation, SIGHUP).
   'fabric.currentKeyId',
@@ -46,8 +52,25 @@ export class PlatFabric implements RemoteSink {
   private epochOfShard: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
   private readonly counts = {
     received: 0,
+    segmented: 0,
     gso: 0,
     noRemoteOwner: 0,
+  };
+  private readonly segmenter = new GsoSegmenter();
+  /** Where the segments of the super-packet being cut go (set before each `segment` call). */
+  private segmentPeer = 0;
+  private segmentShard = 0;
+  private segmentEpoch = 0;
+  private readonly enqueueSegment = (packet: Uint8Array, offset: number, length: number) => {
+    this.endpoint.enqueue(
+      this.segmentPeer,
+      this.segmentShard,
+      this.segmentEpoch,
+      packet,
+      offset,
+      length,
+      packet[offset] >>> 4 === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4,
+    );
   };
   tableVersion = 0;
   /** One packet offsets/lengths pair, to hand a received frame to the local step as a batch of one. */
@@ -122,9 +145,14 @@ export class PlatFabric implements RemoteSink {
     }
     const ip = start + vnet;
     if (vnet > 0) {
-      // A GSO super-packet would need segmenting first (not built): counted and dropped.
+      // A GSO super-packet: the fabric carries whole packets, so it is cut here as the kernel would cut it.
       if (buffer[start + 1] !== 0) {
-        this.counts.gso++;
+        this.segmentPeer = this.peerOfShard[tableShard];
+        this.segmentShard = tableShard;
+        this.segmentEpoch = this.epochOfShard[tableShard];
+        if (this.segmenter.segment(buffer, start, length, vnet, this.enqueueSegment) > 0)
+          this.counts.segmented++;
+        else this.counts.gso++;
         return;
       }
       // Checksum offload: the kernel left the L4 checksum partial; finish it so the frame carries a whole
@@ -193,9 +221,11 @@ export class PlatFabric implements RemoteSink {
     out[i++] = this.counts.received;
     out[i++] = e.sendNoPeer;
     out[i++] = e.sendTooBig;
+    out[i++] = this.counts.segmented;
     out[i++] = this.counts.gso;
     out[i++] = this.counts.noRemoteOwner;
     out[i++] = e.sendErrors;
+    out[i++] = e.sendQueueFull;
     out[i++] = this.tableVersion;
     out[i++] = codec.keys.currentId;
   }
