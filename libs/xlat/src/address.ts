@@ -33,7 +33,9 @@ export function parseIpv6Address(text: string): Uint8Array | null {
     headText = text.slice(0, doubleColon);
     tailText = text.slice(doubleColon + 2);
   }
-  const headWords = parseWords(headText, doubleColon < 0 || tailText === '');
+  // RFC 4291 sec. 2.2 form 3: a dotted quad is the low-order 32 bits, so it may end the text but
+  // never come before '::' (which stands for at least one zero group after it).
+  const headWords = parseWords(headText, doubleColon < 0);
   if (headWords === null) return null;
   if (doubleColon >= 0) {
     const parsedTail = parseWords(tailText, true);
