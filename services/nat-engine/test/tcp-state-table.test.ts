@@ -36,12 +36,14 @@ function rfc6146(state: number, p: Packet): Expected {
       // state is set to TCP_EST." / "If a V6 SYN packet is received ... the lifetime ... TCP_TRANS."
       if (!v6 && p.syn) return { state: S.Established, lifetime: 'established', rule: 'V6 INIT + V4 SYN' };
       if (v6 && p.syn) return { state: S.V6Init, lifetime: 'transitory', rule: 'V6 INIT + V6 SYN' };
-      return { state: S.V6Init, rule: 'V6 INIT + other: forwarded, no transition' };
+      // Any other packet is translated and forwarded: neither the state nor the lifetime changes.
+      return { state: S.V6Init, lifetime: 'keep', rule: 'V6 INIT + other: forwarded, no transition' };
     case S.V4Init:
       // "If a V6 SYN packet is received ... the state is moved to ESTABLISHED ... TCP_EST." Nothing
       // else leaves V4 INIT before the lifetime expires.
       if (v6 && p.syn) return { state: S.Established, lifetime: 'established', rule: 'V4 INIT + V6 SYN' };
-      return { state: S.V4Init, rule: 'V4 INIT + anything but a V6 SYN: no transition' };
+      // The accepted inbound SYN's TCP_TRANS lifetime keeps running: nothing else refreshes it.
+      return { state: S.V4Init, lifetime: 'keep', rule: 'V4 INIT + anything but a V6 SYN: no transition' };
     case S.Established:
       // "If a V4 RST or a V6 RST packet is received ... moved to TRANS ... TCP_TRANS" (RFC 7857 2.2).
       if (p.rst) return { state: S.Trans, lifetime: 'transitory', rule: 'ESTABLISHED + RST' };
@@ -69,6 +71,10 @@ function rfc6146(state: number, p: Packet): Expected {
       // moved to ESTABLISHED." An RST leaves it in TRANS.
       if (p.rst) return { state: S.Trans, rule: 'TRANS + RST' };
       return { state: S.Established, lifetime: 'established', rule: 'TRANS + non-RST' };
+    case S.Closed:
+      // CLOSED is the RFC's fictional state of no session: the engine never keeps a session in it, and
+      // a packet handed one is left as it is rather than inventing a transition.
+      return { state: S.Closed, lifetime: 'keep', rule: 'CLOSED (no session) + anything' };
     default:
       throw new Error(`no RFC row for state ${state}`);
   }
@@ -80,7 +86,7 @@ const lifetimeNames: Record<number, LifetimeName> = {
   [Lifetime.Established]: 'established',
 };
 
-const states = [S.V6Init, S.V4Init, S.Established, S.V4FinRcv, S.V6FinRcv, S.V4V6FinRcv, S.Trans];
+const states = [S.Closed, S.V6Init, S.V4Init, S.Established, S.V4FinRcv, S.V6FinRcv, S.V4V6FinRcv, S.Trans];
 
 function flagName(flags: number): string {
   const names: string[] = [];
@@ -109,6 +115,8 @@ describe('RFC 6146 sec. 3.5.2.2 TCP state table, every (state, direction, flags)
             rst: (flags & TcpFlag.Rst) !== 0,
           });
           const packed = tcpTransition(state, fromV6, flags);
+          if (!Number.isInteger(packed))
+            wrong.push(`${flagName(flags)}: returned ${packed}, not a packed state`);
           const gotState = packed & 0xf;
           const gotLifetime = lifetimeNames[packed >> 4];
           const where = `${fromV6 ? 'V6' : 'V4'} ${flagName(flags)} (${want.rule})`;
