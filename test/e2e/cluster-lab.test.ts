@@ -6,111 +6,33 @@
 // withdraw) loses its next hop through BFD before the standby serves, and flows from the subscribers go on
 // with the same IPv4 address and port; a graceful stop withdraws the routes before the process exits.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { namespaceProcesses } from './helpers/namespace-processes.js';
-import { LABTOOL, PY, readUdpLog, waitUntil, XLAT64 } from './support.js';
+import {
+  alive,
+  type ClusterDescription,
+  type ClusterLabNode,
+  clusterLab,
+  fileText,
+  nodeStatus,
+  POOL4,
+  PREF64,
+  pidOf,
+  serving,
+  ticks,
+} from './helpers/cluster-lab.js';
+import { waitUntil } from './support.js';
 
-const CLUSTER_LAB = fileURLToPath(new URL('../../infra/lab/cluster-lab.sh', import.meta.url));
 const PREFIX = `x64t-cl-${process.pid}`;
-const RUN = `/tmp/${PREFIX}`;
-const TCP_PORT = 9001;
-const UDP_PORT = 9000;
-const PREF64 = '64:ff9b::/96';
-const POOL4 = '203.0.113.0/24';
-
-interface ClusterDescription {
-  format: number;
-  nodes: {
-    id: string;
-    netns: string;
-    pidFile: string;
-    statusSocket: string;
-    command: string[];
-    birdSocket: string;
-    uplink: { ipv6: string; ipv4: string };
-  }[];
-  client: { netns: string; subscribers: string[] };
-  server: { netns: string; ipv4: string; ipv6: string };
-  router: { netns: string; birdSocket: string };
-  nats: { url: string; pidFile: string }[];
-  redis: { url: string; pidFile: string };
-}
-
-// The PLATs' ownership detection is 3 s here, not the default 1 s: on the shared 2-core test machine an
-// owner's renewal can be late by more than a second, and a standby would fence a live owner. BFD keeps
-// its sub-second detection, so the router drops a hung node long before a standby takes its shard.
-const env = {
-  ...process.env,
-  X64_LAB_PREFIX: PREFIX,
-  X64_LAB_RUN: RUN,
-  X64_LAB_OWNER_PID: String(process.pid),
-  X64_CLUSTER_DETECTION_MS: '3000',
-};
-const ns = {
-  router: `${PREFIX}-router`,
-  client: `${PREFIX}-client`,
-  server: `${PREFIX}-server`,
-  n1: `${PREFIX}-n1`,
-  n2: `${PREFIX}-n2`,
-  n3: `${PREFIX}-n3`,
-};
-const procs = namespaceProcesses(ns, '/tmp');
+const TICKERS = [3, 7, 11, 14]; // subscribers (index + 1) with a long-lived TCP connection each
+const lab = clusterLab({ prefix: PREFIX, tickers: TICKERS });
+const { ns, procs, run: RUN, nextHops, flowCounts, flowsAdvanced, tcpLog, expectFlowsKeptTheirMapping } = lab;
 let cluster: ClusterDescription;
 
-function labScript(command: 'up' | 'down' | 'status', timeoutMs = 300_000) {
-  return spawnSync('bash', [CLUSTER_LAB, command], { env, encoding: 'utf8', timeout: timeoutMs });
-}
-
-function pidOf(file: string): number {
-  return Number(readFileSync(file, 'utf8').trim());
-}
-
-function alive(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()?.split(' ')[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function counters(node: ClusterDescription['nodes'][number]): Record<string, number> | null {
-  const result = spawnSync(process.execPath, [XLAT64, 'status', '--socket', node.statusSocket, '--json'], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  if (result.status !== 0) return null;
-  return (JSON.parse(result.stdout) as { counters: Record<string, number> }).counters;
-}
-
-const serving = (node: ClusterDescription['nodes'][number]) => counters(node)?.['state.serving'] === 1;
+const counters = (node: ClusterLabNode) => nodeStatus(node)?.counters ?? null;
 
 function birdc(where: keyof typeof ns, socket: string, ...args: string[]): string {
   return procs.sh(where, 'birdc', '-s', socket, ...args);
-}
-
-/** The router's next hops (gateway addresses) for a destination, single-path or multipath. */
-function nextHops(family: '-6' | '-4', destination: string): string[] {
-  const out = procs.sh('router', 'ip', family, 'route', 'show', destination);
-  return [...out.matchAll(/via (\S+)/g)].map((m) => m[1]).sort();
-}
-
-function fileText(path: string): string {
-  return existsSync(path) ? readFileSync(path, 'utf8') : '';
-}
-
-interface Tick {
-  reply?: string;
-  error?: string;
-  t?: number;
-}
-
-function ticks(path: string): Tick[] {
-  return fileText(path)
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Tick);
 }
 
 /** Route changes the router's kernel made, from `ip -ts monitor route` (UTC): time and line. */
@@ -137,50 +59,10 @@ function announcedAt(gateway: string, since: number): number | undefined {
   )?.t;
 }
 
-const TICKERS = [3, 7, 11, 14]; // subscribers (index + 1) with a long-lived TCP connection each
-const tcpLog = (i: number) => `${RUN}/tcp-ticker-${i}.jsonl`;
-const udpLog = `${RUN}/udp-ticker.jsonl`;
-const udpServerLog = `${RUN}/udp-server.jsonl`;
-
-function flowReport(): string {
-  const lines = TICKERS.map((i) => `tcp ${i}: ${JSON.stringify(ticks(tcpLog(i)).slice(-2))}`);
-  lines.push(`udp: ${JSON.stringify(ticks(udpLog).slice(-2))}`);
-  return lines.join('\n');
-}
-
 function diagnostics(): string {
-  const status = labScript('status', 60_000).stdout;
+  const status = lab.labScript('status', 60_000).stdout;
   const logs = cluster.nodes.map((n) => `--- ${n.id}\n${fileText(`${RUN}/${n.id}.log`).slice(-1500)}`);
-  return `${status}\nroute events:\n${fileText(`${RUN}/router-monitor.log`).replace(/\0/g, '')}\n${logs.join('\n')}\n${flowReport()}`;
-}
-
-/** Every flow has answered `more` more times than in `before`. */
-function flowsAdvanced(before: number[], more: number): boolean {
-  const now = [...TICKERS.map((i) => ticks(tcpLog(i)).length), ticks(udpLog).length];
-  return now.every((n, k) => n >= before[k] + more);
-}
-
-const flowCounts = () => [...TICKERS.map((i) => ticks(tcpLog(i)).length), ticks(udpLog).length];
-
-/** Every TCP connection answered without an error from one IPv4 address and port; the UDP flow too. */
-function expectFlowsKeptTheirMapping(): void {
-  for (const i of TICKERS) {
-    const log = ticks(tcpLog(i));
-    expect(
-      log.filter((t) => t.error !== undefined),
-      `TCP flow of subscriber ${i}`,
-    ).toEqual([]);
-    const peers = new Set(log.map((t) => t.reply?.split(' ')[0]));
-    expect([...peers], `TCP flow of subscriber ${i}: the server saw one IPv4 address and port`).toHaveLength(
-      1,
-    );
-    expect([...peers][0]).toMatch(/^203\.0\.113\.\d+:\d+$/);
-  }
-  const udpSeen = readUdpLog(udpServerLog).filter((d) => d.tag.startsWith('tick'));
-  expect(udpSeen.length).toBeGreaterThan(0);
-  expect(new Set(udpSeen.map((d) => `${d.peer}:${d.port}`)).size, 'UDP flow: one IPv4 address and port').toBe(
-    1,
-  );
+  return `${status}\nroute events:\n${fileText(`${RUN}/router-monitor.log`).replace(/\0/g, '')}\n${logs.join('\n')}\n${lab.flowReport()}`;
 }
 
 /** The time of the first answer after the longest silence of a flow (when it came back). */
@@ -193,10 +75,7 @@ function resumedAt(path: string, since: number): number {
 
 describe('cluster lab: three PLAT nodes behind a BGP/BFD router (infra/lab/cluster-lab.sh)', () => {
   beforeAll(() => {
-    const up = labScript('up');
-    if (up.status !== 0)
-      throw new Error(`cluster-lab.sh up failed (${up.status}):\n${up.stderr}${up.stdout}`);
-    cluster = JSON.parse(readFileSync(`${RUN}/cluster.json`, 'utf8')) as ClusterDescription;
+    cluster = lab.up();
     // Every route change of the router, with timestamps, for the order of events below.
     procs.background('router', `${PREFIX}/router-monitor`, [
       'env',
@@ -206,27 +85,10 @@ describe('cluster lab: three PLAT nodes behind a BGP/BFD router (infra/lab/clust
       'monitor',
       'route',
     ]);
-    procs.background('server', `${PREFIX}/tcp-echo`, [PY, LABTOOL, 'tcp-echo-server', String(TCP_PORT)]);
-    procs.background('server', `${PREFIX}/udp-server`, [
-      PY,
-      LABTOOL,
-      'udp-server',
-      String(UDP_PORT),
-      udpServerLog,
-    ]);
-    waitUntil(
-      () =>
-        procs.run('server', 'ss', '-ltnH', `sport = :${TCP_PORT}`).stdout.trim() !== '' &&
-        procs.run('server', 'ss', '-lunH', `sport = :${UDP_PORT}`).stdout.trim() !== '',
-      'the TCP and UDP servers to listen',
-    );
+    lab.startServers();
   }, 300_000);
 
-  afterAll(async () => {
-    await procs.stopAll();
-    const down = labScript('down', 120_000);
-    if (down.status !== 0) process.stderr.write(`cluster-lab.sh down: ${down.stderr}\n`);
-  }, 180_000);
+  afterAll(() => lab.down(), 180_000);
 
   it('describes itself in cluster.json: nodes with their namespace, PID file, status socket and command; subscribers; server; NATS and Redis', () => {
     expect(cluster.format).toBe(1);
@@ -274,32 +136,11 @@ describe('cluster lab: three PLAT nodes behind a BGP/BFD router (infra/lab/clust
   });
 
   it('a hung serving node (PLAT killed -9, BIRD frozen): BFD removes its next hop, then the standby serves, and TCP and UDP flows from many subscribers keep their IPv4 address and port', () => {
-    const subscribers = cluster.client.subscribers;
     const [n1, n2, n3] = cluster.nodes;
-    const batches = (n: typeof n2) => counters(n)?.['state.standbyBatches'] ?? 0;
+    const batches = (n: ClusterLabNode) => counters(n)?.['state.standbyBatches'] ?? 0;
     const b2 = batches(n2);
     const b3 = batches(n3);
-    for (const i of TICKERS)
-      procs.background('client', `${PREFIX}/tcp-ticker-${i}`, [
-        PY,
-        LABTOOL,
-        'tcp-ticker',
-        cluster.server.ipv6,
-        String(TCP_PORT),
-        tcpLog(i),
-        '--bind',
-        subscribers[i - 1],
-      ]);
-    procs.background('client', `${PREFIX}/udp-ticker`, [
-      PY,
-      LABTOOL,
-      'udp-ticker',
-      cluster.server.ipv6,
-      String(UDP_PORT),
-      udpLog,
-      '--bind',
-      subscribers[4],
-    ]);
+    lab.startFlows(cluster, 4);
     const zero = TICKERS.map(() => 0).concat(0);
     try {
       waitUntil(() => flowsAdvanced(zero, 5), 'every flow to be answered', 30_000);
@@ -405,7 +246,7 @@ describe('cluster lab: three PLAT nodes behind a BGP/BFD router (infra/lab/clust
       .filter((f) => f.endsWith('.pid'))
       .map((f) => pidOf(`${RUN}/${f}`));
     expect(pids.length).toBeGreaterThanOrEqual(11); // 3 PLATs, 4 BIRDs, 3 NATS, Redis
-    const down = labScript('down', 120_000);
+    const down = lab.labScript('down', 120_000);
     expect(down.status, down.stderr).toBe(0);
     expect(down.stderr).not.toContain('still run in');
     expect(pids.filter(alive), 'processes the lab started that still run').toEqual([]);
