@@ -22,9 +22,13 @@ import {
   RedisPoolAllocator,
   RedisPoolStore,
   type ReplicationMetricsSink,
+  redisReady,
   ShardOwnership,
 } from '../../state/src/index.js';
 import type { PlatStateConfig } from './plat-state-config.js';
+
+/** How long a takeover waits for a Redis client that is not connected yet before it serves anyway. */
+const REDIS_READY_WAIT_MS = 500;
 
 export interface ClusterShardStateOptions {
   state: PlatStateConfig;
@@ -59,9 +63,13 @@ export async function openClusterShardState(
 ): Promise<ClusterShardState> {
   const { state: cfg, shard } = options;
   const nc: NatsConnection = await connectNats({ url: cfg.nats, name: `xlat64-${cfg.nodeId}-q${shard}` });
+  // Redis is connected while the worker is still a standby: a client made at takeover would refuse the
+  // allocator's first commands (no offline queue) until it is ready, and the shard's blocks would be
+  // claimed a refill interval later than the engine starts serving.
   let redis: Redis | null = null;
   let allocator: RedisPoolAllocator | null = null;
   try {
+    redis = connectRedis({ url: cfg.redis });
     const log = await JetStreamEventLog.open(nc, { metrics: options.metrics });
     const ownership = await ShardOwnership.open(nc, cfg.nodeId);
     const store: ClusterNatStore = await ClusterNatStore.open(
@@ -77,10 +85,12 @@ export async function openClusterShardState(
         logLine: options.log,
         metrics: options.metrics,
         onOwner: async (state, epoch) => {
-          redis = connectRedis({ url: cfg.redis });
+          // A worker that takes the shard at start may not be connected yet: wait a little (not more: a
+          // takeover with Redis unreachable serves the replica's blocks meanwhile).
+          await redisReady(redis as Redis, REDIS_READY_WAIT_MS).catch(() => {});
           const { geometry, fingerprint } = poolGeometryOf(state);
           allocator = new RedisPoolAllocator(
-            new RedisPoolStore(redis, cfg.pool, geometry, fingerprint),
+            new RedisPoolStore(redis as Redis, cfg.pool, geometry, fingerprint),
             state,
             {
               owner: `shard-${shard}`,
@@ -110,6 +120,7 @@ export async function openClusterShardState(
       },
     };
   } catch (error) {
+    (redis as Redis | null)?.disconnect();
     await nc.close().catch(() => {});
     throw error;
   }
