@@ -441,6 +441,7 @@ export const createQueueHandler: CreateQueueHandler = async (
       ? await PlatFabric.start(options.cluster, workers, context.vnetHdrBytes, handoff, translate)
       : null;
   handoff.setRemote(fabric);
+  handoff.forwardUnleasedBlocks = options.cluster !== undefined;
   const fabricBase = layout.index(fabricGaugeNames[0]);
   const gaugeRemote = layout.index('cluster.remoteForwarded');
   const gaugeHandovers = layout.index('cluster.handovers');

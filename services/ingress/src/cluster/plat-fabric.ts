@@ -17,7 +17,7 @@ import {
   type FabricFields,
   type FabricKeyConfig,
 } from '../../../cluster/src/index.js';
-import { HANDOFF_OWNED, type RemoteSink, type WorkerHandoff } from '../routing/index.js';
+import { HANDOFF_OWNED, type RemoteSink, UNLEASED_BLOCK, type WorkerHandoff } from '../routing/index.js';
 import type { ClusterView } from './cluster-view.js';
 import type { PlatClusterConfig } from './plat-cluster-config.js';
 
@@ -34,6 +34,10 @@ export const fabricGaugeNames = [
   'fabric.send.segmented',
   'fabric.send.gso',
   'fabric.send.noRemoteOwner',
+  // IPv4 to a pool block this node has not learned yet (another node leased it moments ago): copies sent
+  // to other nodes' table shards, and packets dropped over UNLEASED_FORWARD_PER_SECOND.
+  'fabric.send.unleased',
+  'fabric.send.unleasedLimited',
   'fabric.send.errors',
   // Frames dropped because every send slab was still held by queued sends (a full socket buffer).
   'fabric.send.queueFull',
@@ -41,6 +45,14 @@ export const fabricGaugeNames = [
   // The key id frames are sealed with now (changes with a key rotation, SIGHUP).
   'fabric.currentKeyId',
 ];
+
+/**
+ * Packets to not-yet-learned pool blocks a node passes to the other nodes' shards, per second (a token
+ * bucket, burst one second's worth): a block is unknown here only between another node's lease and its
+ * standby's fold (about a flush interval), so this bounds what a scan of the pool's free ports can make
+ * the fabric carry.
+ */
+export const UNLEASED_FORWARD_PER_SECOND = 20_000;
 
 /** virtio_net_hdr fields the forwarder looks at (libs/tun vnet.ts, little-endian). */
 const VNET_NEEDS_CSUM = 0x01;
@@ -55,7 +67,11 @@ export class PlatFabric implements RemoteSink {
     segmented: 0,
     gso: 0,
     noRemoteOwner: 0,
+    unleased: 0,
+    unleasedLimited: 0,
   };
+  private unleasedTokens = UNLEASED_FORWARD_PER_SECOND;
+  private unleasedRefillMs = 0;
   private readonly segmenter = new GsoSegmenter();
   /** Where the segments of the super-packet being cut go (set before each `segment` call). */
   private segmentPeer = 0;
@@ -136,13 +152,43 @@ export class PlatFabric implements RemoteSink {
 
   /** RemoteSink: seals a packet (virtio header first) of virtual shard `shard` for its owner. */
   forward(buffer: Uint8Array, start: number, length: number, shard: number): void {
+    if (shard === UNLEASED_BLOCK) {
+      this.forwardUnleased(buffer, start, length);
+      return;
+    }
     const tableShard = shard < 0 ? -1 : shard % this.workers;
-    const vnet = this.vnetHdrBytes;
     if (tableShard < 0 || tableShard >= this.peerOfShard.length || this.peerOfShard[tableShard] < 0) {
       // No owner elsewhere (a table not installed yet, or one that just moved the shard here).
       this.counts.noRemoteOwner++;
       return;
     }
+    this.forwardTo(tableShard, buffer, start, length);
+  }
+
+  /** A packet to a pool block not learned yet: one copy to each table shard another node owns. */
+  private forwardUnleased(buffer: Uint8Array, start: number, length: number): void {
+    const now = performance.now();
+    const refill = ((now - this.unleasedRefillMs) * UNLEASED_FORWARD_PER_SECOND) / 1000;
+    this.unleasedTokens = Math.min(UNLEASED_FORWARD_PER_SECOND, this.unleasedTokens + refill);
+    this.unleasedRefillMs = now;
+    if (this.unleasedTokens < 1) {
+      this.counts.unleasedLimited++;
+      return;
+    }
+    this.unleasedTokens--;
+    let sent = 0;
+    for (let t = 0; t < this.peerOfShard.length; t++) {
+      if (this.peerOfShard[t] < 0) continue;
+      this.forwardTo(t, buffer, start, length);
+      sent++;
+    }
+    if (sent === 0) this.counts.noRemoteOwner++;
+    this.counts.unleased += sent;
+  }
+
+  /** Seals the packet for the owner of `tableShard` (a peer): whole, segmented, or checksum finished. */
+  private forwardTo(tableShard: number, buffer: Uint8Array, start: number, length: number): void {
+    const vnet = this.vnetHdrBytes;
     const ip = start + vnet;
     if (vnet > 0) {
       // A GSO super-packet: the fabric carries whole packets, so it is cut here as the kernel would cut it.
@@ -167,6 +213,8 @@ export class PlatFabric implements RemoteSink {
           buffer[field] = sum >>> 8;
           buffer[field + 1] = sum & 0xff;
         }
+        // Finished once: a second copy of the packet (UNLEASED_BLOCK) must not sum the checksum again.
+        buffer[start] &= ~VNET_NEEDS_CSUM;
       }
     }
     const protocol = buffer[ip] >>> 4 === 6 ? ETHERTYPE_IPV6 : ETHERTYPE_IPV4;
@@ -224,6 +272,8 @@ export class PlatFabric implements RemoteSink {
     out[i++] = this.counts.segmented;
     out[i++] = this.counts.gso;
     out[i++] = this.counts.noRemoteOwner;
+    out[i++] = this.counts.unleased;
+    out[i++] = this.counts.unleasedLimited;
     out[i++] = e.sendErrors;
     out[i++] = e.sendQueueFull;
     out[i++] = this.tableVersion;

@@ -120,6 +120,13 @@ export class BlockTable {
     return this.staticCount === 0 ? NO_SHARD : this.findStatic(slot, addressIndex, port);
   }
 
+  /** True when (protocol slot, address, port) lies in a dynamic block of the pool (leased or not). */
+  inBlock(slot: number, address: number, port: number): boolean {
+    return (
+      this.addressIndexOf(address >>> 0) >= 0 && port >= this.portFirst[slot] && port <= this.portLast[slot]
+    );
+  }
+
   /** Routes a static BIB entry (outside the dynamic port range) to `shard`. Control plane. */
   addStatic(slot: number, address: number, port: number, shard: number): void {
     const addressIndex = this.addressIndexOf(address >>> 0);

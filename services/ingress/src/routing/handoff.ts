@@ -28,9 +28,20 @@ export const HANDOFF_REMOTE = 2;
  * `buffer[start, start + length)`) of virtual shard `shard` for another node, and sends what it took at flush().
  */
 export interface RemoteSink {
+  /** A packet of virtual shard `shard` for its owner; UNLEASED_BLOCK: for every other node's table shard. */
   forward(buffer: Uint8Array, start: number, length: number, shard: number): void;
   flush(): void;
 }
+/**
+ * `lastShard` of an IPv4 packet sent to a pool block no shard of this node's table holds, in a cluster where
+ * other nodes own shards: the block may be one another node leased moments ago (this node learns it when
+ * that node's standby folds the lease, up to a flush interval later), so the fabric passes it to each
+ * other node's table shard (PlatFabric, rate-limited); the one that holds the block translates it.
+ */
+export const UNLEASED_BLOCK = -2;
+/** `ownerOf` for such a packet: a remote owner (>= workers), resolved by the fabric from UNLEASED_BLOCK. */
+const OWNER_UNLEASED = 0x7fffffff;
+
 /** Datagrams whose owner the steering worker remembers (direct-mapped, like the PLAT's fragment table). */
 export const FRAGMENT_ROUTES = 4096;
 /** A remembered datagram route is used for this long after its first fragment (RFC 791 reassembly scale). */
@@ -93,6 +104,13 @@ export class WorkerHandoff {
   private remote: RemoteSink | null = null;
   /** Packets of other nodes' shards passed to the fabric (here or through worker 0's ring). */
   remoteForwarded = 0;
+  /**
+   * Cluster nodes: IPv4 to a pool block this node's table does not hold goes to the fabric (UNLEASED_BLOCK)
+   * while another node owns a shard. Off on a single node, where such a packet is the local step's to drop.
+   */
+  forwardUnleasedBlocks = false;
+  private remoteOwnersVersion = -1;
+  private remoteOwners = false;
 
   /**
    * `wake(to)`: called once per publish that carried packets to worker `to` (at most once per batch
@@ -164,6 +182,22 @@ export class WorkerHandoff {
   private route(shard: number): number {
     this.lastShard = shard;
     return this.router.ownerOf(shard);
+  }
+
+  /** Routes an IPv4 packet by its pool block (`route`); an unleased block in a cluster: UNLEASED_BLOCK. */
+  private route4(slot: number, address: number, port: number): number {
+    const router = this.router;
+    const owner = this.route(router.shardOf4(slot, address, port));
+    if (owner !== -1 || !this.forwardUnleasedBlocks || !router.blocks.inBlock(slot, address, port))
+      return owner;
+    const table = router.table;
+    if (table.version !== this.remoteOwnersVersion) {
+      this.remoteOwnersVersion = table.version;
+      this.remoteOwners = table.owner.some((o) => o >= this.workers);
+    }
+    if (!this.remoteOwners) return -1;
+    this.lastShard = UNLEASED_BLOCK;
+    return OWNER_UNLEASED;
   }
 
   /** A packet of another node's shard: to the fabric here (worker 0), else to worker 0's ring. */
@@ -360,18 +394,17 @@ export class WorkerHandoff {
     const protocol = buffer[ip + 9];
     const l4 = ip + headerBytes;
     const end = ip + length;
-    const router = this.router;
     if (protocol === 6 || protocol === 17) {
       if (l4 + 4 > end) return -1;
       const port = (buffer[l4 + 2] << 8) | buffer[l4 + 3];
-      return this.route(router.shardOf4(protocol === 6 ? 0 : 1, this.word(buffer, ip + 16), port));
+      return this.route4(protocol === 6 ? 0 : 1, this.word(buffer, ip + 16), port);
     }
     if (protocol !== 1 || l4 + 8 > end) return -1;
     const type = buffer[l4];
     if (type === 0 || type === 8) {
       // Echo: the identifier is the query's "port" (RFC 6146 sec. 3.5.3).
       const id = (buffer[l4 + 4] << 8) | buffer[l4 + 5];
-      return this.route(router.shardOf4(2, this.word(buffer, ip + 16), id));
+      return this.route4(2, this.word(buffer, ip + 16), id);
     }
     if (type !== 3 && type !== 11 && type !== 12) return -1;
     // An ICMP error quotes the packet the subscriber's flow sent: its source is the pool address and port.
@@ -383,11 +416,11 @@ export class WorkerHandoff {
     const source = this.word(buffer, inner + 12);
     if (innerProtocol === 6 || innerProtocol === 17) {
       const port = (buffer[innerL4] << 8) | buffer[innerL4 + 1];
-      return this.route(router.shardOf4(innerProtocol === 6 ? 0 : 1, source, port));
+      return this.route4(innerProtocol === 6 ? 0 : 1, source, port);
     }
     if (innerProtocol === 1) {
       const id = (buffer[innerL4 + 4] << 8) | buffer[innerL4 + 5];
-      return this.route(router.shardOf4(2, source, id));
+      return this.route4(2, source, id);
     }
     return -1;
   }

@@ -11,6 +11,7 @@ export {
   HandoffCounters,
   type HandoffMemory,
   type RemoteSink,
+  UNLEASED_BLOCK,
   WorkerHandoff,
 } from './handoff.js';
 export { ShardRouter } from './router.js';
