@@ -19,6 +19,8 @@ export interface RoleSpec {
   handlerOptions: (counters: SharedArrayBuffer[]) => unknown;
   /** Longest a TUN read waits before the worker's idle hook runs (libs/tun default 100 ms). */
   pollTimeoutMs?: number;
+  /** Batches a TUN worker handles before it yields to its event loop under load (libs/tun default 64). */
+  yieldEveryBatches?: number;
   /** Role-specific fields of the status document. */
   details: () => Record<string, unknown>;
   /** Counters kept outside the layout (the PLAT's per-tenant figures), added to the status document's. */
@@ -50,6 +52,7 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
       handlerModule: spec.handlerModule,
       handlerOptions: spec.handlerOptions(counters),
       pollTimeoutMs: spec.pollTimeoutMs,
+      yieldEveryBatches: spec.yieldEveryBatches,
       onError: (error, queue) => log(`${spec.role}: queue ${queue}: ${error.message}`),
     });
     const running = queues;

@@ -15,6 +15,7 @@
 #include <node_api.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -277,17 +278,18 @@ static napi_value tun_set_vnet_hdr_size(napi_env env, napi_callback_info info) {
 }
 
 // readBatch(fd, buffer, offsetsOut, lengthsOut, maxPackets, timeoutMs[, packetMaxBytes[, headroomBytes
-//   [, wakeFd]]]) -> number of packets read (0 on timeout, -1 when woken through wakeFd with no packet).
+//   [, wakeFd[, socketFd]]]]) -> number of packets read (0 on timeout, -1 when woken through wakeFd with no
+//   packet, -2 when socketFd became readable with no packet and no wake: the caller's event loop reads it).
 // Waits up to timeoutMs for the queue (or the wake eventfd, when wakeFd >= 0) to become readable, then
 // reads packets back to back into buffer (each at offsets[i], headroomBytes after the end of the
 // previous one) until maxPackets were read, the queue is empty, or less than packetMaxBytes +
 // headroomBytes is left. The wake eventfd is reset only when it alone was readable (-1 returned): when
 // packets came too, it stays set and the next read returns -1 at once, so a wake is never lost.
 static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd, max_packets, timeout_ms, packet_max = PACKET_MAX_DEFAULT, headroom = 0, wake_fd = -1;
+  int32_t fd, max_packets, timeout_ms, packet_max = PACKET_MAX_DEFAULT, headroom = 0, wake_fd = -1, socket_fd = -1;
   uint8_t *buf;
   size_t buf_len, n_off, n_len;
   uint32_t *offsets, *lengths;
@@ -295,15 +297,18 @@ static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
       !get_u32s(env, argv[2], &offsets, &n_off) || !get_u32s(env, argv[3], &lengths, &n_len) ||
       !get_int(env, argv[4], &max_packets) || !get_int(env, argv[5], &timeout_ms) ||
       (argc >= 7 && !get_int(env, argv[6], &packet_max)) || (argc >= 8 && !get_int(env, argv[7], &headroom)) ||
-      (argc >= 9 && !get_int(env, argv[8], &wake_fd)))
+      (argc >= 9 && !get_int(env, argv[8], &wake_fd)) || (argc >= 10 && !get_int(env, argv[9], &socket_fd)))
     return throw_type(env, "readBatch(fd, buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, "
-                           "maxPackets, timeoutMs[, packetMaxBytes[, headroomBytes[, wakeFd]]])");
+                           "maxPackets, timeoutMs[, packetMaxBytes[, headroomBytes[, wakeFd[, socketFd]]]])");
   if (max_packets < 0 || (size_t)max_packets > n_off || (size_t)max_packets > n_len)
     return throw_type(env, "readBatch: maxPackets exceeds offsets/lengths capacity");
   if (packet_max <= 0 || headroom < 0) return throw_type(env, "readBatch: packetMaxBytes > 0, headroomBytes >= 0");
 
-  struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN, .revents = 0}, {.fd = wake_fd, .events = POLLIN, .revents = 0}};
-  nfds_t nfds = wake_fd >= 0 ? 2 : 1;
+  // poll(2) ignores entries with a negative fd: an absent wake or socket fd is simply never ready.
+  struct pollfd pfd[3] = {{.fd = fd, .events = POLLIN, .revents = 0},
+                          {.fd = wake_fd, .events = POLLIN, .revents = 0},
+                          {.fd = socket_fd, .events = POLLIN, .revents = 0}};
+  nfds_t nfds = socket_fd >= 0 ? 3 : wake_fd >= 0 ? 2 : 1;
   int pr;
   do {
     pr = poll(pfd, nfds, timeout_ms);
@@ -313,10 +318,12 @@ static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
     else return throw_errno(env, errno, "poll", "on the TUN queue");
   }
   if (pr > 0 && (pfd[0].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the TUN queue");
-  if (pr > 0 && nfds == 2 && (pfd[1].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the wake eventfd");
+  if (pr > 0 && wake_fd >= 0 && (pfd[1].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the wake eventfd");
+  if (pr > 0 && socket_fd >= 0 && (pfd[2].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the socket");
 
   int count = 0;
-  if (pr > 0 && !(pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) && nfds == 2 && (pfd[1].revents & POLLIN)) {
+  bool tun_ready = pr > 0 && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP));
+  if (pr > 0 && !tun_ready && wake_fd >= 0 && (pfd[1].revents & POLLIN)) {
     // Woken by another thread with no packet on the queue: reset the eventfd (non-blocking) and say so.
     uint64_t value;
     ssize_t n;
@@ -326,6 +333,12 @@ static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
     napi_value woken;
     CHECK_NAPI(env, napi_create_int32(env, -1, &woken));
     return woken;
+  }
+  if (pr > 0 && !tun_ready && socket_fd >= 0 && (pfd[2].revents & (POLLIN | POLLERR))) {
+    // The caller's socket has datagrams and the queue has none: return, so its event loop reads them.
+    napi_value readable;
+    CHECK_NAPI(env, napi_create_int32(env, -2, &readable));
+    return readable;
   }
   if (pr > 0) {
     size_t pos = 0;

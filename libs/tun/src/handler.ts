@@ -55,6 +55,12 @@ export interface QueueHandler {
    * published just before the announcement (and so did not wake) and the wait.
    */
   hasWork?(): boolean;
+  /**
+   * A socket this handler reads on the worker's event loop (a cluster PLAT's fabric), asked before each
+   * read: the read's wait also ends when it becomes readable, and the loop then yields to the event loop
+   * at once instead of waiting out the poll timeout with the socket's buffer filling. -1: none.
+   */
+  socketFd?(): number;
   /** Called once after the loop stopped, before the worker exits. */
   onStop?(): void | Promise<void>;
 }

@@ -35,7 +35,9 @@ export interface TunNative {
    * 0 on timeout. packetMaxBytes must cover the device's largest packet: the kernel cuts a longer
    * one short without telling. With wakeFd (from createWakeFd) the wait also ends when another thread
    * calls wake(wakeFd): -1 is returned when that happened and no packet was waiting (the eventfd is
-   * reset then; when packets came as well it stays set, so the next read returns -1 at once).
+   * reset then; when packets came as well it stays set, so the next read returns -1 at once). With
+   * socketFd the wait also ends when that socket is readable: -2 is returned when it is and neither a
+   * packet nor a wake came (nothing is read from it: the caller's event loop does that).
    */
   readBatch(
     fd: number,
@@ -47,6 +49,7 @@ export interface TunNative {
     packetMaxBytes?: number,
     headroomBytes?: number,
     wakeFd?: number,
+    socketFd?: number,
   ): number;
   /** A wake eventfd (non-blocking, close-on-exec) for readBatch's wakeFd; close it with close(fd). */
   createWakeFd(): number;

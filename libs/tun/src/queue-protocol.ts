@@ -19,7 +19,8 @@ export const Stat = {
   idleWaits: 3,
   handlerErrors: 4,
   wakes: 5,
-  slots: 6,
+  socketWakes: 6,
+  slots: 7,
 } as const;
 
 export interface QueueWorkerData {
@@ -39,6 +40,7 @@ export interface QueueWorkerData {
   packetMaxBytes: number;
   headroomBytes: number;
   pollTimeoutMs: number;
+  yieldEveryBatches: number;
   control: SharedArrayBuffer;
   stats: SharedArrayBuffer;
   /** Wake eventfd of each queue of the device, by queue index (-1 for a queue not started). */

@@ -19,9 +19,6 @@ import {
   type WorkerToMain,
 } from './queue-protocol.js';
 
-// Yield to the worker's event loop this often even under constant load, so timers and messages a
-// handler relies on still run.
-const YIELD_EVERY_BATCHES = 64;
 const HANDLER_ERRORS_REPORTED_MAX = 10;
 
 const data = workerData as QueueWorkerData;
@@ -42,6 +39,9 @@ async function start(): Promise<void> {
   const offsets = new Uint32Array(data.batchPackets);
   const lengths = new Uint32Array(data.batchPackets);
   const { fd, batchPackets, pollTimeoutMs, packetMaxBytes, headroomBytes, wakeFds } = data;
+  // Yield to the worker's event loop this often even under constant load, so timers, messages and
+  // sockets a handler relies on still run.
+  const { yieldEveryBatches } = data;
   const wakeFd = wakeFds[data.queueIndex];
   const wakeWord = data.queueIndex * WAKE_WORD_STRIDE;
   const wakeQueue = (queueIndex: number): void => {
@@ -90,6 +90,7 @@ async function start(): Promise<void> {
   const onIdle = handler.onIdle?.bind(handler);
   const onWake = handler.onWake?.bind(handler) ?? onIdle;
   const hasWork = handler.hasWork?.bind(handler);
+  const socketFd = handler.socketFd?.bind(handler);
   const callback = (fn: () => void): void => {
     try {
       fn();
@@ -113,7 +114,7 @@ async function start(): Promise<void> {
 
   const run = (): void => {
     try {
-      for (let i = 0; i < YIELD_EVERY_BATCHES; i++) {
+      for (let i = 0; i < yieldEveryBatches; i++) {
         if (Atomics.load(control, Control.stop) !== 0) {
           void finish();
           return;
@@ -132,8 +133,14 @@ async function start(): Promise<void> {
           packetMaxBytes,
           headroomBytes,
           wakeFd,
+          socketFd?.() ?? -1,
         );
         Atomics.store(wakeWords, wakeWord, 0);
+        if (count === -2) {
+          // The handler's socket is readable and the TUN is not: let the event loop read it now.
+          stats[Stat.socketWakes]++;
+          break;
+        }
         if (count < 0 || (count === 0 && pending)) {
           // Woken (another worker passed work, or stop) with nothing on the TUN: take the work, read again.
           stats[Stat.wakes]++;

@@ -44,6 +44,12 @@ export interface StartQueuesOptions {
    * and context.wakeQueue end a wait at once.
    */
   pollTimeoutMs?: number;
+  /**
+   * Batches a worker handles before it yields to its event loop under constant load (its timers, messages
+   * and sockets run then). Default 64; 1 for a handler that also reads a socket on that loop (a cluster
+   * PLAT's fabric: libuv reads at most 32 datagrams per loop turn).
+   */
+  yieldEveryBatches?: number;
   /** Longest start waits for every handler to load. Default 30 s. */
   startTimeoutMs?: number;
   /** Longest stop waits for a worker before terminating it. Default 10 s. */
@@ -62,6 +68,8 @@ export interface QueueStats {
   handlerErrors: number;
   /** Reads ended early by another worker's wakeQueue with no packet on the TUN (onWake ran). */
   wakes: number;
+  /** Reads ended early by the handler's socket (socketFd) with no packet on the TUN: the loop yielded. */
+  socketWakes: number;
 }
 
 export interface RunningQueue {
@@ -104,6 +112,7 @@ const readStats = (s: Float64Array): QueueStats => ({
   idleWaits: s[Stat.idleWaits],
   handlerErrors: s[Stat.handlerErrors],
   wakes: s[Stat.wakes],
+  socketWakes: s[Stat.socketWakes],
 });
 
 interface QueueRuntime {
@@ -122,6 +131,7 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
   const headroomBytes = options.headroomBytes ?? 0;
   const bufferBytes = options.bufferBytes ?? 1 << 20;
   const pollTimeoutMs = options.pollTimeoutMs ?? 100;
+  const yieldEveryBatches = options.yieldEveryBatches ?? 64;
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
   const invalid = (message: string) => new TunError(TunErrorCode.invalidOptions, `startQueues: ${message}`);
@@ -137,6 +147,8 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
   }
   if (!(pollTimeoutMs >= 1 && pollTimeoutMs <= 10_000))
     throw invalid(`pollTimeoutMs must be 1..10000, got ${pollTimeoutMs}`);
+  if (!(Number.isInteger(yieldEveryBatches) && yieldEveryBatches >= 1 && yieldEveryBatches <= 4096))
+    throw invalid(`yieldEveryBatches must be an integer 1..4096, got ${yieldEveryBatches}`);
   const onError =
     options.onError ??
     ((error: TunError, queueIndex: number) =>
@@ -182,6 +194,7 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
       packetMaxBytes,
       headroomBytes,
       pollTimeoutMs,
+      yieldEveryBatches,
       control: controlBuffer,
       stats: statsBuffer,
       wakeFds,
@@ -361,6 +374,7 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
         idleWaits: 0,
         handlerErrors: 0,
         wakes: 0,
+        socketWakes: 0,
       };
       for (const q of queues) {
         const s = q.stats();
@@ -370,6 +384,7 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
         total.idleWaits += s.idleWaits;
         total.handlerErrors += s.handlerErrors;
         total.wakes += s.wakes;
+        total.socketWakes += s.socketWakes;
       }
       return total;
     },

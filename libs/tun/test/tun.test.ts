@@ -134,6 +134,47 @@ describe('libs/tun addon on a real kernel', () => {
     );
   });
 
+  it('a read also ends when its socketFd becomes readable (-2), leaves it unread, and a wake comes first', () => {
+    // The socket stand-in is an eventfd: readable once written, and nothing but the test reads it.
+    const tun = openTun({ name: 'x64t-sk', netnsPath: nsPath });
+    devices.push(tun);
+    const native = loadNative();
+    const socket = native.createWakeFd();
+    const wake = native.createWakeFd();
+    const read = (timeoutMs: number) => {
+      const started = performance.now();
+      const count = native.readBatch(
+        tun.fds[0],
+        Buffer.alloc(TUN_PACKET_MAX_BYTES),
+        new Uint32Array(1),
+        new Uint32Array(1),
+        1,
+        timeoutMs,
+        TUN_PACKET_MAX_BYTES,
+        0,
+        wake,
+        socket,
+      );
+      return { count, ms: performance.now() - started };
+    };
+    try {
+      const idle = read(60);
+      expect(idle.count, 'nothing readable: a timeout').toBe(0);
+      expect(idle.ms).toBeGreaterThanOrEqual(50);
+      native.wake(socket);
+      const first = read(5000);
+      expect(first.count).toBe(-2);
+      expect(first.ms, 'returned at once, not at the timeout').toBeLessThan(1000);
+      expect(read(5000).count, 'the socket was left for its reader').toBe(-2);
+      native.wake(wake);
+      expect(read(5000).count, 'a wake is reported (and reset) before the socket').toBe(-1);
+      expect(read(5000).count).toBe(-2);
+    } finally {
+      native.close(socket);
+      native.close(wake);
+    }
+  });
+
   it('a read on a closed queue throws EBADF instead of returning an empty batch', () => {
     const tun = openTun({ name: 'x64t-cl', netnsPath: nsPath });
     const fd = tun.fds[0];

@@ -421,6 +421,15 @@ export class FabricEndpoint {
   }
 
   /**
+   * The socket's file descriptor, for a reader that waits on other fds between event loop turns (libs/tun
+   * readBatch's socketFd), or -1. Node 20 has no public accessor; its UDP handle carries the fd on Unix.
+   */
+  get fd(): number {
+    const handle = (this.socket as unknown as { _handle?: { fd?: unknown } })._handle;
+    return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : -1;
+  }
+
+  /**
    * Forwards a batch of inner packets of `shard` (epoch `epoch`) to member `nodeId`; returns how many
    * were handed to the kernel. Packets too big or for an unknown member are counted, not thrown.
    */

@@ -3,6 +3,7 @@
 // id from another address are each dropped and counted by name; garbage never throws.
 import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
+import { fstatSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fewestCollections } from '../../../test/support/collections.js';
 import {
@@ -124,6 +125,14 @@ describe('fabric: GENEVE frames between members', () => {
     expect(received).toEqual(
       batch.map((p) => ({ payload: [...p], shard: shardOfB, epoch: table.epoch[shardOfB] })),
     );
+  });
+
+  it("exposes its socket's file descriptor (a TUN reader waits on it), and it is the bound UDP socket", async () => {
+    const { a, b } = await pair();
+    expect(a.fd).toBeGreaterThan(2);
+    expect(fstatSync(a.fd).isSocket()).toBe(true);
+    expect(fstatSync(b.fd).isSocket()).toBe(true);
+    expect(b.fd).not.toBe(a.fd);
   });
 
   it('frames enqueued past the end of the send ring go out with their own bytes: a slot is sealed again only after its datagram left', async () => {

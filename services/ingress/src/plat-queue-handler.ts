@@ -441,6 +441,7 @@ export const createQueueHandler: CreateQueueHandler = async (
       ? await PlatFabric.start(options.cluster, workers, context.vnetHdrBytes, handoff, translate)
       : null;
   handoff.setRemote(fabric);
+  const fabricFd = fabric?.endpoint.fd ?? -1;
   handoff.forwardUnleasedBlocks = options.cluster !== undefined;
   const fabricBase = layout.index(fabricGaugeNames[0]);
   const gaugeRemote = layout.index('cluster.remoteForwarded');
@@ -696,6 +697,10 @@ export const createQueueHandler: CreateQueueHandler = async (
     },
     hasWork() {
       return handoff.workers > 1 && handoff.hasIncoming();
+    },
+    // Worker 0 of a cluster node reads the fabric socket on its event loop: its frames end a TUN wait.
+    socketFd() {
+      return fabricFd;
     },
     async onStop() {
       stopping = true;
