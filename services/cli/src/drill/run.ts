@@ -87,13 +87,23 @@ async function servingNodes(nodes: readonly DrillNode[]): Promise<{ sessions: nu
   return { sessions, ids };
 }
 
+/** How long `--node serving` waits for a node to serve (a takeover or a restart still under way). */
+const SERVING_WAIT_MS = 10_000;
+
 async function resolveNode(options: DrillOptions): Promise<DrillNode> {
   if (options.node !== 'serving') return findNode(options.target, options.node);
-  for (const node of options.target.nodes) {
-    const doc = await statusOf(node);
-    if (serving(doc)) return node;
+  const deadline = Date.now() + SERVING_WAIT_MS;
+  for (;;) {
+    for (const node of options.target.nodes) {
+      const doc = await statusOf(node);
+      if (serving(doc)) return node;
+    }
+    if (Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new DrillError("--node serving: no node's status shows state.serving > 0");
+  throw new DrillError(
+    `--node serving: no node's status showed state.serving > 0 within ${SERVING_WAIT_MS / 1000} s — check that the nodes run and reach NATS (xlat64 status)`,
+  );
 }
 
 /** Starts the recorder in the server's namespace; resolves when it listens. Returns its PID and log. */
