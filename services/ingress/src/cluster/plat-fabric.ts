@@ -70,7 +70,8 @@ export class PlatFabric implements RemoteSink {
     unleased: 0,
     unleasedLimited: 0,
   };
-  private unleasedTokens = UNLEASED_FORWARD_PER_SECOND;
+  private readonly unleasedPerSecond: number;
+  private unleasedTokens: number;
   private unleasedRefillMs = 0;
   private readonly segmenter = new GsoSegmenter();
   /** Where the segments of the super-packet being cut go (set before each `segment` call). */
@@ -98,8 +99,11 @@ export class PlatFabric implements RemoteSink {
     private readonly workers: number,
     private readonly vnetHdrBytes: number,
     private readonly handoff: WorkerHandoff,
+    unleasedPerSecond: number,
   ) {
     this.endpoint = endpoint;
+    this.unleasedPerSecond = unleasedPerSecond;
+    this.unleasedTokens = unleasedPerSecond;
   }
 
   /**
@@ -112,6 +116,7 @@ export class PlatFabric implements RemoteSink {
     vnetHdrBytes: number,
     handoff: WorkerHandoff,
     translate: (buffer: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number) => void,
+    options: { unleasedPerSecond?: number } = {},
   ): Promise<PlatFabric> {
     const codec = new FabricCodec({
       nodeId: cluster.nodeId,
@@ -128,7 +133,13 @@ export class PlatFabric implements RemoteSink {
       onPacket: (frame, offset, length, fields) =>
         fabric?.receive(frame as Buffer, offset, length, fields, translate),
     });
-    fabric = new PlatFabric(endpoint, workers, vnetHdrBytes, handoff);
+    fabric = new PlatFabric(
+      endpoint,
+      workers,
+      vnetHdrBytes,
+      handoff,
+      options.unleasedPerSecond ?? UNLEASED_FORWARD_PER_SECOND,
+    );
     return fabric;
   }
 
@@ -168,8 +179,8 @@ export class PlatFabric implements RemoteSink {
   /** A packet to a pool block not learned yet: one copy to each table shard another node owns. */
   private forwardUnleased(buffer: Uint8Array, start: number, length: number): void {
     const now = performance.now();
-    const refill = ((now - this.unleasedRefillMs) * UNLEASED_FORWARD_PER_SECOND) / 1000;
-    this.unleasedTokens = Math.min(UNLEASED_FORWARD_PER_SECOND, this.unleasedTokens + refill);
+    const refill = ((now - this.unleasedRefillMs) * this.unleasedPerSecond) / 1000;
+    this.unleasedTokens = Math.min(this.unleasedPerSecond, this.unleasedTokens + refill);
     this.unleasedRefillMs = now;
     if (this.unleasedTokens < 1) {
       this.counts.unleasedLimited++;
