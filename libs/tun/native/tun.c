@@ -19,7 +19,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -441,6 +444,117 @@ static napi_value tun_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Bytes one address takes in sendBatch's `addresses` (room for a struct sockaddr_in6).
+#define UDP_ADDRESS_BYTES 32
+
+// udpAddress(host: string, port, out: Uint8Array, offset) -> the sockaddr's length (16 for IPv4, 28 for
+// IPv6), written at out[offset, offset + UDP_ADDRESS_BYTES). The host is an IP literal (inet_pton).
+static napi_value udp_address(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char host[64];
+  size_t host_len = 0;
+  int32_t port, offset;
+  uint8_t *out;
+  size_t out_len;
+  if (argc < 4 || napi_get_value_string_utf8(env, argv[0], host, sizeof host, &host_len) != napi_ok ||
+      !get_int(env, argv[1], &port) || !get_bytes(env, argv[2], &out, &out_len) || !get_int(env, argv[3], &offset))
+    return throw_type(env, "udpAddress(host: string, port, out: Uint8Array, offset)");
+  if (port < 0 || port > 65535 || offset < 0 || (size_t)offset + UDP_ADDRESS_BYTES > out_len)
+    return throw_type(env, "udpAddress: port 0..65535 and room for the address at offset");
+  uint8_t *at = out + offset;
+  memset(at, 0, UDP_ADDRESS_BYTES);
+  int32_t length;
+  struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+  if (inet_pton(AF_INET, host, &v4.sin_addr) == 1) {
+    memcpy(at, &v4, sizeof v4);
+    length = sizeof v4;
+  } else if (inet_pton(AF_INET6, host, &v6.sin6_addr) == 1) {
+    memcpy(at, &v6, sizeof v6);
+    length = sizeof v6;
+  } else {
+    return throw_type(env, "udpAddress: the host is not an IPv4 or IPv6 address");
+  }
+  napi_value result;
+  CHECK_NAPI(env, napi_create_int32(env, length, &result));
+  return result;
+}
+
+// sendBatch(fd, buffer, offsets, lengths, count, peerOf: Int32Array, addresses: Uint8Array,
+//   errors: Int32Array) -> how many of the `count` datagrams were handed to the kernel or failed, in order.
+// Datagram i is buffer[offsets[i], + lengths[i]) to the address at addresses[peerOf[i] * 32] (udpAddress),
+// sent with sendmmsg(2) in chunks of 64 on the non-blocking socket `fd`. It stops at the first datagram
+// the socket buffer has no room for (EAGAIN): the caller sends the rest another way. A datagram the kernel
+// refuses for another reason (EMSGSIZE, EINVAL, an ICMP error reported on the socket) is skipped and
+// counted in errors[0]; EBADF throws.
+#define SEND_CHUNK 64
+static napi_value udp_send_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, count;
+  uint8_t *buf, *addrs;
+  size_t buf_len, n_off, n_len, n_peer, addrs_len, n_err;
+  uint32_t *offsets, *lengths;
+  int32_t *peer_of, *errors;
+  napi_typedarray_type type;
+  void *ptr;
+  napi_value ab;
+  size_t byte_offset;
+  if (argc < 8 || !get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], &buf, &buf_len) ||
+      !get_u32s(env, argv[2], &offsets, &n_off) || !get_u32s(env, argv[3], &lengths, &n_len) ||
+      !get_int(env, argv[4], &count) || !get_bytes(env, argv[6], &addrs, &addrs_len))
+    return throw_type(env, "sendBatch(fd, buffer, offsets: Uint32Array, lengths: Uint32Array, count, "
+                           "peerOf: Int32Array, addresses: Uint8Array, errors: Int32Array)");
+  if (napi_get_typedarray_info(env, argv[5], &type, &n_peer, &ptr, &ab, &byte_offset) != napi_ok ||
+      type != napi_int32_array)
+    return throw_type(env, "sendBatch: peerOf must be an Int32Array");
+  peer_of = ptr;
+  if (napi_get_typedarray_info(env, argv[7], &type, &n_err, &ptr, &ab, &byte_offset) != napi_ok ||
+      type != napi_int32_array || n_err < 1)
+    return throw_type(env, "sendBatch: errors must be an Int32Array of length >= 1");
+  errors = ptr;
+  if (count < 0 || (size_t)count > n_off || (size_t)count > n_len || (size_t)count > n_peer)
+    return throw_type(env, "sendBatch: count exceeds offsets/lengths/peerOf length");
+
+  struct mmsghdr msgs[SEND_CHUNK];
+  struct iovec iov[SEND_CHUNK];
+  int done = 0;
+  while (done < count) {
+    int n = count - done < SEND_CHUNK ? count - done : SEND_CHUNK;
+    for (int k = 0; k < n; k++) {
+      int i = done + k;
+      size_t off = offsets[i], len = lengths[i];
+      size_t at = (size_t)peer_of[i] * UDP_ADDRESS_BYTES;
+      if (off > buf_len || len > buf_len - off) return throw_type(env, "sendBatch: a datagram lies outside the buffer");
+      if (peer_of[i] < 0 || at + UDP_ADDRESS_BYTES > addrs_len) return throw_type(env, "sendBatch: peerOf names no address");
+      struct sockaddr *sa = (struct sockaddr *)(addrs + at);
+      iov[k].iov_base = buf + off;
+      iov[k].iov_len = len;
+      memset(&msgs[k], 0, sizeof msgs[k]);
+      msgs[k].msg_hdr.msg_name = sa;
+      msgs[k].msg_hdr.msg_namelen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+      msgs[k].msg_hdr.msg_iov = &iov[k];
+      msgs[k].msg_hdr.msg_iovlen = 1;
+    }
+    int sent = sendmmsg(fd, msgs, (unsigned)n, MSG_DONTWAIT);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EBADF) return throw_errno(env, errno, "sendmmsg", "on the fabric socket");
+      errors[0]++; // the first datagram of the chunk failed: skip it, send the rest
+      done++;
+      continue;
+    }
+    done += sent;
+  }
+  napi_value result;
+  CHECK_NAPI(env, napi_create_int32(env, done, &result));
+  return result;
+}
+
 static napi_value constants(napi_env env) {
   napi_value obj, v;
   napi_create_object(env, &obj);
@@ -469,6 +583,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"createWakeFd", NULL, tun_create_wake_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"wake", NULL, tun_wake, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, tun_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"udpAddress", NULL, udp_address, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendBatch", NULL, udp_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"constants", NULL, NULL, NULL, NULL, constants(env), napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -51,6 +51,27 @@ export interface TunNative {
     wakeFd?: number,
     socketFd?: number,
   ): number;
+  /**
+   * Writes the socket address of `host` (an IPv4 or IPv6 literal) and `port` at out[offset, offset + 32)
+   * for sendBatch's `addresses`; returns its length (16 or 28).
+   */
+  udpAddress(host: string, port: number, out: Uint8Array, offset: number): number;
+  /**
+   * Sends datagrams i < count (buffer[offsets[i], + lengths[i]) to the address at addresses[peerOf[i] * 32])
+   * on the non-blocking UDP socket `fd` with sendmmsg(2), 64 per system call. Returns how many were handed
+   * to the kernel or refused (refusals counted in errors[0]); it stops at the first one the socket buffer
+   * has no room for, which the caller sends another way.
+   */
+  sendBatch(
+    fd: number,
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+    peerOf: Int32Array,
+    addresses: Uint8Array,
+    errors: Int32Array,
+  ): number;
   /** A wake eventfd (non-blocking, close-on-exec) for readBatch's wakeFd; close it with close(fd). */
   createWakeFd(): number;
   /** Wakes a readBatch waiting on this eventfd (or makes the next one return -1 at once). Any thread. */

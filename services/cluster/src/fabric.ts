@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { loadNative, type TunNative } from '../../../libs/tun/src/index.js';
 import { ClusterError, configError } from './errors.js';
 import {
   FABRIC_MACS,
@@ -324,11 +325,15 @@ export interface FabricEndpointOptions {
   onPacket: (frame: Uint8Array, offset: number, length: number, fields: FabricFields) => void;
   /** Frame slots of the send ring (default 1024); a test makes it small to wrap it. */
   sendSlots?: number;
+  /** Send with sendmmsg where the addon loads (default true); false: dgram only (a test of that path). */
+  batchSend?: boolean;
 }
 
 /**
- * The fabric's UDP socket. Sending is batched per call (send() takes a batch for one peer), but Node's
- * dgram has no sendmmsg: each frame is one send syscall, so the batch saves JS work, not syscalls.
+ * The fabric's UDP socket. A flush sends its frames with sendmmsg(2) through the libs/tun addon (64
+ * frames per system call) while nothing waits in libuv's send queue; what the socket buffer has no room
+ * for, and everything when the addon or the socket's fd is unavailable, goes through Node's dgram, one
+ * send per frame.
  */
 export class FabricEndpoint {
   readonly codec: FabricCodec;
@@ -366,6 +371,16 @@ export class FabricEndpoint {
   sendErrors = 0;
   /** Frames dropped because the next slot was still held by a send the kernel had not taken yet. */
   sendQueueFull = 0;
+  /** Frames sent by sendmmsg (the rest of `sent` went through dgram). */
+  sentBatched = 0;
+  /** sendmmsg through the addon (null: not loadable here; dgram sends everything). */
+  private readonly native: TunNative | null;
+  /** Each peer's socket address for sendBatch, 32 bytes apart (setPeers). */
+  private addresses = new Uint8Array(0);
+  private readonly batchOffsets: Uint32Array;
+  private readonly batchLengths: Uint32Array;
+  private readonly batchPeers: Int32Array;
+  private readonly batchErrors = new Int32Array(1);
 
   private constructor(options: FabricEndpointOptions, socket: Socket) {
     this.codec = options.codec;
@@ -377,6 +392,10 @@ export class FabricEndpoint {
     this.callbackSeqs = new Float64Array(this.slots);
     this.pendingPeer = new Int32Array(this.slots);
     this.pendingLength = new Int32Array(this.slots);
+    this.native = options.batchSend === false ? null : loadSendBatch();
+    this.batchOffsets = new Uint32Array(this.slots);
+    this.batchLengths = new Uint32Array(this.slots);
+    this.batchPeers = new Int32Array(this.slots);
     socket.on('message', (frame: Buffer, from: RemoteInfo) => {
       if (this.codec.open(frame, frame.length, from.address) === FABRIC_ACCEPT) {
         options.onPacket(frame, FABRIC_HEADER_BYTES, frame.length - FABRIC_HEADER_BYTES, this.codec.received);
@@ -507,6 +526,39 @@ export class FabricEndpoint {
     const count = this.pendingCount;
     if (count === 0) return 0;
     const peers = this.peerList;
+    const fd = this.native === null ? -1 : this.fd;
+    if (fd >= 0 && this.socket.getSendQueueCount() === 0) {
+      // In slot order: a slot handed to the kernel is free again at once (sendmmsg copied it).
+      for (let i = 0; i < count; i++) {
+        const slot = (this.pendingFrom + i) % this.slots;
+        this.batchOffsets[i] = slot * SLOT_BYTES;
+        this.batchLengths[i] = this.pendingLength[slot];
+        this.batchPeers[i] = this.pendingPeer[slot];
+      }
+      const errorsBefore = this.batchErrors[0];
+      const done = this.native!.sendBatch(
+        fd,
+        this.ring,
+        this.batchOffsets,
+        this.batchLengths,
+        count,
+        this.batchPeers,
+        this.addresses,
+        this.batchErrors,
+      );
+      this.sendErrors += this.batchErrors[0] - errorsBefore;
+      this.sentBatched += done;
+      for (let i = 0; i < done; i++) this.slotSeq[(this.pendingFrom + i) % this.slots] = 0;
+      // The socket buffer is full: the rest through dgram, which queues them until it has room.
+      for (let i = done; i < count; i++) {
+        const slot = (this.pendingFrom + i) % this.slots;
+        this.transmit(slot, this.pendingLength[slot], peers[this.pendingPeer[slot]]);
+      }
+      this.sent += count;
+      this.pendingFrom = (this.pendingFrom + count) % this.slots;
+      this.pendingCount = 0;
+      return count;
+    }
     // Every pending frame names a listed peer (setPeers flushes before it changes the list).
     for (let p = 0; p < peers.length; p++) {
       for (let i = 0; i < count; i++) {
@@ -540,6 +592,11 @@ export class FabricEndpoint {
   setPeers(peers: readonly FabricPeer[]): void {
     this.flush();
     this.peerList = peers.map((p) => ({ nodeId: p.nodeId, host: p.host, port: p.port }));
+    const addresses = new Uint8Array(Math.max(1, peers.length) * UDP_ADDRESS_BYTES);
+    if (this.native !== null)
+      for (const [i, p] of peers.entries())
+        this.native.udpAddress(p.host, p.port, addresses, i * UDP_ADDRESS_BYTES);
+    this.addresses = addresses;
   }
 
   async stop(): Promise<void> {
@@ -548,3 +605,16 @@ export class FabricEndpoint {
 }
 
 assert.ok(FABRIC_DROP_REASONS.length < 255, 'drop codes fit a byte');
+
+/** Bytes per address in sendBatch's `addresses` (libs/tun native: room for a sockaddr_in6). */
+const UDP_ADDRESS_BYTES = 32;
+
+/** The addon's sendmmsg, or null where it cannot load (no addon built): dgram sends every frame then. */
+function loadSendBatch(): TunNative | null {
+  try {
+    const native = loadNative();
+    return typeof native.sendBatch === 'function' ? native : null;
+  } catch {
+    return null;
+  }
+}
