@@ -35,7 +35,7 @@ function diagnostics(): string {
     const s = nodeStatus(n);
     const c = Object.fromEntries(
       Object.entries(s?.counters ?? {}).filter(([k]) =>
-        /^(fabric|cluster|state\.|nat\.sessions|drop)/.test(k),
+        /^(fabric|cluster|state\.|replication\.|nat\.sessions|drop)/.test(k),
       ),
     );
     return `--- ${n.id}: ${JSON.stringify(s?.cluster)} ${JSON.stringify(c)}\n${fileText(`${RUN}/${n.id}.log`).slice(-1500)}`;

@@ -555,6 +555,51 @@ static napi_value udp_send_batch(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// recvBatch(fd, buffer, slotBytes, maxCount, lengths: Uint32Array, sources: Uint8Array) -> count.
+// Reads up to maxCount waiting datagrams from the non-blocking UDP socket `fd` with one recvmmsg(2):
+// datagram i lands at buffer[i * slotBytes] (lengths[i] bytes; 0 when it was longer than a slot and cut)
+// and its sender's socket address at sources[i * 32]. 0 when nothing waits.
+static napi_value udp_recv_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, slot_bytes, max_count;
+  uint8_t *buf, *sources;
+  size_t buf_len, n_len, sources_len;
+  uint32_t *lengths;
+  if (argc < 6 || !get_int(env, argv[0], &fd) || !get_bytes(env, argv[1], &buf, &buf_len) ||
+      !get_int(env, argv[2], &slot_bytes) || !get_int(env, argv[3], &max_count) ||
+      !get_u32s(env, argv[4], &lengths, &n_len) || !get_bytes(env, argv[5], &sources, &sources_len))
+    return throw_type(env, "recvBatch(fd, buffer: Uint8Array, slotBytes, maxCount, lengths: Uint32Array, "
+                           "sources: Uint8Array)");
+  if (slot_bytes <= 0 || max_count < 0 || max_count > SEND_CHUNK || (size_t)max_count > n_len ||
+      (size_t)max_count * (size_t)slot_bytes > buf_len || (size_t)max_count * UDP_ADDRESS_BYTES > sources_len)
+    return throw_type(env, "recvBatch: maxCount (at most 64) slots must fit buffer, lengths and sources");
+  struct mmsghdr msgs[SEND_CHUNK];
+  struct iovec iov[SEND_CHUNK];
+  for (int i = 0; i < max_count; i++) {
+    iov[i].iov_base = buf + (size_t)i * (size_t)slot_bytes;
+    iov[i].iov_len = (size_t)slot_bytes;
+    memset(&msgs[i], 0, sizeof msgs[i]);
+    msgs[i].msg_hdr.msg_name = sources + (size_t)i * UDP_ADDRESS_BYTES;
+    msgs[i].msg_hdr.msg_namelen = UDP_ADDRESS_BYTES;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  int n;
+  do {
+    n = max_count == 0 ? 0 : recvmmsg(fd, msgs, (unsigned)max_count, MSG_DONTWAIT, NULL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EBADF) return throw_errno(env, errno, "recvmmsg", "on the fabric socket");
+    n = 0; // EAGAIN (nothing waits) or an error reported on the socket (an ICMP error): nothing read
+  }
+  for (int i = 0; i < n; i++) lengths[i] = (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : msgs[i].msg_len;
+  napi_value result;
+  CHECK_NAPI(env, napi_create_int32(env, n, &result));
+  return result;
+}
+
 static napi_value constants(napi_env env) {
   napi_value obj, v;
   napi_create_object(env, &obj);
@@ -585,6 +630,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"close", NULL, tun_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"udpAddress", NULL, udp_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendBatch", NULL, udp_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"recvBatch", NULL, udp_recv_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"constants", NULL, NULL, NULL, NULL, constants(env), napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

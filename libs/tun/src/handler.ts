@@ -61,6 +61,12 @@ export interface QueueHandler {
    * at once instead of waiting out the poll timeout with the socket's buffer filling. -1: none.
    */
   socketFd?(): number;
+  /**
+   * Called when socketFd() became readable and the TUN had nothing: read the socket here (a batch) instead
+   * of waiting for the event loop's turn. Without onSocket the loop yields to the event loop instead.
+   * While the socket keeps the wait short, onIdle may not run: do what is due there too (timers).
+   */
+  onSocket?(): void;
   /** Called once after the loop stopped, before the worker exits. */
   onStop?(): void | Promise<void>;
 }

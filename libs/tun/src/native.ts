@@ -72,6 +72,19 @@ export interface TunNative {
     addresses: Uint8Array,
     errors: Int32Array,
   ): number;
+  /**
+   * Reads up to maxCount (at most 64) waiting datagrams from the non-blocking UDP socket `fd` with one
+   * recvmmsg(2): datagram i at buffer[i * slotBytes] (lengths[i] bytes, 0 when cut for being longer than a
+   * slot), its sender's socket address at sources[i * 32]. Returns the count (0: nothing waits).
+   */
+  recvBatch(
+    fd: number,
+    buffer: Uint8Array,
+    slotBytes: number,
+    maxCount: number,
+    lengths: Uint32Array,
+    sources: Uint8Array,
+  ): number;
   /** A wake eventfd (non-blocking, close-on-exec) for readBatch's wakeFd; close it with close(fd). */
   createWakeFd(): number;
   /** Wakes a readBatch waiting on this eventfd (or makes the next one return -1 at once). Any thread. */

@@ -91,6 +91,7 @@ async function start(): Promise<void> {
   const onWake = handler.onWake?.bind(handler) ?? onIdle;
   const hasWork = handler.hasWork?.bind(handler);
   const socketFd = handler.socketFd?.bind(handler);
+  const onSocket = handler.onSocket?.bind(handler);
   const callback = (fn: () => void): void => {
     try {
       fn();
@@ -137,9 +138,11 @@ async function start(): Promise<void> {
         );
         Atomics.store(wakeWords, wakeWord, 0);
         if (count === -2) {
-          // The handler's socket is readable and the TUN is not: let the event loop read it now.
+          // The handler's socket is readable and the TUN is not: the handler reads it, or the event loop.
           stats[Stat.socketWakes]++;
-          break;
+          if (onSocket === undefined) break;
+          callback(onSocket);
+          continue;
         }
         if (count < 0 || (count === 0 && pending)) {
           // Woken (another worker passed work, or stop) with nothing on the TUN: take the work, read again.

@@ -1,4 +1,5 @@
-// The addon's batched UDP send (sendmmsg) used by the cluster fabric, on loopback: datagrams to IPv4 and
+// The addon's batched UDP send (sendmmsg) and receive (recvmmsg; read end to end in
+// services/cluster/test/fabric.test.ts) used by the cluster fabric, on loopback: datagrams to IPv4 and
 // IPv6 addresses arrive in order with their bytes; a datagram the kernel refuses (too big for UDP) is
 // skipped and counted, the rest still go; bad arguments are refused with a message.
 import { createSocket, type Socket } from 'node:dgram';
@@ -112,5 +113,11 @@ describe('libs/tun sendBatch (sendmmsg) and udpAddress', () => {
         new Int32Array(1),
       ),
     ).toThrow(/outside the buffer/);
+    expect(() =>
+      native.recvBatch(0, Buffer.alloc(65 * 100), 100, 65, new Uint32Array(65), new Uint8Array(65 * 32)),
+    ).toThrow(/at most 64/);
+    expect(() =>
+      native.recvBatch(0, Buffer.alloc(100), 100, 2, new Uint32Array(2), new Uint8Array(64)),
+    ).toThrow(/must fit buffer/);
   });
 });

@@ -381,10 +381,20 @@ export class FabricEndpoint {
   private readonly batchLengths: Uint32Array;
   private readonly batchPeers: Int32Array;
   private readonly batchErrors = new Int32Array(1);
+  /** Receive side of the addon (receiveBatch): RECV_BATCH slots of SLOT_BYTES, lengths, senders. */
+  private readonly rxBuffer: Buffer;
+  private readonly rxFrames: Buffer[];
+  private readonly rxLengths = new Uint32Array(RECV_BATCH);
+  private readonly rxSources = new Uint8Array(RECV_BATCH * UDP_ADDRESS_BYTES);
+  private readonly onPacket: FabricEndpointOptions['onPacket'];
+  private readonly socketFd: number;
+  /** Frames read by receiveBatch (recvmmsg). */
+  receivedBatched = 0;
 
   private constructor(options: FabricEndpointOptions, socket: Socket) {
     this.codec = options.codec;
     this.socket = socket;
+    this.socketFd = socketFdOf(socket);
     this.slots = options.sendSlots ?? SEND_SLOTS;
     assert.ok(Number.isInteger(this.slots) && this.slots >= 1, 'sendSlots is a positive integer');
     this.ring = Buffer.alloc(this.slots * SLOT_BYTES);
@@ -393,6 +403,11 @@ export class FabricEndpoint {
     this.pendingPeer = new Int32Array(this.slots);
     this.pendingLength = new Int32Array(this.slots);
     this.native = options.batchSend === false ? null : loadSendBatch();
+    this.onPacket = options.onPacket;
+    this.rxBuffer = Buffer.alloc(this.native === null ? 0 : RECV_BATCH * SLOT_BYTES);
+    this.rxFrames = Array.from({ length: this.native === null ? 0 : RECV_BATCH }, (_, i) =>
+      this.rxBuffer.subarray(i * SLOT_BYTES, (i + 1) * SLOT_BYTES),
+    );
     this.batchOffsets = new Uint32Array(this.slots);
     this.batchLengths = new Uint32Array(this.slots);
     this.batchPeers = new Int32Array(this.slots);
@@ -441,11 +456,12 @@ export class FabricEndpoint {
 
   /**
    * The socket's file descriptor, for a reader that waits on other fds between event loop turns (libs/tun
-   * readBatch's socketFd), or -1. Node 20 has no public accessor; its UDP handle carries the fd on Unix.
+   * readBatch's socketFd) and for the addon's sendmmsg/recvmmsg, or -1. Node 20 has no public accessor;
+   * its dgram socket keeps the bound handle (which carries the fd on Unix) under its internal state
+   * symbol (`_handle` would print a deprecation warning). Read once, at start: the fd never changes.
    */
   get fd(): number {
-    const handle = (this.socket as unknown as { _handle?: { fd?: unknown } })._handle;
-    return typeof handle?.fd === 'number' && handle.fd >= 0 ? handle.fd : -1;
+    return this.socketFd;
   }
 
   /**
@@ -588,6 +604,51 @@ export class FabricEndpoint {
     return this.slotSeq[slot] <= this.completedSeq || this.socket.getSendQueueCount() === 0;
   }
 
+  /**
+   * Reads the frames waiting on the socket with recvmmsg (at most RECV_BATCH) and hands each accepted one
+   * to onPacket, as the 'message' listener does one datagram at a time. Returns how many were read (0:
+   * none waited, or the addon is not loaded). For a reader that learned the socket is readable (libs/tun
+   * readBatch's -2). The sender's address is matched against the members' (setPeers) without allocating.
+   */
+  receiveBatch(): number {
+    const fd = this.native === null ? -1 : this.fd;
+    if (fd < 0) return 0;
+    const n = this.native!.recvBatch(
+      fd,
+      this.rxBuffer,
+      SLOT_BYTES,
+      RECV_BATCH,
+      this.rxLengths,
+      this.rxSources,
+    );
+    for (let i = 0; i < n; i++) {
+      const frame = this.rxFrames[i];
+      const length = this.rxLengths[i];
+      if (this.codec.open(frame, length, this.hostOfSource(i)) === FABRIC_ACCEPT)
+        this.onPacket(frame, FABRIC_HEADER_BYTES, length - FABRIC_HEADER_BYTES, this.codec.received);
+    }
+    this.receivedBatched += n;
+    return n;
+  }
+
+  /** The member whose address sent datagram `i` of the last receiveBatch (its host text), or ''. */
+  private hostOfSource(i: number): string {
+    const src = this.rxSources;
+    const at = i * UDP_ADDRESS_BYTES;
+    const addresses = this.addresses;
+    for (let p = 0; p < this.peerList.length; p++) {
+      const base = p * UDP_ADDRESS_BYTES;
+      // Family (2 bytes, host order) and address: sockaddr_in at 4..8, sockaddr_in6 at 8..24; not the port.
+      if (src[at] !== addresses[base] || src[at + 1] !== addresses[base + 1]) continue;
+      const v6 = addresses[base] === AF_INET6_LOW;
+      const to = v6 ? 24 : 8;
+      let same = true;
+      for (let k = v6 ? 8 : 4; k < to && same; k++) same = src[at + k] === addresses[base + k];
+      if (same) return this.peerList[p].host;
+    }
+    return '';
+  }
+
   /** The members enqueue() addresses by index (control plane: replaced whenever the members change). */
   setPeers(peers: readonly FabricPeer[]): void {
     this.flush();
@@ -608,6 +669,18 @@ assert.ok(FABRIC_DROP_REASONS.length < 255, 'drop codes fit a byte');
 
 /** Bytes per address in sendBatch's `addresses` (libs/tun native: room for a sockaddr_in6). */
 const UDP_ADDRESS_BYTES = 32;
+/** Frames one receiveBatch reads (recvmmsg's batch). */
+const RECV_BATCH = 64;
+/** Low byte of sa_family for AF_INET6 (10) on little-endian Linux. */
+const AF_INET6_LOW = 10;
+
+/** A bound dgram socket's fd (Node 20 internals, see FabricEndpoint.fd), or -1. */
+function socketFdOf(socket: Socket): number {
+  const internal = socket as unknown as Record<symbol, { handle?: { fd?: unknown } } | undefined>;
+  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const fd = state === undefined ? undefined : internal[state]?.handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}
 
 /** The addon's sendmmsg, or null where it cannot load (no addon built): dgram sends every frame then. */
 function loadSendBatch(): TunNative | null {

@@ -183,6 +183,42 @@ describe('fabric: GENEVE frames between members', () => {
     expect(received.map((r) => r.payload[1])).toEqual([...Array(total).keys()]);
   });
 
+  it('receiveBatch reads waiting frames with recvmmsg (64 at a time), accepts a member, refuses a member id from another address', async () => {
+    const { a, b, received } = await pair();
+    a.setPeers([{ nodeId: 'node-b', host: '127.0.0.1', port: b.port }]);
+    b.setPeers([{ nodeId: 'node-a', host: '127.0.0.1', port: a.port }]);
+    const total = 100;
+    for (let i = 0; i < total; i++) {
+      const p = packet(i, 80);
+      p[1] = i;
+      a.enqueue(0, shardOfB, table.epoch[shardOfB], p, 0, p.length, 0x86dd);
+    }
+    // sendmmsg on loopback queues every datagram at b's socket before it returns; no event loop turn
+    // happens before receiveBatch, so the frames are b's to read here, not its 'message' listener's.
+    expect(a.flush()).toBe(total);
+    expect(b.receiveBatch()).toBe(64);
+    expect(b.receiveBatch()).toBe(36);
+    expect(b.receiveBatch()).toBe(0);
+    expect(b.receivedBatched).toBe(total);
+    expect(received.map((r) => r.payload[1])).toEqual([...Array(total).keys()]);
+    expect(b.codec.counters()['fabric.accepted']).toBe(total);
+    // node-a's id, its key, another address: the source check refuses it.
+    const impostor = await FabricEndpoint.start({
+      codec: new FabricCodec({ nodeId: 'node-a', keys: [KEY1] }),
+      host: '127.0.0.2',
+      port: 0,
+      onPacket: () => {},
+    });
+    cleanups.push(() => impostor.stop());
+    impostor.codec.setMembers([{ nodeId: 'node-b', host: '127.0.0.1', port: b.port }]);
+    impostor.setPeers([{ nodeId: 'node-b', host: '127.0.0.1', port: b.port }]);
+    impostor.enqueue(0, shardOfB, table.epoch[shardOfB], packet(7), 0, 60, 0x86dd);
+    expect(impostor.flush()).toBe(1);
+    expect(b.receiveBatch()).toBe(1);
+    expect(b.codec.counters()['fabric.drop.source-mismatch']).toBe(1);
+    expect(received).toHaveLength(total);
+  });
+
   it('a frame whose MAC does not match (altered payload, or sealed with a key the cluster lacks) is dropped as mac', async () => {
     // Proves authentication: the member check alone (same source address) would let both through.
     const { a, b, received } = await pair();

@@ -702,6 +702,17 @@ export const createQueueHandler: CreateQueueHandler = async (
     socketFd() {
       return fabricFd;
     },
+    onSocket() {
+      // Frames waiting on the fabric socket, read in one recvmmsg rather than one 'message' event each.
+      // An owner that gets everything over the fabric may never see its TUN wait time out (onIdle), so
+      // its timers (state ticks: appends, renewals) are due here as in onBatch.
+      const nowMs = Date.now();
+      serving?.platStep.setNow(nowMs);
+      fabric?.endpoint.receiveBatch();
+      handoff.publish();
+      if (handoff.workers > 1) handoff.drain(translate, nowMs);
+      if (nowMs - lastMaintenanceMs >= MAINTENANCE_INTERVAL_MS) maintain(nowMs);
+    },
     async onStop() {
       stopping = true;
       // A handover or a rejoin in flight ends first (its re-opened state is stopped as it completes).
