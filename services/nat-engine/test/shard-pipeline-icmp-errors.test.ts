@@ -230,6 +230,28 @@ describe('ICMPv4 errors for inbound packets and expired held SYNs', () => {
   });
 });
 
+describe('the error bucket by default, and holds the pipeline did not keep', () => {
+  it('sends 50 errors at one instant by default and suppresses the 51st', () => {
+    const { pipeline, out } = newPipeline();
+    pipeline.setNow(0);
+    const p = ipv4({ src: REMOTE, dst: '203.0.113.1', payload: udp({ srcPort: 53, dstPort: 40000 }) });
+    const key = v4('udp', REMOTE, 53, '203.0.113.1', 40000);
+    for (let i = 0; i < 50; i++)
+      expect(pipeline.inbound(key, p, 0, p.length, out, 0, false)).toBe(Verdict.ReplyIcmp);
+    expect(pipeline.inbound(key, p, 0, p.length, out, 0, false)).toBe(Verdict.Drop);
+    expect(pipeline.icmpErrorsSuppressed).toBe(1);
+  });
+
+  it('answers nothing for an expired hold whose packet it never kept', () => {
+    const { engine, pipeline } = newPipeline({ filtering: 'address-dependent' });
+    // Held through the engine directly: the pipeline has no packet for it.
+    expect(engine.inbound4(v4('tcp', REMOTE, 6000, '203.0.113.1', 40000, 0x02), 0)).toBe(2);
+    pipeline.advance(10_000);
+    expect(engine.heldSynCount).toBe(0);
+    expect(pipeline.pendingReplies).toEqual([]);
+  });
+});
+
 describe('refusals by an ingress policy (refuse6)', () => {
   it('answers administratively prohibited under the given counter, from the destination back to the source', () => {
     const { pipeline, out, written, layout } = newPipeline();
@@ -308,6 +330,7 @@ describe('translator errors under the bucket', () => {
     expect(bytesToIpv4(p4, 12)).toBe(m.address);
     expect(bytesToIpv4(p4, 16)).toBe(REMOTE);
     expect(p4.readUInt16BE(20)).toBe(m.port);
+    expect(p4.readUInt16BE(22)).toBe(53);
     expect(out.subarray(0, 11).every((b) => b === 0)).toBe(true);
     // And inbound likewise.
     const back = ipv4({ src: REMOTE, dst: m.address, payload: udp({ srcPort: 53, dstPort: m.port }) });
@@ -316,8 +339,31 @@ describe('translator errors under the bucket', () => {
     ).toBe(Verdict.Translate);
     const p6 = written(5);
     expect(checkPacket(p6)).toEqual([]);
+    // RFC 6146 sec. 3.7: the remote's address embedded in the PREF64, its port kept; the subscriber's own.
     expect(bytesToIpv6(p6, 8)).toBe(bytesToIpv6(udp6(1), 24));
+    expect(p6.readUInt16BE(40)).toBe(53);
+    expect(bytesToIpv6(p6, 24)).toBe(bytesToIpv6(udp6(1), 8));
     expect(p6.readUInt16BE(42)).toBe(5000);
+  });
+
+  it('fragments a translated IPv4 packet without DF to at most 1280 bytes (RFC 7915 sec. 4) whatever the IPv6 link MTU', () => {
+    const { engine, pipeline, out } = newPipeline();
+    const key6 = v6('udp', SUB, 5000, REMOTE, 53);
+    const first = udp6(5000);
+    pipeline.outbound(key6, first, 0, first.length, out, 0, false);
+    const m = mappingOf(engine, key6)!;
+    pipeline.setLinkMtus(1500, 1500);
+    const big = ipv4({
+      src: REMOTE,
+      dst: m.address,
+      df: false,
+      payload: udp({ srcPort: 53, dstPort: m.port, payload: Buffer.alloc(1400, 1) }),
+    });
+    const key4 = v4('udp', REMOTE, 53, m.address, m.port);
+    expect(pipeline.inbound(key4, big, 0, big.length, out, 0, false)).toBe(Verdict.Translate);
+    const lengths = Array.from(pipeline.result.lengths.subarray(0, pipeline.result.count));
+    expect(lengths.length).toBeGreaterThan(1);
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(1280);
   });
 
   it('refuses link MTUs outside IPv4 68..65535 and IPv6 1280..65535', () => {
