@@ -154,6 +154,16 @@ describe('BIB entries and blocks go when their last user goes', () => {
     expect(released.timeMs).toBeLessThanOrEqual(UDP_MS + 1000 + 201_000);
   });
 
+  it('keeps an idle block whose idle time is longer than a turn of the block wheel (512 s) until it is due', () => {
+    const { engine } = harness({ blockIdleTimeoutMs: 1_000_000 });
+    engine.outbound6(v6('udp', SUB, 5000, '198.51.100.1', 53), 0);
+    for (let t = UDP_MS + 1000; t <= UDP_MS + 1000 + 999_000; t += 50_000) tick(engine, t);
+    tick(engine, UDP_MS + 1000 + 999_000);
+    expect(engine.state.leasedBlockCount).toBe(1);
+    tick(engine, UDP_MS + 1000 + 1_001_000);
+    expect(engine.state.leasedBlockCount).toBe(0);
+  });
+
   it('keeps a block whose subscriber maps a port in it again before it is due', () => {
     const { engine } = harness({ blockIdleTimeoutMs: 200_000 });
     engine.outbound6(v6('udp', SUB, 5000, '198.51.100.1', 53), 0);

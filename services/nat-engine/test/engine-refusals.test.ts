@@ -228,3 +228,15 @@ describe('the operator log interval', () => {
     expect(engine.dropCounters[EngineDropReason.poolexhausted64]).toBe(1);
   });
 });
+
+describe('the subscribers-at-limit gauge', () => {
+  it('counts a subscriber at its block bound once, however many protocols are at it', () => {
+    const { engine } = harness({ subscriberBlocksMax: 1 });
+    engine.outbound6(flow(1, 1), 0);
+    engine.outbound6(v6('tcp', '2001:db8:0:100::1', 1, '198.51.100.1', 80, 0x02), 0);
+    engine.outbound6(v6('icmp', '2001:db8:0:100::1', 1, '198.51.100.1', 1), 0);
+    const out = new Int32Array(2);
+    engine.subscribersAtLimit(out);
+    expect(Array.from(out)).toEqual([0, 1]);
+  });
+});
