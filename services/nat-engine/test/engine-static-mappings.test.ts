@@ -68,6 +68,13 @@ describe('adding static BIB entries at run time', () => {
     );
   });
 
+  it('stamps shard 0 and epoch 0 when the engine is given none (a single node)', () => {
+    const { engine, sink } = harness({ ports });
+    engine.addStaticMapping(SSH, 7);
+    expect(sink.events).toHaveLength(1);
+    expect(sink.events[0]).toMatchObject({ shard: 0, epoch: 0, timeMs: 7, version: 1 });
+  });
+
   it('refuses an IPv4 or IPv6 transport address that is mapped already, naming which', () => {
     const { engine } = harness({ ports });
     engine.addStaticMapping(SSH, 0);

@@ -366,6 +366,29 @@ describe('translator errors under the bucket', () => {
     expect(Math.max(...lengths)).toBeLessThanOrEqual(1280);
   });
 
+  it('answers an IPv4 packet with DF over the IPv6 link MTU with fragmentation needed, but not a GSO super-packet', () => {
+    const { engine, pipeline, out, written, dropped } = newPipeline();
+    const key6 = v6('udp', SUB, 5000, REMOTE, 53);
+    const first = udp6(5000);
+    pipeline.outbound(key6, first, 0, first.length, out, 0, false);
+    const m = mappingOf(engine, key6)!;
+    pipeline.setLinkMtus(1500, 1280);
+    const big = ipv4({
+      src: REMOTE,
+      dst: m.address,
+      df: true,
+      payload: udp({ srcPort: 53, dstPort: m.port, payload: Buffer.alloc(1400, 1) }),
+    });
+    const key4 = v4('udp', REMOTE, 53, m.address, m.port);
+    // RFC 7915 sec. 4: DF set and too big for the IPv6 side: ICMPv4 fragmentation needed.
+    expect(pipeline.inbound(key4, big, 0, big.length, out, 0, false)).toBe(Verdict.ReplyIcmp);
+    expect(dropped()).toBe('drop.fragneeded46');
+    expect([written()[20], written()[21]]).toEqual([3, 4]);
+    expect(pipeline.inbound(key4, big, 0, big.length, out, 0, true)).toBe(Verdict.Translate);
+    expect(pipeline.result.count).toBe(1);
+    expect(pipeline.result.length).toBe(big.length + 20);
+  });
+
   it('refuses link MTUs outside IPv4 68..65535 and IPv6 1280..65535', () => {
     const { pipeline } = newPipeline();
     for (const [m4, m6] of [
