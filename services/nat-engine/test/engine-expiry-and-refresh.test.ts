@@ -51,6 +51,39 @@ describe('flush publishes a refresh exactly when the logged lifetime ends within
     expect(sink.events.filter((e) => e.type === NatEventType.SessionChanged)).toEqual([]);
   });
 
+  it('publishes only the sessions touched since the last flush, not those an earlier flush looked at', () => {
+    const { engine, sink } = harness();
+    const a = v6('udp', SUB, 5000, '198.51.100.1', 53);
+    const b = v6('udp', SUB, 5001, '198.51.100.1', 53);
+    engine.outbound6(a, 0);
+    engine.outbound6(b, 0);
+    engine.outbound6(a, 100_000);
+    engine.outbound6(b, 100_000);
+    engine.flush(200_000); // both touched, neither due
+    engine.outbound6(a, 270_000);
+    engine.flush(285_000); // a is due; b is due too but untouched since: the wheel's, not this flush's
+    const refreshes = sink.events.filter((e) => e.type === NatEventType.SessionChanged);
+    expect(refreshes).toHaveLength(1);
+    expect(refreshes[0]).toMatchObject({ remainingMs: 270_000 + UDP_MS - 285_000 });
+    expect(sessionOf(engine, b)?.loggedExpiresAtMs).toBe(UDP_MS);
+  });
+
+  it('publishes nothing for a session touched and then changed by an event before the flush', () => {
+    const { engine, sink } = harness();
+    const syn = v6('tcp', SUB, 40000, '198.51.100.1', 80, TcpFlag.Syn);
+    engine.outbound6(syn, 0);
+    engine.outbound6(syn, 1000); // retransmission: touched in place
+    const m = mappingOf(engine, syn)!;
+    engine.inbound4(v4('tcp', '198.51.100.1', 80, m.address, m.port, TcpFlag.Syn | TcpFlag.Ack), 1000);
+    expect(sessionOf(engine, syn)).toMatchObject({
+      expiresAtMs: 1000 + EST_MS,
+      loggedExpiresAtMs: 1000 + EST_MS,
+    });
+    const before = sink.events.length;
+    engine.flush(1000 + EST_MS - 10_000);
+    expect(sink.events.length).toBe(before);
+  });
+
   it('skips a touched session that is gone by the flush', () => {
     const { engine, sink } = harness({
       ports: { udp: [4096, 65535], tcp: [4096, 65535], icmp: [4096, 65535] },
@@ -67,6 +100,54 @@ describe('flush publishes a refresh exactly when the logged lifetime ends within
     engine.flush(290_002);
     expect(sink.events.length).toBe(before);
     expect(engine.refreshesPublished).toBe(0);
+  });
+});
+
+describe('the session wheel publishes what flush did not', () => {
+  it('publishes no refresh for a session nobody touched, and removes it at its expiry', () => {
+    const { engine, sink } = harness();
+    engine.outbound6(v6('udp', SUB, 5000, '198.51.100.1', 53), 0);
+    for (let t = 1000; t <= UDP_MS + 2000; t += 1000) tick(engine, t);
+    expect(sink.events.map((e) => e.type)).toEqual([
+      NatEventType.BlockLeased,
+      NatEventType.MappingCreated,
+      NatEventType.SessionCreated,
+      NatEventType.SessionRemoved,
+      NatEventType.MappingRemoved,
+    ]);
+    expect(engine.refreshesPublished).toBe(0);
+  });
+
+  it('publishes an idle-since-touched session once, refreshLeadMs before its logged lifetime ends', () => {
+    const { engine, sink } = harness();
+    const udp = v6('udp', SUB, 5000, '198.51.100.1', 53);
+    engine.outbound6(udp, 0);
+    engine.outbound6(udp, 100_000);
+    engine.flush(100_000); // not due: left to the wheel
+    for (let t = 1000; t <= UDP_MS; t += 1000) engine.advance(t);
+    const refreshes = sink.events.filter((e) => e.type === NatEventType.SessionChanged);
+    expect(refreshes).toHaveLength(1);
+    expect(refreshes[0].timeMs).toBeGreaterThanOrEqual(UDP_MS - LEAD_MS);
+    expect(refreshes[0].timeMs).toBeLessThanOrEqual(UDP_MS - LEAD_MS + 1000);
+    expect(engine.refreshesPublished).toBe(1);
+    expect(sessionOf(engine, udp)?.loggedExpiresAtMs).toBe(100_000 + UDP_MS);
+  });
+
+  it('does not publish a touched established connection when the wheel visits it a turn early (a lifetime over 4096 s)', () => {
+    const { engine, sink } = harness();
+    const syn = v6('tcp', SUB, 40000, '198.51.100.1', 80, TcpFlag.Syn);
+    engine.outbound6(syn, 0);
+    const m = mappingOf(engine, syn)!;
+    engine.inbound4(v4('tcp', '198.51.100.1', 80, m.address, m.port, TcpFlag.Syn | TcpFlag.Ack), 0);
+    engine.outbound6(v6('tcp', SUB, 40000, '198.51.100.1', 80, TcpFlag.Ack), 1_000_000);
+    engine.flush(1_000_000);
+    const changes = () => sink.events.filter((e) => e.type === NatEventType.SessionChanged);
+    const atStart = changes().length;
+    for (let t = 1_000_000; t <= EST_MS - LEAD_MS - 10_000; t += 10_000) engine.advance(t);
+    expect(changes().length).toBe(atStart);
+    for (let t = EST_MS - LEAD_MS - 10_000; t <= EST_MS; t += 1000) engine.advance(t);
+    expect(changes().length).toBe(atStart + 1);
+    expect(sessionOf(engine, syn)?.loggedExpiresAtMs).toBe(1_000_000 + EST_MS);
   });
 });
 

@@ -66,4 +66,17 @@ describe('hairpin leg on a pool address of index 0', () => {
     expect(engine.result.reason).toBe(EngineDropReason.filtered46);
     expect(engine.heldSynCount).toBe(0);
   });
+
+  it("runs the IPv4 leg here when the target mapping is this engine's, even with hairpinToOtherShards", () => {
+    const { engine } = harness(ONE_ADDRESS, 1, 0, { hairpinToOtherShards: true });
+    const b = v6('udp', B, 6000, '198.51.100.1', 3478);
+    engine.outbound6(b, 0);
+    const mb = mappingOf(engine, b)!;
+    expect(engine.outbound6(v6('udp', A, 5000, mb.address, mb.port), 1)).toBe(EngineVerdict.Translate);
+    expect(engine.result.hairpin).toBe(true);
+    expect(engine.result.v6Port).toBe(6000);
+    // A pool port mapped nowhere here may be another shard's: out as IPv4, not dropped.
+    expect(engine.outbound6(v6('udp', A, 5000, mb.address, mb.port ^ 1), 2)).toBe(EngineVerdict.Translate);
+    expect(engine.result.hairpin).toBe(false);
+  });
 });

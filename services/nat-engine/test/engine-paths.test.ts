@@ -169,6 +169,15 @@ describe('packets that create no state', () => {
     }
   });
 
+  it('drops an outbound ICMP error that belongs to no session, creating nothing', () => {
+    const { engine, sink } = engineWith();
+    const error = v6('udp', SUB, 5000, '198.51.100.1', 53);
+    error.icmpError = true;
+    expect(engine.outbound6(error, 0)).toBe(EngineVerdict.Drop);
+    expect(engine.result.reason).toBe(EngineDropReason.nosession64);
+    expect(sink.events).toEqual([]);
+  });
+
   it('drops packets of other protocols under protocol64 and protocol46, counted', () => {
     const { engine, sink } = engineWith();
     const out = v6('udp', SUB, 5000, '198.51.100.1', 53);

@@ -77,6 +77,8 @@ describe('each bound: its reason, its ICMPv6 code, its LimitReached and its log 
       blockSizePorts: 2,
       subscriberBlocksMax: 1,
     });
+    // Another subscriber takes the first row and the other block, with a port to spare.
+    expect(engine.outbound6(flow(2, 1), 0)).toBe(EngineVerdict.Translate);
     expect(engine.outbound6(flow(1, 1), 0)).toBe(EngineVerdict.Translate);
     expect(engine.outbound6(flow(1, 2), 0)).toBe(EngineVerdict.Translate);
     expect(engine.outbound6(flow(1, 3), 0)).toBe(EngineVerdict.ReplyIcmp);
@@ -86,8 +88,8 @@ describe('each bound: its reason, its ICMPv6 code, its LimitReached and its log 
     expect(lines).toEqual([
       'nat: drop.nat.subscriberblocks64: subscriberBlocksMax (1) reached, refusing new mappings of subscribers holding that many full blocks; raise subscriberBlocksMax in the nat configuration (1 refused since the last line)',
     ]);
-    // Another subscriber still gets the other block.
-    expect(engine.outbound6(flow(2, 1), 0)).toBe(EngineVerdict.Translate);
+    // The other subscriber still gets the spare port of its block.
+    expect(engine.outbound6(flow(2, 2), 0)).toBe(EngineVerdict.Translate);
   });
 
   it('refuses a new mapping past mappingsMax as mappingsfull64, and a new subscriber past subscribersMax as subscribersfull64', () => {
@@ -125,6 +127,26 @@ describe('each bound: its reason, its ICMPv6 code, its LimitReached and its log 
       'nat: drop.nat.subscribersessions64: subscriberSessionsMax (1) reached, refusing new outbound sessions of subscribers at the bound; raise subscriberSessionsMax in the nat configuration (1 refused since the last line)',
       'nat: drop.nat.subscribersessions46: subscriberSessionsMax (1) reached, refusing new inbound sessions of subscribers at the bound; raise subscriberSessionsMax in the nat configuration (1 refused since the last line)',
     ]);
+  });
+});
+
+describe('the session table and the first block', () => {
+  it('refuses a new session past sessionsMax as sessionsfull64 with a LimitReached sessions-table', () => {
+    const { engine, sink } = harness({ sessionsMax: 1 });
+    engine.outbound6(flow(1, 1), 0);
+    expect(engine.outbound6(flow(1, 2), 0)).toBe(EngineVerdict.ReplyIcmp);
+    expect(engine.result.reason).toBe(EngineDropReason.sessionsfull64);
+    expect(engine.result.icmpCode).toBe(3);
+    expect(limitsOf(sink.events).map((e) => e.limit)).toEqual(['sessions-table']);
+  });
+
+  it("leases the block table's first block (index 0: TCP, first address, first port) like any other", () => {
+    const { engine } = harness({ pool: ['203.0.113.1'], ports: { tcp: [1024, 1025] }, blockSizePorts: 2 });
+    expect(engine.outbound6(v6('tcp', '2001:db8:0:100::1', 2, '198.51.100.1', 80, 0x02), 0)).toBe(
+      EngineVerdict.Translate,
+    );
+    expect(engine.state.blockOwner[0]).not.toBe(-1);
+    expect(engine.result.v4SrcPort).toBe(1024);
   });
 });
 
@@ -175,6 +197,14 @@ describe('LimitReached: at most one per subscriber per flush interval', () => {
     engine.outbound6(flow(1, 5), 10);
     engine.outbound6(flow(1, 6), 10);
     expect(subscribers()).toEqual([0x100, 0x200, 0x100]);
+  });
+
+  it('reports a known subscriber refused for the first time after a flush', () => {
+    const { engine, sink } = harness({ subscriberSessionsMax: 1 });
+    engine.outbound6(flow(1, 1), 0);
+    engine.flush(1);
+    engine.outbound6(flow(1, 2), 2);
+    expect(limitsOf(sink.events).map((e) => [e.subscriber[1], e.timeMs])).toEqual([[0x100, 2]]);
   });
 
   it('reports refusals of subscribers the engine does not hold once per interval in all', () => {
@@ -230,6 +260,19 @@ describe('the operator log interval', () => {
 });
 
 describe('the subscribers-at-limit gauge', () => {
+  it('does not count a subscriber holding no block (a static entry only), whatever the next row holds', () => {
+    const ports = { tcp: [4096, 65535], udp: [4096, 65535], icmp: [4096, 65535] } as const;
+    const { engine } = harness({ ports, subscriberBlocksMax: 1 });
+    engine.addStaticMapping(
+      { protocol: 'tcp', ipv6: '2001:db8:0:100::1', ipv6Port: 22, ipv4: '203.0.113.1', ipv4Port: 22 },
+      0,
+    );
+    engine.outbound6(v6('tcp', '2001:db8:0:200::1', 1, '198.51.100.1', 80, 0x02), 0);
+    const out = new Int32Array(2);
+    engine.subscribersAtLimit(out);
+    expect(Array.from(out)).toEqual([0, 1]);
+  });
+
   it('counts a subscriber at its block bound once, however many protocols are at it', () => {
     const { engine } = harness({ subscriberBlocksMax: 1 });
     engine.outbound6(flow(1, 1), 0);

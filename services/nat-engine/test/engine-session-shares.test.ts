@@ -14,7 +14,7 @@ import {
 } from '../src/internal.js';
 import { harness, mappingOf, tick, v4, v6 } from './helpers.js';
 
-/** Shares keyed by the second prefix word (2001:db8:0:<w1>00::/56), with counts kept here. */
+/** Shares of 2001:db8::/32 keyed by the second prefix word (2001:db8:0:<w1>00::/56), counts kept here. */
 class TestShares implements SessionShares {
   readonly subscriberSessionsMax: Int32Array;
   readonly sessionsMax: Int32Array;
@@ -32,8 +32,9 @@ class TestShares implements SessionShares {
     this.counts = subscriberSessionsMax.map(() => 0);
     this.elsewhere = subscriberSessionsMax.map(() => 0);
   }
-  shareOf(_w0: number, w1: number): number {
-    return this.byW1.get(w1) ?? -1;
+  shareOf(w0: number, w1: number): number {
+    // Only 2001:db8::/32 has shares.
+    return w0 === 0x20010db8 ? (this.byW1.get(w1) ?? -1) : -1;
   }
   sessionsOf(share: number): number {
     return this.counts[share] + this.elsewhere[share];
@@ -95,6 +96,8 @@ describe("a share's per-subscriber session bound", () => {
   it("refuses the share's subscriber an inbound session past its bound as subscribersessions46", () => {
     const shares = new TestShares(new Map([[0x100, 0]]), [2], [0]);
     const { engine } = harness({}, 1, 0, { sessionShares: shares });
+    // A subscriber of no share takes the table's first row.
+    engine.outbound6(flow(NONE, 1), 0);
     const out = flow(T1, 7);
     engine.outbound6(out, 0);
     const m = mappingOf(engine, out)!;
@@ -194,8 +197,9 @@ describe('session counts per share', () => {
   it('counts a subscriber at its share bound in the once-a-second gauge', () => {
     const shares = new TestShares(new Map([[0x100, 0]]), [1], [0]);
     const { engine } = harness({ subscriberSessionsMax: 5 }, 1, 0, { sessionShares: shares });
-    engine.outbound6(flow(T1, 1), 0);
+    // The subscriber of no share first, so the share's subscriber is not the table's first row.
     engine.outbound6(flow(T2, 1), 0);
+    engine.outbound6(flow(T1, 1), 0);
     const out = new Int32Array(2);
     engine.subscribersAtLimit(out);
     expect(out[0]).toBe(1);

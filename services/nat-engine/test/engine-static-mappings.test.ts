@@ -119,6 +119,45 @@ describe('adding static BIB entries at run time', () => {
   });
 });
 
+describe('static entries that cannot be resolved or added', () => {
+  it('names staticMapping in the refusal of a malformed entry', () => {
+    const { engine } = harness({ ports });
+    const e = (() => {
+      try {
+        engine.addStaticMapping({ ...SSH, ipv4Port: 5000 }, 0);
+      } catch (error) {
+        return error as { field: string };
+      }
+      throw new Error('not refused');
+    })();
+    expect(e.field).toMatch(/^staticMapping\./);
+  });
+
+  it("names staticBib when a configured entry's IPv6 transport address is mapped dynamically before start", () => {
+    const { engine } = harness({
+      ports,
+      staticBib: [
+        { protocol: 'udp', ipv6: '2001:db8:0:100::1', ipv6Port: 53, ipv4: '203.0.113.1', ipv4Port: 53 },
+      ],
+    });
+    // harness() started the engine already; a second start finds the entry and adds nothing.
+    expect(() => engine.start(1)).not.toThrow();
+    const fresh = createNatEngine(
+      {
+        pool: ['203.0.113.0/30'],
+        ports,
+        staticBib: [
+          { protocol: 'udp', ipv6: '2001:db8:0:100::1', ipv6Port: 53, ipv4: '203.0.113.1', ipv4Port: 53 },
+        ],
+      },
+      { sink: new ArrayEventSink(), random: createSeededRandom(1), startMs: 0 },
+    );
+    fresh.outbound6(v6('udp', '2001:db8:0:100::1', 53, '198.51.100.1', 53), 0);
+    const e = refusal(() => fresh.start(1));
+    expect(e.field).toBe('staticBib.ipv6Port');
+  });
+});
+
 describe('removing static BIB entries', () => {
   it('removes the sessions of the entry (administratively), then the entry, at the time given', () => {
     const { engine, sink } = harness({ ports });
