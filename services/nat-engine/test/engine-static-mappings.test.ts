@@ -80,10 +80,15 @@ describe('adding static BIB entries at run time', () => {
     engine.addStaticMapping(SSH, 0);
     const v4Taken = refusal(() => engine.addStaticMapping({ ...SSH, ipv6: '2001:db8:0:100::2' }, 0));
     expect(v4Taken.field).toBe('staticMapping.ipv4Port');
-    expect(v4Taken.message).toMatch(/IPv4 transport address is mapped already/);
+    // CONVENTIONS.md 10: the message names the field, what is wrong and the fix.
+    expect(v4Taken.message).toMatch(
+      /^staticMapping\.ipv4Port: .*IPv4 transport address is mapped already; pick another port$/,
+    );
     const v6Taken = refusal(() => engine.addStaticMapping({ ...SSH, ipv4Port: 2223 }, 0));
     expect(v6Taken.field).toBe('staticMapping.ipv6Port');
-    expect(v6Taken.message).toMatch(/IPv6 transport address is mapped already/);
+    expect(v6Taken.message).toMatch(
+      /^staticMapping\.ipv6Port: .*IPv6 transport address is mapped already; pick another port$/,
+    );
     // Another protocol is another BIB.
     engine.addStaticMapping({ ...SSH, protocol: 'udp' }, 0);
     expect(engine.state.mappingCount).toBe(2);
@@ -94,7 +99,7 @@ describe('adding static BIB entries at run time', () => {
     full.engine.addStaticMapping(SSH, 0);
     const bib = refusal(() => full.engine.addStaticMapping({ ...SSH, ipv4Port: 2223, ipv6Port: 23 }, 0));
     expect(bib.field).toBe('staticMapping');
-    expect(bib.message).toMatch(/mappingsMax/);
+    expect(bib.message).toMatch(/^staticMapping: the BIB is full \(mappingsMax\); raise mappingsMax$/);
 
     const subs = harness({ ports, subscribersMax: 1 });
     subs.engine.addStaticMapping(SSH, 0);
@@ -104,7 +109,9 @@ describe('adding static BIB entries at run time', () => {
       subs.engine.addStaticMapping({ ...SSH, ipv6: '2001:db8:0:200::1', ipv4Port: 2224 }, 0),
     );
     expect(sub.field).toBe('staticMapping');
-    expect(sub.message).toMatch(/subscribersMax/);
+    expect(sub.message).toMatch(
+      /^staticMapping: the subscriber table is full \(subscribersMax\); raise subscribersMax$/,
+    );
     expect(subs.engine.state.mappingCount).toBe(2);
   });
 
@@ -115,7 +122,9 @@ describe('adding static BIB entries at run time', () => {
       engine.addStaticMapping({ ...SSH, ipv4: '203.0.113.2', ipv4Port: 80, ipv6Port: 80 }, 0),
     );
     expect(e.field).toBe('staticMapping.ipv4');
-    expect(e.message).toMatch(/paired pooling/);
+    expect(e.message).toMatch(
+      /^staticMapping\.ipv4: .*paired pooling.*; use the subscriber's current address$/,
+    );
   });
 });
 

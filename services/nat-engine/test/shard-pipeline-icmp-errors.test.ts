@@ -400,6 +400,8 @@ describe('translator errors under the bucket', () => {
       [1500, 1400.5],
     ])
       expect(() => pipeline.setLinkMtus(m4, m6), `${m4} ${m6}`).toThrow();
+    expect(() => pipeline.setLinkMtus(67, 1500)).toThrow('mtu4 67');
+    expect(() => pipeline.setLinkMtus(1500, 1279)).toThrow('mtu6 1279');
     expect(() => pipeline.setLinkMtus(68, 1280)).not.toThrow();
     expect(() => pipeline.setLinkMtus(65535, 65535)).not.toThrow();
   });
@@ -415,5 +417,33 @@ describe('engine words to bytes', () => {
   it('names the pipeline counters: its own two, then drop.nat.<reason> for each engine reason but none', () => {
     expect(shardPipelineDropNames.slice(0, 3)).toEqual(['hairpinprotocol', 'heldsyn', 'nat.protocol64']);
     expect(shardPipelineDropNames).not.toContain('nat.none');
+  });
+});
+
+describe('a hairpinned datagram with no payload', () => {
+  it('is rewritten with a valid UDP checksum at the minimum length of 48 bytes (RFC 6146 sec. 3.8)', () => {
+    const { engine, pipeline, out, written } = newPipeline();
+    const keyB = v6('udp', '2001:db8:2::2', 7000, REMOTE, 53);
+    const pb = ipv6({
+      src: '2001:db8:2::2',
+      dst: `64:ff9b::${REMOTE}`,
+      payload: udp({ srcPort: 7000, dstPort: 53 }),
+    });
+    pipeline.outbound(keyB, pb, 0, pb.length, out, 0, false);
+    const b = mappingOf(engine, keyB)!;
+    const empty = ipv6({
+      src: SUB,
+      dst: `64:ff9b::${b.address}`,
+      payload: udp({ srcPort: 5005, dstPort: b.port }),
+    });
+    expect(empty.length).toBe(48);
+    expect(pipeline.outbound(v6('udp', SUB, 5005, b.address, b.port), empty, 0, 48, out, 0, false)).toBe(
+      Verdict.Translate,
+    );
+    const p = written();
+    expect(p.length).toBe(48);
+    expect(checkPacket(p)).toEqual([]);
+    expect(bytesToIpv6(p, 24)).toBe(bytesToIpv6(pb, 8));
+    expect(p.readUInt16BE(42)).toBe(7000);
   });
 });
