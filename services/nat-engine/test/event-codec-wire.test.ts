@@ -305,6 +305,13 @@ describe('event codec refusals', () => {
     expect(refusal([0x01, 0x01, 0x00, 0x84, 0x00])).toBe(
       'malformed: malformed event payload: event 0 repeats an IPv4 address nothing gave',
     );
+    // Whatever the protocol slot of the first event (udp and icmp here).
+    expect(refusal([0x01, 0x01, 0x00, 0x94, 0x00])).toBe(
+      'malformed: malformed event payload: event 0 repeats an IPv4 address nothing gave',
+    );
+    expect(refusal([0x01, 0x01, 0x00, 0xa4, 0x00])).toBe(
+      'malformed: malformed event payload: event 0 repeats an IPv4 address nothing gave',
+    );
     // The previous address was a UDP one: a TCP event cannot repeat it.
     expect(refusal([0x01, 0x02, 0x00, 0x14, 0x00, 0xcb, 0, 0x71, 1, 4, 6, 0x84, 0x00])).toBe(
       'malformed: malformed event payload: event 1 repeats an IPv4 address nothing gave',
