@@ -206,6 +206,101 @@ describe('snapshot wire form', () => {
   });
 });
 
+describe('snapshot fingerprint', () => {
+  it('proves the fingerprint covers pool, port ranges, block size, subscriber length and deterministic prefix, not timeouts or bounds', () => {
+    const hex = (input: object) =>
+      Buffer.from(natConfigFingerprint(validateConfig({ ...CONFIG_INPUT, ...input }))).toString('hex');
+    const base = hex({});
+    expect(base).toMatch(/^[0-9a-f]{64}$/);
+    const changed = [
+      { pool: ['203.0.113.10/31'] },
+      { ports: { ...CONFIG_INPUT.ports, udp: [1088, 1215] } },
+      { ports: { ...CONFIG_INPUT.ports, tcp: [1024, 1215] } },
+      { blockSizePorts: 32 },
+      { subscriberPrefixLength: 60 },
+      { deterministic: { ipv6Prefix: '2001:db8::/32' } },
+      { deterministic: { ipv6Prefix: '2001:db9::/32' } },
+      { deterministic: { ipv6Prefix: '2001:db8::/30' } },
+    ].map(hex);
+    expect(new Set([base, ...changed]).size).toBe(1 + changed.length);
+    expect(
+      hex({ timeouts: { udpMs: 600_000 }, sessionsMax: 64, subscribersMax: 9, refreshLeadMs: 1000 }),
+    ).toBe(base);
+  });
+
+  it('proves a fingerprint differing in one byte only is refused', () => {
+    for (const at of [5, 36]) {
+      const p = parts();
+      p.header[at] ^= 0x01;
+      const result = restore(join(p));
+      expect(result).toMatchObject({ ok: false, refusal: 'config-mismatch' });
+    }
+  });
+});
+
+describe('snapshot edges', () => {
+  it('proves the last subscriber row is written with its entries', () => {
+    // Fill all 8 subscriber rows; the last one holds the only BIB entry.
+    const state = new NatState(CONFIG, 99, 0);
+    const rows = Array.from({ length: 8 }, (_, n) => state.addSubscriber(0x20010db8, (n + 1) << 8, 0, 0));
+    const last = rows[7];
+    expect(last).toBe(7);
+    state.subscriberAddress[last] = 0;
+    state.addMapping(2, [0x20010db8, 0x800, 0, 1], 7, 0xcb007108, 7, last, -1, 0);
+    const bytes = snapshotNatState(state, 0);
+    const result = restore(bytes);
+    if (!result.ok) throw new Error(result.message);
+    expect(dumpState(result.state)).toEqual(dumpState(state));
+    expect(result.state.mappingCount).toBe(1);
+  });
+
+  it('proves a block may hold every one of its ports, and no more', () => {
+    const all = parts();
+    const holds: number[] = [];
+    for (let port = 0; port < 64; port++) holds.push(port, 0, 0, 0, 2);
+    all.tcpBlocks = [0x01, 0x02, ...f64(1500), 64, ...holds];
+    const result = restore(join(all));
+    if (!result.ok) throw new Error(result.message);
+    expect(dumpState(result.state).blocks[0]).toContain('freed [1024@2 1025@2');
+    expect(dumpState(result.state).blocks[0]).toContain('1087@2]');
+    const over = parts();
+    over.tcpBlocks = [0x01, 0x02, ...f64(1500), 65, ...holds, 0, 0, 0, 0, 2];
+    expect(restore(join(over))).toMatchObject({ message: 'a block of subscriber 0 is damaged' });
+  });
+
+  it('proves the row past the last block is damage, not another address', () => {
+    // 12 blocks (rows 0-11): row 12 would read as ICMP on a third address.
+    expect(CONFIG.totalBlocks).toBe(12);
+    const p = parts();
+    p.header.splice(49, 4, 0, 0, 0, 3);
+    p.icmpBlocks = [0x01, 12, ...f64(100), 0x00];
+    expect(restore(join(p))).toMatchObject({ message: 'a block of subscriber 0 is damaged' });
+    const ok = parts();
+    ok.header.splice(49, 4, 0, 0, 0, 3);
+    ok.icmpBlocks = [0x01, 11, ...f64(100), 0x00];
+    const restored = restore(join(ok));
+    expect(restored.ok).toBe(true);
+  });
+
+  it('proves a block idle since time 0 keeps that time, and one in use with no entry is idle from the snapshot time', () => {
+    const zero = parts();
+    zero.tcpBlocks.splice(2, 8, ...f64(0));
+    const restored = restore(join(zero));
+    if (!restored.ok) throw new Error(restored.message);
+    expect(dumpState(restored.state).blocks[0]).toContain('inUse 0 idleSince 0 freed');
+    // Said to be in use (-1) but without a BIB entry: leased as idle at the snapshot's time.
+    const unused = parts();
+    unused.tcpBlocks.splice(2, 8, ...f64(-1));
+    const idle = restore(join(unused));
+    if (!idle.ok) throw new Error(idle.message);
+    expect(dumpState(idle.state).blocks[0]).toContain(`inUse 0 idleSince ${SNAPSHOT_MS} freed`);
+    // Idle since 0 while its entry uses a port: refused.
+    expect(refusalOf((p) => p.udpBlocks.splice(2, 8, ...f64(0)))).toBe(
+      'malformed: block 7 is idle and in use',
+    );
+  });
+});
+
 describe('snapshot refusals', () => {
   it('proves the header is checked: magic, format, fingerprint, bounds, and a cut header', () => {
     expect(refusalOf((p) => (p.header[3] = 0x4f))).toBe('not-a-snapshot: not a NAT state snapshot');
