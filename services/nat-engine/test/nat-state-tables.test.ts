@@ -419,7 +419,9 @@ describe('sessions', () => {
     expect(state.sessionStateOf(reused)).toBe(2);
     expect(state.sessionRemotePortOf(reused)).toBe(80);
     // A state change keeps the port, the hairpin bit and the dirty bit and sets both expiries.
+    state.sessionRecord[hairpin * SESSION_WORDS + 2] |= SESSION_DIRTY;
     state.changeSession(hairpin, 7, 90_000, 1000);
+    expect(state.sessionRecord[hairpin * SESSION_WORDS + 2] & SESSION_DIRTY).toBe(SESSION_DIRTY);
     expect(state.sessionStateOf(hairpin)).toBe(7);
     expect(state.sessionRemotePortOf(hairpin)).toBe(1100);
     expect(state.sessionHairpinOf(hairpin)).toBe(1);

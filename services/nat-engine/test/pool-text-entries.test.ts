@@ -38,6 +38,7 @@ describe('pool4 entries', () => {
       '203.0.113.0/ 24',
       '203.0.113/24',
       '203.0.113.0/99',
+      '/24',
     ]) {
       const error = refusal(text);
       expect(error.field).toBe('pool[3]');

@@ -7,6 +7,9 @@ import { describe, expect, it } from 'vitest';
 import {
   claimSharedPoolBlocks,
   createSharedPoolMemory,
+  leasedBlockEvents,
+  NAT_EVENT_SCHEMA_VERSION,
+  NatEventType,
   NatState,
   POOL_REFUSED,
   type PoolShares,
@@ -348,5 +351,39 @@ describe('shared pool status views', () => {
     portsInUseByAddress(state, out);
     expect(Array.from(out)).toEqual([0, 3, 1, 0]);
     expect(() => portsInUseByAddress(state, new Int32Array(2))).toThrow('one slot per pool address');
+  });
+
+  it('proves a restored state restates each leased block as a BlockLeased event: slot, address, first port, subscriber', () => {
+    const state = new NatState(CONFIG, 1, 0);
+    const s = state.addSubscriber(0x20010db8, 0x100, 0, 0);
+    const t = state.addSubscriber(0x20010db8, 0x200, 0, 0);
+    state.leaseBlock(udpRow(2, 3), s, 0);
+    state.leaseBlock(19, t, 0);
+    const head = { type: NatEventType.BlockLeased, version: NAT_EVENT_SCHEMA_VERSION, timeMs: 0 };
+    expect(leasedBlockEvents(state, 4, 9)).toEqual([
+      {
+        ...head,
+        shard: 4,
+        epoch: 9,
+        protocol: 1,
+        address: 0xcb00710a,
+        firstPort: 1216,
+        subscriber: [0x20010db8, 0x100, 0, 0],
+      },
+      {
+        ...head,
+        shard: 4,
+        epoch: 9,
+        protocol: 2,
+        address: 0xcb007109,
+        firstPort: 1024,
+        subscriber: [0x20010db8, 0x200, 0, 0],
+      },
+    ]);
+    expect(leasedBlockEvents(state).map((e) => [e.shard, e.epoch])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
+    expect(leasedBlockEvents(new NatState(CONFIG, 1, 0))).toEqual([]);
   });
 });
