@@ -387,3 +387,113 @@ describe('shared pool status views', () => {
     expect(leasedBlockEvents(new NatState(CONFIG, 1, 0))).toEqual([]);
   });
 });
+
+describe('SharedPoolAllocator edges', () => {
+  it('proves a preferred address 0 is kept whatever the random start, with or without shares', () => {
+    const { allocator, state } = setup(scripted(2, 1, 2, 1));
+    expect(state.blockAddressIndexOf(allocator.tryLease(SUB, UDP, 0, 0))).toBe(0);
+    const s = shares({ shareOf: () => 0, addresses: [[1, 0]] });
+    const shared = setup(scripted(0, 1, 0, 1), 0, s);
+    expect(shared.state.blockAddressIndexOf(shared.allocator.tryLease(SUB, UDP, 0, 0))).toBe(0);
+  });
+
+  it('proves an address without a free block of the protocol is passed over without a draw', () => {
+    // Address 2's four UDP blocks go first; then a new subscriber starting at address 2 (draw 2) takes
+    // address 0's block at the next draw (1): block 1 of address 0.
+    const { allocator } = setup(scripted(0, 0, 0, 0, 2, 1, 2, 3));
+    for (let i = 0; i < 4; i++) expect(allocator.tryLease(SUB, UDP, 2, 0)).toBeGreaterThanOrEqual(0);
+    expect(allocator.tryLease(SUB, UDP, -1, 0)).toBe(udpRow(0, 1));
+    const s = shares({ shareOf: () => 0, addresses: [[2, 0]] });
+    const shared = setup(scripted(0, 0, 0, 0, 0, 1, 2), 0, s);
+    for (let i = 0; i < 4; i++) expect(shared.allocator.tryLease(SUB, UDP, 2, 0)).toBeGreaterThanOrEqual(0);
+    // Start at the share's first address (2, full): address 0 with the next draw, 1.
+    expect(shared.allocator.tryLease(SUB, UDP, -1, 0)).toBe(udpRow(0, 1));
+  });
+
+  it('proves a new subscriber takes one block, block 0 included, with or without shares', () => {
+    const { allocator, memory } = setup(scripted(0, 0));
+    expect(allocator.tryLease(SUB, 0, -1, 0)).toBe(0);
+    expect(Array.from(sharedPoolLessees(memory)).filter((w) => w !== 0).length).toBe(1);
+    const s = shares({ shareOf: () => 0, addresses: [[0, 1]] });
+    const shared = setup(scripted(0, 0), 0, s);
+    expect(shared.allocator.tryLease(SUB, 0, -1, 0)).toBe(0);
+    expect(Array.from(sharedPoolLessees(shared.memory)).filter((w) => w !== 0).length).toBe(1);
+    expect(s.leased[0]).toBe(1);
+  });
+
+  it("proves a share's scan reads each address's own free count", () => {
+    for (const address of [0, 1, 2]) {
+      const s = shares({ shareOf: () => 0, addresses: [[address]] });
+      const { allocator, state } = setup(scripted(), 0, s);
+      for (const slot of [0, 1, 2]) {
+        const block = allocator.tryLease(SUB, slot, -1, 0);
+        expect(block).toBeGreaterThanOrEqual(0);
+        expect(state.blockAddressIndexOf(block)).toBe(address);
+        expect(state.blockSlotOf(block)).toBe(slot);
+      }
+    }
+  });
+
+  it('proves the per-subscriber bound finds the subscriber in any row', () => {
+    const s = shares({ shareOf: () => 0, addresses: [[0]], subscriberBlocksMax: [1] });
+    const { allocator, state } = setup(scripted(), 0, s);
+    state.addSubscriber(1, 2, 3, 4);
+    const sub = state.addSubscriber(SUB[0], SUB[1], SUB[2], SUB[3]);
+    expect(sub).toBe(1);
+    state.subscriberAddress[sub] = 0;
+    state.leaseBlock(allocator.tryLease(SUB, UDP, 0, 0), sub, 0);
+    expect(allocator.tryLease(SUB, UDP, 0, 0)).toBe(POOL_REFUSED);
+  });
+
+  it('proves shares set after construction count leases and their releases', () => {
+    const { allocator } = setup();
+    const s = shares({ shareOf: () => 0, addresses: [[0]] });
+    allocator.setShares(s);
+    const block = allocator.tryLease(SUB, UDP, 0, 0);
+    expect(s.leased[0]).toBe(1);
+    allocator.released(block, 0);
+    expect(s.leased[0]).toBe(0);
+  });
+
+  it('proves a restored state with leased blocks takes no shares when none are given, and classifies by both top words', () => {
+    const memory = createSharedPoolMemory(CONFIG);
+    const state = new NatState(CONFIG, 1, 0);
+    const a = state.addSubscriber(0x20010db8, 0x100, 0, 0);
+    const b = state.addSubscriber(0x20010db9, 0x100, 0, 0);
+    state.leaseBlock(udpRow(0, 0), a, 0);
+    state.leaseBlock(udpRow(1, 0), b, 0);
+    expect(() => new SharedPoolAllocator(memory, 0, state, scripted())).not.toThrow();
+    const s = shares({ shareOf: (w0) => (w0 === 0x20010db9 ? 1 : 0), addresses: [[0], [1]] });
+    new SharedPoolAllocator(memory, 0, state, scripted(), s);
+    expect(Array.from(s.leased)).toEqual([1, 1]);
+  });
+
+  it('proves the allocator refuses a pool with another block count on the same addresses', () => {
+    const state = new NatState(CONFIG, 1, 0);
+    const other = createSharedPoolMemory(
+      validateConfig({
+        pool: ['203.0.113.8-203.0.113.10'],
+        blockSizePorts: 32,
+        ports: { tcp: [1024, 1151] },
+      }),
+    );
+    expect(other.poolAddressCount).toBe(3);
+    expect(() => new SharedPoolAllocator(other, 0, state, scripted())).toThrow(
+      'the shared pool was built from the same pool configuration as the engine',
+    );
+  });
+
+  it('proves a second claim of a restored block names the rule, and the ports view takes an exact-size output', () => {
+    const memory = createSharedPoolMemory(CONFIG);
+    const state = new NatState(CONFIG, 1, 0);
+    const s = state.addSubscriber(1, 2, 3, 4);
+    state.leaseBlock(udpRow(1, 1), s, 0);
+    claimSharedPoolBlocks(memory, 0, state);
+    expect(() => claimSharedPoolBlocks(memory, 1, state)).toThrow(
+      'a restored block is free in the node pool (no other shard restored it)',
+    );
+    const out = new Int32Array(3).fill(4);
+    portsInUseByAddress(state, out);
+    expect(Array.from(out)).toEqual([0, 0, 0]);
+  });
+});
