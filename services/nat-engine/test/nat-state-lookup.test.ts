@@ -66,7 +66,7 @@ describe('BIB lookups', () => {
         let port = 5000;
         let slot = 1;
         if (field === 4) v6[0] = z;
-        else port = z & 0xffff;
+        else port = z;
         if (field < 4 && differ) v6[field] = (v6[field] ^ 0x01000000) >>> 0;
         if (field === 4 && differ) port = 5001;
         if (field === 5 && differ) slot = 2;
@@ -97,7 +97,7 @@ describe('BIB lookups', () => {
         let address = POOL_9;
         let port = 1030;
         let slot = 0;
-        if (field === 0) port = z & 0xffff;
+        if (field === 0) port = z;
         else address = (0xcb000000 + z) >>> 0;
         if (field === 0 && differ) address = 0xcb007108;
         if (field === 1 && differ) port = 1031;
@@ -132,7 +132,7 @@ describe('session lookups', () => {
         let remote = REMOTE;
         let remotePort = 53;
         if (field === 1) remote = (0x0a000000 + z) >>> 0;
-        else remotePort = z & 0xffff;
+        else remotePort = z;
         if (field === 0 && differ) remote = 0xc6336402;
         if (field === 1 && differ) remotePort = 54;
         if (field >= 2 && field <= 5 && differ) v6[field - 2] = (v6[field - 2] ^ 0x80) >>> 0;
@@ -182,7 +182,7 @@ describe('session lookups', () => {
         let remote = REMOTE;
         let remotePort = 53;
         if (field === 1) remote = (0x0a000000 + z) >>> 0;
-        else remotePort = z & 0xffff;
+        else remotePort = z;
         if (field === 0 && differ) remote = 0xc6336402;
         if (field === 1 && differ) remotePort = 54;
         if (field === 2 && differ) address = 0xcb007108;
@@ -231,5 +231,49 @@ describe('session lookups', () => {
       expect(state.findSession4(1, POOL_9, 7, REMOTE + i * 7919, 53 + i)).toBe(expected);
       expect(state.findSession6(1, Uint32Array.from(V6), 0, 5000, REMOTE + i * 7919, 53 + i)).toBe(expected);
     });
+  });
+});
+
+/** The first z whose hash has `home`'s slot, with the same tag or another one. */
+function atHome(hashOf: (z: number) => number, home: number, sameTag: boolean, from = 1): number {
+  for (let z = from; z < 1 << 22; z++) {
+    const h = hashOf(z);
+    if (((h ^ home) & 15) === 0 && (((h ^ home) & INDEX_TAG) === 0) === sameTag) return z;
+  }
+  throw new Error('no key found');
+}
+
+describe('displaced entries', () => {
+  it('proves every lookup walks past entries at its home slot, of another tag or the same, to its own', () => {
+    const state = fresh();
+    // Subscribers keyed by their second word.
+    const sub = (z: number) => state.hashSubscriber(0x20010db8, z, 0, 0);
+    const subs = [0, atHome(sub, sub(0), false), atHome(sub, sub(0), true)];
+    const rows = subs.map((z) => state.addSubscriber(0x20010db8, z, 0, 0));
+    for (const [i, z] of subs.entries()) expect(state.findSubscriber(0x20010db8, z, 0, 0)).toBe(rows[i]);
+
+    // BIB entries keyed by their IPv6 port (IPv6 side) and their IPv4 port (IPv4 side).
+    const m6 = (z: number) => state.hashMapping6(1, V6[0], V6[1], V6[2], V6[3], z);
+    const m4 = (z: number) => state.hashMapping4(1, POOL_9, z);
+    const ports6 = [1, atHome(m6, m6(1), false, 2), atHome(m6, m6(1), true, 2)];
+    const ports4 = [1, atHome(m4, m4(1), false, 2), atHome(m4, m4(1), true, 2)];
+    const maps = [0, 1, 2].map((i) => state.addMapping(1, V6, ports6[i], POOL_9, ports4[i], rows[0], -1, 0));
+    expect(Math.max(...ports6, ...ports4)).toBeLessThan(65536);
+    for (let i = 0; i < 3; i++) {
+      expect(state.findMapping6(1, Uint32Array.from(V6), 0, ports6[i])).toBe(maps[i]);
+      expect(state.findMapping4(1, POOL_9, ports4[i])).toBe(maps[i]);
+    }
+
+    // Sessions of the first entry keyed by their remote address.
+    const m = maps[0];
+    const s6 = (z: number) => state.hashSession6(1, V6[0] | 0, V6[1] | 0, V6[2] | 0, V6[3] | 0, 1, z, 53);
+    const remotes6 = [1, atHome(s6, s6(1), false, 2), atHome(s6, s6(1), true, 2)];
+    const x6 = remotes6.map((r) => state.addSession(m, r, 53, 0, 100_000, 0));
+    for (const [i, r] of remotes6.entries())
+      expect(state.findSession6(1, Uint32Array.from(V6), 0, 1, r, 53)).toBe(x6[i]);
+    const s4 = (z: number) => state.hashSession4(1, POOL_9, 1, z, 80);
+    const remotes4 = [1, atHome(s4, s4(1), false, 2), atHome(s4, s4(1), true, 2)];
+    const x4 = remotes4.map((r) => state.addSession(m, r, 80, 0, 100_000, 0));
+    for (const [i, r] of remotes4.entries()) expect(state.findSession4(1, POOL_9, 1, r, 80)).toBe(x4[i]);
   });
 });
