@@ -161,6 +161,20 @@ describe('Reader', () => {
     expect(shortBytes.failed).toBe(true);
   });
 
+  it('proves every read works at position 0 of its window', () => {
+    expect(reader([0xfe, 0x01]).u16()).toBe(0xfe01);
+    expect(reader([0x80, 0, 0, 1]).u32()).toBe(0x80000001);
+    expect(reader([0x3f, 0xf8, 0, 0, 0, 0, 0, 0]).f64()).toBe(1.5);
+    expect(Array.from(reader([7, 8, 9]).bytesOf(2))).toEqual([7, 8]);
+    expect(reader([0x05]).varint()).toBe(5);
+  });
+
+  it('proves a varint cut after a non-zero group returns zero, not the groups read so far', () => {
+    const cut = reader([0x81]);
+    expect(cut.varint()).toBe(0);
+    expect(cut.failed).toBe(true);
+  });
+
   it('proves the reader honours its window: it starts at `at` and stops at `end`, not at the array end', () => {
     const r = reader([0x11, 0x22, 0x33, 0x44, 0x55], 1, 3);
     expect(r.position).toBe(1);

@@ -103,4 +103,41 @@ describe('index sizes and removal', () => {
     pairIndexRemove(index, 0x20000005, 0, (e) => hashes[e]);
     expect(Array.from(index.subarray(10, 14))).toEqual([0x21000002, 222, 0, 0]);
   });
+
+  it('proves backward-shift removal keeps or moves each follower by where its home lies, also across the wrap', () => {
+    // A 16-slot index; entity e has home slot homes[e] and tag e << 24.
+    const run = (homes: number[], remove: number, paired: boolean) => {
+      const width = paired ? 2 : 1;
+      const index = new Int32Array(16 * width);
+      const hashOf = (e: number) => (e << 24) | homes[e];
+      for (let e = 0; e < homes.length; e++) {
+        if (paired) pairIndexInsert(index, hashOf(e), e, 100 + e);
+        else indexInsert(index, hashOf(e), e);
+      }
+      if (paired) pairIndexRemove(index, hashOf(remove), remove, hashOf);
+      else indexRemove(index, hashOf(remove), remove, hashOf);
+      const slots: number[] = [];
+      for (let i = 0; i < 16; i++)
+        slots.push(index[i * width] === 0 ? -1 : (index[i * width] & 0xffffff) - 1);
+      if (paired)
+        for (let i = 0; i < 16; i++) if (slots[i] >= 0) expect(index[i * 2 + 1]).toBe(100 + slots[i]);
+      return slots;
+    };
+    const at = (slots: number[], ...pairs: [number, number][]) => {
+      const expected = new Array(16).fill(-1);
+      for (const [slot, e] of pairs) expected[slot] = e;
+      expect(slots).toEqual(expected);
+    };
+    for (const paired of [false, true]) {
+      // Entities: 0 home 14 (slot 14), 1 home 14 (15), 2 home 0 (0), 3 home 14 (1). Removing 0: 1 moves
+      // to 14; 2 stays at its home 0 (past the wrap); 3 moves to 15.
+      at(run([14, 14, 0, 14], 0, paired), [14, 1], [15, 3], [0, 2]);
+      // 0 home 14 (14), 1 home 15 (15), 2 home 15 (0). Removing 0: 1 and 2 both stay (homes after the hole).
+      at(run([14, 15, 15], 0, paired), [15, 1], [0, 2]);
+      // 0 home 3 (3), 1 home 4 (4), 2 home 3 (5). Removing 0: 1 stays at its home, 2 moves to 3.
+      at(run([3, 4, 3], 0, paired), [3, 2], [4, 1]);
+      // 0 home 15 (15), 1 home 0 (0), 2 home 15 (1). Removing 1 (hole at 0, no wrap): 2 moves to 0.
+      at(run([15, 0, 15], 1, paired), [15, 0], [0, 2]);
+    }
+  });
 });

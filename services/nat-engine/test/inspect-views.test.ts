@@ -78,6 +78,18 @@ describe('dumpState', () => {
     expect(checkInvariants(state)).toEqual([]);
   });
 
+  it('proves blocks are sorted by their text, not by row (ICMP rows come after TCP ones)', () => {
+    const state = new NatState(CONFIG, 3, 0);
+    const s = state.addSubscriber(0x20010db8, 0x100, 0, 0);
+    state.subscriberAddress[s] = 1;
+    state.leaseBlock(2, s, 0);
+    state.leaseBlock(10, s, 0);
+    expect(dumpState(state).blocks).toEqual([
+      'icmp 203.0.113.9:1024+64 owner 2001:db8:0:100:0:0:0:0/56 inUse 0 idleSince 0 freed []',
+      'tcp 203.0.113.9:1024+64 owner 2001:db8:0:100:0:0:0:0/56 inUse 0 idleSince 0 freed []',
+    ]);
+  });
+
   it('proves an idle block shows since when, and several held ports in port order', () => {
     const state = new NatState(CONFIG, 3, 0);
     const s = state.addSubscriber(0x20010db8, 0x100, 0, 0);

@@ -75,6 +75,11 @@ describe('pool4 entries', () => {
     );
   });
 
+  it('proves 0.0.0.0 is an address and may end a range', () => {
+    expect(parsePool4Entry('p', '0.0.0.0')).toEqual({ first: 0, last: 0 });
+    expect(parsePool4Entry('p', '0.0.0.0-0.0.0.0')).toEqual({ first: 0, last: 0 });
+  });
+
   it('proves a single address, and a refusal of anything else, including a value that is not a string', () => {
     expect(parsePool4Entry('p', '192.0.2.7')).toEqual({ first: 0xc0000207, last: 0xc0000207 });
     expect(refusal('192.0.2').message).toBe(`pool[3]: '192.0.2' is not an IPv4 address; ${FIX}`);
