@@ -418,6 +418,13 @@ describe('sessions', () => {
     expect(state.sessionRecord[reused * SESSION_WORDS + 2] & SESSION_DIRTY).toBe(SESSION_DIRTY);
     expect(state.sessionStateOf(reused)).toBe(2);
     expect(state.sessionRemotePortOf(reused)).toBe(80);
+    // The same for a row other than the first.
+    state.sessionRecord[hairpin * SESSION_WORDS + 2] |= SESSION_DIRTY;
+    const third = state.addSession(m, REMOTE + 3, 81, 0, 50_000, 0);
+    expect(third).not.toBe(0);
+    state.sessionRecord[third * SESSION_WORDS + 2] |= SESSION_DIRTY;
+    state.removeSession(third);
+    expect(state.sessionRecord[third * SESSION_WORDS + 2] & SESSION_DIRTY).toBe(SESSION_DIRTY);
     // A state change keeps the port, the hairpin bit and the dirty bit and sets both expiries.
     state.sessionRecord[hairpin * SESSION_WORDS + 2] |= SESSION_DIRTY;
     state.changeSession(hairpin, 7, 90_000, 1000);
