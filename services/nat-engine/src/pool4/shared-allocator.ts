@@ -82,6 +82,11 @@ export class SharedPoolAllocator implements PoolAllocator {
   private shares: PoolShares | null;
   /** The share each block this shard leased was counted against (NO_SHARE when free or without shares). */
   private readonly blockShare: Int32Array;
+  /**
+   * The node-wide counters those blocks were counted in (the last shares' `leased`): kept while shares are
+   * off (setShares(null)), so a block released then still gives its count back.
+   */
+  private countedIn: Int32Array | null;
 
   constructor(
     memory: SharedPoolMemory,
@@ -106,6 +111,7 @@ export class SharedPoolAllocator implements PoolAllocator {
     this.free = new Int32Array(memory.buffer, memory.totalBlocks * 4, memory.poolAddressCount * 3);
     this.mark = shard + 1;
     this.shares = shares;
+    this.countedIn = shares === null ? null : shares.leased;
     this.blockShare = new Int32Array(memory.totalBlocks).fill(NO_SHARE);
     if (shares !== null) {
       // Blocks restored with the state (a restart) count against their subscriber's share.
@@ -149,6 +155,7 @@ export class SharedPoolAllocator implements PoolAllocator {
    */
   setShares(shares: PoolShares | null): void {
     this.shares = shares;
+    if (shares !== null) this.countedIn = shares.leased;
   }
 
   /** tryLease with shares: the subscriber's share's addresses, quota and per-subscriber bound. */
@@ -193,8 +200,8 @@ export class SharedPoolAllocator implements PoolAllocator {
   released(block: number, _nowMs: number): void {
     const previous = Atomics.compareExchange(this.lessee, block, this.mark, FREE);
     assert(previous === this.mark, 'a shard releases only a block it leased');
-    if (this.shares !== null && this.blockShare[block] !== NO_SHARE) {
-      Atomics.sub(this.shares.leased, this.blockShare[block], 1);
+    if (this.countedIn !== null && this.blockShare[block] !== NO_SHARE) {
+      Atomics.sub(this.countedIn, this.blockShare[block], 1);
       this.blockShare[block] = NO_SHARE;
     }
     Atomics.add(this.free, this.state.blockAddressIndexOf(block) * 3 + this.state.blockSlotOf(block), 1);
