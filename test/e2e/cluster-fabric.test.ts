@@ -18,7 +18,7 @@
 // and the pool to the owner; so every flow crosses the fabric on its way in.
 import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -349,6 +349,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopAll();
   for (const serverPid of serverPids) spawnSync('kill', [String(serverPid)]);
+  // The servers write their data directories until they exit: removing the directory before that failed
+  // once with ENOTEMPTY (nats-server's JetStream store), so wait for them (5 s at most, then SIGKILL).
+  for (const serverPid of serverPids) {
+    for (let i = 0; i < 100 && existsSync(`/proc/${serverPid}`); i++) await sleep(50);
+    if (existsSync(`/proc/${serverPid}`)) spawnSync('kill', ['-KILL', String(serverPid)]);
+  }
   for (const ns of Object.values(NS)) spawnSync('ip', ['netns', 'del', ns]);
   rmSync(dir, { recursive: true, force: true });
 });
