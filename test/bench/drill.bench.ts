@@ -27,6 +27,7 @@ interface RepeatReport {
     broken: number;
     takeoverMs: number | null;
     maxGapMs: number | null;
+    sessions: { before: number; after: number; lost: number };
     flows: { proto: string; gapMs: number | null }[];
   }[];
 }
@@ -108,6 +109,12 @@ export default async function drillBench(): Promise<void> {
         `kill, ${proto} flows only: gap p50 ${ms(d.p50)}, p99 ${ms(d.p99)}, max ${ms(d.max)} ms (${d.count} flows)\n`,
       );
     }
+    const sum = (r: RepeatReport, f: 'before' | 'after' | 'lost') =>
+      r.drills.reduce((n, d) => n + d.sessions[f], 0);
+    for (const [name, r] of rows)
+      process.stdout.write(
+        `${name}: sessions on the serving node before the fault ${sum(r, 'before')}, after ${sum(r, 'after')}, lost ${sum(r, 'lost')} (summed over the drills)\n`,
+      );
     process.stdout.write(
       `gap ratio kill/baseline: p50 ${ratio(kill.gapMs.p50, baseline.gapMs.p50)}, p99 ${ratio(kill.gapMs.p99, baseline.gapMs.p99)}\n`,
     );

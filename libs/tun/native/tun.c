@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <uv.h>
 
 // Debian 12's uapi headers predate UDP segmentation offload on TUN (Linux 6.2).
 #ifndef TUN_F_USO4
@@ -281,18 +282,22 @@ static napi_value tun_set_vnet_hdr_size(napi_env env, napi_callback_info info) {
 }
 
 // readBatch(fd, buffer, offsetsOut, lengthsOut, maxPackets, timeoutMs[, packetMaxBytes[, headroomBytes
-//   [, wakeFd[, socketFd]]]]) -> number of packets read (0 on timeout, -1 when woken through wakeFd with no
-//   packet, -2 when socketFd became readable with no packet and no wake: the caller's event loop reads it).
+//   [, wakeFd[, socketFd[, loopFd]]]]]) -> number of packets read (0 on timeout, -1 when woken through
+//   wakeFd with no packet, -2 when socketFd became readable with no packet and no wake: the caller's event
+//   loop reads it, -3 when loopFd (eventLoopFd()) became readable with none of the others: the calling
+//   thread's event loop has I/O to handle (a reply on a NATS or Redis socket, a message on its port),
+//   so the caller returns to it instead of leaving it waiting out the timeout).
 // Waits up to timeoutMs for the queue (or the wake eventfd, when wakeFd >= 0) to become readable, then
 // reads packets back to back into buffer (each at offsets[i], headroomBytes after the end of the
 // previous one) until maxPackets were read, the queue is empty, or less than packetMaxBytes +
 // headroomBytes is left. The wake eventfd is reset only when it alone was readable (-1 returned): when
 // packets came too, it stays set and the next read returns -1 at once, so a wake is never lost.
 static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
+  size_t argc = 11;
+  napi_value argv[11];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd, max_packets, timeout_ms, packet_max = PACKET_MAX_DEFAULT, headroom = 0, wake_fd = -1, socket_fd = -1;
+  int32_t fd, max_packets, timeout_ms, packet_max = PACKET_MAX_DEFAULT, headroom = 0, wake_fd = -1, socket_fd = -1,
+                                       loop_fd = -1;
   uint8_t *buf;
   size_t buf_len, n_off, n_len;
   uint32_t *offsets, *lengths;
@@ -300,18 +305,20 @@ static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
       !get_u32s(env, argv[2], &offsets, &n_off) || !get_u32s(env, argv[3], &lengths, &n_len) ||
       !get_int(env, argv[4], &max_packets) || !get_int(env, argv[5], &timeout_ms) ||
       (argc >= 7 && !get_int(env, argv[6], &packet_max)) || (argc >= 8 && !get_int(env, argv[7], &headroom)) ||
-      (argc >= 9 && !get_int(env, argv[8], &wake_fd)) || (argc >= 10 && !get_int(env, argv[9], &socket_fd)))
+      (argc >= 9 && !get_int(env, argv[8], &wake_fd)) || (argc >= 10 && !get_int(env, argv[9], &socket_fd)) ||
+      (argc >= 11 && !get_int(env, argv[10], &loop_fd)))
     return throw_type(env, "readBatch(fd, buffer: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, "
-                           "maxPackets, timeoutMs[, packetMaxBytes[, headroomBytes[, wakeFd[, socketFd]]]])");
+                           "maxPackets, timeoutMs[, packetMaxBytes[, headroomBytes[, wakeFd[, socketFd[, loopFd]]]]])");
   if (max_packets < 0 || (size_t)max_packets > n_off || (size_t)max_packets > n_len)
     return throw_type(env, "readBatch: maxPackets exceeds offsets/lengths capacity");
   if (packet_max <= 0 || headroom < 0) return throw_type(env, "readBatch: packetMaxBytes > 0, headroomBytes >= 0");
 
   // poll(2) ignores entries with a negative fd: an absent wake or socket fd is simply never ready.
-  struct pollfd pfd[3] = {{.fd = fd, .events = POLLIN, .revents = 0},
+  struct pollfd pfd[4] = {{.fd = fd, .events = POLLIN, .revents = 0},
                           {.fd = wake_fd, .events = POLLIN, .revents = 0},
-                          {.fd = socket_fd, .events = POLLIN, .revents = 0}};
-  nfds_t nfds = socket_fd >= 0 ? 3 : wake_fd >= 0 ? 2 : 1;
+                          {.fd = socket_fd, .events = POLLIN, .revents = 0},
+                          {.fd = loop_fd, .events = POLLIN, .revents = 0}};
+  nfds_t nfds = loop_fd >= 0 ? 4 : socket_fd >= 0 ? 3 : wake_fd >= 0 ? 2 : 1;
   int pr;
   do {
     pr = poll(pfd, nfds, timeout_ms);
@@ -323,6 +330,7 @@ static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
   if (pr > 0 && (pfd[0].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the TUN queue");
   if (pr > 0 && wake_fd >= 0 && (pfd[1].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the wake eventfd");
   if (pr > 0 && socket_fd >= 0 && (pfd[2].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the socket");
+  if (pr > 0 && loop_fd >= 0 && (pfd[3].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the event loop fd");
 
   int count = 0;
   bool tun_ready = pr > 0 && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP));
@@ -342,6 +350,12 @@ static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
     napi_value readable;
     CHECK_NAPI(env, napi_create_int32(env, -2, &readable));
     return readable;
+  }
+  if (pr > 0 && !tun_ready && loop_fd >= 0 && (pfd[3].revents & POLLIN)) {
+    // Only the event loop has something (its epoll set is ready): return, so the caller yields to it.
+    napi_value loop_ready;
+    CHECK_NAPI(env, napi_create_int32(env, -3, &loop_ready));
+    return loop_ready;
   }
   if (pr > 0) {
     size_t pos = 0;
@@ -402,6 +416,19 @@ static napi_value tun_write_batch(napi_env env, napi_callback_info info) {
   }
   napi_value result;
   CHECK_NAPI(env, napi_create_int32(env, written, &result));
+  return result;
+}
+
+// eventLoopFd() -> fd: the calling thread's libuv backend fd (uv_backend_fd: its epoll instance, readable
+// while any I/O the loop watches is ready), for readBatch's loopFd. Each worker thread has its own loop.
+// libuv documents the fd for exactly this, embedding its loop's readiness in another wait. Not to close.
+static napi_value tun_event_loop_fd(napi_env env, napi_callback_info info) {
+  struct uv_loop_s *loop = NULL;
+  CHECK_NAPI(env, napi_get_uv_event_loop(env, &loop));
+  int loop_fd = loop == NULL ? -1 : uv_backend_fd(loop);
+  if (loop_fd < 0) return throw_errno(env, EBADF, "uv_backend_fd", "of this thread's event loop");
+  napi_value result;
+  CHECK_NAPI(env, napi_create_int32(env, loop_fd, &result));
   return result;
 }
 
@@ -624,6 +651,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"setOffload", NULL, tun_set_offload, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setVnetHdrSize", NULL, tun_set_vnet_hdr_size, NULL, NULL, NULL, napi_enumerable, NULL},
       {"readBatch", NULL, tun_read_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"eventLoopFd", NULL, tun_event_loop_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"writeBatch", NULL, tun_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"createWakeFd", NULL, tun_create_wake_fd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"wake", NULL, tun_wake, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -37,7 +37,10 @@ export interface TunNative {
    * calls wake(wakeFd): -1 is returned when that happened and no packet was waiting (the eventfd is
    * reset then; when packets came as well it stays set, so the next read returns -1 at once). With
    * socketFd the wait also ends when that socket is readable: -2 is returned when it is and neither a
-   * packet nor a wake came (nothing is read from it: the caller's event loop does that).
+   * packet nor a wake came (nothing is read from it: the caller's event loop does that). With loopFd
+   * (eventLoopFd() of the calling thread) the wait also ends when that thread's event loop has I/O ready
+   * (a reply on one of its sockets, a message on its port): -3 is returned when it has and nothing else
+   * came; the caller returns to its event loop.
    */
   readBatch(
     fd: number,
@@ -50,7 +53,13 @@ export interface TunNative {
     headroomBytes?: number,
     wakeFd?: number,
     socketFd?: number,
+    loopFd?: number,
   ): number;
+  /**
+   * The calling thread's event-loop fd (libuv's backend epoll fd, readable while any I/O the loop
+   * watches is ready) for readBatch's loopFd. Not to be closed.
+   */
+  eventLoopFd(): number;
   /**
    * Writes the socket address of `host` (an IPv4 or IPv6 literal) and `port` at out[offset, offset + 32)
    * for sendBatch's `addresses`; returns its length (16 or 28).

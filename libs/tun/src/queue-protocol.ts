@@ -20,7 +20,8 @@ export const Stat = {
   handlerErrors: 4,
   wakes: 5,
   socketWakes: 6,
-  slots: 7,
+  loopWakes: 7,
+  slots: 8,
 } as const;
 
 export interface QueueWorkerData {

@@ -70,6 +70,11 @@ export interface QueueStats {
   wakes: number;
   /** Reads ended early by the handler's socket (socketFd) with no packet on the TUN: the loop yielded. */
   socketWakes: number;
+  /**
+   * Reads ended early by the worker's own event loop (a reply on its NATS or Redis socket, a message)
+   * with nothing on the TUN: the worker yielded to it at once rather than after the poll timeout.
+   */
+  loopWakes: number;
 }
 
 export interface RunningQueue {
@@ -113,6 +118,7 @@ const readStats = (s: Float64Array): QueueStats => ({
   handlerErrors: s[Stat.handlerErrors],
   wakes: s[Stat.wakes],
   socketWakes: s[Stat.socketWakes],
+  loopWakes: s[Stat.loopWakes],
 });
 
 interface QueueRuntime {
@@ -375,6 +381,7 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
         handlerErrors: 0,
         wakes: 0,
         socketWakes: 0,
+        loopWakes: 0,
       };
       for (const q of queues) {
         const s = q.stats();
@@ -385,6 +392,7 @@ export async function startQueues(options: StartQueuesOptions): Promise<QueueSet
         total.handlerErrors += s.handlerErrors;
         total.wakes += s.wakes;
         total.socketWakes += s.socketWakes;
+        total.loopWakes += s.loopWakes;
       }
       return total;
     },

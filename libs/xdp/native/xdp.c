@@ -707,22 +707,25 @@ static void recycle_lent(struct queue *q) {
   q->lent_count = 0;
 }
 
-// receive(handle, queue, offsets, lengths, maxPackets, timeoutMs) -> count.
+// receive(handle, queue, offsets, lengths, maxPackets, timeoutMs[, loopFd]) -> count.
 // Frames lent by the previous receive()/alloc() and not sent are recycled first. Packet i is
 // umem[offsets[i] .. offsets[i] + lengths[i]) (Ethernet header first); 256 bytes of headroom precede
 // it in its frame (258 with FRAME_HEADROOM). Polls (up to timeoutMs) only when the RX ring is empty.
+// With loopFd (libs/tun's eventLoopFd(): the calling thread's libuv backend fd) the wait also ends when
+// that event loop has I/O ready; -1 is returned then if no frame came, so the caller yields to its loop.
 static napi_value xdp_receive(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t *offsets, *lengths;
   size_t n_off, n_len;
-  int32_t max, timeout;
+  int32_t max, timeout, loop_fd = -1;
   struct queue *q = argc >= 6 ? queue_of(env, argv[0], argv[1]) : NULL;
   if (!q || !get_u32s(env, argv[2], &offsets, &n_off) || !get_u32s(env, argv[3], &lengths, &n_len) ||
       !get_int(env, argv[4], &max) || !get_int(env, argv[5], &timeout) || max < 0 || (size_t)max > n_off ||
-      (size_t)max > n_len)
-    return throw_type(env, "receive(handle, queue, offsets: Uint32Array, lengths: Uint32Array, maxPackets, timeoutMs)");
+      (size_t)max > n_len || (argc >= 7 && !get_int(env, argv[6], &loop_fd)))
+    return throw_type(env,
+                      "receive(handle, queue, offsets: Uint32Array, lengths: Uint32Array, maxPackets, timeoutMs[, loopFd])");
   recycle_lent(q);
   reap_completions(q);
   refill(q);
@@ -731,14 +734,21 @@ static napi_value xdp_receive(napi_env env, napi_callback_info info) {
   if (n == 0) {
     // Empty: one poll() both waits and, with need_wakeup set on the fill ring, wakes the driver.
     if (timeout > 0 || xsk_ring_prod__needs_wakeup(&q->fill)) {
-      struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
+      struct pollfd pfd[2] = {{.fd = q->fd, .events = POLLIN}, {.fd = loop_fd, .events = POLLIN}};
       q->polls++;
-      int pr = poll(&pfd, 1, timeout);
+      int pr = poll(pfd, loop_fd >= 0 ? 2 : 1, timeout);
       if (pr < 0 && errno != EINTR) return throw_errno(env, errno, "poll", "on the AF_XDP socket");
-      if (pr > 0 && (pfd.revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the AF_XDP socket");
+      if (pr > 0 && (pfd[0].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the AF_XDP socket");
+      if (pr > 0 && loop_fd >= 0 && (pfd[1].revents & POLLNVAL))
+        return throw_errno(env, EBADF, "poll", "on the event loop fd");
       reap_completions(q);
       refill(q);
       n = xsk_ring_cons__peek(&q->rx, (uint32_t)max, &idx);
+      if (n == 0 && pr > 0 && loop_fd >= 0 && (pfd[1].revents & POLLIN)) {
+        napi_value loop_ready;
+        napi_create_int32(env, -1, &loop_ready);
+        return loop_ready;
+      }
     }
   }
   for (uint32_t i = 0; i < n; i++) {
@@ -756,24 +766,26 @@ static napi_value xdp_receive(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// waitAny(queues: Int32Array [handle0, queue0, handle1, queue1, ...], timeoutMs) -> bitmask of the
-// queues whose RX ring has frames (bit i for pair i), after at most one poll() over all their sockets.
-// For a worker that serves the IPv6 and the IPv4 interface: it sleeps on both at once.
+// waitAny(queues: Int32Array [handle0, queue0, handle1, queue1, ...], timeoutMs[, loopFd]) -> bitmask of
+// the queues whose RX ring has frames (bit i for pair i), after at most one poll() over all their sockets.
+// For a worker that serves the IPv6 and the IPv4 interface: it sleeps on both at once. With loopFd (see
+// receive) -1 when only the calling thread's event loop had I/O ready.
 static napi_value xdp_wait_any(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   napi_typedarray_type type;
   size_t length, offset;
   void *ptr;
   napi_value ab;
-  int32_t timeout;
+  int32_t timeout, loop_fd = -1;
   if (argc < 2 || napi_get_typedarray_info(env, argv[0], &type, &length, &ptr, &ab, &offset) != napi_ok ||
-      type != napi_int32_array || length % 2 || length == 0 || length > 2 * 16 || !get_int(env, argv[1], &timeout))
-    return throw_type(env, "waitAny(queues: Int32Array [handle, queue, ...] (1..16 pairs), timeoutMs)");
+      type != napi_int32_array || length % 2 || length == 0 || length > 2 * 16 || !get_int(env, argv[1], &timeout) ||
+      (argc >= 3 && !get_int(env, argv[2], &loop_fd)))
+    return throw_type(env, "waitAny(queues: Int32Array [handle, queue, ...] (1..16 pairs), timeoutMs[, loopFd])");
   int32_t *pairs = ptr;
   size_t n = length / 2;
-  struct pollfd pfds[16];
+  struct pollfd pfds[17];
   struct queue *qs[16];
   uint32_t ready = 0;
   for (size_t i = 0; i < n; i++) {
@@ -784,12 +796,18 @@ static napi_value xdp_wait_any(napi_env env, napi_callback_info info) {
     if (xsk_cons_nb_avail(&qs[i]->rx, 1) > 0) ready |= 1u << i;
   }
   if (!ready) {
-    int pr = poll(pfds, n, timeout);
+    pfds[n] = (struct pollfd){.fd = loop_fd, .events = POLLIN};
+    int pr = poll(pfds, loop_fd >= 0 ? n + 1 : n, timeout);
     if (pr < 0 && errno != EINTR) return throw_errno(env, errno, "poll", "on the AF_XDP sockets");
     for (size_t i = 0; i < n; i++) {
       qs[i]->polls++;
       if (pr > 0 && (pfds[i].revents & POLLNVAL)) return throw_errno(env, EBADF, "poll", "on the AF_XDP socket");
       if (xsk_cons_nb_avail(&qs[i]->rx, 1) > 0) ready |= 1u << i;
+    }
+    if (!ready && pr > 0 && loop_fd >= 0 && (pfds[n].revents & POLLIN)) {
+      napi_value loop_ready;
+      napi_create_int32(env, -1, &loop_ready);
+      return loop_ready;
     }
   }
   napi_value result;

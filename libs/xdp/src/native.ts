@@ -42,7 +42,8 @@ export interface XdpNative {
    * maxPackets received frames: packet i is umem[offsets[i], offsets[i] + lengths[i]), Ethernet first,
    * with 258 free bytes before it in its frame (XDP_PACKET_HEADROOM + 2, so the IP header after the
    * Ethernet header is 16-byte aligned). Polls up to timeoutMs only when
-   * the RX ring is empty. Returns the count (0 on timeout).
+   * the RX ring is empty. Returns the count (0 on timeout). With loopFd (libs/tun's eventLoopFd()) the
+   * wait also ends when the calling thread's event loop has I/O ready: -1 then, if no frame came.
    */
   receive(
     handle: number,
@@ -51,12 +52,14 @@ export interface XdpNative {
     lengths: Uint32Array,
     maxPackets: number,
     timeoutMs: number,
+    loopFd?: number,
   ): number;
   /**
    * Waits up to timeoutMs, in one poll() over all their sockets, until one of the queues (pairs of
-   * handle, queue) has received frames; returns a bitmask (bit i = pair i ready), 0 on timeout.
+   * handle, queue) has received frames; returns a bitmask (bit i = pair i ready), 0 on timeout, -1 when
+   * only the event loop of loopFd (see receive) had I/O ready.
    */
-  waitAny(queues: Int32Array, timeoutMs: number): number;
+  waitAny(queues: Int32Array, timeoutMs: number, loopFd?: number): number;
   /** Lends up to count free frames (whole frames, frame start in offsetsOut) until the next receive(). */
   alloc(handle: number, queue: number, offsetsOut: Uint32Array, count: number): number;
   /** Queues lent frames for transmission (zero copy), one wake-up per batch; returns how many. */

@@ -23,7 +23,9 @@ export const XdpStat = {
   txPackets: 7,
   txRefused: 8,
   held: 9,
-  slots: 10,
+  /** Waits ended early by the worker's event loop (I/O ready) with no frame: the worker yielded to it. */
+  loopWakes: 10,
+  slots: 11,
 } as const;
 
 export interface XdpQueueWorkerData {

@@ -5,7 +5,12 @@
 // both sockets. The handler's output goes through context.tun.writeBatch, here an EthernetBatchWriter
 // (interface by IP version, next-hop MACs from the kernel's neighbour table). No allocation per packet.
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import type { CreateQueueHandler, QueueHandler, TunNative } from '../../tun/src/index.js';
+import {
+  type CreateQueueHandler,
+  loadNative as loadTunNative,
+  type QueueHandler,
+  type TunNative,
+} from '../../tun/src/index.js';
 import { Control, QueueState, Stat } from '../../tun/src/internal.js';
 import { EthernetBatchWriter } from './ethernet-writer.js';
 import { loadNative } from './native.js';
@@ -18,6 +23,8 @@ import {
 } from './queue-protocol.js';
 
 const YIELD_EVERY_BATCHES = 64;
+/** See loopWakesInRow. */
+const LOOP_WAKES_IN_ROW_MAX = 256;
 const HANDLER_ERRORS_REPORTED_MAX = 10;
 
 const data = workerData as XdpQueueWorkerData;
@@ -38,6 +45,15 @@ async function start(): Promise<void> {
   const lengths = new Uint32Array(batchPackets);
   const handles = data.ports.map((p) => p.handle);
   const waitSet = new Int32Array(handles.flatMap((h) => [h, queueIndex]));
+  // The worker's event loop waits while a receive blocks: the wait watches its fd too (libs/tun's
+  // queue worker does the same), so NATS and Redis replies are handled at once. A wait cut short by the
+  // loop resumes until idleDeadline (performance.now(); -1: none), so idle() still runs every poll timeout.
+  const loopFd = loadTunNative().eventLoopFd();
+  let idleDeadline = -1;
+  // As in libs/tun: past LOOP_WAKES_IN_ROW_MAX loop wakes in a row the wait leaves the loop's fd out
+  // until the idle period ends, so a loop whose fd stays ready cannot keep the worker spinning.
+  let loopWakesInRow = 0;
+  const loopFdNow = () => (loopWakesInRow < LOOP_WAKES_IN_ROW_MAX ? loopFd : -1);
   let handler: QueueHandler;
   const neighbours: NeighbourTable[] = [];
   let writer: EthernetBatchWriter;
@@ -126,11 +142,22 @@ async function start(): Promise<void> {
     writer.retryHeld(nowMs);
   };
 
-  /** Receives one batch from port p (waiting up to timeoutMs) and hands it to the handler. */
+  /**
+   * Receives one batch from port p (waiting up to timeoutMs) and hands it to the handler; -1 when the
+   * wait ended for the event loop with no frame.
+   */
   const serve = (p: number, timeoutMs: number): number => {
     const umem = umems[p];
-    const received = native.receive(handles[p], queueIndex, offsets, lengths, batchPackets, timeoutMs);
-    if (received === 0) return 0;
+    const received = native.receive(
+      handles[p],
+      queueIndex,
+      offsets,
+      lengths,
+      batchPackets,
+      timeoutMs,
+      loopFdNow(),
+    );
+    if (received <= 0) return received;
     // Skip the Ethernet header by offset; the program only redirects IPv4/IPv6.
     let count = 0;
     let bytes = 0;
@@ -178,16 +205,32 @@ async function start(): Promise<void> {
           return;
         }
         let received = 0;
+        const timeoutMs =
+          idleDeadline < 0 ? pollTimeoutMs : Math.max(0, Math.ceil(idleDeadline - performance.now()));
         if (handles.length === 1) {
-          received = serve(0, pollTimeoutMs);
+          received = serve(0, timeoutMs);
         } else {
-          for (let p = 0; p < handles.length; p++) received += serve(p, 0);
-          if (received === 0 && native.waitAny(waitSet, pollTimeoutMs) === 0) {
-            idle();
-            break;
+          for (let p = 0; p < handles.length; p++) received += Math.max(0, serve(p, 0));
+          if (received === 0) {
+            const ready = native.waitAny(waitSet, timeoutMs, loopFdNow());
+            if (ready === 0) {
+              idleDeadline = -1;
+              idle();
+              break;
+            }
+            if (ready > 0) continue; // frames arrived during the wait: serve them now
+            received = -1;
           }
-          if (received === 0) continue; // frames arrived during the wait: serve them now
         }
+        if (received === -1) {
+          // Only the event loop has work: yield to it now, and wait out the rest of the idle period after.
+          stats[XdpStat.loopWakes]++;
+          loopWakesInRow++;
+          if (idleDeadline < 0) idleDeadline = performance.now() + pollTimeoutMs;
+          break;
+        }
+        idleDeadline = -1;
+        loopWakesInRow = 0;
         if (received === 0) {
           idle();
           break;

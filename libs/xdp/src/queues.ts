@@ -44,6 +44,8 @@ export interface XdpQueueSetStats {
   txRefused: number;
   /** Output packets held while their next hop resolved. */
   held: number;
+  /** Waits ended early by the worker's own event loop (I/O ready) with no frame: it yielded to the loop. */
+  loopWakes: number;
 }
 
 export interface XdpQueueSet {
@@ -221,6 +223,7 @@ export async function startXdpQueues(options: StartXdpQueuesOptions): Promise<Xd
         txPackets: 0,
         txRefused: 0,
         held: 0,
+        loopWakes: 0,
       };
       for (const { stats: s } of workers) {
         total.batches += s[Stat.batches];
@@ -233,6 +236,7 @@ export async function startXdpQueues(options: StartXdpQueuesOptions): Promise<Xd
         total.txPackets += s[XdpStat.txPackets];
         total.txRefused += s[XdpStat.txRefused];
         total.held += s[XdpStat.held];
+        total.loopWakes += s[XdpStat.loopWakes];
       }
       return total;
     },

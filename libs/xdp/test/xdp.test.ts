@@ -429,6 +429,66 @@ describe('libs/xdp on a veth pair', () => {
     port.close();
   });
 
+  it("answers its event loop's I/O at once while the queue is idle, and still runs onIdle every poll timeout", async () => {
+    const shared = new SharedArrayBuffer(4);
+    const idleCalls = new Int32Array(shared);
+    const handlerModule = new URL('../../tun/test/fixtures/echo-port-handler.ts', import.meta.url);
+    const port = open();
+    const set = await startXdpQueues({
+      port,
+      handlerModule,
+      handlerOptions: { shared },
+      netns: NS_NODE,
+      pollTimeoutMs: 3000,
+    });
+    try {
+      const worker = set.ports[0];
+      const trips: number[] = [];
+      for (let n = 0; n < 5; n++) {
+        const started = performance.now();
+        const reply = new Promise<unknown>((resolve) => worker.once('message', resolve));
+        worker.postMessage(n);
+        expect(await reply).toEqual({ echo: n });
+        trips.push(performance.now() - started);
+      }
+      // Without the loop's fd in the wait each message would be answered when the 3 s wait ends.
+      expect(Math.max(...trips), `round trips ${trips.map((t) => t.toFixed(0)).join(', ')} ms`).toBeLessThan(
+        1000,
+      );
+      expect(set.stats().loopWakes).toBeGreaterThanOrEqual(1);
+    } finally {
+      await set.stop();
+    }
+    port.close();
+
+    const port2 = open();
+    const busy = await startXdpQueues({
+      port: port2,
+      handlerModule,
+      handlerOptions: { shared },
+      netns: NS_NODE,
+      pollTimeoutMs: 100,
+    });
+    try {
+      Atomics.store(idleCalls, 0, 0);
+      const worker = busy.ports[0];
+      const until = performance.now() + 1500;
+      let trips = 0;
+      while (performance.now() < until) {
+        const reply = new Promise<unknown>((resolve) => worker.once('message', resolve));
+        worker.postMessage(trips++);
+        await reply;
+        await sleep(20);
+      }
+      expect(trips).toBeGreaterThan(20);
+      // About 15 idle periods in 1.5 s; a wait restarted by every message would give none.
+      expect(Atomics.load(idleCalls, 0)).toBeGreaterThanOrEqual(5);
+    } finally {
+      await busy.stop();
+    }
+    port2.close();
+  });
+
   it('the send and receive path allocates nothing: 4,000,000 next-hop lookups, then 2,000 batches of 64 Ethernet writes and receives, without a garbage collection', async () => {
     const port = open();
     const neighbours = new NeighbourTable({ interfaceName: 'b0', netns: NS_NODE });

@@ -298,6 +298,7 @@ export class ClusterNatStore {
     try {
       const follower = this.standby.follower;
       // Fold what the subject holds now, then stop tailing; the rest is read below.
+      const acquiredAt = performance.now();
       await traced(tracer, 'state.takeover.catchup', { 'xlat64.shard': shard }, async () => {
         const from = follower.sequence;
         log.forget(shard);
@@ -306,6 +307,7 @@ export class ClusterNatStore {
         await this.standby.stop();
         annotateSpan({ 'xlat64.log.sequence': last, 'xlat64.log.batches': follower.sequence - from });
       });
+      const caughtUpAt = performance.now();
       await traced(
         tracer,
         'state.takeover.epoch',
@@ -343,6 +345,7 @@ export class ClusterNatStore {
           await ownership.confirm(lease);
         },
       );
+      const epochAt = performance.now();
       this.batcher = new EventBatcher<NatEvent>(
         log,
         { encode: (events) => encodeNatEventBatch(events) },
@@ -364,11 +367,12 @@ export class ClusterNatStore {
         { 'xlat64.shard': shard, 'xlat64.sessions': this.state.sessionCount },
         async () => this.options.onOwner?.(this.state, epoch),
       );
+      const servedAt = performance.now();
       this.roleValue = 'owner';
       this.counters.takeovers++;
       this.counters.lastTakeoverMs = performance.now() - started;
       this.options.logLine?.(
-        `shard ${shard}: taken over at epoch ${epoch} after batch ${follower.sequence - 1} (${this.state.sessionCount} sessions, ${this.counters.lastTakeoverMs.toFixed(0)} ms)`,
+        `shard ${shard}: taken over at epoch ${epoch} after batch ${follower.sequence - 1} (${this.state.sessionCount} sessions, ${this.counters.lastTakeoverMs.toFixed(0)} ms: ownership ${(acquiredAt - started).toFixed(0)}, catch-up ${(caughtUpAt - acquiredAt).toFixed(0)}, epoch start ${(epochAt - caughtUpAt).toFixed(0)}, serve ${(servedAt - epochAt).toFixed(0)})`,
       );
       return true;
     } catch (error) {
