@@ -2,12 +2,16 @@
 // its own namespace with a local BIRD 2 announcing what it serves over eBGP with BFD to a router namespace
 // that installs the routes as ECMP; a 3-server NATS JetStream cluster and Redis; many subscribers. One lab
 // for the whole file. Proves: the lab describes itself in cluster.json; the router's next hops are exactly
-// the serving nodes, learned over BGP; a hung serving node (PLAT killed -9, its BIRD frozen so nothing can
-// withdraw) loses its next hop through BFD before the standby serves, and flows from the subscribers go on
-// with the same IPv4 address and port; a graceful stop withdraws the routes before the process exits.
+// the serving nodes, learned over BGP; a serving node cut off from NATS and Redis stops serving (its lease
+// ends) before a standby takes over, so the server sees one IPv4 address and port per flow throughout (the
+// operator's drill, `xlat64 drill --fault partition-state`, against the lab's cluster.json); a hung serving
+// node (PLAT killed -9, its BIRD frozen so nothing can withdraw) loses its next hop through BFD before the
+// standby serves, and flows from the subscribers go on with the same IPv4 address and port; a graceful stop
+// withdraws the routes before the process exits.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DrillReport } from '../../services/cli/src/drill/report.js';
 import {
   alive,
   type ClusterDescription,
@@ -21,13 +25,15 @@ import {
   serving,
   ticks,
 } from './helpers/cluster-lab.js';
-import { waitUntil } from './support.js';
+import { waitUntil, XLAT64 } from './support.js';
 
 const PREFIX = `x64t-cl-${process.pid}`;
 const TICKERS = [3, 7, 11, 14]; // subscribers (index + 1) with a long-lived TCP connection each
 const lab = clusterLab({ prefix: PREFIX, tickers: TICKERS });
 const { ns, procs, run: RUN, nextHops, flowCounts, flowsAdvanced, tcpLog, expectFlowsKeptTheirMapping } = lab;
 let cluster: ClusterDescription;
+/** The node the hung-node test froze (its PLAT killed, its BIRD stopped). */
+let hung: ClusterLabNode;
 
 const counters = (node: ClusterLabNode) => nodeStatus(node)?.counters ?? null;
 
@@ -135,11 +141,86 @@ describe('cluster lab: three PLAT nodes behind a BGP/BFD router (infra/lab/clust
     }
   });
 
+  it('a serving node cut off from NATS and Redis stops serving before a standby takes over (xlat64 drill --fault partition-state): the server sees one IPv4 address and port per flow throughout, and the node follows again as a standby', () => {
+    const [n1] = cluster.nodes;
+    expect(serving(n1)).toBe(true);
+    const workDir = mkdtempSync(`${RUN}/drill-`);
+    const faultFrom = Date.now();
+    // The operator's drill against the lab's cluster.json, from the router's namespace (it reaches the
+    // nodes' NATS): nftables in n1's namespace drop its NATS and Redis traffic for --observe ms, then go.
+    const result = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns.router,
+        process.execPath,
+        XLAT64,
+        'drill',
+        '--target',
+        `${RUN}/cluster.json`,
+        '--node',
+        'serving',
+        '--fault',
+        'partition-state',
+        '--observe',
+        '8000',
+        '--settle',
+        '3000',
+        '--json',
+        '--work-dir',
+        workDir,
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    const why = `exit ${result.status}\n${result.stdout}\n${result.stderr}\n${diagnostics()}`;
+    let report: DrillReport | null = null;
+    try {
+      report = JSON.parse(result.stdout) as DrillReport;
+    } catch {}
+    expect(report, why).not.toBeNull();
+    const r = report!;
+    expect(r.node).toBe('n1');
+    expect(r.servingBefore).toEqual(['n1']);
+    expect(r.servingAfter, why).toHaveLength(1);
+    const successor = cluster.nodes.find((n) => n.id === r.servingAfter[0])!;
+    expect(successor.id).not.toBe('n1');
+    // One mapping per flow at the server from the first reply to the last: never a second owner's.
+    expect(
+      r.flows.filter((f) => !f.survived).map((f) => `${f.id}: ${f.broken}`),
+      why,
+    ).toEqual([]);
+    for (const flow of r.flows) {
+      expect(flow.serverSaw, flow.id).toHaveLength(1);
+      expect(flow.resets, flow.id).toBe(0);
+    }
+    expect(result.status, why).toBe(0);
+    // n1 stopped because its lease ran out (not because it saw the new epoch: it could not read it), and
+    // its routes left the router before the successor's came.
+    expect(counters(n1)?.['state.leaseExpiries'], why).toBe(1);
+    expect(fileText(`${RUN}/n1.log`)).toMatch(
+      /last renewed \d+ ms ago \(lease 1500 ms; is NATS reachable\?\)/,
+    );
+    const withdrawn = withdrawnAt(n1.uplink.ipv6, faultFrom);
+    const announced = announcedAt(successor.uplink.ipv6, faultFrom);
+    expect(withdrawn, why).toBeDefined();
+    expect(announced, why).toBeDefined();
+    expect(withdrawn!, 'n1 withdrew before the successor announced').toBeLessThan(announced!);
+    // With NATS back, n1 follows the shard again as a standby.
+    waitUntil(
+      () => (counters(n1)?.['state.rejoins'] ?? 0) >= 1 && (counters(n1)?.['state.standbyBatches'] ?? 0) > 0,
+      `n1 to follow the shard again\n${why}`,
+      60_000,
+    );
+    expect(serving(n1)).toBe(false);
+  }, 180_000);
+
   it('a hung serving node (PLAT killed -9, BIRD frozen): BFD removes its next hop, then the standby serves, and TCP and UDP flows from many subscribers keep their IPv4 address and port', () => {
-    const [n1, n2, n3] = cluster.nodes;
+    hung = cluster.nodes.find(serving)!;
+    expect(hung, diagnostics()).toBeDefined();
+    const others = cluster.nodes.filter((n) => n !== hung);
     const batches = (n: ClusterLabNode) => counters(n)?.['state.standbyBatches'] ?? 0;
-    const b2 = batches(n2);
-    const b3 = batches(n3);
+    const [b2, b3] = others.map(batches);
     lab.startFlows(cluster, 4);
     const zero = TICKERS.map(() => 0).concat(0);
     try {
@@ -149,22 +230,26 @@ describe('cluster lab: three PLAT nodes behind a BGP/BFD router (infra/lab/clust
     }
     // The standbys have folded a batch with these sessions (published within the flush interval, 1 s),
     // and one more flush interval passes so the last of them is in the stream too.
-    waitUntil(() => batches(n2) > b2 && batches(n3) > b3, 'the standbys to fold the new sessions', 30_000);
+    waitUntil(
+      () => batches(others[0]) > b2 && batches(others[1]) > b3,
+      'the standbys to fold the new sessions',
+      30_000,
+    );
     spawnSync('sleep', ['1.5']);
     const before = flowCounts();
     const killedAt = Date.now();
-    process.kill(pidOf(`${RUN}/n1-bird.pid`), 'SIGSTOP'); // the node hangs: nothing on it can withdraw
-    process.kill(pidOf(n1.pidFile), 'SIGKILL');
-    let survivor: typeof n2 | undefined;
+    process.kill(pidOf(`${RUN}/${hung.id}-bird.pid`), 'SIGSTOP'); // the node hangs: nothing on it can withdraw
+    process.kill(pidOf(hung.pidFile), 'SIGKILL');
+    let survivor: ClusterLabNode | undefined;
     try {
       waitUntil(
-        () => withdrawnAt(n1.uplink.ipv6, killedAt) !== undefined,
-        "the router to drop n1's next hop",
+        () => withdrawnAt(hung.uplink.ipv6, killedAt) !== undefined,
+        `the router to drop ${hung.id}'s next hop`,
         30_000,
       );
       waitUntil(
         () => {
-          survivor = [n2, n3].find(serving);
+          survivor = others.find(serving);
           return survivor !== undefined;
         },
         'a standby to serve',
@@ -175,14 +260,14 @@ describe('cluster lab: three PLAT nodes behind a BGP/BFD router (infra/lab/clust
       throw new Error(`${(error as Error).message}\n${diagnostics()}`);
     }
     const s = survivor!;
-    // BFD, not a withdrawal, took the route away: n1's BIRD is frozen, and the router says why.
+    // BFD, not a withdrawal, took the route away: the hung node's BIRD is frozen, and the router says why.
     const protocols = birdc('router', cluster.router.birdSocket, 'show', 'protocols');
-    expect(protocols).toMatch(/n1v6\s+BGP.*BFD session down/);
+    expect(protocols).toMatch(new RegExp(`${hung.id}v6\\s+BGP.*BFD session down`));
     expect(birdc('router', cluster.router.birdSocket, 'show', 'bfd', 'sessions')).toMatch(
-      new RegExp(`${n1.uplink.ipv6}\\s+r1\\s+Down`),
+      new RegExp(`${hung.uplink.ipv6}\\s+r\\d+\\s+Down`),
     );
     // Order of events: route withdrawn, then the standby's route installed, then the flows answered again.
-    const withdrawn = withdrawnAt(n1.uplink.ipv6, killedAt)!;
+    const withdrawn = withdrawnAt(hung.uplink.ipv6, killedAt)!;
     const announced = announcedAt(s.uplink.ipv6, killedAt);
     expect(announced, diagnostics()).toBeDefined();
     expect(withdrawn, 'the hung node was withdrawn before the standby announced').toBeLessThan(announced!);
@@ -201,10 +286,10 @@ describe('cluster lab: three PLAT nodes behind a BGP/BFD router (infra/lab/clust
   }, 180_000);
 
   it('a graceful stop (SIGTERM) withdraws the routes before the process exits; the last node takes over and the flows go on', () => {
-    const s = cluster.nodes.slice(1).find(serving);
+    const s = cluster.nodes.find((n) => n !== hung && serving(n));
     expect(s, diagnostics()).toBeDefined();
     const node = s!;
-    const last = cluster.nodes.slice(1).find((n) => n !== node)!;
+    const last = cluster.nodes.find((n) => n !== node && n !== hung)!;
     const pid = pidOf(node.pidFile);
     const before = flowCounts();
     const stoppedAt = Date.now();

@@ -21,6 +21,8 @@ import {
 
 /** See loopWakesInRow. */
 const LOOP_WAKES_IN_ROW_MAX = 256;
+/** A worker under load returns to its event loop after this long at most (or yieldEveryBatches). */
+const YIELD_AFTER_MS = 5;
 const HANDLER_ERRORS_REPORTED_MAX = 10;
 
 const data = workerData as QueueWorkerData;
@@ -127,6 +129,9 @@ async function start(): Promise<void> {
   };
 
   const run = (): void => {
+    // Light traffic keeps every read short but never empty: without a time bound, 64 batches of one
+    // packet could keep the event loop (a NATS reply, a lease renewal) waiting for hundreds of ms.
+    const yieldAtMs = performance.now() + YIELD_AFTER_MS;
     try {
       for (let i = 0; i < yieldEveryBatches; i++) {
         if (Atomics.load(control, Control.stop) !== 0) {
@@ -196,6 +201,7 @@ async function start(): Promise<void> {
           if (handlerErrorsReported++ < HANDLER_ERRORS_REPORTED_MAX)
             post({ type: 'handler-error', ...describe(error) });
         }
+        if (performance.now() >= yieldAtMs) break;
       }
     } catch (error) {
       // The queue itself failed (EBADF: closed under us, ...). Report and stop this worker.

@@ -25,6 +25,8 @@ import {
 const YIELD_EVERY_BATCHES = 64;
 /** See loopWakesInRow. */
 const LOOP_WAKES_IN_ROW_MAX = 256;
+/** A worker under load returns to its event loop after this long at most (or YIELD_EVERY_BATCHES). */
+const YIELD_AFTER_MS = 5;
 const HANDLER_ERRORS_REPORTED_MAX = 10;
 
 const data = workerData as XdpQueueWorkerData;
@@ -198,6 +200,8 @@ async function start(): Promise<void> {
   };
 
   const run = (): void => {
+    // As in libs/tun: under light traffic, a time bound returns to the event loop every few ms.
+    const yieldAtMs = performance.now() + YIELD_AFTER_MS;
     try {
       for (let b = 0; b < YIELD_EVERY_BATCHES; b++) {
         if (Atomics.load(control, Control.stop) !== 0) {
@@ -236,6 +240,7 @@ async function start(): Promise<void> {
           break;
         }
         maintain();
+        if (performance.now() >= yieldAtMs) break;
       }
       publish();
     } catch (error) {

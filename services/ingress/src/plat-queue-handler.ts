@@ -197,6 +197,9 @@ export const platGaugeNames = [
   // Cluster state: times this worker, fenced (its record taken by a newer epoch, or an append refused),
   // dropped its replica and followed its shard again as a standby.
   'state.rejoins',
+  // Cluster state: times this worker's owner stopped serving because it could not renew its ownership
+  // record within the lease (cut off from NATS: it stops before a standby may take the shard over).
+  'state.leaseExpiries',
   ...fabricGaugeNames,
   // Subscribers that cannot get one more session (at their session bound), and that hold their block
   // bound of some protocol; recounted once a second with the pool's ports (NatEngine.subscribersAtLimit).
@@ -447,6 +450,8 @@ export const createQueueHandler: CreateQueueHandler = async (
   const gaugeRemote = layout.index('cluster.remoteForwarded');
   const gaugeHandovers = layout.index('cluster.handovers');
   const gaugeRejoins = layout.index('state.rejoins');
+  const gaugeLeaseExpiries = layout.index('state.leaseExpiries');
+  let leaseExpiriesBefore = 0;
   /**
    * Serves nothing more, stops `leaving` (a handover's release, or a fenced store's end; `left` then
    * counts it) and follows the shard again as a standby. A failure (NATS down) is retried a second later
@@ -577,6 +582,8 @@ export const createQueueHandler: CreateQueueHandler = async (
     if (options.state === undefined || handingOver || stopping) return;
     const fenced = cluster !== null && cluster.store.role === 'fenced';
     if (!fenced && (cluster !== null || nowMs < reopenAtMs)) return;
+    // The fenced store's lease expiries, kept past its replacement.
+    if (cluster !== null) leaseExpiriesBefore += cluster.store.status().leaseExpiries;
     followAgain(cluster, () => {
       rejoins++;
       process.stdout.write(`plat: shard ${worker}: fenced; following it again as a standby\n`);
@@ -657,6 +664,7 @@ export const createQueueHandler: CreateQueueHandler = async (
       counters[gauge[25]] = b === null ? 0 : b.sealedSequence - b.ackedSequence;
       counters[gauge[26]] = b?.bufferedBytes ?? 0;
       counters[gauge[34]] = status.lastTakeoverMs / 1000;
+      counters[gaugeLeaseExpiries] = leaseExpiriesBefore + status.leaseExpiries;
     }
     const h = handoff.counters;
     counters[gauge[11]] = h.forwarded;

@@ -7,6 +7,9 @@
 // the subject, append an epoch-start batch (if the old owner appended in between, fold that too and
 // retry: the epoch batch lands only on the true tail, after which the old owner's appends are refused),
 // then serve from the replica. A holder that finds its record replaced, or its append fenced, stops.
+// So does an owner that could not renew its record for `leaseMs` (less than detectionMs, counted from the
+// moment it sent the last write that went through): cut off from NATS, it stops serving before any
+// standby may take over, whose clock starts only when it saw that write. Two nodes never serve a shard.
 import assert from 'node:assert/strict';
 import { context } from '@opentelemetry/api';
 import {
@@ -51,6 +54,12 @@ export interface ClusterNatStoreOptions {
   detectionMs?: number;
   /** How often the owner renews its record and a standby reads it. Default detectionMs / 4. */
   renewIntervalMs?: number;
+  /**
+   * An owner whose last successful write of its record was sent longer ago than this stops serving
+   * (fenced), so it is gone before a standby can decide it is (detectionMs after seeing that write).
+   * Between renewIntervalMs and detectionMs; default detectionMs / 2.
+   */
+  leaseMs?: number;
   batchEventsMax?: number;
   inFlightBatchesMax?: number;
   bufferEventsMax?: number;
@@ -90,6 +99,8 @@ export interface ClusterStoreStatus {
   /** Batches of an older epoch the standby dropped. */
   staleEpochBatches: number;
   renewFailures: number;
+  /** Times the owner stopped serving because it could not renew its record within leaseMs. */
+  leaseExpiries: number;
   snapshots: number;
   snapshotFailures: number;
   lastSnapshotBytes: number;
@@ -112,6 +123,7 @@ export class ClusterNatStore {
   private seenSinceMs = 0;
   private readonly detectionMs: number;
   private readonly renewIntervalMs: number;
+  private readonly leaseMs: number;
   private readonly snapshotThread = new SnapshotThread();
   private snapshotting = false;
   private appendedBytesAtSnapshot = 0;
@@ -120,6 +132,7 @@ export class ClusterNatStore {
     takeoverConflicts: 0,
     takeoverRaces: 0,
     renewFailures: 0,
+    leaseExpiries: 0,
     snapshots: 0,
     snapshotFailures: 0,
     lastSnapshotBytes: 0,
@@ -137,6 +150,11 @@ export class ClusterNatStore {
     assert.ok(
       this.renewIntervalMs < this.detectionMs,
       'the owner renews more often than standbys give up on it',
+    );
+    this.leaseMs = options.leaseMs ?? Math.floor(this.detectionMs / 2);
+    assert.ok(
+      this.leaseMs > this.renewIntervalMs && this.leaseMs < this.detectionMs,
+      'the lease outlasts a renewal interval and ends before standbys give up on the owner',
     );
     this.standby = new ShardStandby(options.log, options.shard, state, from, {
       metrics: options.metrics,
@@ -199,6 +217,16 @@ export class ClusterNatStore {
    */
   tick(nowMs: number): void {
     if (this.roleValue === 'owner') {
+      // The lease runs from when the last write of the record that went through was sent (its stamp).
+      const record = this.lease!.record;
+      const writtenMs = record.renewedMs ?? record.sinceMs;
+      if (nowMs - writtenMs > this.leaseMs) {
+        this.counters.leaseExpiries++;
+        this.fence(
+          `its ownership record was last renewed ${nowMs - writtenMs} ms ago (lease ${this.leaseMs} ms; is NATS reachable?): stopping before a standby may take the shard over (${this.detectionMs} ms)`,
+        );
+        return;
+      }
       const batcher = this.batcher!;
       batcher.tick(nowMs);
       if (batcher.isFenced) {
@@ -367,6 +395,9 @@ export class ClusterNatStore {
         { 'xlat64.shard': shard, 'xlat64.sessions': this.state.sessionCount },
         async () => this.options.onOwner?.(this.state, epoch),
       );
+      // Serving from here on: the lease restarts now (the acquire's may be spent by a long catch-up or a
+      // slow Redis); a record replaced meanwhile fences this node instead.
+      this.lease = await ownership.renew(this.lease, nowMs + (performance.now() - started));
       const servedAt = performance.now();
       this.roleValue = 'owner';
       this.counters.takeovers++;

@@ -39,6 +39,7 @@ afterAll(async () => {
 
 interface Node {
   name: string;
+  nc: NatsConnection;
   log: JetStreamEventLog;
   store: ClusterNatStore;
   engine: () => NatEngine;
@@ -50,7 +51,7 @@ async function node(
   id: string,
   nowMs: number,
   detectionMs = 400,
-  more: Pick<ClusterNatStoreOptions, 'mayTakeOver' | 'onReplicaEvent'> = {},
+  more: Pick<ClusterNatStoreOptions, 'mayTakeOver' | 'onReplicaEvent' | 'onFenced'> = {},
 ): Promise<Node> {
   const nc = await connectNats({ url, name });
   connections.push(nc);
@@ -87,6 +88,7 @@ async function node(
   );
   return {
     name,
+    nc,
     log,
     store,
     engine: () => {
@@ -177,6 +179,47 @@ describe('cluster shard store (NATS JetStream + KV)', () => {
     await a.store.stop(clock.ms);
     await b.store.stop(clock.ms);
     await c.store.stop(clock.ms);
+  });
+
+  it('an owner cut off from NATS stops serving before the standby takes the shard over: never two owners', async () => {
+    // Proves the lease: a node that cannot renew its record (here its connection is gone; in a partition
+    // its requests time out) stops serving leaseMs after it sent its last renewal that went through, while
+    // the standby waits detectionMs after it saw that renewal. At no tick do both serve the shard, and the
+    // standby serves the flow with the same IPv4 address and port.
+    const id = randomUUID().slice(0, 8);
+    const clock = { ms: 1000 };
+    const fencedReasons: string[] = [];
+    const a = await node('node-a', id, clock.ms, 400, { onFenced: (reason) => fencedReasons.push(reason) });
+    await tickUntil([a], clock, () => a.store.role === 'owner', 'a to own the shard');
+    const before = translate(a, 5, 5000, clock.ms);
+    await flushed(a, clock);
+    const b = await node('node-b', id, clock.ms);
+    await tickUntil([a, b], clock, () => clock.ms > 2500, 'a few detection times with a live owner');
+    expect(b.store.role).toBe('standby');
+
+    await a.nc.close(); // a can no longer reach NATS; it still ticks and would serve if let
+    let fencedAt = -1;
+    let ownedAt = -1;
+    let bothOwners = 0;
+    await tickUntil(
+      [a, b],
+      clock,
+      () => {
+        if (a.store.role === 'owner' && b.store.role === 'owner') bothOwners++;
+        if (fencedAt < 0 && a.store.role === 'fenced') fencedAt = clock.ms;
+        if (ownedAt < 0 && b.store.role === 'owner') ownedAt = clock.ms;
+        return ownedAt >= 0;
+      },
+      'b to take the shard over',
+    );
+    expect(bothOwners, 'ticks at which both nodes owned the shard').toBe(0);
+    expect(fencedAt).toBeGreaterThan(0);
+    expect(fencedAt).toBeLessThan(ownedAt);
+    expect(a.store.status().leaseExpiries).toBe(1);
+    expect(fencedReasons).toHaveLength(1);
+    expect(fencedReasons[0]).toMatch(/last renewed \d+ ms ago \(lease 200 ms; is NATS reachable\?\)/);
+    expect(translate(b, 5, 5000, clock.ms)).toBe(before);
+    await b.store.stop(clock.ms);
   });
 
   it('folds a batch the former owner appends mid-takeover, then fences every later append of it', async () => {

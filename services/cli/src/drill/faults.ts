@@ -177,6 +177,7 @@ async function partition(
       .map((r) => `${r.slice(hook.length + 1)}; `)
       .join('') +
     '}';
-  runIn(node.netns, ['nft', '-f', '-'], `table inet ${table} { ${chain('in')} ${chain('out')} }\n`);
+  // One line: each chain ends with a semicolon, as a statement on one line does.
+  runIn(node.netns, ['nft', '-f', '-'], `table inet ${table} { ${chain('in')}; ${chain('out')}; }\n`);
   return { restore: async () => void runIn(node.netns, ['nft', 'delete', 'table', 'inet', table]) };
 }

@@ -3,7 +3,7 @@
 // undone, the flows stopped and their logs analysed. `runDrills` repeats it for a gap distribution.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { readStatus, type StatusDocument } from '../../../../libs/dataplane/src/index.js';
 import { DrillError } from '../errors.js';
@@ -109,6 +109,8 @@ async function resolveNode(options: DrillOptions): Promise<DrillNode> {
 /** Starts the recorder in the server's namespace; resolves when it listens. Returns its PID and log. */
 export async function startRecorder(options: DrillOptions): Promise<{ pid: number; log: string }> {
   const log = `${options.workDir}/recorder.jsonl`;
+  // The agents append: a work directory used before would mix that run's flows (same ids) into this one's.
+  rmSync(log, { force: true });
   const agent: RecorderOptions = {
     mode: 'recorder',
     tcpPort: options.tcpPort,
@@ -163,6 +165,7 @@ export async function runDrill(
     });
   assert.ok(specs.length > 0, 'a drill runs at least one flow');
   const log = `${options.workDir}/flows-${index}.jsonl`;
+  rmSync(log, { force: true });
   const agent: GeneratorOptions = {
     mode: 'flows',
     server: target.server.ipv6,

@@ -94,8 +94,20 @@ export function parseTarget(raw: unknown, source: string): DrillTarget {
   };
 
   const doc = object(raw, 'the document');
-  // `router` (and a node's `birdSocket`, `uplink`) are written by the cluster lab for its own tools; read, not used.
-  known(doc, '', ['format', 'nodes', 'client', 'server', 'nats', 'redis', 'router']);
+  // `mode`, `router`, `pref64` and `pool4` (and a node's `birdSocket`, `uplink`) are written by the cluster
+  // lab for its own tools; read, not used.
+  known(doc, '', [
+    'format',
+    'mode',
+    'nodes',
+    'client',
+    'server',
+    'nats',
+    'redis',
+    'router',
+    'pref64',
+    'pool4',
+  ]);
   if (doc.format !== targetFormat)
     fail('format', `must be ${targetFormat} (this xlat64 reads format ${targetFormat})`);
 
