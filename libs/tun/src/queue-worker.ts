@@ -173,7 +173,14 @@ async function start(): Promise<void> {
           // rest of this idle period afterwards.
           stats[Stat.loopWakes]++;
           loopWakesInRow++;
-          if (idleDeadline < 0) idleDeadline = performance.now() + pollTimeoutMs;
+          const nowMs = performance.now();
+          if (idleDeadline < 0) idleDeadline = nowMs + pollTimeoutMs;
+          else if (nowMs >= idleDeadline) {
+            // The idle period ended with the loop busy all along: it is still an idle period.
+            idleDeadline = -1;
+            stats[Stat.idleWaits]++;
+            if (onIdle) callback(onIdle);
+          }
           break;
         }
         idleDeadline = -1;

@@ -230,7 +230,13 @@ async function start(): Promise<void> {
           // Only the event loop has work: yield to it now, and wait out the rest of the idle period after.
           stats[XdpStat.loopWakes]++;
           loopWakesInRow++;
-          if (idleDeadline < 0) idleDeadline = performance.now() + pollTimeoutMs;
+          const nowMs = performance.now();
+          if (idleDeadline < 0) idleDeadline = nowMs + pollTimeoutMs;
+          else if (nowMs >= idleDeadline) {
+            // The idle period ended with the loop busy all along: it is still an idle period.
+            idleDeadline = -1;
+            idle();
+          }
           break;
         }
         idleDeadline = -1;
