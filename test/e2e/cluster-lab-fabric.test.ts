@@ -112,8 +112,9 @@ describe('cluster lab with cluster: three nodes, one translator, ECMP over all o
   it("the owner's PLAT killed -9: the table's next owner takes the shard, and TCP and UDP flows keep their IPv4 address and port", () => {
     const owner = cluster.nodes.find(serving)!;
     const others = cluster.nodes.filter((n) => n !== owner);
-    lab.startFlows(cluster, 6);
+    // Read before the flows start: their sessions can be folded before startFlows returns.
     const folded = others.map((n) => count(n, 'state.standbyBatches'));
+    lab.startFlows(cluster, 6);
     try {
       waitUntil(() => flowsAdvanced([0, 0, 0, 0, 0], 5), 'every flow to be answered', 30_000);
       waitUntil(

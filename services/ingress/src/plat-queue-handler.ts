@@ -347,6 +347,8 @@ export const createQueueHandler: CreateQueueHandler = async (
   // this node its owner, and handed over (stop: final batch, snapshot, release) when a table moves it away.
   const nodeId = options.cluster?.nodeId;
   let tableOwnsShard = false;
+  /** The version of the last cluster table this worker read (its ownership decisions follow it). */
+  let tableVersion = 0;
   let handingOver = false;
   let handovers = 0;
   let rejoins = 0;
@@ -482,18 +484,25 @@ export const createQueueHandler: CreateQueueHandler = async (
   };
   /** A newer cluster view: the routing table, the fabric's members and epochs, this shard's owner. */
   const followCluster = () => {
-    const view = viewReader?.poll();
-    if (view === undefined || nodeId === undefined) return;
-    const routing = routingTableOf(view.table, nodeId, workers, shards.table.owner.length);
-    if (routing.version > router.table.version) router.setTable(routing);
-    fabric?.setView(view, nodeId);
-    tableOwnsShard = view.table.members[view.table.owner[worker]] === nodeId;
+    if (viewReader === null || nodeId === undefined) return;
+    const view = viewReader.poll();
+    if (view !== undefined) {
+      const routing = routingTableOf(view.table, nodeId, workers, shards.table.owner.length);
+      if (routing.version > router.table.version) router.setTable(routing);
+      fabric?.setView(view, nodeId);
+      tableOwnsShard = view.table.members[view.table.owner[worker]] === nodeId;
+      tableVersion = view.table.version;
+    }
+    // Checked at every maintenance, not only when a table arrives: one that came while this worker was
+    // still taking the shard over (or handing it over) would otherwise never move it, and the owner the
+    // table names would wait behind a record this worker keeps renewing.
     if (!tableOwnsShard && cluster !== null && cluster.store.role === 'owner' && !handingOver && !stopping) {
       // A graceful handover: no more packets here, last batch and snapshot, record released; the new
       // owner's standby takes it at once (free record, its table names it). This worker follows as standby.
+      const version = tableVersion;
       followAgain(cluster, () => {
         handovers++;
-        process.stdout.write(`plat: shard ${worker}: handed over (table v${view.table.version})\n`);
+        process.stdout.write(`plat: shard ${worker}: handed over (table v${version})\n`);
       });
     }
   };
