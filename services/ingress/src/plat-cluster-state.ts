@@ -42,6 +42,8 @@ export interface ClusterShardStateOptions {
   onOwner: (state: NatState, sink: EventSink, allocator: PoolAllocator, epoch: number) => void;
   /** The worker lost the shard (fenced): stop serving it. */
   onFenced: () => void;
+  /** The owner's lease lapsed (make no new mapping) or was renewed again (ClusterNatStoreOptions.onLeaseLapsed). */
+  onLeaseLapsed?: (lapsed: boolean) => void;
   /** Cluster with a table: false while the table names another node the shard's owner (no takeover then). */
   mayTakeOver?: () => boolean;
   log: (line: string) => void;
@@ -103,6 +105,7 @@ export async function openClusterShardState(
           options.onOwner(state, store.sink, allocator, epoch);
         },
         onFenced: options.onFenced,
+        onLeaseLapsed: options.onLeaseLapsed,
         mayTakeOver: options.mayTakeOver,
         onReplicaEvent: options.onReplicaEvent,
       },

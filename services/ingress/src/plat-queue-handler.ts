@@ -197,9 +197,11 @@ export const platGaugeNames = [
   // Cluster state: times this worker, fenced (its record taken by a newer epoch, or an append refused),
   // dropped its replica and followed its shard again as a standby.
   'state.rejoins',
-  // Cluster state: times this worker's owner stopped serving because it could not renew its ownership
-  // record within the lease (cut off from NATS: it stops before a standby may take the shard over).
+  // Cluster state: times this worker's owner could not renew its ownership record within its lease (cut
+  // off from NATS: it makes no new mapping from then on, before a standby may take the shard over), and
+  // 1 while that lasts.
   'state.leaseExpiries',
+  'state.leaseLapsed',
   ...fabricGaugeNames,
   // Subscribers that cannot get one more session (at their session bound), and that hold their block
   // bound of some protocol; recounted once a second with the pool's ports (NatEngine.subscribersAtLimit).
@@ -371,6 +373,7 @@ export const createQueueHandler: CreateQueueHandler = async (
         onFenced: () => {
           serving = null;
         },
+        onLeaseLapsed: (lapsed) => serving?.engine.refuseNewMappings(lapsed),
         mayTakeOver: options.cluster === undefined ? undefined : () => tableOwnsShard,
         // The blocks of the shard this worker follows as standby route the IPv4 that reaches this node for
         // them to the owner (over the fabric), as its own engine's events do for the shards it serves.
@@ -453,6 +456,7 @@ export const createQueueHandler: CreateQueueHandler = async (
   const gaugeHandovers = layout.index('cluster.handovers');
   const gaugeRejoins = layout.index('state.rejoins');
   const gaugeLeaseExpiries = layout.index('state.leaseExpiries');
+  const gaugeLeaseLapsed = layout.index('state.leaseLapsed');
   let leaseExpiriesBefore = 0;
   /**
    * Serves nothing more, stops `leaving` (a handover's release, or a fenced store's end; `left` then
@@ -674,6 +678,7 @@ export const createQueueHandler: CreateQueueHandler = async (
       counters[gauge[26]] = b?.bufferedBytes ?? 0;
       counters[gauge[34]] = status.lastTakeoverMs / 1000;
       counters[gaugeLeaseExpiries] = leaseExpiriesBefore + status.leaseExpiries;
+      counters[gaugeLeaseLapsed] = status.leaseLapsed ? 1 : 0;
     }
     const h = handoff.counters;
     counters[gauge[11]] = h.forwarded;

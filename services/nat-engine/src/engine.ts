@@ -138,6 +138,8 @@ export class NatEngine {
    */
   readonly expiredHoldIds: Int32Array;
   private expiredHoldCount = 0;
+  /** While true no new mapping is made (refuseNewMappings). */
+  private newMappingsRefused = false;
 
   private readonly sink: EventSink;
   private readonly random: RandomSource;
@@ -392,6 +394,17 @@ export class NatEngine {
   // ---- IPv6 -> IPv4 -----------------------------------------------------------------------------------
 
   /** Processes an IPv6-side flow key; the verdict and outgoing tuple are in `result`. */
+  /**
+   * While `refused`, an outbound packet that would need a new mapping (a new IPv6 transport address) is
+   * dropped as `leaselapsed64`, with no ICMP error and no state; existing mappings and their sessions,
+   * new sessions on them included, work as before. A cluster owner whose lease lapsed (it could not renew
+   * its ownership record: cut off from NATS) keeps its flows this way and makes no mapping another node,
+   * which may own the shard by then, could contradict.
+   */
+  refuseNewMappings(refused: boolean): void {
+    this.newMappingsRefused = refused;
+  }
+
   outbound6(key: FlowKey6, nowMs: number): EngineVerdict {
     const result = this.result;
     result.hairpin = false;
@@ -445,6 +458,9 @@ export class NatEngine {
     if (!state.hasSessionRoom())
       return this.refuse(EngineDropReason.sessionsfull64, 'sessions-table', sub, slot, nowMs);
     if (m === -1) {
+      // A cluster owner that cannot renew its lease makes no mapping: another node may own the shard
+      // already, and its mappings are the ones that count (sessions on existing mappings stay safe).
+      if (this.newMappingsRefused) return this.drop(EngineDropReason.leaselapsed64);
       if (!state.hasMappingRoom())
         return this.refuse(EngineDropReason.mappingsfull64, 'mappings-table', sub, slot, nowMs);
       // RFC 6146 sec. 3.5.1.1 / RFC 6888: a port from one of the subscriber's blocks, leasing a block

@@ -41,6 +41,7 @@ export const engineDropReasonNames = [
   'tenantsessions64', // the subscriber's tenant holds its sessionsMax sessions (ICMPv6 administratively prohibited sent)
   'tenantsessions46', // an inbound session would exceed the tenant's sessionsMax (dropped)
   'poolpending64', // no block here yet, one is being fetched (a cluster node's Redis reserve refills): dropped, no ICMP error
+  'leaselapsed64', // a new mapping while the cluster owner's lease has lapsed (cut off from NATS): dropped, no ICMP error
 ] as const;
 export type EngineDropReasonName = (typeof engineDropReasonNames)[number];
 

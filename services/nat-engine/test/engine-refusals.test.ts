@@ -283,3 +283,35 @@ describe('the subscribers-at-limit gauge', () => {
     expect(Array.from(out)).toEqual([0, 1]);
   });
 });
+
+describe('refuseNewMappings: a cluster owner whose lease lapsed', () => {
+  it('drops a flow that needs a new mapping as leaselapsed64, with no ICMP error and no state; existing mappings go on, new sessions on them too', () => {
+    const { engine, sink } = harness();
+    const kept = v6('udp', '2001:db8:0:100::1', 4000, '198.51.100.1', 53);
+    expect(engine.outbound6(kept, 0)).toBe(EngineVerdict.Translate);
+    const mapping = mappingOf(engine, kept);
+    const events = sink.events.length;
+    engine.refuseNewMappings(true);
+    // A new source port of a known subscriber, and a new subscriber: both would need a mapping.
+    for (const fresh of [
+      v6('udp', '2001:db8:0:100::1', 4001, '198.51.100.1', 53),
+      v6('tcp', '2001:db8:0:200::1', 5000, '198.51.100.1', 80, 0x02),
+    ]) {
+      expect(engine.outbound6(fresh, 10)).toBe(EngineVerdict.Drop);
+      expect(engine.result.reason).toBe(EngineDropReason.leaselapsed64);
+      expect(mappingOf(engine, fresh)).toBeNull();
+    }
+    expect(engine.dropCounters[EngineDropReason.leaselapsed64]).toBe(2);
+    expect(sink.events.length, 'no event: nothing was created').toBe(events);
+    // The existing mapping translates, and takes a session to a new destination (same mapping).
+    expect(engine.outbound6(kept, 20)).toBe(EngineVerdict.Translate);
+    const elsewhere = v6('udp', '2001:db8:0:100::1', 4000, '198.51.100.7', 53);
+    expect(engine.outbound6(elsewhere, 30)).toBe(EngineVerdict.Translate);
+    expect(mappingOf(engine, elsewhere)).toEqual(mapping);
+    // Renewed: new mappings again.
+    engine.refuseNewMappings(false);
+    const later = v6('udp', '2001:db8:0:100::1', 4001, '198.51.100.1', 53);
+    expect(engine.outbound6(later, 40)).toBe(EngineVerdict.Translate);
+    expect(mappingOf(engine, later)).not.toBeNull();
+  });
+});

@@ -7,9 +7,13 @@
 // the subject, append an epoch-start batch (if the old owner appended in between, fold that too and
 // retry: the epoch batch lands only on the true tail, after which the old owner's appends are refused),
 // then serve from the replica. A holder that finds its record replaced, or its append fenced, stops.
-// So does an owner that could not renew its record for `leaseMs` (less than detectionMs, counted from the
-// moment it sent the last write that went through): cut off from NATS, it stops serving before any
-// standby may take over, whose clock starts only when it saw that write. Two nodes never serve a shard.
+// An owner that could not renew its record for `leaseMs` (less than detectionMs, counted from the moment
+// it sent the last write that went through) has lapsed: from then on it makes no new mapping (its flows
+// go on), before any standby may take over, whose clock starts only when it saw that write. Cut off from
+// NATS alone, it serves its flows with the mappings a successor has too, and stops (fenced) when it
+// reaches NATS again and finds the newer epoch; with NATS down for every node (nobody can take over) it
+// carries its flows through and takes new ones again once a renewal goes through. Never do two nodes make
+// mappings for one shard.
 import assert from 'node:assert/strict';
 import { context } from '@opentelemetry/api';
 import {
@@ -55,11 +59,14 @@ export interface ClusterNatStoreOptions {
   /** How often the owner renews its record and a standby reads it. Default detectionMs / 4. */
   renewIntervalMs?: number;
   /**
-   * An owner whose last successful write of its record was sent longer ago than this stops serving
-   * (fenced), so it is gone before a standby can decide it is (detectionMs after seeing that write).
-   * Between renewIntervalMs and detectionMs; default detectionMs / 2.
+   * An owner whose last successful write of its record was sent longer ago than this has lapsed: it
+   * makes no new mapping until a renewal goes through (onLeaseLapsed), so it stops before a standby can
+   * decide it is gone (detectionMs after seeing that write). Between renewIntervalMs and detectionMs;
+   * default detectionMs / 2.
    */
   leaseMs?: number;
+  /** The owner's lease lapsed (true: make no new mapping) or was renewed again (false). */
+  onLeaseLapsed?: (lapsed: boolean) => void;
   batchEventsMax?: number;
   inFlightBatchesMax?: number;
   bufferEventsMax?: number;
@@ -99,8 +106,10 @@ export interface ClusterStoreStatus {
   /** Batches of an older epoch the standby dropped. */
   staleEpochBatches: number;
   renewFailures: number;
-  /** Times the owner stopped serving because it could not renew its record within leaseMs. */
+  /** Times the owner's lease lapsed (no renewal within leaseMs): it made no new mapping until renewed. */
   leaseExpiries: number;
+  /** True while the owner's lease has lapsed. */
+  leaseLapsed: boolean;
   snapshots: number;
   snapshotFailures: number;
   lastSnapshotBytes: number;
@@ -124,6 +133,7 @@ export class ClusterNatStore {
   private readonly detectionMs: number;
   private readonly renewIntervalMs: number;
   private readonly leaseMs: number;
+  private leaseLapsed = false;
   private readonly snapshotThread = new SnapshotThread();
   private snapshotting = false;
   private appendedBytesAtSnapshot = 0;
@@ -220,12 +230,16 @@ export class ClusterNatStore {
       // The lease runs from when the last write of the record that went through was sent (its stamp).
       const record = this.lease!.record;
       const writtenMs = record.renewedMs ?? record.sinceMs;
-      if (nowMs - writtenMs > this.leaseMs) {
-        this.counters.leaseExpiries++;
-        this.fence(
-          `its ownership record was last renewed ${nowMs - writtenMs} ms ago (lease ${this.leaseMs} ms; is NATS reachable?): stopping before a standby may take the shard over (${this.detectionMs} ms)`,
+      const lapsed = nowMs - writtenMs > this.leaseMs;
+      if (lapsed !== this.leaseLapsed) {
+        this.leaseLapsed = lapsed;
+        if (lapsed) this.counters.leaseExpiries++;
+        this.options.logLine?.(
+          lapsed
+            ? `shard ${this.options.shard}: lease lapsed: ownership record last renewed ${nowMs - writtenMs} ms ago (lease ${this.leaseMs} ms; is NATS reachable?); serving existing mappings only, before a standby may take the shard over (${this.detectionMs} ms)`
+            : `shard ${this.options.shard}: lease renewed again at epoch ${record.epoch}: new mappings admitted`,
         );
-        return;
+        this.options.onLeaseLapsed?.(lapsed);
       }
       const batcher = this.batcher!;
       batcher.tick(nowMs);
@@ -474,6 +488,7 @@ export class ClusterNatStore {
       sequence: this.batcher?.status().sealedSequence ?? this.standby.appliedSequence,
       batcher: this.batcher?.status() ?? null,
       ...this.counters,
+      leaseLapsed: this.leaseLapsed,
       staleEpochBatches: this.standby.follower.counters.staleEpochBatches,
       lastError: this.lastError,
     };

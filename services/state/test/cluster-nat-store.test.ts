@@ -41,6 +41,7 @@ interface Node {
   name: string;
   nc: NatsConnection;
   log: JetStreamEventLog;
+  ownership: ShardOwnership;
   store: ClusterNatStore;
   engine: () => NatEngine;
 }
@@ -51,7 +52,7 @@ async function node(
   id: string,
   nowMs: number,
   detectionMs = 400,
-  more: Pick<ClusterNatStoreOptions, 'mayTakeOver' | 'onReplicaEvent' | 'onFenced'> = {},
+  more: Pick<ClusterNatStoreOptions, 'mayTakeOver' | 'onReplicaEvent' | 'onLeaseLapsed'> = {},
 ): Promise<Node> {
   const nc = await connectNats({ url, name });
   connections.push(nc);
@@ -90,6 +91,7 @@ async function node(
     name,
     nc,
     log,
+    ownership,
     store,
     engine: () => {
       if (engine === null) throw new Error(`${name} does not own the shard`);
@@ -181,45 +183,72 @@ describe('cluster shard store (NATS JetStream + KV)', () => {
     await c.store.stop(clock.ms);
   });
 
-  it('an owner cut off from NATS stops serving before the standby takes the shard over: never two owners', async () => {
+  it('an owner cut off from NATS makes no new mapping before the standby may take over; the standby serves the same mappings', async () => {
     // Proves the lease: a node that cannot renew its record (here its connection is gone; in a partition
-    // its requests time out) stops serving leaseMs after it sent its last renewal that went through, while
-    // the standby waits detectionMs after it saw that renewal. At no tick do both serve the shard, and the
-    // standby serves the flow with the same IPv4 address and port.
+    // its requests time out) lapses leaseMs after it sent its last renewal that went through, while the
+    // standby waits detectionMs after it saw that renewal. From the lapse on the old owner makes no new
+    // mapping (its existing flows go on): at no tick can both nodes make mappings for the shard, and the
+    // standby serves the old owner's flow with the same IPv4 address and port.
     const id = randomUUID().slice(0, 8);
     const clock = { ms: 1000 };
-    const fencedReasons: string[] = [];
-    const a = await node('node-a', id, clock.ms, 400, { onFenced: (reason) => fencedReasons.push(reason) });
+    const lapses: boolean[] = [];
+    const a = await node('node-a', id, clock.ms, 400, { onLeaseLapsed: (lapsed) => lapses.push(lapsed) });
     await tickUntil([a], clock, () => a.store.role === 'owner', 'a to own the shard');
     const before = translate(a, 5, 5000, clock.ms);
     await flushed(a, clock);
     const b = await node('node-b', id, clock.ms);
     await tickUntil([a, b], clock, () => clock.ms > 2500, 'a few detection times with a live owner');
     expect(b.store.role).toBe('standby');
+    expect(lapses).toEqual([]);
 
-    await a.nc.close(); // a can no longer reach NATS; it still ticks and would serve if let
-    let fencedAt = -1;
+    await a.nc.close(); // a can no longer reach NATS; it still ticks and serves
+    let lapsedAt = -1;
     let ownedAt = -1;
-    let bothOwners = 0;
+    let bothMakingMappings = 0;
     await tickUntil(
       [a, b],
       clock,
       () => {
-        if (a.store.role === 'owner' && b.store.role === 'owner') bothOwners++;
-        if (fencedAt < 0 && a.store.role === 'fenced') fencedAt = clock.ms;
+        const aMakes = a.store.role === 'owner' && !a.store.status().leaseLapsed;
+        if (aMakes && b.store.role === 'owner') bothMakingMappings++;
+        if (lapsedAt < 0 && a.store.status().leaseLapsed) lapsedAt = clock.ms;
         if (ownedAt < 0 && b.store.role === 'owner') ownedAt = clock.ms;
         return ownedAt >= 0;
       },
       'b to take the shard over',
     );
-    expect(bothOwners, 'ticks at which both nodes owned the shard').toBe(0);
-    expect(fencedAt).toBeGreaterThan(0);
-    expect(fencedAt).toBeLessThan(ownedAt);
-    expect(a.store.status().leaseExpiries).toBe(1);
-    expect(fencedReasons).toHaveLength(1);
-    expect(fencedReasons[0]).toMatch(/last renewed \d+ ms ago \(lease 200 ms; is NATS reachable\?\)/);
+    expect(bothMakingMappings, 'ticks at which both nodes could make mappings').toBe(0);
+    expect(lapsedAt).toBeGreaterThan(0);
+    expect(lapsedAt).toBeLessThan(ownedAt);
+    expect(lapses).toEqual([true]);
+    expect(a.store.status()).toMatchObject({ role: 'owner', leaseLapsed: true, leaseExpiries: 1 });
+    // What a serves and what b serves agree: the same mapping for the flow both know.
+    expect(translate(a, 5, 5000, clock.ms)).toBe(before);
     expect(translate(b, 5, 5000, clock.ms)).toBe(before);
     await b.store.stop(clock.ms);
+  });
+
+  it('a lapsed lease ends with the next renewal that goes through: new mappings again, no takeover', async () => {
+    // Proves the other side: NATS unreachable for everyone (no standby can take over either) costs the
+    // owner only its new mappings for the outage; once a renewal goes through it is the owner as before.
+    const id = randomUUID().slice(0, 8);
+    const clock = { ms: 1000 };
+    const lapses: boolean[] = [];
+    const a = await node('node-a', id, clock.ms, 400, { onLeaseLapsed: (lapsed) => lapses.push(lapsed) });
+    await tickUntil([a], clock, () => a.store.role === 'owner', 'a to own the shard');
+    // a's renewals fail as if NATS were down (unreachable, not fenced).
+    const renew = a.ownership.renew.bind(a.ownership);
+    let down = true;
+    a.ownership.renew = (lease, nowMs) =>
+      down ? Promise.reject(new Error('TIMEOUT (test: NATS unreachable)')) : renew(lease, nowMs);
+    await tickUntil([a], clock, () => a.store.status().leaseLapsed, 'the lease to lapse');
+    expect(lapses).toEqual([true]);
+    down = false;
+    await tickUntil([a], clock, () => !a.store.status().leaseLapsed, 'a renewal to go through');
+    expect(lapses).toEqual([true, false]);
+    expect(a.store.status()).toMatchObject({ role: 'owner', epoch: 1, leaseExpiries: 1 });
+    expect(a.store.status().renewFailures).toBeGreaterThan(0);
+    await a.store.stop(clock.ms);
   });
 
   it('folds a batch the former owner appends mid-takeover, then fences every later append of it', async () => {
