@@ -582,6 +582,30 @@ static napi_value udp_send_batch(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// setReceiveBuffer(fd, bytes) -> the socket's receive buffer afterwards (SO_RCVBUF as the kernel reports
+// it: twice what was granted, for its bookkeeping). SO_RCVBUFFORCE first (root or CAP_NET_ADMIN: past
+// net.core.rmem_max, whose default of 208 KiB holds only ~200 small datagrams, one burst of a peer's
+// sendmmsg), else SO_RCVBUF (capped at rmem_max).
+static napi_value udp_set_receive_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd, bytes;
+  if (argc < 2 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &bytes) || bytes <= 0)
+    return throw_type(env, "setReceiveBuffer(fd, bytes > 0)");
+  int value = bytes;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &value, sizeof value) < 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof value) < 0)
+    return throw_errno(env, errno, "setsockopt SO_RCVBUF", "on the socket");
+  int actual = 0;
+  socklen_t length = sizeof actual;
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &actual, &length) < 0)
+    return throw_errno(env, errno, "getsockopt SO_RCVBUF", "on the socket");
+  napi_value result;
+  CHECK_NAPI(env, napi_create_int32(env, actual, &result));
+  return result;
+}
+
 // recvBatch(fd, buffer, slotBytes, maxCount, lengths: Uint32Array, sources: Uint8Array) -> count.
 // Reads up to maxCount waiting datagrams from the non-blocking UDP socket `fd` with one recvmmsg(2):
 // datagram i lands at buffer[i * slotBytes] (lengths[i] bytes; 0 when it was longer than a slot and cut)
@@ -659,6 +683,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"udpAddress", NULL, udp_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendBatch", NULL, udp_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"recvBatch", NULL, udp_recv_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setReceiveBuffer", NULL, udp_set_receive_buffer, NULL, NULL, NULL, napi_enumerable, NULL},
       {"constants", NULL, NULL, NULL, NULL, constants(env), napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

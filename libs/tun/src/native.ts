@@ -94,6 +94,12 @@ export interface TunNative {
     lengths: Uint32Array,
     sources: Uint8Array,
   ): number;
+  /**
+   * Sets the socket's receive buffer to `bytes` (SO_RCVBUFFORCE when the process may, past
+   * net.core.rmem_max; else SO_RCVBUF, capped by it) and returns SO_RCVBUF afterwards (the kernel reports
+   * twice what it granted).
+   */
+  setReceiveBuffer(fd: number, bytes: number): number;
   /** A wake eventfd (non-blocking, close-on-exec) for readBatch's wakeFd; close it with close(fd). */
   createWakeFd(): number;
   /** Wakes a readBatch waiting on this eventfd (or makes the next one return -1 at once). Any thread. */

@@ -3,7 +3,7 @@
 // id from another address are each dropped and counted by name; garbage never throws.
 import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { fstatSync } from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fewestCollections } from '../../../test/support/collections.js';
 import {
@@ -51,6 +51,7 @@ async function pair(
   keysB: FabricKeyConfig[] = [KEY1],
   sendSlots?: number,
   batchSend?: boolean,
+  receiveBufferBytesB?: number,
 ) {
   const received: Received[] = [];
   const a = await FabricEndpoint.start({
@@ -65,6 +66,7 @@ async function pair(
     codec: new FabricCodec({ nodeId: 'node-b', keys: keysB }),
     host: '127.0.0.1',
     port: 0,
+    receiveBufferBytes: receiveBufferBytesB,
     onPacket: (frame, offset, length, fields) =>
       received.push({
         payload: [...frame.subarray(offset, offset + length)],
@@ -216,6 +218,32 @@ describe('fabric: GENEVE frames between members', () => {
     expect(impostor.flush()).toBe(1);
     expect(b.receiveBatch()).toBe(1);
     expect(b.codec.counters()['fabric.drop.source-mismatch']).toBe(1);
+    expect(received).toHaveLength(total);
+  });
+
+  it("sets its socket's receive buffer past rmem_max when asked (8 MiB): a burst of 2,000 frames waits whole for the reader", async () => {
+    // Proves the owner's side of the fabric: forwarders send in sendmmsg bursts, and with the kernel's
+    // default buffer (rmem_max, 208 KiB: ~200 small frames) an owner busy for a moment lost most of them.
+    const { a, b, received } = await pair([KEY1], [KEY1], undefined, undefined, 8 * 1024 * 1024);
+    expect(a.receiveBufferBytes, 'not asked: the kernel default, untouched').toBe(0);
+    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    expect(b.receiveBufferBytes).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+    expect(b.receiveBufferBytes, 'past rmem_max (SO_RCVBUFFORCE)').toBeGreaterThan(2 * rmemMax);
+    a.setPeers([{ nodeId: 'node-b', host: '127.0.0.1', port: b.port }]);
+    b.setPeers([{ nodeId: 'node-a', host: '127.0.0.1', port: a.port }]);
+    const total = 2000;
+    for (let i = 0; i < total; i++) {
+      const p = packet(i, 100);
+      p[1] = i & 0xff;
+      a.enqueue(0, shardOfB, table.epoch[shardOfB], p, 0, p.length, 0x86dd);
+      if (i % 500 === 499) a.flush();
+    }
+    a.flush();
+    expect(a.sent).toBe(total);
+    // No event loop turn since: everything b has is in its socket buffer, read here.
+    let read = 0;
+    for (let n = b.receiveBatch(); n > 0; n = b.receiveBatch()) read += n;
+    expect(read).toBe(total);
     expect(received).toHaveLength(total);
   });
 

@@ -46,6 +46,7 @@ describe('cluster configuration', () => {
         currentKeyId: undefined,
         mac: 'hmac-sha256',
         vni: undefined,
+        receiveBufferBytes: undefined,
       },
     });
     expect(config.state?.nodeId).toBe('plat-a');
@@ -54,10 +55,15 @@ describe('cluster configuration', () => {
       cluster: {
         ...base.cluster,
         detectionMs: 300,
-        fabric: { address: '[2001:db8::2]:7000', keys: [KEY], mac: 'blake2s' },
+        fabric: { address: '[2001:db8::2]:7000', keys: [KEY], mac: 'blake2s', receiveBufferBytes: 4194304 },
       },
     });
-    expect(v6.cluster?.fabric).toMatchObject({ host: '2001:db8::2', port: 7000, mac: 'blake2s' });
+    expect(v6.cluster?.fabric).toMatchObject({
+      host: '2001:db8::2',
+      port: 7000,
+      mac: 'blake2s',
+      receiveBufferBytes: 4194304,
+    });
     expect(v6.cluster?.detectionMs).toBe(300);
     expect(parsePlatConfig({ ...base, cluster: undefined }).cluster).toBeUndefined();
   });
@@ -120,6 +126,12 @@ describe('cluster configuration', () => {
       (c: Editable) => (c.cluster.fabric.currentKeyId = 9),
       'cluster.fabric.currentKeyId',
       /9/,
+    ],
+    [
+      'a receive buffer of 1 KiB',
+      (c: Editable) => (c.cluster.fabric.receiveBufferBytes = 1024),
+      'cluster.fabric.receiveBufferBytes',
+      /65536\.\.1073741824/,
     ],
     ['three queues', (c: Editable) => (c.queues = 3), 'queues', /power of two/],
   ])('refuses %s naming the field', (_what, change, field, message) => {

@@ -74,7 +74,15 @@ async function setup(unleasedPerSecond?: number) {
     {
       nodeId: 'node-a',
       detectionMs: 1000,
-      fabric: { host: '127.0.0.1', port: 0, keys: [KEY], currentKeyId: 1, mac: 'blake2s', vni: undefined },
+      fabric: {
+        host: '127.0.0.1',
+        port: 0,
+        keys: [KEY],
+        currentKeyId: 1,
+        mac: 'blake2s',
+        vni: undefined,
+        receiveBufferBytes: undefined,
+      },
     },
     WORKERS,
     0,

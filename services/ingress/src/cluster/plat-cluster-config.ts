@@ -31,10 +31,12 @@ export interface PlatFabricConfig {
   currentKeyId: number | undefined;
   mac: FabricMacAlgorithm;
   vni: number | undefined;
+  /** The fabric socket's receive buffer (bytes); undefined leaves the kernel's (net.core.rmem_default). */
+  receiveBufferBytes: number | undefined;
 }
 
 const CLUSTER_KEYS = ['nodeId', 'detectionMs', 'fabric'];
-const FABRIC_KEYS = ['address', 'keys', 'currentKeyId', 'mac', 'vni'];
+const FABRIC_KEYS = ['address', 'keys', 'currentKeyId', 'mac', 'vni', 'receiveBufferBytes'];
 
 /** Parses `cluster:`; `stateNodeId` is the state layer's node id (the cluster's default, and must agree). */
 export function parsePlatClusterConfig(
@@ -99,7 +101,31 @@ export function parsePlatClusterConfig(
   rethrowAsField(() => new FabricCodec({ nodeId, keys, currentKeyId, mac, vni }));
   if (currentKeyId !== undefined && !keys.some((k) => k.id === currentKeyId))
     throw configError('cluster.fabric.currentKeyId', `${currentKeyId} is not the id of one of fabric.keys`);
-  return { nodeId, detectionMs, fabric: { host, port, keys, currentKeyId, mac, vni } };
+  const receiveBufferBytes = f.receiveBufferBytes;
+  if (
+    receiveBufferBytes !== undefined &&
+    (typeof receiveBufferBytes !== 'number' ||
+      !Number.isInteger(receiveBufferBytes) ||
+      receiveBufferBytes < 65_536 ||
+      receiveBufferBytes > 1 << 30)
+  )
+    throw configError(
+      'cluster.fabric.receiveBufferBytes',
+      `${String(receiveBufferBytes)}: give an integer 65536..1073741824 (bytes), or leave it out for the kernel's default`,
+    );
+  return {
+    nodeId,
+    detectionMs,
+    fabric: {
+      host,
+      port,
+      keys,
+      currentKeyId,
+      mac,
+      vni,
+      receiveBufferBytes: receiveBufferBytes as number | undefined,
+    },
+  };
 }
 
 /** `HOST`, `HOST:PORT`, `[IPV6]:PORT` or a bare IPv6 address; the port defaults to GENEVE's 6081. */

@@ -130,6 +130,7 @@ export class PlatFabric implements RemoteSink {
       codec,
       host: cluster.fabric.host,
       port: cluster.fabric.port,
+      receiveBufferBytes: cluster.fabric.receiveBufferBytes,
       onPacket: (frame, offset, length, fields) =>
         fabric?.receive(frame as Buffer, offset, length, fields, translate),
     });
