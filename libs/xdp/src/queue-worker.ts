@@ -219,6 +219,7 @@ async function start(): Promise<void> {
             const ready = native.waitAny(waitSet, timeoutMs, loopFdNow());
             if (ready === 0) {
               idleDeadline = -1;
+              loopWakesInRow = 0;
               idle();
               break;
             }
