@@ -34,6 +34,7 @@ if [[ ${1:-} == --cluster ]]; then
   sudo ip netns exec $prefix-router birdc -s $run/router-bird.ctl show route all
   node bin/xlat64.mjs status --socket $run/n1.sock   # a node's counters (state.serving, epoch)
   sudo kill -9 \$(cat $run/n1.pid)   # a failure: the standby takes over
+  sudo ip netns exec $prefix-router node bin/xlat64.mjs drill --target $run/cluster.json --node serving --fault kill   # the failover drill
   logs: $run/n1.log $run/n1-bird.log $run/router-bird.log $run/nats1/nats.log
 
 == Take it down
