@@ -464,6 +464,8 @@ export const createQueueHandler: CreateQueueHandler = async (
    * by rejoinAsStandby, which finds no store.
    */
   const followAgain = (leaving: ClusterShardState | null, left: () => void) => {
+    // The leaving store's lease expiries, kept past its replacement.
+    if (leaving !== null) leaseExpiriesBefore += leaving.store.status().leaseExpiries;
     handingOver = true;
     serving = null;
     cluster = null;
@@ -595,8 +597,6 @@ export const createQueueHandler: CreateQueueHandler = async (
     if (options.state === undefined || handingOver || stopping) return;
     const fenced = cluster !== null && cluster.store.role === 'fenced';
     if (!fenced && (cluster !== null || nowMs < reopenAtMs)) return;
-    // The fenced store's lease expiries, kept past its replacement.
-    if (cluster !== null) leaseExpiriesBefore += cluster.store.status().leaseExpiries;
     followAgain(cluster, () => {
       rejoins++;
       process.stdout.write(`plat: shard ${worker}: fenced; following it again as a standby\n`);
