@@ -12,7 +12,12 @@
 #
 # The client talks NAT64 only (CLAT=none, destination 64:ff9b::198.51.100.2): the PLAT is what is
 # compared. PLAT=xlat64 is `xlat64 plat` (stateful NAT64 in one process); PLAT=tayga is stateless
-# TAYGA + nft NAT44 (+ an nft prefix map in front), as infra/lab/lab.sh builds it.
+# TAYGA + nft NAT44 (+ an nft prefix map in front), as infra/lab/lab.sh builds it. `forward` is no
+# translator: plain IPv6 from the client to the server's own IPv6 address (2001:db8:2::2, added for it)
+# routed by the PLAT namespace's kernel, the physical upper bound of this lab on this machine
+# (`forward-nooffload`: the same with TSO/GSO/GRO off on the veths, lab.sh OFFLOAD=0); its CPU figure is
+# the machine's irq + softirq time (the forwarding runs there), and every translator's figures are also
+# printed as a fraction of it.
 #
 # Usage (root): infra/lab/bench-lab.sh            env:
 #   REPS=3       repetitions; each repetition runs every translator, the order rotating (ABC, BCA, ...)
@@ -20,8 +25,9 @@
 #   PIN=1        translator on CPU1 (xlat64: every thread, taskset -a), iperf3 client + server and the
 #                generator on CPU0; PIN=0: nothing pinned (with PIN=1 the workers of xlat64-q2 share
 #                CPU1, so compare queue counts with PIN=0 too)
-#   PLATS="xlat64 xlat64-q2 xlat64-xdp tayga"   translators: xlat64 on a TUN (xlat64-qN: N queues, N
-#                workers), xlat64 on AF_XDP (lab PLAT_IO=xdp; xlat64-xdp-qN: N queues per veth), TAYGA
+#   PLATS="xlat64 xlat64-q2 xlat64-xdp tayga forward forward-nooffload"   translators: xlat64 on a TUN
+#                (xlat64-qN: N queues, N workers), xlat64 on AF_XDP (lab PLAT_IO=xdp; xlat64-xdp-qN: N
+#                queues per veth), TAYGA, and plain IPv6 forwarding (offloads on, off) as the bound
 #   TESTS="tcp tcp-r udp gen flood"   tcp = client -> server, tcp-r = iperf3 -R (server -> client), udp =
 #                64-byte UDP from iperf3, gen = the generator into a blackholed address (dropped by the
 #                PLAT namespace's routing: the generator's rate into the veth), flood = the generator to the
@@ -39,7 +45,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 REPS=${REPS:-3} DUR=${DUR:-5} PIN=${PIN:-1} WARMUP=${WARMUP:-1}
-TESTS=${TESTS:-tcp tcp-r udp gen flood} PLATS=${PLATS:-xlat64 xlat64-q2 xlat64-xdp tayga} UDP_LEN=${UDP_LEN:-64} UDP_BW=${UDP_BW:-0}
+TESTS=${TESTS:-tcp tcp-r udp gen flood} PLATS=${PLATS:-xlat64 xlat64-q2 xlat64-xdp tayga forward forward-nooffload} UDP_LEN=${UDP_LEN:-64} UDP_BW=${UDP_BW:-0}
 FLOOD_SUBSCRIBERS=${FLOOD_SUBSCRIBERS:-64} FLOOD_PORTS=${FLOOD_PORTS:-4}
 export X64_LAB_PREFIX=${X64_LAB_PREFIX:-x64b}
 export X64_LAB_RUN=${X64_LAB_RUN:-/tmp/x64b-lab}
@@ -48,6 +54,7 @@ WORK=$RUN-bench # outside $RUN: lab.sh deletes $RUN on every up/down
 OUT=${OUT:-/tmp/xlat64-bench-lab-$(date -u +%Y%m%dT%H%M%SZ).json}
 NS_C=$X64_LAB_PREFIX-client NS_P=$X64_LAB_PREFIX-plat NS_S=$X64_LAB_PREFIX-server
 DST=64:ff9b::c633:6402 # 64:ff9b::198.51.100.2
+FWD_DST=2001:db8:2::2 FWD_GW=2001:db8:2::1 FWD_PORT=5202 # forward*: the server's own IPv6, its iperf3
 GEN_DST=2001:db8:ffff::1 # blackholed in the PLAT namespace (test gen)
 FLOOD=$HERE/trafgen-flood.sh
 NODE=$(command -v node)
@@ -65,16 +72,32 @@ for c in iperf3 jq taskset tayga nft ip trafgen; do PATH=$PATH:/usr/sbin:/sbin c
 if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then log "only $(nproc) CPU: PIN=0"; PIN=0; fi
 # Translator names: tayga, xlat64 (TUN), xlat64-qN (TUN, N queues), xlat64-xdp, xlat64-xdp-qN.
 for p in $PLATS; do
-  [[ $p =~ ^(tayga|xlat64(-xdp)?(-q[1-9][0-9]*)?)$ ]] || die "PLATS: unknown translator '$p' (tayga, xlat64, xlat64-qN, xlat64-xdp, xlat64-xdp-qN)"
+  [[ $p =~ ^(tayga|forward|forward-nooffload|xlat64(-xdp)?(-q[1-9][0-9]*)?)$ ]] || die "PLATS: unknown translator '$p' (tayga, xlat64, xlat64-qN, xlat64-xdp, xlat64-xdp-qN, forward, forward-nooffload)"
 done
 queues_of() { if [[ $1 =~ -q([0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; else echo 1; fi; }
 io_of() { if [[ $1 == xlat64-xdp* ]]; then echo xdp; else echo tun; fi; }
-lab_kind() { if [[ $1 == xlat64* ]]; then echo xlat64; else echo "$1"; fi; } # lab.sh's PLAT
+lab_kind() { if [[ $1 == xlat64* || $1 == forward* ]]; then echo xlat64; else echo "$1"; fi; } # lab.sh's PLAT (forward: an idle xlat64)
+is_forward() { [[ $1 == forward* ]]; }
+# forward*: the server gets an IPv6 address and an iperf3 of its own (the lab's server is IPv4-only).
+stop_forward_server() {
+  if [[ -s $WORK/iperf3-fwd.pid ]]; then kill "$(tr -dc 0-9 <"$WORK/iperf3-fwd.pid")" 2>/dev/null || true; fi
+  rm -f "$WORK/iperf3-fwd.pid"
+}
+setup_forward() {
+  nsx "$NS_S" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 net.ipv6.conf.s0.disable_ipv6=0
+  ip -n "$NS_P" -6 addr add "$FWD_GW/64" dev p1 nodad
+  ip -n "$NS_S" -6 addr add "$FWD_DST/64" dev s0 nodad
+  ip -n "$NS_S" -6 route add default via "$FWD_GW" dev s0
+  nsx "$NS_S" iperf3 -s -p "$FWD_PORT" -D -I "$WORK/iperf3-fwd.pid" --logfile "$WORK/iperf3-fwd.log"
+  for _ in $(seq 50); do nsx "$NS_S" ss -ltnH "sport = :$FWD_PORT" | grep -q . && return 0; sleep 0.1; done
+  die "the forward test's iperf3 server did not listen on $FWD_PORT"
+}
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   log "tearing the lab down"
+  stop_forward_server
   lab down >/dev/null 2>&1 || log "warning: lab.sh down failed; run: X64_LAB_PREFIX=$X64_LAB_PREFIX X64_LAB_RUN=$RUN bash $HERE/lab.sh down"
   rm -rf "$WORK/state"
   exit "$rc"
@@ -88,7 +111,7 @@ rm -f "$WORK/runs.jsonl"
 # would be shared): queue count from the name, AF_XDP on the lab's p0 and p1 (lab.sh PLAT_IO=xdp builds
 # the veths for it) for xlat64-xdp*.
 for plat in $PLATS; do
-  [[ $plat == xlat64* ]] || continue
+  [[ $plat == xlat64* || $plat == forward* ]] || continue
   mkdir -p "$WORK/state/$plat"
   {
     cat <<EOF
@@ -111,6 +134,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, all th
 # much other load on its CPU held it back (the machine may be shared)
 rq_wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $2} END {printf "%.0f", s}'; }
 sirq_ticks() { awk '/^cpu /{print $7 + $8}' /proc/stat; }
+sirq_cpu_ticks() { sirq_ticks; } # forward*: the kernel's forwarding work is its "translator" CPU (the pid is ignored)
 rcvbuf_errs() { # UDP datagrams the server's socket dropped (receiver too slow), in the server namespace
   nsx "$NS_S" awk '/^Udp:/{if(!f){f=split($0,h);next} for(i=1;i<=f;i++) if(h[i]=="RcvbufErrors") v+=$i}
                  END{printf "%.0f", v}' /proc/net/snmp
@@ -119,7 +143,10 @@ rcvbuf_errs() { # UDP datagrams the server's socket dropped (receiver too slow),
 # by it), txdrop = lost at a full TUN queue. AF_XDP (no TUN): the PLAT's own counters, rx = packets it
 # translated, tx = packets it received, txdrop = frames the kernel dropped at its sockets.
 tun_ctrs() { # plat
-  if [[ $1 == xlat64-xdp* ]]; then
+  if is_forward "$1"; then # forwarded = sent on p1 towards the server, received = p0 from the client
+    jq -n -c --argjson o "$(ip -n "$NS_P" -s -j link show p1)" --argjson i "$(ip -n "$NS_P" -s -j link show p0)" \
+      '{rx: $o[0].stats64.tx.packets, tx: $i[0].stats64.rx.packets, txdrop: $i[0].stats64.rx.dropped}'
+  elif [[ $1 == xlat64-xdp* ]]; then
     "$NODE" "$REPO/bin/xlat64.mjs" status --socket "$WORK/xlat64-plat.sock" --json |
       jq -c '{rx: ((.counters["tx.packets64"] // 0) + (.counters["tx.packets46"] // 0)), tx: (.counters["rx.packets"] // 0),
               txdrop: ((.socketStats.rxDropped // 0) + (.socketStats.rxRingFull // 0))}'
@@ -127,11 +154,13 @@ tun_ctrs() { # plat
     ip -n "$NS_P" -s -j link show plat64 | jq -c '.[0].stats64 | {rx: .rx.packets, tx: .tx.packets, txdrop: .tx.dropped}'
   fi
 }
-# UDP datagrams to a closed port at the server (the flood's destination port 9): delivered packets.
+# UDP datagrams to a closed port at the server (the flood's destination port 9): delivered packets
+# (IPv4 for the translators, IPv6 for forward*).
 server_noports() {
   nsx "$NS_S" awk '/^Udp:/{if(!f){f=split($0,h);next} for(i=1;i<=f;i++) if(h[i]=="NoPorts") v+=$i}
                  END{printf "%.0f", v}' /proc/net/snmp
 }
+server_noports6() { nsx "$NS_S" awk '$1=="Udp6NoPorts"{v=$2} END{printf "%.0f", v}' /proc/net/snmp6; }
 x64_queue() {
   if [[ $1 == xlat64* ]]; then
     "$NODE" "$REPO/bin/xlat64.mjs" status --socket "$WORK/xlat64-plat.sock" --json 2>/dev/null |
@@ -156,10 +185,11 @@ pin() { # plat
   fi
 }
 
+IPERF_TO=(-c "$DST") # forward*: the server's own IPv6 and port (set per run in run_plat)
 iperf_client() { # args...
   local pfx=()
   [[ $PIN == 1 ]] && pfx=(taskset -c 0)
-  nsx "$NS_C" "${pfx[@]}" iperf3 -c "$DST" "$@"
+  nsx "$NS_C" "${pfx[@]}" iperf3 "${IPERF_TO[@]}" "$@"
 }
 
 measure() { # plat rep test
@@ -173,12 +203,15 @@ measure() { # plat rep test
   *) die "unknown test '$test' (TESTS: tcp tcp-r udp gen flood)" ;;
   esac
   json=$WORK/$plat-$rep-$test.json
+  local noports=server_noports cpu=cpu_ticks
+  if is_forward "$plat"; then noports=server_noports6 cpu=sirq_cpu_ticks; fi
   q0=$(x64_queue "$plat")
-  n0=$(server_noports)
+  n0=$($noports)
   v0=$(veth_ctrs)
-  r0=$(rcvbuf_errs); d0=$(rq_wait_ns "$tpid"); c0=$(cpu_ticks "$tpid"); s0=$(sirq_ticks); t0=$(tun_ctrs "$plat"); w0=$(date +%s.%N)
+  r0=$(rcvbuf_errs); d0=$(rq_wait_ns "$tpid"); c0=$($cpu "$tpid"); s0=$(sirq_ticks); t0=$(tun_ctrs "$plat"); w0=$(date +%s.%N)
   if [[ $test == flood || $test == gen ]]; then
     local pfx=() to=$DST
+    is_forward "$plat" && to=$FWD_DST
     [[ $PIN == 1 ]] && pfx=(taskset -c 0)
     [[ $test == gen ]] && to=$GEN_DST
     sent=$(nsx "$NS_C" "${pfx[@]}" bash "$FLOOD" c0 "$(nsx "$NS_P" cat /sys/class/net/p0/address)" "$DUR" "$to" \
@@ -187,8 +220,8 @@ measure() { # plat rep test
   else
     iperf_client -t "$DUR" -J "${args[@]}" >"$json" || true
   fi
-  c1=$(cpu_ticks "$tpid"); s1=$(sirq_ticks); t1=$(tun_ctrs "$plat"); w1=$(date +%s.%N); d1=$(rq_wait_ns "$tpid"); r1=$(rcvbuf_errs)
-  n1=$(server_noports)
+  c1=$($cpu "$tpid"); s1=$(sirq_ticks); t1=$(tun_ctrs "$plat"); w1=$(date +%s.%N); d1=$(rq_wait_ns "$tpid"); r1=$(rcvbuf_errs)
+  n1=$($noports)
   v1=$(veth_ctrs)
   q1=$(x64_queue "$plat")
   if [[ $test == flood || $test == gen ]]; then
@@ -247,8 +280,11 @@ run_plat() { # plat rep
   [[ -n ${XLAT64_NODE_FLAGS:-} ]] && cmd="env NODE_OPTIONS=$XLAT64_NODE_FLAGS $cmd"
   log "rep $rep/$REPS: PLAT=$plat up"
   # A fresh lab and translator process per run (lab.sh up keeps a running lab of the same PLAT).
+  stop_forward_server
   lab down >/dev/null 2>&1 || true
-  PLAT=$(lab_kind "$plat") PLAT_IO=$io X64_LAB_XDP_QUEUES=$(queues_of "$plat") CLAT=none XLAT64_PLAT_CMD=$cmd lab up >"$WORK/lab-up.log" 2>&1 ||
+  local offload=1
+  [[ $plat == forward-nooffload ]] && offload=0
+  OFFLOAD=$offload PLAT=$(lab_kind "$plat") PLAT_IO=$io X64_LAB_XDP_QUEUES=$(queues_of "$plat") CLAT=none XLAT64_PLAT_CMD=$cmd lab up >"$WORK/lab-up.log" 2>&1 ||
     die "lab up (PLAT=$plat) failed: $(tail -5 "$WORK/lab-up.log")"
   # Under heavy load a fresh translator can lose verify's first pings (workers still warming up): try
   # three times before giving up on this translator for this repetition (the summary shows it missing).
@@ -265,6 +301,11 @@ run_plat() { # plat rep
   # test gen's destination goes nowhere.
   ip -n "$NS_P" -6 route add 2001:db8:1::/48 via 2001:db8:1::2 dev p0
   ip -n "$NS_P" -6 route add blackhole "$GEN_DST/128"
+  IPERF_TO=(-c "$DST")
+  if is_forward "$plat"; then
+    setup_forward
+    IPERF_TO=(-c "$FWD_DST" -p "$FWD_PORT")
+  fi
   pin "$plat"
   if [[ $WARMUP -gt 0 ]]; then
     iperf_client -t "$WARMUP" >/dev/null 2>&1 || true
@@ -341,15 +382,20 @@ const reps = Array.from({ length: doc.reps }, (_, i) => i + 1);
 const plats = doc.plats ?? ['xlat64', 'tayga'];
 const name = (p) => {
   if (p === 'tayga') return 'TAYGA';
+  if (p === 'forward') return 'IPv6 fwd';
+  if (p === 'forward-nooffload') return 'IPv6 fwd no-offl';
   const m = /^xlat64(-xdp)?(?:-q(\d+))?$/.exec(p);
   return m ? `xlat64 ${m[1] ? 'AF_XDP' : 'TUN'}${m[2] ? ` ${m[2]}q` : ''}` : p;
 };
 // Ratios of the same repetition (same lab run, neighbouring minutes): every xlat64 variant against
-// TAYGA, AF_XDP against TUN, and N queues against one of the same I/O.
+// TAYGA, AF_XDP against TUN, N queues against one of the same I/O, and every translator against plain
+// IPv6 forwarding (the bound: what fraction of it each reaches).
+const translators = plats.filter((p) => !p.startsWith('forward'));
 const pairs = [
-  ...plats.filter((p) => p !== 'tayga').map((p) => [p, 'tayga']),
+  ...translators.filter((p) => p !== 'tayga').map((p) => [p, 'tayga']),
   ['xlat64-xdp', 'xlat64'],
   ...plats.filter((p) => /-q\d+$/.test(p)).map((p) => [p, p.replace(/-q\d+$/, '')]),
+  ...translators.map((p) => [p, 'forward']),
 ].filter(([a, b]) => a !== b && plats.includes(a) && plats.includes(b));
 const rows = [
   [
