@@ -9,6 +9,7 @@
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { bundledHandler } from './bundled.js';
 import type { CreateQueueHandler, QueueContext, QueueHandler } from './handler.js';
+import { IdleWait } from './idle-wait.js';
 import { loadNative } from './native.js';
 import {
   Control,
@@ -19,8 +20,6 @@ import {
   type WorkerToMain,
 } from './queue-protocol.js';
 
-/** See loopWakesInRow. */
-const LOOP_WAKES_IN_ROW_MAX = 256;
 /** A worker under load returns to its event loop after this long at most (or yieldEveryBatches). */
 const YIELD_AFTER_MS = 5;
 const HANDLER_ERRORS_REPORTED_MAX = 10;
@@ -50,14 +49,8 @@ async function start(): Promise<void> {
   // The worker's event loop waits while readBatch blocks: readBatch watches its fd too and returns
   // -3 when it has I/O ready, so a reply on the handler's NATS or Redis socket is handled at once and
   // not a poll timeout (100 ms by default) later. A takeover is a chain of such round trips.
-  const loopFd = native.eventLoopFd();
-  // A wait cut short by the event loop resumes until this deadline (performance.now(); -1: none), so
-  // onIdle still runs about every pollTimeoutMs on an idle queue however often the loop has I/O: its
-  // maintenance (a state owner's lease renewals among it) would otherwise never run.
-  let idleDeadline = -1;
-  // Loop wakes in a row with nothing else between: past LOOP_WAKES_IN_ROW_MAX the wait leaves the loop's
-  // fd out until the idle period ends, so a loop whose fd stays ready cannot keep the worker spinning.
-  let loopWakesInRow = 0;
+  // onIdle keeps its cadence all the same (a state owner's lease renewals are in it): see IdleWait.
+  const idleWait = new IdleWait(pollTimeoutMs, native.eventLoopFd());
   const wakeWord = data.queueIndex * WAKE_WORD_STRIDE;
   const wakeQueue = (queueIndex: number): void => {
     // Pairs with the waiter's store-then-check (hasWork): every Atomics op is sequentially consistent,
@@ -142,23 +135,18 @@ async function start(): Promise<void> {
         // wakes the eventfd) or published before it (and hasWork sees it: the read does not wait).
         Atomics.store(wakeWords, wakeWord, 1);
         const pending = hasWork?.() === true;
-        const timeoutMs = pending
-          ? 0
-          : idleDeadline < 0
-            ? pollTimeoutMs
-            : Math.max(0, Math.ceil(idleDeadline - performance.now()));
         const count = native.readBatch(
           fd,
           buffer,
           offsets,
           lengths,
           batchPackets,
-          timeoutMs,
+          pending ? 0 : idleWait.timeoutMs(),
           packetMaxBytes,
           headroomBytes,
           wakeFd,
           socketFd?.() ?? -1,
-          loopWakesInRow < LOOP_WAKES_IN_ROW_MAX ? loopFd : -1,
+          idleWait.loopFdNow(),
         );
         Atomics.store(wakeWords, wakeWord, 0);
         if (count === -2) {
@@ -172,19 +160,13 @@ async function start(): Promise<void> {
           // Only the event loop has work (I/O completions, messages): yield to it now, and wait out the
           // rest of this idle period afterwards.
           stats[Stat.loopWakes]++;
-          loopWakesInRow++;
-          const nowMs = performance.now();
-          if (idleDeadline < 0) idleDeadline = nowMs + pollTimeoutMs;
-          else if (nowMs >= idleDeadline) {
-            // The idle period ended with the loop busy all along: it is still an idle period.
-            idleDeadline = -1;
+          if (idleWait.loopWoken()) {
             stats[Stat.idleWaits]++;
             if (onIdle) callback(onIdle);
           }
           break;
         }
-        idleDeadline = -1;
-        loopWakesInRow = 0;
+        idleWait.reset();
         if (count < 0 || (count === 0 && pending)) {
           // Woken (another worker passed work, or stop) with nothing on the TUN: take the work, read again.
           stats[Stat.wakes]++;

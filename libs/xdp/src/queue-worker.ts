@@ -11,7 +11,7 @@ import {
   type QueueHandler,
   type TunNative,
 } from '../../tun/src/index.js';
-import { Control, QueueState, Stat } from '../../tun/src/internal.js';
+import { Control, IdleWait, QueueState, Stat } from '../../tun/src/internal.js';
 import { EthernetBatchWriter } from './ethernet-writer.js';
 import { loadNative } from './native.js';
 import { NeighbourTable } from './neighbours.js';
@@ -23,8 +23,6 @@ import {
 } from './queue-protocol.js';
 
 const YIELD_EVERY_BATCHES = 64;
-/** See loopWakesInRow. */
-const LOOP_WAKES_IN_ROW_MAX = 256;
 /** A worker under load returns to its event loop after this long at most (or YIELD_EVERY_BATCHES). */
 const YIELD_AFTER_MS = 5;
 const HANDLER_ERRORS_REPORTED_MAX = 10;
@@ -48,14 +46,9 @@ async function start(): Promise<void> {
   const handles = data.ports.map((p) => p.handle);
   const waitSet = new Int32Array(handles.flatMap((h) => [h, queueIndex]));
   // The worker's event loop waits while a receive blocks: the wait watches its fd too (libs/tun's
-  // queue worker does the same), so NATS and Redis replies are handled at once. A wait cut short by the
-  // loop resumes until idleDeadline (performance.now(); -1: none), so idle() still runs every poll timeout.
-  const loopFd = loadTunNative().eventLoopFd();
-  let idleDeadline = -1;
-  // As in libs/tun: past LOOP_WAKES_IN_ROW_MAX loop wakes in a row the wait leaves the loop's fd out
-  // until the idle period ends, so a loop whose fd stays ready cannot keep the worker spinning.
-  let loopWakesInRow = 0;
-  const loopFdNow = () => (loopWakesInRow < LOOP_WAKES_IN_ROW_MAX ? loopFd : -1);
+  // queue worker does the same), so NATS and Redis replies are handled at once; idle() keeps its
+  // cadence all the same (IdleWait).
+  const idleWait = new IdleWait(pollTimeoutMs, loadTunNative().eventLoopFd());
   let handler: QueueHandler;
   const neighbours: NeighbourTable[] = [];
   let writer: EthernetBatchWriter;
@@ -157,7 +150,7 @@ async function start(): Promise<void> {
       lengths,
       batchPackets,
       timeoutMs,
-      loopFdNow(),
+      idleWait.loopFdNow(),
     );
     if (received <= 0) return received;
     // Skip the Ethernet header by offset; the program only redirects IPv4/IPv6.
@@ -209,17 +202,15 @@ async function start(): Promise<void> {
           return;
         }
         let received = 0;
-        const timeoutMs =
-          idleDeadline < 0 ? pollTimeoutMs : Math.max(0, Math.ceil(idleDeadline - performance.now()));
+        const timeoutMs = idleWait.timeoutMs();
         if (handles.length === 1) {
           received = serve(0, timeoutMs);
         } else {
           for (let p = 0; p < handles.length; p++) received += Math.max(0, serve(p, 0));
           if (received === 0) {
-            const ready = native.waitAny(waitSet, timeoutMs, loopFdNow());
+            const ready = native.waitAny(waitSet, timeoutMs, idleWait.loopFdNow());
             if (ready === 0) {
-              idleDeadline = -1;
-              loopWakesInRow = 0;
+              idleWait.reset();
               idle();
               break;
             }
@@ -230,18 +221,10 @@ async function start(): Promise<void> {
         if (received === -1) {
           // Only the event loop has work: yield to it now, and wait out the rest of the idle period after.
           stats[XdpStat.loopWakes]++;
-          loopWakesInRow++;
-          const nowMs = performance.now();
-          if (idleDeadline < 0) idleDeadline = nowMs + pollTimeoutMs;
-          else if (nowMs >= idleDeadline) {
-            // The idle period ended with the loop busy all along: it is still an idle period.
-            idleDeadline = -1;
-            idle();
-          }
+          if (idleWait.loopWoken()) idle();
           break;
         }
-        idleDeadline = -1;
-        loopWakesInRow = 0;
+        idleWait.reset();
         if (received === 0) {
           idle();
           break;
