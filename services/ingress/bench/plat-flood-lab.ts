@@ -5,7 +5,7 @@
 // translated packets per second while the generator runs.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,31 @@ export interface Rate {
   pps: number;
   /** What the generator sent per second (on a shared machine it can be the limit). */
   offered: number;
+  /** CPU time of this process (the PLAT: every thread) per packet translated, in µs. */
+  cpuUsPerPacket: number;
+  /** That CPU time over the wall time: 1 = the PLAT's CPU was busy all the time. */
+  cpuShare: number;
+}
+
+/**
+ * With two CPUs or more, the PLAT (this process, every thread, the queue workers it starts too) runs on
+ * the last CPU and the generator on CPU 0, as `npm run bench:lab` with PIN=1: neither takes the other's
+ * CPU, and the PLAT's CPU time per packet is what one core spends on a packet. The translated packets'
+ * way on from b0 (a0's IPv4 receive into the sink's socket) still runs in the PLAT's send calls, as it
+ * would for any translator writing into this veth. Null with one CPU (nothing pinned).
+ */
+function pinPlat(): { restore: () => void; generator: string[] } | null {
+  const cpus = availableParallelism();
+  if (cpus < 2) return null;
+  const pid = String(process.pid);
+  const before = sh('taskset', '-p', pid).trim().split(/\s+/).pop() as string;
+  sh('taskset', '-a', '-p', '-c', String(cpus - 1), pid);
+  return {
+    restore: () => {
+      sh('taskset', '-a', '-p', before, pid);
+    },
+    generator: ['taskset', '-c', '0'],
+  };
 }
 
 export interface PlatFloodLab {
@@ -58,7 +83,9 @@ export async function withPlatFloodLab<T>(
   const work = mkdtempSync(join(tmpdir(), `x64-${tag}-bench-`));
   const generator = fileURLToPath(new URL('../../../infra/lab/trafgen-flood.sh', import.meta.url));
   let sink: ReturnType<typeof spawn> | undefined;
+  let pinned: ReturnType<typeof pinPlat> = null;
   try {
+    pinned = pinPlat();
     try {
       sh('bash', '-c', 'PATH=$PATH:/usr/sbin:/sbin command -v trafgen');
     } catch {
@@ -140,9 +167,11 @@ export async function withPlatFloodLab<T>(
     const translated = [layout.index('tx.packets46'), layout.index('tx.packets64')];
     const seconds = (WARMUP_MS + durationMs + 500) / 1000;
     const flood = (): Promise<number> => {
+      const command = [...(pinned?.generator ?? []), 'ip'];
       const child = spawn(
-        'ip',
+        command[0],
         [
+          ...command.slice(1),
           'netns',
           'exec',
           nsGen,
@@ -183,14 +212,24 @@ export async function withPlatFloodLab<T>(
         const sent = flood();
         await sleep(WARMUP_MS);
         const from = sum();
+        const cpu = process.cpuUsage();
         const start = performance.now();
         await sleep(durationMs);
-        const pps = ((sum() - from) * 1000) / (performance.now() - start);
-        return { pps, offered: (await sent) / seconds };
+        const wallMs = performance.now() - start;
+        const packets = sum() - from;
+        const used = process.cpuUsage(cpu);
+        const cpuUs = used.user + used.system;
+        return {
+          pps: (packets * 1000) / wallMs,
+          offered: (await sent) / seconds,
+          cpuUsPerPacket: packets > 0 ? cpuUs / packets : Number.NaN,
+          cpuShare: cpuUs / 1000 / wallMs,
+        };
       },
       sh,
     });
   } finally {
+    pinned?.restore();
     if (sink?.pid) {
       try {
         process.kill(sink.pid, 'SIGKILL');

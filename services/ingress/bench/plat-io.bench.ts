@@ -58,7 +58,8 @@ export default async function bench(): Promise<void> {
       const mode = port.mode;
 
       const row = (name: string, r: Rate) =>
-        `${name.padEnd(30)} ${(r.pps / 1000).toFixed(1).padStart(8)} kpps translated  (generator offered ${(r.offered / 1000).toFixed(0)} kpps)`;
+        `${name.padEnd(30)} ${(r.pps / 1000).toFixed(1).padStart(8)} kpps translated  (generator offered ${(r.offered / 1000).toFixed(0)} kpps)` +
+        `  CPU ${r.cpuUsPerPacket.toFixed(2)} µs/packet (${Math.round(r.cpuShare * 100)} % of a CPU: ${(1 / r.cpuUsPerPacket).toFixed(2)} Mpps per core)`;
       process.stdout.write(
         `PLAT, 64-byte IPv6/UDP -> IPv4, 256 flows, one queue, ${DURATION_MS} ms each, same run\n` +
           `${row('TUN queue (baseline)', tunRate)}\n` +
