@@ -133,6 +133,8 @@ export default async function bench(): Promise<void> {
     local: { pps: [] as number[], cpu: [] as number[] },
     spread: { pps: [] as number[], cpu: [] as number[] },
     unpaced: { pps: [] as number[], cpu: [] as number[] },
+    /** 2 workers spread (paced) against 2 on their own shards, same round: what the hand-off leaves. */
+    spreadOfLocal: [] as number[],
   };
   for (let round = 0; round < rounds; round++) {
     const results: RunResult[] = [];
@@ -153,6 +155,7 @@ export default async function bench(): Promise<void> {
     ratios.local.cpu.push(local.cpuUsPerPacket / one.cpuUsPerPacket);
     ratios.spread.pps.push(crossing.packetsPerS / one.packetsPerS);
     ratios.spread.cpu.push(crossing.cpuUsPerPacket / one.cpuUsPerPacket);
+    ratios.spreadOfLocal.push(crossing.packetsPerS / local.packetsPerS);
   }
   lines.push(
     `\nmedian (min–max) over ${rounds} rounds of the ratio to the same round's 1 worker:`,
@@ -162,6 +165,8 @@ export default async function bench(): Promise<void> {
       `spread unpaced: ${spread(ratios.unpaced.cpu)} ` +
       "(the hand-off's cost, apart from how much CPU the machine gave the threads)",
     `  2 workers spread / 1 worker if each worker had a whole CPU (2 / CPU-per-packet ratio): ${spread(ratios.spread.cpu.map((r) => 2 / r))}`,
+    `  packets/s, 2 workers spread (paced) / 2 workers on their own shards, same round: ${spread(ratios.spreadOfLocal)} ` +
+      '(1 = the hand-off costs nothing; when own shards alone stay under 1.6x, the machine did not give 2 CPUs)',
   );
   process.stdout.write(`${lines.join('\n')}\n`);
 }
