@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-lab.sh - `npm run bench:lab`: xlat64 PLAT (TUN I/O with 1 and 2 queues, and AF_XDP I/O) vs
 # TAYGA (+ nft NAT44) in the namespace lab, same machine, same run, same pinning, in rotating order,
-# REPS repetitions. Per run: TCP Gbit/s (one stream, both directions), 64-byte UDP offered/delivered
+# REPS repetitions. Per run: TCP Gbit/s (TCP_STREAMS streams, both directions), 64-byte UDP offered/delivered
 # packets/s and loss (iperf3), small packets from a kernel-speed generator (flood:
 # infra/lab/trafgen-flood.sh, trafgen's AF_PACKET TX_RING, 64-byte IPv6/UDP packets of 256 flows from 64
 # subscribers in 2001:db8:1::/48 to the server's NAT64 address; iperf3 cannot offer enough), the same
@@ -33,6 +33,8 @@
 #                PLAT namespace's routing: the generator's rate into the veth), flood = the generator to the
 #                server's NAT64 address (translated pps, CPU/pkt)
 #   UDP_LEN=64 UDP_BW=0     UDP payload bytes and iperf3 -b (0 = as fast as the client can send)
+#   TCP_STREAMS=4           parallel iperf3 TCP streams (-P): several flows, which a PLAT with several
+#                queues spreads over its workers (one stream is one flow, one queue)
 #   FLOOD_SUBSCRIBERS=64 FLOOD_PORTS=4   the generator's flows: subscribers (/56 each) x source ports
 #   WARMUP=1     seconds of TCP and UDP through each freshly started translator before measuring (JIT)
 #   OUT=...      JSON results file (default /tmp/xlat64-bench-lab-<UTC time>.json)
@@ -46,6 +48,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 REPS=${REPS:-3} DUR=${DUR:-5} PIN=${PIN:-1} WARMUP=${WARMUP:-1}
 TESTS=${TESTS:-tcp tcp-r udp gen flood} PLATS=${PLATS:-xlat64 xlat64-q2 xlat64-xdp tayga forward forward-nooffload} UDP_LEN=${UDP_LEN:-64} UDP_BW=${UDP_BW:-0}
+TCP_STREAMS=${TCP_STREAMS:-4}
 FLOOD_SUBSCRIBERS=${FLOOD_SUBSCRIBERS:-64} FLOOD_PORTS=${FLOOD_PORTS:-4}
 export X64_LAB_PREFIX=${X64_LAB_PREFIX:-x64b}
 export X64_LAB_RUN=${X64_LAB_RUN:-/tmp/x64b-lab}
@@ -196,8 +199,8 @@ measure() { # plat rep test
   local plat=$1 rep=$2 test=$3 tpid args=() json q0 q1 c0 c1 s0 s1 t0 t1 w0 w1 r0 r1 d0 d1 n0 n1 v0 v1 sent
   tpid=$(translator_pid "$plat")
   case $test in
-  tcp) args=() ;;
-  tcp-r) args=(-R) ;;
+  tcp) args=(-P "$TCP_STREAMS") ;;
+  tcp-r) args=(-R -P "$TCP_STREAMS") ;;
   udp) args=(-u -b "$UDP_BW" -l "$UDP_LEN") ;;
   flood | gen) ;;
   *) die "unknown test '$test' (TESTS: tcp tcp-r udp gen flood)" ;;
@@ -317,7 +320,7 @@ run_plat() { # plat rep
   done
 }
 
-log "$(nproc) CPUs, REPS=$REPS DUR=${DUR}s PIN=$PIN PLATS='$PLATS' TESTS='$TESTS' UDP_LEN=$UDP_LEN UDP_BW=$UDP_BW; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "$(nproc) CPUs, REPS=$REPS DUR=${DUR}s PIN=$PIN PLATS='$PLATS' TESTS='$TESTS' UDP_LEN=$UDP_LEN UDP_BW=$UDP_BW TCP_STREAMS=$TCP_STREAMS; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 read -r -a plats <<<"$PLATS"
@@ -330,10 +333,10 @@ lab down >/dev/null 2>&1 || true
 
 # --- summary ------------------------------------------------------------------------------------
 jq -s --arg started "$started" --arg load0 "$load_start" --arg load1 "$load_end" --arg kernel "$(uname -r)" \
-  --argjson cpus "$(nproc)" --argjson reps "$REPS" --argjson dur "$DUR" --argjson pin "$PIN" \
+  --argjson cpus "$(nproc)" --argjson reps "$REPS" --argjson dur "$DUR" --argjson pin "$PIN" --argjson streams "$TCP_STREAMS" \
   --arg tests "$TESTS" --arg plats "$PLATS" --arg xlat64 "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg tayga "TAYGA $(dpkg-query -W -f '${Version}' tayga 2>/dev/null || echo '?')" \
-  '{started: $started, cpus: $cpus, kernel: $kernel, reps: $reps, dur_s: $dur, pin: $pin, tests: $tests,
+  '{started: $started, cpus: $cpus, kernel: $kernel, reps: $reps, dur_s: $dur, pin: $pin, tcp_streams: $streams, tests: $tests,
     plats: ($plats | split(" ") | map(select(. != ""))), loadavg_start: $load0, loadavg_end: $load1, xlat64_commit: $xlat64, tayga: $tayga, runs: .}' \
   "$WORK/runs.jsonl" >"$OUT"
 
@@ -341,11 +344,11 @@ jq -s --arg started "$started" --arg load0 "$load_start" --arg load1 "$load_end"
 const doc = JSON.parse(require('node:fs').readFileSync(process.argv[2], 'utf8'));
 const metrics = [
   // [label, test, field, digits, better]
-  ['TCP Gbit/s (client->server)', 'tcp', 'gbps', 2, 'higher'],
+  [`TCP Gbit/s (client->server, ${doc.tcp_streams ?? 1} streams)`, 'tcp', 'gbps', 2, 'higher'],
   ['  translator CPU s per GB', 'tcp', 'cpu_s_per_gb', 2, 'lower'],
   ['  translator CPU %', 'tcp', 'cpu_pct', 0, ''],
   ['  translator waiting for a CPU %', 'tcp', 'rq_wait_pct', 0, ''],
-  ['TCP Gbit/s (server->client, -R)', 'tcp-r', 'gbps', 2, 'higher'],
+  [`TCP Gbit/s (server->client, -R, ${doc.tcp_streams ?? 1} streams)`, 'tcp-r', 'gbps', 2, 'higher'],
   ['  translator CPU s per GB', 'tcp-r', 'cpu_s_per_gb', 2, 'lower'],
   ['  translator CPU %', 'tcp-r', 'cpu_pct', 0, ''],
   ['  translator waiting for a CPU %', 'tcp-r', 'rq_wait_pct', 0, ''],
