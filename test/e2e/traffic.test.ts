@@ -68,7 +68,8 @@ describe.each(PLAT_IOS)('traffic through the xlat64 CLAT and PLAT (%s), and thro
       const plat = lab.counters('plat');
       expect(plat['tx.bytes46']).toBeGreaterThan(4 * 1024 * 1024);
       expect(plat['tx.bytes64']).toBeGreaterThan(0);
-      // And the PLAT I/O named carried it: with AF_XDP, the sockets' workers sent every packet out.
+      // And the PLAT I/O named carried it: with AF_XDP, the sockets' workers sent the packets out (at
+      // least as many as the 4 MiB download needs in 1500-byte frames).
       const status = lab.roleStatus('plat');
       if (io === 'xdp') {
         expect(status).toMatchObject({ io: 'xdp', xdpMode: 'native' });

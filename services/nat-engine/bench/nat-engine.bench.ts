@@ -1,6 +1,7 @@
 // Benchmarks of the NAT64 engine (RFC 8219 / RFC 9693 style figures for a stateful NATxy): connection
 // setup rate (first packet through extraction + engine + RFC 7915 rewrite, and the engine alone, side by
-// side), established-path lookups, bytes per session at 1,000,000 sessions, and expiry cost.
+// side, each on a warm engine and on a fresh one), established-path lookups, bytes per session at
+// 1,000,000 sessions, and expiry cost.
 // Run with `npm run bench -- nat-engine` (node --expose-gc, so heap figures are taken after a full GC).
 
 import {
@@ -215,8 +216,8 @@ export default async function bench(): Promise<void> {
   lines.push(`|${'-'.repeat(66)}|${'-'.repeat(11)}|---------|---------|-------------|-----------|`);
 
   // 1. Connection setup, first packet through libs/xlat extraction + engine + RFC 7915 rewrite, and the
-  // engine alone on the same flows; each the best of 3 runs on a fresh engine (the machine is shared),
-  // warm (after WARM_UP_FLOWS other new flows on the same engine) and fresh (the JIT warm-up included).
+  // engine alone on the same flows; each the best of 3 runs (the machine is shared), each run on a new
+  // engine, warm (after WARM_UP_FLOWS other new flows on it) or fresh (its JIT warm-up timed too).
   firstPacketThroughTranslation(50_000, false); // warm-up of the code before anything is timed
   const best = (measure: () => Timing): Timing => {
     let fastest: Timing | null = null;
