@@ -4,7 +4,15 @@
 
 import { subscriberPrefixOf } from './config.js';
 import { assert } from './errors.js';
-import { NAT_EVENT_SCHEMA_VERSION, type NatEvent, NatEventType } from './events.js';
+import {
+  type MappingCreatedEvent,
+  type MappingRemovedEvent,
+  NAT_EVENT_SCHEMA_VERSION,
+  type NatEvent,
+  NatEventType,
+  type SessionChangedEvent,
+  type SessionCreatedEvent,
+} from './events.js';
 import type { NatState } from './tables/nat-state.js';
 
 const prefixWords = new Uint32Array(4);
@@ -72,43 +80,21 @@ function applyKnownEvent(state: NatState, event: NatEvent): void {
       assert(addressIndex >= 0, 'a mapping is on a pool address');
       const s = maskedSubscriberRow(state, event.ipv6, event.isStatic);
       assert(s !== -1, 'a dynamic mapping belongs to a subscriber holding a block');
-      if (state.subscriberAddress[s] === -1) state.subscriberAddress[s] = addressIndex;
-      assert(
-        state.subscriberAddress[s] === addressIndex,
-        "a mapping is on its subscriber's address (paired pooling)",
-      );
       const block = event.isStatic ? -1 : state.blockOfPort(event.protocol, addressIndex, event.ipv4Port);
       assert(event.isStatic || block >= 0, 'a dynamic mapping is inside the dynamic port range');
-      state.addMapping(
-        event.protocol,
-        event.ipv6,
-        event.ipv6Port,
-        event.ipv4,
-        event.ipv4Port,
-        s,
-        block,
-        event.timeMs,
-      );
+      applyMappingCreatedAt(state, event, s, addressIndex, block);
       return;
     }
     case NatEventType.MappingRemoved: {
       const m = state.findMapping4(event.protocol, event.ipv4, event.ipv4Port);
       assert(m !== -1, 'a removed mapping exists');
-      state.removeMapping(m, event.timeMs);
+      applyMappingRemovedAt(state, event, m);
       return;
     }
     case NatEventType.SessionCreated: {
       const m = mappingOf(state, event.protocol, event.ipv4, event.ipv4Port);
-      const s = state.findSession(m, event.remote, event.remotePort);
-      assert(s === -1, 'a created session is new');
-      state.addSession(
-        m,
-        event.remote,
-        event.remotePort,
-        event.state,
-        event.timeMs + event.remainingMs,
-        event.timeMs,
-      );
+      assert(state.findSession(m, event.remote, event.remotePort) === -1, 'a created session is new');
+      applySessionCreatedAt(state, event, m);
       return;
     }
     case NatEventType.SessionChanged: {
@@ -118,7 +104,7 @@ function applyKnownEvent(state: NatState, event: NatEvent): void {
         event.remotePort,
       );
       assert(s !== -1, 'a changed session exists');
-      state.changeSession(s, event.state, event.timeMs + event.remainingMs, event.timeMs);
+      applySessionChangedAt(state, event, s);
       return;
     }
     case NatEventType.SessionRemoved: {
@@ -128,7 +114,7 @@ function applyKnownEvent(state: NatState, event: NatEvent): void {
         event.remotePort,
       );
       assert(s !== -1, 'a removed session exists');
-      state.removeSession(s);
+      applySessionRemovedAt(state, s);
       return;
     }
     case NatEventType.LimitReached:
@@ -136,6 +122,68 @@ function applyKnownEvent(state: NatState, event: NatEvent): void {
     default:
       assert(false, `unknown event type ${(event as { type: number }).type}`);
   }
+}
+
+// ---- Folding at known rows ----
+// The engine folds its own mapping and session events here rather than through applyEvent: it has
+// just found (or made room for) the rows they name, so finding them again from the event's natural
+// keys would only repeat lookups on the new-session path. applyEvent resolves those rows from the
+// event, checks them, and calls the same functions, so a replica's fold makes the same changes as the
+// live engine's (test/replay-equivalence.test.ts compares the two entry by entry).
+
+/**
+ * MappingCreated at subscriber row `subscriber`, pool address `addressIndex` and `block` (-1: static);
+ * returns the new BIB row.
+ */
+export function applyMappingCreatedAt(
+  state: NatState,
+  event: MappingCreatedEvent,
+  subscriber: number,
+  addressIndex: number,
+  block: number,
+): number {
+  if (state.subscriberAddress[subscriber] === -1) state.subscriberAddress[subscriber] = addressIndex;
+  assert(
+    state.subscriberAddress[subscriber] === addressIndex,
+    "a mapping is on its subscriber's address (paired pooling)",
+  );
+  return state.addMapping(
+    event.protocol,
+    event.ipv6,
+    event.ipv6Port,
+    event.ipv4,
+    event.ipv4Port,
+    subscriber,
+    block,
+    event.timeMs,
+  );
+}
+
+/** MappingRemoved of BIB row `mapping`. */
+export function applyMappingRemovedAt(state: NatState, event: MappingRemovedEvent, mapping: number): void {
+  state.removeMapping(mapping, event.timeMs);
+}
+
+/** SessionCreated on BIB row `mapping` (which has no session with the event's remote yet); returns the new session row. */
+export function applySessionCreatedAt(state: NatState, event: SessionCreatedEvent, mapping: number): number {
+  return state.addSession(
+    mapping,
+    event.remote,
+    event.remotePort,
+    event.state,
+    event.timeMs + event.remainingMs,
+    event.timeMs,
+  );
+}
+
+/** SessionChanged of session row `session`. */
+export function applySessionChangedAt(state: NatState, event: SessionChangedEvent, session: number): void {
+  state.changeSession(session, event.state, event.timeMs + event.remainingMs, event.timeMs);
+}
+
+/** SessionRemoved of session row `session`. */
+export function applySessionRemovedAt(state: NatState, session: number): void {
+  state.removeSession(session);
 }
 
 /** Folds a whole log into `state`; stops at the first refused event and returns how many were applied. */
