@@ -221,7 +221,10 @@ export class BatchTranslator {
   }
 
   private emitPlain(position: number, vnet: number, l3Length: number, translated = true): void {
-    if (vnet > 0) this.out.fill(0, position, position + vnet);
+    // A byte loop, not Buffer#fill: for a 10-byte header node's fill (argument checks, _fill) cost ~5 %
+    // of an established packet's whole batch path (cpu profile of `npm run bench -- batch-translator`).
+    const out = this.out;
+    for (let i = position; i < position + vnet; i++) out[i] = 0;
     this.record(position, vnet, l3Length, translated);
   }
 

@@ -139,6 +139,30 @@ describe('batch translator', () => {
     expect(payloadBytes).toBe(8 + 1372);
   });
 
+  it('writes a zeroed virtio header before a plain packet even where a super-packet left a GSO header in the output', () => {
+    const { feed, written } = translatorBatch();
+    const packet = ipv4({
+      src: '192.0.0.1',
+      dst: '198.51.100.2',
+      df: true,
+      payload: tcp({ srcPort: 40000, dstPort: 80, payload: Buffer.alloc(4000, 0x33) }),
+    });
+    const header = Buffer.alloc(VNET);
+    header[0] = VnetFlag.needsCsum;
+    header[1] = VnetGso.tcpv4;
+    header.writeUInt16LE(40, 2);
+    header.writeUInt16LE(1448, 4);
+    header.writeUInt16LE(20, 6);
+    header.writeUInt16LE(16, 8);
+    feed(header, packet); // a batch of its own: written at the output's first bytes
+    const plain = ipv4({ src: '192.0.0.1', dst: '198.51.100.2', payload: udp({ srcPort: 1, dstPort: 2 }) });
+    feed(Buffer.alloc(VNET), plain); // the next batch reuses those bytes
+    expect(written.length).toBe(2);
+    expect(readVnetHeader(written[0], 0, createVnetHeader()).gsoType).toBe(VnetGso.tcpv6);
+    expect(written[1].subarray(0, VNET)).toEqual(Buffer.alloc(VNET));
+    expect(checkPacket(written[1].subarray(VNET))).toEqual([]);
+  });
+
   it('translates a TCP super-packet once, keeping its partial checksum partial and its GSO type for IPv6', () => {
     const { feed, written, counters, layout } = translatorBatch();
     const data = Buffer.alloc(20_000, 0x33);
