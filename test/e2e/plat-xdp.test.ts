@@ -161,6 +161,8 @@ describe('xlat64 plat --io xdp', () => {
       io: 'xdp',
       interface: 'b6 (IPv6), b4 (IPv4)',
       xdpMode: 'native',
+      zeroCopy: false,
+      zeroCopyRefused: 'EOPNOTSUPP', // veth: no AF_XDP zero-copy driver, so copy mode
     });
     expect(status.counters['rx.packets']).toBeGreaterThanOrEqual(2);
     expect(status.xdpProgram.redirected).toBeGreaterThanOrEqual(1); // IPv6 in on b6

@@ -102,6 +102,8 @@ export async function startXdpRole(spec: XdpRoleSpec, log: (line: string) => voi
       interface: port4 ? `${port.interfaceName} (IPv6), ${port4.interfaceName} (IPv4)` : port.interfaceName,
       xdpMode: port4 && port4.mode !== port.mode ? `${port.mode}, ${port4.mode}` : port.mode,
       zeroCopy: port.zeroCopy && (port4?.zeroCopy ?? true),
+      // Why not, in native mode: the driver's answer to the zero-copy bind (veth: EOPNOTSUPP).
+      zeroCopyRefused: port.zeroCopyRefused ?? port4?.zeroCopyRefused ?? null,
       ...spec.details(),
       xdpProgram: port.programStats(),
       ...(port4 ? { xdpProgram4: port4.programStats() } : {}),

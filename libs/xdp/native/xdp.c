@@ -76,6 +76,7 @@ struct queue {
   uint32_t queue_id;
   int fd;
   int zero_copy;
+  int zero_copy_errno; // why a native-mode bind with XDP_ZEROCOPY was refused (0: granted or not tried)
   // Counters (read by stats()): frames the handler sent that were refused (not lent / ring full).
   uint64_t tx_refused, tx_ring_full, tx_no_frame, wakeups, polls;
   struct area_ref *mem; // owns `area`: the queue and every external ArrayBuffer over it hold a reference
@@ -380,20 +381,32 @@ static int queue_create(struct port *p, struct queue *q, uint32_t queue_id, uint
 
   struct xsk_umem_config uc = {
       .fill_size = ring, .comp_size = ring, .frame_size = frame_size, .frame_headroom = FRAME_HEADROOM, .flags = 0};
-  int r = xsk_umem__create(&q->umem, q->area, q->area_bytes, &q->fill, &q->comp, &uc);
-  if (r) {
-    q->umem = NULL;
-    *failed = "xsk_umem__create";
-    return r;
-  }
   struct xsk_socket_config sc = {.rx_size = ring,
                                  .tx_size = ring,
                                  .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
                                  .xdp_flags = xdp_flags,
-                                 .bind_flags = XDP_USE_NEED_WAKEUP};
-  r = xsk_socket__create(&q->xsk, p->ifname, queue_id, q->umem, &q->rx, &q->tx, &sc);
-  if (r) {
+                                 .bind_flags = XDP_USE_NEED_WAKEUP | XDP_ZEROCOPY};
+  // Native mode: ask for zero-copy first (the NIC DMAs into the UMEM, no skb per sent frame); a driver
+  // without it (veth, most virtual NICs) refuses the bind. The refusal is kept for `xlat64 status` and
+  // the socket is made again in copy mode, on a fresh UMEM registration (a refused bind leaves the
+  // first one's fill and completion rings set up). Generic mode is always copy mode.
+  int r = 0;
+  for (int attempt = p->attach_flags == XDP_FLAGS_DRV_MODE ? 0 : 1; attempt < 2; attempt++) {
+    if (attempt == 1) sc.bind_flags = XDP_USE_NEED_WAKEUP | XDP_COPY;
+    r = xsk_umem__create(&q->umem, q->area, q->area_bytes, &q->fill, &q->comp, &uc);
+    if (r) {
+      q->umem = NULL;
+      *failed = "xsk_umem__create";
+      return r;
+    }
+    r = xsk_socket__create(&q->xsk, p->ifname, queue_id, q->umem, &q->rx, &q->tx, &sc);
+    if (r == 0) break;
     q->xsk = NULL;
+    xsk_umem__delete(q->umem);
+    q->umem = NULL;
+    if (attempt == 0) q->zero_copy_errno = -r;
+  }
+  if (r) {
     *failed = "xsk_socket__create";
     return r;
   }
@@ -605,6 +618,12 @@ out:;
   napi_set_named_property(env, result, "mode", v);
   napi_get_boolean(env, p->queues[0].zero_copy, &v);
   napi_set_named_property(env, result, "zeroCopy", v);
+  if (p->queues[0].zero_copy_errno != 0) {
+    napi_create_string_utf8(env, errno_name(p->queues[0].zero_copy_errno), NAPI_AUTO_LENGTH, &v);
+  } else {
+    napi_get_null(env, &v);
+  }
+  napi_set_named_property(env, result, "zeroCopyRefused", v);
   napi_get_boolean(env, replaced, &v);
   napi_set_named_property(env, result, "replacedStale", v);
   napi_create_uint32(env, p->prog_id, &v);

@@ -16,6 +16,8 @@ export interface XdpOpenResult {
   ifindex: number;
   mode: 'native' | 'generic';
   zeroCopy: boolean;
+  /** Errno name of the refused zero-copy bind (native mode tries it first), null when not refused. */
+  zeroCopyRefused: string | null;
   replacedStale: boolean;
   programId: number;
 }

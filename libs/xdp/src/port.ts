@@ -56,7 +56,13 @@ export interface XdpPort {
   readonly ifindex: number;
   /** 'native' when the driver runs XDP itself (veth does), 'generic' (skb) otherwise. */
   readonly mode: 'native' | 'generic';
+  /** True when the driver took the UMEM for zero-copy (no skb and no copy per frame). */
   readonly zeroCopy: boolean;
+  /**
+   * In native mode the sockets ask for zero-copy first: the errno name the driver refused it with
+   * (veth: EOPNOTSUPP), and the sockets run in copy mode; null when granted or not asked (generic mode).
+   */
+  readonly zeroCopyRefused: string | null;
   /** True when a program left by a crashed xlat64 was detached before attaching. */
   readonly replacedStale: boolean;
   readonly programId: number;
@@ -204,6 +210,7 @@ function portOf(
     ifindex: opened.ifindex,
     mode: opened.mode,
     zeroCopy: opened.zeroCopy,
+    zeroCopyRefused: opened.zeroCopyRefused,
     replacedStale: opened.replacedStale,
     programId: opened.programId,
     queueCount: queues,

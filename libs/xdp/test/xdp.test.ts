@@ -168,6 +168,9 @@ describe('libs/xdp on a veth pair', () => {
   it('redirects IPv6 to the PREF64 and IPv4 to the pool into the socket, and JavaScript reads their bytes in the UMEM', async () => {
     const port = open();
     expect(port.mode).toBe('native'); // veth runs XDP in its driver
+    // ... but has no AF_XDP zero-copy: the zero-copy bind was asked for, refused, and copy mode used.
+    expect(port.zeroCopy).toBe(false);
+    expect(port.zeroCopyRefused).toBe('EOPNOTSUPP');
     expect(attachedProgram('b0', NODE_NS_PATH)).toMatchObject({ name: 'xlat64_xdp', mode: 'native' });
     sendFromPeer([
       ['198.51.100.7', 5000, 'to-the-pool'],
