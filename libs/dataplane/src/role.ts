@@ -14,6 +14,11 @@ export interface RoleSpec {
   statusSocket: string;
   layout: CounterLayout;
   setupSteps: (device: TunDevice) => SetupStep[];
+  /**
+   * Called with the open device before the queue workers start (after the setup steps), e.g. to attach a
+   * queue steering program; returns what undoes it at stop (before the device closes), or nothing.
+   */
+  onDevice?: (device: TunDevice) => (() => void) | undefined;
   handlerModule: URL;
   /** The handler's options; `counters` (one block per queue) is added here. */
   handlerOptions: (counters: SharedArrayBuffer[]) => unknown;
@@ -44,8 +49,10 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
   let queues: QueueSet | null = null;
   let status: StatusServer | null = null;
   let metrics: MetricsEndpoint | null = null;
+  let undoOnDevice: (() => void) | undefined;
   try {
     for (const step of spec.setupSteps(device)) setup.apply(step);
+    undoOnDevice = spec.onDevice?.(device);
     const counters = Array.from({ length: spec.queues }, () => spec.layout.allocate());
     queues = await startQueues({
       device,
@@ -87,6 +94,7 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
     await metrics?.stop();
     await status?.stop();
     await queues?.stop();
+    undoOnDevice?.();
     setup.undoAll();
     device.close();
     throw error;
@@ -94,6 +102,7 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
   const runningQueues = queues;
   const runningStatus = status;
   const runningMetrics = metrics;
+  const runningUndoOnDevice = undoOnDevice;
   return {
     device,
     metrics: runningMetrics,
@@ -101,6 +110,7 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
       await runningMetrics?.stop();
       await runningStatus.stop();
       await runningQueues.stop();
+      runningUndoOnDevice?.();
       // Undo routes and addresses while the device still exists, then let the kernel remove it.
       const failures = setup.undoAll();
       device.close();

@@ -1,11 +1,13 @@
 // build-addon.mjs - compiles the libs/tun N-API addon with node-gyp during `npm install` (no prebuilt
 // binaries, no network): uses the node-gyp that npm bundles and points it at the running Node's own
-// headers (--nodedir), so node-gyp never tries to download them.
+// headers (--nodedir), so node-gyp never tries to download them. For libs/tun itself it then compiles
+// the queue steering program (native/xlat64_steer.bpf.c -> build/xlat64_steer.bpf.o) with clang; the
+// addon links Debian's libbpf to load it.
 // Usage: node libs/tun/scripts/build-addon.mjs   (also `npm run build:tun`)
 //        node libs/tun/scripts/build-addon.mjs DIR FILE   builds another node-gyp package (DIR, e.g.
 //        services/clat, the CLAT's ICMPv6 socket addon) and checks that FILE appeared.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +68,10 @@ if (!nodeGyp) {
   );
 }
 
+const depsHint = 'run `sudo bash infra/scripts/ensure-system-deps.sh build` (libbpf-dev clang llvm)';
+if (!otherDir && !existsSync('/usr/include/bpf/libbpf.h'))
+  fail(`/usr/include/bpf/libbpf.h is missing (the addon links libbpf): ${depsHint}`);
+
 const args = [nodeGyp, 'rebuild', `--nodedir=${nodedir}`, '--jobs=2', '--loglevel=warn'];
 const result = spawnSync(process.execPath, args, { cwd: packageDir, stdio: 'inherit' });
 if (result.status !== 0) {
@@ -76,4 +82,30 @@ if (result.status !== 0) {
 }
 const addon = join(packageDir, product);
 if (!existsSync(addon)) fail(`node-gyp succeeded but ${addon} is missing`);
+if (!otherDir) {
+  // After node-gyp (`rebuild` empties build/). clang -target bpf needs the multiarch include dir for <asm/types.h>.
+  let multiarch = '';
+  try {
+    multiarch = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim();
+  } catch {}
+  mkdirSync(join(packageDir, 'build'), { recursive: true });
+  const clang = spawnSync(
+    'clang',
+    [
+      '-O2',
+      '-g',
+      '-Wall',
+      '-target',
+      'bpf',
+      ...(multiarch ? [`-I/usr/include/${multiarch}`] : []),
+      '-c',
+      join(packageDir, 'native', 'xlat64_steer.bpf.c'),
+      '-o',
+      join(packageDir, 'build', 'xlat64_steer.bpf.o'),
+    ],
+    { stdio: 'inherit' },
+  );
+  if (clang.error || clang.status !== 0) fail(`clang failed to compile the steering program: ${depsHint}`);
+}
+
 process.stdout.write(`xlat64 build-addon: built ${addon} (headers from ${nodedir})\n`);

@@ -24,6 +24,7 @@ export {
   type StartQueuesOptions,
   startQueues,
 } from './queues.js';
+export { STEER_CONFIG_WORDS, type SteeringConfig, TunSteering } from './steering.js';
 export {
   adjustVnetHeaderForFamily,
   clampVnetGsoSize,

@@ -54,6 +54,11 @@ export interface PlatConfig {
   pool4: string[];
   /** TUN queues = worker threads, each owning a share of the virtual shards. */
   queues: number;
+  /**
+   * With several TUN queues: a BPF program tells the kernel which queue (worker) owns each packet's shard
+   * (libs/tun TunSteering), so packets reach their owner without a worker-to-worker ring. Default true.
+   */
+  queueSteering: boolean;
   /** Virtual shards (a power of two): the unit of routing and, later, of replication and handover. */
   shards: number;
   mtu4: number;
@@ -98,6 +103,7 @@ export const platConfigKeys = [
   'allowNonGlobalIpv4',
   'pool4',
   'queues',
+  'queueSteering',
   'shards',
   'mtu4',
   'mtu6',
@@ -188,6 +194,7 @@ export function parsePlatConfig(raw: RawConfig): PlatConfig {
     allowNonGlobalIpv4: readBoolean(raw, 'allowNonGlobalIpv4', false),
     pool4: pool4 as string[],
     queues,
+    queueSteering: readBoolean(raw, 'queueSteering', true),
     shards,
     mtu4: readInteger(raw, 'mtu4', 1500, 68, 65535),
     mtu6: readInteger(raw, 'mtu6', 1500, 1280, 65535),

@@ -8,7 +8,12 @@
 import { join } from 'node:path';
 import { BatchTranslator, createRingMemory, roleCounterLayout } from '../../../libs/dataplane/src/index.js';
 import { startTracing, type Tracing } from '../../../libs/telemetry/src/index.js';
-import type { CreateQueueHandler, QueueContext, QueueHandler } from '../../../libs/tun/src/index.js';
+import {
+  type CreateQueueHandler,
+  type QueueContext,
+  type QueueHandler,
+  TunSteering,
+} from '../../../libs/tun/src/index.js';
 import type { XdpQueueContext } from '../../../libs/xdp/src/index.js';
 import { parseRfc6052Prefix, type TranslatorConfigInput } from '../../../libs/xlat/src/index.js';
 import {
@@ -93,6 +98,8 @@ export interface PlatQueueOptions {
   state?: PlatStateConfig;
   /** Several nodes as one translator (with `state`): table from the main thread, fabric in worker 0. */
   cluster?: PlatClusterConfig;
+  /** The TUN steering program's handle (libs/tun TunSteering) when the main thread attached one. */
+  steering?: number;
 }
 
 /** What a node's workers share: pool lessees, block table, shard table, rings. */
@@ -241,10 +248,15 @@ export const createQueueHandler: CreateQueueHandler = async (
     const lengths = tenants === null ? null : tenantSubscriberLengths(tenants, engineConfig, slots);
     if (lengths === null || table === undefined) engineConfig.subscriberLengths.set(null);
     else engineConfig.subscriberLengths.set(table, lengths);
+    // The steering program hashes IPv6 only while no tenant sets its own length (a longest-prefix match).
+    router.refreshSteering();
   };
   const router = new ShardRouter(ShardTable.fromData(shards.table), engineConfig, {
     blockStorage: shards.blocks,
   });
+  // Several TUN queues with a steering program: the kernel queues each packet for its shard's owner,
+  // from maps every worker's router keeps current (this worker's leases, the table, the hash).
+  if (options.steering !== undefined) router.steer(TunSteering.of(options.steering), workers);
   const random = createCryptoRandom();
   // Tenants: the classification table the ingress step uses (replaced on SIGHUP), and with the embedded
   // state each subscriber leases only from its tenant's share of the pool, within its quotas.

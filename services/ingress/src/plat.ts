@@ -18,6 +18,7 @@ import {
   sysctlStep,
 } from '../../../libs/dataplane/src/index.js';
 import { outboxMetrics, startTracing, type Tracing } from '../../../libs/telemetry/src/index.js';
+import { TunSteering } from '../../../libs/tun/src/index.js';
 import { parsePool4Entry, pool4Cidrs, validateConfig } from '../../nat-engine/src/index.js';
 import {
   ClusterCompliance,
@@ -38,6 +39,9 @@ import { TenantNames } from './tenants/tenant-names.js';
 import { publishTenants, TenantSlots } from './tenants/tenant-publish.js';
 import { tenantMetrics, tenantStatusCounters, tenantUsage } from './tenants/tenant-stats.js';
 import { UsageRecorder } from './tenants/tenant-usage.js';
+
+/** Most leased blocks the steering program's map holds (beyond, a block is routed in JavaScript). */
+const STEERING_BLOCKS_MAX = 1 << 22;
 
 /** A running PLAT, whichever its I/O. */
 export type RunningPlat = Pick<RunningRole, 'stop' | 'metrics'> & {
@@ -227,9 +231,12 @@ async function startPlatRole(
   /** Cluster state: takeovers, hand-overs, fences and rejoins seen in the workers' counters. */
   let timeline: ControlTimeline | null = null;
   let timelineTimer: NodeJS.Timeout | null = null;
+  /** The TUN steering program's handle once attached (several TUN queues, queueSteering). */
+  let steering: TunSteering | undefined;
   const handlerOptions = (counters: SharedArrayBuffer[]): PlatQueueOptions => {
     counterBlocks = counters;
     return {
+      steering: steering?.handle,
       translator: platTranslatorConfig(config),
       engine: natEngineConfig(config),
       icmpSource4: firstPoolAddress(config),
@@ -305,6 +312,25 @@ async function startPlatRole(
       // Active/standby (state without cluster): the routes come when every worker owns its shard (a standby
       // must not draw traffic). A cluster node takes traffic for every shard and forwards what others own.
       setupSteps: () => platSetupSteps(config, config.state === undefined || config.cluster !== undefined),
+      // Several queues: the kernel asks a BPF program which queue owns each packet's shard. A kernel that
+      // refuses it leaves the queue choice to the kernel, and the workers pass packets on as before.
+      onDevice: (device) => {
+        if (config.queues < 2 || !config.queueSteering) return undefined;
+        try {
+          const engine = validateConfig(natEngineConfig(config));
+          const loaded = TunSteering.load(config.shards, Math.min(engine.totalBlocks, STEERING_BLOCKS_MAX));
+          loaded.attach(device.fds[0]);
+          steering = loaded;
+          log(`plat: queue steering on ${device.name}: each packet queued for its shard's worker`);
+          return () => {
+            TunSteering.detach(device.fds[0]);
+            loaded.close();
+          };
+        } catch (error) {
+          log(`plat: queue steering off (${(error as Error).message}); workers pass packets to their owners`);
+          return undefined;
+        }
+      },
       // A cluster node's worker 0 also reads the fabric socket, between TUN reads: this bounds the wait.
       pollTimeoutMs: config.cluster === undefined ? undefined : FABRIC_POLL_MS,
       // ... and after every batch under load: libuv reads at most 32 datagrams per loop turn, so with the
@@ -325,6 +351,8 @@ async function startPlatRole(
         stateDir: config.stateDir,
         shards: config.shards,
         workers: config.queues,
+        // Several TUN queues: whether the kernel queues packets for their shard's worker (a BPF program).
+        queueSteering: config.queues > 1 ? steering !== undefined : undefined,
         compliance: complianceStatus(),
         poolUse: poolUse(),
         replication: config.state === undefined ? undefined : replicationStatus(config, counterBlocks),

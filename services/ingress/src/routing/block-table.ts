@@ -36,6 +36,11 @@ export class BlockTable {
   private staticCount = 0;
   /** Events applied (BlockLeased + BlockReleased); the status shows it next to the engines' counts. */
   blockEvents = 0;
+  /**
+   * Told of every block whose shard changes (protocol slot, pool address, block number inside the
+   * address's range, the shard or NO_SHARD): a TUN steering program's block map (ShardRouter.steer).
+   */
+  onBlockChange: ((slot: number, address: number, blockNumber: number, shard: number) => void) | null = null;
 
   /**
    * `storage` (from `createBlockTableStorage`): the shard words in shared memory, so every worker of a node
@@ -77,11 +82,23 @@ export class BlockTable {
       assert.ok(block >= 0, 'a leased block is in the pool and the dynamic port range');
       this.blockShard[block] = this.hash.shardOfWords(event.subscriber) + 1;
       this.blockEvents++;
+      this.onBlockChange?.(
+        event.protocol,
+        event.address,
+        (event.firstPort - this.portFirst[event.protocol]) / this.blockSizePorts,
+        this.blockShard[block] - 1,
+      );
     } else if (event.type === NatEventType.BlockReleased) {
       const block = this.blockOf(event.protocol, event.address, event.firstPort);
       assert.ok(block >= 0, 'a released block is in the pool and the dynamic port range');
       this.blockShard[block] = 0;
       this.blockEvents++;
+      this.onBlockChange?.(
+        event.protocol,
+        event.address,
+        (event.firstPort - this.portFirst[event.protocol]) / this.blockSizePorts,
+        NO_SHARD,
+      );
     }
   }
 
@@ -98,7 +115,15 @@ export class BlockTable {
       const block = this.blockOf(event.protocol, event.address, event.firstPort);
       assert.ok(block >= 0, 'a released block is in the pool and the dynamic port range');
       const word = this.blockShard[block];
-      if (word !== 0 && (word - 1) % holders === holder) this.blockShard[block] = 0;
+      if (word !== 0 && (word - 1) % holders === holder) {
+        this.blockShard[block] = 0;
+        this.onBlockChange?.(
+          event.protocol,
+          event.address,
+          (event.firstPort - this.portFirst[event.protocol]) / this.blockSizePorts,
+          NO_SHARD,
+        );
+      }
       this.blockEvents++;
     } else this.applyEvent(event);
   }
@@ -118,6 +143,27 @@ export class BlockTable {
       return this.blockShard[block] - 1;
     }
     return this.staticCount === 0 ? NO_SHARD : this.findStatic(slot, addressIndex, port);
+  }
+
+  /** Calls `visit` for every leased block (slot, pool address, block number, shard). Control plane. */
+  forEachLeased(visit: (slot: number, address: number, blockNumber: number, shard: number) => void): void {
+    for (let r = 0; r < this.rangeFirst.length; r++) {
+      for (let address = this.rangeFirst[r]; address <= this.rangeLast[r]; address++) {
+        const addressIndex = this.rangeBase[r] + (address - this.rangeFirst[r]);
+        for (let slot = 0; slot < 3; slot++) {
+          const first = this.blockBase[slot] + addressIndex * this.blocksPerAddress[slot];
+          for (let b = 0; b < this.blocksPerAddress[slot]; b++) {
+            const word = this.blockShard[first + b];
+            if (word !== 0) visit(slot, address >>> 0, b, word - 1);
+          }
+        }
+      }
+    }
+  }
+
+  /** The dynamic port range of each protocol slot and the block size (what a steering program needs). */
+  get geometry(): { portFirst: Int32Array; portLast: Int32Array; blockSizePorts: number } {
+    return { portFirst: this.portFirst, portLast: this.portLast, blockSizePorts: this.blockSizePorts };
   }
 
   /** True when (protocol slot, address, port) lies in a dynamic block of the pool (leased or not). */

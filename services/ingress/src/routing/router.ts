@@ -5,6 +5,7 @@
 // control plane swaps for a newer version; the packet path reads two typed arrays and allocates nothing.
 
 import assert from 'node:assert/strict';
+import type { SteeringConfig } from '../../../../libs/tun/src/index.js';
 import type { NatEngineConfig, NatEvent } from '../../../nat-engine/src/index.js';
 import { BlockTable, NO_SHARD } from './block-table.js';
 import type { ShardTable } from './shard-table.js';
@@ -13,10 +14,21 @@ import { SubscriberShardHash } from './subscriber-shard.js';
 /** IPv6 header offset of the source address (RFC 8200 sec. 3). */
 const IPV6_SOURCE_OFFSET = 8;
 
+/** What the router keeps current in a TUN steering program (libs/tun TunSteering). */
+export interface SteeringMaps {
+  configure(config: SteeringConfig): void;
+  setShardQueue(shard: number, queue: number): void;
+  setBlock(address: number, slot: number, blockNumber: number, shard: number): boolean;
+}
+
 export class ShardRouter {
   readonly subscribers: SubscriberShardHash;
   readonly blocks: BlockTable;
   private tableNow: ShardTable;
+  private steering: SteeringMaps | null = null;
+  private steeringWorkers = 0;
+  /** Block leases the steering program's map had no room for (those blocks are routed in JavaScript). */
+  steeringBlocksRefused = 0;
 
   constructor(
     table: ShardTable,
@@ -42,6 +54,44 @@ export class ShardRouter {
     assert.ok(table.version > this.tableNow.version, 'a shard table is replaced only by a newer version');
     assert.ok(table.shardCount === this.tableNow.shardCount, 'the number of virtual shards never changes');
     this.tableNow = table;
+    if (this.steering !== null) this.steerShards();
+  }
+
+  /**
+   * Keeps a TUN steering program current with this router, for a node of `workers` queue workers: its
+   * configuration (the subscriber hash, the pool's block geometry), every shard's queue (its owner; a
+   * shard another node owns goes to worker 0, the fabric's), and every block lease from now on, after
+   * pushing the blocks leased so far. Each worker's router pushes what its own engine leases.
+   */
+  steer(steering: SteeringMaps, workers: number): void {
+    this.steering = steering;
+    this.steeringWorkers = workers;
+    this.refreshSteering();
+    this.steerShards();
+    const push = (slot: number, address: number, blockNumber: number, shard: number) => {
+      if (!steering.setBlock(address, slot, blockNumber, shard)) this.steeringBlocksRefused++;
+    };
+    this.blocks.onBlockChange = push;
+    this.blocks.forEachLeased(push);
+  }
+
+  /** Sends the steering program the current configuration (again after tenants change subscriber lengths). */
+  refreshSteering(): void {
+    if (this.steering === null) return;
+    const geometry = this.blocks.geometry;
+    this.steering.configure({
+      shardCount: this.tableNow.shardCount,
+      ipv6: this.subscribers.steeringWords(),
+      ipv4: geometry,
+    });
+  }
+
+  private steerShards(): void {
+    const owner = this.tableNow.owner;
+    for (let shard = 0; shard < owner.length; shard++) {
+      const o = owner[shard];
+      this.steering!.setShardQueue(shard, o < 0 ? -1 : o >= this.steeringWorkers ? 0 : o);
+    }
   }
 
   /** Virtual shard of an IPv6 packet starting at `ipOffset` (its source's subscriber). */

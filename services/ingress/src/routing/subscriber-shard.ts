@@ -65,6 +65,16 @@ export class SubscriberShardHash {
     }
   }
 
+  /**
+   * The hash's words for a TUN steering program (the same hash in BPF): the subscriber prefix as a mask
+   * over the source's four words, and each word's key. Null while tenants set their own subscriber
+   * lengths (a longest-prefix match the program does not have).
+   */
+  steeringWords(): { mask: Int32Array; keys: Int32Array } | null {
+    if (this.lengths !== null && this.lengths.table !== null) return null;
+    return { mask: this.mask, keys: this.keys };
+  }
+
   /** Virtual shard of the subscriber owning IPv6 address `bytes[offset, offset + 16)` (a packet's source). */
   shardOfAddress(bytes: Uint8Array, offset: number): number {
     const w0 =
