@@ -26,7 +26,8 @@
 #                generator on CPU0; PIN=0: nothing pinned (with PIN=1 the workers of xlat64-q2 share
 #                CPU1, so compare queue counts with PIN=0 too)
 #   PLATS="xlat64 xlat64-q2 xlat64-xdp tayga forward forward-nooffload"   translators: xlat64 on a TUN
-#                (xlat64-qN: N queues, N workers), xlat64 on AF_XDP (lab PLAT_IO=xdp; xlat64-xdp-qN: N
+#                (xlat64-qN: N queues, N workers, the kernel steering each packet to its shard's worker;
+#                xlat64-qN-ring: the same without steering, packets passed on through the rings), xlat64 on AF_XDP (lab PLAT_IO=xdp; xlat64-xdp-qN: N
 #                queues per veth), TAYGA, and plain IPv6 forwarding (offloads on, off) as the bound
 #   TESTS="tcp tcp-r udp gen flood"   tcp = client -> server, tcp-r = iperf3 -R (server -> client), udp =
 #                64-byte UDP from iperf3, gen = the generator into a blackholed address (dropped by the
@@ -73,11 +74,11 @@ for c in iperf3 jq taskset tayga nft ip trafgen; do PATH=$PATH:/usr/sbin:/sbin c
 [[ -f $REPO/dist/services/cli/src/main.js ]] || die "dist/ is missing: run npm run build first"
 [[ $REPS =~ ^[1-9][0-9]*$ && $DUR =~ ^[1-9][0-9]*$ ]] || die "REPS and DUR must be positive integers"
 if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then log "only $(nproc) CPU: PIN=0"; PIN=0; fi
-# Translator names: tayga, xlat64 (TUN), xlat64-qN (TUN, N queues), xlat64-xdp, xlat64-xdp-qN.
+# Translator names: tayga, xlat64 (TUN), xlat64-qN (TUN, N queues), xlat64-qN-ring (unsteered), xlat64-xdp, xlat64-xdp-qN.
 for p in $PLATS; do
-  [[ $p =~ ^(tayga|forward|forward-nooffload|xlat64(-xdp)?(-q[1-9][0-9]*)?)$ ]] || die "PLATS: unknown translator '$p' (tayga, xlat64, xlat64-qN, xlat64-xdp, xlat64-xdp-qN, forward, forward-nooffload)"
+  [[ $p =~ ^(tayga|forward|forward-nooffload|xlat64(-xdp)?(-q[1-9][0-9]*)?|xlat64-q[1-9][0-9]*-ring)$ ]] || die "PLATS: unknown translator '$p' (tayga, xlat64, xlat64-qN, xlat64-qN-ring, xlat64-xdp, xlat64-xdp-qN, forward, forward-nooffload)"
 done
-queues_of() { if [[ $1 =~ -q([0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; else echo 1; fi; }
+queues_of() { if [[ $1 =~ -q([0-9]+)(-ring)?$ ]]; then echo "${BASH_REMATCH[1]}"; else echo 1; fi; }
 io_of() { if [[ $1 == xlat64-xdp* ]]; then echo xdp; else echo tun; fi; }
 lab_kind() { if [[ $1 == xlat64* || $1 == forward* ]]; then echo xlat64; else echo "$1"; fi; } # lab.sh's PLAT (forward: an idle xlat64)
 is_forward() { [[ $1 == forward* ]]; }
@@ -128,6 +129,8 @@ stateDir: $WORK/state/$plat
 statusSocket: $WORK/xlat64-plat.sock
 EOF
     if [[ $(io_of "$plat") == xdp ]]; then printf 'io: xdp\ninterface: p0\ninterface4: p1\n'; fi
+    # xlat64-qN-ring: N queues without the kernel's queue steering (packets reach their owner through the rings)
+    if [[ $plat == *-ring ]]; then printf 'queueSteering: false\n'; fi
   } >"$WORK/$plat-plat.yaml"
 done
 
@@ -387,8 +390,8 @@ const name = (p) => {
   if (p === 'tayga') return 'TAYGA';
   if (p === 'forward') return 'IPv6 fwd';
   if (p === 'forward-nooffload') return 'IPv6 fwd no-offl';
-  const m = /^xlat64(-xdp)?(?:-q(\d+))?$/.exec(p);
-  return m ? `xlat64 ${m[1] ? 'AF_XDP' : 'TUN'}${m[2] ? ` ${m[2]}q` : ''}` : p;
+  const m = /^xlat64(-xdp)?(?:-q(\d+))?(-ring)?$/.exec(p);
+  return m ? `xlat64 ${m[1] ? 'AF_XDP' : 'TUN'}${m[2] ? ` ${m[2]}q` : ''}${m[3] ? ' rings' : ''}` : p;
 };
 // Ratios of the same repetition (same lab run, neighbouring minutes): every xlat64 variant against
 // TAYGA, AF_XDP against TUN, N queues against one of the same I/O, and every translator against plain
@@ -397,7 +400,9 @@ const translators = plats.filter((p) => !p.startsWith('forward'));
 const pairs = [
   ...translators.filter((p) => p !== 'tayga').map((p) => [p, 'tayga']),
   ['xlat64-xdp', 'xlat64'],
-  ...plats.filter((p) => /-q\d+$/.test(p)).map((p) => [p, p.replace(/-q\d+$/, '')]),
+  ...plats.filter((p) => /-q\d+(-ring)?$/.test(p)).map((p) => [p, p.replace(/-q\d+(-ring)?$/, '')]),
+  // Steered against the rings, same queue count.
+  ...plats.filter((p) => /-q\d+-ring$/.test(p)).map((p) => [p.replace(/-ring$/, ''), p]),
   ...translators.map((p) => [p, 'forward']),
 ].filter(([a, b]) => a !== b && plats.includes(a) && plats.includes(b));
 const rows = [

@@ -2,10 +2,11 @@
 // PLAT's subscriber key) each open several TCP and UDP flows through NAT64; the IPv4-only server
 // logs the source address of every flow. Paired pooling (RFC 6888 REQ-2, RFC 4787 REQ-2) means all
 // of one subscriber's flows leave from one IPv4 address of the pool, whatever the protocol. The suite
-// runs with 1, 2 and 4 TUN queues: with several, each worker owns a share of the virtual shards, so
-// most packets are read by a worker that passes them to the owner of their subscriber's shard. On
-// AF_XDP it runs with 1 and 4 queues (one socket per veth queue; the client's flows spread over c0's
-// transmit queues, so over p0's receive queues).
+// runs with 1, 2 and 4 TUN queues: with several, each worker owns a share of the virtual shards. With 4
+// the kernel queues each packet for its owner (queue steering, a BPF program: no packet crosses a ring);
+// with 2 steering is off (queueSteering: false), so most packets are read by a worker that passes them
+// to the owner of their subscriber's shard. On AF_XDP it runs with 1 and 4 queues (one socket per veth
+// queue; the client's flows spread over c0's transmit queues, so over p0's receive queues).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -32,17 +33,32 @@ interface Flow {
   peer: string;
 }
 
-/** Queue counts per PLAT I/O (AF_XDP: one worker, and several with hand-off between them). */
-const QUEUES: Record<PlatIo, number[]> = { tun: [1, 2, 4], xdp: [1, 4] };
+/**
+ * Queue counts per PLAT I/O, and whether the kernel steers packets to their owner's queue (TUN only; AF_XDP:
+ * one worker, and several with hand-off between them).
+ */
+const QUEUES: Record<PlatIo, { queues: number; steered: boolean }[]> = {
+  tun: [
+    { queues: 1, steered: false },
+    { queues: 2, steered: false },
+    { queues: 4, steered: true },
+  ],
+  xdp: [
+    { queues: 1, steered: false },
+    { queues: 4, steered: false },
+  ],
+};
 
-describe.each(PLAT_IOS.flatMap((io) => QUEUES[io].map((queues) => ({ io, queues }))))(
-  'many subscribers through the xlat64 PLAT ($io) with $queues queue(s): paired pooling seen at the server',
-  ({ io, queues }) => {
+describe.each(PLAT_IOS.flatMap((io) => QUEUES[io].map((variant) => ({ io, ...variant }))))(
+  'many subscribers through the xlat64 PLAT ($io) with $queues queue(s), steered $steered: paired pooling seen at the server',
+  ({ io, queues, steered }) => {
     const lab = createE2eLab(queues === 1 ? 'e2e-subs' : `e2e-subs-q${queues}`, {
       plat: 'xlat64',
       clat: 'none',
       queues,
       io,
+      // Several TUN queues steer by default; the 2-queue run takes the ring path instead.
+      platConfigExtra: io === 'tun' && queues > 1 && !steered ? 'queueSteering: false' : undefined,
     });
     let udpLog = '';
     const flows: Flow[] = [];
@@ -169,15 +185,29 @@ describe.each(PLAT_IOS.flatMap((io) => QUEUES[io].map((queues) => ({ io, queues 
       expect(lab.counters('plat')['nat.subscribers']).toBe(SUBSCRIBERS);
     });
 
-    it('with several queues, the workers passed packets to the owners of their shards and dropped none for a full ring', () => {
-      // Proves the multi-worker path was taken (a flow's packets are read by the queue the kernel picks,
-      // not by the worker owning the subscriber's shard) and that the rings never overflowed here.
+    it('with several queues, each packet reached its owner: steered by the kernel, or passed on through a ring', () => {
+      // Unsteered: proves the multi-worker path was taken (a flow's packets are read by the queue the
+      // kernel picks, not by the worker owning the subscriber's shard) and that the rings never
+      // overflowed. Steered: the kernel queued every packet, both directions, for its owner's worker.
       const counters = lab.counters('plat'); // a counter at zero is left out of the status
       const forwarded = counters['handoff.forwarded'] ?? 0;
+      const status = lab.roleStatus('plat') as unknown as {
+        queueSteering?: boolean;
+        perQueue: Record<string, number>[];
+      };
       if (queues === 1) {
         expect(forwarded).toBe(0);
         return;
       }
+      if (steered) {
+        expect(status.queueSteering).toBe(true);
+        expect(counters['rx.packets']).toBeGreaterThan(SUBSCRIBERS * (TCP_FLOWS + UDP_FLOWS) * 2);
+        expect(forwarded).toBe(0);
+        // ... and every worker translated some of them (the subscribers' shards are spread over all four).
+        for (const q of status.perQueue) expect(q['tx.packets46'] + q['tx.packets64']).toBeGreaterThan(0);
+        return;
+      }
+      if (io === 'tun') expect(status.queueSteering).toBe(false);
       expect(forwarded).toBeGreaterThan(0);
       expect(counters['handoff.received']).toBe(forwarded);
       expect(counters['handoff.ringfull'] ?? 0).toBe(0);

@@ -15,7 +15,7 @@ export interface RoleSpec {
   layout: CounterLayout;
   setupSteps: (device: TunDevice) => SetupStep[];
   /**
-   * Called with the open device before the queue workers start (after the setup steps), e.g. to attach a
+   * Called with the open device before the setup steps and the queue workers, e.g. to attach a
    * queue steering program; returns what undoes it at stop (before the device closes), or nothing.
    */
   onDevice?: (device: TunDevice) => (() => void) | undefined;
@@ -51,8 +51,9 @@ export async function startRole(spec: RoleSpec, log: (line: string) => void): Pr
   let metrics: MetricsEndpoint | null = null;
   let undoOnDevice: (() => void) | undefined;
   try {
-    for (const step of spec.setupSteps(device)) setup.apply(step);
+    // Before the link comes up: the kernel's first packets into the device (MLD reports) meet it too.
     undoOnDevice = spec.onDevice?.(device);
+    for (const step of spec.setupSteps(device)) setup.apply(step);
     const counters = Array.from({ length: spec.queues }, () => spec.layout.allocate());
     queues = await startQueues({
       device,

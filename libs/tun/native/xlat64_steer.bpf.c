@@ -5,8 +5,9 @@
 //   IPv6: the source's subscriber key (masked to the subscriber prefix length) through the same keyed
 //         murmur3 hash into the virtual shards (subscriber-shard.ts), then shard -> queue;
 //   IPv4: TCP/UDP destination port and ICMP echo identifier, with the destination (a pool address),
-//         through the leased-block map to the block's shard, then shard -> queue.
-// Anything else (IPv4 fragments, ICMP errors, static mappings, unleased blocks, IPv6 when tenants set
+//         through the leased-block map to the block's shard, then shard -> queue; an ICMP error by the
+//         packet it quotes (its source: the pool address and port of the subscriber's flow).
+// Anything else (IPv4 fragments, static mappings, unleased blocks, IPv6 when tenants set
 // their own subscriber lengths) gets a per-host-pair hash: the worker that reads it routes it in
 // JavaScript and passes it on through the ring if it is another worker's, as without this program.
 // A wrong or stale answer here therefore costs a ring hop, never a wrong translation.
@@ -107,9 +108,29 @@ static __always_inline __u32 route4(struct __sk_buff *skb, struct steer_config *
     port = ((__u32)p[2] << 8) | p[3];
   } else if (h[9] == 1) {
     if (bpf_skb_load_bytes(skb, l4, p, 6) < 0) return pair;
-    if (p[0] != 0 && p[0] != 8) return pair; // not an echo: an error quotes the flow it belongs to
-    slot = 2;
-    port = ((__u32)p[4] << 8) | p[5];
+    if (p[0] == 0 || p[0] == 8) {
+      slot = 2;
+      port = ((__u32)p[4] << 8) | p[5];
+    } else if (p[0] == 3 || p[0] == 11 || p[0] == 12) {
+      // An error quotes the packet the subscriber's flow sent: its source is the pool address and port.
+      __u8 q[20];
+      __u32 inner = l4 + 8;
+      if (bpf_skb_load_bytes(skb, inner, q, 20) < 0 || (q[0] >> 4) != 4) return pair;
+      __u32 innerL4 = inner + (q[0] & 15) * 4;
+      if (bpf_skb_load_bytes(skb, innerL4, p, 6) < 0) return pair;
+      dst = ((__u32)q[12] << 24) | ((__u32)q[13] << 16) | ((__u32)q[14] << 8) | q[15];
+      if (q[9] == 6 || q[9] == 17) {
+        slot = q[9] == 6 ? 0 : 1;
+        port = ((__u32)p[0] << 8) | p[1];
+      } else if (q[9] == 1) {
+        slot = 2;
+        port = ((__u32)p[4] << 8) | p[5];
+      } else {
+        return pair;
+      }
+    } else {
+      return pair;
+    }
   } else {
     return pair;
   }

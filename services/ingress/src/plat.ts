@@ -34,6 +34,7 @@ import { type DrillFollower, followDrillSteps } from './drill-follower.js';
 import { firstPoolAddress, natEngineConfig, type PlatConfig, platTranslatorConfig } from './plat-config.js';
 import { createPlatShards, type PlatQueueOptions, platCounterLayout } from './plat-queue-handler.js';
 import { platPoolUse, poolUseMetrics } from './pool-use.js';
+import { ShardRouter, ShardTable } from './routing/index.js';
 import { refuseSubscriberLengthChanges, type TenantConfig } from './tenants/tenant-config.js';
 import { TenantNames } from './tenants/tenant-names.js';
 import { publishTenants, TenantSlots } from './tenants/tenant-publish.js';
@@ -319,6 +320,12 @@ async function startPlatRole(
         try {
           const engine = validateConfig(natEngineConfig(config));
           const loaded = TunSteering.load(config.shards, Math.min(engine.totalBlocks, STEERING_BLOCKS_MAX));
+          // The hash and every shard's queue before the first packet (the workers keep them current, with
+          // the leases, once they run): a router of the node's table, here only to fill the maps.
+          new ShardRouter(ShardTable.fromData(shards.table), engine, { blockStorage: shards.blocks }).steer(
+            loaded,
+            config.queues,
+          );
           loaded.attach(device.fds[0]);
           steering = loaded;
           log(`plat: queue steering on ${device.name}: each packet queued for its shard's worker`);

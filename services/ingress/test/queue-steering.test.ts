@@ -1,6 +1,7 @@
 // The TUN steering program (libs/tun native/xlat64_steer.bpf.c) routes as the JavaScript shard router:
 // loaded into the kernel and run on packets with BPF_PROG_TEST_RUN, it names the owner worker of every
-// IPv6 subscriber's shard and of every IPv4 packet to a leased block (TCP, UDP, ICMP echo), follows the
+// IPv6 subscriber's shard and of every IPv4 packet to a leased block (TCP, UDP, ICMP echo, and an ICMP
+// error by the flow it quotes), follows the
 // router through block leases and releases, a new shard table and tenant subscriber lengths, and keeps
 // the fragments of one IPv4 datagram together. Root (CAP_BPF) is needed to load it.
 import { afterAll, describe, expect, it } from 'vitest';
@@ -67,6 +68,32 @@ function ipv4Packet(slot: number, dst: number, port: number, fragment = 0): Uint
   return p;
 }
 
+/** An ICMPv4 error (type 3 code 3) from 192.0.2.80 quoting a packet the flow sent from (pool `src`, `port`). */
+function ipv4Error(slot: number, src: number, port: number): Uint8Array {
+  const quoted = ipv4Packet(slot, parseIpv4('192.0.2.80'), 0);
+  quoted.set([src >>> 24, (src >>> 16) & 255, (src >>> 8) & 255, src & 255, 192, 0, 2, 80], 12);
+  if (slot === 2) {
+    quoted[20] = 8; // the echo request the flow sent: identifier = the flow's pool "port"
+    quoted[24] = port >>> 8;
+    quoted[25] = port & 255;
+  } else {
+    quoted[20] = port >>> 8; // source port = the flow's pool port
+    quoted[21] = port & 255;
+    quoted[22] = 0;
+    quoted[23] = 80;
+  }
+  const p = new Uint8Array(28 + quoted.length);
+  p[0] = 0x45;
+  p[3] = p.length;
+  p[8] = 64;
+  p[9] = 1;
+  p.set([192, 0, 2, 80, src >>> 24, (src >>> 16) & 255, (src >>> 8) & 255, src & 255], 12);
+  p[20] = 3;
+  p[21] = 3;
+  p.set(quoted, 28);
+  return p;
+}
+
 describe('TUN queue steering program', () => {
   const config = validateConfig(CONFIG);
   const steering = TunSteering.load(1024, config.totalBlocks);
@@ -126,6 +153,13 @@ describe('TUN queue steering program', () => {
       owners.add(owner);
     }
     expect(owners.size).toBe(WORKERS);
+  });
+
+  it('queues an ICMP error for the owner of the flow it quotes (TCP, UDP, ICMP echo)', () => {
+    for (const flow of flows) {
+      const owner = router.ownerOf(router.shardOf4(flow.slot, flow.v4, flow.port));
+      expect(queueOf(ipv4Error(flow.slot, flow.v4, flow.port))).toBe(owner);
+    }
   });
 
   it('follows a new shard table: every shard moved to another worker is queued there', () => {
