@@ -1,9 +1,10 @@
 // The PLAT's per-packet path with 1 and with 2 workers in the same run: ingress (shard routing, the
 // hand-off through the rings) + shard pipeline (PLAT step: engine, RFC 7915 rewrite), established UDP
 // flows of 4096 subscribers, 64-byte-payload packets in batches of 64, each worker reading batches whose
-// packets belong to every shard (as the kernel spreads flows over TUN queues), so with 2 workers half of
-// each worker's packets cross a ring; next to it 2 workers whose flows are all of their own shards (the
-// same work without the hand-off). Packets/s = packets written by all workers / wall time; the ratio
+// packets belong to every shard (as the kernel spreads flows over queues that nothing steers), so with 2
+// workers half of each worker's packets cross a ring; next to it 2 workers whose flows are all of their own shards (the
+// same work without the hand-off: what each worker of a TUN PLAT reads when the kernel's queue steering
+// puts every packet on its owner's queue). Packets/s = packets written by all workers / wall time; the ratio
 // 2 workers / 1 worker is printed (target >= 1.6 on 2 otherwise idle cores). The machine is shared, so
 // each row also gives the worker threads' CPU time per packet (/proc/thread-self/stat) and the share of
 // a CPU they got while running: the first is the hand-off's cost whatever the load, the second says
@@ -123,7 +124,7 @@ export default async function bench(): Promise<void> {
   ];
   const kinds = [
     { workers: 1, local: false, paced: true, name: 'one worker (baseline)' },
-    { workers: 2, local: true, paced: true, name: 'own shards only' },
+    { workers: 2, local: true, paced: true, name: 'steered (own shards)' },
     { workers: 2, local: false, paced: true, name: 'spread, paced' },
     { workers: 2, local: false, paced: false, name: 'spread, unpaced' },
   ];
@@ -159,8 +160,10 @@ export default async function bench(): Promise<void> {
   }
   lines.push(
     `\nmedian (min–max) over ${rounds} rounds of the ratio to the same round's 1 worker:`,
-    `  packets/s, 2 workers spread (paced) / 1 worker: ${spread(ratios.spread.pps)}; own shards only: ${spread(ratios.local.pps)}; ` +
-      `spread unpaced: ${spread(ratios.unpaced.pps)} (target >= 1.6 on 2 idle cores)`,
+    `  packets/s, 2 workers steered (each reads only its own shards' packets, as the kernel queues them for a ` +
+      `TUN PLAT with queueSteering) / 1 worker: ${spread(ratios.local.pps)} (target >= 1.6 on 2 idle cores); ` +
+      `spread through the rings (no steering: AF_XDP queues, queueSteering false, IPv4 fragments): paced ` +
+      `${spread(ratios.spread.pps)}, unpaced ${spread(ratios.unpaced.pps)}`,
     `  CPU per packet, 2 workers spread (paced) / 1 worker: ${spread(ratios.spread.cpu)}; own shards only: ${spread(ratios.local.cpu)}; ` +
       `spread unpaced: ${spread(ratios.unpaced.cpu)} ` +
       "(the hand-off's cost, apart from how much CPU the machine gave the threads)",
