@@ -214,6 +214,9 @@ export const platGaugeNames = [
   // bound of some protocol; recounted once a second with the pool's ports (NatEngine.subscribersAtLimit).
   'nat.subscribersAtSessionLimit',
   'nat.subscribersAtBlockLimit',
+  // Queue steering (several TUN queues): leases the program's block map had no room for (those blocks'
+  // return traffic is routed by the worker that reads it, through the rings).
+  'steering.blocksRefused',
 ];
 const MAINTENANCE_INTERVAL_MS = 100;
 /** How often a worker recounts its ports in use per pool address (a scan of its block table). */
@@ -469,6 +472,7 @@ export const createQueueHandler: CreateQueueHandler = async (
   const gaugeRejoins = layout.index('state.rejoins');
   const gaugeLeaseExpiries = layout.index('state.leaseExpiries');
   const gaugeLeaseLapsed = layout.index('state.leaseLapsed');
+  const gaugeSteeringRefused = layout.index('steering.blocksRefused');
   let leaseExpiriesBefore = 0;
   /**
    * Serves nothing more, stops `leaving` (a handover's release, or a fenced store's end; `left` then
@@ -699,6 +703,7 @@ export const createQueueHandler: CreateQueueHandler = async (
     counters[gauge[14]] = h.fragmentsSteered;
     counters[gauge[15]] = h.fragmentsUnrouted;
     counters[gaugeRemote] = handoff.remoteForwarded;
+    counters[gaugeSteeringRefused] = router.steeringBlocksRefused;
     counters[gaugeHandovers] = handovers;
     counters[gaugeRejoins] = rejoins;
     fabric?.writeCounters(counters, fabricBase);
