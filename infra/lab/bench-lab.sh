@@ -211,17 +211,29 @@ measure() { # plat rep test
   json=$WORK/$plat-$rep-$test.json
   local noports=server_noports cpu=cpu_ticks
   if is_forward "$plat"; then noports=server_noports6 cpu=sirq_cpu_ticks; fi
-  q0=$(x64_queue "$plat")
-  n0=$($noports)
-  v0=$(veth_ctrs)
-  r0=$(rcvbuf_errs); d0=$(rq_wait_ns "$tpid"); c0=$($cpu "$tpid"); s0=$(sirq_ticks); t0=$(tun_ctrs "$plat"); w0=$(date +%s.%N)
+  snapshot_start() {
+    q0=$(x64_queue "$plat")
+    n0=$($noports)
+    v0=$(veth_ctrs)
+    r0=$(rcvbuf_errs); d0=$(rq_wait_ns "$tpid"); c0=$($cpu "$tpid"); s0=$(sirq_ticks); t0=$(tun_ctrs "$plat"); w0=$(date +%s.%N)
+  }
+  snapshot_start
   if [[ $test == flood || $test == gen ]]; then
     local pfx=() to=$DST
     is_forward "$plat" && to=$FWD_DST
     [[ $PIN == 1 ]] && pfx=(taskset -c 0)
     [[ $test == gen ]] && to=$GEN_DST
-    sent=$(nsx "$NS_C" "${pfx[@]}" bash "$FLOOD" c0 "$(nsx "$NS_P" cat /sys/class/net/p0/address)" "$DUR" "$to" \
-      2001:db8:1 2 "$FLOOD_SUBSCRIBERS" "$FLOOD_PORTS" || echo 0)
+    # trafgen now and then cannot start its TX ring ("Flushing TX_RING failed: Resource temporarily
+    # unavailable") and sends nothing: try once more, and never hand jq anything but one number.
+    for attempt in 1 2; do
+      sent=$(nsx "$NS_C" "${pfx[@]}" bash "$FLOOD" c0 "$(nsx "$NS_P" cat /sys/class/net/p0/address)" "$DUR" "$to" \
+        2001:db8:1 2 "$FLOOD_SUBSCRIBERS" "$FLOOD_PORTS") || true
+      sent=${sent##*$'\n'}
+      [[ $sent =~ ^[0-9]+$ ]] || sent=0
+      [[ $sent != 0 ]] && break
+      log "$plat rep $rep $test: the generator sent nothing (attempt $attempt)"
+      snapshot_start # the failed attempt's seconds are not the measurement's
+    done
     sleep 0.2 # the last frames through the translator
   else
     iperf_client -t "$DUR" -J "${args[@]}" >"$json" || true
