@@ -17,6 +17,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+// 32-bit words of struct steer_config (native/xlat64_steer.bpf.c): the config map's value size.
+#define STEER_CONFIG_WORDS 17
+
 #ifndef TUNSETSTEERINGEBPF
 #define TUNSETSTEERINGEBPF _IOR('T', 224, int)
 #endif
@@ -81,7 +84,7 @@ static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, void
   return 1;
 }
 
-
+// One entry per loaded program (a PLAT loads one); written under the lock, read by any thread after.
 #define STEERINGS_MAX 16
 struct steering {
   struct bpf_object *obj;
@@ -189,7 +192,8 @@ static napi_value steer_configure(napi_env env, napi_callback_info info) {
   uint32_t *words;
   size_t n;
   if (!s) return NULL;
-  if (!get_typed(env, argv[1], napi_uint32_array, (void **)&words, &n) || n != 20) return throw_type(env, "steerConfigure(handle, Uint32Array(20))");
+  if (!get_typed(env, argv[1], napi_uint32_array, (void **)&words, &n) || n != STEER_CONFIG_WORDS)
+    return throw_type(env, "steerConfigure(handle, Uint32Array(17))");
   uint32_t zero = 0;
   if (bpf_map_update_elem(s->config_fd, &zero, words, BPF_ANY) < 0) return throw_errno(env, errno, "bpf_map_update_elem", "the steering config");
   return NULL;

@@ -19,7 +19,8 @@
 #define STEER_IPV4 2u
 #define QUEUE_UNKNOWN 0xffffffffu
 
-// Shared with libs/tun/src/steering.ts (STEER_CONFIG_WORDS): 32-bit words, host byte order.
+// Shared with libs/tun/src/steering.ts and native/steer.c (STEER_CONFIG_WORDS = 17): 32-bit words, host
+// byte order.
 struct steer_config {
   __u32 flags;        // STEER_IPV6 | STEER_IPV4
   __u32 shard_mask;   // virtual shards - 1 (a power of two)

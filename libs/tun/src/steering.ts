@@ -1,7 +1,8 @@
 // Queue steering of a multi-queue TUN device: a BPF program (native/xlat64_steer.bpf.c, loaded by the
 // xlat64_tun_steer addon) that the kernel asks, for every packet it routes into the device, which queue
 // to put it on (TUNSETSTEERINGEBPF). It computes a virtual shard the way the PLAT's shard router does
-// (IPv6: keyed hash of the source's subscriber key; IPv4: the destination's leased pool block) and looks
+// (IPv6: keyed hash of the source's subscriber key; IPv4: the destination's leased pool block, an ICMP
+// error by the flow it quotes) and looks
 // the shard's queue up; the router keeps the program's maps current. Whatever it cannot route gets a
 // per-host-pair hash and is routed by the reading worker in JavaScript, as without steering.
 import { existsSync } from 'node:fs';
@@ -20,8 +21,8 @@ interface SteerNative {
   steerClose(handle: number): void;
 }
 
-/** Words of the program's configuration (struct steer_config in xlat64_steer.bpf.c). */
-export const STEER_CONFIG_WORDS = 20;
+/** Words of the program's configuration (struct steer_config in xlat64_steer.bpf.c, the config map's value). */
+export const STEER_CONFIG_WORDS = 17;
 
 /** What the program routes, and how (all words are the router's own, see services/ingress/src/routing). */
 export interface SteeringConfig {

@@ -317,9 +317,10 @@ async function startPlatRole(
       // refuses it leaves the queue choice to the kernel, and the workers pass packets on as before.
       onDevice: (device) => {
         if (config.queues < 2 || !config.queueSteering) return undefined;
+        let loaded: TunSteering | undefined;
         try {
           const engine = validateConfig(natEngineConfig(config));
-          const loaded = TunSteering.load(config.shards, Math.min(engine.totalBlocks, STEERING_BLOCKS_MAX));
+          loaded = TunSteering.load(config.shards, Math.min(engine.totalBlocks, STEERING_BLOCKS_MAX));
           // The hash and every shard's queue before the first packet (the workers keep them current, with
           // the leases, once they run): a router of the node's table, here only to fill the maps.
           new ShardRouter(ShardTable.fromData(shards.table), engine, { blockStorage: shards.blocks }).steer(
@@ -329,11 +330,13 @@ async function startPlatRole(
           loaded.attach(device.fds[0]);
           steering = loaded;
           log(`plat: queue steering on ${device.name}: each packet queued for its shard's worker`);
+          const attached = loaded;
           return () => {
             TunSteering.detach(device.fds[0]);
-            loaded.close();
+            attached.close();
           };
         } catch (error) {
+          loaded?.close();
           log(`plat: queue steering off (${(error as Error).message}); workers pass packets to their owners`);
           return undefined;
         }
