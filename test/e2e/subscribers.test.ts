@@ -203,8 +203,11 @@ describe.each(PLAT_IOS.flatMap((io) => QUEUES[io].map((variant) => ({ io, ...var
         expect(status.queueSteering).toBe(true);
         expect(counters['rx.packets']).toBeGreaterThan(SUBSCRIBERS * (TCP_FLOWS + UDP_FLOWS) * 2);
         expect(forwarded).toBe(0);
-        // ... and every worker translated some of them (the subscribers' shards are spread over all four).
-        for (const q of status.perQueue) expect(q['tx.packets46'] + q['tx.packets64']).toBeGreaterThan(0);
+        // ... and every worker translated some of them (the eight subscribers' shards fall on all four
+        // workers with this hash seed: a fixed assignment, not luck).
+        for (const q of status.perQueue) {
+          expect((q['tx.packets46'] ?? 0) + (q['tx.packets64'] ?? 0)).toBeGreaterThan(0);
+        }
         return;
       }
       if (io === 'tun') expect(status.queueSteering).toBe(false);
