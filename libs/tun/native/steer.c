@@ -17,6 +17,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "napi-common.h"
+
 // 32-bit words of struct steer_config (native/xlat64_steer.bpf.c): the config map's value size.
 #define STEER_CONFIG_WORDS 17
 
@@ -24,64 +26,11 @@
 #define TUNSETSTEERINGEBPF _IOR('T', 224, int)
 #endif
 
-#define CHECK_NAPI(env, call)                                                                      \
-  do {                                                                                             \
-    if ((call) != napi_ok) {                                                                       \
-      napi_throw_error((env), "XLAT64_ERR_TUN_NAPI", "N-API call failed: " #call);                \
-      return NULL;                                                                                 \
-    }                                                                                              \
-  } while (0)
-
-static const char *errno_name(int err) {
-  switch (err) {
-  case EPERM: return "EPERM";
-  case ENOENT: return "ENOENT";
-  case EBADF: return "EBADF";
-  case ENOMEM: return "ENOMEM";
-  case EACCES: return "EACCES";
-  case EFAULT: return "EFAULT";
-  case EBUSY: return "EBUSY";
-  case EINVAL: return "EINVAL";
-  case EMFILE: return "EMFILE";
-  case ENOTTY: return "ENOTTY";
-  case E2BIG: return "E2BIG";
-  case EOPNOTSUPP: return "EOPNOTSUPP";
-  default: return "EUNKNOWN";
-  }
-}
-
 static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *what) {
-  char msg[512];
-  snprintf(msg, sizeof msg, "%s on %s: %s (%s)%s", syscall, what, strerror(err), errno_name(err),
-           err == EPERM || err == EACCES ? " — run as root (CAP_NET_ADMIN, CAP_BPF) and raise RLIMIT_MEMLOCK" : "");
-  napi_value code, message, error, v;
-  napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, error, "syscall", v);
-  napi_create_int32(env, -err, &v);
-  napi_set_named_property(env, error, "errno", v);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "XLAT64_ERR_TUN_ARGUMENT", msg);
-  return NULL;
-}
-
-static int get_int(napi_env env, napi_value v, int32_t *out) {
-  return napi_get_value_int32(env, v, out) == napi_ok;
-}
-
-static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
-  napi_typedarray_type type;
-  size_t length, offset;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, v, &type, &length, data, &ab, &offset) != napi_ok || type != want) return 0;
-  *len = length;
-  return 1;
+  return throw_errno_hinted(env, err, syscall, what,
+                            err == EPERM || err == EACCES
+                                ? " — run as root (CAP_NET_ADMIN, CAP_BPF) and raise RLIMIT_MEMLOCK"
+                                : "");
 }
 
 // One entry per loaded program (a PLAT loads one); written under the lock, read by any thread after.
@@ -192,7 +141,7 @@ static napi_value steer_configure(napi_env env, napi_callback_info info) {
   uint32_t *words;
   size_t n;
   if (!s) return NULL;
-  if (!get_typed(env, argv[1], napi_uint32_array, (void **)&words, &n) || n != STEER_CONFIG_WORDS)
+  if (!get_u32s(env, argv[1], &words, &n) || n != STEER_CONFIG_WORDS)
     return throw_type(env, "steerConfigure(handle, Uint32Array(17))");
   uint32_t zero = 0;
   if (bpf_map_update_elem(s->config_fd, &zero, words, BPF_ANY) < 0) return throw_errno(env, errno, "bpf_map_update_elem", "the steering config");
@@ -252,7 +201,7 @@ static napi_value steer_test_run(napi_env env, napi_callback_info info) {
   uint8_t *packet;
   size_t n;
   if (!s) return NULL;
-  if (!get_typed(env, argv[1], napi_uint8_array, (void **)&packet, &n) || n < 1 || n > 4096) return throw_type(env, "steerTestRun(handle, packet)");
+  if (!get_bytes(env, argv[1], &packet, &n) || n < 1 || n > 4096) return throw_type(env, "steerTestRun(handle, packet)");
   // The test run takes a frame: an Ethernet header it pulls off, so the program sees the IP packet.
   uint8_t frame[14 + 4096];
   memset(frame, 0, 14);

@@ -27,6 +27,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "napi-common.h"
+
 // Debian 12's uapi headers predate UDP segmentation offload on TUN (Linux 6.2).
 #ifndef TUN_F_USO4
 #define TUN_F_USO4 0x20
@@ -37,42 +39,6 @@
 
 // Room one read must have: a 65,535-byte IPv6 payload + 40-byte header + the virtio header, rounded.
 #define PACKET_MAX_DEFAULT (65536 + 64)
-
-#define CHECK_NAPI(env, call)                                                                      \
-  do {                                                                                             \
-    if ((call) != napi_ok) {                                                                       \
-      napi_throw_error((env), "XLAT64_ERR_TUN_NAPI", "N-API call failed: " #call);                \
-      return NULL;                                                                                 \
-    }                                                                                              \
-  } while (0)
-
-static const char *errno_name(int err) {
-  switch (err) {
-  case EPERM: return "EPERM";
-  case ENOENT: return "ENOENT";
-  case EINTR: return "EINTR";
-  case EIO: return "EIO";
-  case EBADF: return "EBADF";
-  case EAGAIN: return "EAGAIN";
-  case ENOMEM: return "ENOMEM";
-  case EACCES: return "EACCES";
-  case EFAULT: return "EFAULT";
-  case EBUSY: return "EBUSY";
-  case EEXIST: return "EEXIST";
-  case ENODEV: return "ENODEV";
-  case EINVAL: return "EINVAL";
-  case ENFILE: return "ENFILE";
-  case EMFILE: return "EMFILE";
-  case ENOTTY: return "ENOTTY";
-  case ENOSPC: return "ENOSPC";
-  case EMSGSIZE: return "EMSGSIZE";
-  case ENOBUFS: return "ENOBUFS";
-  case EBADFD: return "EBADFD";
-  case ENXIO: return "ENXIO";
-  case EOPNOTSUPP: return "EOPNOTSUPP";
-  default: return "EUNKNOWN";
-  }
-}
 
 static const char *errno_hint(int err, const char *syscall, const char *what) {
   switch (err) {
@@ -94,28 +60,7 @@ static const char *errno_hint(int err, const char *syscall, const char *what) {
 
 // Throws an Error with code = errno name, syscall and errno properties. Always returns NULL.
 static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *what) {
-  char msg[512];
-  snprintf(msg, sizeof msg, "%s %s: %s (%s)%s", syscall, what, errno_name(err), strerror(err),
-           errno_hint(err, syscall, what));
-  napi_value code, message, error, v;
-  napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, error, "syscall", v);
-  napi_create_int32(env, -err, &v);
-  napi_set_named_property(env, error, "errno", v);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "XLAT64_ERR_TUN_ARGUMENT", msg);
-  return NULL;
-}
-
-static int get_int(napi_env env, napi_value v, int32_t *out) {
-  return napi_get_value_int32(env, v, out) == napi_ok;
+  return throw_errno_hinted(env, err, syscall, what, errno_hint(err, syscall, what));
 }
 
 static int get_bool_prop(napi_env env, napi_value obj, const char *name, int *out) {
@@ -130,31 +75,6 @@ static int get_bool_prop(napi_env env, napi_value obj, const char *name, int *ou
   if (t == napi_undefined) return 1;
   if (napi_get_value_bool(env, v, &b) != napi_ok) return 0;
   *out = b ? 1 : 0;
-  return 1;
-}
-
-// Uint8Array/Buffer -> pointer + length.
-static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  napi_typedarray_type type;
-  size_t length, offset;
-  void *ptr;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) != napi_ok) return 0;
-  if (type != napi_uint8_array) return 0;
-  *data = ptr;
-  *len = length;
-  return 1;
-}
-
-static int get_u32s(napi_env env, napi_value v, uint32_t **data, size_t *len) {
-  napi_typedarray_type type;
-  size_t length, offset;
-  void *ptr;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) != napi_ok) return 0;
-  if (type != napi_uint32_array) return 0;
-  *data = ptr;
-  *len = length;
   return 1;
 }
 

@@ -6,11 +6,12 @@
 // Usage: node libs/tun/scripts/build-addon.mjs   (also `npm run build:tun`)
 //        node libs/tun/scripts/build-addon.mjs DIR FILE   builds another node-gyp package (DIR, e.g.
 //        services/clat, the CLAT's ICMPv6 socket addon) and checks that FILE appeared.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileBpf } from './compile-bpf.mjs';
 
 const [otherDir, otherProduct] = process.argv.slice(2);
 const packageDir = otherDir ? resolve(otherDir) : resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -82,30 +83,14 @@ if (result.status !== 0) {
 }
 const addon = join(packageDir, product);
 if (!existsSync(addon)) fail(`node-gyp succeeded but ${addon} is missing`);
-if (!otherDir) {
-  // After node-gyp (`rebuild` empties build/). clang -target bpf needs the multiarch include dir for <asm/types.h>.
-  let multiarch = '';
-  try {
-    multiarch = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim();
-  } catch {}
-  mkdirSync(join(packageDir, 'build'), { recursive: true });
-  const clang = spawnSync(
-    'clang',
-    [
-      '-O2',
-      '-g',
-      '-Wall',
-      '-target',
-      'bpf',
-      ...(multiarch ? [`-I/usr/include/${multiarch}`] : []),
-      '-c',
-      join(packageDir, 'native', 'xlat64_steer.bpf.c'),
-      '-o',
-      join(packageDir, 'build', 'xlat64_steer.bpf.o'),
-    ],
-    { stdio: 'inherit' },
-  );
-  if (clang.error || clang.status !== 0) fail(`clang failed to compile the steering program: ${depsHint}`);
-}
+// After node-gyp (`rebuild` empties build/).
+if (
+  !otherDir &&
+  !compileBpf(
+    join(packageDir, 'native', 'xlat64_steer.bpf.c'),
+    join(packageDir, 'build', 'xlat64_steer.bpf.o'),
+  )
+)
+  fail(`clang failed to compile the steering program: ${depsHint}`);
 
 process.stdout.write(`xlat64 build-addon: built ${addon} (headers from ${nodedir})\n`);

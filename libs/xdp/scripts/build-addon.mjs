@@ -3,11 +3,12 @@
 // N-API addon with the node-gyp that npm bundles, pointed at the running Node's own headers
 // (--nodedir), linked against Debian's libxdp and libbpf.
 // Usage: node libs/xdp/scripts/build-addon.mjs   (also `npm run build:xdp`)
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileBpf } from '../../tun/scripts/compile-bpf.mjs';
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const fail = (message) => {
@@ -22,30 +23,10 @@ for (const header of ['/usr/include/xdp/xsk.h', '/usr/include/bpf/libbpf.h']) {
   if (!existsSync(header)) fail(`${header} is missing: ${depsHint}`);
 }
 
-// 1. The XDP program. clang -target bpf needs the multiarch include dir for <asm/types.h>.
-let multiarch = '';
-try {
-  multiarch = execFileSync('gcc', ['-dumpmachine'], { encoding: 'utf8' }).trim();
-} catch {}
-mkdirSync(join(packageDir, 'build'), { recursive: true });
+// 1. The XDP program (libs/tun's clang invocation for BPF objects).
 const program = join(packageDir, 'build', 'xlat64_xdp.bpf.o');
-const clang = spawnSync(
-  'clang',
-  [
-    '-O2',
-    '-g',
-    '-Wall',
-    '-target',
-    'bpf',
-    ...(multiarch ? [`-I/usr/include/${multiarch}`] : []),
-    '-c',
-    join(packageDir, 'native', 'xlat64_xdp.bpf.c'),
-    '-o',
-    program,
-  ],
-  { stdio: 'inherit' },
-);
-if (clang.error || clang.status !== 0) fail(`clang failed to compile the XDP program: ${depsHint}`);
+if (!compileBpf(join(packageDir, 'native', 'xlat64_xdp.bpf.c'), program))
+  fail(`clang failed to compile the XDP program: ${depsHint}`);
 
 // 2. The addon (same node-gyp and header discovery as libs/tun/scripts/build-addon.mjs).
 const nodedirCandidates = [
